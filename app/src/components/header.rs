@@ -1,0 +1,58 @@
+//! The site header: the product name and the signed-in state.
+
+use leptos::prelude::*;
+use leptos::form::ActionForm;
+use leptos_router::components::A;
+
+use crate::error::AppError;
+use crate::session::use_session;
+
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::{cookies, request};
+    let services = request::services()?;
+    if let Some(auth) = request::current_auth() {
+        services.revoke_session(&auth.session_id, "logout").await?;
+    }
+    request::set_cookies(cookies::cleared(&services.config));
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="brand">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                "Latchkey"
+            </A>
+            <nav aria-label="Account">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.me.await {
+                            Ok(Some(me)) => view! {
+                                <A href="/profile" attr:class="nav-user" attr:data-testid="nav-user">
+                                    <span class="avatar" aria-hidden="true">
+                                        {me.user.username.chars().next().map(|c| c.to_ascii_uppercase())}
+                                    </span>
+                                    {me.user.username.clone()}
+                                </A>
+                                <ActionForm action=session.logout attr:class="inline-form">
+                                    <button type="submit" class="button button-quiet">"Log out"</button>
+                                </ActionForm>
+                            }
+                            .into_any(),
+                            _ => view! {
+                                <A href="/login" attr:class="button button-quiet">"Log in"</A>
+                                <A href="/signup" attr:class="button button-primary">"Sign up"</A>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}

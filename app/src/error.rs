@@ -1,0 +1,120 @@
+//! The one error type that crosses the wire: server functions return it, the
+//! JSON API renders it as `{ "error": { "code", "message" } }`, and the UI shows
+//! `message` next to `field`.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+/// Stable, machine-readable error codes. Clients match on these, never on text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    EmailTaken,
+    UsernameTaken,
+    InvalidCredentials,
+    AccountDisabled,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    BadRequest,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status the JSON API answers with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidInput => 422,
+            Self::EmailTaken | Self::UsernameTaken => 409,
+            Self::InvalidCredentials | Self::Unauthorized => 401,
+            Self::AccountDisabled | Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::RateLimited => 429,
+            Self::Unavailable => 503,
+            Self::BadRequest => 400,
+            Self::Internal => 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The form field this error belongs to, when it belongs to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::field(ErrorCode::InvalidInput, field, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorCode::Unauthorized, "Please sign in to continue.")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on our side. Please try again.",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "The service is briefly unavailable. Please try again in a moment.",
+        )
+    }
+
+    /// The message for `field`, if this error belongs to it.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        (self.field.as_deref() == Some(field)).then(|| self.message.clone())
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Malformed form posts and bad arguments are the client's fault.
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => Self::new(
+                ErrorCode::BadRequest,
+                "The request could not be read. Please check the form and try again.",
+            ),
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => Self::new(
+                ErrorCode::Unavailable,
+                "Could not reach the server. Check your connection and try again.",
+            ),
+            _ => Self::internal(),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Latchkey's UI: pages, components and the server functions beside them.
+//! Everything under `ssr` is the server-only service layer.
+
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use components::header::Header;
+use pages::{home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage, signup::SignupPage};
+
+pub const PRODUCT: &str = "Latchkey";
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    session::provide_session();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { PRODUCT.to_owned() } else { format!("{page} · {PRODUCT}") }
+        }/>
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Header/>
+            <main id="main" class="page">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/signup") view=SignupPage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/profile") view=ProfilePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,44 @@
+pub mod home;
+pub mod login;
+pub mod not_found;
+pub mod profile;
+pub mod signup;
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::model::Me;
+use crate::session::use_session;
+
+/// Renders `signed_in` for a signed-in user and sends everyone else to the
+/// log-in page (a 302 on the server, a client-side navigation after hydration).
+#[component]
+pub fn RequireUser<V>(signed_in: impl Fn(Me) -> V + Send + Sync + Copy + 'static) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.me.await {
+                    Ok(Some(me)) => signed_in(me).into_any(),
+                    _ => view! { <Redirect path="/login"/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Sends a signed-in user away from pages meant for visitors (log in, sign up).
+#[component]
+pub fn RedirectIfSignedIn() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                matches!(session.me.await, Ok(Some(_))).then(|| view! { <Redirect path="/profile"/> })
+            })}
+        </Suspense>
+    }
+}

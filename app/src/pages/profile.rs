@@ -1,0 +1,72 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::RequireUser;
+use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::error::AppError;
+use crate::model::{Me, Role};
+use crate::session::use_session;
+
+#[server(prefix = "/fn", endpoint = "update_username")]
+pub async fn update_username(username: String) -> Result<String, AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    let user = services.update_username(&auth, &username).await?;
+    Ok(user.username)
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    view! {
+        <Title text="Your profile"/>
+        <RequireUser signed_in=|me| view! { <Profile me/> }/>
+    }
+}
+
+#[component]
+fn Profile(me: Me) -> impl IntoView {
+    let action = use_session().update_username;
+    let error = action_error(action);
+    let saved = move || matches!(action.value().get(), Some(Ok(_)));
+    let user = me.user;
+    view! {
+        <section class="card">
+            <h1>"Your profile"</h1>
+            <dl class="facts">
+                <div><dt>"Username"</dt><dd data-testid="profile-username">{user.username.clone()}</dd></div>
+                <div>
+                    <dt>"Email"</dt>
+                    <dd>
+                        <span data-testid="profile-email">{user.email.clone()}</span>
+                        {if user.email_verified {
+                            view! { <span class="badge badge-ok">"verified"</span> }.into_any()
+                        } else {
+                            view! { <span class="badge badge-warn">"not verified"</span> }.into_any()
+                        }}
+                    </dd>
+                </div>
+                <div><dt>"Role"</dt><dd>{if user.role == Role::Admin { "Administrator" } else { "Member" }}</dd></div>
+            </dl>
+        </section>
+        <section class="card">
+            <h2>"Change username"</h2>
+            <ActionForm action=action attr:novalidate=true attr:class="stack">
+                <FormAlert error/>
+                <Field
+                    label="New username"
+                    name="username"
+                    autocomplete="username"
+                    value=user.username
+                    hint="3–32 characters: letters, digits, '_', '.' or '-'."
+                    error
+                />
+                <Submit label="Save username" busy_label="Saving…" pending=action.pending()/>
+                <p class="form-success" role="status" aria-live="polite">
+                    {move || saved().then_some("Saved.")}
+                </p>
+            </ActionForm>
+        </section>
+    }
+}

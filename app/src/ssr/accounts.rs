@@ -1,0 +1,132 @@
+//! Sign-up, log-in and profile changes.
+
+use super::db::StoreError;
+use super::password::Verified;
+use super::sessions::Issued;
+use super::users::{self, NewUser, UserRow};
+use super::{now, validate, Auth, ClientInfo, Services};
+use crate::error::{AppError, ErrorCode};
+use crate::model::{Role, User};
+
+/// Longest password we will even hash on log-in (the policy caps new ones at 128).
+const MAX_LOGIN_PASSWORD: usize = 1024;
+
+impl Services {
+    pub async fn signup(
+        &self,
+        email: &str,
+        username: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), AppError> {
+        let user = self.create_user(email, username, password, Role::User).await?;
+        let issued = self.start_session(&user, client).await?;
+        Ok((user.to_user(), issued))
+    }
+
+    /// Validates and stores a new account; the unique indexes decide duplicates.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        username: &str,
+        password: String,
+        role: Role,
+    ) -> Result<UserRow, AppError> {
+        let email = validate::email(email)?;
+        let username = validate::username(username)?;
+        validate::password(&password, self.config.min_password_len, &email, &username)?;
+        let hash = self.hasher.hash(password).await?;
+        let new = NewUser {
+            email: &email,
+            username: &username,
+            password_hash: &hash,
+            role,
+        };
+        users::insert(&self.db, new, now())
+            .await
+            .map_err(conflict_to_field)
+    }
+
+    /// Logs in by email or username. Unknown account and wrong password give
+    /// the same answer after the same work; a disabled account is only
+    /// reported to someone who knows its password.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), AppError> {
+        let login = login.trim().to_lowercase();
+        if login.is_empty() {
+            return Err(AppError::invalid("login", "Enter your email or username."));
+        }
+        if password.is_empty() {
+            return Err(AppError::invalid("password", "Enter your password."));
+        }
+        let row = if password.len() > MAX_LOGIN_PASSWORD {
+            None
+        } else {
+            users::by_login(&self.db, &login).await?
+        };
+        let stored = row.as_ref().map(|r| r.password_hash.clone());
+        let verified = self.hasher.verify(truncate_for_hash(password), stored).await?;
+        let (Some(user), Verified::Match { rehash }) = (row, verified) else {
+            return Err(AppError::new(
+                ErrorCode::InvalidCredentials,
+                "Incorrect email, username or password.",
+            ));
+        };
+        if user.is_disabled() {
+            return Err(AppError::new(
+                ErrorCode::AccountDisabled,
+                "This account has been disabled. Contact the administrator.",
+            ));
+        }
+        if let Some(hash) = rehash {
+            users::set_password_hash(&self.db, &user.id, &hash, now()).await?;
+        }
+        let issued = self.start_session(&user, client).await?;
+        Ok((user.to_user(), issued))
+    }
+
+    pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, AppError> {
+        let username = validate::username(username)?;
+        users::set_username(&self.db, &auth.user.id, &username, now())
+            .await
+            .map_err(conflict_to_field)?;
+        Ok(User {
+            username,
+            ..auth.user.clone()
+        })
+    }
+}
+
+/// Over-long passwords still cost one hash (of a bounded prefix), so their
+/// timing says nothing about the account.
+fn truncate_for_hash(mut password: String) -> String {
+    if password.len() > MAX_LOGIN_PASSWORD {
+        let mut end = MAX_LOGIN_PASSWORD;
+        while !password.is_char_boundary(end) {
+            end -= 1;
+        }
+        password.truncate(end);
+    }
+    password
+}
+
+/// Turns a unique-index refusal into the field error a form shows.
+fn conflict_to_field(err: StoreError) -> AppError {
+    match err {
+        StoreError::Conflict(name) if name.contains("email") => AppError::field(
+            ErrorCode::EmailTaken,
+            "email",
+            "An account with this email already exists.",
+        ),
+        StoreError::Conflict(name) if name.contains("username") => AppError::field(
+            ErrorCode::UsernameTaken,
+            "username",
+            "This username is taken. Try another.",
+        ),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,57 @@
+//! The service layer's settings; the server crate fills them from the environment.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for HashParams {
+    /// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    fn default() -> Self {
+        Self {
+            m_cost: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: Vec<u8>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// A repeat of an already-rotated refresh token within this window is a
+    /// race between tabs, not theft: it gets the same successor.
+    pub refresh_grace: Duration,
+    pub hash_params: HashParams,
+    pub hash_workers: usize,
+    pub min_password_len: usize,
+    /// Mark cookies `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+}
+
+impl AuthConfig {
+    /// Settings for tests: real crypto, cheap-ish hashing.
+    pub fn for_tests() -> Self {
+        Self {
+            jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
+            issuer: "http://127.0.0.1:3000".into(),
+            audience: "latchkey".into(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+            hash_params: HashParams::default(),
+            hash_workers: 2,
+            min_password_len: 8,
+            secure_cookies: false,
+        }
+    }
+}

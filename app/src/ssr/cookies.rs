@@ -1,0 +1,52 @@
+//! The browser session lives in two HttpOnly cookies. The refresh cookie is
+//! sent on every path (not only a refresh route) because SSR page loads and
+//! server functions refresh transparently.
+
+use cookie::{time::Duration, Cookie, SameSite};
+use http::HeaderMap;
+
+use super::sessions::Issued;
+use super::AuthConfig;
+
+pub const ACCESS: &str = "lk_access";
+pub const REFRESH: &str = "lk_refresh";
+
+fn build(config: &AuthConfig, name: &'static str, value: String, max_age: i64) -> String {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(config.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::seconds(max_age))
+        .build()
+        .to_string()
+}
+
+/// `Set-Cookie` values for a freshly issued pair of tokens.
+pub fn for_session(config: &AuthConfig, issued: &Issued) -> [String; 2] {
+    let now = super::now();
+    [
+        build(config, ACCESS, issued.access_token.clone(), issued.access_expires_at - now),
+        build(config, REFRESH, issued.refresh_token.clone(), issued.refresh_expires_at - now),
+    ]
+}
+
+/// `Set-Cookie` values that remove the session from the browser.
+pub fn cleared(config: &AuthConfig) -> [String; 2] {
+    [
+        build(config, ACCESS, String::new(), 0),
+        build(config, REFRESH, String::new(), 0),
+    ]
+}
+
+/// The value of cookie `name` in a request's headers.
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}

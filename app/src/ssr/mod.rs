@@ -1,0 +1,51 @@
+//! Server-only code: the service layer and its stores. Server functions and the
+//! JSON API are thin wrappers over [`Services`].
+
+pub mod accounts;
+pub mod config;
+pub mod cookies;
+pub mod db;
+pub mod password;
+pub mod request;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+pub mod validate;
+
+use std::sync::Arc;
+
+pub use config::AuthConfig;
+pub use db::Db;
+pub use password::Hasher;
+pub use request::{Auth, ClientInfo};
+pub use tokens::Tokens;
+
+/// Everything a flow needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub hasher: Arc<Hasher>,
+    pub tokens: Arc<Tokens>,
+    pub config: Arc<AuthConfig>,
+}
+
+impl Services {
+    pub fn new(db: Db, config: AuthConfig) -> Self {
+        let hasher = Arc::new(Hasher::new(config.hash_params.clone(), config.hash_workers));
+        let tokens = Arc::new(Tokens::new(&config));
+        Self {
+            db,
+            hasher,
+            tokens,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Current time in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

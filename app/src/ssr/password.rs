@@ -1,0 +1,162 @@
+//! argon2id hashing, run on blocking threads behind a semaphore sized to the
+//! cores: a flood of logins queues here instead of starving the runtime.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+use super::config::HashParams;
+use crate::error::AppError;
+
+pub struct Hasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A real hash of a random password: unknown accounts are verified
+    /// against it so they take as long as a wrong password.
+    dummy: String,
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    Match {
+        /// The stored hash used weaker or different parameters: store a new one.
+        rehash: Option<String>,
+    },
+    Mismatch,
+}
+
+impl Hasher {
+    pub fn new(params: HashParams, workers: usize) -> Self {
+        let params = Params::new(params.m_cost, params.t_cost, params.p_cost, None)
+            .expect("argon2 parameters are validated by the config");
+        let dummy = hash_with(&params, &uuid::Uuid::new_v4().to_string());
+        Self {
+            params,
+            permits: Arc::new(Semaphore::new(workers.max(1))),
+            dummy,
+        }
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, AppError> {
+        let params = self.params.clone();
+        self.run(move || hash_with(&params, &password)).await
+    }
+
+    /// Verifies `password` against `stored`, or against the dummy hash when
+    /// there is no account, so both paths cost the same.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<Verified, AppError> {
+        let params = self.params.clone();
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| self.dummy.clone());
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                return Verified::Mismatch;
+            };
+            let ok = argon2(&params)
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            if !(ok && known) {
+                return Verified::Mismatch;
+            }
+            let current = Params::try_from(&parsed).ok();
+            let outdated = parsed.algorithm != Algorithm::Argon2id.ident()
+                || current.as_ref().map(|p| (p.m_cost(), p.t_cost(), p.p_cost()))
+                    != Some((params.m_cost(), params.t_cost(), params.p_cost()));
+            Verified::Match {
+                rehash: outdated.then(|| hash_with(&params, &password)),
+            }
+        })
+        .await
+    }
+
+    /// Free hashing slots right now (0 means logins are queueing).
+    pub fn available_workers(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AppError::unavailable())?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|_| AppError::internal())
+    }
+}
+
+fn argon2(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+fn hash_with(params: &Params, password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2(params)
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2id hashing with valid params cannot fail")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Hasher {
+        Hasher::new(
+            HashParams {
+                m_cost: 1024,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            2,
+        )
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let h = small();
+        let hash = h.hash("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_eq!(
+            h.verify("correct horse".into(), Some(hash.clone())).await.unwrap(),
+            Verified::Match { rehash: None }
+        );
+        assert_eq!(
+            h.verify("wrong".into(), Some(hash)).await.unwrap(),
+            Verified::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_account_never_matches_even_the_dummy_password() {
+        let h = small();
+        assert_eq!(
+            h.verify("anything".into(), None).await.unwrap(),
+            Verified::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn weaker_hashes_are_upgraded_on_login() {
+        let old = small();
+        let hash = old.hash("pw-pw-pw-pw".into()).await.unwrap();
+        let current = Hasher::new(HashParams::default(), 1);
+        match current.verify("pw-pw-pw-pw".into(), Some(hash)).await.unwrap() {
+            Verified::Match { rehash: Some(new) } => {
+                assert!(new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"))
+            }
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! What a request carries into the service layer: who is signed in (set by
+//! the server's session middleware as a request extension) and where from.
+
+use http::request::Parts;
+use leptos::prelude::use_context;
+
+use super::Services;
+use crate::error::AppError;
+use crate::model::{Me, User};
+
+/// An authenticated request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user: User,
+    pub session_id: String,
+    pub access_expires_at: i64,
+}
+
+impl Auth {
+    pub fn me(&self) -> Me {
+        Me {
+            user: self.user.clone(),
+            session_id: self.session_id.clone(),
+            access_expires_at: self.access_expires_at,
+        }
+    }
+}
+
+/// Where a request came from, recorded on sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// In a server function: the services provided as context by the server.
+pub fn services() -> Result<Services, AppError> {
+    use_context::<Services>().ok_or_else(|| {
+        tracing::error!("Services missing from the server function context");
+        AppError::internal()
+    })
+}
+
+/// In a server function: the signed-in user, if any.
+pub fn current_auth() -> Option<Auth> {
+    use_context::<Parts>()?.extensions.get::<Auth>().cloned()
+}
+
+/// In a server function: the signed-in user, or 401.
+pub fn require_auth() -> Result<Auth, AppError> {
+    current_auth().ok_or_else(AppError::unauthorized)
+}
+
+/// In a server function: the client's address and user agent.
+pub fn client_info() -> ClientInfo {
+    use_context::<Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientInfo>().cloned())
+        .unwrap_or_default()
+}
+
+/// In a server function: adds `Set-Cookie` headers to the response.
+pub fn set_cookies(values: impl IntoIterator<Item = String>) {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    for value in values {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+}

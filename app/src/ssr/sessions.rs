@@ -1,0 +1,232 @@
+//! Sessions: one row per signed-in device, a chain of hashed refresh tokens
+//! rotated on every use, and access tokens checked against the session so a
+//! revoked session is refused at once.
+
+use sqlx::FromRow;
+
+use super::db::StoreError;
+use super::tokens::{random_token, token_hash};
+use super::users::UserRow;
+use super::{now, Auth, ClientInfo, Services};
+use crate::error::{AppError, ErrorCode};
+use crate::model::Role;
+
+/// A pair of tokens handed to a client.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub session_id: String,
+    pub access_token: String,
+    pub access_expires_at: i64,
+    pub refresh_token: String,
+    pub refresh_expires_at: i64,
+}
+
+#[derive(FromRow)]
+struct RefreshRow {
+    session_id: String,
+    user_id: String,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    session_revoked_at: Option<i64>,
+    session_expires_at: i64,
+}
+
+fn session_ended() -> AppError {
+    AppError::new(
+        ErrorCode::Unauthorized,
+        "Your session has ended. Please sign in again.",
+    )
+}
+
+impl Services {
+    /// Opens a session for `user` and issues its first tokens.
+    pub async fn start_session(&self, user: &UserRow, client: &ClientInfo) -> Result<Issued, AppError> {
+        let now = now();
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
+        let refresh_token = random_token();
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(&session_id)
+        .bind(&user.id)
+        .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
+        .bind(client.ip.as_deref())
+        .bind(now)
+        .bind(refresh_expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        insert_refresh(&mut tx, &refresh_token, &session_id, now, refresh_expires_at).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(self.issue(user, session_id, refresh_token, refresh_expires_at, now))
+    }
+
+    fn issue(&self, user: &UserRow, session_id: String, refresh_token: String, refresh_expires_at: i64, now: i64) -> Issued {
+        let role = Role::parse(&user.role).unwrap_or_default();
+        let (access_token, claims) = self.tokens.issue_access(&user.id, &session_id, role, now);
+        Issued {
+            session_id,
+            access_token,
+            access_expires_at: claims.exp,
+            refresh_token,
+            refresh_expires_at,
+        }
+    }
+
+    /// Rotates a refresh token. A repeat inside the grace window gets the same
+    /// successor; a repeat after it is treated as theft and ends the session.
+    pub async fn refresh(&self, token: &str) -> Result<(Issued, Auth), AppError> {
+        let now = now();
+        let hash = token_hash(token);
+        let row: Option<RefreshRow> = sqlx::query_as(
+            "SELECT r.session_id, s.user_id, r.expires_at, r.rotated_at, \
+                    s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at \
+             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
+             WHERE r.token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let Some(row) = row else {
+            return Err(session_ended());
+        };
+        if row.session_revoked_at.is_some() || row.expires_at <= now || row.session_expires_at <= now {
+            return Err(session_ended());
+        }
+
+        let successor = self.tokens.refresh_successor(token);
+        // Claim the token: only one caller flips `rotated_at`.
+        let claimed = row.rotated_at.is_none()
+            && sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL")
+                .bind(now)
+                .bind(&hash)
+                .execute(&self.db.pool)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected()
+                == 1;
+        if !claimed {
+            let rotated_at = match row.rotated_at {
+                Some(at) => at,
+                None => self.rotated_at(&hash).await?.unwrap_or(now),
+            };
+            if now - rotated_at > self.config.refresh_grace.as_secs() as i64 {
+                tracing::warn!(session_id = %row.session_id, "refresh token reused: revoking the session");
+                self.revoke_session(&row.session_id, "refresh_token_reuse").await?;
+                return Err(AppError::new(
+                    ErrorCode::Unauthorized,
+                    "This session was ended because its sign-in was used twice. Please sign in again.",
+                ));
+            }
+        }
+        // Winner and racing repeats all insert the same successor; the
+        // primary key keeps exactly one row.
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        insert_refresh(&mut tx, &successor, &row.session_id, now, row.session_expires_at).await?;
+        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&row.session_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        tx.commit().await.map_err(StoreError::from)?;
+
+        let user = super::users::by_id(&self.db, &row.user_id)
+            .await?
+            .filter(|u| !u.is_disabled())
+            .ok_or_else(session_ended)?;
+        let issued = self.issue(&user, row.session_id.clone(), successor, row.session_expires_at, now);
+        let auth = Auth {
+            user: user.to_user(),
+            session_id: row.session_id,
+            access_expires_at: issued.access_expires_at,
+        };
+        Ok((issued, auth))
+    }
+
+    async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, AppError> {
+        let at: Option<(Option<i64>,)> = sqlx::query_as("SELECT rotated_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(at.and_then(|(at,)| at))
+    }
+
+    /// Resolves an access token to a live session of an enabled user.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Option<Auth>, AppError> {
+        let Some(claims) = self.tokens.verify_access(access_token) else {
+            return Ok(None);
+        };
+        let user: Option<UserRow> = sqlx::query_as(
+            "SELECT u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, u.disabled, u.created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
+        )
+        .bind(&claims.sid)
+        .bind(&claims.sub)
+        .bind(now())
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(user.filter(|u| !u.is_disabled()).map(|u| Auth {
+            user: u.to_user(),
+            session_id: claims.sid,
+            access_expires_at: claims.exp,
+        }))
+    }
+
+    pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<(), AppError> {
+        sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(reason)
+            .bind(session_id)
+            .execute(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Ends every session of a user (log out everywhere, disable, password change).
+    pub async fn revoke_user_sessions(&self, user_id: &str, reason: &str) -> Result<u64, AppError> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(reason)
+            .bind(user_id)
+            .execute(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(done.rows_affected())
+    }
+}
+
+async fn insert_refresh(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    token: &str,
+    session_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(token_hash(token))
+    .bind(session_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

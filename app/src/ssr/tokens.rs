@@ -1,0 +1,169 @@
+//! Access tokens (JWT, HS256, algorithm pinned) and opaque refresh tokens.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::config::AuthConfig;
+use crate::model::Role;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub sid: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
+}
+
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    refresh_key: Vec<u8>,
+    issuer: String,
+    audience: String,
+    access_ttl: i64,
+}
+
+impl Tokens {
+    pub fn new(config: &AuthConfig) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        // Derive a separate key for refresh-token successors so the JWT key
+        // is used for one purpose only.
+        let refresh_key = hmac(&config.jwt_secret, b"latchkey refresh successor").to_vec();
+        Self {
+            encoding: EncodingKey::from_secret(&config.jwt_secret),
+            decoding: DecodingKey::from_secret(&config.jwt_secret),
+            validation,
+            refresh_key,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            access_ttl: config.access_ttl.as_secs() as i64,
+        }
+    }
+
+    pub fn issue_access(&self, user_id: &str, session_id: &str, role: Role, now: i64) -> (String, Claims) {
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            role,
+            iat: now,
+            exp: now + self.access_ttl,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail");
+        (token, claims)
+    }
+
+    /// Checks signature (HS256 only), `exp`, `iss` and `aud`.
+    pub fn verify_access(&self, token: &str) -> Option<Claims> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+
+    /// The successor of a refresh token is derived from it with a server key,
+    /// so a racing repeat within the grace window gets the *same* successor
+    /// without the server ever storing a token in plain text.
+    pub fn refresh_successor(&self, token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac(&self.refresh_key, token.as_bytes()))
+    }
+}
+
+/// A fresh 256-bit random token, URL-safe.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How tokens are stored: SHA-256, hex. Tokens are 256-bit random, so a
+/// fast hash is enough (no dictionary to attack).
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens::new(&AuthConfig::for_tests())
+    }
+
+    fn now() -> i64 {
+        crate::ssr::now()
+    }
+
+    #[test]
+    fn access_tokens_round_trip() {
+        let t = tokens();
+        let (jwt, claims) = t.issue_access("u1", "s1", Role::Admin, now());
+        assert_eq!(t.verify_access(&jwt), Some(claims));
+    }
+
+    #[test]
+    fn expired_tampered_and_foreign_tokens_are_refused() {
+        let t = tokens();
+        let (expired, _) = t.issue_access("u1", "s1", Role::User, now() - 3600);
+        assert_eq!(t.verify_access(&expired), None);
+
+        let (jwt, _) = t.issue_access("u1", "s1", Role::User, now());
+        let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
+        let payload = URL_SAFE_NO_PAD.decode(&parts[1]).unwrap();
+        let forged = String::from_utf8(payload).unwrap().replace("\"user\"", "\"admin\"");
+        parts[1] = URL_SAFE_NO_PAD.encode(forged);
+        assert_eq!(t.verify_access(&parts.join(".")), None, "tampered payload");
+
+        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let unsigned = format!("{none_header}.{}.", jwt.split('.').nth(1).unwrap());
+        assert_eq!(t.verify_access(&unsigned), None, "alg none");
+
+        let mut other = AuthConfig::for_tests();
+        other.jwt_secret = b"another-secret-another-secret-another".to_vec();
+        let (foreign, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
+        assert_eq!(t.verify_access(&foreign), None, "wrong key");
+
+        let mut other = AuthConfig::for_tests();
+        other.audience = "someone-else".into();
+        let (wrong_aud, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
+        assert_eq!(t.verify_access(&wrong_aud), None, "wrong aud");
+
+        let mut other = AuthConfig::for_tests();
+        other.issuer = "https://evil.example".into();
+        let (wrong_iss, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
+        assert_eq!(t.verify_access(&wrong_iss), None, "wrong iss");
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_successors_deterministic() {
+        let t = tokens();
+        let a = random_token();
+        assert_ne!(a, random_token());
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+        assert_eq!(t.refresh_successor(&a), t.refresh_successor(&a));
+        assert_ne!(t.refresh_successor(&a), a);
+        assert_eq!(token_hash(&a).len(), 64);
+    }
+}

@@ -1,0 +1,228 @@
+//! Configuration from the environment (and an optional `.env`), validated at
+//! start-up: every problem is reported at once, one line each.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::ssr::config::{AuthConfig, HashParams};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use rand::RngCore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub database_url: String,
+    pub public_url: String,
+    pub bind: SocketAddr,
+    pub site_root: String,
+    pub json_logs: bool,
+    pub auth: AuthConfig,
+}
+
+const SECRET_MIN_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Vec<String>> {
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut parse = |key: &str, default: u64| -> u64 {
+            match get(key) {
+                None => default,
+                Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+                    problems.push(format!("{key} must be a whole number, got {raw:?}"));
+                    default
+                }),
+            }
+        };
+        let access_ttl = parse("ACCESS_TOKEN_TTL_SECS", 15 * 60);
+        let refresh_ttl = parse("REFRESH_TOKEN_TTL_SECS", 7 * 24 * 3600);
+        let min_password_len = parse("PASSWORD_MIN_LENGTH", 8);
+        let m_cost = parse("ARGON2_MEMORY_KIB", 19 * 1024);
+        let t_cost = parse("ARGON2_ITERATIONS", 2);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+        let hash_workers = parse("HASH_WORKERS", cores);
+
+        let mode = match get("LATCHKEY_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Mode::Development,
+            Some("production") | Some("prod") => Mode::Production,
+            Some(other) => {
+                problems.push(format!(
+                    "LATCHKEY_ENV must be development or production, got {other:?}"
+                ));
+                Mode::Development
+            }
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://latchkey.db".into());
+        if app::ssr::db::Backend::from_url(&database_url).is_none() {
+            problems.push(format!(
+                "DATABASE_URL must start with sqlite: or postgres://, got {database_url:?}"
+            ));
+        }
+
+        let bind_raw = get("LEPTOS_SITE_ADDR")
+            .or_else(|| get("BIND_ADDR"))
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let bind = bind_raw.parse().unwrap_or_else(|_| {
+            problems.push(format!("LEPTOS_SITE_ADDR must be host:port, got {bind_raw:?}"));
+            SocketAddr::from(([127, 0, 0, 1], 3000))
+        });
+        let public_url = get("PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            problems.push(format!("PUBLIC_URL must be an http(s) URL, got {public_url:?}"));
+        }
+        if mode == Mode::Production && !public_url.starts_with("https://") {
+            problems.push(format!(
+                "PUBLIC_URL must use https:// in production, got {public_url:?}"
+            ));
+        }
+
+        let jwt_secret = match get("LATCHKEY_SECRET") {
+            Some(raw) => {
+                let bytes = STANDARD.decode(raw.trim()).unwrap_or_else(|_| raw.into_bytes());
+                if bytes.len() < SECRET_MIN_BYTES {
+                    problems.push(format!(
+                        "LATCHKEY_SECRET must hold at least {SECRET_MIN_BYTES} bytes (try: openssl rand -base64 48)"
+                    ));
+                }
+                bytes
+            }
+            None if mode == Mode::Production => {
+                problems.push(
+                    "LATCHKEY_SECRET is required in production (try: openssl rand -base64 48)".into(),
+                );
+                Vec::new()
+            }
+            None => {
+                tracing::warn!(
+                    "LATCHKEY_SECRET is not set: using a random development secret. \
+                     Every restart signs everyone out. Never run production like this."
+                );
+                let mut bytes = vec![0u8; 48];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                bytes
+            }
+        };
+
+        if !(8..=64).contains(&min_password_len) {
+            problems.push("PASSWORD_MIN_LENGTH must be between 8 and 64".into());
+        }
+        if m_cost < 19 * 1024 || t_cost < 2 {
+            problems.push(
+                "ARGON2_MEMORY_KIB must be at least 19456 and ARGON2_ITERATIONS at least 2 (OWASP minimum)"
+                    .into(),
+            );
+        }
+        if access_ttl < 30 || refresh_ttl <= access_ttl {
+            problems.push(
+                "ACCESS_TOKEN_TTL_SECS must be at least 30 and below REFRESH_TOKEN_TTL_SECS".into(),
+            );
+        }
+
+        let json_logs = match get("LOG_FORMAT").as_deref() {
+            Some("json") => true,
+            Some("text") => false,
+            None => mode == Mode::Production,
+            Some(other) => {
+                problems.push(format!("LOG_FORMAT must be json or text, got {other:?}"));
+                false
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Self {
+            mode,
+            database_url,
+            bind,
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            json_logs,
+            auth: AuthConfig {
+                jwt_secret,
+                issuer: public_url.clone(),
+                audience: "latchkey".into(),
+                access_ttl: Duration::from_secs(access_ttl),
+                refresh_ttl: Duration::from_secs(refresh_ttl),
+                refresh_grace: Duration::from_secs(10),
+                hash_params: HashParams {
+                    m_cost: m_cost as u32,
+                    t_cost: t_cost as u32,
+                    p_cost: 1,
+                },
+                hash_workers: hash_workers.max(1) as usize,
+                min_password_len: min_password_len as usize,
+                secure_cookies: public_url.starts_with("https://"),
+            },
+            public_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_dev_setup() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.mode, Mode::Development);
+        assert_eq!(c.database_url, "sqlite://latchkey.db");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.auth.access_ttl, Duration::from_secs(900));
+        assert!(c.auth.jwt_secret.len() >= 32, "a random dev secret");
+        assert!(!c.auth.secure_cookies);
+    }
+
+    #[test]
+    fn production_refuses_weak_setups_and_lists_every_problem() {
+        let problems = config(&[("LATCHKEY_ENV", "production"), ("ACCESS_TOKEN_TTL_SECS", "soon")])
+            .unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("LATCHKEY_SECRET is required")));
+        assert!(problems.iter().any(|p| p.contains("https://")));
+        assert!(problems.iter().any(|p| p.contains("ACCESS_TOKEN_TTL_SECS")));
+
+        let short = config(&[
+            ("LATCHKEY_ENV", "production"),
+            ("PUBLIC_URL", "https://auth.example.com"),
+            ("LATCHKEY_SECRET", "too-short"),
+        ])
+        .unwrap_err();
+        assert_eq!(short.len(), 1, "{short:?}");
+    }
+
+    #[test]
+    fn production_accepts_a_strong_secret_over_https() {
+        let secret = STANDARD.encode([7u8; 48]);
+        let c = config(&[
+            ("LATCHKEY_ENV", "production"),
+            ("PUBLIC_URL", "https://auth.example.com/"),
+            ("LATCHKEY_SECRET", &secret),
+            ("DATABASE_URL", "postgres://db/latchkey"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_url, "https://auth.example.com");
+        assert!(c.auth.secure_cookies);
+        assert!(c.json_logs);
+    }
+}

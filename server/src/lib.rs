@@ -1,0 +1,9 @@
+//! The Latchkey server: configuration, router, JSON API and middleware
+//! around the `app` crate's pages and services.
+
+pub mod api;
+pub mod config;
+pub mod origin;
+pub mod router;
+pub mod session;
+pub mod telemetry;

@@ -1,0 +1,101 @@
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use app::ssr::{Db, Services};
+use clap::{Parser, Subcommand};
+use leptos::config::LeptosOptions;
+use server::config::Config;
+
+#[derive(Parser)]
+#[command(name = "latchkey", about = "Latchkey: accounts, sessions and email verification in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app and API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    // Log as text until the config says otherwise.
+    let json_logs = std::env::var("LOG_FORMAT").as_deref() == Ok("json")
+        || std::env::var("LATCHKEY_ENV").as_deref() == Ok("production");
+    server::telemetry::init(json_logs);
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!("Latchkey cannot start; fix the configuration:");
+            for problem in problems {
+                eprintln!("  - {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url).await.map_err(|e| {
+        anyhow::anyhow!("cannot open the database at DATABASE_URL ({}): {e}", redact(&config.database_url))
+    })?;
+    db.migrate().await?;
+    tracing::info!(backend = ?db.backend, "database ready, migrations applied");
+    if let Command::Migrate = command {
+        return Ok(());
+    }
+
+    let services = Services::new(db, config.auth.clone());
+    let leptos_options = LeptosOptions::builder()
+        .output_name("latchkey")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build();
+    let app = server::router::build(services, leptos_options, &config.public_url);
+
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    tracing::info!("Latchkey listening on http://{} (public URL {})", config.bind, config.public_url);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            sig.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}

@@ -2,11 +2,11 @@
 //! JSON API renders it as `{ "error": { "code", "message" } }`, and the UI shows
 //! `message` next to `field`.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
+use serde::{Deserialize, Serialize};
 
 /// Stable, machine-readable error codes. Clients match on these, never on text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,7 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     BadRequest,
+    PayloadTooLarge,
     Internal,
 }
 
@@ -38,6 +39,7 @@ impl ErrorCode {
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::BadRequest => 400,
+            Self::PayloadTooLarge => 413,
             Self::Internal => 500,
         }
     }

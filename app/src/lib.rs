@@ -13,11 +13,13 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use components::header::Header;
-use pages::{home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage, signup::SignupPage};
+use pages::{
+    home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage, signup::SignupPage,
+};
 
 pub const PRODUCT: &str = "Latchkey";
 
@@ -56,11 +58,13 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header/>
             <main id="main" class="page">
+                // Async: pages are rendered whole before the response starts,
+                // so redirects are real 302s and nothing needs JS to show.
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/signup") view=SignupPage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/profile") view=ProfilePage/>
+                    <Route path=path!("/") ssr=SsrMode::Async view=HomePage/>
+                    <Route path=path!("/signup") ssr=SsrMode::Async view=SignupPage/>
+                    <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage/>
+                    <Route path=path!("/profile") ssr=SsrMode::Async view=ProfilePage/>
                 </Routes>
             </main>
         </Router>

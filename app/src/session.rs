@@ -3,11 +3,11 @@
 //! whenever an action that changes it completes.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
+use crate::components::header::Logout;
 use crate::error::AppError;
 use crate::model::Me;
-use crate::pages::{login::Login, profile::UpdateUsername, signup::Signup};
-use crate::components::header::Logout;
 
 #[server(prefix = "/fn", endpoint = "me")]
 pub async fn current_user() -> Result<Option<Me>, AppError> {
@@ -16,40 +16,45 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
 
 #[derive(Clone, Copy)]
 pub struct Session {
-    pub login: ServerAction<Login>,
-    pub signup: ServerAction<Signup>,
-    pub logout: ServerAction<Logout>,
-    pub update_username: ServerAction<UpdateUsername>,
     pub me: Resource<Result<Option<Me>, AppError>>,
+    pub logout: ServerAction<Logout>,
+    changed: RwSignal<usize>,
 }
 
 pub fn provide_session() {
-    let login = ServerAction::<Login>::new();
-    let signup = ServerAction::<Signup>::new();
+    let changed = RwSignal::new(0);
     let logout = ServerAction::<Logout>::new();
-    let update_username = ServerAction::<UpdateUsername>::new();
     // Blocking: the first HTML already shows the signed-in state, even
     // without JavaScript.
     let me = Resource::new_blocking(
-        move || {
-            (
-                login.version().get(),
-                signup.version().get(),
-                logout.version().get(),
-                update_username.version().get(),
-            )
-        },
+        move || (changed.get(), logout.version().get()),
         |_| current_user(),
     );
     provide_context(Session {
-        login,
-        signup,
-        logout,
-        update_username,
         me,
+        logout,
+        changed,
     });
 }
 
 pub fn use_session() -> Session {
     expect_context::<Session>()
+}
+
+/// A server action after which the session is re-read (log in, sign up,
+/// profile edits). Create it inside the page that owns the form, so an error
+/// of a form posted without JavaScript comes back to that form.
+pub fn session_action<S>() -> ServerAction<S>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    let action = ServerAction::<S>::new();
+    let changed = use_session().changed;
+    Effect::watch(
+        move || action.version().get(),
+        move |_, _, _| changed.update(|n| *n += 1),
+        false,
+    );
+    action
 }

@@ -74,7 +74,9 @@ impl Config {
             .or_else(|| get("BIND_ADDR"))
             .unwrap_or_else(|| "127.0.0.1:3000".into());
         let bind = bind_raw.parse().unwrap_or_else(|_| {
-            problems.push(format!("LEPTOS_SITE_ADDR must be host:port, got {bind_raw:?}"));
+            problems.push(format!(
+                "LEPTOS_SITE_ADDR must be host:port, got {bind_raw:?}"
+            ));
             SocketAddr::from(([127, 0, 0, 1], 3000))
         });
         let public_url = get("PUBLIC_URL")
@@ -82,7 +84,9 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            problems.push(format!("PUBLIC_URL must be an http(s) URL, got {public_url:?}"));
+            problems.push(format!(
+                "PUBLIC_URL must be an http(s) URL, got {public_url:?}"
+            ));
         }
         if mode == Mode::Production && !public_url.starts_with("https://") {
             problems.push(format!(
@@ -92,7 +96,9 @@ impl Config {
 
         let jwt_secret = match get("LATCHKEY_SECRET") {
             Some(raw) => {
-                let bytes = STANDARD.decode(raw.trim()).unwrap_or_else(|_| raw.into_bytes());
+                let bytes = STANDARD
+                    .decode(raw.trim())
+                    .unwrap_or_else(|_| raw.into_bytes());
                 if bytes.len() < SECRET_MIN_BYTES {
                     problems.push(format!(
                         "LATCHKEY_SECRET must hold at least {SECRET_MIN_BYTES} bytes (try: openssl rand -base64 48)"
@@ -102,7 +108,8 @@ impl Config {
             }
             None if mode == Mode::Production => {
                 problems.push(
-                    "LATCHKEY_SECRET is required in production (try: openssl rand -base64 48)".into(),
+                    "LATCHKEY_SECRET is required in production (try: openssl rand -base64 48)"
+                        .into(),
                 );
                 Vec::new()
             }
@@ -178,8 +185,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -196,9 +205,14 @@ mod tests {
 
     #[test]
     fn production_refuses_weak_setups_and_lists_every_problem() {
-        let problems = config(&[("LATCHKEY_ENV", "production"), ("ACCESS_TOKEN_TTL_SECS", "soon")])
-            .unwrap_err();
-        assert!(problems.iter().any(|p| p.contains("LATCHKEY_SECRET is required")));
+        let problems = config(&[
+            ("LATCHKEY_ENV", "production"),
+            ("ACCESS_TOKEN_TTL_SECS", "soon"),
+        ])
+        .unwrap_err();
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("LATCHKEY_SECRET is required")));
         assert!(problems.iter().any(|p| p.contains("https://")));
         assert!(problems.iter().any(|p| p.contains("ACCESS_TOKEN_TTL_SECS")));
 

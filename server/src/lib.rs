@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod fn_status;
 pub mod origin;
 pub mod router;
 pub mod session;

@@ -7,7 +7,10 @@ use leptos::config::LeptosOptions;
 use server::config::Config;
 
 #[derive(Parser)]
-#[command(name = "latchkey", about = "Latchkey: accounts, sessions and email verification in one binary")]
+#[command(
+    name = "latchkey",
+    about = "Latchkey: accounts, sessions and email verification in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -51,7 +54,10 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url).await.map_err(|e| {
-        anyhow::anyhow!("cannot open the database at DATABASE_URL ({}): {e}", redact(&config.database_url))
+        anyhow::anyhow!(
+            "cannot open the database at DATABASE_URL ({}): {e}",
+            redact(&config.database_url)
+        )
     })?;
     db.migrate().await?;
     tracing::info!(backend = ?db.backend, "database ready, migrations applied");
@@ -69,10 +75,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let app = server::router::build(services, leptos_options, &config.public_url);
 
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
-    tracing::info!("Latchkey listening on http://{} (public URL {})", config.bind, config.public_url);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!(
+        "Latchkey listening on http://{} (public URL {})",
+        config.bind,
+        config.public_url
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -83,7 +96,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             sig.recv().await;
         }
     };

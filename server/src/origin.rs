@@ -60,11 +60,23 @@ mod tests {
         let public = "https://auth.example.com";
         assert!(allowed(&headers(&[("origin", public)]), public));
         assert!(allowed(
-            &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")]),
+            &headers(&[
+                ("origin", "http://localhost:3000"),
+                ("host", "localhost:3000")
+            ]),
             public
         ));
-        assert!(!allowed(&headers(&[("origin", "https://evil.example"), ("host", "auth.example.com")]), public));
-        assert!(!allowed(&headers(&[("sec-fetch-site", "cross-site")]), public));
+        assert!(!allowed(
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "auth.example.com")
+            ]),
+            public
+        ));
+        assert!(!allowed(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            public
+        ));
         assert!(allowed(&headers(&[]), public), "non-browser clients");
     }
 }

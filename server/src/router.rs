@@ -29,16 +29,26 @@ pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
+        .route_layer(middleware::from_fn(crate::fn_status::fix))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options);
 
     let public_origin: Arc<str> = origin_of(public_url).into();
     Router::new()
         .nest("/api/v1", api::router().with_state(services.clone()))
-        .route("/healthz", get(|| async { (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))) }))
+        .route(
+            "/healthz",
+            get(|| async { (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))) }),
+        )
         .merge(pages)
-        .layer(middleware::from_fn_with_state(services, crate::session::authenticate))
-        .layer(middleware::from_fn_with_state(public_origin, crate::origin::check))
+        .layer(middleware::from_fn_with_state(
+            services,
+            crate::session::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            public_origin,
+            crate::origin::check,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
 }

@@ -11,7 +11,11 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub async fn authenticate(State(services): State<Services>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(services): State<Services>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     // Static assets need no session.
     if req.uri().path().starts_with("/pkg/") {
         return next.run(req).await;

@@ -21,54 +21,98 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
     let s = services(backend).await;
     let name = unique_name();
     let (user, issued) = s
-        .signup(&format!("  {name}@Example.COM "), &name, PASSWORD.into(), &client())
+        .signup(
+            &format!("  {name}@Example.COM "),
+            &name,
+            PASSWORD.into(),
+            &client(),
+        )
         .await
         .unwrap();
     assert_eq!(user.email, format!("{name}@example.com"));
     assert!(!user.email_verified);
-    let auth = s.authenticate(&issued.access_token).await.unwrap().expect("token works");
+    let auth = s
+        .authenticate(&issued.access_token)
+        .await
+        .unwrap()
+        .expect("token works");
     assert_eq!(auth.user.id, user.id);
     assert_eq!(auth.session_id, issued.session_id);
-    let row = app::ssr::users::by_id(&s.db, &user.id).await.unwrap().unwrap();
-    assert!(row.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    let row = app::ssr::users::by_id(&s.db, &user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row
+        .password_hash
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
 });
 
 on_both_backends!(duplicates_are_field_errors, |backend| {
     let s = services(backend).await;
     let name = unique_name();
-    s.signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
-        .await
-        .unwrap();
+    s.signup(
+        &format!("{name}@example.com"),
+        &name,
+        PASSWORD.into(),
+        &client(),
+    )
+    .await
+    .unwrap();
 
     let err = s
-        .signup(&format!("{}@EXAMPLE.com", name.to_uppercase()), &unique_name(), PASSWORD.into(), &client())
+        .signup(
+            &format!("{}@EXAMPLE.com", name.to_uppercase()),
+            &unique_name(),
+            PASSWORD.into(),
+            &client(),
+        )
         .await
         .unwrap_err();
-    assert_eq!((err.code, err.field.as_deref()), (ErrorCode::EmailTaken, Some("email")));
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::EmailTaken, Some("email"))
+    );
 
     let err = s
-        .signup(&format!("other{name}@example.com"), &name.to_uppercase(), PASSWORD.into(), &client())
+        .signup(
+            &format!("other{name}@example.com"),
+            &name.to_uppercase(),
+            PASSWORD.into(),
+            &client(),
+        )
         .await
         .unwrap_err();
-    assert_eq!((err.code, err.field.as_deref()), (ErrorCode::UsernameTaken, Some("username")));
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::UsernameTaken, Some("username"))
+    );
 });
 
-on_both_backends!(concurrent_signups_with_one_email_make_one_account, |backend| {
-    let s = services(backend).await;
-    let email = format!("{}@example.com", unique_name());
-    let attempts = (0..20).map(|_| {
-        let (s, email) = (s.clone(), email.clone());
-        tokio::spawn(async move { s.signup(&email, &unique_name(), PASSWORD.into(), &client()).await })
-    });
-    let results = futures::future::join_all(attempts).await;
-    let ok = results.iter().filter(|r| r.as_ref().unwrap().is_ok()).count();
-    let taken = results
-        .iter()
-        .filter(|r| matches!(r.as_ref().unwrap(), Err(e) if e.code == ErrorCode::EmailTaken))
-        .count();
-    assert_eq!((ok, taken), (1, 19));
-    assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 1);
-});
+on_both_backends!(
+    concurrent_signups_with_one_email_make_one_account,
+    |backend| {
+        let s = services(backend).await;
+        let email = format!("{}@example.com", unique_name());
+        let attempts = (0..20).map(|_| {
+            let (s, email) = (s.clone(), email.clone());
+            tokio::spawn(async move {
+                s.signup(&email, &unique_name(), PASSWORD.into(), &client())
+                    .await
+            })
+        });
+        let results = futures::future::join_all(attempts).await;
+        let ok = results
+            .iter()
+            .filter(|r| r.as_ref().unwrap().is_ok())
+            .count();
+        let taken = results
+            .iter()
+            .filter(|r| matches!(r.as_ref().unwrap(), Err(e) if e.code == ErrorCode::EmailTaken))
+            .count();
+        assert_eq!((ok, taken), (1, 19));
+        assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 1);
+    }
+);
 
 on_both_backends!(bad_input_is_refused_with_field_errors, |backend| {
     let s = services(backend).await;
@@ -79,83 +123,147 @@ on_both_backends!(bad_input_is_refused_with_field_errors, |backend| {
         ("a@example.com", "gooduser", "gooduser-password", "password"),
     ];
     for (email, username, password, field) in cases {
-        let err = s.signup(email, username, password.into(), &client()).await.unwrap_err();
+        let err = s
+            .signup(email, username, password.into(), &client())
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidInput, "{email} {username}");
         assert_eq!(err.field.as_deref(), Some(field));
     }
     assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 0);
 });
 
-on_both_backends!(login_by_email_or_username_and_same_answer_for_unknown, |backend| {
-    let s = services(backend).await;
-    let name = unique_name();
-    let email = format!("{name}@example.com");
-    s.signup(&email, &name, PASSWORD.into(), &client()).await.unwrap();
+on_both_backends!(
+    login_by_email_or_username_and_same_answer_for_unknown,
+    |backend| {
+        let s = services(backend).await;
+        let name = unique_name();
+        let email = format!("{name}@example.com");
+        s.signup(&email, &name, PASSWORD.into(), &client())
+            .await
+            .unwrap();
 
-    for login in [email.to_uppercase(), name.clone()] {
-        let (user, issued) = s.login(&login, PASSWORD.into(), &client()).await.unwrap();
-        assert_eq!(user.username, name);
-        assert!(s.authenticate(&issued.access_token).await.unwrap().is_some());
+        for login in [email.to_uppercase(), name.clone()] {
+            let (user, issued) = s.login(&login, PASSWORD.into(), &client()).await.unwrap();
+            assert_eq!(user.username, name);
+            assert!(s
+                .authenticate(&issued.access_token)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        let wrong = s
+            .login(&name, "wrong password!".into(), &client())
+            .await
+            .unwrap_err();
+        let unknown = s
+            .login("nobody-here", PASSWORD.into(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!(wrong, unknown, "no difference between unknown and wrong");
+        assert_eq!(wrong.code, ErrorCode::InvalidCredentials);
     }
-    let wrong = s.login(&name, "wrong password!".into(), &client()).await.unwrap_err();
-    let unknown = s.login("nobody-here", PASSWORD.into(), &client()).await.unwrap_err();
-    assert_eq!(wrong, unknown, "no difference between unknown and wrong");
-    assert_eq!(wrong.code, ErrorCode::InvalidCredentials);
-});
+);
 
-on_both_backends!(disabled_users_are_refused_only_after_a_correct_password, |backend| {
-    let s = services(backend).await;
-    let name = unique_name();
-    let (user, issued) = s
-        .signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
-        .await
-        .unwrap();
-    app::ssr::users::set_disabled(&s.db, &user.id, true, app::ssr::now()).await.unwrap();
+on_both_backends!(
+    disabled_users_are_refused_only_after_a_correct_password,
+    |backend| {
+        let s = services(backend).await;
+        let name = unique_name();
+        let (user, issued) = s
+            .signup(
+                &format!("{name}@example.com"),
+                &name,
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap();
+        app::ssr::users::set_disabled(&s.db, &user.id, true, app::ssr::now())
+            .await
+            .unwrap();
 
-    assert!(s.authenticate(&issued.access_token).await.unwrap().is_none(), "live token refused");
-    assert!(s.refresh(&issued.refresh_token).await.is_err(), "refresh refused");
-    let wrong = s.login(&name, "wrong password!".into(), &client()).await.unwrap_err();
-    assert_eq!(wrong.code, ErrorCode::InvalidCredentials);
-    let right = s.login(&name, PASSWORD.into(), &client()).await.unwrap_err();
-    assert_eq!(right.code, ErrorCode::AccountDisabled);
-});
+        assert!(
+            s.authenticate(&issued.access_token)
+                .await
+                .unwrap()
+                .is_none(),
+            "live token refused"
+        );
+        assert!(
+            s.refresh(&issued.refresh_token).await.is_err(),
+            "refresh refused"
+        );
+        let wrong = s
+            .login(&name, "wrong password!".into(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.code, ErrorCode::InvalidCredentials);
+        let right = s
+            .login(&name, PASSWORD.into(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!(right.code, ErrorCode::AccountDisabled);
+    }
+);
 
-on_both_backends!(refresh_rotates_and_reuse_within_grace_gets_the_same_successor, |backend| {
-    let s = services(backend).await;
-    let name = unique_name();
-    let (_, first) = s
-        .signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
-        .await
-        .unwrap();
-    let (second, auth) = s.refresh(&first.refresh_token).await.unwrap();
-    assert_ne!(second.refresh_token, first.refresh_token);
-    assert_eq!(second.session_id, first.session_id);
-    assert_eq!(auth.user.username, name);
-    // A racing tab presents the old token again: same successor, no revocation.
-    let (again, _) = s.refresh(&first.refresh_token).await.unwrap();
-    assert_eq!(again.refresh_token, second.refresh_token);
-    let (third, _) = s.refresh(&second.refresh_token).await.unwrap();
-    assert!(s.authenticate(&third.access_token).await.unwrap().is_some());
-});
+on_both_backends!(
+    refresh_rotates_and_reuse_within_grace_gets_the_same_successor,
+    |backend| {
+        let s = services(backend).await;
+        let name = unique_name();
+        let (_, first) = s
+            .signup(
+                &format!("{name}@example.com"),
+                &name,
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap();
+        let (second, auth) = s.refresh(&first.refresh_token).await.unwrap();
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert_eq!(second.session_id, first.session_id);
+        assert_eq!(auth.user.username, name);
+        // A racing tab presents the old token again: same successor, no revocation.
+        let (again, _) = s.refresh(&first.refresh_token).await.unwrap();
+        assert_eq!(again.refresh_token, second.refresh_token);
+        let (third, _) = s.refresh(&second.refresh_token).await.unwrap();
+        assert!(s.authenticate(&third.access_token).await.unwrap().is_some());
+    }
+);
 
-on_both_backends!(concurrent_refreshes_of_one_token_yield_one_successor, |backend| {
-    let s = services(backend).await;
-    let name = unique_name();
-    let (_, first) = s
-        .signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
-        .await
-        .unwrap();
-    let racers = (0..10).map(|_| {
-        let (s, token) = (s.clone(), first.refresh_token.clone());
-        tokio::spawn(async move { s.refresh(&token).await })
-    });
-    let tokens: std::collections::HashSet<String> = futures::future::join_all(racers)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().expect("a race inside the grace window is not theft").0.refresh_token)
-        .collect();
-    assert_eq!(tokens.len(), 1, "never a second live branch");
-});
+on_both_backends!(
+    concurrent_refreshes_of_one_token_yield_one_successor,
+    |backend| {
+        let s = services(backend).await;
+        let name = unique_name();
+        let (_, first) = s
+            .signup(
+                &format!("{name}@example.com"),
+                &name,
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap();
+        let racers = (0..10).map(|_| {
+            let (s, token) = (s.clone(), first.refresh_token.clone());
+            tokio::spawn(async move { s.refresh(&token).await })
+        });
+        let tokens: std::collections::HashSet<String> = futures::future::join_all(racers)
+            .await
+            .into_iter()
+            .map(|r| {
+                r.unwrap()
+                    .expect("a race inside the grace window is not theft")
+                    .0
+                    .refresh_token
+            })
+            .collect();
+        assert_eq!(tokens.len(), 1, "never a second live branch");
+    }
+);
 
 on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
     let config = AuthConfig {
@@ -165,58 +273,147 @@ on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
     let s = services_with(backend, config).await;
     let name = unique_name();
     let (_, first) = s
-        .signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
+        .signup(
+            &format!("{name}@example.com"),
+            &name,
+            PASSWORD.into(),
+            &client(),
+        )
         .await
         .unwrap();
     let (second, _) = s.refresh(&first.refresh_token).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let err = s.refresh(&first.refresh_token).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthorized);
-    assert!(s.refresh(&second.refresh_token).await.is_err(), "the thief's branch is dead too");
-    assert!(s.authenticate(&second.access_token).await.unwrap().is_none());
+    assert!(
+        s.refresh(&second.refresh_token).await.is_err(),
+        "the thief's branch is dead too"
+    );
+    assert!(s
+        .authenticate(&second.access_token)
+        .await
+        .unwrap()
+        .is_none());
 });
 
 on_both_backends!(logout_revokes_the_session_at_once, |backend| {
     let s = services(backend).await;
     let name = unique_name();
     let (_, issued) = s
-        .signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
+        .signup(
+            &format!("{name}@example.com"),
+            &name,
+            PASSWORD.into(),
+            &client(),
+        )
         .await
         .unwrap();
     let (_, other) = s.login(&name, PASSWORD.into(), &client()).await.unwrap();
-    s.revoke_session(&issued.session_id, "logout").await.unwrap();
-    assert!(s.authenticate(&issued.access_token).await.unwrap().is_none());
+    s.revoke_session(&issued.session_id, "logout")
+        .await
+        .unwrap();
+    assert!(s
+        .authenticate(&issued.access_token)
+        .await
+        .unwrap()
+        .is_none());
     assert!(s.refresh(&issued.refresh_token).await.is_err());
-    assert!(s.authenticate(&other.access_token).await.unwrap().is_some(), "other device unaffected");
+    assert!(
+        s.authenticate(&other.access_token).await.unwrap().is_some(),
+        "other device unaffected"
+    );
 });
 
 on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
     let weak = AuthConfig {
-        hash_params: app::ssr::config::HashParams { m_cost: 1024, t_cost: 1, p_cost: 1 },
+        hash_params: app::ssr::config::HashParams {
+            m_cost: 1024,
+            t_cost: 1,
+            p_cost: 1,
+        },
         ..AuthConfig::for_tests()
     };
     let old = services_with(backend, weak).await;
     let name = unique_name();
     let (user, _) = old
-        .signup(&format!("{name}@example.com"), &name, PASSWORD.into(), &client())
+        .signup(
+            &format!("{name}@example.com"),
+            &name,
+            PASSWORD.into(),
+            &client(),
+        )
         .await
         .unwrap();
     let current = app::ssr::Services::new(old.db.clone(), AuthConfig::for_tests());
-    current.login(&name, PASSWORD.into(), &client()).await.unwrap();
-    let row = app::ssr::users::by_id(&current.db, &user.id).await.unwrap().unwrap();
-    assert!(row.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    current
+        .login(&name, PASSWORD.into(), &client())
+        .await
+        .unwrap();
+    let row = app::ssr::users::by_id(&current.db, &user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row
+        .password_hash
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
 });
 
 on_both_backends!(username_changes_respect_uniqueness, |backend| {
     let s = services(backend).await;
     let (a, b) = (unique_name(), unique_name());
-    s.signup(&format!("{a}@example.com"), &a, PASSWORD.into(), &client()).await.unwrap();
-    let (_, issued) = s.signup(&format!("{b}@example.com"), &b, PASSWORD.into(), &client()).await.unwrap();
+    s.signup(&format!("{a}@example.com"), &a, PASSWORD.into(), &client())
+        .await
+        .unwrap();
+    let (_, issued) = s
+        .signup(&format!("{b}@example.com"), &b, PASSWORD.into(), &client())
+        .await
+        .unwrap();
     let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
     let err = s.update_username(&auth, &a).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::UsernameTaken);
     let renamed = format!("{b}x");
-    assert_eq!(s.update_username(&auth, &renamed).await.unwrap().username, renamed);
+    assert_eq!(
+        s.update_username(&auth, &renamed).await.unwrap().username,
+        renamed
+    );
     let again = s.authenticate(&issued.access_token).await.unwrap().unwrap();
     assert_eq!(again.user.username, renamed);
 });
+
+/// Unknown account and wrong password must cost the same: both verify one
+/// argon2id hash. Medians of interleaved runs, so load hits both alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_account_and_wrong_password_take_the_same_time() {
+    let s = services(common::Backend::Sqlite).await;
+    let name = unique_name();
+    s.signup(
+        &format!("{name}@example.com"),
+        &name,
+        PASSWORD.into(),
+        &client(),
+    )
+    .await
+    .unwrap();
+    let mut wrong = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..15 {
+        let t = std::time::Instant::now();
+        let _ = s.login(&name, "wrong password!".into(), &client()).await;
+        wrong.push(t.elapsed());
+        let t = std::time::Instant::now();
+        let _ = s
+            .login("nobody-at-all", "wrong password!".into(), &client())
+            .await;
+        unknown.push(t.elapsed());
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (w, u) = (median(&mut wrong), median(&mut unknown));
+    let ratio = w.max(u) / w.min(u);
+    assert!(
+        ratio < 1.3,
+        "wrong password median {w:.4}s vs unknown account {u:.4}s"
+    );
+}

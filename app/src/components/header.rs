@@ -1,7 +1,7 @@
 //! The site header: the product name and the signed-in state.
 
-use leptos::prelude::*;
 use leptos::form::ActionForm;
+use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::error::AppError;

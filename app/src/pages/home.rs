@@ -12,7 +12,7 @@ pub fn HomePage() -> impl IntoView {
         <section class="hero">
             <h1>"Sign-in that stays out of your way."</h1>
             <p class="lead">
-                "Latchkey gives your product accounts, sessions and email verification in one small, fast binary."
+                "Latchkey gives your product accounts, sessions and a JSON API in one small, fast binary you run yourself."
             </p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {

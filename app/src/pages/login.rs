@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
-use crate::session::use_session;
+use crate::session::session_action;
 
 #[server(prefix = "/fn", endpoint = "login")]
 pub async fn login(login: String, password: String) -> Result<(), AppError> {
@@ -22,7 +22,7 @@ pub async fn login(login: String, password: String) -> Result<(), AppError> {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = use_session().login;
+    let action = session_action::<Login>();
     let error = action_error(action);
     view! {
         <Title text="Log in"/>

@@ -6,7 +6,7 @@ use super::RequireUser;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::{Me, Role};
-use crate::session::use_session;
+use crate::session::session_action;
 
 #[server(prefix = "/fn", endpoint = "update_username")]
 pub async fn update_username(username: String) -> Result<String, AppError> {
@@ -19,15 +19,17 @@ pub async fn update_username(username: String) -> Result<String, AppError> {
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
+    // Owned here, not by `Profile`, which re-renders when the session changes.
+    let rename = session_action::<UpdateUsername>();
     view! {
         <Title text="Your profile"/>
-        <RequireUser signed_in=|me| view! { <Profile me/> }/>
+        <RequireUser signed_in=move |me| view! { <Profile me rename/> }/>
     }
 }
 
 #[component]
-fn Profile(me: Me) -> impl IntoView {
-    let action = use_session().update_username;
+fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
+    let action = rename;
     let error = action_error(action);
     let saved = move || matches!(action.value().get(), Some(Ok(_)));
     let user = me.user;

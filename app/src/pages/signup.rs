@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
-use crate::session::use_session;
+use crate::session::session_action;
 
 #[server(prefix = "/fn", endpoint = "signup")]
 pub async fn signup(email: String, username: String, password: String) -> Result<(), AppError> {
@@ -22,14 +22,14 @@ pub async fn signup(email: String, username: String, password: String) -> Result
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let action = use_session().signup;
+    let action = session_action::<Signup>();
     let error = action_error(action);
     view! {
         <Title text="Sign up"/>
         <RedirectIfSignedIn/>
         <section class="card auth-card">
             <h1>"Create your account"</h1>
-            <p class="muted">"It takes a minute. We will send a code to confirm your email."</p>
+            <p class="muted">"It takes a minute. No credit card, no phone number."</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <Field label="Email" name="email" kind="email" autocomplete="email" autofocus=true error/>

@@ -19,7 +19,9 @@ impl Services {
         password: String,
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
-        let user = self.create_user(email, username, password, Role::User).await?;
+        let user = self
+            .create_user(email, username, password, Role::User)
+            .await?;
         let issued = self.start_session(&user, client).await?;
         Ok((user.to_user(), issued))
     }
@@ -69,7 +71,10 @@ impl Services {
             users::by_login(&self.db, &login).await?
         };
         let stored = row.as_ref().map(|r| r.password_hash.clone());
-        let verified = self.hasher.verify(truncate_for_hash(password), stored).await?;
+        let verified = self
+            .hasher
+            .verify(truncate_for_hash(password), stored)
+            .await?;
         let (Some(user), Verified::Match { rehash }) = (row, verified) else {
             return Err(AppError::new(
                 ErrorCode::InvalidCredentials,

@@ -26,8 +26,18 @@ fn build(config: &AuthConfig, name: &'static str, value: String, max_age: i64) -
 pub fn for_session(config: &AuthConfig, issued: &Issued) -> [String; 2] {
     let now = super::now();
     [
-        build(config, ACCESS, issued.access_token.clone(), issued.access_expires_at - now),
-        build(config, REFRESH, issued.refresh_token.clone(), issued.refresh_expires_at - now),
+        build(
+            config,
+            ACCESS,
+            issued.access_token.clone(),
+            issued.access_expires_at - now,
+        ),
+        build(
+            config,
+            REFRESH,
+            issued.refresh_token.clone(),
+            issued.refresh_expires_at - now,
+        ),
     ]
 }
 

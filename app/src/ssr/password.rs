@@ -67,7 +67,9 @@ impl Hasher {
             }
             let current = Params::try_from(&parsed).ok();
             let outdated = parsed.algorithm != Algorithm::Argon2id.ident()
-                || current.as_ref().map(|p| (p.m_cost(), p.t_cost(), p.p_cost()))
+                || current
+                    .as_ref()
+                    .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()))
                     != Some((params.m_cost(), params.t_cost(), params.p_cost()));
             Verified::Match {
                 rehash: outdated.then(|| hash_with(&params, &password)),
@@ -129,7 +131,9 @@ mod tests {
         let hash = h.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_eq!(
-            h.verify("correct horse".into(), Some(hash.clone())).await.unwrap(),
+            h.verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap(),
             Verified::Match { rehash: None }
         );
         assert_eq!(
@@ -152,7 +156,11 @@ mod tests {
         let old = small();
         let hash = old.hash("pw-pw-pw-pw".into()).await.unwrap();
         let current = Hasher::new(HashParams::default(), 1);
-        match current.verify("pw-pw-pw-pw".into(), Some(hash)).await.unwrap() {
+        match current
+            .verify("pw-pw-pw-pw".into(), Some(hash))
+            .await
+            .unwrap()
+        {
             Verified::Match { rehash: Some(new) } => {
                 assert!(new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"))
             }

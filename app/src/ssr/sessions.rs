@@ -40,7 +40,11 @@ fn session_ended() -> AppError {
 
 impl Services {
     /// Opens a session for `user` and issues its first tokens.
-    pub async fn start_session(&self, user: &UserRow, client: &ClientInfo) -> Result<Issued, AppError> {
+    pub async fn start_session(
+        &self,
+        user: &UserRow,
+        client: &ClientInfo,
+    ) -> Result<Issued, AppError> {
         let now = now();
         let session_id = uuid::Uuid::new_v4().to_string();
         let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
@@ -59,12 +63,26 @@ impl Services {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        insert_refresh(&mut tx, &refresh_token, &session_id, now, refresh_expires_at).await?;
+        insert_refresh(
+            &mut tx,
+            &refresh_token,
+            &session_id,
+            now,
+            refresh_expires_at,
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(self.issue(user, session_id, refresh_token, refresh_expires_at, now))
     }
 
-    fn issue(&self, user: &UserRow, session_id: String, refresh_token: String, refresh_expires_at: i64, now: i64) -> Issued {
+    fn issue(
+        &self,
+        user: &UserRow,
+        session_id: String,
+        refresh_token: String,
+        refresh_expires_at: i64,
+        now: i64,
+    ) -> Issued {
         let role = Role::parse(&user.role).unwrap_or_default();
         let (access_token, claims) = self.tokens.issue_access(&user.id, &session_id, role, now);
         Issued {
@@ -94,7 +112,10 @@ impl Services {
         let Some(row) = row else {
             return Err(session_ended());
         };
-        if row.session_revoked_at.is_some() || row.expires_at <= now || row.session_expires_at <= now {
+        if row.session_revoked_at.is_some()
+            || row.expires_at <= now
+            || row.session_expires_at <= now
+        {
             return Err(session_ended());
         }
 
@@ -116,7 +137,8 @@ impl Services {
             };
             if now - rotated_at > self.config.refresh_grace.as_secs() as i64 {
                 tracing::warn!(session_id = %row.session_id, "refresh token reused: revoking the session");
-                self.revoke_session(&row.session_id, "refresh_token_reuse").await?;
+                self.revoke_session(&row.session_id, "refresh_token_reuse")
+                    .await?;
                 return Err(AppError::new(
                     ErrorCode::Unauthorized,
                     "This session was ended because its sign-in was used twice. Please sign in again.",
@@ -126,7 +148,14 @@ impl Services {
         // Winner and racing repeats all insert the same successor; the
         // primary key keeps exactly one row.
         let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
-        insert_refresh(&mut tx, &successor, &row.session_id, now, row.session_expires_at).await?;
+        insert_refresh(
+            &mut tx,
+            &successor,
+            &row.session_id,
+            now,
+            row.session_expires_at,
+        )
+        .await?;
         sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&row.session_id)
@@ -139,7 +168,13 @@ impl Services {
             .await?
             .filter(|u| !u.is_disabled())
             .ok_or_else(session_ended)?;
-        let issued = self.issue(&user, row.session_id.clone(), successor, row.session_expires_at, now);
+        let issued = self.issue(
+            &user,
+            row.session_id.clone(),
+            successor,
+            row.session_expires_at,
+            now,
+        );
         let auth = Auth {
             user: user.to_user(),
             session_id: row.session_id,
@@ -149,11 +184,12 @@ impl Services {
     }
 
     async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, AppError> {
-        let at: Option<(Option<i64>,)> = sqlx::query_as("SELECT rotated_at FROM refresh_tokens WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(StoreError::from)?;
+        let at: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT rotated_at FROM refresh_tokens WHERE token_hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(StoreError::from)?;
         Ok(at.and_then(|(at,)| at))
     }
 

@@ -53,7 +53,13 @@ impl Tokens {
         }
     }
 
-    pub fn issue_access(&self, user_id: &str, session_id: &str, role: Role, now: i64) -> (String, Claims) {
+    pub fn issue_access(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        role: Role,
+        now: i64,
+    ) -> (String, Claims) {
         let claims = Claims {
             sub: user_id.to_owned(),
             sid: session_id.to_owned(),
@@ -132,7 +138,9 @@ mod tests {
         let (jwt, _) = t.issue_access("u1", "s1", Role::User, now());
         let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
         let payload = URL_SAFE_NO_PAD.decode(&parts[1]).unwrap();
-        let forged = String::from_utf8(payload).unwrap().replace("\"user\"", "\"admin\"");
+        let forged = String::from_utf8(payload)
+            .unwrap()
+            .replace("\"user\"", "\"admin\"");
         parts[1] = URL_SAFE_NO_PAD.encode(forged);
         assert_eq!(t.verify_access(&parts.join(".")), None, "tampered payload");
 

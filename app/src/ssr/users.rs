@@ -73,15 +73,21 @@ pub async fn insert(db: &Db, new: NewUser<'_>, now: i64) -> Result<UserRow, Stor
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 /// Looks a user up by email (if `login` has an '@') or by username.
 pub async fn by_login(db: &Db, login: &str) -> Result<Option<UserRow>, StoreError> {
-    let column = if login.contains('@') { "email" } else { "username" };
+    let column = if login.contains('@') {
+        "email"
+    } else {
+        "username"
+    };
     Ok(
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
             .bind(login)

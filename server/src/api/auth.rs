@@ -71,7 +71,10 @@ async fn signup(
     let (user, issued) = services
         .signup(&body.email, &body.username, body.password, &client)
         .await?;
-    Ok((StatusCode::CREATED, Json(TokenResponse::new(issued, Some(user)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse::new(issued, Some(user))),
+    ))
 }
 
 async fn login(

@@ -18,20 +18,32 @@ impl From<AppError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        Self(AppError::new(ErrorCode::BadRequest, rejection.body_text()))
+        Self::rejected(rejection.status(), rejection.body_text())
     }
 }
 
 impl From<FormRejection> for ApiError {
     fn from(rejection: FormRejection) -> Self {
-        Self(AppError::new(ErrorCode::BadRequest, rejection.body_text()))
+        Self::rejected(rejection.status(), rejection.body_text())
+    }
+}
+
+impl ApiError {
+    /// An extractor refused the request body.
+    fn rejected(status: StatusCode, message: String) -> Self {
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorCode::PayloadTooLarge
+        } else {
+            ErrorCode::BadRequest
+        };
+        Self(AppError::new(code, message))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(serde_json::json!({ "error": self.0 }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

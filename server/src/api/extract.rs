@@ -29,7 +29,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Client(parts.extensions.get::<ClientInfo>().cloned().unwrap_or_default()))
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ClientInfo>()
+                .cloned()
+                .unwrap_or_default(),
+        ))
     }
 }
 

@@ -58,7 +58,9 @@ pub async fn fresh_db(backend: Backend) -> Db {
             format!("{base}/{name}")
         }
     };
-    let db = Db::connect(&url).await.expect("connect to the test database");
+    let db = Db::connect(&url)
+        .await
+        .expect("connect to the test database");
     db.migrate().await.expect("migrations apply");
     db
 }

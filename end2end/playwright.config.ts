@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { defineConfig } from '@playwright/test';
+
+// The suite is run by scripts/test.sh (and CI) after the release server has
+// been built; it starts that binary itself through `webServer`.
+
+const CHROMIUM = '/usr/bin/chromium';
+const PORT = 3100;
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+
+function required(name: string): string {
+  const value = process.env[name]?.trim();
+  if (!value) {
+    throw new Error(`${name} is not set: run the suite through scripts/test.sh`);
+  }
+  return value;
+}
+
+const serverBin = required('LATCHKEY_SERVER_BIN');
+const siteRoot = required('LATCHKEY_SITE_ROOT');
+
+// Browsers cannot be downloaded here: we use Debian's Chromium. A missing
+// browser must fail the run, never skip it.
+if (!fs.existsSync(CHROMIUM)) {
+  throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+}
+
+const databaseUrl =
+  process.env.E2E_DATABASE_URL?.trim() ||
+  `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-${Date.now()}.db`)}`;
+
+/** Quotes a path for the shell that Playwright runs `webServer.command` in. */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  // Two cores: one for the server (argon2 hashing), one for the browsers.
+  workers: 1,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list']],
+
+  use: {
+    baseURL: BASE_URL,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    actionTimeout: 15_000,
+    navigationTimeout: 30_000,
+    launchOptions: {
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    },
+  },
+
+  projects: [
+    {
+      name: 'chromium',
+      grepInvert: /@nojs/,
+      use: { browserName: 'chromium', javaScriptEnabled: true },
+    },
+    {
+      name: 'no-js',
+      grep: /@nojs/,
+      use: { browserName: 'chromium', javaScriptEnabled: false },
+    },
+  ],
+
+  webServer: {
+    command: shellQuote(serverBin),
+    cwd: __dirname,
+    url: `${BASE_URL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      LEPTOS_SITE_ROOT: siteRoot,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
+      PUBLIC_URL: BASE_URL,
+      DATABASE_URL: databaseUrl,
+      // Test-only secret (48+ bytes); never used outside this suite.
+      LATCHKEY_SECRET: 'latchkey-end2end-test-secret-not-for-production-0123456789',
+      RUST_LOG: 'info',
+    },
+  },
+});

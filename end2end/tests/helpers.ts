@@ -1,0 +1,165 @@
+import path from 'node:path';
+
+import { test as base, expect, type Locator, type Page } from '@playwright/test';
+
+export { expect };
+
+export const PASSWORD = 'correct horse battery staple';
+export const LOGIN_FAILED = 'Incorrect email, username or password.';
+
+export interface TestUser {
+  username: string;
+  email: string;
+  password: string;
+}
+
+/** A username nobody else has: `u` + time + randomness, 3–32 chars of [a-z0-9]. */
+export function uniqueName(prefix = 'u'): string {
+  const random = Math.random().toString(36).slice(2, 8).padEnd(6, '0');
+  return `${prefix}${Date.now().toString(36)}${random}`;
+}
+
+export function newUser(): TestUser {
+  const username = uniqueName();
+  return { username, email: `${username}@example.com`, password: PASSWORD };
+}
+
+/** Saves a full-page screenshot as end2end/screenshots/<name>.png. */
+export async function snap(page: Page, name: string): Promise<void> {
+  await page.screenshot({
+    path: path.join(__dirname, '..', 'screenshots', `${name}.png`),
+    fullPage: true,
+  });
+}
+
+// Hydration probe. The app is server-rendered, then hydrated by a WASM bundle
+// loaded by a module script. We wrap WebAssembly's instantiation to learn when
+// the bundle is running; `hydrate()` follows within the same turn of
+// microtasks, and waitForHydration waits a little beyond that.
+const HYDRATION_PROBE = `(() => {
+  const w = window;
+  if (w.__lkProbe) return;
+  w.__lkProbe = true;
+  w.__lkWasmReady = false;
+  const mark = (p) => Promise.resolve(p).then((r) => { w.__lkWasmReady = true; return r; });
+  for (const key of ['instantiateStreaming', 'instantiate']) {
+    const original = WebAssembly[key];
+    if (typeof original !== 'function') continue;
+    WebAssembly[key] = function (...args) { return mark(original.apply(this, args)); };
+  }
+})();`;
+
+/**
+ * `test` with a page that reports when the WASM bundle has started, and that
+ * fails the test on any uncaught error in the page (a panic while hydrating
+ * surfaces as one).
+ */
+export const test = base.extend<{ pageErrors: Error[] }>({
+  page: async ({ page }, use) => {
+    await page.addInitScript(HYDRATION_PROBE);
+    await use(page);
+  },
+  // Automatic: every test gets this check without asking for it.
+  pageErrors: [
+    async ({ page }, use) => {
+      const errors: Error[] = [];
+      page.on('pageerror', (err) => errors.push(err));
+      await use(errors);
+      expect(errors.map((e) => `${e.name}: ${e.message}`), 'uncaught errors in the page').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+/**
+ * Waits until the page is hydrated: the network is quiet, the WASM bundle is
+ * instantiated, and the tasks that follow it (hydrate(), resolving Suspense)
+ * have had their turn. Only for pages with JavaScript enabled.
+ */
+export async function waitForHydration(page: Page): Promise<void> {
+  await page.waitForLoadState('networkidle');
+  try {
+    await page.waitForFunction(() => (window as unknown as { __lkWasmReady?: boolean }).__lkWasmReady === true, null, {
+      timeout: 15_000,
+    });
+  } catch {
+    throw new Error(
+      `The app did not hydrate at ${page.url()}: the WASM bundle never started ` +
+        '(is LATCHKEY_SITE_ROOT/pkg served, and did the bundle build?)',
+    );
+  }
+  // hydrate() runs right after instantiation; let it and the Suspense
+  // children it schedules finish.
+  await page.evaluate(() => new Promise<void>((resolve) => setTimeout(resolve, 100)));
+  await page.waitForLoadState('networkidle');
+}
+
+/**
+ * Navigates and waits for hydration. For JavaScript-enabled pages only: tests
+ * in the no-js project use page.goto() directly.
+ */
+export async function open(page: Page, url: string) {
+  const response = await page.goto(url);
+  await waitForHydration(page);
+  return response;
+}
+
+export function header(page: Page): Locator {
+  return page.locator('header.site-header');
+}
+
+export function navUser(page: Page): Locator {
+  return page.getByTestId('nav-user');
+}
+
+/** Expects the header to show `username` as the signed-in user. */
+export async function expectSignedInAs(page: Page, username: string): Promise<void> {
+  await expect(navUser(page)).toBeVisible();
+  await expect(navUser(page)).toContainText(username);
+  await expect(navUser(page)).toHaveAttribute('href', '/profile');
+  await expect(header(page).getByRole('button', { name: 'Log out' })).toBeVisible();
+  await expect(header(page).getByRole('link', { name: 'Log in' })).toHaveCount(0);
+}
+
+/** Expects the header to show the signed-out links. */
+export async function expectSignedOut(page: Page): Promise<void> {
+  await expect(header(page).getByRole('link', { name: 'Log in' })).toHaveAttribute('href', '/login');
+  await expect(header(page).getByRole('link', { name: 'Sign up' })).toHaveAttribute('href', '/signup');
+  await expect(navUser(page)).toHaveCount(0);
+}
+
+/** Fills the sign-up form (the page must be on /signup) and submits it. */
+export async function submitSignUp(page: Page, user: Pick<TestUser, 'email' | 'username' | 'password'>): Promise<void> {
+  await page.getByLabel('Email', { exact: true }).fill(user.email);
+  await page.getByLabel('Username', { exact: true }).fill(user.username);
+  await page.getByLabel('Password', { exact: true }).fill(user.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+/**
+ * Signs up a new user through the UI (JavaScript on) and expects to land on
+ * their profile, signed in.
+ */
+export async function signUp(page: Page, user: TestUser = newUser()): Promise<TestUser> {
+  await open(page, '/signup');
+  await expect(page.getByRole('heading', { name: 'Create your account' })).toBeVisible();
+  await submitSignUp(page, user);
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+  await expectSignedInAs(page, user.username);
+  return user;
+}
+
+/** Fills the log-in form (the page must be on /login) and submits it. */
+export async function submitLogin(page: Page, login: string, password: string): Promise<void> {
+  await page.getByLabel('Email or username', { exact: true }).fill(login);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/** Creates an account, then forgets the session so the test starts signed out. */
+export async function existingUser(page: Page): Promise<TestUser> {
+  const user = await signUp(page);
+  await page.context().clearCookies();
+  return user;
+}

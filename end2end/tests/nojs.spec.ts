@@ -1,0 +1,39 @@
+import { expect, expectSignedOut, header, newUser, snap, submitSignUp, test } from './helpers';
+
+// Runs in the "no-js" project only: every form must work as a plain HTML
+// POST followed by a redirect.
+
+test('signing up and logging out work without JavaScript', { tag: '@nojs' }, async ({ page }) => {
+  expect(test.info().project.use.javaScriptEnabled, 'this test must run with JavaScript off').toBe(false);
+  const user = newUser();
+
+  await page.goto('/signup');
+  await expect(page.getByRole('heading', { name: 'Create your account' })).toBeVisible();
+  await snap(page, 'signup-nojs');
+
+  await submitSignUp(page, user);
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole('heading', { name: 'Your profile' })).toBeVisible();
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+  await expect(page.getByTestId('profile-email')).toHaveText(user.email);
+  await expect(page.getByTestId('nav-user')).toContainText(user.username);
+  await snap(page, 'profile-nojs');
+
+  await header(page).getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole('heading', { name: 'Welcome back' })).toBeVisible();
+  await expectSignedOut(page);
+
+  await page.goto('/profile');
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test('form errors are shown without JavaScript', { tag: '@nojs' }, async ({ page }) => {
+  await page.goto('/login');
+  await page.getByLabel('Email or username').fill('nobody-here');
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.getByRole('alert')).toHaveText('Incorrect email, username or password.');
+  await snap(page, 'login-error-nojs');
+});

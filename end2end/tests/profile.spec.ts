@@ -1,0 +1,34 @@
+import { expect, expectSignedInAs, signUp, test, uniqueName, waitForHydration } from './helpers';
+
+test('changing the username saves it and updates the header', async ({ page }) => {
+  const user = await signUp(page);
+  const renamed = uniqueName('r');
+
+  const form = page.locator('form').filter({ has: page.getByRole('button', { name: 'Save username' }) });
+  await expect(page.getByRole('heading', { name: 'Change username' })).toBeVisible();
+  const input = form.getByLabel('New username', { exact: true });
+  await expect(input).toHaveAttribute('id', 'field-username');
+  await expect(input).toHaveValue(user.username);
+
+  // Typed in capitals; stored (and shown) in lower case.
+  await input.fill(renamed.toUpperCase());
+  await form.getByRole('button', { name: 'Save username' }).click();
+
+  await expect(page.getByText('Saved.', { exact: true })).toBeVisible();
+  await expectSignedInAs(page, renamed);
+  await expect(page.getByTestId('nav-user')).not.toContainText(user.username);
+  await expect(page.getByTestId('profile-username')).toHaveText(renamed);
+
+  // It is stored, not just shown.
+  await page.reload();
+  await waitForHydration(page);
+  await expectSignedInAs(page, renamed);
+  await expect(page.getByTestId('profile-username')).toHaveText(renamed);
+});
+
+test('the profile is only for signed-in users', async ({ page }) => {
+  const response = await page.goto('/profile');
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole('heading', { name: 'Welcome back' })).toBeVisible();
+  expect(response?.ok(), 'the redirect ends on a page that loads').toBe(true);
+});

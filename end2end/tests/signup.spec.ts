@@ -1,0 +1,83 @@
+import {
+  existingUser,
+  expect,
+  expectSignedInAs,
+  newUser,
+  open,
+  signUp,
+  snap,
+  submitSignUp,
+  test,
+  waitForHydration,
+} from './helpers';
+
+test('signing up lands on the profile, signed in', async ({ page }) => {
+  const user = newUser();
+  await signUp(page, user);
+
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole('heading', { name: 'Your profile' })).toBeVisible();
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+  await expect(page.getByTestId('profile-email')).toHaveText(user.email);
+  await expectSignedInAs(page, user.username);
+
+  const names = (await page.context().cookies()).map((c) => c.name);
+  expect(names).toEqual(expect.arrayContaining(['lk_access', 'lk_refresh']));
+  const access = (await page.context().cookies()).find((c) => c.name === 'lk_access');
+  expect(access?.httpOnly, 'the session cookie is HttpOnly').toBe(true);
+  await snap(page, 'profile');
+});
+
+test('sign-up shows each problem under its own field', async ({ page }) => {
+  const taken = await existingUser(page);
+
+  // Email already registered.
+  await open(page, '/signup');
+  await submitSignUp(page, { ...newUser(), email: taken.email });
+  await expect(page.locator('#field-email-error')).toContainText('already exists');
+  await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#field-username-error')).toBeEmpty();
+  await expect(page.locator('#field-password-error')).toBeEmpty();
+  await expect(page).toHaveURL(/\/signup$/);
+  await snap(page, 'signup-errors');
+
+  // Username already taken (the email is new).
+  await open(page, '/signup');
+  await submitSignUp(page, { ...newUser(), username: taken.username });
+  await expect(page.locator('#field-username-error')).toContainText('taken');
+  await expect(page.getByLabel('Username', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#field-email-error')).toBeEmpty();
+  await expect(page).toHaveURL(/\/signup$/);
+
+  // Password too short.
+  await open(page, '/signup');
+  await submitSignUp(page, { ...newUser(), password: 'short1' });
+  await expect(page.locator('#field-password-error')).toHaveText(/at least \d+ characters/i);
+  await expect(page.getByLabel('Password', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#field-email-error')).toBeEmpty();
+  await expect(page.locator('#field-username-error')).toBeEmpty();
+  await expect(page).toHaveURL(/\/signup$/);
+
+  // None of this signed anyone in.
+  const names = (await page.context().cookies()).map((c) => c.name);
+  expect(names).not.toContain('lk_access');
+});
+
+test('the session survives a reload and the server renders the user', async ({ page }) => {
+  const user = await signUp(page);
+
+  // The request shares the browser's cookies: this is the raw SSR HTML.
+  const response = await page.request.get('/profile', { maxRedirects: 0 });
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  expect(html).toContain(user.username);
+  expect(html).toContain(user.email);
+  expect(html).toContain('data-testid="profile-username"');
+  expect(html).toContain('data-testid="nav-user"');
+
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page).toHaveURL(/\/profile$/);
+  await expectSignedInAs(page, user.username);
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+});

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Command 2: every test. Rust unit and integration tests against the real
+# PostgreSQL on this machine (and SQLite), then the Playwright suite in
+# headless Chromium against the release build. Installs what is missing.
+# Nothing is skipped: a missing service or browser fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+source scripts/tools.sh --browser
+
+export LATCHKEY_TEST_POSTGRES_URL="${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if ! pg_isready -q -d "$LATCHKEY_TEST_POSTGRES_URL" 2>/dev/null; then
+  echo "FAIL: PostgreSQL is not reachable at $LATCHKEY_TEST_POSTGRES_URL." >&2
+  echo "      Start it: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
+  exit 1
+fi
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings
+cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+say "Rust unit and integration tests (SQLite and PostgreSQL)"
+cargo test --locked -p app -p server --features app/ssr
+
+say "release build (server + WASM)"
+cargo leptos build --release
+
+say "Playwright end-to-end suite (headless Chromium)"
+export LATCHKEY_SERVER_BIN="$CARGO_TARGET_DIR/release/server"
+export LATCHKEY_SITE_ROOT="$root/target/site"
+cd end2end
+npx playwright test

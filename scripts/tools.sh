@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what Latchkey's build needs and is missing, into a cache outside
+# the clone, and puts it on PATH. Sourced by dev.sh and test.sh.
+#   LATCHKEY_CACHE  where tools and the cargo target dir live (~/.cache/latchkey)
+# Pass --browser to also install Chromium and the Playwright packages.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${LATCHKEY_CACHE:-$HOME/.cache/latchkey}"
+tools="$cache/tools"
+mkdir -p "$tools/bin"
+export PATH="$tools/bin:$tools/npm/node_modules/.bin:$PATH"
+# One target dir for every clone: a fresh checkout reuses compiled crates.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+
+CARGO_LEPTOS_VERSION=0.3.10   # the newest that builds on rustc 1.95
+BINARYEN_VERSION=132          # Debian's v108 breaks hydration
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' "$root/Cargo.lock")"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [[ "$(cargo-leptos --version 2>/dev/null)" != *"$CARGO_LEPTOS_VERSION"* ]]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes on 2 cores, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --root "$tools"
+fi
+
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (must match Cargo.lock)"
+  # Not --locked: its lock file pins a crate version the registry lacks.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$tools" --force
+fi
+
+if [[ "$(wasm-opt --version 2>/dev/null)" != *"version $BINARYEN_VERSION"* ]]; then
+  say "installing binaryen $BINARYEN_VERSION (wasm-opt) from npm"
+  npm install --silent --no-audit --no-fund --prefix "$tools/npm" "binaryen@$BINARYEN_VERSION"
+fi
+
+if [[ "${1:-}" == "--browser" ]]; then
+  if [[ ! -x /usr/bin/chromium ]]; then
+    say "installing Chromium from Debian"
+    if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+  fi
+  if [[ ! -d "$root/end2end/node_modules/@playwright/test" ]]; then
+    say "installing the Playwright test runner (browsers come from Debian)"
+    (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+  fi
+fi

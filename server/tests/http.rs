@@ -1,0 +1,385 @@
+//! The whole router, as production builds it, driven over HTTP in-process:
+//! the JSON API, the server functions behind the forms, and SSR pages.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use common::{leptos_options, unique_name, Backend};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "http://127.0.0.1:3000";
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn app(backend: Backend) -> Router {
+    server::router::build(common::services(backend).await, leptos_options(), ORIGIN)
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Response<Body> {
+    app.clone().oneshot(req).await.unwrap()
+}
+
+async fn body_text(res: Response<Body>) -> String {
+    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+async fn body_json(res: Response<Body>) -> Value {
+    serde_json::from_str(&body_text(res).await).expect("a JSON body")
+}
+
+fn json_post(uri: &str, body: Value) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn bearer_get(uri: &str, token: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A browser form post (no JavaScript) to a server function.
+fn form_post(uri: &str, form: &str, cookies: Option<&str>) -> Request<Body> {
+    let mut req = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::REFERER, format!("{ORIGIN}/signup"));
+    if let Some(cookies) = cookies {
+        req = req.header(header::COOKIE, cookies);
+    }
+    req.body(Body::from(form.to_owned())).unwrap()
+}
+
+/// `name=value; …` from a response's Set-Cookie headers (non-empty values).
+fn cookie_jar(res: &Response<Body>) -> String {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .filter(|pair| !pair.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+async fn api_signup(app: &Router) -> (String, Value) {
+    let name = unique_name();
+    let res = send(
+        app,
+        json_post(
+            "/api/v1/auth/signup",
+            json!({ "email": format!("{name}@example.com"), "username": name, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    (name, body_json(res).await)
+}
+
+on_both_backends!(api_account_life_cycle, |backend| {
+    let app = app(backend).await;
+    let (name, tokens) = api_signup(&app).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(tokens["expires_in"].as_i64().unwrap() > 800);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    let me = body_json(send(&app, bearer_get("/api/v1/me", &access)).await).await;
+    assert_eq!(me["username"], name.as_str());
+
+    let info = body_json(send(&app, bearer_get("/api/v1/auth/token-info", &access)).await).await;
+    assert!(info["expires_in"].as_i64().unwrap() > 800);
+    assert!(info["session_id"].as_str().is_some());
+
+    let login = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": name, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(login.status(), StatusCode::OK);
+
+    let refreshed = send(
+        &app,
+        json_post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": tokens["refresh_token"] }),
+        ),
+    )
+    .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed = body_json(refreshed).await;
+    assert_ne!(refreshed["refresh_token"], tokens["refresh_token"]);
+
+    let mut logout = bearer_get("/api/v1/auth/logout", &access);
+    *logout.method_mut() = axum::http::Method::POST;
+    assert_eq!(send(&app, logout).await.status(), StatusCode::NO_CONTENT);
+
+    let after = send(&app, bearer_get("/api/v1/me", &access)).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    assert!(after.headers().contains_key(header::WWW_AUTHENTICATE));
+    assert_error(&body_json(after).await, "unauthorized");
+});
+
+on_both_backends!(api_bad_input_is_4xx_with_the_error_shape, |backend| {
+    let app = app(backend).await;
+    let (name, _) = api_signup(&app).await;
+
+    let bad_json = Request::post("/api/v1/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    let res = send(&app, bad_json).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_error(&body_json(res).await, "bad_request");
+
+    for body in [
+        json!({ "login": name }),
+        json!({ "login": 5, "password": [] }),
+        json!([]),
+    ] {
+        let res = send(&app, json_post("/api/v1/auth/login", body)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_error(&body_json(res).await, "bad_request");
+    }
+
+    let res = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": name, "password": "nope nope" }),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_error(&body_json(res).await, "invalid_credentials");
+
+    let res = send(
+        &app,
+        json_post("/api/v1/auth/signup", json!({ "email": format!("{name}@example.com"), "username": unique_name(), "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body = body_json(res).await;
+    assert_error(&body, "email_taken");
+    assert_eq!(body["error"]["field"], "email");
+
+    let huge = json!({ "login": "x".repeat(200_000), "password": "y" });
+    let res = send(&app, json_post("/api/v1/auth/login", huge)).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    for token in [
+        "garbage",
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.",
+        "",
+    ] {
+        let res = send(&app, bearer_get("/api/v1/me", token)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{token:?}");
+        assert_error(&body_json(res).await, "unauthorized");
+    }
+});
+
+on_both_backends!(browser_forms_work_without_javascript, |backend| {
+    let app = app(backend).await;
+    let name = unique_name();
+    let form =
+        format!("email={name}%40example.com&username={name}&password=correct+horse+battery+staple");
+    let res = send(&app, form_post("/fn/signup", &form, None)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/profile");
+    let set: Vec<_> = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(set.iter().any(|c| c.starts_with("lk_access=")
+        && c.contains("HttpOnly")
+        && c.contains("SameSite=Lax")));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("lk_refresh=") && c.contains("HttpOnly")));
+    let jar = cookie_jar(&res);
+
+    // The server-rendered profile already shows the user.
+    let page = send(
+        &app,
+        Request::get("/profile")
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, &jar)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = body_text(page).await;
+    assert!(
+        html.contains(&format!("{name}@example.com")),
+        "profile shows the email"
+    );
+    assert!(
+        html.contains("data-testid=\"nav-user\""),
+        "header shows the signed-in state"
+    );
+
+    // A wrong password comes back to the form with the error in the URL,
+    // which the SSR page renders.
+    let res = send(
+        &app,
+        form_post(
+            "/fn/login",
+            &format!("login={name}&password=wrong+password"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let back = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(back.contains("__err="), "{back}");
+
+    // Log out revokes the session: the old cookies no longer sign anyone in.
+    let res = send(&app, form_post("/fn/logout", "", Some(&jar))).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let page = send(
+        &app,
+        Request::get("/profile")
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, &jar)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        page.status(),
+        StatusCode::FOUND,
+        "signed-out profile redirects"
+    );
+    assert_eq!(page.headers()[header::LOCATION], "/login");
+});
+
+on_both_backends!(
+    an_expired_access_cookie_is_refreshed_on_page_load,
+    |backend| {
+        let app = app(backend).await;
+        let name = unique_name();
+        let form = format!(
+            "email={name}%40example.com&username={name}&password=correct+horse+battery+staple"
+        );
+        let res = send(&app, form_post("/fn/signup", &form, None)).await;
+        let refresh_only: String = cookie_jar(&res)
+            .split("; ")
+            .filter(|c| c.starts_with("lk_refresh="))
+            .collect();
+        let page = send(
+            &app,
+            Request::get("/profile")
+                .header(header::ACCEPT, "text/html")
+                .header(header::COOKIE, &refresh_only)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let renewed = cookie_jar(&page);
+        assert!(
+            renewed.contains("lk_access=") && renewed.contains("lk_refresh="),
+            "{renewed}"
+        );
+        assert!(
+            !renewed.contains(&refresh_only),
+            "the refresh token rotated"
+        );
+        assert!(body_text(page).await.contains(&name));
+    }
+);
+
+on_both_backends!(cross_site_posts_are_refused, |backend| {
+    let app = app(backend).await;
+    let name = unique_name();
+    let mut req = form_post(
+        "/fn/signup",
+        &format!(
+            "email={name}%40example.com&username={name}&password=correct+horse+battery+staple"
+        ),
+        None,
+    );
+    req.headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let res = send(&app, req).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_error(&body_json(res).await, "forbidden");
+    // GET-encoded calls of state-changing server functions do not exist.
+    let res = send(
+        &app,
+        Request::get(format!("/fn/logout"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_ne!(res.status(), StatusCode::OK);
+});
+
+on_both_backends!(server_function_errors_carry_their_status, |backend| {
+    let app = app(backend).await;
+    // A hydrated page calls server functions with fetch (no text/html).
+    let call = |uri: &str, form: &str| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .body(Body::from(form.to_owned()))
+            .unwrap()
+    };
+    let res = send(&app, call("/fn/login", "login=nobody&password=whatever")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_error_body(&body_json(res).await, "invalid_credentials");
+    let res = send(
+        &app,
+        call(
+            "/fn/signup",
+            "email=bad&username=ok_name&password=long+enough+pw",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error_body(&body_json(res).await, "invalid_input");
+    let res = send(&app, call("/fn/signup", "nonsense")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = send(&app, call("/fn/update_username", "username=someone")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+});
+
+/// Server functions send the bare `AppError`, not the API's envelope.
+fn assert_error_body(body: &Value, code: &str) {
+    assert_eq!(body["code"], code, "{body}");
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_and_health_is_ok() {
+    let app = app(Backend::Sqlite).await;
+    let res = send(
+        &app,
+        Request::get("/no/such/page").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(body_text(res).await.contains("Page not found"));
+    let res = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

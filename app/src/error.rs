@@ -21,6 +21,9 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     RateLimited,
+    CodeWrong,
+    CodeExpired,
+    CodeDead,
     Unavailable,
     BadRequest,
     PayloadTooLarge,
@@ -37,6 +40,8 @@ impl ErrorCode {
             Self::AccountDisabled | Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::RateLimited => 429,
+            Self::CodeWrong | Self::CodeDead => 422,
+            Self::CodeExpired => 410,
             Self::Unavailable => 503,
             Self::BadRequest => 400,
             Self::PayloadTooLarge => 413,
@@ -53,6 +58,9 @@ pub struct AppError {
     /// The form field this error belongs to, when it belongs to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Seconds until a rate-limited request may be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -61,14 +69,21 @@ impl AppError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
     pub fn field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self {
-            code,
-            message: message.into(),
             field: Some(field.to_owned()),
+            ..Self::new(code, message)
+        }
+    }
+
+    pub fn rate_limited(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 

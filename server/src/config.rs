@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::ssr::config::{AuthConfig, HashParams};
+use app::ssr::config::{AuthConfig, CodeConfig, HashParams};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use rand::RngCore;
 
@@ -18,6 +18,10 @@ pub enum Mode {
 pub struct Config {
     pub mode: Mode,
     pub database_url: String,
+    /// Unset: the in-process store (one instance only).
+    pub redis_url: Option<String>,
+    /// Unset: mail is printed to the log.
+    pub smtp_url: Option<String>,
     pub public_url: String,
     pub bind: SocketAddr,
     pub site_root: String,
@@ -51,6 +55,8 @@ impl Config {
         let t_cost = parse("ARGON2_ITERATIONS", 2);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let hash_workers = parse("HASH_WORKERS", cores);
+        let code_ttl = parse("CODE_TTL_SECS", 180);
+        let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", 60);
 
         let mode = match get("LATCHKEY_ENV").as_deref() {
             None | Some("development") | Some("dev") => Mode::Development,
@@ -139,6 +145,28 @@ impl Config {
             );
         }
 
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                problems.push(format!(
+                    "REDIS_URL must start with redis:// or rediss://, got {url:?}"
+                ));
+            }
+        }
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                problems.push("SMTP_URL must start with smtp:// or smtps://".into());
+            }
+        }
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Latchkey <no-reply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            problems.push(format!("MAIL_FROM must be an address like 'Latchkey <no-reply@example.com>', got {mail_from:?}"));
+        }
+        if code_ttl < 10 {
+            problems.push("CODE_TTL_SECS must be at least 10".into());
+        }
+
         let json_logs = match get("LOG_FORMAT").as_deref() {
             Some("json") => true,
             Some("text") => false,
@@ -155,10 +183,19 @@ impl Config {
         Ok(Self {
             mode,
             database_url,
+            redis_url,
+            smtp_url,
             bind,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             json_logs,
             auth: AuthConfig {
+                product: "Latchkey".into(),
+                mail_from,
+                codes: CodeConfig {
+                    ttl: Duration::from_secs(code_ttl),
+                    resend_cooldown: Duration::from_secs(code_cooldown),
+                    ..CodeConfig::default()
+                },
                 jwt_secret,
                 issuer: public_url.clone(),
                 audience: "latchkey".into(),

@@ -6,7 +6,7 @@
 use app::error::AppError;
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -24,6 +24,11 @@ pub async fn fix(req: Request, next: Next) -> Response {
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(err.code.status()).unwrap_or(parts.status);
+        if let Some(secs) = err.retry_after {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
 }

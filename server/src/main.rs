@@ -1,7 +1,10 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use app::ssr::{Db, Services};
+use std::sync::Arc;
+
+use app::ssr::mail::Transport;
+use app::ssr::{Db, EphemeralStore, MemoryStore, RedisStore, Services};
 use clap::{Parser, Subcommand};
 use leptos::config::LeptosOptions;
 use server::config::Config;
@@ -65,7 +68,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let services = Services::new(db, config.auth.clone());
+    let ephemeral: Arc<dyn EphemeralStore> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisStore::connect(url, "latchkey:")
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?,
+        ),
+        None => {
+            tracing::warn!("REDIS_URL is not set: codes and limits live in this process (run one instance only)");
+            Arc::new(MemoryStore::new())
+        }
+    };
+    let transport = Transport::from_url(config.smtp_url.as_deref()).map_err(anyhow::Error::msg)?;
+    if config.smtp_url.is_none() {
+        tracing::warn!("SMTP_URL is not set: emails are printed to this log instead of sent");
+    }
+    let services = Services::new(db, ephemeral, config.auth.clone());
+    let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
+    let outbox = tokio::spawn({
+        let services = services.clone();
+        async move { services.run_outbox(transport, outbox_stopped).await }
+    });
     let leptos_options = LeptosOptions::builder()
         .output_name("latchkey")
         .site_root(config.site_root.as_str())
@@ -86,6 +109,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    // Let the worker finish the mail in hand; the rest waits in the outbox.
+    let _ = stop_outbox.send(true);
+    let _ = outbox.await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

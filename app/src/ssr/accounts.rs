@@ -1,5 +1,6 @@
 //! Sign-up, log-in and profile changes.
 
+use super::codes::Purpose;
 use super::db::StoreError;
 use super::password::Verified;
 use super::sessions::Issued;
@@ -92,6 +93,38 @@ impl Services {
         }
         let issued = self.start_session(&user, client).await?;
         Ok((user.to_user(), issued))
+    }
+
+    /// Mails a new verification code to the signed-in user.
+    pub async fn send_verification(
+        &self,
+        auth: &Auth,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if auth.user.email_verified {
+            return Err(AppError::invalid("code", "Your email is already verified."));
+        }
+        self.send_code(Purpose::VerifyEmail, &auth.user.email, client)
+            .await
+    }
+
+    /// Marks the email verified when `code` is the one mailed to it.
+    pub async fn verify_email(
+        &self,
+        auth: &Auth,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<User, AppError> {
+        if auth.user.email_verified {
+            return Ok(auth.user.clone());
+        }
+        self.check_code(Purpose::VerifyEmail, &auth.user.email, code, client)
+            .await?;
+        users::set_email_verified(&self.db, &auth.user.id, now()).await?;
+        Ok(User {
+            email_verified: true,
+            ..auth.user.clone()
+        })
     }
 
     pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, AppError> {

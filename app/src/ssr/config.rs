@@ -21,8 +21,37 @@ impl Default for HashParams {
     }
 }
 
+/// One-time code rules (DESIGN.md "email code").
+#[derive(Debug, Clone)]
+pub struct CodeConfig {
+    pub ttl: Duration,
+    pub resend_cooldown: Duration,
+    pub max_tries: u32,
+    pub sends_per_hour_per_email: u32,
+    pub sends_per_hour_per_ip: u32,
+    pub checks_per_hour_per_ip: u32,
+}
+
+impl Default for CodeConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(180),
+            resend_cooldown: Duration::from_secs(60),
+            max_tries: 5,
+            sends_per_hour_per_email: 10,
+            sends_per_hour_per_ip: 50,
+            checks_per_hour_per_ip: 100,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
+    /// Shown in mails and page titles.
+    pub product: String,
+    /// `From:` of every mail, e.g. `Latchkey <no-reply@example.com>`.
+    pub mail_from: String,
+    pub codes: CodeConfig,
     pub jwt_secret: Vec<u8>,
     pub issuer: String,
     pub audience: String,
@@ -42,6 +71,9 @@ impl AuthConfig {
     /// Settings for tests: real crypto, cheap-ish hashing.
     pub fn for_tests() -> Self {
         Self {
+            product: "Latchkey".into(),
+            mail_from: "Latchkey <no-reply@latchkey.test>".into(),
+            codes: CodeConfig::default(),
             jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
             issuer: "http://127.0.0.1:3000".into(),
             audience: "latchkey".into(),

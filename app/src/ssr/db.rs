@@ -35,6 +35,9 @@ pub enum StoreError {
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
+    /// Redis (codes, limits) could not be reached or failed.
+    #[error("ephemeral store unavailable: {0}")]
+    Ephemeral(String),
     #[error(transparent)]
     Other(sqlx::Error),
 }
@@ -65,6 +68,10 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
+                AppError::unavailable()
+            }
+            StoreError::Ephemeral(e) => {
+                tracing::warn!(error = %e, "ephemeral store unavailable");
                 AppError::unavailable()
             }
             other => {

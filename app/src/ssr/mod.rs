@@ -2,9 +2,12 @@
 //! JSON API are thin wrappers over [`Services`].
 
 pub mod accounts;
+pub mod codes;
 pub mod config;
 pub mod cookies;
 pub mod db;
+pub mod ephemeral;
+pub mod mail;
 pub mod password;
 pub mod request;
 pub mod sessions;
@@ -16,6 +19,7 @@ use std::sync::Arc;
 
 pub use config::AuthConfig;
 pub use db::Db;
+pub use ephemeral::{EphemeralStore, MemoryStore, RedisStore};
 pub use password::Hasher;
 pub use request::{Auth, ClientInfo};
 pub use tokens::Tokens;
@@ -24,20 +28,25 @@ pub use tokens::Tokens;
 #[derive(Clone)]
 pub struct Services {
     pub db: Db,
+    pub ephemeral: Arc<dyn EphemeralStore>,
     pub hasher: Arc<Hasher>,
     pub tokens: Arc<Tokens>,
     pub config: Arc<AuthConfig>,
+    /// Wakes the outbox worker when a mail is queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Services {
-    pub fn new(db: Db, config: AuthConfig) -> Self {
+    pub fn new(db: Db, ephemeral: Arc<dyn EphemeralStore>, config: AuthConfig) -> Self {
         let hasher = Arc::new(Hasher::new(config.hash_params.clone(), config.hash_workers));
         let tokens = Arc::new(Tokens::new(&config));
         Self {
             db,
+            ephemeral,
             hasher,
             tokens,
             config: Arc::new(config),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Tokens {
     decoding: DecodingKey,
     validation: Validation,
     refresh_key: Vec<u8>,
+    code_key: Vec<u8>,
     issuer: String,
     audience: String,
     access_ttl: i64,
@@ -42,11 +43,13 @@ impl Tokens {
         // Derive a separate key for refresh-token successors so the JWT key
         // is used for one purpose only.
         let refresh_key = hmac(&config.jwt_secret, b"latchkey refresh successor").to_vec();
+        let code_key = hmac(&config.jwt_secret, b"latchkey one-time codes").to_vec();
         Self {
             encoding: EncodingKey::from_secret(&config.jwt_secret),
             decoding: DecodingKey::from_secret(&config.jwt_secret),
             validation,
             refresh_key,
+            code_key,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl.as_secs() as i64,
@@ -87,6 +90,19 @@ impl Tokens {
     /// without the server ever storing a token in plain text.
     pub fn refresh_successor(&self, token: &str) -> String {
         URL_SAFE_NO_PAD.encode(hmac(&self.refresh_key, token.as_bytes()))
+    }
+}
+
+impl Tokens {
+    /// What is stored for a one-time code: an HMAC bound to its purpose and
+    /// address, useless without the server key (a bare hash of six digits
+    /// would fall to a million guesses).
+    pub fn code_digest(&self, purpose: &str, email: &str, code: &str) -> String {
+        let mac = hmac(
+            &self.code_key,
+            format!("{purpose}\n{email}\n{code}").as_bytes(),
+        );
+        URL_SAFE_NO_PAD.encode(mac)
     }
 }
 

@@ -116,6 +116,15 @@ pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: i64) -> Resul
     Ok(())
 }
 
+pub async fn set_email_verified(db: &Db, id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_disabled(db: &Db, id: &str, disabled: bool, now: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
         .bind(i64::from(disabled))

@@ -3,15 +3,19 @@
 use app::model::User;
 use app::ssr::Services;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, AuthUser, Client};
 
 pub fn router() -> Router<Services> {
-    Router::new().route("/me", get(me).patch(update_me))
+    Router::new()
+        .route("/me", get(me).patch(update_me))
+        .route("/me/email/code", post(send_email_code))
+        .route("/me/email/verify", post(verify_email))
 }
 
 async fn me(AuthUser(auth): AuthUser) -> Json<User> {
@@ -29,4 +33,31 @@ async fn update_me(
     ApiJson(body): ApiJson<UpdateMe>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(services.update_username(&auth, &body.username).await?))
+}
+
+/// Mails a verification code to the signed-in user's address.
+async fn send_email_code(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Client(client): Client,
+) -> Result<StatusCode, ApiError> {
+    services.send_verification(&auth, &client).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+pub struct VerifyEmail {
+    /// The 6-digit code, as a string (leading zeros matter).
+    code: String,
+}
+
+async fn verify_email(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Client(client): Client,
+    ApiJson(body): ApiJson<VerifyEmail>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        services.verify_email(&auth, &body.code, &client).await?,
+    ))
 }

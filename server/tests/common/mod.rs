@@ -5,9 +5,15 @@
 
 use std::sync::Once;
 
-use app::ssr::{AuthConfig, Db, Services};
+use std::sync::Arc;
+
+use app::ssr::{AuthConfig, Db, EphemeralStore, MemoryStore, RedisStore, Services};
 use leptos::config::LeptosOptions;
 use sqlx::Connection;
+
+pub const REDIS_HINT: &str = "Redis is not reachable. Start it with \
+    `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no` \
+    or point LATCHKEY_TEST_REDIS_URL at a server (default redis://127.0.0.1:6379)";
 
 pub const POSTGRES_HINT: &str = "PostgreSQL is not reachable. Start it with \
     `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
@@ -29,10 +35,35 @@ fn init_tracing() {
     });
 }
 
+/// The two deployments we test: embedded (SQLite + in-process store) and
+/// production (PostgreSQL + Redis).
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// A Redis store in a namespace of its own, so tests never see each
+/// other's keys (or a previous run's).
+pub async fn redis_store() -> RedisStore {
+    let url = std::env::var("LATCHKEY_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("lktest:{}:", uuid::Uuid::new_v4().simple());
+    let store = RedisStore::connect(&url, &prefix)
+        .await
+        .unwrap_or_else(|e| panic!("{REDIS_HINT}\n(cause: {e})"));
+    store
+        .ping()
+        .await
+        .unwrap_or_else(|e| panic!("{REDIS_HINT}\n(cause: {e})"));
+    store
+}
+
+pub async fn ephemeral(backend: Backend) -> Arc<dyn EphemeralStore> {
+    match backend {
+        Backend::Sqlite => Arc::new(MemoryStore::new()),
+        Backend::Postgres => Arc::new(redis_store().await),
+    }
 }
 
 /// A fresh, migrated database of the given kind.
@@ -70,7 +101,7 @@ pub async fn services(backend: Backend) -> Services {
 }
 
 pub async fn services_with(backend: Backend, config: AuthConfig) -> Services {
-    Services::new(fresh_db(backend).await, config)
+    Services::new(fresh_db(backend).await, ephemeral(backend).await, config)
 }
 
 pub fn leptos_options() -> LeptosOptions {
@@ -85,7 +116,7 @@ pub fn unique_name() -> String {
     format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
-/// Runs one async test body against SQLite and PostgreSQL.
+/// Runs one async test body on both deployments.
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, |$backend:ident| $body:expr) => {
@@ -94,13 +125,13 @@ macro_rules! on_both_backends {
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
+            async fn sqlite_memory() {
                 let $backend = $crate::common::Backend::Sqlite;
                 $body
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
+            async fn postgres_redis() {
                 let $backend = $crate::common::Backend::Postgres;
                 $body
             }

@@ -1,0 +1,231 @@
+//! Email one-time codes (DESIGN.md "email code"): six CSPRNG digits handled as
+//! a string, stored only as an HMAC under `otp:{purpose}:{email}` for a short
+//! TTL, checked and consumed atomically, dead after five wrong tries.
+
+use rand::Rng;
+
+use super::mail::Email;
+use super::{ClientInfo, Services};
+use crate::error::{AppError, ErrorCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ChangeEmail,
+    SignIn,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify",
+            Self::ChangeEmail => "change",
+            Self::SignIn => "signin",
+        }
+    }
+}
+
+/// Six decimal digits from the OS CSPRNG, leading zeros kept.
+pub fn generate_code() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
+}
+
+/// The code as typed, or a field error: spaces and dashes are forgiven.
+pub fn normalise_code(raw: &str) -> Result<String, AppError> {
+    let code: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::invalid(
+            "code",
+            "Enter the 6-digit code from the email.",
+        ));
+    }
+    Ok(code)
+}
+
+fn key(purpose: Purpose, email: &str) -> String {
+    format!("otp:{}:{email}", purpose.as_str())
+}
+
+impl Services {
+    /// Mails a fresh code to `email`, replacing any earlier one. Refused while
+    /// the resend cooldown runs and past the per-address and per-IP limits.
+    pub async fn send_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let cfg = &self.config.codes;
+        let cooldown_key = format!("cooldown:{}:{email}", purpose.as_str());
+        if let Some(left) = self
+            .ephemeral
+            .cooldown(&cooldown_key, cfg.resend_cooldown)
+            .await?
+        {
+            let secs = left.as_secs().max(1);
+            return Err(AppError::rate_limited(
+                secs,
+                format!("A code was just sent. You can ask for another in {secs} s."),
+            ));
+        }
+        self.limit(
+            &format!("rl:code-send:email:{email}"),
+            cfg.sends_per_hour_per_email,
+            3600,
+        )
+        .await?;
+        if let Some(ip) = &client.ip {
+            self.limit(
+                &format!("rl:code-send:ip:{ip}"),
+                cfg.sends_per_hour_per_ip,
+                3600,
+            )
+            .await?;
+        }
+        let code = generate_code();
+        let digest = self.tokens.code_digest(purpose.as_str(), email, &code);
+        self.ephemeral
+            .put_code(&key(purpose, email), &digest, cfg.ttl)
+            .await?;
+        self.enqueue_mail(code_email(
+            &self.config.product,
+            purpose,
+            email,
+            &code,
+            cfg.ttl.as_secs() / 60,
+        ))
+        .await
+    }
+
+    /// Checks a code once. Right: consumed. Wrong: counted, and dead at the
+    /// fifth try. Missing: expired, used or never sent.
+    pub async fn check_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let code = normalise_code(code)?;
+        if let Some(ip) = &client.ip {
+            self.limit(
+                &format!("rl:code-check:ip:{ip}"),
+                self.config.codes.checks_per_hour_per_ip,
+                3600,
+            )
+            .await?;
+        }
+        let digest = self.tokens.code_digest(purpose.as_str(), email, &code);
+        use super::ephemeral::CodeCheck;
+        match self
+            .ephemeral
+            .check_code(&key(purpose, email), &digest, self.config.codes.max_tries)
+            .await?
+        {
+            CodeCheck::Accepted => Ok(()),
+            CodeCheck::Wrong { tries_left: 0 } => Err(AppError::field(
+                ErrorCode::CodeDead,
+                "code",
+                "Too many wrong tries: this code no longer works. Send a new one.",
+            )),
+            CodeCheck::Wrong { tries_left } => Err(AppError::field(
+                ErrorCode::CodeWrong,
+                "code",
+                format!(
+                    "That code is not right. {tries_left} {} left.",
+                    if tries_left == 1 { "try" } else { "tries" }
+                ),
+            )),
+            CodeCheck::Missing => Err(AppError::field(
+                ErrorCode::CodeExpired,
+                "code",
+                "This code has expired or was already used. Send a new one.",
+            )),
+        }
+    }
+
+    /// Counts a hit against a fixed-window limit; over it, a 429.
+    pub async fn limit(&self, key: &str, limit: u32, window_secs: u64) -> Result<(), AppError> {
+        let window = std::time::Duration::from_secs(window_secs);
+        match self.ephemeral.hit(key, window, limit).await? {
+            None => Ok(()),
+            Some(left) => Err(AppError::rate_limited(
+                left.as_secs().max(1),
+                "Too many attempts. Please wait a while and try again.",
+            )),
+        }
+    }
+}
+
+fn code_email(product: &str, purpose: Purpose, to: &str, code: &str, minutes: u64) -> Email {
+    let (subject, intro) = match purpose {
+        Purpose::VerifyEmail => (
+            format!("{code} is your {product} verification code"),
+            "Enter this code to confirm your email address:",
+        ),
+        Purpose::ChangeEmail => (
+            format!("{code} is your {product} code to change your email"),
+            "Enter this code to make this your account's email address:",
+        ),
+        Purpose::SignIn => (
+            format!("{code} is your {product} sign-in code"),
+            "Enter this code to sign in:",
+        ),
+    };
+    let text = format!(
+        "{intro}\n\n    {code}\n\nIt expires in {minutes} minutes and works once.\n\
+         If you did not ask for it, ignore this email: nothing changes without the code.\n\n— {product}\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111827\">\
+         <p>{intro}</p>\
+         <p style=\"font-size:28px;font-weight:700;letter-spacing:6px\">{code}</p>\
+         <p>It expires in {minutes} minutes and works once.</p>\
+         <p style=\"color:#4b5563\">If you did not ask for it, ignore this email: nothing changes without the code.</p>\
+         <p>— {product}</p></body></html>"
+    );
+    Email {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digit_strings() {
+        for _ in 0..1000 {
+            let code = generate_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+        assert_eq!(
+            normalise_code(" 012 345 ").unwrap(),
+            "012345",
+            "leading zero kept"
+        );
+        assert!(normalise_code("12345").is_err());
+        assert!(normalise_code("12345a").is_err());
+    }
+
+    #[test]
+    fn code_mails_have_text_and_html_with_the_code() {
+        let mail = code_email(
+            "Latchkey",
+            Purpose::VerifyEmail,
+            "a@example.com",
+            "004217",
+            3,
+        );
+        assert!(mail.subject.contains("004217"));
+        assert!(mail.text.contains("004217") && mail.html.contains("004217"));
+        assert!(mail.text.contains("3 minutes"));
+    }
+}

@@ -1,0 +1,330 @@
+//! Short-lived shared state: one-time codes, cooldowns and rate-limit
+//! counters. Redis when `REDIS_URL` is set (every instance sees the same
+//! state); an in-process map otherwise (a single instance only).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use subtle::ConstantTimeEq;
+
+use super::db::StoreError;
+
+/// The outcome of checking a one-time code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// Right code; it is consumed.
+    Accepted,
+    /// Wrong code; this many tries remain (0: the code is now dead).
+    Wrong { tries_left: u32 },
+    /// No live code: never sent, expired, used or killed.
+    Missing,
+}
+
+#[async_trait]
+pub trait EphemeralStore: Send + Sync {
+    /// Stores a code's digest under `key` for `ttl`, replacing any older code.
+    async fn put_code(&self, key: &str, digest: &str, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Checks and, when right, consumes a code in one atomic step; the
+    /// `max_tries`-th wrong try deletes it.
+    async fn check_code(
+        &self,
+        key: &str,
+        digest: &str,
+        max_tries: u32,
+    ) -> Result<CodeCheck, StoreError>;
+
+    /// Starts a cooldown unless one runs; returns the time left of a running one.
+    async fn cooldown(&self, key: &str, ttl: Duration) -> Result<Option<Duration>, StoreError>;
+
+    /// Counts a hit in a fixed window; over `limit`, returns when it resets.
+    async fn hit(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: u32,
+    ) -> Result<Option<Duration>, StoreError>;
+
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Names the backend in logs.
+    fn kind(&self) -> &'static str;
+}
+
+// ---- Redis -----------------------------------------------------------------
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    /// Namespaces every key, so several deployments (or test runs) can share
+    /// one Redis.
+    prefix: String,
+}
+
+/// KEYS[1] = code key; ARGV[1] = digest, ARGV[2] = max tries. A hash of
+/// {digest, tries}. Digests are HMACs of the code, so comparing them in Lua
+/// leaks nothing an attacker can steer.
+const CHECK_CODE: &str = r#"
+local digest = redis.call('HGET', KEYS[1], 'digest')
+if not digest then return -1 end
+if digest == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return -2
+end
+local tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
+local left = tonumber(ARGV[2]) - tries
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+return left
+"#;
+
+/// KEYS[1] = counter; ARGV[1] = window ms. Returns {count, ttl ms}.
+const HIT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+"#;
+
+impl RedisStore {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+fn redis_err(err: redis::RedisError) -> StoreError {
+    StoreError::Ephemeral(err.to_string())
+}
+
+#[async_trait]
+impl EphemeralStore for RedisStore {
+    async fn put_code(&self, key: &str, digest: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = &self.key(key);
+        redis::pipe()
+            .atomic()
+            .del(key)
+            .hset(key, "digest", digest)
+            .hset(key, "tries", 0)
+            .pexpire(key, ttl.as_millis() as i64)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn check_code(
+        &self,
+        key: &str,
+        digest: &str,
+        max_tries: u32,
+    ) -> Result<CodeCheck, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = &self.key(key);
+        let result: i64 = redis::Script::new(CHECK_CODE)
+            .key(key)
+            .arg(digest)
+            .arg(max_tries)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(match result {
+            -2 => CodeCheck::Accepted,
+            -1 => CodeCheck::Missing,
+            left => CodeCheck::Wrong {
+                tries_left: left.max(0) as u32,
+            },
+        })
+    }
+
+    async fn cooldown(&self, key: &str, ttl: Duration) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = &self.key(key);
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        if set.is_some() {
+            return Ok(None);
+        }
+        let left: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(Some(Duration::from_millis(left.max(1) as u64)))
+    }
+
+    async fn hit(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: u32,
+    ) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = &self.key(key);
+        let (count, ttl): (u64, i64) = redis::Script::new(HIT)
+            .key(key)
+            .arg(window.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok((count > u64::from(limit)).then(|| Duration::from_millis(ttl.max(1) as u64)))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(redis_err)
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
+// ---- In-process ------------------------------------------------------------
+
+enum Value {
+    Code { digest: String, tries: u32 },
+    Counter(u64),
+}
+
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    entries: Arc<Mutex<HashMap<String, (Value, Instant)>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` on the live entry of `key` (expired ones are removed first).
+    fn with<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut HashMap<String, (Value, Instant)>, Instant) -> T,
+    ) -> T {
+        let mut map = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if map.get(key).is_some_and(|(_, expires)| *expires <= now) {
+            map.remove(key);
+        }
+        // Keep the map from growing without bound.
+        if map.len() > 100_000 {
+            map.retain(|_, (_, expires)| *expires > now);
+        }
+        f(&mut map, now)
+    }
+}
+
+#[async_trait]
+impl EphemeralStore for MemoryStore {
+    async fn put_code(&self, key: &str, digest: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.with(key, |map, now| {
+            map.insert(
+                key.to_owned(),
+                (
+                    Value::Code {
+                        digest: digest.to_owned(),
+                        tries: 0,
+                    },
+                    now + ttl,
+                ),
+            );
+        });
+        Ok(())
+    }
+
+    async fn check_code(
+        &self,
+        key: &str,
+        digest: &str,
+        max_tries: u32,
+    ) -> Result<CodeCheck, StoreError> {
+        Ok(self.with(key, |map, _| {
+            let Some((
+                Value::Code {
+                    digest: stored,
+                    tries,
+                },
+                _,
+            )) = map.get_mut(key)
+            else {
+                return CodeCheck::Missing;
+            };
+            if bool::from(stored.as_bytes().ct_eq(digest.as_bytes())) {
+                map.remove(key);
+                return CodeCheck::Accepted;
+            }
+            *tries += 1;
+            let left = max_tries.saturating_sub(*tries);
+            if left == 0 {
+                map.remove(key);
+            }
+            CodeCheck::Wrong { tries_left: left }
+        }))
+    }
+
+    async fn cooldown(&self, key: &str, ttl: Duration) -> Result<Option<Duration>, StoreError> {
+        Ok(self.with(key, |map, now| match map.get(key) {
+            Some((_, expires)) => Some(*expires - now),
+            None => {
+                map.insert(key.to_owned(), (Value::Counter(1), now + ttl));
+                None
+            }
+        }))
+    }
+
+    async fn hit(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: u32,
+    ) -> Result<Option<Duration>, StoreError> {
+        Ok(self.with(key, |map, now| {
+            let entry = map
+                .entry(key.to_owned())
+                .or_insert((Value::Counter(0), now + window));
+            if let Value::Counter(n) = &mut entry.0 {
+                *n += 1;
+                return (*n > u64::from(limit)).then(|| entry.1 - now);
+            }
+            None
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+}

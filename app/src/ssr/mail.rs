@@ -1,0 +1,204 @@
+//! Mail: messages go into the `outbox` table and a background worker sends
+//! them over SMTP (lettre) or prints them to the log, retrying with backoff.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::FromRow;
+use tokio::sync::watch;
+
+use super::db::StoreError;
+use super::{now, Services};
+use crate::error::AppError;
+
+/// A message ready to queue: every mail has a text and an HTML part.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Development: print each message to the log.
+    Log,
+}
+
+impl Transport {
+    /// `SMTP_URL` as lettre reads it: `smtp://host:port` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465` (TLS). None prints mail to the log.
+    pub fn from_url(url: Option<&str>) -> Result<Self, String> {
+        match url {
+            None => Ok(Self::Log),
+            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map(|b| Self::Smtp(b.timeout(Some(Duration::from_secs(10))).build()))
+                .map_err(|e| format!("SMTP_URL is not a valid SMTP URL: {e}")),
+        }
+    }
+
+    async fn send(&self, from: &Mailbox, row: &OutboxRow) -> Result<(), String> {
+        match self {
+            Self::Log => {
+                tracing::info!(
+                    to = %row.recipient,
+                    subject = %row.subject,
+                    "mail (SMTP_URL unset, printed instead of sent):\n{}",
+                    row.body_text
+                );
+                Ok(())
+            }
+            Self::Smtp(smtp) => {
+                let to: Mailbox = row
+                    .recipient
+                    .parse()
+                    .map_err(|e| format!("bad recipient: {e}"))?;
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(&row.subject)
+                    .multipart(MultiPart::alternative_plain_html(
+                        row.body_text.clone(),
+                        row.body_html.clone(),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                smtp.send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct OutboxRow {
+    id: String,
+    recipient: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    attempts: i64,
+}
+
+impl Services {
+    /// Queues a mail and wakes the worker.
+    pub async fn enqueue_mail(&self, email: Email) -> Result<(), AppError> {
+        let now = now();
+        sqlx::query(
+            "INSERT INTO outbox (id, recipient, subject, body_text, body_html, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&email.to)
+        .bind(&email.subject)
+        .bind(&email.text)
+        .bind(&email.html)
+        .bind(now)
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        self.mail_wake.notify_one();
+        Ok(())
+    }
+
+    /// Mails not yet sent.
+    pub async fn outbox_depth(&self) -> Result<i64, AppError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(n)
+    }
+
+    /// Sends what is due until `shutdown` flips; finishes the mail in hand
+    /// before returning.
+    pub async fn run_outbox(&self, transport: Transport, mut shutdown: watch::Receiver<bool>) {
+        let from: Mailbox = match self.config.mail_from.parse() {
+            Ok(from) => from,
+            Err(e) => {
+                tracing::error!("MAIL_FROM is not a valid address ({e}); mail is not sent");
+                return;
+            }
+        };
+        loop {
+            match self.send_due(&transport, &from).await {
+                Ok(sent) if sent > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: could not read due mail"),
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = self.mail_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and sends due mail; returns how many were sent.
+    async fn send_due(&self, transport: &Transport, from: &Mailbox) -> Result<usize, StoreError> {
+        let now = now();
+        let due: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT id, recipient, subject, body_text, body_html, attempts FROM outbox \
+             WHERE sent_at IS NULL AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+             ORDER BY created_at LIMIT 20",
+        )
+        .bind(now)
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut sent = 0;
+        for row in due {
+            // Claim it: another instance may be looking at the same row.
+            let claimed = sqlx::query(
+                "UPDATE outbox SET locked_until = $1 WHERE id = $2 AND sent_at IS NULL \
+                 AND (locked_until IS NULL OR locked_until < $3)",
+            )
+            .bind(now + 60)
+            .bind(&row.id)
+            .bind(now)
+            .execute(&self.db.pool)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                continue;
+            }
+            match transport.send(from, &row).await {
+                Ok(()) => {
+                    sqlx::query(
+                        "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL, \
+                         body_text = '', body_html = '', last_error = NULL WHERE id = $2",
+                    )
+                    .bind(super::now())
+                    .bind(&row.id)
+                    .execute(&self.db.pool)
+                    .await?;
+                    sent += 1;
+                }
+                Err(error) => {
+                    let attempts = row.attempts + 1;
+                    let backoff = 2i64.saturating_pow(attempts.min(9) as u32).min(300);
+                    tracing::warn!(%error, attempts, retry_in_secs = backoff, "outbox: send failed");
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, locked_until = NULL, \
+                         last_error = $3 WHERE id = $4",
+                    )
+                    .bind(attempts)
+                    .bind(super::now() + backoff)
+                    .bind(error.chars().take(500).collect::<String>())
+                    .bind(&row.id)
+                    .execute(&self.db.pool)
+                    .await?;
+                }
+            }
+        }
+        Ok(sent)
+    }
+}

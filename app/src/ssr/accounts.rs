@@ -24,6 +24,14 @@ impl Services {
             .create_user(email, username, password, Role::User)
             .await?;
         let issued = self.start_session(&user, client).await?;
+        // The account exists either way; a refused send (rate limit, store
+        // down) only means the user asks for the code again.
+        if let Err(err) = self
+            .send_code(Purpose::VerifyEmail, &user.email, client)
+            .await
+        {
+            tracing::warn!(code = ?err.code, "sign-up: verification code not sent");
+        }
         Ok((user.to_user(), issued))
     }
 

@@ -3,6 +3,8 @@
 //! the command that starts it.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::sync::Once;
 
 use std::sync::Arc;

@@ -1,0 +1,102 @@
+//! A real SMTP server on loopback that keeps what it receives: the app's
+//! lettre transport talks the full protocol to it over TCP.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Default)]
+pub struct Inbox {
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl Inbox {
+    pub fn all(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// Waits up to `secs` for a message to `to`.
+    pub async fn wait_for(&self, to: &str, secs: u64) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(m) = self
+                .all()
+                .into_iter()
+                .rev()
+                .find(|m| m.contains(&format!("To: {to}")))
+            {
+                return m;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail to {to} within {secs} s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The six-digit code in a code mail's subject.
+pub fn code_in(message: &str) -> String {
+    let subject = message
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .expect("a Subject header");
+    subject[..6].to_owned()
+}
+
+/// Serves SMTP on `listener` until the test ends.
+pub fn serve(listener: TcpListener) -> Inbox {
+    let inbox = Inbox::default();
+    let kept = inbox.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(session(stream, kept.clone()));
+        }
+    });
+    inbox
+}
+
+pub async fn start() -> (u16, Inbox) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (port, serve(listener))
+}
+
+async fn session(stream: TcpStream, inbox: Inbox) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+            "DATA" => {
+                let _ = write.write_all(b"354 go ahead\r\n").await;
+                let mut message = String::new();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if l == "." {
+                        break;
+                    }
+                    message.push_str(l.strip_prefix('.').unwrap_or(&l));
+                    message.push('\n');
+                }
+                inbox.messages.lock().unwrap().push(message);
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"250 ok\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}

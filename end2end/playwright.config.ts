@@ -4,12 +4,14 @@ import path from 'node:path';
 
 import { defineConfig } from '@playwright/test';
 
+import { APP_PORT, APP_URL, MAIL_FROM, MAILDEV_SMTP_PORT, MAILDEV_URL, MAILDEV_WEB_PORT, SMTP_URL } from './tests/servers';
+
 // The suite is run by scripts/test.sh (and CI) after the release server has
 // been built; it starts that binary itself through `webServer`.
 
 const CHROMIUM = '/usr/bin/chromium';
-const PORT = 3100;
-const BASE_URL = `http://127.0.0.1:${PORT}`;
+const PORT = APP_PORT;
+const BASE_URL = APP_URL;
 
 function required(name: string): string {
   const value = process.env[name]?.trim();
@@ -31,6 +33,17 @@ if (!fs.existsSync(CHROMIUM)) {
 const databaseUrl =
   process.env.E2E_DATABASE_URL?.trim() ||
   `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-${Date.now()}.db`)}`;
+
+// MailDev comes from this package's devDependencies (npm ci). Run the local
+// copy: `npx maildev` would quietly download whatever version is newest.
+const MAILDEV_BIN = path.join(__dirname, 'node_modules', '.bin', 'maildev');
+if (!fs.existsSync(MAILDEV_BIN)) {
+  throw new Error(`MailDev not found at ${MAILDEV_BIN}: run \`npm ci\` in end2end/`);
+}
+
+// Each run keeps its mail in a directory of its own (MailDev's default,
+// $TMPDIR/maildev, is shared by every MailDev on the machine).
+const mailDirectory = path.join(os.tmpdir(), `latchkey-e2e-mail-${Date.now()}`);
 
 /** Quotes a path for the shell that Playwright runs `webServer.command` in. */
 function shellQuote(value: string): string {
@@ -82,22 +95,50 @@ export default defineConfig({
     },
   ],
 
-  webServer: {
-    command: shellQuote(serverBin),
-    cwd: __dirname,
-    url: `${BASE_URL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      LEPTOS_SITE_ROOT: siteRoot,
-      LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
-      PUBLIC_URL: BASE_URL,
-      DATABASE_URL: databaseUrl,
-      // Test-only secret (48+ bytes); never used outside this suite.
-      LATCHKEY_SECRET: 'latchkey-end2end-test-secret-not-for-production-0123456789',
-      RUST_LOG: 'info',
+  // Started in this order; each must answer on its `url` before the next one
+  // starts, and Playwright stops both when the run ends.
+  webServer: [
+    {
+      // A real SMTP server that keeps every mail; tests read the codes back
+      // from its REST API (tests/helpers.ts: latestCode).
+      name: 'MailDev',
+      command: [
+        shellQuote(MAILDEV_BIN),
+        `--smtp ${MAILDEV_SMTP_PORT}`,
+        '--ip 127.0.0.1',
+        `--web ${MAILDEV_WEB_PORT}`,
+        '--web-ip 127.0.0.1',
+        `--mail-directory ${shellQuote(mailDirectory)}`,
+      ].join(' '),
+      cwd: __dirname,
+      // GET / answers 404 unless the client asks for text/html; the health
+      // check of the REST API is what says the server is up.
+      url: `${MAILDEV_URL}/api/healthz`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore',
+      stderr: 'pipe',
     },
-  },
+    {
+      name: 'Latchkey',
+      command: shellQuote(serverBin),
+      cwd: __dirname,
+      url: `${BASE_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        LEPTOS_SITE_ROOT: siteRoot,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
+        PUBLIC_URL: BASE_URL,
+        DATABASE_URL: databaseUrl,
+        // Test-only secret (48+ bytes); never used outside this suite.
+        LATCHKEY_SECRET: 'latchkey-end2end-test-secret-not-for-production-0123456789',
+        SMTP_URL,
+        MAIL_FROM,
+        RUST_LOG: 'info',
+      },
+    },
+  ],
 });

@@ -15,6 +15,14 @@ if ! pg_isready -q -d "$LATCHKEY_TEST_POSTGRES_URL" 2>/dev/null; then
   exit 1
 fi
 
+export LATCHKEY_TEST_REDIS_URL="${LATCHKEY_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+redis_hostport="${LATCHKEY_TEST_REDIS_URL#redis://}"
+if ! (exec 3<>"/dev/tcp/${redis_hostport%%:*}/${redis_hostport##*:}" && printf 'PING\r\n' >&3 && read -r -t 3 reply <&3 && [[ "$reply" == +PONG* ]]) 2>/dev/null; then
+  echo "FAIL: Redis is not reachable at $LATCHKEY_TEST_REDIS_URL." >&2
+  echo "      Start it: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no" >&2
+  exit 1
+fi
+
 say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings

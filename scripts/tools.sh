@@ -46,8 +46,8 @@ if [[ "${1:-}" == "--browser" ]]; then
     if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
     else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
   fi
-  if [[ ! -d "$root/end2end/node_modules/@playwright/test" ]]; then
-    say "installing the Playwright test runner (browsers come from Debian)"
+  if [[ ! -d "$root/end2end/node_modules/@playwright/test" || ! -x "$root/end2end/node_modules/.bin/maildev" ]]; then
+    say "installing the Playwright runner and maildev (browsers come from Debian)"
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
   fi
 fi

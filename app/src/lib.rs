@@ -18,7 +18,8 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage, signup::SignupPage,
+    home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
+    signup::SignupPage, verify::VerifyPage,
 };
 
 pub const PRODUCT: &str = "Latchkey";
@@ -65,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") ssr=SsrMode::Async view=SignupPage/>
                     <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage/>
                     <Route path=path!("/profile") ssr=SsrMode::Async view=ProfilePage/>
+                    <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
                 </Routes>
             </main>
         </Router>

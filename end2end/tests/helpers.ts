@@ -1,6 +1,8 @@
 import path from 'node:path';
 
-import { test as base, expect, type Locator, type Page } from '@playwright/test';
+import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+
+import { MAILDEV_API } from './servers';
 
 export { expect };
 
@@ -138,12 +140,23 @@ export async function submitSignUp(page: Page, user: Pick<TestUser, 'email' | 'u
 
 /**
  * Signs up a new user through the UI (JavaScript on) and expects to land on
- * their profile, signed in.
+ * /verify, signed in, asked for the code mailed to them.
  */
 export async function signUp(page: Page, user: TestUser = newUser()): Promise<TestUser> {
   await open(page, '/signup');
   await expect(page.getByRole('heading', { name: 'Create your account' })).toBeVisible();
   await submitSignUp(page, user);
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByRole('heading', { name: 'Confirm your email' })).toBeVisible();
+  await expect(page.getByTestId('verify-email')).toHaveText(user.email);
+  await expectSignedInAs(page, user.username);
+  return user;
+}
+
+/** Signs up (see signUp), then opens the profile, email not yet verified. */
+export async function signUpToProfile(page: Page, user: TestUser = newUser()): Promise<TestUser> {
+  await signUp(page, user);
+  await open(page, '/profile');
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByTestId('profile-username')).toHaveText(user.username);
   await expectSignedInAs(page, user.username);
@@ -162,4 +175,80 @@ export async function existingUser(page: Page): Promise<TestUser> {
   const user = await signUp(page);
   await page.context().clearCookies();
   return user;
+}
+
+// ---------------------------------------------------------------------------
+// Mail. The server sends over real SMTP to MailDev (see playwright.config.ts),
+// whose REST API lists every mail it received.
+
+/** What MailDev's REST API (GET /api/email) tells about one mail. */
+export interface Mail {
+  id: string;
+  time: string;
+  subject: string;
+  text?: string;
+  html?: string;
+  from: { address: string; name?: string }[];
+  to: { address: string; name?: string }[];
+}
+
+/** Subject of the verification mail; the code is 6 digits, leading zeros kept. */
+export const CODE_SUBJECT = /^(\d{6}) is your Latchkey verification code$/;
+
+/** Every mail MailDev holds addressed to `email`, oldest first. */
+export async function mailsTo(request: APIRequestContext, email: string): Promise<Mail[]> {
+  const response = await request.get(`${MAILDEV_API}/email`, { failOnStatusCode: false });
+  if (!response.ok()) {
+    throw new Error(`MailDev answered ${response.status()} at ${MAILDEV_API}/email: ${await response.text()}`);
+  }
+  const all = (await response.json()) as Mail[];
+  const wanted = email.toLowerCase();
+  return all
+    .map((mail, index) => ({ mail, index }))
+    .filter(({ mail }) => (mail.to ?? []).some((to) => to.address?.toLowerCase() === wanted))
+    // Arrival order, by time; the index keeps mails of the same millisecond in order.
+    .sort((a, b) => Date.parse(a.mail.time) - Date.parse(b.mail.time) || a.index - b.index)
+    .map(({ mail }) => mail);
+}
+
+/**
+ * Waits (up to `timeoutMs`) for a mail to `email` and returns the newest one.
+ * With `after`, only a mail that is not among those (by id) counts.
+ */
+export async function latestMail(
+  request: APIRequestContext,
+  email: string,
+  { timeoutMs = 15_000, after = [] as Mail[] } = {},
+): Promise<Mail> {
+  const seen = new Set(after.map((m) => m.id));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const fresh = (await mailsTo(request, email)).filter((m) => !seen.has(m.id));
+    if (fresh.length > 0) return fresh[fresh.length - 1];
+    if (Date.now() > deadline) {
+      throw new Error(
+        `No${seen.size ? ' new' : ''} mail to ${email} reached MailDev (${MAILDEV_API}/email) within ` +
+          `${timeoutMs / 1000} s: did the server get SMTP_URL, and did sending fail (see its log)?`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Returns the 6-digit verification code (a string: it may start with 0) from
+ * the subject of the newest mail to `email`, waiting up to ~15 s for it.
+ */
+export async function latestCode(request: APIRequestContext, email: string): Promise<string> {
+  const mail = await latestMail(request, email);
+  const match = CODE_SUBJECT.exec(mail.subject?.trim() ?? '');
+  if (!match) {
+    throw new Error(`The newest mail to ${email} carries no code in its subject: ${JSON.stringify(mail.subject)}`);
+  }
+  return match[1];
+}
+
+/** A 6-digit code that is not `code`. */
+export function wrongCode(code: string): string {
+  return String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 }

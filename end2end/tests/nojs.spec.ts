@@ -1,9 +1,9 @@
-import { expect, expectSignedOut, header, newUser, snap, submitSignUp, test } from './helpers';
+import { expect, expectSignedOut, header, latestCode, newUser, snap, submitSignUp, test } from './helpers';
 
 // Runs in the "no-js" project only: every form must work as a plain HTML
 // POST followed by a redirect.
 
-test('signing up and logging out work without JavaScript', { tag: '@nojs' }, async ({ page }) => {
+test('signing up, verifying the email and logging out work without JavaScript', { tag: '@nojs' }, async ({ page, request }) => {
   expect(test.info().project.use.javaScriptEnabled, 'this test must run with JavaScript off').toBe(false);
   const user = newUser();
 
@@ -12,10 +12,27 @@ test('signing up and logging out work without JavaScript', { tag: '@nojs' }, asy
   await snap(page, 'signup-nojs');
 
   await submitSignUp(page, user);
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByRole('heading', { name: 'Confirm your email' })).toBeVisible();
+  await expect(page.getByTestId('verify-email')).toHaveText(user.email);
+  await expect(page.getByTestId('nav-user')).toContainText(user.username);
+  // The server renders the cooldown: no new code for a while.
+  const resend = page.getByRole('button', { name: /^Send a new code/ });
+  await expect(resend).toBeDisabled();
+  await expect(resend).toHaveText(/^Send a new code in \d+ s$/);
+  await snap(page, 'verify-nojs');
+
+  // No auto-submit without JavaScript: type the mailed code and press the button.
+  const code = await latestCode(request, user.email);
+  await page.getByLabel('Code', { exact: true }).fill(code);
+  await page.getByRole('button', { name: 'Verify email' }).click();
+
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByRole('heading', { name: 'Your profile' })).toBeVisible();
   await expect(page.getByTestId('profile-username')).toHaveText(user.username);
   await expect(page.getByTestId('profile-email')).toHaveText(user.email);
+  await expect(page.locator('.badge-ok')).toHaveText('verified');
+  await expect(page.getByTestId('verify-banner')).toHaveCount(0);
   await expect(page.getByTestId('nav-user')).toContainText(user.username);
   await snap(page, 'profile-nojs');
 

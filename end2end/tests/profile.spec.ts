@@ -1,7 +1,7 @@
-import { expect, expectSignedInAs, signUp, test, uniqueName, waitForHydration } from './helpers';
+import { expect, expectSignedInAs, signUpToProfile, test, uniqueName, waitForHydration } from './helpers';
 
 test('changing the username saves it and updates the header', async ({ page }) => {
-  const user = await signUp(page);
+  const user = await signUpToProfile(page);
   const renamed = uniqueName('r');
 
   const form = page.locator('form').filter({ has: page.getByRole('button', { name: 'Save username' }) });

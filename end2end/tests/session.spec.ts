@@ -7,6 +7,7 @@ import {
   header,
   open,
   signUp,
+  signUpToProfile,
   snap,
   submitLogin,
   test,
@@ -86,7 +87,7 @@ test('a wrong password and an unknown account get the same answer', async ({ pag
 });
 
 test('an expired access cookie is refreshed transparently', async ({ page, context }) => {
-  const user = await signUp(page);
+  const user = await signUpToProfile(page);
 
   const before = await context.cookies();
   const oldAccess = before.find((c) => c.name === 'lk_access');

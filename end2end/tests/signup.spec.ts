@@ -5,26 +5,38 @@ import {
   newUser,
   open,
   signUp,
+  signUpToProfile,
   snap,
   submitSignUp,
   test,
   waitForHydration,
 } from './helpers';
 
-test('signing up lands on the profile, signed in', async ({ page }) => {
+test('signing up asks for the emailed code, signed in, and the profile says not verified', async ({ page }) => {
   const user = newUser();
   await signUp(page, user);
 
-  await expect(page).toHaveURL(/\/profile$/);
-  await expect(page.getByRole('heading', { name: 'Your profile' })).toBeVisible();
-  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
-  await expect(page.getByTestId('profile-email')).toHaveText(user.email);
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByRole('heading', { name: 'Confirm your email' })).toBeVisible();
+  await expect(page.getByTestId('verify-email')).toHaveText(user.email);
+  await expect(page.getByLabel('Code', { exact: true })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Verify email' })).toBeEnabled();
   await expectSignedInAs(page, user.username);
 
   const names = (await page.context().cookies()).map((c) => c.name);
   expect(names).toEqual(expect.arrayContaining(['lk_access', 'lk_refresh']));
   const access = (await page.context().cookies()).find((c) => c.name === 'lk_access');
   expect(access?.httpOnly, 'the session cookie is HttpOnly').toBe(true);
+
+  // The account exists before the email is confirmed.
+  await open(page, '/profile');
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole('heading', { name: 'Your profile' })).toBeVisible();
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+  await expect(page.getByTestId('profile-email')).toHaveText(user.email);
+  await expect(page.locator('.badge-ok')).toHaveCount(0);
+  await expect(page.getByTestId('verify-banner')).toBeVisible();
+  await expectSignedInAs(page, user.username);
   await snap(page, 'profile');
 });
 
@@ -64,7 +76,7 @@ test('sign-up shows each problem under its own field', async ({ page }) => {
 });
 
 test('the session survives a reload and the server renders the user', async ({ page }) => {
-  const user = await signUp(page);
+  const user = await signUpToProfile(page);
 
   // The request shares the browser's cookies: this is the raw SSR HTML.
   const response = await page.request.get('/profile', { maxRedirects: 0 });

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use app::error::ErrorCode;
 use app::ssr::ephemeral::CodeCheck;
-use app::ssr::mail::Transport;
 use app::ssr::{AuthConfig, ClientInfo, EphemeralStore, MemoryStore, Services};
 use common::{smtp, unique_name, Backend};
 
@@ -126,16 +125,8 @@ on_both_backends!(cooldowns_and_limits, |backend| {
 async fn with_smtp(backend: Backend, config: AuthConfig) -> (Services, smtp::Inbox) {
     let (port, inbox) = smtp::start().await;
     let services = common::services_with(backend, config).await;
-    start_outbox(&services, port);
+    common::start_outbox(&services, port);
     (services, inbox)
-}
-
-fn start_outbox(services: &Services, port: u16) {
-    let transport = Transport::from_url(Some(&format!("smtp://127.0.0.1:{port}"))).unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    std::mem::forget(stop); // runs until the test's runtime ends
-    let services = services.clone();
-    tokio::spawn(async move { services.run_outbox(transport, stopped).await });
 }
 
 async fn signed_up(s: &Services) -> (app::ssr::Auth, String) {
@@ -240,7 +231,7 @@ on_both_backends!(
             .unwrap()
             .port();
         let s = common::services(backend).await;
-        start_outbox(&s, port);
+        common::start_outbox(&s, port);
         let (_, email) = signed_up(&s).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(

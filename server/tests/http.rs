@@ -203,7 +203,7 @@ on_both_backends!(browser_forms_work_without_javascript, |backend| {
         format!("email={name}%40example.com&username={name}&password=correct+horse+battery+staple");
     let res = send(&app, form_post("/fn/signup", &form, None)).await;
     assert_eq!(res.status(), StatusCode::FOUND);
-    assert_eq!(res.headers()[header::LOCATION], "/profile");
+    assert_eq!(res.headers()[header::LOCATION], "/verify");
     let set: Vec<_> = res
         .headers()
         .get_all(header::SET_COOKIE)
@@ -328,9 +328,7 @@ on_both_backends!(cross_site_posts_are_refused, |backend| {
     // GET-encoded calls of state-changing server functions do not exist.
     let res = send(
         &app,
-        Request::get(format!("/fn/logout"))
-            .body(Body::empty())
-            .unwrap(),
+        Request::get("/fn/logout").body(Body::empty()).unwrap(),
     )
     .await;
     assert_ne!(res.status(), StatusCode::OK);
@@ -369,6 +367,32 @@ on_both_backends!(server_function_errors_carry_their_status, |backend| {
 fn assert_error_body(body: &Value, code: &str) {
     assert_eq!(body["code"], code, "{body}");
 }
+
+on_both_backends!(api_email_verification_by_code, |backend| {
+    let services = common::services(backend).await;
+    let (port, inbox) = common::smtp::start().await;
+    common::start_outbox(&services, port);
+    let app = server::router::build(services, leptos_options(), ORIGIN);
+    let (name, tokens) = api_signup(&app).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let code = common::smtp::code_in(&inbox.wait_for(&format!("{name}@example.com"), 10).await);
+
+    let mut again = bearer_get("/api/v1/me/email/code", access);
+    *again.method_mut() = axum::http::Method::POST;
+    let res = send(&app, again).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key(header::RETRY_AFTER));
+    assert_error(&body_json(res).await, "rate_limited");
+
+    let mut verify = json_post("/api/v1/me/email/verify", json!({ "code": code }));
+    verify.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {access}").parse().unwrap(),
+    );
+    let res = send(&app, verify).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_json(res).await["email_verified"], true);
+});
 
 #[tokio::test]
 async fn unknown_pages_are_404_and_health_is_ok() {

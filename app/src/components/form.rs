@@ -24,6 +24,8 @@ pub fn Field(
     #[prop(optional, into)] value: Option<String>,
     #[prop(optional)] autofocus: bool,
     #[prop(default = true)] required: bool,
+    #[prop(optional)] inputmode: Option<&'static str>,
+    #[prop(optional)] maxlength: Option<u32>,
     /// The form's error; shown here when it names this field.
     #[prop(into)]
     error: Signal<Option<AppError>>,
@@ -56,6 +58,8 @@ pub fn Field(
                 value=value
                 required=required
                 autofocus=autofocus
+                inputmode=inputmode
+                maxlength=maxlength
                 aria-invalid=move || message.get().is_some().then_some("true")
                 aria-describedby=described_by
             />

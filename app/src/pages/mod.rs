@@ -3,6 +3,7 @@ pub mod login;
 pub mod not_found;
 pub mod profile;
 pub mod signup;
+pub mod verify;
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;

@@ -1,6 +1,7 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
 use super::RequireUser;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
@@ -34,6 +35,12 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
     let saved = move || matches!(action.value().get(), Some(Ok(_)));
     let user = me.user;
     view! {
+        {(!user.email_verified).then(|| view! {
+            <div class="banner" data-testid="verify-banner">
+                "Confirm your email address to secure your account. "
+                <A href="/verify">"Enter your code"</A>
+            </div>
+        })}
         <section class="card">
             <h1>"Your profile"</h1>
             <dl class="facts">

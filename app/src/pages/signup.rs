@@ -16,7 +16,7 @@ pub async fn signup(email: String, username: String, password: String) -> Result
         .signup(&email, &username, password, &request::client_info())
         .await?;
     request::set_cookies(cookies::for_session(&services.config, &issued));
-    leptos_axum::redirect("/profile");
+    leptos_axum::redirect("/verify");
     Ok(())
 }
 
@@ -29,7 +29,7 @@ pub fn SignupPage() -> impl IntoView {
         <RedirectIfSignedIn/>
         <section class="card auth-card">
             <h1>"Create your account"</h1>
-            <p class="muted">"It takes a minute. No credit card, no phone number."</p>
+            <p class="muted">"It takes a minute. We will email you a code to confirm your address."</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <Field label="Email" name="email" kind="email" autocomplete="email" autofocus=true error/>

@@ -45,6 +45,10 @@ pub fn normalise_code(raw: &str) -> Result<String, AppError> {
     Ok(code)
 }
 
+fn cooldown_key(purpose: Purpose, email: &str) -> String {
+    format!("cooldown:{}:{email}", purpose.as_str())
+}
+
 fn key(purpose: Purpose, email: &str) -> String {
     format!("otp:{}:{email}", purpose.as_str())
 }
@@ -59,7 +63,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let cfg = &self.config.codes;
-        let cooldown_key = format!("cooldown:{}:{email}", purpose.as_str());
+        let cooldown_key = cooldown_key(purpose, email);
         if let Some(left) = self
             .ephemeral
             .cooldown(&cooldown_key, cfg.resend_cooldown)
@@ -145,6 +149,15 @@ impl Services {
                 "This code has expired or was already used. Send a new one.",
             )),
         }
+    }
+
+    /// Whole seconds until another code may be sent (0: now).
+    pub async fn resend_wait(&self, purpose: Purpose, email: &str) -> Result<u64, AppError> {
+        let left = self
+            .ephemeral
+            .remaining(&cooldown_key(purpose, email))
+            .await?;
+        Ok(left.map_or(0, |d| d.as_secs_f64().ceil() as u64))
     }
 
     /// Counts a hit against a fixed-window limit; over it, a 429.

@@ -48,6 +48,9 @@ pub trait EphemeralStore: Send + Sync {
         limit: u32,
     ) -> Result<Option<Duration>, StoreError>;
 
+    /// Time left on a running cooldown (or any key), if it runs.
+    async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError>;
+
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Names the backend in logs.
@@ -191,6 +194,16 @@ impl EphemeralStore for RedisStore {
         Ok((count > u64::from(limit)).then(|| Duration::from_millis(ttl.max(1) as u64)))
     }
 
+    async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn.clone();
+        let left: i64 = redis::cmd("PTTL")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok((left > 0).then(|| Duration::from_millis(left as u64)))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING")
@@ -317,6 +330,12 @@ impl EphemeralStore for MemoryStore {
                 return (*n > u64::from(limit)).then(|| entry.1 - now);
             }
             None
+        }))
+    }
+
+    async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        Ok(self.with(key, |map, now| {
+            map.get(key).map(|(_, expires)| *expires - now)
         }))
     }
 

@@ -140,3 +140,14 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Runs the outbox worker against the SMTP server on `port` until the test's
+/// runtime ends.
+pub fn start_outbox(services: &Services, port: u16) {
+    let transport =
+        app::ssr::mail::Transport::from_url(Some(&format!("smtp://127.0.0.1:{port}"))).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    let services = services.clone();
+    tokio::spawn(async move { services.run_outbox(transport, stopped).await });
+}

@@ -1,0 +1,170 @@
+//! Confirm the email address with the 6-digit code we mailed.
+
+use std::time::Duration;
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::RequireUser;
+use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::error::AppError;
+use crate::model::Me;
+use crate::session::session_action;
+
+#[server(prefix = "/fn", endpoint = "verify_email")]
+pub async fn verify_email(code: String) -> Result<(), AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    services
+        .verify_email(&auth, &code, &request::client_info())
+        .await?;
+    leptos_axum::redirect("/profile");
+    Ok(())
+}
+
+/// Sends a new code; answers with the seconds until the next may be sent.
+#[server(prefix = "/fn", endpoint = "resend_code")]
+pub async fn resend_code() -> Result<u64, AppError> {
+    use crate::ssr::{codes::Purpose, request};
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    services
+        .send_verification(&auth, &request::client_info())
+        .await?;
+    services
+        .resend_wait(Purpose::VerifyEmail, &auth.user.email)
+        .await
+}
+
+/// Seconds until another code may be sent, for the countdown.
+#[server(prefix = "/fn", endpoint = "resend_wait")]
+pub async fn resend_wait() -> Result<u64, AppError> {
+    use crate::ssr::{codes::Purpose, request};
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    services
+        .resend_wait(Purpose::VerifyEmail, &auth.user.email)
+        .await
+}
+
+#[component]
+pub fn VerifyPage() -> impl IntoView {
+    let verify = session_action::<VerifyEmail>();
+    let resend = ServerAction::<ResendCode>::new();
+    view! {
+        <Title text="Confirm your email"/>
+        <RequireUser signed_in=move |me| view! { <Verify me verify resend/> }/>
+    }
+}
+
+#[component]
+fn Verify(
+    me: Me,
+    verify: ServerAction<VerifyEmail>,
+    resend: ServerAction<ResendCode>,
+) -> impl IntoView {
+    if me.user.email_verified {
+        return view! {
+            <section class="card auth-card">
+                <h1>"Confirm your email"</h1>
+                <p>"Your email is verified."</p>
+                <p><A href="/profile">"Go to your profile"</A></p>
+            </section>
+        }
+        .into_any();
+    }
+    let error = action_error(verify);
+    let form = NodeRef::<leptos::html::Form>::new();
+    // Submit as soon as six digits are in (pasted or typed).
+    let on_input = move |ev: leptos::ev::Event| {
+        let digits = event_target_value(&ev)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count();
+        if digits == 6 && !verify.pending().get_untracked() {
+            if let Some(form) = form.get_untracked() {
+                let _ = form.request_submit();
+            }
+        }
+    };
+    view! {
+        <section class="card auth-card">
+            <h1>"Confirm your email"</h1>
+            <p class="muted">
+                "We sent a 6-digit code to " <strong data-testid="verify-email">{me.user.email.clone()}</strong>
+                ". It works for 3 minutes."
+            </p>
+            <ActionForm action=verify node_ref=form attr:novalidate=true attr:class="stack">
+                <FormAlert error/>
+                <Field
+                    label="Code"
+                    name="code"
+                    autocomplete="one-time-code"
+                    inputmode="numeric"
+                    maxlength=6
+                    autofocus=true
+                    hint="Check your inbox (and spam folder) for the code."
+                    error
+                    on:input=on_input
+                />
+                <Submit label="Verify email" busy_label="Checking…" pending=verify.pending()/>
+            </ActionForm>
+            <Resend resend/>
+        </section>
+    }
+    .into_any()
+}
+
+/// "Send a new code", with the cooldown counted down on screen.
+#[component]
+fn Resend(resend: ServerAction<ResendCode>) -> impl IntoView {
+    let initial = Resource::new_blocking(|| (), |_| resend_wait());
+    // None until the countdown starts, so hydration renders what SSR did.
+    let left = RwSignal::new(None::<u64>);
+    // A completed resend restarts the countdown from what the server says.
+    Effect::new(move |_| {
+        if let Some(Ok(wait)) = resend.value().get() {
+            left.set(Some(wait));
+        }
+    });
+    let error = action_error(resend);
+    let sent = move || matches!(resend.value().get(), Some(Ok(_)));
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let wait = initial.await.unwrap_or(0);
+                // Ticks in the browser only (effects do not run on the server).
+                Effect::new(move |_| {
+                    let _ = set_interval_with_handle(
+                        move || left.update(|l| *l = Some(l.unwrap_or(wait).saturating_sub(1))),
+                        Duration::from_secs(1),
+                    );
+                });
+                let remaining = move || left.get().unwrap_or(wait);
+                let label = move || match remaining() {
+                    0 => "Send a new code".to_owned(),
+                    n => format!("Send a new code in {n} s"),
+                };
+                let blocked = move || remaining() > 0;
+                view! {
+                    <ActionForm action=resend attr:class="stack resend">
+                        <FormAlert error/>
+                        <button
+                            type="submit"
+                            class="button button-quiet"
+                            disabled=move || blocked() || resend.pending().get()
+                        >
+                            {label}
+                        </button>
+                        <p class="form-success" role="status" aria-live="polite">
+                            {move || sent().then_some("We sent a new code.")}
+                        </p>
+                    </ActionForm>
+                }
+            })}
+        </Suspense>
+    }
+}

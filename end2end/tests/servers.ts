@@ -1,0 +1,18 @@
+// Addresses of the servers the suite starts (see webServer in
+// playwright.config.ts). Shared by the config and the tests; no test code here.
+
+/** The Latchkey server under test. */
+export const APP_PORT = 3100;
+export const APP_URL = `http://127.0.0.1:${APP_PORT}`;
+
+/**
+ * MailDev (npm "maildev", 3.x): a real SMTP server that keeps what it receives
+ * and lists it over HTTP. Both ports are bound to 127.0.0.1 only.
+ */
+export const MAILDEV_SMTP_PORT = 3125;
+export const MAILDEV_WEB_PORT = 3180;
+export const MAILDEV_URL = `http://127.0.0.1:${MAILDEV_WEB_PORT}`;
+/** MailDev 3 serves its REST API under /api (2.x used the root: /email). */
+export const MAILDEV_API = `${MAILDEV_URL}/api`;
+export const SMTP_URL = `smtp://127.0.0.1:${MAILDEV_SMTP_PORT}`;
+export const MAIL_FROM = 'Latchkey <no-reply@latchkey.test>';

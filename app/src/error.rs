@@ -87,6 +87,14 @@ impl AppError {
         }
     }
 
+    /// The same error, shown under another form field.
+    pub fn with_field(self, field: &str) -> Self {
+        Self {
+            field: self.field.map(|_| field.to_owned()),
+            ..self
+        }
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::field(ErrorCode::InvalidInput, field, message)
     }

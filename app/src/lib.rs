@@ -18,8 +18,8 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
-    signup::SignupPage, verify::VerifyPage,
+    change_email::ChangeEmailPage, home::HomePage, login::LoginPage, login_code::LoginCodePage,
+    not_found::NotFound, profile::ProfilePage, signup::SignupPage, verify::VerifyPage,
 };
 
 pub const PRODUCT: &str = "Latchkey";
@@ -67,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage/>
                     <Route path=path!("/profile") ssr=SsrMode::Async view=ProfilePage/>
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
+                    <Route path=path!("/login/code") ssr=SsrMode::Async view=LoginCodePage/>
+                    <Route path=path!("/email") ssr=SsrMode::Async view=ChangeEmailPage/>
                 </Routes>
             </main>
         </Router>

@@ -194,6 +194,10 @@ export interface Mail {
 
 /** Subject of the verification mail; the code is 6 digits, leading zeros kept. */
 export const CODE_SUBJECT = /^(\d{6}) is your Latchkey verification code$/;
+/** Subject of the passwordless sign-in mail (/login/code). */
+export const SIGNIN_SUBJECT = /^(\d{6}) is your Latchkey sign-in code$/;
+/** Subject of the mail sent to the new address of an email change (/email). */
+export const CHANGE_EMAIL_SUBJECT = /^(\d{6}) is your Latchkey code to change your email$/;
 
 /** Every mail MailDev holds addressed to `email`, oldest first. */
 export async function mailsTo(request: APIRequestContext, email: string): Promise<Mail[]> {
@@ -211,24 +215,38 @@ export async function mailsTo(request: APIRequestContext, email: string): Promis
     .map(({ mail }) => mail);
 }
 
+/** Options of latestMail and latestCode. */
+export interface MailWait {
+  /** How long to wait for the mail. */
+  timeoutMs?: number;
+  /** Mails already seen (by id): only a mail not among them counts. */
+  after?: Mail[];
+  /** Only a mail whose (trimmed) subject matches counts. */
+  subject?: RegExp;
+}
+
 /**
  * Waits (up to `timeoutMs`) for a mail to `email` and returns the newest one.
- * With `after`, only a mail that is not among those (by id) counts.
+ * With `after`, only a mail that is not among those (by id) counts; with
+ * `subject`, only a mail whose subject matches.
  */
 export async function latestMail(
   request: APIRequestContext,
   email: string,
-  { timeoutMs = 15_000, after = [] as Mail[] } = {},
+  { timeoutMs = 15_000, after = [], subject }: MailWait = {},
 ): Promise<Mail> {
   const seen = new Set(after.map((m) => m.id));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const fresh = (await mailsTo(request, email)).filter((m) => !seen.has(m.id));
+    const fresh = (await mailsTo(request, email))
+      .filter((m) => !seen.has(m.id))
+      .filter((m) => !subject || subject.test(m.subject?.trim() ?? ''));
     if (fresh.length > 0) return fresh[fresh.length - 1];
     if (Date.now() > deadline) {
       throw new Error(
-        `No${seen.size ? ' new' : ''} mail to ${email} reached MailDev (${MAILDEV_API}/email) within ` +
-          `${timeoutMs / 1000} s: did the server get SMTP_URL, and did sending fail (see its log)?`,
+        `No${seen.size ? ' new' : ''} mail to ${email}${subject ? ` with a subject matching ${subject}` : ''} ` +
+          `reached MailDev (${MAILDEV_API}/email) within ${timeoutMs / 1000} s: did the server get SMTP_URL, ` +
+          'and did sending fail (see its log)?',
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -236,16 +254,30 @@ export async function latestMail(
 }
 
 /**
- * Returns the 6-digit verification code (a string: it may start with 0) from
- * the subject of the newest mail to `email`, waiting up to ~15 s for it.
+ * Returns the 6-digit code (a string: it may start with 0) from the subject of
+ * the newest mail to `email`, waiting up to ~15 s for it. By default that is
+ * the verification mail (CODE_SUBJECT); pass `subject` (SIGNIN_SUBJECT,
+ * CHANGE_EMAIL_SUBJECT) for another kind, and `after` to skip older mails.
+ * With `subject`, mails of other kinds are ignored rather than rejected.
  */
-export async function latestCode(request: APIRequestContext, email: string): Promise<string> {
-  const mail = await latestMail(request, email);
-  const match = CODE_SUBJECT.exec(mail.subject?.trim() ?? '');
+export async function latestCode(request: APIRequestContext, email: string, wait: MailWait = {}): Promise<string> {
+  const pattern = wait.subject ?? CODE_SUBJECT;
+  const mail = await latestMail(request, email, wait);
+  const match = pattern.exec(mail.subject?.trim() ?? '');
   if (!match) {
     throw new Error(`The newest mail to ${email} carries no code in its subject: ${JSON.stringify(mail.subject)}`);
   }
   return match[1];
+}
+
+/** The 6-digit code field of every code screen (/verify, /login/code, /email). */
+export function codeInput(page: Page): Locator {
+  return page.getByLabel('Code', { exact: true });
+}
+
+/** The error shown under the code field. */
+export function codeError(page: Page): Locator {
+  return page.locator('#field-code-error');
 }
 
 /** A 6-digit code that is not `code`. */

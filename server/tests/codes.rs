@@ -258,3 +258,119 @@ async fn the_in_process_store_needs_no_server() {
     assert!(s.ping().await.is_ok());
     assert_eq!(s.kind(), "in-process");
 }
+
+on_both_backends!(
+    email_changes_only_after_the_code_to_the_new_address,
+    |backend| {
+        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (auth, _) = signed_up(&s).await;
+        let new_email = format!("new{}@example.com", unique_name());
+
+        let err = s
+            .request_email_change(&auth, &auth.user.email, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("new_email"));
+
+        s.request_email_change(&auth, &new_email.to_uppercase(), &client())
+            .await
+            .unwrap();
+        let code = smtp::code_in(&inbox.wait_for(&new_email, 10).await);
+        let row = app::ssr::users::by_id(&s.db, &auth.user.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.email, auth.user.email,
+            "nothing changes before the code"
+        );
+
+        let user = s
+            .confirm_email_change(&auth, &new_email, &code, &client())
+            .await
+            .unwrap();
+        assert_eq!(
+            (user.email.as_str(), user.email_verified),
+            (new_email.as_str(), true)
+        );
+        let (_, issued) = s
+            .login(&new_email, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        assert!(s
+            .authenticate(&issued.access_token)
+            .await
+            .unwrap()
+            .is_some());
+    }
+);
+
+on_both_backends!(
+    an_email_change_to_a_taken_address_fails_cleanly,
+    |backend| {
+        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (auth, _) = signed_up(&s).await;
+        let (_, other) = signed_up(&s).await;
+        s.request_email_change(&auth, &other, &client())
+            .await
+            .unwrap();
+        // The other account's verification mail came first; take the newest.
+        let code = loop {
+            let mail = inbox.wait_for(&other, 10).await;
+            if mail.contains("change your email") {
+                break smtp::code_in(&mail);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let err = s
+            .confirm_email_change(&auth, &other, &code, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::EmailTaken, None)
+        );
+    }
+);
+
+on_both_backends!(
+    sign_in_by_code_and_no_hint_about_unknown_addresses,
+    |backend| {
+        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (auth, email) = signed_up(&s).await;
+        s.request_signin_code(&email, &client()).await.unwrap();
+        let code = loop {
+            let mail = inbox.wait_for(&email, 10).await;
+            if mail.contains("sign-in code") {
+                break smtp::code_in(&mail);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let (user, issued) = s.signin_with_code(&email, &code, &client()).await.unwrap();
+        assert_eq!(user.id, auth.user.id);
+        assert!(user.email_verified, "the code proves the address");
+        assert!(s
+            .authenticate(&issued.access_token)
+            .await
+            .unwrap()
+            .is_some());
+        let again = s
+            .signin_with_code(&email, &code, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(again.code, ErrorCode::CodeExpired, "single use");
+
+        // An unknown address gets the same answer, the same cooldown, and no mail.
+        let nobody = format!("{}@example.com", unique_name());
+        s.request_signin_code(&nobody, &client()).await.unwrap();
+        let second = s.request_signin_code(&nobody, &client()).await.unwrap_err();
+        assert_eq!(second.code, ErrorCode::RateLimited);
+        let err = s
+            .signin_with_code(&nobody, "123456", &client())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::CodeExpired);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(inbox.all().iter().all(|m| !m.contains(&nobody)));
+    }
+);

@@ -394,6 +394,55 @@ on_both_backends!(api_email_verification_by_code, |backend| {
     assert_eq!(body_json(res).await["email_verified"], true);
 });
 
+on_both_backends!(api_sign_in_by_code, |backend| {
+    let services = common::services(backend).await;
+    let (port, inbox) = common::smtp::start().await;
+    common::start_outbox(&services, port);
+    let app = server::router::build(services, leptos_options(), ORIGIN);
+    let (name, _) = api_signup(&app).await;
+    let email = format!("{name}@example.com");
+    inbox.wait_for(&email, 10).await; // the verification mail
+
+    let res = send(
+        &app,
+        json_post("/api/v1/auth/code", json!({ "email": email })),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let code = loop {
+        let mail = inbox.wait_for(&email, 10).await;
+        if mail.contains("sign-in code") {
+            break common::smtp::code_in(&mail);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let res = send(
+        &app,
+        json_post(
+            "/api/v1/auth/code/verify",
+            json!({ "email": email, "code": code }),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens = body_json(res).await;
+    assert_eq!(tokens["user"]["email_verified"], true);
+    let me = send(
+        &app,
+        bearer_get("/api/v1/me", tokens["access_token"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let unknown = json!({ "email": format!("{}@example.com", unique_name()) });
+    let res = send(&app, json_post("/api/v1/auth/code", unknown)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::ACCEPTED,
+        "the same answer for unknown addresses"
+    );
+});
+
 #[tokio::test]
 async fn unknown_pages_are_404_and_health_is_ok() {
     let app = app(Backend::Sqlite).await;

@@ -1,2 +1,3 @@
+pub mod code;
 pub mod form;
 pub mod header;

@@ -35,6 +35,7 @@ pub fn LoginPage() -> impl IntoView {
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
                 <Submit label="Log in" busy_label="Logging in…" pending=action.pending()/>
             </ActionForm>
+            <p class="switch"><A href="/login/code">"Email me a sign-in code instead"</A></p>
             <p class="switch">"New here? " <A href="/signup">"Create an account"</A></p>
         </section>
     }

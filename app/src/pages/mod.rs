@@ -1,5 +1,7 @@
+pub mod change_email;
 pub mod home;
 pub mod login;
+pub mod login_code;
 pub mod not_found;
 pub mod profile;
 pub mod signup;

@@ -49,6 +49,8 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
                     <dt>"Email"</dt>
                     <dd>
                         <span data-testid="profile-email">{user.email.clone()}</span>
+                        " "
+                        <A href="/email" attr:class="inline-link">"Change"</A>
                         {if user.email_verified {
                             view! { <span class="badge badge-ok">"verified"</span> }.into_any()
                         } else {

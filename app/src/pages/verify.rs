@@ -8,7 +8,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::RequireUser;
-use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::components::code::CodeField;
+use crate::components::form::{action_error, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
 use crate::session::session_action;
@@ -78,18 +79,6 @@ fn Verify(
     }
     let error = action_error(verify);
     let form = NodeRef::<leptos::html::Form>::new();
-    // Submit as soon as six digits are in (pasted or typed).
-    let on_input = move |ev: leptos::ev::Event| {
-        let digits = event_target_value(&ev)
-            .chars()
-            .filter(char::is_ascii_digit)
-            .count();
-        if digits == 6 && !verify.pending().get_untracked() {
-            if let Some(form) = form.get_untracked() {
-                let _ = form.request_submit();
-            }
-        }
-    };
     view! {
         <section class="card auth-card">
             <h1>"Confirm your email"</h1>
@@ -99,17 +88,7 @@ fn Verify(
             </p>
             <ActionForm action=verify node_ref=form attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <Field
-                    label="Code"
-                    name="code"
-                    autocomplete="one-time-code"
-                    inputmode="numeric"
-                    maxlength=6
-                    autofocus=true
-                    hint="Check your inbox (and spam folder) for the code."
-                    error
-                    on:input=on_input
-                />
+                <CodeField form pending=verify.pending() error/>
                 <Submit label="Verify email" busy_label="Checking…" pending=verify.pending()/>
             </ActionForm>
             <Resend resend/>

@@ -63,18 +63,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let cfg = &self.config.codes;
-        let cooldown_key = cooldown_key(purpose, email);
-        if let Some(left) = self
-            .ephemeral
-            .cooldown(&cooldown_key, cfg.resend_cooldown)
-            .await?
-        {
-            let secs = left.as_secs().max(1);
-            return Err(AppError::rate_limited(
-                secs,
-                format!("A code was just sent. You can ask for another in {secs} s."),
-            ));
-        }
+        self.start_cooldown(purpose, email).await?;
         self.limit(
             &format!("rl:code-send:email:{email}"),
             cfg.sends_per_hour_per_email,
@@ -148,6 +137,25 @@ impl Services {
                 "code",
                 "This code has expired or was already used. Send a new one.",
             )),
+        }
+    }
+
+    /// Starts the resend cooldown for `email`, or refuses while one runs.
+    pub async fn start_cooldown(&self, purpose: Purpose, email: &str) -> Result<(), AppError> {
+        let key = cooldown_key(purpose, email);
+        match self
+            .ephemeral
+            .cooldown(&key, self.config.codes.resend_cooldown)
+            .await?
+        {
+            None => Ok(()),
+            Some(left) => {
+                let secs = left.as_secs().max(1);
+                Err(AppError::rate_limited(
+                    secs,
+                    format!("A code was just sent. You can ask for another in {secs} s."),
+                ))
+            }
         }
     }
 

@@ -116,6 +116,17 @@ pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: i64) -> Resul
     Ok(())
 }
 
+/// Changes the address (verified); the unique index refuses a taken one.
+pub async fn set_email(db: &Db, id: &str, email: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET email = $1, email_verified = 1, updated_at = $2 WHERE id = $3")
+        .bind(email)
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_email_verified(db: &Db, id: &str, now: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2")
         .bind(now)

@@ -19,6 +19,8 @@ pub fn router() -> Router<Services> {
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
         .route("/auth/token-info", get(token_info))
+        .route("/auth/code", post(request_code))
+        .route("/auth/code/verify", post(signin_with_code))
 }
 
 #[derive(Deserialize)]
@@ -117,4 +119,37 @@ async fn token_info(AuthUser(auth): AuthUser) -> Json<TokenInfo> {
         session_id: auth.session_id,
         expires_at: auth.access_expires_at,
     })
+}
+
+#[derive(Deserialize)]
+pub struct CodeRequest {
+    email: String,
+}
+
+/// Mails a sign-in code if the address has an account; answers 202 either way.
+async fn request_code(
+    State(services): State<Services>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<CodeRequest>,
+) -> Result<StatusCode, ApiError> {
+    services.request_signin_code(&body.email, &client).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+pub struct CodeSignin {
+    email: String,
+    /// The 6-digit code, as a string (leading zeros matter).
+    code: String,
+}
+
+async fn signin_with_code(
+    State(services): State<Services>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<CodeSignin>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let (user, issued) = services
+        .signin_with_code(&body.email, &body.code, &client)
+        .await?;
+    Ok(Json(TokenResponse::new(issued, Some(user))))
 }

@@ -16,6 +16,8 @@ pub fn router() -> Router<Services> {
         .route("/me", get(me).patch(update_me))
         .route("/me/email/code", post(send_email_code))
         .route("/me/email/verify", post(verify_email))
+        .route("/me/email/change", post(request_email_change))
+        .route("/me/email/change/confirm", post(confirm_email_change))
 }
 
 async fn me(AuthUser(auth): AuthUser) -> Json<User> {
@@ -59,5 +61,42 @@ async fn verify_email(
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(
         services.verify_email(&auth, &body.code, &client).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct EmailChange {
+    new_email: String,
+}
+
+/// Mails a code to the new address; nothing changes yet.
+async fn request_email_change(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Client(client): Client,
+    ApiJson(body): ApiJson<EmailChange>,
+) -> Result<StatusCode, ApiError> {
+    services
+        .request_email_change(&auth, &body.new_email, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+pub struct EmailChangeConfirm {
+    new_email: String,
+    code: String,
+}
+
+async fn confirm_email_change(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Client(client): Client,
+    ApiJson(body): ApiJson<EmailChangeConfirm>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        services
+            .confirm_email_change(&auth, &body.new_email, &body.code, &client)
+            .await?,
     ))
 }

@@ -1,0 +1,94 @@
+//! Change the account's email: a code goes to the new address, and the
+//! address changes only once that code checks.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use super::login_code::urlencoding;
+use super::RequireUser;
+use crate::components::code::CodeField;
+use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::error::AppError;
+use crate::model::Me;
+use crate::session::session_action;
+
+#[server(prefix = "/fn", endpoint = "request_email_change")]
+pub async fn request_email_change(new_email: String) -> Result<(), AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    let new_email = services
+        .request_email_change(&auth, &new_email, &request::client_info())
+        .await?;
+    leptos_axum::redirect(&format!("/email?new={}", urlencoding(&new_email)));
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(new_email: String, code: String) -> Result<(), AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    services
+        .confirm_email_change(&auth, &new_email, &code, &request::client_info())
+        .await?;
+    leptos_axum::redirect("/profile");
+    Ok(())
+}
+
+#[component]
+pub fn ChangeEmailPage() -> impl IntoView {
+    let request = ServerAction::<RequestEmailChange>::new();
+    let confirm = session_action::<ConfirmEmailChange>();
+    view! {
+        <Title text="Change your email"/>
+        <RequireUser signed_in=move |me| view! { <ChangeEmail me request confirm/> }/>
+    }
+}
+
+#[component]
+fn ChangeEmail(
+    me: Me,
+    request: ServerAction<RequestEmailChange>,
+    confirm: ServerAction<ConfirmEmailChange>,
+) -> impl IntoView {
+    let new_email = move || {
+        use_query_map()
+            .with(|q| q.get("new"))
+            .filter(|e| !e.is_empty())
+    };
+    let request_error = action_error(request);
+    let confirm_error = action_error(confirm);
+    let form = NodeRef::<leptos::html::Form>::new();
+    view! {
+        <section class="card auth-card">
+            <h1>"Change your email"</h1>
+            {move || match new_email() {
+                None => view! {
+                    <p class="muted">"Now: " <strong>{me.user.email.clone()}</strong>
+                        ". We will send a code to the new address; nothing changes until you enter it."</p>
+                    <ActionForm action=request attr:novalidate=true attr:class="stack">
+                        <FormAlert error=request_error/>
+                        <Field label="New email" name="new_email" kind="email" autocomplete="email" autofocus=true error=request_error/>
+                        <Submit label="Send code" busy_label="Sending…" pending=request.pending()/>
+                    </ActionForm>
+                }.into_any(),
+                Some(new_email) => view! {
+                    <p class="muted">"We sent a 6-digit code to " <strong data-testid="new-email">{new_email.clone()}</strong>
+                        ". It works for 3 minutes."</p>
+                    <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
+                        <FormAlert error=confirm_error/>
+                        <input type="hidden" name="new_email" value=new_email/>
+                        <CodeField form pending=confirm.pending() error=confirm_error/>
+                        <Submit label="Change email" busy_label="Changing…" pending=confirm.pending()/>
+                    </ActionForm>
+                    <p class="switch"><A href="/email">"Use a different address"</A></p>
+                }.into_any(),
+            }}
+            <p class="switch"><A href="/profile">"Back to your profile"</A></p>
+        </section>
+    }
+}

@@ -26,7 +26,7 @@ fi
 say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings
-cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --locked -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 say "Rust unit and integration tests (SQLite and PostgreSQL)"
 cargo test --locked -p app -p server --features app/ssr

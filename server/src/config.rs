@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::ssr::config::{AuthConfig, CodeConfig, HashParams};
+use app::ssr::config::{AuthConfig, CodeConfig, Feature, HashParams};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use rand::RngCore;
 
@@ -163,6 +163,19 @@ impl Config {
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             problems.push(format!("MAIL_FROM must be an address like 'Latchkey <no-reply@example.com>', got {mail_from:?}"));
         }
+        let mut verified_only = Vec::new();
+        for name in get("VERIFIED_ONLY")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|n| !n.trim().is_empty())
+        {
+            match Feature::parse(name) {
+                Some(feature) => verified_only.push(feature),
+                None => problems.push(format!(
+                    "VERIFIED_ONLY lists unknown feature {name:?} (known: change_username, change_email)"
+                )),
+            }
+        }
         if code_ttl < 10 {
             problems.push("CODE_TTL_SECS must be at least 10".into());
         }
@@ -189,6 +202,7 @@ impl Config {
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             json_logs,
             auth: AuthConfig {
+                verified_only,
                 product: "Latchkey".into(),
                 mail_from,
                 codes: CodeConfig {

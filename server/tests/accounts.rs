@@ -430,3 +430,37 @@ async fn unknown_account_and_wrong_password_take_the_same_time() {
         "wrong password median {w:.4}s vs unknown account {u:.4}s"
     );
 }
+
+on_both_backends!(
+    verified_only_features_wait_for_a_verified_address,
+    |backend| {
+        let config = AuthConfig {
+            verified_only: vec![app::ssr::config::Feature::ChangeUsername],
+            ..AuthConfig::for_tests()
+        };
+        let s = services_with(backend, config).await;
+        let name = unique_name();
+        let (user, issued) = s
+            .signup(
+                &format!("{name}@example.com"),
+                &name,
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap();
+        let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
+        let err = s.update_username(&auth, "renamed").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::EmailUnverified);
+
+        app::ssr::users::set_email_verified(&s.db, &user.id, app::ssr::now())
+            .await
+            .unwrap();
+        let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
+        let renamed = format!("{name}x");
+        assert_eq!(
+            s.update_username(&auth, &renamed).await.unwrap().username,
+            renamed
+        );
+    }
+);

@@ -7,7 +7,6 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use super::login_code::urlencoding;
 use super::RequireUser;
 use crate::components::code::CodeField;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
@@ -17,6 +16,7 @@ use crate::session::session_action;
 
 #[server(prefix = "/fn", endpoint = "request_email_change")]
 pub async fn request_email_change(new_email: String) -> Result<(), AppError> {
+    use super::login_code::urlencoding;
     use crate::ssr::request;
     let services = request::services()?;
     let auth = request::require_auth()?;

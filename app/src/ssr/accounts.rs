@@ -1,6 +1,7 @@
 //! Sign-up, log-in and profile changes.
 
 use super::codes::Purpose;
+use super::config::Feature;
 use super::db::StoreError;
 use super::password::Verified;
 use super::sessions::Issued;
@@ -135,6 +136,18 @@ impl Services {
         })
     }
 
+    /// Refuses `feature` to an unverified account when the operator reserved
+    /// it for verified addresses.
+    pub fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), AppError> {
+        if auth.user.email_verified || !self.config.verified_only.contains(&feature) {
+            return Ok(());
+        }
+        Err(AppError::new(
+            ErrorCode::EmailUnverified,
+            "Confirm your email address first: enter the code we sent you.",
+        ))
+    }
+
     /// Step one of an email change: mails a code to the new address.
     pub async fn request_email_change(
         &self,
@@ -142,6 +155,7 @@ impl Services {
         new_email: &str,
         client: &ClientInfo,
     ) -> Result<String, AppError> {
+        self.require_verified(auth, Feature::ChangeEmail)?;
         let new_email = validate::email(new_email).map_err(|e| e.with_field("new_email"))?;
         if new_email == auth.user.email {
             return Err(AppError::invalid(
@@ -234,6 +248,7 @@ impl Services {
     }
 
     pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, AppError> {
+        self.require_verified(auth, Feature::ChangeUsername)?;
         let username = validate::username(username)?;
         users::set_username(&self.db, &auth.user.id, &username, now())
             .await

@@ -45,8 +45,28 @@ impl Default for CodeConfig {
     }
 }
 
+/// Features an operator can reserve for verified email addresses
+/// (`VERIFIED_ONLY=change_username,change_email`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    ChangeUsername,
+    ChangeEmail,
+}
+
+impl Feature {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim() {
+            "change_username" => Some(Self::ChangeUsername),
+            "change_email" => Some(Self::ChangeEmail),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
+    /// Features an unverified account may not use.
+    pub verified_only: Vec<Feature>,
     /// Shown in mails and page titles.
     pub product: String,
     /// `From:` of every mail, e.g. `Latchkey <no-reply@example.com>`.
@@ -71,6 +91,7 @@ impl AuthConfig {
     /// Settings for tests: real crypto, cheap-ish hashing.
     pub fn for_tests() -> Self {
         Self {
+            verified_only: Vec::new(),
             product: "Latchkey".into(),
             mail_from: "Latchkey <no-reply@latchkey.test>".into(),
             codes: CodeConfig::default(),

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Measures the release build on PostgreSQL + Redis with wrk and prints one
+# table: authenticated GET /api/v1/me, JSON log-in (argon2id-bound), SSR of
+# the log-in page, /me while log-ins saturate the hash pool, memory, and the
+# WASM bundle size. Traffic goes to 127.0.0.1 only; every run is bounded.
+#   DURATION=10s ./bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+source scripts/tools.sh
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+duration="${DURATION:-10s}"
+port=3200
+base="http://127.0.0.1:$port"
+pg_admin="${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+db="latchkey_bench"
+
+say "release build"
+cargo leptos build --release >/dev/null 2>&1
+bin="$CARGO_TARGET_DIR/release/server"
+
+psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+  DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" \
+  LATCHKEY_SECRET="bench-secret-bench-secret-bench-secret-bench-secret" RUST_LOG=warn \
+  "$bin" >/tmp/latchkey-bench.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+rss() { awk '/VmRSS/ {print int($2/1024) " MiB"}' "/proc/$server/status"; }
+idle_rss=$(rss)
+
+token=$(curl -sf -H 'Content-Type: application/json' "$base/api/v1/auth/signup" \
+  -d '{"email":"bench@example.com","username":"benchuser","password":"correct horse battery staple"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+# wrk's summary -> "req/s p50 p99"
+measure() {
+  wrk -t2 "$@" --latency | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    END {printf "%.0f %s %s\n", rps, p50, p99}'
+}
+
+say "GET /api/v1/me, 64 connections"
+read -r me_rps me_p50 me_p99 < <(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/api/v1/me")
+say "POST /api/v1/auth/login, 16 connections"
+read -r login_rps login_p50 login_p99 < <(measure -c16 -d"$duration" -s bench/login.lua "$base/api/v1/auth/login")
+say "SSR GET /login, 64 connections"
+read -r ssr_rps ssr_p50 ssr_p99 < <(measure -c64 -d"$duration" "$base/login")
+say "GET /api/v1/me while log-ins saturate the hash pool"
+wrk -t1 -c16 -d"$duration" -s bench/login.lua "$base/api/v1/auth/login" >/dev/null &
+flood=$!
+sleep 1
+read -r mix_rps mix_p50 mix_p99 < <(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/api/v1/me")
+loaded_rss=$(rss)
+wait $flood
+
+wasm="$root/target/site/pkg/latchkey.wasm"
+wasm_raw=$(( $(stat -c %s "$wasm") / 1024 ))
+wasm_gz=$(( $(gzip -9 -c "$wasm" | wc -c) / 1024 ))
+
+cat <<TABLE
+
+| measurement ($(nproc) cores, wrk, $duration each) | req/s | p50 | p99 |
+|---|---|---|---|
+| GET /api/v1/me (JWT + session check in PostgreSQL), 64 conns | $me_rps | $me_p50 | $me_p99 |
+| POST /api/v1/auth/login (argon2id m=19 MiB t=2), 16 conns | $login_rps | $login_p50 | $login_p99 |
+| SSR GET /login, 64 conns | $ssr_rps | $ssr_p50 | $ssr_p99 |
+| GET /api/v1/me while log-ins saturate the hash pool | $mix_rps | $mix_p50 | $mix_p99 |
+
+| other | value |
+|---|---|
+| RSS idle / after load | $idle_rss / $loaded_rss |
+| WASM bundle raw / gzip -9 | ${wasm_raw} KiB / ${wasm_gz} KiB |
+TABLE

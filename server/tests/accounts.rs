@@ -8,7 +8,7 @@ use app::error::ErrorCode;
 use app::ssr::{AuthConfig, ClientInfo};
 use common::{services, services_with, unique_name};
 
-const PASSWORD: &str = "correct horse battery staple";
+use common::PASSWORD;
 
 fn client() -> ClientInfo {
     ClientInfo {
@@ -169,16 +169,9 @@ on_both_backends!(
     disabled_users_are_refused_only_after_a_correct_password,
     |backend| {
         let s = services(backend).await;
-        let name = unique_name();
-        let (user, issued) = s
-            .signup(
-                &format!("{name}@example.com"),
-                &name,
-                PASSWORD.into(),
-                &client(),
-            )
-            .await
-            .unwrap();
+        let common::NewAccount {
+            name, user, issued, ..
+        } = common::sign_up(&s).await;
         app::ssr::users::set_disabled(&s.db, &user.id, true, app::ssr::now())
             .await
             .unwrap();
@@ -211,16 +204,11 @@ on_both_backends!(
     refresh_rotates_and_reuse_within_grace_gets_the_same_successor,
     |backend| {
         let s = services(backend).await;
-        let name = unique_name();
-        let (_, first) = s
-            .signup(
-                &format!("{name}@example.com"),
-                &name,
-                PASSWORD.into(),
-                &client(),
-            )
-            .await
-            .unwrap();
+        let common::NewAccount {
+            name,
+            issued: first,
+            ..
+        } = common::sign_up(&s).await;
         let (second, auth) = s.refresh(&first.refresh_token).await.unwrap();
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_eq!(second.session_id, first.session_id);
@@ -237,16 +225,7 @@ on_both_backends!(
     concurrent_refreshes_of_one_token_yield_one_successor,
     |backend| {
         let s = services(backend).await;
-        let name = unique_name();
-        let (_, first) = s
-            .signup(
-                &format!("{name}@example.com"),
-                &name,
-                PASSWORD.into(),
-                &client(),
-            )
-            .await
-            .unwrap();
+        let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
         let racers = (0..10).map(|_| {
             let (s, token) = (s.clone(), first.refresh_token.clone());
             tokio::spawn(async move { s.refresh(&token).await })
@@ -271,16 +250,7 @@ on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
         ..AuthConfig::for_tests()
     };
     let s = services_with(backend, config).await;
-    let name = unique_name();
-    let (_, first) = s
-        .signup(
-            &format!("{name}@example.com"),
-            &name,
-            PASSWORD.into(),
-            &client(),
-        )
-        .await
-        .unwrap();
+    let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
     let (second, _) = s.refresh(&first.refresh_token).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let err = s.refresh(&first.refresh_token).await.unwrap_err();
@@ -298,16 +268,7 @@ on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
 
 on_both_backends!(logout_revokes_the_session_at_once, |backend| {
     let s = services(backend).await;
-    let name = unique_name();
-    let (_, issued) = s
-        .signup(
-            &format!("{name}@example.com"),
-            &name,
-            PASSWORD.into(),
-            &client(),
-        )
-        .await
-        .unwrap();
+    let common::NewAccount { name, issued, .. } = common::sign_up(&s).await;
     let (_, other) = s.login(&name, PASSWORD.into(), &client()).await.unwrap();
     s.revoke_session(&issued.session_id, "logout")
         .await
@@ -439,16 +400,9 @@ on_both_backends!(
             ..AuthConfig::for_tests()
         };
         let s = services_with(backend, config).await;
-        let name = unique_name();
-        let (user, issued) = s
-            .signup(
-                &format!("{name}@example.com"),
-                &name,
-                PASSWORD.into(),
-                &client(),
-            )
-            .await
-            .unwrap();
+        let common::NewAccount {
+            name, user, issued, ..
+        } = common::sign_up(&s).await;
         let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
         let err = s.update_username(&auth, "renamed").await.unwrap_err();
         assert_eq!(err.code, ErrorCode::EmailUnverified);

@@ -11,7 +11,7 @@ use app::ssr::ephemeral::CodeCheck;
 use app::ssr::{AuthConfig, ClientInfo, EphemeralStore, MemoryStore, Services};
 use common::{smtp, unique_name, Backend};
 
-const PASSWORD: &str = "correct horse battery staple";
+use common::PASSWORD;
 
 async fn store(backend: Backend) -> Arc<dyn EphemeralStore> {
     common::ephemeral(backend).await
@@ -130,16 +130,9 @@ async fn with_smtp(backend: Backend, config: AuthConfig) -> (Services, smtp::Inb
 }
 
 async fn signed_up(s: &Services) -> (app::ssr::Auth, String) {
-    let name = unique_name();
-    let email = format!("{name}@example.com");
-    let (_, issued) = s
-        .signup(&email, &name, PASSWORD.into(), &client())
-        .await
-        .unwrap();
-    (
-        s.authenticate(&issued.access_token).await.unwrap().unwrap(),
-        email,
-    )
+    let account = common::sign_up(s).await;
+    let auth = s.authenticate(&account.issued.access_token).await.unwrap();
+    (auth.expect("a fresh session"), account.email)
 }
 
 on_both_backends!(sign_up_mails_a_code_that_verifies_the_email, |backend| {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 const ORIGIN: &str = "http://127.0.0.1:3000";
-const PASSWORD: &str = "correct horse battery staple";
+use common::PASSWORD;
 
 async fn app(backend: Backend) -> Router {
     server::router::build(common::services(backend).await, leptos_options(), ORIGIN)

@@ -151,3 +151,32 @@ pub fn start_outbox(services: &Services, port: u16) {
     let services = services.clone();
     tokio::spawn(async move { services.run_outbox(transport, stopped).await });
 }
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An account made through the real sign-up flow.
+pub struct NewAccount {
+    pub name: String,
+    pub email: String,
+    pub user: app::model::User,
+    pub issued: app::ssr::sessions::Issued,
+}
+
+pub async fn sign_up(s: &Services) -> NewAccount {
+    let name = unique_name();
+    let email = format!("{name}@example.com");
+    let client = app::ssr::ClientInfo {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("tests".into()),
+    };
+    let (user, issued) = s
+        .signup(&email, &name, PASSWORD.into(), &client)
+        .await
+        .expect("sign-up succeeds");
+    NewAccount {
+        name,
+        email,
+        user,
+        issued,
+    }
+}

@@ -1,18 +1,27 @@
-//! argon2id hashing, run on blocking threads behind a semaphore sized to the
-//! cores: a flood of logins queues here instead of starving the runtime.
+//! argon2id hashing on a fixed pool of worker threads sized to the cores: a
+//! flood of logins queues here instead of starving the async runtime.
+//!
+//! Dedicated threads (not tokio's blocking pool) also bound memory: each
+//! hash needs 19 MiB, which the allocator keeps per thread for reuse, so N
+//! long-lived workers hold N blocks, where a churning pool of threads grew to
+//! hundreds of MiB under load.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
 
 use super::config::HashParams;
 use crate::error::AppError;
 
+type Job = Box<dyn FnOnce() + Send>;
+
 pub struct Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+    /// Jobs submitted and not yet finished.
+    in_flight: Arc<AtomicUsize>,
     /// A real hash of a random password: unknown accounts are verified
     /// against it so they take as long as a wrong password.
     dummy: String,
@@ -33,9 +42,29 @@ impl Hasher {
         let params = Params::new(params.m_cost, params.t_cost, params.p_cost, None)
             .expect("argon2 parameters are validated by the config");
         let dummy = hash_with(&params, &uuid::Uuid::new_v4().to_string());
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..workers.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not running it.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the Hasher is gone
+                    }
+                })
+                .expect("spawn a hashing thread");
+        }
         Self {
             params,
-            permits: Arc::new(Semaphore::new(workers.max(1))),
+            jobs,
+            in_flight: Arc::new(AtomicUsize::new(0)),
             dummy,
         }
     }
@@ -78,23 +107,25 @@ impl Hasher {
         .await
     }
 
-    /// Free hashing slots right now (0 means logins are queueing).
-    pub fn available_workers(&self) -> usize {
-        self.permits.available_permits()
+    /// Hash jobs running or waiting for a worker.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| AppError::unavailable())?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|_| AppError::internal())
+        let (done, result) = tokio::sync::oneshot::channel();
+        let in_flight = self.in_flight.clone();
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let job: Job = Box::new(move || {
+            let _ = done.send(job());
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        });
+        self.jobs.send(job).map_err(|_| AppError::unavailable())?;
+        // A panicking job drops `done`: report it, never hang.
+        result.await.map_err(|_| AppError::internal())
     }
 }
 

@@ -12,6 +12,9 @@ mkdir -p "$tools/bin"
 export PATH="$tools/bin:$tools/npm/node_modules/.bin:$PATH"
 # One target dir for every clone: a fresh checkout reuses compiled crates.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+# Each clone path would add its own incremental cache to the shared target
+# dir (tens of GiB after a few CI runs); clean builds of our crates are quick.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 CARGO_LEPTOS_VERSION=0.3.10   # the newest that builds on rustc 1.95
 BINARYEN_VERSION=132          # Debian's v108 breaks hydration

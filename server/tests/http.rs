@@ -44,6 +44,15 @@ fn bearer_get(uri: &str, token: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// A browser's page load with the given cookies.
+fn page_get(uri: &str, cookies: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, cookies)
+        .body(Body::empty())
+        .unwrap()
+}
+
 /// A browser form post (no JavaScript) to a server function.
 fn form_post(uri: &str, form: &str, cookies: Option<&str>) -> Request<Body> {
     let mut req = Request::post(uri)
@@ -219,15 +228,7 @@ on_both_backends!(browser_forms_work_without_javascript, |backend| {
     let jar = cookie_jar(&res);
 
     // The server-rendered profile already shows the user.
-    let page = send(
-        &app,
-        Request::get("/profile")
-            .header(header::ACCEPT, "text/html")
-            .header(header::COOKIE, &jar)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let page = send(&app, page_get("/profile", &jar)).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = body_text(page).await;
     assert!(
@@ -257,15 +258,7 @@ on_both_backends!(browser_forms_work_without_javascript, |backend| {
     // Log out revokes the session: the old cookies no longer sign anyone in.
     let res = send(&app, form_post("/fn/logout", "", Some(&jar))).await;
     assert_eq!(res.status(), StatusCode::FOUND);
-    let page = send(
-        &app,
-        Request::get("/profile")
-            .header(header::ACCEPT, "text/html")
-            .header(header::COOKIE, &jar)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let page = send(&app, page_get("/profile", &jar)).await;
     assert_eq!(
         page.status(),
         StatusCode::FOUND,
@@ -287,15 +280,7 @@ on_both_backends!(
             .split("; ")
             .filter(|c| c.starts_with("lk_refresh="))
             .collect();
-        let page = send(
-            &app,
-            Request::get("/profile")
-                .header(header::ACCEPT, "text/html")
-                .header(header::COOKIE, &refresh_only)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let page = send(&app, page_get("/profile", &refresh_only)).await;
         assert_eq!(page.status(), StatusCode::OK);
         let renewed = cookie_jar(&page);
         assert!(

@@ -18,8 +18,10 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    change_email::ChangeEmailPage, home::HomePage, login::LoginPage, login_code::LoginCodePage,
-    not_found::NotFound, profile::ProfilePage, signup::SignupPage, verify::VerifyPage,
+    change_email::ChangeEmailPage, delete_account::DeleteAccountPage, forgot::ForgotPage,
+    home::HomePage, login::LoginPage, login_code::LoginCodePage, not_found::NotFound,
+    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage, signup::SignupPage,
+    verify::VerifyPage,
 };
 
 pub const PRODUCT: &str = "Latchkey";
@@ -69,6 +71,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
                     <Route path=path!("/login/code") ssr=SsrMode::Async view=LoginCodePage/>
                     <Route path=path!("/email") ssr=SsrMode::Async view=ChangeEmailPage/>
+                    <Route path=path!("/forgot") ssr=SsrMode::Async view=ForgotPage/>
+                    <Route path=path!("/reset") ssr=SsrMode::Async view=ResetPage/>
+                    <Route path=path!("/password") ssr=SsrMode::Async view=ChangePasswordPage/>
+                    <Route path=path!("/delete-account") ssr=SsrMode::Async view=DeleteAccountPage/>
                 </Routes>
             </main>
         </Router>

@@ -46,3 +46,15 @@ pub struct Me {
     /// Unix seconds at which the current access token expires.
     pub access_expires_at: i64,
 }
+
+/// The live password meter's reading: the policy's verdict plus an estimate
+/// of how hard the password is to guess (zxcvbn's 0–4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Strength {
+    pub score: u8,
+    /// Whether sign-up, reset and change would accept it.
+    pub acceptable: bool,
+    /// Why it is refused, or zxcvbn's warning.
+    pub message: Option<String>,
+    pub suggestions: Vec<String>,
+}

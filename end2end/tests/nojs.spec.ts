@@ -54,3 +54,36 @@ test('form errors are shown without JavaScript', { tag: '@nojs' }, async ({ page
   await expect(page.getByRole('alert')).toHaveText('Incorrect email, username or password.');
   await snap(page, 'login-error-nojs');
 });
+
+test('a password reset works without JavaScript', { tag: '@nojs' }, async ({ page, request }) => {
+  const user = await (async () => {
+    const u = newUser();
+    await page.goto('/signup');
+    await submitSignUp(page, u);
+    await expect(page).toHaveURL(/\/verify$/);
+    await page.context().clearCookies();
+    return u;
+  })();
+
+  await page.goto('/forgot');
+  await page.getByLabel('Email', { exact: true }).fill(user.email);
+  await page.getByRole('button', { name: 'Send reset link' }).click();
+  await expect(page).toHaveURL(/\/forgot\?sent=/);
+  await expect(page.getByTestId('reset-sent')).toContainText(user.email);
+
+  const mail = await latestMail(request, user.email, { subject: /^Reset your Latchkey password$/ });
+  const link = new URL(mail.text!.match(/https?:\/\/\S+?\/reset\?token=[A-Za-z0-9_-]{43}/)![0]);
+  await page.goto(link.pathname + link.search);
+  await page.getByLabel('New password', { exact: true }).fill('short');
+  await page.getByLabel('Repeat the new password', { exact: true }).fill('short');
+  await page.getByRole('button', { name: 'Set new password' }).click();
+  await expect(page.locator('#field-password-error')).toHaveText('Use at least 8 characters.');
+  await expect(page).toHaveURL(/\/reset\?/);
+
+  await page.getByLabel('New password', { exact: true }).fill('plum nebula quietly sings');
+  await page.getByLabel('Repeat the new password', { exact: true }).fill('plum nebula quietly sings');
+  await page.getByRole('button', { name: 'Set new password' }).click();
+  await expect(page).toHaveURL(/\/profile\?changed=password$/);
+  await expect(page.getByTestId('password-changed')).toBeVisible();
+  await expect(page.getByTestId('nav-user')).toContainText(user.username);
+});

@@ -56,6 +56,7 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let hash_workers = parse("HASH_WORKERS", cores);
         let code_ttl = parse("CODE_TTL_SECS", 180);
+        let reset_ttl = parse("RESET_TOKEN_TTL_SECS", 3600);
         let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", 60);
 
         let mode = match get("LATCHKEY_ENV").as_deref() {
@@ -179,6 +180,9 @@ impl Config {
         if code_ttl < 10 {
             problems.push("CODE_TTL_SECS must be at least 10".into());
         }
+        if !(1..=86_400).contains(&reset_ttl) {
+            problems.push("RESET_TOKEN_TTL_SECS must be between 1 and 86400".into());
+        }
 
         let json_logs = match get("LOG_FORMAT").as_deref() {
             Some("json") => true,
@@ -224,6 +228,8 @@ impl Config {
                 hash_workers: hash_workers.max(1) as usize,
                 min_password_len: min_password_len as usize,
                 secure_cookies: public_url.starts_with("https://"),
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                reset_ttl: Duration::from_secs(reset_ttl),
             },
             public_url,
         })

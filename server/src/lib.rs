@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod fn_status;
 pub mod origin;
+pub mod reset_link;
 pub mod router;
 pub mod session;
 pub mod telemetry;

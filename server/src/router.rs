@@ -42,15 +42,24 @@ pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str
         )
         .merge(pages)
         .layer(middleware::from_fn_with_state(
-            services,
+            services.clone(),
             crate::session::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            services,
+            crate::reset_link::land,
         ))
         .layer(middleware::from_fn_with_state(
             public_origin,
             crate::origin::check,
         ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: queries can carry tokens (reset links).
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
 }
 
 /// `scheme://host[:port]` of a URL.

@@ -441,3 +441,147 @@ async fn unknown_pages_are_404_and_health_is_ok() {
     let res = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+fn bearer_post(uri: &str, token: &str, body: Value) -> Request<Body> {
+    let mut req = json_post(uri, body);
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    req
+}
+
+on_both_backends!(
+    password_api_answers_alike_and_refuses_bad_input,
+    |backend| {
+        let app = app(backend).await;
+        let (name, tokens) = api_signup(&app).await;
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+        // Known and unknown addresses: the same status and the same (empty) body.
+        let mut answers = Vec::new();
+        for email in [
+            format!("{name}@example.com"),
+            format!("{}@example.com", unique_name()),
+        ] {
+            let res = send(
+                &app,
+                json_post("/api/v1/password/forgot", json!({ "email": email })),
+            )
+            .await;
+            answers.push((res.status(), body_text(res).await));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0].0, StatusCode::ACCEPTED);
+
+        let bad = send(
+            &app,
+            json_post("/api/v1/password/forgot", json!({ "email": "nope" })),
+        )
+        .await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_error(&body_json(bad).await, "invalid_input");
+
+        for body in [
+            json!({ "token": "abc", "password": "a brand new passphrase" }),
+            json!({ "token": "x".repeat(43), "password": "a brand new passphrase" }),
+        ] {
+            let res = send(&app, json_post("/api/v1/password/reset", body)).await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            assert_error(&body_json(res).await, "link_invalid");
+        }
+        for body in [json!({ "token": 5 }), json!({}), json!([1, 2])] {
+            let res = send(&app, json_post("/api/v1/password/reset", body)).await;
+            assert!(res.status().is_client_error(), "{}", res.status());
+            assert!(body_json(res).await["error"]["code"].is_string());
+        }
+
+        let meter = body_json(
+            send(
+                &app,
+                json_post(
+                    "/api/v1/password/strength",
+                    json!({ "password": "password1" }),
+                ),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(meter["acceptable"], false);
+        assert_eq!(meter["score"], 0);
+        let meter = body_json(
+            send(
+                &app,
+                json_post(
+                    "/api/v1/password/strength",
+                    json!({ "password": "plum nebula quietly sings" }),
+                ),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(meter["acceptable"], true);
+        assert!(meter["score"].as_u64().unwrap() >= 3, "{meter}");
+
+        let change =
+            json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
+        let anonymous = send(&app, json_post("/api/v1/me/password", change.clone())).await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let wrong = send(
+        &app,
+        bearer_post(
+            "/api/v1/me/password",
+            &access,
+            json!({ "current_password": "not it at all", "new_password": "a brand new passphrase" }),
+        ),
+    )
+    .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_error(&body_json(wrong).await, "invalid_credentials");
+        let ok = send(&app, bearer_post("/api/v1/me/password", &access, change)).await;
+        assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+
+        let gone = send(
+            &app,
+            bearer_post(
+                "/api/v1/me/delete",
+                &access,
+                json!({ "password": "a brand new passphrase" }),
+            ),
+        )
+        .await;
+        assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+        let after = send(&app, bearer_get("/api/v1/me", &access)).await;
+        assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    }
+);
+
+on_both_backends!(reset_pages_work_without_javascript, |backend| {
+    let app = app(backend).await;
+    // The emailed link moves its token into a cookie and out of the URL.
+    let landing = send(&app, page_get("/reset?token=not-a-real-token", "")).await;
+    assert_eq!(landing.status(), StatusCode::FOUND);
+    assert_eq!(landing.headers()[header::LOCATION], "/reset");
+    assert_eq!(landing.headers()[header::REFERRER_POLICY], "no-referrer");
+    let jar = cookie_jar(&landing);
+    assert_eq!(jar, "lk_reset=not-a-real-token");
+    let page = send(&app, page_get("/reset", &jar)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = body_text(page).await;
+    assert!(html.contains("This reset link is not valid"), "{html}");
+    assert!(html.contains("href=\"/forgot\""), "offers a new link");
+
+    let res = send(
+        &app,
+        form_post("/fn/forgot_password", "email=Someone%40Example.com", None),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/forgot?sent=someone%40example.com"
+    );
+    let sent =
+        body_text(send(&app, page_get("/forgot?sent=someone%40example.com", "")).await).await;
+    assert!(sent.contains("If an account exists for"), "{sent}");
+});

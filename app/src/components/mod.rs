@@ -1,3 +1,4 @@
 pub mod code;
 pub mod form;
 pub mod header;
+pub mod password;

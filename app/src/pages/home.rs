@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::session::use_session;
 
@@ -9,6 +10,9 @@ pub fn HomePage() -> impl IntoView {
     let session = use_session();
     view! {
         <Title text=""/>
+        {move || use_query_map().with(|q| q.get("deleted").is_some()).then(|| view! {
+            <div class="banner" role="status" data-testid="deleted-notice">"Your account was deleted. Thank you for trying Latchkey."</div>
+        })}
         <section class="hero">
             <h1>"Sign-in that stays out of your way."</h1>
             <p class="lead">

@@ -33,6 +33,7 @@ pub fn LoginPage() -> impl IntoView {
                 <FormAlert error/>
                 <Field label="Email or username" name="login" autocomplete="username" autofocus=true error/>
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
+                <p class="field-aside"><A href="/forgot">"Forgot your password?"</A></p>
                 <Submit label="Log in" busy_label="Logging in…" pending=action.pending()/>
             </ActionForm>
             <p class="switch"><A href="/login/code">"Email me a sign-in code instead"</A></p>

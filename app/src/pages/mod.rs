@@ -1,9 +1,13 @@
 pub mod change_email;
+pub mod delete_account;
+pub mod forgot;
 pub mod home;
 pub mod login;
 pub mod login_code;
 pub mod not_found;
+pub mod password;
 pub mod profile;
+pub mod reset;
 pub mod signup;
 pub mod verify;
 

@@ -2,6 +2,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use super::RequireUser;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
@@ -34,7 +35,14 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
     let error = action_error(action);
     let saved = move || matches!(action.value().get(), Some(Ok(_)));
     let user = me.user;
+    let password_changed =
+        move || use_query_map().with(|q| q.get("changed").as_deref() == Some("password"));
     view! {
+        {move || password_changed().then(|| view! {
+            <div class="banner banner-ok" role="status" data-testid="password-changed">
+                "Your password was changed. Every other device was signed out."
+            </div>
+        })}
         {(!user.email_verified).then(|| view! {
             <div class="banner" data-testid="verify-banner">
                 "Confirm your email address to secure your account. "
@@ -78,6 +86,16 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
                     {move || saved().then_some("Saved.")}
                 </p>
             </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Password"</h2>
+            <p class="muted">"Changing it signs out your other devices."</p>
+            <p><A href="/password" attr:class="button button-quiet">"Change password"</A></p>
+        </section>
+        <section class="card card-danger">
+            <h2>"Delete account"</h2>
+            <p class="muted">"Removes your account and signs out every device. This cannot be undone."</p>
+            <p><A href="/delete-account" attr:class="button button-danger-quiet">"Delete my account…"</A></p>
         </section>
     }
 }

@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::components::password::NewPassword;
 use crate::error::AppError;
 use crate::session::session_action;
 
@@ -40,14 +41,7 @@ pub fn SignupPage() -> impl IntoView {
                     hint="3–32 characters: letters, digits, '_', '.' or '-'."
                     error
                 />
-                <Field
-                    label="Password"
-                    name="password"
-                    kind="password"
-                    autocomplete="new-password"
-                    hint="At least 8 characters. A few unrelated words make a strong one."
-                    error
-                />
+                <NewPassword error/>
                 <Submit label="Create account" busy_label="Creating account…" pending=action.pending()/>
             </ActionForm>
             <p class="switch">"Already have an account? " <A href="/login">"Log in"</A></p>

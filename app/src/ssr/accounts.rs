@@ -6,7 +6,7 @@ use super::db::StoreError;
 use super::password::Verified;
 use super::sessions::Issued;
 use super::users::{self, NewUser, UserRow};
-use super::{now, validate, Auth, ClientInfo, Services};
+use super::{now, policy, validate, Auth, ClientInfo, Services};
 use crate::error::{AppError, ErrorCode};
 use crate::model::{Role, User};
 
@@ -46,7 +46,7 @@ impl Services {
     ) -> Result<UserRow, AppError> {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
-        validate::password(&password, self.config.min_password_len, &email, &username)?;
+        policy::check(&password, self.config.min_password_len, &email, &username)?;
         let hash = self.hasher.hash(password).await?;
         let new = NewUser {
             email: &email,

@@ -85,6 +85,10 @@ pub struct AuthConfig {
     pub min_password_len: usize,
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Where users reach this app (links in mails), without a trailing slash.
+    pub public_url: String,
+    /// How long a password-reset link works.
+    pub reset_ttl: Duration,
 }
 
 impl AuthConfig {
@@ -105,6 +109,8 @@ impl AuthConfig {
             hash_workers: 2,
             min_password_len: 8,
             secure_cookies: false,
+            public_url: "http://127.0.0.1:3000".into(),
+            reset_ttl: Duration::from_secs(3600),
         }
     }
 }

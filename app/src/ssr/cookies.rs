@@ -10,6 +10,9 @@ use super::AuthConfig;
 
 pub const ACCESS: &str = "lk_access";
 pub const REFRESH: &str = "lk_refresh";
+/// Carries a password-reset token from the emailed link to the reset form,
+/// so the token leaves the address bar (history, screenshots, Referer).
+pub const RESET: &str = "lk_reset";
 
 fn build(config: &AuthConfig, name: &'static str, value: String, max_age: i64) -> String {
     Cookie::build((name, value))
@@ -47,6 +50,12 @@ pub fn cleared(config: &AuthConfig) -> [String; 2] {
         build(config, ACCESS, String::new(), 0),
         build(config, REFRESH, String::new(), 0),
     ]
+}
+
+/// `Set-Cookie` for the reset token (None: remove it).
+pub fn reset_token(config: &AuthConfig, token: Option<&str>) -> String {
+    let max_age = token.map_or(0, |_| config.reset_ttl.as_secs() as i64);
+    build(config, RESET, token.unwrap_or_default().to_owned(), max_age)
 }
 
 /// The value of cookie `name` in a request's headers.

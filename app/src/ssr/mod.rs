@@ -9,6 +9,8 @@ pub mod db;
 pub mod ephemeral;
 pub mod mail;
 pub mod password;
+pub mod passwords;
+pub mod policy;
 pub mod request;
 pub mod sessions;
 pub mod tokens;

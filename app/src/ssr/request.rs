@@ -51,6 +51,11 @@ pub fn require_auth() -> Result<Auth, AppError> {
     current_auth().ok_or_else(AppError::unauthorized)
 }
 
+/// In a server function: the value of a request cookie.
+pub fn cookie(name: &str) -> Option<String> {
+    super::cookies::read(&use_context::<Parts>()?.headers, name)
+}
+
 /// In a server function: the client's address and user agent.
 pub fn client_info() -> ClientInfo {
     use_context::<Parts>()

@@ -227,17 +227,35 @@ impl Services {
         Ok(())
     }
 
-    /// Ends every session of a user (log out everywhere, disable, password change).
+    /// Ends every session of a user (log out everywhere, disable).
     pub async fn revoke_user_sessions(&self, user_id: &str, reason: &str) -> Result<u64, AppError> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(reason)
-            .bind(user_id)
-            .execute(&self.db.pool)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(done.rows_affected())
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let ended = revoke_user_sessions_in(&mut tx, user_id, None, reason, now()).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(ended)
     }
+}
+
+/// Ends every live session of a user but `keep`, inside a transaction.
+pub(super) async fn revoke_user_sessions_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+         WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(user_id)
+    // Session ids are UUIDs: the empty string keeps none.
+    .bind(keep.unwrap_or_default())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 async fn insert_refresh(

@@ -54,7 +54,7 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
-    fn new(issued: Issued, user: Option<User>) -> Self {
+    pub(super) fn new(issued: Issued, user: Option<User>) -> Self {
         Self {
             expires_in: issued.access_expires_at - app::ssr::now(),
             access_token: issued.access_token,

@@ -5,10 +5,14 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod me;
+pub mod password;
 
 use app::ssr::Services;
 use axum::Router;
 
 pub fn router() -> Router<Services> {
-    Router::new().merge(auth::router()).merge(me::router())
+    Router::new()
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(password::router())
 }

@@ -100,3 +100,17 @@ async fn session(stream: TcpStream, inbox: Inbox) {
         }
     }
 }
+
+/// The token of the reset link in a mail, undoing quoted-printable line
+/// breaks and `=3D` escapes if the transport used them.
+pub fn reset_token_in(message: &str) -> String {
+    let unfolded = message
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let start = unfolded.find("/reset?token=").expect("a reset link") + "/reset?token=".len();
+    unfolded[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}

@@ -1,0 +1,399 @@
+//! Forgotten passwords (reset by emailed link), password change and account
+//! deletion — the flows that prove who you are with a password or a link.
+
+use sqlx::{Any, FromRow, Transaction};
+
+use super::db::StoreError;
+use super::mail::Email;
+use super::password::Verified;
+use super::sessions::{revoke_user_sessions_in, Issued};
+use super::tokens::{random_token, token_hash};
+use super::users::{self, UserRow};
+use super::{now, policy, validate, Auth, ClientInfo, Services};
+use crate::error::{AppError, ErrorCode};
+use crate::model::{Strength, User};
+
+/// Reset requests per address and per IP, per hour.
+const RESETS_PER_EMAIL: u32 = 5;
+const RESETS_PER_IP: u32 = 30;
+/// Password checks (change, delete) per account, per hour.
+const CHECKS_PER_USER: u32 = 10;
+
+#[derive(FromRow)]
+struct ResetRow {
+    user_id: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl Services {
+    /// Step one of a reset. Answers the same, in the same time, whether or
+    /// not `email` has an account: the lookup and the mail happen after the
+    /// answer, in a task of their own.
+    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let email = validate::email(email)?;
+        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL, 3600)
+            .await?;
+        if let Some(ip) = &client.ip {
+            self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP, 3600)
+                .await?;
+        }
+        let services = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = services.send_reset_link(&email).await {
+                tracing::warn!(code = ?err.code, "password reset: link not queued");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_link(&self, email: &str) -> Result<(), AppError> {
+        let Some(user) = users::by_login(&self.db, email).await? else {
+            return Ok(());
+        };
+        if user.is_disabled() || user.email != email {
+            return Ok(());
+        }
+        let now = now();
+        let token = random_token();
+        let ttl = self.config.reset_ttl.as_secs() as i64;
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash(&token))
+        .bind(&user.id)
+        .bind(now)
+        .bind(now + ttl)
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        // Keep the table small: links dead for a day are of no use to anyone.
+        sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
+            .bind(now - 86_400)
+            .execute(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let link = format!("{}/reset?token={token}", self.config.public_url);
+        self.enqueue_mail(reset_email(&self.config.product, email, &link, ttl / 60))
+            .await
+    }
+
+    /// Whether a reset link still works, for the page that shows its form;
+    /// the account's email when it does.
+    pub async fn check_reset_link(&self, token: &str) -> Result<String, AppError> {
+        self.reset_target(token).await.map(|user| user.email)
+    }
+
+    /// Step two: a working link sets a new password, ends every session,
+    /// kills every other link and signs the user in afresh.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), AppError> {
+        if let Some(ip) = &client.ip {
+            self.limit(&format!("rl:reset-use:ip:{ip}"), RESETS_PER_IP, 3600)
+                .await?;
+        }
+        let user = self.reset_target(token).await?;
+        if user.is_disabled() {
+            return Err(disabled());
+        }
+        policy::check(
+            &password,
+            self.config.min_password_len,
+            &user.email,
+            &user.username,
+        )?;
+        let hash = self.hasher.hash(password).await?;
+        let now = now();
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        // Consume the link first: of two racing uses, one wins.
+        let used = sqlx::query(
+            "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(token_hash(token))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if used.rows_affected() != 1 {
+            return Err(link_used());
+        }
+        // The link proved the address is theirs.
+        sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        set_password_in(&mut tx, &user.id, &hash, None, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.enqueue_mail(changed_email(&self.config.product, &user.email))
+            .await?;
+        let user = UserRow {
+            email_verified: 1,
+            ..user
+        };
+        let issued = self.start_session(&user, client).await?;
+        Ok((user.to_user(), issued))
+    }
+
+    /// Changes the password of a signed-in user who knows the current one;
+    /// every other session ends.
+    pub async fn change_password(
+        &self,
+        auth: &Auth,
+        current: String,
+        new: String,
+    ) -> Result<(), AppError> {
+        let user = self
+            .confirm_password(auth, current.clone(), "current_password")
+            .await?;
+        if new == current {
+            return Err(AppError::invalid(
+                "new_password",
+                "That is your current password. Choose a new one.",
+            ));
+        }
+        policy::check(
+            &new,
+            self.config.min_password_len,
+            &user.email,
+            &user.username,
+        )
+        .map_err(|e| e.with_field("new_password"))?;
+        let hash = self.hasher.hash(new).await?;
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        set_password_in(&mut tx, &user.id, &hash, Some(&auth.session_id), now()).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.enqueue_mail(changed_email(&self.config.product, &user.email))
+            .await
+    }
+
+    /// Deletes the account and everything hanging off it, once the password
+    /// confirms it is the owner asking.
+    pub async fn delete_account(&self, auth: &Auth, password: String) -> Result<(), AppError> {
+        let user = self.confirm_password(auth, password, "password").await?;
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        for statement in [
+            "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM password_resets WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.enqueue_mail(deleted_email(&self.config.product, &user.email))
+            .await
+    }
+
+    /// The meter's reading for a candidate password.
+    pub fn password_strength(&self, password: &str, email: &str, username: &str) -> Strength {
+        let email = email.trim().to_lowercase();
+        let username = username.trim().to_lowercase();
+        policy::strength(password, self.config.min_password_len, &email, &username)
+    }
+
+    /// The account a reset link belongs to, if the link still works.
+    async fn reset_target(&self, token: &str) -> Result<UserRow, AppError> {
+        // 32 random bytes, base64url without padding.
+        let well_formed = token.len() == 43
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(link_invalid());
+        }
+        let row: Option<ResetRow> = sqlx::query_as(
+            "SELECT user_id, expires_at, used_at FROM password_resets WHERE token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let row = row.ok_or_else(link_invalid)?;
+        if row.used_at.is_some() {
+            return Err(link_used());
+        }
+        if row.expires_at <= now() {
+            return Err(AppError::new(
+                ErrorCode::LinkExpired,
+                "This link has expired: links work for an hour. Ask for a new one.",
+            ));
+        }
+        users::by_id(&self.db, &row.user_id)
+            .await?
+            .ok_or_else(link_invalid)
+    }
+
+    /// Checks the signed-in user's password (for change and delete), with a
+    /// per-account limit so a stolen session cannot guess it.
+    async fn confirm_password(
+        &self,
+        auth: &Auth,
+        password: String,
+        field: &str,
+    ) -> Result<UserRow, AppError> {
+        self.limit(
+            &format!("rl:password-check:{}", auth.user.id),
+            CHECKS_PER_USER,
+            3600,
+        )
+        .await?;
+        let user = users::by_id(&self.db, &auth.user.id)
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        if password.is_empty() || password.len() > 1024 {
+            return Err(AppError::invalid(field, "Enter your current password."));
+        }
+        match self
+            .hasher
+            .verify(password, Some(user.password_hash.clone()))
+            .await?
+        {
+            Verified::Match { .. } => Ok(user),
+            Verified::Mismatch => Err(AppError::field(
+                ErrorCode::InvalidCredentials,
+                field,
+                "That is not your current password.",
+            )),
+        }
+    }
+}
+
+/// Stores a new hash, retires every outstanding reset link and ends every
+/// session but `keep` — one transaction, so no old session outlives it.
+async fn set_password_in(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    hash: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    revoke_user_sessions_in(tx, user_id, keep, "password changed", now).await?;
+    Ok(())
+}
+
+fn link_invalid() -> AppError {
+    AppError::new(
+        ErrorCode::LinkInvalid,
+        "This reset link is not valid. Check that you copied all of it, or ask for a new one.",
+    )
+}
+
+fn link_used() -> AppError {
+    AppError::new(
+        ErrorCode::LinkExpired,
+        "This link was already used. Each link works once: ask for a new one.",
+    )
+}
+
+fn disabled() -> AppError {
+    AppError::new(
+        ErrorCode::AccountDisabled,
+        "This account has been disabled. Contact the administrator.",
+    )
+}
+
+fn reset_email(product: &str, to: &str, link: &str, minutes: i64) -> Email {
+    let expiry = if minutes >= 60 && minutes % 60 == 0 {
+        match minutes / 60 {
+            1 => "1 hour".to_owned(),
+            h => format!("{h} hours"),
+        }
+    } else {
+        format!("{} minutes", minutes.max(1))
+    };
+    Email {
+        to: to.to_owned(),
+        subject: format!("Reset your {product} password"),
+        text: format!(
+            "Someone asked to reset the password of your {product} account.\n\n\
+             To choose a new password, open this link:\n\n{link}\n\n\
+             It works once, for {expiry}. If you did not ask for it, ignore this email: \
+             your password stays as it is.\n\n— {product}\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111827\">\
+             <p>Someone asked to reset the password of your {product} account.</p>\
+             <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#4338ca;color:#fff;border-radius:6px;text-decoration:none\">Choose a new password</a></p>\
+             <p>Or paste this link into your browser:<br><span style=\"word-break:break-all\">{link}</span></p>\
+             <p>It works once, for {expiry}.</p>\
+             <p style=\"color:#4b5563\">If you did not ask for it, ignore this email: your password stays as it is.</p>\
+             <p>— {product}</p></body></html>"
+        ),
+    }
+}
+
+fn notice(product: &str, to: &str, subject: String, lines: &[&str]) -> Email {
+    let text = format!("{}\n\n— {product}\n", lines.join("\n\n"));
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111827\">{}<p>— {product}</p></body></html>",
+        lines
+            .iter()
+            .map(|l| format!("<p>{l}</p>"))
+            .collect::<String>()
+    );
+    Email {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+    }
+}
+
+fn changed_email(product: &str, to: &str) -> Email {
+    notice(
+        product,
+        to,
+        format!("Your {product} password was changed"),
+        &[
+            "The password of your account was just changed, and every other session was signed out.",
+            "If this was you, there is nothing more to do. If it was not, reset your password now \
+             with \"Forgot your password?\" on the log-in page.",
+        ],
+    )
+}
+
+fn deleted_email(product: &str, to: &str) -> Email {
+    notice(
+        product,
+        to,
+        format!("Your {product} account was deleted"),
+        &[
+            "Your account and its sessions were deleted, as you asked.",
+            "You can sign up again with this address at any time.",
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_mails_carry_the_link_in_both_parts() {
+        let mail = reset_email("Latchkey", "a@example.com", "http://x/reset?token=abc", 60);
+        assert!(mail.text.contains("http://x/reset?token=abc"));
+        assert!(mail.html.contains("href=\"http://x/reset?token=abc\""));
+        assert!(mail.text.contains("1 hour"));
+        assert!(reset_email("L", "a@b.c", "l", 5).text.contains("5 minutes"));
+    }
+}

@@ -1,0 +1,146 @@
+//! The password policy (DESIGN.md, after NIST SP 800-63B): length bounds, no
+//! composition rules, not one of the most common passwords, not built from
+//! the account's own email or username. The strength meter runs the same
+//! rules, so what it calls acceptable is exactly what sign-up, reset and
+//! change accept.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use crate::error::{AppError, ErrorCode};
+use crate::model::Strength;
+
+pub const MAX_PASSWORD_LEN: usize = 128;
+
+/// The 10,000 most common passwords of the Xato corpus, in rank order (as
+/// zxcvbn ships them, MIT), lower-case. Compared case-insensitively.
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../../data/common-passwords.txt")
+        .lines()
+        .collect()
+});
+
+/// Checks a new password for the account `email`/`username`.
+pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Result<(), AppError> {
+    let len = password.chars().count();
+    if len < min_len {
+        return Err(AppError::invalid(
+            "password",
+            format!("Use at least {min_len} characters."),
+        ));
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(AppError::invalid(
+            "password",
+            format!("Use at most {MAX_PASSWORD_LEN} characters."),
+        ));
+    }
+    let lowered = password.to_lowercase();
+    if COMMON.contains(lowered.as_str()) {
+        return Err(weak(
+            "This is one of the most common passwords, so it is guessed first. Choose another.",
+        ));
+    }
+    let local = email.split('@').next().unwrap_or_default();
+    let contains = |needle: &str| needle.chars().count() >= 3 && lowered.contains(needle);
+    if contains(username) || contains(local) {
+        return Err(weak(
+            "Your password must not contain your username or email.",
+        ));
+    }
+    Ok(())
+}
+
+/// Scores a candidate for the live meter: the policy's verdict plus
+/// zxcvbn's estimate and advice. Email and username may be empty (sign-up
+/// before they are typed).
+pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> Strength {
+    let verdict = check(password, min_len, email, username);
+    if password.chars().count() > MAX_PASSWORD_LEN {
+        // zxcvbn's cost grows with length; the verdict already says no.
+        return Strength {
+            score: 0,
+            acceptable: false,
+            message: verdict.err().map(|e| e.message),
+            suggestions: Vec::new(),
+        };
+    }
+    let local = email.split('@').next().unwrap_or_default();
+    let inputs: Vec<&str> = [email, local, username]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    let feedback = estimate.feedback();
+    let score = if verdict.is_ok() {
+        u8::from(estimate.score())
+    } else {
+        0
+    };
+    Strength {
+        score,
+        acceptable: verdict.is_ok(),
+        message: match verdict {
+            Err(err) => Some(err.message),
+            Ok(()) => feedback.and_then(|f| f.warning()).map(|w| w.to_string()),
+        },
+        suggestions: feedback
+            .map(|f| f.suggestions().iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn weak(message: &str) -> AppError {
+    AppError::field(ErrorCode::WeakPassword, "password", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_holds_ten_thousand_lower_case_entries() {
+        assert_eq!(COMMON.len(), 10_000);
+        assert!(COMMON.iter().all(|p| *p == p.to_lowercase()));
+        assert!(COMMON.contains("password1") && COMMON.contains("qwertyuiop"));
+    }
+
+    #[test]
+    fn passwords_follow_the_policy() {
+        let ok = |p: &str| check(p, 8, "ada@example.com", "ada").is_ok();
+        assert!(ok("a perfectly fine phrase"));
+        assert!(!ok("short"), "too short");
+        assert!(!ok(&"x".repeat(129)), "too long");
+        assert!(ok(&"xy".repeat(64)), "128 is the limit");
+        for common in [
+            "password1",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou",
+            "trustno1",
+        ] {
+            let err = check(common, 8, "x@example.com", "xyz").unwrap_err();
+            assert_eq!(err.code, ErrorCode::WeakPassword, "{common}");
+            assert_eq!(err.field.as_deref(), Some("password"));
+        }
+        assert!(check("my-name-is-lovelace!", 8, "lovelace@example.com", "ada").is_err());
+        assert!(check("hello-ADA-lovelace", 8, "x@example.com", "ada").is_err());
+        assert!(
+            check("a very fine phrase", 20, "x@example.com", "xyz").is_err(),
+            "configured minimum"
+        );
+    }
+
+    #[test]
+    fn the_meter_agrees_with_the_policy() {
+        let weak = strength("password1", 8, "", "");
+        assert!(!weak.acceptable && weak.score == 0 && weak.message.is_some());
+        let mine = strength("ada-lovelace-99", 8, "ada@example.com", "lovelace");
+        assert!(!mine.acceptable);
+        let strong = strength("correct horse battery staple", 8, "", "");
+        assert!(strong.acceptable && strong.score >= 3, "{strong:?}");
+        let meh = strength("abcdefgh1", 8, "", "");
+        assert!(meh.acceptable && meh.score <= 2, "{meh:?}");
+        assert!(!strength(&"x".repeat(500), 8, "", "").acceptable);
+    }
+}

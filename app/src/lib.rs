@@ -20,8 +20,8 @@ use components::header::Header;
 use pages::{
     change_email::ChangeEmailPage, delete_account::DeleteAccountPage, forgot::ForgotPage,
     home::HomePage, login::LoginPage, login_code::LoginCodePage, not_found::NotFound,
-    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage, signup::SignupPage,
-    verify::VerifyPage,
+    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage, sessions::SessionsPage,
+    signup::SignupPage, verify::VerifyPage,
 };
 
 pub const PRODUCT: &str = "Latchkey";
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset") ssr=SsrMode::Async view=ResetPage/>
                     <Route path=path!("/password") ssr=SsrMode::Async view=ChangePasswordPage/>
                     <Route path=path!("/delete-account") ssr=SsrMode::Async view=DeleteAccountPage/>
+                    <Route path=path!("/sessions") ssr=SsrMode::Async view=SessionsPage/>
                 </Routes>
             </main>
         </Router>

@@ -45,6 +45,8 @@ pub struct Me {
     pub session_id: String,
     /// Unix seconds at which the current access token expires.
     pub access_expires_at: i64,
+    /// Unix seconds at which this session ends (signed in until).
+    pub session_expires_at: i64,
 }
 
 /// The live password meter's reading: the policy's verdict plus an estimate
@@ -57,4 +59,18 @@ pub struct Strength {
     /// Why it is refused, or zxcvbn's warning.
     pub message: Option<String>,
     pub suggestions: Vec<String>,
+}
+
+/// One signed-in device, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// "Chrome 131 on Linux", from the user agent.
+    pub device: String,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    /// The session making this request.
+    pub current: bool,
 }

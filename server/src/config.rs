@@ -23,6 +23,8 @@ pub struct Config {
     /// Unset: mail is printed to the log.
     pub smtp_url: Option<String>,
     pub public_url: String,
+    /// Origins whose pages may call the JSON API (`CORS_ALLOWED_ORIGINS`).
+    pub cors_origins: Vec<String>,
     pub bind: SocketAddr,
     pub site_root: String,
     pub json_logs: bool,
@@ -99,6 +101,26 @@ impl Config {
             problems.push(format!(
                 "PUBLIC_URL must use https:// in production, got {public_url:?}"
             ));
+        }
+
+        let mut cors_origins = Vec::new();
+        for origin in get("CORS_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            let scheme_end = origin.find("://").map_or(0, |i| i + 3);
+            let well_formed = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && scheme_end < origin.len()
+                && !origin[scheme_end..].contains('/');
+            if well_formed {
+                cors_origins.push(origin.to_owned());
+            } else {
+                problems.push(format!(
+                    "CORS_ALLOWED_ORIGINS takes origins like https://app.example.com (no path), got {origin:?}"
+                ));
+            }
         }
 
         let jwt_secret = match get("LATCHKEY_SECRET") {
@@ -232,6 +254,7 @@ impl Config {
                 reset_ttl: Duration::from_secs(reset_ttl),
             },
             public_url,
+            cors_origins,
         })
     }
 }

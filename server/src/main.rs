@@ -95,7 +95,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
-    let app = server::router::build(services, leptos_options, &config.public_url);
+    let app = server::router::build_with_cors(
+        services,
+        leptos_options,
+        &config.public_url,
+        &config.cors_origins,
+    );
 
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(

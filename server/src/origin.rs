@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use crate::api::error::ApiError;
 use app::error::{AppError, ErrorCode};
 
-pub async fn check(State(public_origin): State<Arc<str>>, req: Request, next: Next) -> Response {
+/// `trusted`: the public origin, then any CORS origins.
+pub async fn check(State(trusted): State<Arc<[String]>>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || allowed(req.headers(), &public_origin)
+        || allowed(req.headers(), &trusted)
     {
         return next.run(req).await;
     }
@@ -27,12 +28,12 @@ pub async fn check(State(public_origin): State<Arc<str>>, req: Request, next: Ne
     response
 }
 
-fn allowed(headers: &HeaderMap, public_origin: &str) -> bool {
+fn allowed(headers: &HeaderMap, trusted: &[String]) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match header("origin") {
         // Same origin as configured, or as the Host the browser talked to.
         Some(origin) => {
-            origin == public_origin
+            trusted.iter().any(|t| t == origin)
                 || header("host").is_some_and(|host| {
                     origin == format!("http://{host}") || origin == format!("https://{host}")
                 })
@@ -57,8 +58,18 @@ mod tests {
 
     #[test]
     fn same_origin_passes_and_cross_site_is_refused() {
-        let public = "https://auth.example.com";
-        assert!(allowed(&headers(&[("origin", public)]), public));
+        let public = &[
+            "https://auth.example.com".to_owned(),
+            "https://app.example.com".to_owned(),
+        ][..];
+        assert!(allowed(
+            &headers(&[("origin", "https://auth.example.com")]),
+            public
+        ));
+        assert!(
+            allowed(&headers(&[("origin", "https://app.example.com")]), public),
+            "a CORS origin"
+        );
         assert!(allowed(
             &headers(&[
                 ("origin", "http://localhost:3000"),

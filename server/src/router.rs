@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use app::ssr::Services;
 use app::{shell, App};
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -19,6 +22,17 @@ use crate::api;
 const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str) -> Router {
+    build_with_cors(services, leptos_options, public_url, &[])
+}
+
+/// `build`, letting browsers on `cors_origins` call the JSON API (Bearer
+/// tokens, no cookies) and post to it.
+pub fn build_with_cors(
+    services: Services,
+    leptos_options: LeptosOptions,
+    public_url: &str,
+    cors_origins: &[String],
+) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let services = services.clone();
@@ -33,9 +47,16 @@ pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options);
 
-    let public_origin: Arc<str> = origin_of(public_url).into();
+    let mut trusted = vec![origin_of(public_url)];
+    trusted.extend(cors_origins.iter().cloned());
+    let trusted: Arc<[String]> = trusted.into();
     Router::new()
-        .nest("/api/v1", api::router().with_state(services.clone()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .with_state(services.clone())
+                .layer(cors(cors_origins)),
+        )
         .route(
             "/healthz",
             get(|| async { (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))) }),
@@ -50,7 +71,7 @@ pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str
             crate::reset_link::land,
         ))
         .layer(middleware::from_fn_with_state(
-            public_origin,
+            trusted,
             crate::origin::check,
         ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -60,6 +81,16 @@ pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
             }),
         )
+}
+
+/// CORS for the API: none unless origins are configured.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
 }
 
 /// `scheme://host[:port]` of a URL.

@@ -585,3 +585,272 @@ on_both_backends!(reset_pages_work_without_javascript, |backend| {
         body_text(send(&app, page_get("/forgot?sent=someone%40example.com", "")).await).await;
     assert!(sent.contains("If an account exists for"), "{sent}");
 });
+
+fn form_api_post(uri: &str, form: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap()
+}
+
+fn bearer_delete(uri: &str, token: &str) -> Request<Body> {
+    Request::delete(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+on_both_backends!(oauth2_password_grant_speaks_rfc_6749, |backend| {
+    let app = app(backend).await;
+    let (name, _) = api_signup(&app).await;
+
+    let res = send(
+        &app,
+        form_api_post(
+            "/api/v1/auth/token",
+            &format!("grant_type=password&username={name}&password=correct+horse+battery+staple"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    let tokens = body_json(res).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    let access = tokens["access_token"].as_str().unwrap();
+    let me = send(&app, bearer_get("/api/v1/me", access)).await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let refreshed = send(
+        &app,
+        form_api_post(
+            "/api/v1/auth/token",
+            &format!(
+                "grant_type=refresh_token&refresh_token={}",
+                tokens["refresh_token"].as_str().unwrap()
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+
+    for (form, error) in [
+        (
+            format!("grant_type=password&username={name}&password=wrong"),
+            "invalid_grant",
+        ),
+        (
+            "grant_type=password&username=nobody-here&password=whatever".to_owned(),
+            "invalid_grant",
+        ),
+        (
+            "grant_type=password&username=x".to_owned(),
+            "invalid_request",
+        ),
+        (
+            "grant_type=client_credentials".to_owned(),
+            "unsupported_grant_type",
+        ),
+        (
+            "grant_type=refresh_token&refresh_token=forged".to_owned(),
+            "invalid_grant",
+        ),
+        ("".to_owned(), "invalid_request"),
+    ] {
+        let res = send(&app, form_api_post("/api/v1/auth/token", &form)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{form}");
+        let body = body_json(res).await;
+        assert_eq!(body["error"], error, "{form}: {body}");
+        assert!(body["error_description"].is_string());
+    }
+    let json = send(
+        &app,
+        json_post("/api/v1/auth/token", json!({ "grant_type": "password" })),
+    )
+    .await;
+    assert_eq!(json.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(json).await["error"], "invalid_request");
+});
+
+on_both_backends!(sessions_are_listed_and_ended_over_the_api, |backend| {
+    let app = app(backend).await;
+    let (name, first) = api_signup(&app).await;
+    let first = first["access_token"].as_str().unwrap().to_owned();
+    let login = |n: &str| {
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": n, "password": PASSWORD }),
+        )
+    };
+    let second = body_json(send(&app, login(&name)).await).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let third = body_json(send(&app, login(&name)).await).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let list = body_json(send(&app, bearer_get("/api/v1/me/sessions", &first)).await).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
+    let second_id = body_json(send(&app, bearer_get("/api/v1/auth/token-info", &second)).await)
+        .await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let ended = send(
+        &app,
+        bearer_delete(&format!("/api/v1/me/sessions/{second_id}"), &first),
+    )
+    .await;
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    let refused = send(&app, bearer_get("/api/v1/me", &second)).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let again = send(
+        &app,
+        bearer_delete(&format!("/api/v1/me/sessions/{second_id}"), &first),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    assert_error(&body_json(again).await, "not_found");
+
+    // Someone else's session id is "not found" too.
+    let (_, stranger) = api_signup(&app).await;
+    let stranger = stranger["access_token"].as_str().unwrap().to_owned();
+    let theirs = send(
+        &app,
+        bearer_delete(&format!("/api/v1/me/sessions/{second_id}"), &stranger),
+    )
+    .await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+
+    let others = send(&app, bearer_delete("/api/v1/me/sessions", &first)).await;
+    assert_eq!(others.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, bearer_get("/api/v1/me", &third)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&app, bearer_get("/api/v1/me", &first)).await.status(),
+        StatusCode::OK
+    );
+});
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_follows_the_configured_origins() {
+    let services = common::services(Backend::Sqlite).await;
+    let allowed = "https://app.example.com";
+    let app =
+        server::router::build_with_cors(services, leptos_options(), ORIGIN, &[allowed.to_owned()]);
+    let preflight = |origin: &str| {
+        Request::options("/api/v1/auth/login")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = send(&app, preflight(allowed)).await;
+    assert_eq!(ok.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], allowed);
+    let other = send(&app, preflight("https://evil.example")).await;
+    assert!(other
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+
+    // A real cross-origin call from the allowed origin passes the CSRF check.
+    let mut login = json_post(
+        "/api/v1/auth/login",
+        json!({ "login": "nobody-here", "password": "x" }),
+    );
+    login
+        .headers_mut()
+        .insert(header::ORIGIN, allowed.parse().unwrap());
+    let res = send(&app, login).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "checked credentials, not refused as cross-site"
+    );
+    assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], allowed);
+
+    let default = app_default_cors().await;
+    let none = send(&default, preflight(allowed)).await;
+    assert!(none
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+}
+
+async fn app_default_cors() -> Router {
+    app(Backend::Sqlite).await
+}
+
+/// Two instances of one deployment (separate pools and Redis connections to
+/// the same PostgreSQL database and Redis namespace): a session started on
+/// one is refreshed and ended on the other, and both refuse it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_sessions_and_revocation() {
+    let url = common::fresh_db_url(Backend::Postgres).await;
+    let prefix = format!("lktest:{}:", uuid::Uuid::new_v4().simple());
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let services = app::ssr::Services::new(
+            common::connect(&url).await,
+            std::sync::Arc::new(common::redis_store_in(&prefix).await),
+            app::ssr::AuthConfig::for_tests(),
+        );
+        instances.push(server::router::build(services, leptos_options(), ORIGIN));
+    }
+    let (a, b) = (&instances[0], &instances[1]);
+    let (name, _) = api_signup(a).await;
+    let tokens = body_json(
+        send(
+            a,
+            json_post(
+                "/api/v1/auth/login",
+                json!({ "login": name, "password": PASSWORD }),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let refreshed = body_json(
+        send(
+            b,
+            json_post(
+                "/api/v1/auth/refresh",
+                json!({ "refresh_token": tokens["refresh_token"] }),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        send(a, bearer_get("/api/v1/me", &access)).await.status(),
+        StatusCode::OK
+    );
+
+    let logout = Request::post("/api/v1/auth/logout")
+        .header(header::AUTHORIZATION, format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(b, logout).await.status(), StatusCode::NO_CONTENT);
+    for instance in [a, b] {
+        let res = send(instance, bearer_get("/api/v1/me", &access)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The ended session cannot be refreshed on either instance.
+    let stale = send(
+        a,
+        json_post(
+            "/api/v1/auth/refresh",
+            json!({ "refresh_token": tokens["refresh_token"] }),
+        ),
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+}

@@ -2,3 +2,4 @@ pub mod code;
 pub mod form;
 pub mod header;
 pub mod password;
+pub mod time;

@@ -8,6 +8,7 @@ pub mod not_found;
 pub mod password;
 pub mod profile;
 pub mod reset;
+pub mod sessions;
 pub mod signup;
 pub mod verify;
 

@@ -88,9 +88,14 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
             </ActionForm>
         </section>
         <section class="card">
-            <h2>"Password"</h2>
-            <p class="muted">"Changing it signs out your other devices."</p>
-            <p><A href="/password" attr:class="button button-quiet">"Change password"</A></p>
+            <h2>"Security"</h2>
+            <p class="muted">"Changing your password signs out your other devices."</p>
+            <p class="actions">
+                <A href="/password" attr:class="button button-quiet">"Change password"</A>
+                <A href="/sessions" attr:class="button button-quiet">"Devices and sessions"</A>
+            </p>
+            <p class="muted" data-testid="signed-in-until">"On this device you stay signed in until "
+                {crate::components::time::utc(me.session_expires_at)} "."</p>
         </section>
         <section class="card card-danger">
             <h2>"Delete account"</h2>

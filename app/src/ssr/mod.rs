@@ -6,6 +6,7 @@ pub mod codes;
 pub mod config;
 pub mod cookies;
 pub mod db;
+pub mod devices;
 pub mod ephemeral;
 pub mod mail;
 pub mod password;

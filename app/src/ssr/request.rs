@@ -14,6 +14,8 @@ pub struct Auth {
     pub user: User,
     pub session_id: String,
     pub access_expires_at: i64,
+    /// When the session ends unless it is used (the refresh token's expiry).
+    pub session_expires_at: i64,
 }
 
 impl Auth {
@@ -22,6 +24,7 @@ impl Auth {
             user: self.user.clone(),
             session_id: self.session_id.clone(),
             access_expires_at: self.access_expires_at,
+            session_expires_at: self.session_expires_at,
         }
     }
 }

@@ -31,6 +31,14 @@ struct RefreshRow {
     session_expires_at: i64,
 }
 
+/// A user row with the expiry of the session an access token names.
+#[derive(FromRow)]
+struct SignedIn {
+    #[sqlx(flatten)]
+    user: UserRow,
+    session_expires_at: i64,
+}
+
 fn session_ended() -> AppError {
     AppError::new(
         ErrorCode::Unauthorized,
@@ -179,6 +187,7 @@ impl Services {
             user: user.to_user(),
             session_id: row.session_id,
             access_expires_at: issued.access_expires_at,
+            session_expires_at: row.session_expires_at,
         };
         Ok((issued, auth))
     }
@@ -198,8 +207,9 @@ impl Services {
         let Some(claims) = self.tokens.verify_access(access_token) else {
             return Ok(None);
         };
-        let user: Option<UserRow> = sqlx::query_as(
-            "SELECT u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, u.disabled, u.created_at \
+        let user: Option<SignedIn> = sqlx::query_as(
+            "SELECT u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, u.disabled, u.created_at, \
+                    s.expires_at AS session_expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
         )
@@ -209,10 +219,11 @@ impl Services {
         .fetch_optional(&self.db.pool)
         .await
         .map_err(StoreError::from)?;
-        Ok(user.filter(|u| !u.is_disabled()).map(|u| Auth {
-            user: u.to_user(),
+        Ok(user.filter(|u| !u.user.is_disabled()).map(|u| Auth {
+            user: u.user.to_user(),
             session_id: claims.sid,
             access_expires_at: claims.exp,
+            session_expires_at: u.session_expires_at,
         }))
     }
 

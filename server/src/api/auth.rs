@@ -110,6 +110,8 @@ pub struct TokenInfo {
     session_id: String,
     expires_at: i64,
     expires_in: i64,
+    /// When the session itself ends (the refresh token's expiry).
+    session_expires_at: i64,
 }
 
 async fn token_info(AuthUser(auth): AuthUser) -> Json<TokenInfo> {
@@ -118,6 +120,7 @@ async fn token_info(AuthUser(auth): AuthUser) -> Json<TokenInfo> {
         user_id: auth.user.id,
         session_id: auth.session_id,
         expires_at: auth.access_expires_at,
+        session_expires_at: auth.session_expires_at,
     })
 }
 

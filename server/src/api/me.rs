@@ -1,10 +1,10 @@
 //! `/api/v1/me`: the signed-in user.
 
-use app::model::User;
+use app::model::{SessionInfo, User};
 use app::ssr::Services;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -18,6 +18,8 @@ pub fn router() -> Router<Services> {
         .route("/me/email/verify", post(verify_email))
         .route("/me/email/change", post(request_email_change))
         .route("/me/email/change/confirm", post(confirm_email_change))
+        .route("/me/sessions", get(sessions).delete(end_other_sessions))
+        .route("/me/sessions/{id}", delete(end_session))
 }
 
 async fn me(AuthUser(auth): AuthUser) -> Json<User> {
@@ -99,4 +101,30 @@ async fn confirm_email_change(
             .confirm_email_change(&auth, &body.new_email, &body.code, &client)
             .await?,
     ))
+}
+
+/// The caller's live sessions, most recently used first.
+async fn sessions(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    Ok(Json(services.list_sessions(&auth).await?))
+}
+
+/// Ends every session but the caller's ("log out everywhere else").
+async fn end_other_sessions(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    services.end_other_sessions(&auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn end_session(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    services.end_session(&auth, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod me;
+pub mod oauth;
 pub mod password;
 
 use app::ssr::Services;
@@ -15,4 +16,5 @@ pub fn router() -> Router<Services> {
         .merge(auth::router())
         .merge(me::router())
         .merge(password::router())
+        .merge(oauth::router())
 }

@@ -48,10 +48,15 @@ pub enum Backend {
 /// A Redis store in a namespace of its own, so tests never see each
 /// other's keys (or a previous run's).
 pub async fn redis_store() -> RedisStore {
+    redis_store_in(&format!("lktest:{}:", uuid::Uuid::new_v4().simple())).await
+}
+
+/// A Redis store in the namespace `prefix` (two stores with one prefix are
+/// two instances of one deployment).
+pub async fn redis_store_in(prefix: &str) -> RedisStore {
     let url = std::env::var("LATCHKEY_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("lktest:{}:", uuid::Uuid::new_v4().simple());
-    let store = RedisStore::connect(&url, &prefix)
+    let store = RedisStore::connect(&url, prefix)
         .await
         .unwrap_or_else(|e| panic!("{REDIS_HINT}\n(cause: {e})"));
     store
@@ -70,8 +75,23 @@ pub async fn ephemeral(backend: Backend) -> Arc<dyn EphemeralStore> {
 
 /// A fresh, migrated database of the given kind.
 pub async fn fresh_db(backend: Backend) -> Db {
+    connect(&fresh_db_url(backend).await).await
+}
+
+/// Connects to and migrates the database at `url` (a second connection
+/// pool to one database is what a second server instance has).
+pub async fn connect(url: &str) -> Db {
+    let db = Db::connect(url)
+        .await
+        .expect("connect to the test database");
+    db.migrate().await.expect("migrations apply");
+    db
+}
+
+/// The URL of a new, empty database of the given kind.
+pub async fn fresh_db_url(backend: Backend) -> String {
     init_tracing();
-    let url = match backend {
+    match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("latchkey-tests");
             std::fs::create_dir_all(&dir).unwrap();
@@ -90,12 +110,7 @@ pub async fn fresh_db(backend: Backend) -> Db {
             let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
             format!("{base}/{name}")
         }
-    };
-    let db = Db::connect(&url)
-        .await
-        .expect("connect to the test database");
-    db.migrate().await.expect("migrations apply");
-    db
+    }
 }
 
 pub async fn services(backend: Backend) -> Services {

@@ -1,0 +1,122 @@
+//! Devices and sessions: where the account is signed in, with a way to end
+//! any of them.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::RequireUser;
+use crate::components::form::{action_error, FormAlert};
+use crate::components::time::utc;
+use crate::error::AppError;
+use crate::model::SessionInfo;
+use crate::session::session_action;
+
+#[server(prefix = "/fn", endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    use crate::ssr::request;
+    let auth = request::require_auth()?;
+    request::services()?.list_sessions(&auth).await
+}
+
+/// Ends one session; ending this one signs this browser out.
+#[server(prefix = "/fn", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::ssr::{cookies, request};
+    let services = request::services()?;
+    let auth = request::require_auth()?;
+    services.end_session(&auth, &id).await?;
+    if id == auth.session_id {
+        request::set_cookies(cookies::cleared(&services.config));
+        leptos_axum::redirect("/login");
+    } else {
+        leptos_axum::redirect("/sessions");
+    }
+    Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<(), AppError> {
+    use crate::ssr::request;
+    let auth = request::require_auth()?;
+    request::services()?.end_other_sessions(&auth).await?;
+    leptos_axum::redirect("/sessions");
+    Ok(())
+}
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let end_one = session_action::<EndSession>();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let sessions = Resource::new_blocking(
+        move || (end_one.version().get(), end_others.version().get()),
+        |_| list_sessions(),
+    );
+    let error = Signal::derive(move || {
+        action_error(end_one)
+            .get()
+            .or(action_error(end_others).get())
+    });
+    view! {
+        <Title text="Devices and sessions"/>
+        <RequireUser signed_in=move |_| view! {
+            <section class="card">
+                <h1>"Devices and sessions"</h1>
+                <p class="muted">"Everywhere your account is signed in. End a session you do not recognise, then change your password."</p>
+                <FormAlert error/>
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match sessions.await {
+                            Ok(list) => {
+                                let others = list.iter().filter(|s| !s.current).count();
+                                view! {
+                                    <ul class="sessions" data-testid="sessions">
+                                        {list.into_iter().map(|s| view! { <SessionRow session=s action=end_one/> }).collect_view()}
+                                    </ul>
+                                    {(others > 0).then(|| view! {
+                                        <ActionForm action=end_others attr:class="stack">
+                                            <button type="submit" class="button button-danger-quiet">
+                                                {format!("Log out everywhere else ({others})")}
+                                            </button>
+                                        </ActionForm>
+                                    })}
+                                }.into_any()
+                            }
+                            Err(err) => view! { <p class="form-alert" role="alert">{err.message}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                <p class="switch"><A href="/profile">"Back to your profile"</A></p>
+            </section>
+        }/>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionInfo, action: ServerAction<EndSession>) -> impl IntoView {
+    let label = if session.current {
+        "Log out"
+    } else {
+        "End session"
+    };
+    view! {
+        <li class="session" data-testid="session" data-current=session.current.to_string()>
+            <div class="session-main">
+                <p class="session-device">
+                    {session.device}
+                    {session.current.then(|| view! { <span class="badge badge-ok">"this device"</span> })}
+                </p>
+                <p class="session-meta muted">
+                    {session.ip.map(|ip| format!("{ip} · "))}
+                    "signed in " {utc(session.created_at)} " · last active " {utc(session.last_used_at)}
+                </p>
+                <p class="session-meta muted">"Stays signed in until " {utc(session.expires_at)}</p>
+            </div>
+            <ActionForm action=action attr:class="inline-form">
+                <input type="hidden" name="id" value=session.id/>
+                <button type="submit" class="button button-quiet">{label}</button>
+            </ActionForm>
+        </li>
+    }
+}

@@ -1,0 +1,135 @@
+//! A user's own sessions: list them, end one, end all the others.
+
+use sqlx::FromRow;
+
+use super::db::StoreError;
+use super::sessions::revoke_user_sessions_in;
+use super::{now, Auth, Services};
+use crate::error::{AppError, ErrorCode};
+use crate::model::SessionInfo;
+
+#[derive(FromRow)]
+struct SessionRow {
+    id: String,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: i64,
+}
+
+impl Services {
+    /// The user's live sessions, most recently used first.
+    pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, AppError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(
+            "SELECT id, user_agent, ip, created_at, last_used_at, expires_at FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .bind(&auth.user.id)
+        .bind(now())
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionInfo {
+                current: row.id == auth.session_id,
+                device: describe(row.user_agent.as_deref()),
+                id: row.id,
+                ip: row.ip,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                expires_at: row.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends one of the user's own sessions (someone else's id is "not found").
+    pub async fn end_session(&self, auth: &Auth, session_id: &str) -> Result<(), AppError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'ended by user' \
+             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(session_id)
+        .bind(&auth.user.id)
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                "That session does not exist or has already ended.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// "Log out everywhere else": every session but the caller's ends.
+    pub async fn end_other_sessions(&self, auth: &Auth) -> Result<u64, AppError> {
+        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let ended = revoke_user_sessions_in(
+            &mut tx,
+            &auth.user.id,
+            Some(&auth.session_id),
+            "ended by user elsewhere",
+            now(),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(ended)
+    }
+}
+
+/// "Firefox 133 on Windows 10" from a user agent; API clients and unknown
+/// agents get a plain name.
+fn describe(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
+        return "Unknown device".into();
+    };
+    match woothee::parser::Parser::new().parse(ua) {
+        // Browsers on computers and phones; libraries and bots read better
+        // by their own first word ("curl", "okhttp").
+        Some(r)
+            if matches!(
+                r.category,
+                "pc" | "smartphone" | "mobilephone" | "appliance"
+            ) =>
+        {
+            let major = r.version.split('.').next().unwrap_or_default();
+            let browser = if major.is_empty() || major == "UNKNOWN" {
+                r.name.to_string()
+            } else {
+                format!("{} {major}", r.name)
+            };
+            if r.os == "UNKNOWN" {
+                browser
+            } else {
+                format!("{browser} on {}", r.os)
+            }
+        }
+        _ => ua
+            .split(['/', ' '])
+            .next()
+            .unwrap_or("Unknown device")
+            .chars()
+            .take(40)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn devices_read_naturally() {
+        assert_eq!(
+            describe(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")),
+            "Chrome 131 on Linux"
+        );
+        assert_eq!(describe(Some("curl/8.5.0")), "curl");
+        assert_eq!(describe(None), "Unknown device");
+    }
+}

@@ -1,0 +1,131 @@
+//! `POST /api/v1/auth/token`: the OAuth2 token endpoint (RFC 6749) for the
+//! resource-owner password grant (§4.3) and refresh (§6), form-encoded, with
+//! the RFC's response and error shapes, so stock OAuth2 clients work. It
+//! calls the same services as `auth/login` and `auth/refresh`.
+
+use app::error::{AppError, ErrorCode};
+use app::ssr::Services;
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::auth::TokenResponse;
+use super::extract::Client;
+
+pub fn router() -> Router<Services> {
+    Router::new().route("/auth/token", post(token))
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    grant_type: String,
+    /// Email or username.
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+/// RFC 6749 §5.2.
+#[derive(Serialize)]
+struct OAuthError {
+    error: &'static str,
+    error_description: String,
+    #[serde(skip)]
+    status: StatusCode,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            error_description: description.into(),
+            status: StatusCode::BAD_REQUEST,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<AppError> for OAuthError {
+    fn from(err: AppError) -> Self {
+        let (error, status) = match err.code {
+            ErrorCode::InvalidCredentials
+            | ErrorCode::AccountDisabled
+            | ErrorCode::Unauthorized => ("invalid_grant", StatusCode::BAD_REQUEST),
+            ErrorCode::RateLimited | ErrorCode::Unavailable => (
+                "temporarily_unavailable",
+                StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            ),
+            ErrorCode::Internal => ("server_error", StatusCode::INTERNAL_SERVER_ERROR),
+            _ => ("invalid_request", StatusCode::BAD_REQUEST),
+        };
+        Self {
+            error,
+            error_description: err.message,
+            status,
+            retry_after: err.retry_after,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let (status, retry_after) = (self.status, self.retry_after);
+        let mut response = (status, no_store(), Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Token responses must not be cached (RFC 6749 §5.1).
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+async fn token(
+    State(services): State<Services>,
+    Client(client): Client,
+    form: Result<Form<TokenRequest>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let Form(request) = form.map_err(|rejection| {
+        OAuthError::new(
+            "invalid_request",
+            format!("Send grant_type and its parameters as application/x-www-form-urlencoded ({rejection})."),
+        )
+    })?;
+    let missing = |name: &str| OAuthError::new("invalid_request", format!("{name} is required."));
+    let tokens = match request.grant_type.as_str() {
+        "password" => {
+            let username = request.username.ok_or_else(|| missing("username"))?;
+            let password = request.password.ok_or_else(|| missing("password"))?;
+            let (user, issued) = services.login(&username, password, &client).await?;
+            TokenResponse::new(issued, Some(user))
+        }
+        "refresh_token" => {
+            let token = request
+                .refresh_token
+                .ok_or_else(|| missing("refresh_token"))?;
+            let (issued, auth) = services.refresh(&token).await?;
+            TokenResponse::new(issued, Some(auth.user))
+        }
+        _ => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                "Supported grant types: password, refresh_token.",
+            ))
+        }
+    };
+    Ok((no_store(), Json(tokens)).into_response())
+}

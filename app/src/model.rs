@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     #[default]
@@ -29,6 +30,7 @@ impl Role {
 
 /// A user as shown to the user themself (never includes secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -52,6 +54,7 @@ pub struct Me {
 /// The live password meter's reading: the policy's verdict plus an estimate
 /// of how hard the password is to guess (zxcvbn's 0–4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Strength {
     pub score: u8,
     /// Whether sign-up, reset and change would accept it.
@@ -63,6 +66,7 @@ pub struct Strength {
 
 /// One signed-in device, as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: String,
     /// "Chrome 131 on Linux", from the user agent.

@@ -854,3 +854,78 @@ async fn two_instances_share_sessions_and_revocation() {
     .await;
     assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = app(Backend::Sqlite).await;
+    let res = send(&app, page_get("/api/v1/openapi.json", "")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    let doc = body_json(res).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], "/api/v1");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/token"
+    );
+    let expected = [
+        ("post", "/auth/signup"),
+        ("post", "/auth/login"),
+        ("post", "/auth/token"),
+        ("post", "/auth/refresh"),
+        ("post", "/auth/logout"),
+        ("get", "/auth/token-info"),
+        ("post", "/auth/code"),
+        ("post", "/auth/code/verify"),
+        ("get", "/me"),
+        ("patch", "/me"),
+        ("post", "/me/email/code"),
+        ("post", "/me/email/verify"),
+        ("post", "/me/email/change"),
+        ("post", "/me/email/change/confirm"),
+        ("get", "/me/sessions"),
+        ("delete", "/me/sessions"),
+        ("delete", "/me/sessions/{id}"),
+        ("post", "/me/password"),
+        ("post", "/me/delete"),
+        ("post", "/password/forgot"),
+        ("post", "/password/reset"),
+        ("post", "/password/strength"),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        operations,
+        expected.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (method, path) in expected {
+        let op = &doc["paths"][path][method];
+        assert!(op["responses"].is_object(), "{method} {path} is documented");
+        assert!(op["summary"].is_string(), "{method} {path} has a summary");
+    }
+    // Every schema a response names exists.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "TokenResponse",
+        "ErrorBody",
+        "AppError",
+        "ErrorCode",
+        "User",
+        "SessionInfo",
+        "Strength",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+
+    let page = send(&app, page_get("/api/v1/docs", "")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = body_text(page).await;
+    assert!(html.contains("POST /api/v1/auth/token"), "{html}");
+    assert!(html.contains("DELETE /api/v1/me/sessions/{id}"));
+}

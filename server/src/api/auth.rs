@@ -1,53 +1,64 @@
-//! `/api/v1/auth/*`: sign up, log in, refresh, log out, token info.
+//! `/api/v1/auth/*`: sign up, log in, refresh, log out, token info and
+//! passwordless sign-in by code.
 
 use app::model::User;
 use app::ssr::sessions::Issued;
 use app::ssr::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, AuthUser, Client};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/auth/signup", post(signup))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/token-info", get(token_info))
-        .route("/auth/code", post(request_code))
-        .route("/auth/code/verify", post(signin_with_code))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(token_info))
+        .routes(routes!(request_code))
+        .routes(routes!(signin_with_code))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// 3–32 characters of `[a-z0-9_.-]`.
+    #[schema(example = "ada")]
     username: String,
+    /// 8–128 characters, not a common password, not containing the email or username.
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Email or username.
     login: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
 
 /// OAuth2-style token response (RFC 6749 §5.1) plus the user.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// A JWT; send it as `Authorization: Bearer …`.
     access_token: String,
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: i64,
+    /// Opaque; single use: each refresh returns a new one.
     refresh_token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<User>,
@@ -65,6 +76,14 @@ impl TokenResponse {
     }
 }
 
+/// Create an account and sign in.
+///
+/// Mails a 6-digit code to confirm the address (`me/email/verify`).
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest, responses(
+    (status = 201, description = "Account created, signed in", body = TokenResponse),
+    (status = 409, description = "`email_taken` or `username_taken`", body = ErrorBody),
+    (status = 422, description = "`invalid_input` or `weak_password`, with `field`", body = ErrorBody),
+))]
 async fn signup(
     State(services): State<Services>,
     Client(client): Client,
@@ -79,6 +98,14 @@ async fn signup(
     ))
 }
 
+/// Log in by email or username.
+///
+/// Unknown account and wrong password get the same answer.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+    (status = 403, description = "`account_disabled` (only after a correct password)", body = ErrorBody),
+))]
 async fn login(
     State(services): State<Services>,
     Client(client): Client,
@@ -88,6 +115,14 @@ async fn login(
     Ok(Json(TokenResponse::new(issued, Some(user))))
 }
 
+/// Trade a refresh token for a new pair.
+///
+/// Each refresh token works once; repeating one within 10 s returns the same
+/// successor, later it ends the session.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "New tokens", body = TokenResponse),
+    (status = 401, description = "`unauthorized`: the session has ended", body = ErrorBody),
+))]
 async fn refresh(
     State(services): State<Services>,
     ApiJson(body): ApiJson<RefreshRequest>,
@@ -96,6 +131,11 @@ async fn refresh(
     Ok(Json(TokenResponse::new(issued, Some(auth.user))))
 }
 
+/// End this session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "Session ended; its tokens no longer work"),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+))]
 async fn logout(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -104,16 +144,22 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenInfo {
     user_id: String,
     session_id: String,
+    /// Unix seconds at which the access token expires.
     expires_at: i64,
     expires_in: i64,
     /// When the session itself ends (the refresh token's expiry).
     session_expires_at: i64,
 }
 
+/// The current access token's expiry and session.
+#[utoipa::path(get, path = "/auth/token-info", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, description = "About this token", body = TokenInfo),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+))]
 async fn token_info(AuthUser(auth): AuthUser) -> Json<TokenInfo> {
     Json(TokenInfo {
         expires_in: auth.access_expires_at - app::ssr::now(),
@@ -124,12 +170,20 @@ async fn token_info(AuthUser(auth): AuthUser) -> Json<TokenInfo> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CodeRequest {
     email: String,
 }
 
-/// Mails a sign-in code if the address has an account; answers 202 either way.
+/// Mail a sign-in code.
+///
+/// Answers 202 whether or not the address has an account; only an
+/// account's owner gets a mail.
+#[utoipa::path(post, path = "/auth/code", tag = "auth", request_body = CodeRequest, responses(
+    (status = 202, description = "A code is on its way if the account exists"),
+    (status = 422, description = "`invalid_input`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+))]
 async fn request_code(
     State(services): State<Services>,
     Client(client): Client,
@@ -139,13 +193,20 @@ async fn request_code(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CodeSignin {
     email: String,
     /// The 6-digit code, as a string (leading zeros matter).
+    #[schema(example = "042917")]
     code: String,
 }
 
+/// Sign in with a mailed code.
+#[utoipa::path(post, path = "/auth/code/verify", tag = "auth", request_body = CodeSignin, responses(
+    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 410, description = "`code_expired`", body = ErrorBody),
+    (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),
+))]
 async fn signin_with_code(
     State(services): State<Services>,
     Client(client): Client,

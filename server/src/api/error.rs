@@ -59,3 +59,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The error envelope every failed API call returns.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the JSON built in `into_response`.
+pub struct ErrorBody {
+    error: AppError,
+}

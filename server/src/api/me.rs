@@ -1,36 +1,50 @@
-//! `/api/v1/me`: the signed-in user.
+//! `/api/v1/me`: the signed-in user, their email and their sessions.
 
 use app::model::{SessionInfo, User};
 use app::ssr::Services;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, AuthUser, Client};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/me", get(me).patch(update_me))
-        .route("/me/email/code", post(send_email_code))
-        .route("/me/email/verify", post(verify_email))
-        .route("/me/email/change", post(request_email_change))
-        .route("/me/email/change/confirm", post(confirm_email_change))
-        .route("/me/sessions", get(sessions).delete(end_other_sessions))
-        .route("/me/sessions/{id}", delete(end_session))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_me))
+        .routes(routes!(send_email_code))
+        .routes(routes!(verify_email))
+        .routes(routes!(request_email_change))
+        .routes(routes!(confirm_email_change))
+        .routes(routes!(sessions, end_other_sessions))
+        .routes(routes!(end_session))
 }
 
+/// The signed-in user.
+#[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])), responses(
+    (status = 200, description = "The user", body = User),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+))]
 async fn me(AuthUser(auth): AuthUser) -> Json<User> {
     Json(auth.user)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct UpdateMe {
+    /// 3–32 characters of `[a-z0-9_.-]`.
     username: String,
 }
 
+/// Change the username.
+#[utoipa::path(patch, path = "/me", tag = "me", security(("bearer" = [])), request_body = UpdateMe, responses(
+    (status = 200, description = "The updated user", body = User),
+    (status = 409, description = "`username_taken`", body = ErrorBody),
+    (status = 422, description = "`invalid_input`", body = ErrorBody),
+))]
 async fn update_me(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -39,7 +53,12 @@ async fn update_me(
     Ok(Json(services.update_username(&auth, &body.username).await?))
 }
 
-/// Mails a verification code to the signed-in user's address.
+/// Mail a new verification code to the user's address.
+#[utoipa::path(post, path = "/me/email/code", tag = "me", security(("bearer" = [])), responses(
+    (status = 202, description = "Code sent"),
+    (status = 422, description = "`invalid_input`: already verified", body = ErrorBody),
+    (status = 429, description = "`rate_limited`: resend cooldown, with `Retry-After`", body = ErrorBody),
+))]
 async fn send_email_code(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -49,12 +68,19 @@ async fn send_email_code(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyEmail {
     /// The 6-digit code, as a string (leading zeros matter).
+    #[schema(example = "042917")]
     code: String,
 }
 
+/// Confirm the email address with the mailed code.
+#[utoipa::path(post, path = "/me/email/verify", tag = "me", security(("bearer" = [])), request_body = VerifyEmail, responses(
+    (status = 200, description = "Verified", body = User),
+    (status = 410, description = "`code_expired`", body = ErrorBody),
+    (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),
+))]
 async fn verify_email(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -66,12 +92,16 @@ async fn verify_email(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct EmailChange {
     new_email: String,
 }
 
-/// Mails a code to the new address; nothing changes yet.
+/// Start an email change: mails a code to the new address.
+#[utoipa::path(post, path = "/me/email/change", tag = "me", security(("bearer" = [])), request_body = EmailChange, responses(
+    (status = 202, description = "Code sent to the new address; nothing changed yet"),
+    (status = 422, description = "`invalid_input`", body = ErrorBody),
+))]
 async fn request_email_change(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -84,12 +114,18 @@ async fn request_email_change(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct EmailChangeConfirm {
     new_email: String,
     code: String,
 }
 
+/// Finish an email change with the code mailed to the new address.
+#[utoipa::path(post, path = "/me/email/change/confirm", tag = "me", security(("bearer" = [])), request_body = EmailChangeConfirm, responses(
+    (status = 200, description = "The address changed (and is verified)", body = User),
+    (status = 409, description = "`email_taken`", body = ErrorBody),
+    (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),
+))]
 async fn confirm_email_change(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -103,7 +139,11 @@ async fn confirm_email_change(
     ))
 }
 
-/// The caller's live sessions, most recently used first.
+/// The user's live sessions, most recently used first.
+#[utoipa::path(get, path = "/me/sessions", tag = "me", security(("bearer" = [])), responses(
+    (status = 200, description = "Sessions; `current` marks the caller's", body = [SessionInfo]),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+))]
 async fn sessions(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -111,7 +151,11 @@ async fn sessions(
     Ok(Json(services.list_sessions(&auth).await?))
 }
 
-/// Ends every session but the caller's ("log out everywhere else").
+/// End every session but the caller's ("log out everywhere else").
+#[utoipa::path(delete, path = "/me/sessions", tag = "me", security(("bearer" = [])), responses(
+    (status = 204, description = "The other sessions ended"),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+))]
 async fn end_other_sessions(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -120,6 +164,13 @@ async fn end_other_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// End one of the user's sessions (its tokens stop working at once).
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "me", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /me/sessions`")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "`not_found`: no such live session of this user", body = ErrorBody),
+    ))]
 async fn end_session(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,

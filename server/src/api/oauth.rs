@@ -9,19 +9,22 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::TokenResponse;
 use super::extract::Client;
 
-pub fn router() -> Router<Services> {
-    Router::new().route("/auth/token", post(token))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new().routes(routes!(token))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
+    /// `password` or `refresh_token`.
     grant_type: String,
     /// Email or username.
     username: Option<String>,
@@ -30,13 +33,15 @@ pub struct TokenRequest {
 }
 
 /// RFC 6749 §5.2.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OAuthError {
     error: &'static str,
     error_description: String,
     #[serde(skip)]
+    #[schema(ignore)]
     status: StatusCode,
     #[serde(skip)]
+    #[schema(ignore)]
     retry_after: Option<u64>,
 }
 
@@ -94,6 +99,15 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
     ]
 }
 
+/// OAuth2 token endpoint (RFC 6749): password and refresh_token grants.
+///
+/// Form-encoded, for standard OAuth2 clients. Errors follow §5.2.
+#[utoipa::path(post, path = "/auth/token", tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (RFC 6749 §5.1)", body = TokenResponse),
+        (status = 400, description = "`invalid_request`, `invalid_grant` or `unsupported_grant_type`", body = OAuthError),
+    ))]
 async fn token(
     State(services): State<Services>,
     Client(client): Client,

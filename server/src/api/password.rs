@@ -5,30 +5,39 @@ use app::model::Strength;
 use app::ssr::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::TokenResponse;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, AuthUser, Client};
 
-pub fn router() -> Router<Services> {
-    Router::new()
-        .route("/password/forgot", post(forgot))
-        .route("/password/reset", post(reset))
-        .route("/password/strength", post(strength))
-        .route("/me/password", post(change))
-        .route("/me/delete", post(delete))
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(forgot))
+        .routes(routes!(reset))
+        .routes(routes!(strength))
+        .routes(routes!(change))
+        .routes(routes!(delete))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ForgotRequest {
     email: String,
 }
 
-/// 202 whether or not the address has an account; a link goes only to an
-/// account's owner.
+/// Mail a password-reset link.
+///
+/// 202 whether or not the address has an account, in the same time; a link
+/// (single use, 1 hour) goes only to an account's owner.
+#[utoipa::path(post, path = "/password/forgot", tag = "password", request_body = ForgotRequest, responses(
+    (status = 202, description = "A link is on its way if the account exists"),
+    (status = 422, description = "`invalid_input`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+))]
 async fn forgot(
     State(services): State<Services>,
     Client(client): Client,
@@ -38,14 +47,22 @@ async fn forgot(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResetRequest {
     /// The `token` parameter of the emailed link.
     token: String,
     password: String,
 }
 
-/// Sets the new password, ends every session and starts a fresh one.
+/// Set a new password with the token from the emailed link.
+///
+/// Ends every session and every other link, and starts a fresh session.
+#[utoipa::path(post, path = "/password/reset", tag = "password", request_body = ResetRequest, responses(
+    (status = 200, description = "Password set, signed in", body = TokenResponse),
+    (status = 400, description = "`link_invalid`", body = ErrorBody),
+    (status = 410, description = "`link_expired`: expired or already used", body = ErrorBody),
+    (status = 422, description = "`invalid_input` or `weak_password`", body = ErrorBody),
+))]
 async fn reset(
     State(services): State<Services>,
     Client(client): Client,
@@ -57,7 +74,7 @@ async fn reset(
     Ok(Json(TokenResponse::new(issued, Some(user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct StrengthRequest {
     password: String,
     #[serde(default)]
@@ -66,6 +83,10 @@ pub struct StrengthRequest {
     username: String,
 }
 
+/// Rate a candidate password: the policy's verdict and zxcvbn's 0–4 score.
+#[utoipa::path(post, path = "/password/strength", tag = "password", request_body = StrengthRequest, responses(
+    (status = 200, description = "The reading", body = Strength),
+))]
 async fn strength(
     State(services): State<Services>,
     ApiJson(body): ApiJson<StrengthRequest>,
@@ -73,13 +94,20 @@ async fn strength(
     Json(services.password_strength(&body.password, &body.email, &body.username))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangeRequest {
     current_password: String,
     new_password: String,
 }
 
+/// Change the password (the current one is required).
+///
 /// Ends every other session; the caller's stays.
+#[utoipa::path(post, path = "/me/password", tag = "password", security(("bearer" = [])), request_body = ChangeRequest, responses(
+    (status = 204, description = "Changed"),
+    (status = 401, description = "`invalid_credentials`: wrong current password", body = ErrorBody),
+    (status = 422, description = "`invalid_input` or `weak_password`", body = ErrorBody),
+))]
 async fn change(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
@@ -91,11 +119,16 @@ async fn change(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct DeleteRequest {
     password: String,
 }
 
+/// Delete the account (the password is required).
+#[utoipa::path(post, path = "/me/delete", tag = "me", security(("bearer" = [])), request_body = DeleteRequest, responses(
+    (status = 204, description = "The account, its sessions and links are gone"),
+    (status = 401, description = "`invalid_credentials`: wrong password", body = ErrorBody),
+))]
 async fn delete(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,

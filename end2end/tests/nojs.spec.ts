@@ -1,4 +1,4 @@
-import { expect, expectSignedOut, header, latestCode, newUser, snap, submitSignUp, test } from './helpers';
+import { expect, expectSignedOut, header, latestCode, latestMail, newUser, snap, submitSignUp, test } from './helpers';
 
 // Runs in the "no-js" project only: every form must work as a plain HTML
 // POST followed by a redirect.

@@ -949,9 +949,15 @@ async fn every_endpoint_refuses_bad_input_with_the_error_shape() {
             let bodies: [(&str, String); 5] = [
                 ("application/json", "{not json".into()),
                 ("application/json", r#"{"unexpected": true}"#.into()),
-                ("application/json", r#"{"email": 5, "password": [], "token": {}, "code": 1.5}"#.into()),
+                (
+                    "application/json",
+                    r#"{"email": 5, "password": [], "token": {}, "code": 1.5}"#.into(),
+                ),
                 ("text/plain", "hello".into()),
-                ("application/json", format!(r#"{{"x": "{}"}}"#, "y".repeat(100_000))),
+                (
+                    "application/json",
+                    format!(r#"{{"x": "{}"}}"#, "y".repeat(100_000)),
+                ),
             ];
             for (content_type, body) in bodies {
                 let req = Request::builder()
@@ -988,12 +994,17 @@ async fn bad_bearer_tokens_are_refused() {
     let (_, tokens) = api_signup(&app).await;
     let good = tokens["access_token"].as_str().unwrap().to_owned();
     let me = body_json(send(&app, bearer_get("/api/v1/auth/token-info", &good)).await).await;
-    let (user, sid) = (me["user_id"].as_str().unwrap(), me["session_id"].as_str().unwrap());
+    let (user, sid) = (
+        me["user_id"].as_str().unwrap(),
+        me["session_id"].as_str().unwrap(),
+    );
 
     let forge = |change: &dyn Fn(&mut AuthConfig)| {
         let mut config = AuthConfig::for_tests();
         change(&mut config);
-        Tokens::new(&config).issue_access(user, sid, app::model::Role::Admin, now()).0
+        Tokens::new(&config)
+            .issue_access(user, sid, app::model::Role::Admin, now())
+            .0
     };
     let (head, rest) = good.split_once('.').unwrap();
     let (payload, signature) = rest.split_once('.').unwrap();
@@ -1001,11 +1012,26 @@ async fn bad_bearer_tokens_are_refused() {
     let last = tampered_payload.pop().unwrap();
     tampered_payload.push(if last == 'A' { 'B' } else { 'A' });
     let cases = [
-        ("alg none", format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")),
-        ("tampered payload", format!("{head}.{tampered_payload}.{signature}")),
-        ("wrong key", forge(&|c| c.jwt_secret = b"another-secret-another-secret-12345".to_vec())),
-        ("wrong audience", forge(&|c| c.audience = "someone-else".into())),
-        ("wrong issuer", forge(&|c| c.issuer = "https://evil.example".into())),
+        (
+            "alg none",
+            format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
+        ),
+        (
+            "tampered payload",
+            format!("{head}.{tampered_payload}.{signature}"),
+        ),
+        (
+            "wrong key",
+            forge(&|c| c.jwt_secret = b"another-secret-another-secret-12345".to_vec()),
+        ),
+        (
+            "wrong audience",
+            forge(&|c| c.audience = "someone-else".into()),
+        ),
+        (
+            "wrong issuer",
+            forge(&|c| c.issuer = "https://evil.example".into()),
+        ),
         (
             "expired",
             Tokens::new(&AuthConfig::for_tests())
@@ -1014,12 +1040,22 @@ async fn bad_bearer_tokens_are_refused() {
         ),
     ];
     for (what, token) in cases {
-        for uri in ["/api/v1/me", "/api/v1/auth/token-info", "/api/v1/me/sessions"] {
+        for uri in [
+            "/api/v1/me",
+            "/api/v1/auth/token-info",
+            "/api/v1/me/sessions",
+        ] {
             let res = send(&app, bearer_get(uri, &token)).await;
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what} on {uri}");
-            assert!(res.headers().contains_key(header::WWW_AUTHENTICATE), "{what}");
+            assert!(
+                res.headers().contains_key(header::WWW_AUTHENTICATE),
+                "{what}"
+            );
             assert_error(&body_json(res).await, "unauthorized");
         }
     }
-    assert_eq!(send(&app, bearer_get("/api/v1/me", &good)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&app, bearer_get("/api/v1/me", &good)).await.status(),
+        StatusCode::OK
+    );
 }

@@ -70,15 +70,17 @@ pub fn NewPassword(
         let (known_email, known_username) = identity.get_value();
         let email = field("email").unwrap_or(known_email);
         let username = field("username").unwrap_or(known_username);
+        // The form may be gone by then (submitted, navigated away): the
+        // signals are then disposed, and `try_` lets the late call pass.
         set_timeout(
             move || {
-                if typed.get_untracked() != ticket {
+                if typed.try_get_untracked() != Some(ticket) {
                     return;
                 }
                 leptos::task::spawn_local(async move {
                     let result = password_strength(password, email, username).await;
-                    if typed.get_untracked() == ticket {
-                        reading.set(result.ok());
+                    if typed.try_get_untracked() == Some(ticket) {
+                        reading.try_set(result.ok());
                     }
                 });
             },

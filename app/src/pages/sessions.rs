@@ -75,7 +75,7 @@ pub fn SessionsPage() -> impl IntoView {
                                         {list.into_iter().map(|s| view! { <SessionRow session=s action=end_one/> }).collect_view()}
                                     </ul>
                                     {(others > 0).then(|| view! {
-                                        <ActionForm action=end_others attr:class="stack">
+                                        <ActionForm action=end_others attr:class="actions">
                                             <button type="submit" class="button button-danger-quiet">
                                                 {format!("Log out everywhere else ({others})")}
                                             </button>
@@ -109,9 +109,9 @@ fn SessionRow(session: SessionInfo, action: ServerAction<EndSession>) -> impl In
                 </p>
                 <p class="session-meta muted">
                     {session.ip.map(|ip| format!("{ip} · "))}
-                    "signed in " {utc(session.created_at)} " · last active " {utc(session.last_used_at)}
+                    "last active " {utc(session.last_used_at)}
                 </p>
-                <p class="session-meta muted">"Stays signed in until " {utc(session.expires_at)}</p>
+                <p class="session-meta muted">"Signed in " {utc(session.created_at)} " · until " {utc(session.expires_at)}</p>
             </div>
             <ActionForm action=action attr:class="inline-form">
                 <input type="hidden" name="id" value=session.id/>

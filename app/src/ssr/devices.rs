@@ -19,7 +19,7 @@ struct SessionRow {
 }
 
 impl Services {
-    /// The user's live sessions, most recently used first.
+    /// The user's live sessions: the caller's first, then the most recently used.
     pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, AppError> {
         let rows: Vec<SessionRow> = sqlx::query_as(
             "SELECT id, user_agent, ip, created_at, last_used_at, expires_at FROM sessions \
@@ -31,7 +31,7 @@ impl Services {
         .fetch_all(&self.db.pool)
         .await
         .map_err(StoreError::from)?;
-        Ok(rows
+        let mut sessions: Vec<SessionInfo> = rows
             .into_iter()
             .map(|row| SessionInfo {
                 current: row.id == auth.session_id,
@@ -42,7 +42,10 @@ impl Services {
                 last_used_at: row.last_used_at,
                 expires_at: row.expires_at,
             })
-            .collect())
+            .collect();
+        // Stable: the others keep their most-recent-first order.
+        sessions.sort_by_key(|s| !s.current);
+        Ok(sessions)
     }
 
     /// Ends one of the user's own sessions (someone else's id is "not found").

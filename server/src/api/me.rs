@@ -139,7 +139,7 @@ async fn confirm_email_change(
     ))
 }
 
-/// The user's live sessions, most recently used first.
+/// The user's live sessions: the caller's first, then the most recently used.
 #[utoipa::path(get, path = "/me/sessions", tag = "me", security(("bearer" = [])), responses(
     (status = 200, description = "Sessions; `current` marks the caller's", body = [SessionInfo]),
     (status = 401, description = "`unauthorized`", body = ErrorBody),

@@ -252,6 +252,7 @@ impl Config {
                 secure_cookies: public_url.starts_with("https://"),
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 reset_ttl: Duration::from_secs(reset_ttl),
+                login_free_failures: (5, 20),
             },
             public_url,
             cors_origins,

@@ -117,17 +117,41 @@ on_both_backends!(
 on_both_backends!(bad_input_is_refused_with_field_errors, |backend| {
     let s = services(backend).await;
     let cases = [
-        ("not-an-email", "gooduser", PASSWORD, "email"),
-        ("a@example.com", "x", PASSWORD, "username"),
-        ("a@example.com", "gooduser", "short", "password"),
-        ("a@example.com", "gooduser", "gooduser-password", "password"),
+        (
+            "not-an-email",
+            "gooduser",
+            PASSWORD,
+            "email",
+            ErrorCode::InvalidInput,
+        ),
+        (
+            "a@example.com",
+            "x",
+            PASSWORD,
+            "username",
+            ErrorCode::InvalidInput,
+        ),
+        (
+            "a@example.com",
+            "gooduser",
+            "short",
+            "password",
+            ErrorCode::InvalidInput,
+        ),
+        (
+            "a@example.com",
+            "gooduser",
+            "gooduser-password",
+            "password",
+            ErrorCode::WeakPassword,
+        ),
     ];
-    for (email, username, password, field) in cases {
+    for (email, username, password, field, code) in cases {
         let err = s
             .signup(email, username, password.into(), &client())
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidInput, "{email} {username}");
+        assert_eq!(err.code, code, "{email} {username} {password}");
         assert_eq!(err.field.as_deref(), Some(field));
     }
     assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 0);
@@ -349,7 +373,10 @@ on_both_backends!(username_changes_respect_uniqueness, |backend| {
 /// argon2id hash. Medians of interleaved runs, so load hits both alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_account_and_wrong_password_take_the_same_time() {
-    let s = services(common::Backend::Sqlite).await;
+    // Throttling would answer the later tries without hashing.
+    let mut config = AuthConfig::for_tests();
+    config.login_free_failures = (1000, 1000);
+    let s = services_with(common::Backend::Sqlite, config).await;
     let name = unique_name();
     s.signup(
         &format!("{name}@example.com"),
@@ -418,3 +445,39 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(failed_logins_slow_down_then_recover, |backend| {
+    let s = services(backend).await;
+    let account = common::sign_up(&s).await;
+    let ip = client();
+    for _ in 0..6 {
+        let err = s
+            .login(&account.name, "not the password".into(), &ip)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidCredentials);
+    }
+    // Past five failures the name must wait, even with the right password.
+    let wait = s
+        .login(&account.name, PASSWORD.into(), &ip)
+        .await
+        .unwrap_err();
+    assert_eq!(wait.code, ErrorCode::RateLimited);
+    assert_eq!(wait.retry_after, Some(1));
+    // An unknown name is throttled the same way: a 429 says nothing.
+    for _ in 0..6 {
+        let _ = s
+            .login("nobody-at-all-here", "guess".into(), &client())
+            .await;
+    }
+    let unknown = s
+        .login("nobody-at-all-here", "guess".into(), &client())
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::RateLimited);
+    // The wait ends by itself.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.login(&account.name, PASSWORD.into(), &ip)
+        .await
+        .expect("the wait is over");
+});

@@ -75,6 +75,7 @@ impl Services {
         if password.is_empty() {
             return Err(AppError::invalid("password", "Enter your password."));
         }
+        self.login_allowed(&login, client).await?;
         let row = if password.len() > MAX_LOGIN_PASSWORD {
             None
         } else {
@@ -86,6 +87,7 @@ impl Services {
             .verify(truncate_for_hash(password), stored)
             .await?;
         let (Some(user), Verified::Match { rehash }) = (row, verified) else {
+            self.login_failed(&login, client).await?;
             return Err(AppError::new(
                 ErrorCode::InvalidCredentials,
                 "Incorrect email, username or password.",

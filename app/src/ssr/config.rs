@@ -89,6 +89,9 @@ pub struct AuthConfig {
     pub public_url: String,
     /// How long a password-reset link works.
     pub reset_ttl: Duration,
+    /// Failed log-ins per account name, and per IP, in 15 minutes before
+    /// each further failure doubles a wait (see `throttle`).
+    pub login_free_failures: (u64, u64),
 }
 
 impl AuthConfig {
@@ -111,6 +114,7 @@ impl AuthConfig {
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".into(),
             reset_ttl: Duration::from_secs(3600),
+            login_free_failures: (5, 20),
         }
     }
 }

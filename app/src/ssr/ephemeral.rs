@@ -40,13 +40,20 @@ pub trait EphemeralStore: Send + Sync {
     /// Starts a cooldown unless one runs; returns the time left of a running one.
     async fn cooldown(&self, key: &str, ttl: Duration) -> Result<Option<Duration>, StoreError>;
 
+    /// Counts a hit in a fixed window that starts with the first one;
+    /// returns the count so far and the time left in the window.
+    async fn count(&self, key: &str, window: Duration) -> Result<(u64, Duration), StoreError>;
+
     /// Counts a hit in a fixed window; over `limit`, returns when it resets.
     async fn hit(
         &self,
         key: &str,
         window: Duration,
         limit: u32,
-    ) -> Result<Option<Duration>, StoreError>;
+    ) -> Result<Option<Duration>, StoreError> {
+        let (count, left) = self.count(key, window).await?;
+        Ok((count > u64::from(limit)).then_some(left))
+    }
 
     /// Time left on a running cooldown (or any key), if it runs.
     async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError>;
@@ -177,12 +184,7 @@ impl EphemeralStore for RedisStore {
         Ok(Some(Duration::from_millis(left.max(1) as u64)))
     }
 
-    async fn hit(
-        &self,
-        key: &str,
-        window: Duration,
-        limit: u32,
-    ) -> Result<Option<Duration>, StoreError> {
+    async fn count(&self, key: &str, window: Duration) -> Result<(u64, Duration), StoreError> {
         let mut conn = self.conn.clone();
         let key = &self.key(key);
         let (count, ttl): (u64, i64) = redis::Script::new(HIT)
@@ -191,7 +193,7 @@ impl EphemeralStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(redis_err)?;
-        Ok((count > u64::from(limit)).then(|| Duration::from_millis(ttl.max(1) as u64)))
+        Ok((count, Duration::from_millis(ttl.max(1) as u64)))
     }
 
     async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError> {
@@ -315,21 +317,19 @@ impl EphemeralStore for MemoryStore {
         }))
     }
 
-    async fn hit(
-        &self,
-        key: &str,
-        window: Duration,
-        limit: u32,
-    ) -> Result<Option<Duration>, StoreError> {
+    async fn count(&self, key: &str, window: Duration) -> Result<(u64, Duration), StoreError> {
         Ok(self.with(key, |map, now| {
             let entry = map
                 .entry(key.to_owned())
                 .or_insert((Value::Counter(0), now + window));
-            if let Value::Counter(n) = &mut entry.0 {
-                *n += 1;
-                return (*n > u64::from(limit)).then(|| entry.1 - now);
+            let left = entry.1 - now;
+            match &mut entry.0 {
+                Value::Counter(n) => {
+                    *n += 1;
+                    (*n, left)
+                }
+                Value::Code { .. } => (0, left),
             }
-            None
         }))
     }
 

@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod policy;
 pub mod request;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod validate;

@@ -28,6 +28,8 @@ pub const PRODUCT: &str = "Latchkey";
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::headers::page_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">

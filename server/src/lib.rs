@@ -4,8 +4,10 @@
 pub mod api;
 pub mod config;
 pub mod fn_status;
+pub mod health;
 pub mod origin;
 pub mod reset_link;
 pub mod router;
+pub mod security_headers;
 pub mod session;
 pub mod telemetry;

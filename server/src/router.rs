@@ -9,17 +9,19 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::get;
-use axum::{middleware, Json, Router};
+use axum::{middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
 
 /// Requests larger than this are refused with 413 before any handler runs.
 const BODY_LIMIT: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str) -> Router {
     build_with_cors(services, leptos_options, public_url, &[])
@@ -47,19 +49,21 @@ pub fn build_with_cors(
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options);
 
+    let https = public_url.starts_with("https://");
     let mut trusted = vec![origin_of(public_url)];
     trusted.extend(cors_origins.iter().cloned());
     let trusted: Arc<[String]> = trusted.into();
-    Router::new()
+    let router = Router::new()
         .nest(
             "/api/v1",
             api::router()
                 .with_state(services.clone())
                 .layer(cors(cors_origins)),
         )
+        .route("/healthz", get(crate::health::healthz))
         .route(
-            "/healthz",
-            get(|| async { (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))) }),
+            "/readyz",
+            get(crate::health::readyz).with_state(services.clone()),
         )
         .merge(pages)
         .layer(middleware::from_fn_with_state(
@@ -75,12 +79,18 @@ pub fn build_with_cors(
             crate::origin::check,
         ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // A stuck request (a hung database call) ends with 408, not never.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // The path only: queries can carry tokens (reset links).
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
             }),
-        )
+        );
+    crate::security_headers::apply(router, https)
 }
 
 /// CORS for the API: none unless origins are configured.

@@ -1059,3 +1059,88 @@ async fn bad_bearer_tokens_are_refused() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn pages_carry_a_nonce_csp_and_everything_the_safe_headers() {
+    let app = app(Backend::Sqlite).await;
+    let page = send(&app, page_get("/login", "")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the page CSP");
+    assert_eq!(page.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(page.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let html = body_text(page).await;
+    // Every inline script is allowed by that nonce, and only by it.
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let tag = &script[..script.find('>').unwrap()];
+        assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "<script{tag}>");
+    }
+    // Another response, another nonce.
+    let again = send(&app, page_get("/login", "")).await;
+    assert!(!again.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains(nonce));
+
+    let api = send(&app, bearer_get("/api/v1/me", "x")).await;
+    assert!(api.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
+    assert!(
+        api.headers()
+            .get(header::STRICT_TRANSPORT_SECURITY)
+            .is_none(),
+        "http: no HSTS"
+    );
+
+    let https = server::router::build(
+        common::services(Backend::Sqlite).await,
+        leptos_options(),
+        "https://auth.example.com",
+    );
+    let res = send(&https, page_get("/healthz", "")).await;
+    assert!(res.headers()[header::STRICT_TRANSPORT_SECURITY]
+        .to_str()
+        .unwrap()
+        .starts_with("max-age="));
+}
+
+on_both_backends!(readiness_reports_the_database_and_the_store, |backend| {
+    let app = app(backend).await;
+    let res = send(&app, page_get("/readyz", "")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = body_json(res).await;
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["store"]["status"], "ok");
+});
+
+#[tokio::test]
+async fn readiness_fails_clearly_when_the_database_is_gone() {
+    let services = common::services(Backend::Sqlite).await;
+    services.db.pool.close().await;
+    let app = server::router::build(services, leptos_options(), ORIGIN);
+    let res = send(&app, page_get("/readyz", "")).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = body_json(res).await;
+    assert_eq!(body["database"], "unavailable");
+    assert_eq!(
+        send(&app, page_get("/healthz", "")).await.status(),
+        StatusCode::OK
+    );
+}

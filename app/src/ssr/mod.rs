@@ -8,6 +8,7 @@ pub mod cookies;
 pub mod db;
 pub mod devices;
 pub mod ephemeral;
+pub mod headers;
 pub mod mail;
 pub mod password;
 pub mod passwords;

@@ -788,71 +788,136 @@ async fn app_default_cors() -> Router {
     app(Backend::Sqlite).await
 }
 
-/// Two instances of one deployment (separate pools and Redis connections to
-/// the same PostgreSQL database and Redis namespace): a session started on
-/// one is refreshed and ended on the other, and both refuse it at once.
+/// One HTTP/1.1 exchange over a real TCP connection.
+async fn over_tcp(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
+    // Small bodies may come chunked: take the JSON between the chunk sizes.
+    let json = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        rest.split("\r\n").nth(1).unwrap_or_default()
+    } else {
+        rest
+    };
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+/// Two server instances on two ports, each with its own connection pool
+/// and Redis connection, sharing one PostgreSQL database and one Redis
+/// namespace: a session started on one is refreshed and ended on the
+/// other, and both refuse it at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_sessions_and_revocation() {
     let url = common::fresh_db_url(Backend::Postgres).await;
     let prefix = format!("lktest:{}:", uuid::Uuid::new_v4().simple());
-    let mut instances = Vec::new();
+    let mut ports = Vec::new();
     for _ in 0..2 {
         let services = app::ssr::Services::new(
             common::connect(&url).await,
             std::sync::Arc::new(common::redis_store_in(&prefix).await),
             app::ssr::AuthConfig::for_tests(),
         );
-        instances.push(server::router::build(services, leptos_options(), ORIGIN));
+        let app = server::router::build(services, leptos_options(), ORIGIN);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        });
     }
-    let (a, b) = (&instances[0], &instances[1]);
-    let (name, _) = api_signup(a).await;
-    let tokens = body_json(
-        send(
-            a,
-            json_post(
-                "/api/v1/auth/login",
-                json!({ "login": name, "password": PASSWORD }),
-            ),
-        )
-        .await,
+    let (a, b) = (ports[0], ports[1]);
+    let name = unique_name();
+    let (status, _) = over_tcp(
+        a,
+        "POST",
+        "/api/v1/auth/signup",
+        None,
+        Some(json!({
+            "email": format!("{name}@example.com"), "username": name, "password": PASSWORD
+        })),
     )
     .await;
-    let refreshed = body_json(
-        send(
-            b,
-            json_post(
-                "/api/v1/auth/refresh",
-                json!({ "refresh_token": tokens["refresh_token"] }),
-            ),
-        )
-        .await,
+    assert_eq!(status, 201);
+    let (status, tokens) = over_tcp(
+        a,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "login": name, "password": PASSWORD })),
     )
     .await;
+    assert_eq!(status, 200);
+    let (status, refreshed) = over_tcp(
+        b,
+        "POST",
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": tokens["refresh_token"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
-        send(a, bearer_get("/api/v1/me", &access)).await.status(),
-        StatusCode::OK
+        over_tcp(a, "GET", "/api/v1/me", Some(&access), None)
+            .await
+            .0,
+        200
     );
 
-    let logout = Request::post("/api/v1/auth/logout")
-        .header(header::AUTHORIZATION, format!("Bearer {access}"))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(send(b, logout).await.status(), StatusCode::NO_CONTENT);
-    for instance in [a, b] {
-        let res = send(instance, bearer_get("/api/v1/me", &access)).await;
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        over_tcp(b, "POST", "/api/v1/auth/logout", Some(&access), None)
+            .await
+            .0,
+        204
+    );
+    for port in [a, b] {
+        assert_eq!(
+            over_tcp(port, "GET", "/api/v1/me", Some(&access), None)
+                .await
+                .0,
+            401,
+            "port {port}"
+        );
     }
     // The ended session cannot be refreshed on either instance.
-    let stale = send(
+    let (status, _) = over_tcp(
         a,
-        json_post(
-            "/api/v1/auth/refresh",
-            json!({ "refresh_token": tokens["refresh_token"] }),
-        ),
+        "POST",
+        "/api/v1/auth/refresh",
+        None,
+        Some(json!({ "refresh_token": tokens["refresh_token"] })),
     )
     .await;
-    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(status, 401);
 }
 
 #[tokio::test]

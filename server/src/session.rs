@@ -4,12 +4,14 @@
 
 use std::net::SocketAddr;
 
-use app::error::ErrorCode;
+use app::error::{AppError, ErrorCode};
 use app::ssr::{cookies, Auth, ClientInfo, Services};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::api::error::ApiError;
 
 pub async fn authenticate(
     State(services): State<Services>,
@@ -34,7 +36,11 @@ pub async fn authenticate(
         .or_else(|| cookies::read(req.headers(), cookies::ACCESS));
 
     let mut auth: Option<Auth> = match &access {
-        Some(token) => services.authenticate(token).await.unwrap_or(None),
+        // The database is down: say so, rather than answer as if signed out.
+        Some(token) => match services.authenticate(token).await {
+            Ok(auth) => auth,
+            Err(err) => return unavailable(&req, err),
+        },
         None => None,
     };
     let mut set_cookies: Vec<String> = Vec::new();
@@ -69,6 +75,31 @@ pub async fn authenticate(
             }
         }
     }
+    response
+}
+
+/// A 503 in the form the client reads: a short page for browsers, the API's
+/// JSON error otherwise.
+fn unavailable(req: &Request, err: AppError) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !wants_html {
+        return ApiError(err).into_response();
+    }
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unavailable · Latchkey</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/latchkey.css\"></head><body><main class=\"page\">\
+         <section class=\"card auth-card\"><h1>Back in a moment</h1><p>{}</p>\
+         <p><a href=\"\">Try again</a></p></section></main></body></html>",
+        err.message
+    );
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
 }
 

@@ -3,6 +3,7 @@
 //! the command that starts it.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod smtp;
 
 use std::sync::Once;

@@ -87,6 +87,12 @@ async fn outages_answer_503_and_heal_by_themselves() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let login = || async {
+        let body = json!({ "login": name, "password": PASSWORD });
+        call(&app, "POST", "/api/v1/auth/login", None, Some(body))
+            .await
+            .0
+    };
     let code_request = || {
         call(
             &app,
@@ -121,14 +127,7 @@ async fn outages_answer_503_and_heal_by_themselves() {
     let (status, body) = call(&app, "GET", "/api/v1/me", Some(&access), None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "login": name, "password": PASSWORD })),
-    )
-    .await;
+    let status = login().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let (status, ready) = call(&app, "GET", "/readyz", None, None).await;
     assert_eq!(
@@ -140,14 +139,7 @@ async fn outages_answer_503_and_heal_by_themselves() {
         call(&app, "GET", "/api/v1/me", Some(&access), None).await.0 == StatusCode::OK
     })
     .await;
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "login": name, "password": PASSWORD })),
-    )
-    .await;
+    let status = login().await;
     assert_eq!(
         status,
         StatusCode::OK,

@@ -50,6 +50,11 @@ async fn wait_for_subject(inbox: &smtp::Inbox, to: &str, subject: &str) -> Strin
     panic!("no mail to {to} with {subject:?} in 10 s");
 }
 
+/// Whether an access token still opens a session.
+async fn live(s: &Services, access_token: &str) -> bool {
+    s.authenticate(access_token).await.unwrap().is_some()
+}
+
 fn code_of<T: std::fmt::Debug>(result: Result<T, app::error::AppError>) -> ErrorCode {
     result.expect_err("should be refused").code
 }
@@ -65,17 +70,9 @@ on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
         .await
         .unwrap();
     assert!(user.email_verified, "the link proved the address");
-    assert!(s
-        .authenticate(&issued.access_token)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(live(&s, &issued.access_token).await);
     // The session from before the reset is over, access and refresh alike.
-    assert!(s
-        .authenticate(&account.issued.access_token)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!live(&s, &account.issued.access_token).await);
     assert!(s.refresh(&account.issued.refresh_token).await.is_err());
     // Old password out, new one in.
     assert_eq!(
@@ -277,16 +274,10 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(
-            s.authenticate(&account.issued.access_token)
-                .await
-                .unwrap()
-                .is_some(),
+            live(&s, &account.issued.access_token).await,
             "this session stays"
         );
-        assert!(
-            s.authenticate(&other.access_token).await.unwrap().is_none(),
-            "the other one ends"
-        );
+        assert!(!live(&s, &other.access_token).await, "the other one ends");
         assert!(s.refresh(&other.refresh_token).await.is_err());
         s.login(&account.name, NEW_PASSWORD.into(), &client())
             .await
@@ -322,11 +313,7 @@ on_both_backends!(
             .await
             .unwrap()
             .is_none());
-        assert!(s
-            .authenticate(&account.issued.access_token)
-            .await
-            .unwrap()
-            .is_none());
+        assert!(!live(&s, &account.issued.access_token).await);
         assert!(s.refresh(&account.issued.refresh_token).await.is_err());
         let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
             .bind(&auth.user.id)

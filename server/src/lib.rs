@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod fn_status;
 pub mod health;
+pub mod metrics;
 pub mod origin;
 pub mod reset_link;
 pub mod router;

@@ -65,7 +65,12 @@ pub fn build_with_cors(
             "/readyz",
             get(crate::health::readyz).with_state(services.clone()),
         )
+        .route(
+            "/metrics",
+            get(crate::metrics::render).with_state(services.clone()),
+        )
         .merge(pages)
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(middleware::from_fn_with_state(
             services.clone(),
             crate::session::authenticate,

@@ -1209,3 +1209,31 @@ async fn readiness_fails_clearly_when_the_database_is_gone() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_logins_by_outcome() {
+    let app = app(Backend::Sqlite).await;
+    let (name, _) = api_signup(&app).await;
+    let wrong = json_post(
+        "/api/v1/auth/login",
+        json!({ "login": name, "password": "not it at all" }),
+    );
+    assert_eq!(send(&app, wrong).await.status(), StatusCode::UNAUTHORIZED);
+    let _ = send(&app, page_get("/login", "")).await;
+    let _ = send(&app, page_get("/api/v1/me/sessions/some-id", "")).await;
+
+    let res = send(&app, page_get("/metrics", "")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = body_text(res).await;
+    for needle in [
+        r#"latchkey_http_requests_total{method="POST",route="/api/v1/auth/login",status="401"}"#,
+        r#"route="/login",status="200""#,
+        r#"latchkey_logins_total{outcome="invalid_credentials"}"#,
+        "latchkey_http_request_duration_seconds",
+        "latchkey_hash_jobs_in_flight",
+        "latchkey_outbox_depth",
+    ] {
+        assert!(text.contains(needle), "{needle} in:\n{text}");
+    }
+    assert!(!text.contains("some-id"), "raw paths never become labels");
+}

@@ -75,7 +75,10 @@ impl Services {
         if password.is_empty() {
             return Err(AppError::invalid("password", "Enter your password."));
         }
-        self.login_allowed(&login, client).await?;
+        if let Err(err) = self.login_allowed(&login, client).await {
+            metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
+            return Err(err);
+        }
         let row = if password.len() > MAX_LOGIN_PASSWORD {
             None
         } else {
@@ -87,6 +90,8 @@ impl Services {
             .verify(truncate_for_hash(password), stored)
             .await?;
         let (Some(user), Verified::Match { rehash }) = (row, verified) else {
+            metrics::counter!("latchkey_logins_total", "outcome" => "invalid_credentials")
+                .increment(1);
             self.login_failed(&login, client).await?;
             return Err(AppError::new(
                 ErrorCode::InvalidCredentials,
@@ -94,11 +99,13 @@ impl Services {
             ));
         };
         if user.is_disabled() {
+            metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
             return Err(AppError::new(
                 ErrorCode::AccountDisabled,
                 "This account has been disabled. Contact the administrator.",
             ));
         }
+        metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
         if let Some(hash) = rehash {
             users::set_password_hash(&self.db, &user.id, &hash, now()).await?;
         }

@@ -13,9 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// The process-wide recorder, installed on first use (tests build many
-/// routers in one process).
-fn handle() -> &'static PrometheusHandle {
+/// The process-wide recorder, installed when the first router is built
+/// (tests build many routers in one process).
+pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new().build_recorder();
@@ -29,7 +29,6 @@ fn handle() -> &'static PrometheusHandle {
 /// Counts and times each request under its route pattern (never the raw
 /// path, which would carry ids and make unbounded label sets).
 pub async fn track(req: Request, next: Next) -> Response {
-    handle();
     let route = req
         .extensions()
         .get::<MatchedPath>()

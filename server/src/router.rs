@@ -49,6 +49,7 @@ pub fn build_with_cors(
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(leptos_options);
 
+    crate::metrics::handle();
     let https = public_url.starts_with("https://");
     let mut trusted = vec![origin_of(public_url)];
     trusted.extend(cors_origins.iter().cloned());

@@ -131,8 +131,7 @@ async fn with_smtp(backend: Backend, config: AuthConfig) -> (Services, smtp::Inb
 
 async fn signed_up(s: &Services) -> (app::ssr::Auth, String) {
     let account = common::sign_up(s).await;
-    let auth = s.authenticate(&account.issued.access_token).await.unwrap();
-    (auth.expect("a fresh session"), account.email)
+    (common::auth_of(s, &account).await, account.email)
 }
 
 on_both_backends!(sign_up_mails_a_code_that_verifies_the_email, |backend| {

@@ -103,8 +103,14 @@ on_both_backends!(
         let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
         let known = common::sign_up(&s).await;
         let unknown = format!("{}@example.com", common::unique_name());
-        assert_eq!(s.forgot_password(&unknown, &client()).await, Ok(()));
-        assert_eq!(s.forgot_password(&known.email, &client()).await, Ok(()));
+        assert_eq!(
+            s.forgot_password(&unknown, &client()).await,
+            Ok(unknown.clone())
+        );
+        assert_eq!(
+            s.forgot_password(&known.email, &client()).await,
+            Ok(known.email.clone())
+        );
         wait_for_subject(&inbox, &known.email, "Reset your").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
@@ -145,11 +151,7 @@ on_both_backends!(changing_the_password_retires_outstanding_links, |backend| {
     let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
-    let auth = s
-        .authenticate(&account.issued.access_token)
-        .await
-        .unwrap()
-        .unwrap();
+    let auth = common::auth_of(&s, &account).await;
     s.change_password(&auth, PASSWORD.into(), NEW_PASSWORD.into())
         .await
         .unwrap();
@@ -242,11 +244,7 @@ on_both_backends!(
             .login(&account.email, PASSWORD.into(), &client())
             .await
             .unwrap();
-        let auth = s
-            .authenticate(&account.issued.access_token)
-            .await
-            .unwrap()
-            .unwrap();
+        let auth = common::auth_of(&s, &account).await;
 
         let wrong = s
             .change_password(&auth, "not my password".into(), NEW_PASSWORD.into())
@@ -290,11 +288,7 @@ on_both_backends!(
     |backend| {
         let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
         let account = common::sign_up(&s).await;
-        let auth = s
-            .authenticate(&account.issued.access_token)
-            .await
-            .unwrap()
-            .unwrap();
+        let auth = common::auth_of(&s, &account).await;
         let wrong = s
             .delete_account(&auth, "nope nope nope".into())
             .await

@@ -14,12 +14,10 @@ use crate::error::AppError;
 #[server(prefix = "/fn", endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use super::login_code::urlencoding;
-    use crate::ssr::{request, validate};
-    let services = request::services()?;
-    services
+    use crate::ssr::request;
+    let email = request::services()?
         .forgot_password(&email, &request::client_info())
         .await?;
-    let email = validate::email(&email)?;
     leptos_axum::redirect(&format!("/forgot?sent={}", urlencoding(&email)));
     Ok(())
 }

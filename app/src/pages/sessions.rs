@@ -53,11 +53,8 @@ pub fn SessionsPage() -> impl IntoView {
         move || (end_one.version().get(), end_others.version().get()),
         |_| list_sessions(),
     );
-    let error = Signal::derive(move || {
-        action_error(end_one)
-            .get()
-            .or(action_error(end_others).get())
-    });
+    let (one_error, others_error) = (action_error(end_one), action_error(end_others));
+    let error = Signal::derive(move || one_error.get().or(others_error.get()));
     view! {
         <Title text="Devices and sessions"/>
         <RequireUser signed_in=move |_| view! {

@@ -3,7 +3,6 @@
 use sqlx::FromRow;
 
 use super::db::StoreError;
-use super::sessions::revoke_user_sessions_in;
 use super::{now, Auth, Services};
 use crate::error::{AppError, ErrorCode};
 use crate::model::SessionInfo;
@@ -71,17 +70,12 @@ impl Services {
 
     /// "Log out everywhere else": every session but the caller's ends.
     pub async fn end_other_sessions(&self, auth: &Auth) -> Result<u64, AppError> {
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
-        let ended = revoke_user_sessions_in(
-            &mut tx,
+        self.revoke_user_sessions(
             &auth.user.id,
             Some(&auth.session_id),
             "ended by user elsewhere",
-            now(),
         )
-        .await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(ended)
+        .await
     }
 }
 

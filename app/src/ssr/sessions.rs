@@ -238,10 +238,16 @@ impl Services {
         Ok(())
     }
 
-    /// Ends every session of a user (log out everywhere, disable).
-    pub async fn revoke_user_sessions(&self, user_id: &str, reason: &str) -> Result<u64, AppError> {
+    /// Ends every session of a user but `keep` (log out everywhere else,
+    /// disable).
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: &str,
+    ) -> Result<u64, AppError> {
         let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
-        let ended = revoke_user_sessions_in(&mut tx, user_id, None, reason, now()).await?;
+        let ended = revoke_user_sessions_in(&mut tx, user_id, keep, reason, now()).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(ended)
     }

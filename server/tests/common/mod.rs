@@ -196,3 +196,11 @@ pub async fn sign_up(s: &Services) -> NewAccount {
         issued,
     }
 }
+
+/// The signed-in state of a fresh account's first session.
+pub async fn auth_of(s: &Services, account: &NewAccount) -> app::ssr::Auth {
+    s.authenticate(&account.issued.access_token)
+        .await
+        .unwrap()
+        .expect("a fresh session")
+}

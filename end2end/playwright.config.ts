@@ -30,9 +30,10 @@ if (!fs.existsSync(CHROMIUM)) {
   throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
 }
 
-const databaseUrl =
-  process.env.E2E_DATABASE_URL?.trim() ||
-  `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-${Date.now()}.db`)}`;
+// Set once, in the runner: workers inherit it (they load this file again), so
+// tests that run the server's CLI (create-admin) reach the same database.
+process.env.E2E_DATABASE_URL ||= `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-${Date.now()}.db`)}`;
+const databaseUrl = process.env.E2E_DATABASE_URL;
 
 // MailDev comes from this package's devDependencies (npm ci). Run the local
 // copy: `npx maildev` would quietly download whatever version is newest.

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     Unavailable,
     BadRequest,
     PayloadTooLarge,
+    /// The change would leave no enabled administrator.
+    LastAdmin,
     Internal,
 }
 
@@ -52,6 +54,7 @@ impl ErrorCode {
             Self::Unavailable => 503,
             Self::BadRequest => 400,
             Self::PayloadTooLarge => 413,
+            Self::LastAdmin => 409,
             Self::Internal => 500,
         }
     }
@@ -105,6 +108,17 @@ impl AppError {
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::field(ErrorCode::InvalidInput, field, message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            ErrorCode::Forbidden,
+            "You need administrator rights for this.",
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
     }
 
     pub fn unauthorized() -> Self {

@@ -17,11 +17,12 @@ use leptos_router::{
 };
 
 use components::header::Header;
+use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
     change_email::ChangeEmailPage, delete_account::DeleteAccountPage, forgot::ForgotPage,
     home::HomePage, login::LoginPage, login_code::LoginCodePage, not_found::NotFound,
-    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage, sessions::SessionsPage,
-    signup::SignupPage, verify::VerifyPage,
+    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage, security::SecurityPage,
+    sessions::SessionsPage, signup::SignupPage, verify::VerifyPage,
 };
 
 pub const PRODUCT: &str = "Latchkey";
@@ -78,6 +79,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/password") ssr=SsrMode::Async view=ChangePasswordPage/>
                     <Route path=path!("/delete-account") ssr=SsrMode::Async view=DeleteAccountPage/>
                     <Route path=path!("/sessions") ssr=SsrMode::Async view=SessionsPage/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
+                    <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
+                    <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
                 </Routes>
             </main>
         </Router>

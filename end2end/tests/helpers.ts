@@ -1,6 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
-import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test';
+import {
+  test as base,
+  expect,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Locator,
+  type Page,
+} from '@playwright/test';
 
 import { MAILDEV_API } from './servers';
 
@@ -72,6 +82,19 @@ export const test = base.extend<{ pageErrors: Error[] }>({
     { auto: true },
   ],
 });
+
+/**
+ * A page in a browser context of its own (another device of the same or
+ * another person), with the hydration probe `open()` relies on.
+ */
+export async function otherBrowser(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext(options);
+  await context.addInitScript(HYDRATION_PROBE);
+  return { context, page: await context.newPage() };
+}
 
 /**
  * Waits until the page is hydrated: the network is quiet, the WASM bundle is
@@ -168,6 +191,27 @@ export async function submitLogin(page: Page, login: string, password: string): 
   await page.getByLabel('Email or username', { exact: true }).fill(login);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/**
+ * Makes `user` an administrator the operator's way: the server binary's
+ * `create-admin` command on the suite's database. Their next request sees
+ * the role (it is read from the database every time).
+ */
+export function makeAdmin(user: TestUser): void {
+  const serverBin = process.env.LATCHKEY_SERVER_BIN;
+  const databaseUrl = process.env.E2E_DATABASE_URL;
+  if (!serverBin || !databaseUrl) {
+    throw new Error('LATCHKEY_SERVER_BIN and E2E_DATABASE_URL must be set: run the suite through scripts/test.sh');
+  }
+  const out = execFileSync(serverBin, ['create-admin', '--email', user.email, '--username', user.username], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: 'warn' },
+    input: '',
+    encoding: 'utf8',
+  });
+  if (!out.includes('is now an administrator')) {
+    throw new Error(`create-admin did not promote ${user.email}: ${out}`);
+  }
 }
 
 /** Creates an account, then forgets the session so the test starts signed out. */

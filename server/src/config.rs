@@ -177,10 +177,17 @@ impl Config {
             }
         }
         let smtp_url = get("SMTP_URL");
-        if let Some(url) = &smtp_url {
-            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+        match &smtp_url {
+            Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
                 problems.push("SMTP_URL must start with smtp:// or smtps://".into());
             }
+            // Without SMTP every mail (codes, reset links) is printed to the
+            // log: fine on a laptop, a leak into log storage in production.
+            None if mode == Mode::Production => problems.push(
+                "SMTP_URL is required in production (mail would be printed to the log, codes and links included)"
+                    .into(),
+            ),
+            _ => {}
         }
         let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Latchkey <no-reply@localhost>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
@@ -296,10 +303,12 @@ mod tests {
             .any(|p| p.contains("LATCHKEY_SECRET is required")));
         assert!(problems.iter().any(|p| p.contains("https://")));
         assert!(problems.iter().any(|p| p.contains("ACCESS_TOKEN_TTL_SECS")));
+        assert!(problems.iter().any(|p| p.contains("SMTP_URL is required")));
 
         let short = config(&[
             ("LATCHKEY_ENV", "production"),
             ("PUBLIC_URL", "https://auth.example.com"),
+            ("SMTP_URL", "smtp://mail:25"),
             ("LATCHKEY_SECRET", "too-short"),
         ])
         .unwrap_err();
@@ -313,6 +322,7 @@ mod tests {
             ("LATCHKEY_ENV", "production"),
             ("PUBLIC_URL", "https://auth.example.com/"),
             ("LATCHKEY_SECRET", &secret),
+            ("SMTP_URL", "smtps://user:pass@mail.example.com"),
             ("DATABASE_URL", "postgres://db/latchkey"),
         ])
         .unwrap();

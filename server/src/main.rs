@@ -25,6 +25,16 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Make an administrator: promote the account with this email, or create
+    /// it. The password of a new account is asked for (or read from standard
+    /// input), never taken as an argument.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Used when the account is created.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[tokio::main]
@@ -49,7 +59,9 @@ async fn main() -> ExitCode {
     match run(cli.command.unwrap_or(Command::Serve), config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            // Stderr, like the configuration problems above: a terminal or a
+            // supervisor shows it either way.
+            eprintln!("Latchkey stopped: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -64,8 +76,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     })?;
     db.migrate().await?;
     tracing::info!(backend = ?db.backend, "database ready, migrations applied");
-    if let Command::Migrate = command {
-        return Ok(());
+    match command {
+        Command::Migrate => return Ok(()),
+        Command::CreateAdmin { email, username } => {
+            return create_admin(db, config, &email, &username).await;
+        }
+        Command::Serve => {}
     }
 
     let ephemeral: Arc<dyn EphemeralStore> = match &config.redis_url {
@@ -119,6 +135,46 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let _ = outbox.await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+async fn create_admin(db: Db, config: Config, email: &str, username: &str) -> anyhow::Result<()> {
+    // Codes and limits play no part here: the in-process store will do.
+    let services = Services::new(db, Arc::new(MemoryStore::new()), config.auth);
+    let (admin, created) = services
+        .create_admin(email, username, read_password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let who = format!("{} <{}>", admin.user.username, admin.user.email);
+    if created {
+        println!("Created the administrator {who}.");
+    } else {
+        println!("{who} is now an administrator.");
+    }
+    Ok(())
+}
+
+/// The new admin's password: asked twice at a terminal, else one line of
+/// standard input (for scripts: `printf '%s\n' "$PW" | server create-admin …`).
+fn read_password() -> Result<String, app::error::AppError> {
+    use std::io::{BufRead, IsTerminal};
+    let invalid = |message: &str| app::error::AppError::invalid("password", message);
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password for the new administrator: ")
+            .map_err(|e| invalid(&e.to_string()))?;
+        let again =
+            rpassword::prompt_password("Repeat it: ").map_err(|e| invalid(&e.to_string()))?;
+        if first != again {
+            return Err(invalid("The two passwords differ."));
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| invalid(&e.to_string()))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
 }
 
 async fn shutdown_signal() {

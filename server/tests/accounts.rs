@@ -32,7 +32,7 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
     assert_eq!(user.email, format!("{name}@example.com"));
     assert!(!user.email_verified);
     let auth = s
-        .authenticate(&issued.access_token)
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .expect("token works");
@@ -171,7 +171,7 @@ on_both_backends!(
             let (user, issued) = s.login(&login, PASSWORD.into(), &client()).await.unwrap();
             assert_eq!(user.username, name);
             assert!(s
-                .authenticate(&issued.access_token)
+                .authenticate(&issued.access_token, &common::NO_CLIENT)
                 .await
                 .unwrap()
                 .is_some());
@@ -201,14 +201,16 @@ on_both_backends!(
             .unwrap();
 
         assert!(
-            s.authenticate(&issued.access_token)
+            s.authenticate(&issued.access_token, &common::NO_CLIENT)
                 .await
                 .unwrap()
                 .is_none(),
             "live token refused"
         );
         assert!(
-            s.refresh(&issued.refresh_token).await.is_err(),
+            s.refresh(&issued.refresh_token, &common::NO_CLIENT)
+                .await
+                .is_err(),
             "refresh refused"
         );
         let wrong = s
@@ -233,15 +235,28 @@ on_both_backends!(
             issued: first,
             ..
         } = common::sign_up(&s).await;
-        let (second, auth) = s.refresh(&first.refresh_token).await.unwrap();
+        let (second, auth) = s
+            .refresh(&first.refresh_token, &common::NO_CLIENT)
+            .await
+            .unwrap();
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_eq!(second.session_id, first.session_id);
         assert_eq!(auth.user.username, name);
         // A racing tab presents the old token again: same successor, no revocation.
-        let (again, _) = s.refresh(&first.refresh_token).await.unwrap();
+        let (again, _) = s
+            .refresh(&first.refresh_token, &common::NO_CLIENT)
+            .await
+            .unwrap();
         assert_eq!(again.refresh_token, second.refresh_token);
-        let (third, _) = s.refresh(&second.refresh_token).await.unwrap();
-        assert!(s.authenticate(&third.access_token).await.unwrap().is_some());
+        let (third, _) = s
+            .refresh(&second.refresh_token, &common::NO_CLIENT)
+            .await
+            .unwrap();
+        assert!(s
+            .authenticate(&third.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_some());
     }
 );
 
@@ -252,7 +267,7 @@ on_both_backends!(
         let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
         let racers = (0..10).map(|_| {
             let (s, token) = (s.clone(), first.refresh_token.clone());
-            tokio::spawn(async move { s.refresh(&token).await })
+            tokio::spawn(async move { s.refresh(&token, &common::NO_CLIENT).await })
         });
         let tokens: std::collections::HashSet<String> = futures::future::join_all(racers)
             .await
@@ -275,16 +290,24 @@ on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
     };
     let s = services_with(backend, config).await;
     let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
-    let (second, _) = s.refresh(&first.refresh_token).await.unwrap();
+    let (second, _) = s
+        .refresh(&first.refresh_token, &common::NO_CLIENT)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let err = s.refresh(&first.refresh_token).await.unwrap_err();
+    let err = s
+        .refresh(&first.refresh_token, &common::NO_CLIENT)
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthorized);
     assert!(
-        s.refresh(&second.refresh_token).await.is_err(),
+        s.refresh(&second.refresh_token, &common::NO_CLIENT)
+            .await
+            .is_err(),
         "the thief's branch is dead too"
     );
     assert!(s
-        .authenticate(&second.access_token)
+        .authenticate(&second.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .is_none());
@@ -298,13 +321,19 @@ on_both_backends!(logout_revokes_the_session_at_once, |backend| {
         .await
         .unwrap();
     assert!(s
-        .authenticate(&issued.access_token)
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .is_none());
-    assert!(s.refresh(&issued.refresh_token).await.is_err());
+    assert!(s
+        .refresh(&issued.refresh_token, &common::NO_CLIENT)
+        .await
+        .is_err());
     assert!(
-        s.authenticate(&other.access_token).await.unwrap().is_some(),
+        s.authenticate(&other.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_some(),
         "other device unaffected"
     );
 });
@@ -357,7 +386,11 @@ on_both_backends!(username_changes_respect_uniqueness, |backend| {
         .signup(&format!("{b}@example.com"), &b, PASSWORD.into(), &client())
         .await
         .unwrap();
-    let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
+    let auth = s
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .unwrap();
     let err = s.update_username(&auth, &a).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::UsernameTaken);
     let renamed = format!("{b}x");
@@ -365,7 +398,11 @@ on_both_backends!(username_changes_respect_uniqueness, |backend| {
         s.update_username(&auth, &renamed).await.unwrap().username,
         renamed
     );
-    let again = s.authenticate(&issued.access_token).await.unwrap().unwrap();
+    let again = s
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.user.username, renamed);
 });
 
@@ -430,14 +467,22 @@ on_both_backends!(
         let common::NewAccount {
             name, user, issued, ..
         } = common::sign_up(&s).await;
-        let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
+        let auth = s
+            .authenticate(&issued.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .unwrap();
         let err = s.update_username(&auth, "renamed").await.unwrap_err();
         assert_eq!(err.code, ErrorCode::EmailUnverified);
 
         app::ssr::users::set_email_verified(&s.db, &user.id, app::ssr::now())
             .await
             .unwrap();
-        let auth = s.authenticate(&issued.access_token).await.unwrap().unwrap();
+        let auth = s
+            .authenticate(&issued.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .unwrap();
         let renamed = format!("{name}x");
         assert_eq!(
             s.update_username(&auth, &renamed).await.unwrap().username,

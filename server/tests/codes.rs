@@ -121,21 +121,13 @@ on_both_backends!(cooldowns_and_limits, |backend| {
         .is_some());
 });
 
-/// Services whose mail goes to a real SMTP server on loopback.
-async fn with_smtp(backend: Backend, config: AuthConfig) -> (Services, smtp::Inbox) {
-    let (port, inbox) = smtp::start().await;
-    let services = common::services_with(backend, config).await;
-    common::start_outbox(&services, port);
-    (services, inbox)
-}
-
 async fn signed_up(s: &Services) -> (app::ssr::Auth, String) {
     let account = common::sign_up(s).await;
     (common::auth_of(s, &account).await, account.email)
 }
 
 on_both_backends!(sign_up_mails_a_code_that_verifies_the_email, |backend| {
-    let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let (auth, email) = signed_up(&s).await;
     let mail = inbox.wait_for(&email, 10).await;
     assert!(
@@ -158,7 +150,7 @@ on_both_backends!(
     |backend| {
         let mut config = AuthConfig::for_tests();
         config.codes.ttl = Duration::from_secs(2);
-        let (s, inbox) = with_smtp(backend, config).await;
+        let (s, inbox) = common::services_with_smtp(backend, config).await;
         let (auth, email) = signed_up(&s).await;
         let code = smtp::code_in(&inbox.wait_for(&email, 10).await);
         let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -184,7 +176,7 @@ on_both_backends!(
 );
 
 on_both_backends!(five_wrong_codes_kill_it_even_for_the_right_one, |backend| {
-    let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let (auth, email) = signed_up(&s).await;
     let code = smtp::code_in(&inbox.wait_for(&email, 10).await);
     let wrong = if code == "999999" { "888888" } else { "999999" };
@@ -254,7 +246,7 @@ async fn the_in_process_store_needs_no_server() {
 on_both_backends!(
     email_changes_only_after_the_code_to_the_new_address,
     |backend| {
-        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, _) = signed_up(&s).await;
         let new_email = format!("new{}@example.com", unique_name());
 
@@ -290,7 +282,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(s
-            .authenticate(&issued.access_token)
+            .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_some());
@@ -300,7 +292,7 @@ on_both_backends!(
 on_both_backends!(
     an_email_change_to_a_taken_address_fails_cleanly,
     |backend| {
-        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, _) = signed_up(&s).await;
         let (_, other) = signed_up(&s).await;
         s.request_email_change(&auth, &other, &client())
@@ -328,7 +320,7 @@ on_both_backends!(
 on_both_backends!(
     sign_in_by_code_and_no_hint_about_unknown_addresses,
     |backend| {
-        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, email) = signed_up(&s).await;
         s.request_signin_code(&email, &client()).await.unwrap();
         let code = loop {
@@ -342,7 +334,7 @@ on_both_backends!(
         assert_eq!(user.id, auth.user.id);
         assert!(user.email_verified, "the code proves the address");
         assert!(s
-            .authenticate(&issued.access_token)
+            .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_some());

@@ -4,87 +4,16 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{header, Request, Response, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use common::http::*;
 use common::{leptos_options, unique_name, Backend};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const ORIGIN: &str = "http://127.0.0.1:3000";
 use common::PASSWORD;
 
 async fn app(backend: Backend) -> Router {
     server::router::build(common::services(backend).await, leptos_options(), ORIGIN)
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Response<Body> {
-    app.clone().oneshot(req).await.unwrap()
-}
-
-async fn body_text(res: Response<Body>) -> String {
-    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
-}
-
-async fn body_json(res: Response<Body>) -> Value {
-    serde_json::from_str(&body_text(res).await).expect("a JSON body")
-}
-
-fn json_post(uri: &str, body: Value) -> Request<Body> {
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn bearer_get(uri: &str, token: &str) -> Request<Body> {
-    Request::get(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-/// A browser's page load with the given cookies.
-fn page_get(uri: &str, cookies: &str) -> Request<Body> {
-    Request::get(uri)
-        .header(header::ACCEPT, "text/html")
-        .header(header::COOKIE, cookies)
-        .body(Body::empty())
-        .unwrap()
-}
-
-/// A browser form post (no JavaScript) to a server function.
-fn form_post(uri: &str, form: &str, cookies: Option<&str>) -> Request<Body> {
-    let mut req = Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "text/html")
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::REFERER, format!("{ORIGIN}/signup"));
-    if let Some(cookies) = cookies {
-        req = req.header(header::COOKIE, cookies);
-    }
-    req.body(Body::from(form.to_owned())).unwrap()
-}
-
-/// `name=value; …` from a response's Set-Cookie headers (non-empty values).
-fn cookie_jar(res: &Response<Body>) -> String {
-    res.headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .filter(|pair| !pair.ends_with('='))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn assert_error(body: &Value, code: &str) {
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }
 
 async fn api_signup(app: &Router) -> (String, Value) {
@@ -442,15 +371,6 @@ async fn unknown_pages_are_404_and_health_is_ok() {
     assert_eq!(res.status(), StatusCode::OK);
 }
 
-fn bearer_post(uri: &str, token: &str, body: Value) -> Request<Body> {
-    let mut req = json_post(uri, body);
-    req.headers_mut().insert(
-        header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    req
-}
-
 on_both_backends!(
     password_api_answers_alike_and_refuses_bad_input,
     |backend| {
@@ -585,20 +505,6 @@ on_both_backends!(reset_pages_work_without_javascript, |backend| {
         body_text(send(&app, page_get("/forgot?sent=someone%40example.com", "")).await).await;
     assert!(sent.contains("If an account exists for"), "{sent}");
 });
-
-fn form_api_post(uri: &str, form: &str) -> Request<Body> {
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap()
-}
-
-fn bearer_delete(uri: &str, token: &str) -> Request<Body> {
-    Request::delete(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
-}
 
 on_both_backends!(oauth2_password_grant_speaks_rfc_6749, |backend| {
     let app = app(backend).await;
@@ -960,6 +866,15 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/password/forgot"),
         ("post", "/password/reset"),
         ("post", "/password/strength"),
+        ("get", "/me/activity"),
+        ("get", "/admin/users"),
+        ("get", "/admin/users/{id}"),
+        ("patch", "/admin/users/{id}"),
+        ("delete", "/admin/users/{id}"),
+        ("post", "/admin/users/{id}/password-reset"),
+        ("delete", "/admin/users/{id}/sessions"),
+        ("delete", "/admin/users/{id}/sessions/{session_id}"),
+        ("get", "/admin/events"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
@@ -984,6 +899,10 @@ async fn the_openapi_document_describes_every_route() {
         "User",
         "SessionInfo",
         "Strength",
+        "UserPage",
+        "UserDetail",
+        "ActivityPage",
+        "EventKind",
     ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }

@@ -19,40 +19,21 @@ fn client() -> ClientInfo {
     }
 }
 
-async fn with_smtp(backend: Backend, config: AuthConfig) -> (Services, smtp::Inbox) {
-    let (port, inbox) = smtp::start().await;
-    let services = common::services_with(backend, config).await;
-    common::start_outbox(&services, port);
-    (services, inbox)
-}
-
 /// Asks for a reset link for `account` and returns its token from the mail.
 async fn reset_token(s: &Services, inbox: &smtp::Inbox, account: &NewAccount) -> String {
     s.forgot_password(&account.email, &client()).await.unwrap();
-    let mail = wait_for_subject(inbox, &account.email, "Reset your").await;
+    let mail = inbox.wait_for_subject(&account.email, "Reset your").await;
     let token = smtp::reset_token_in(&mail);
     assert_eq!(token.len(), 43, "a 256-bit token: {mail}");
     token
 }
 
-/// The newest mail to `to` whose subject contains `subject`.
-async fn wait_for_subject(inbox: &smtp::Inbox, to: &str, subject: &str) -> String {
-    for _ in 0..200 {
-        if let Some(m) = inbox.all().into_iter().rev().find(|m| {
-            m.contains(&format!("To: {to}"))
-                && m.lines()
-                    .any(|l| l.starts_with("Subject: ") && l.contains(subject))
-        }) {
-            return m;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no mail to {to} with {subject:?} in 10 s");
-}
-
 /// Whether an access token still opens a session.
 async fn live(s: &Services, access_token: &str) -> bool {
-    s.authenticate(access_token).await.unwrap().is_some()
+    s.authenticate(access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .is_some()
 }
 
 fn code_of<T: std::fmt::Debug>(result: Result<T, app::error::AppError>) -> ErrorCode {
@@ -60,7 +41,7 @@ fn code_of<T: std::fmt::Debug>(result: Result<T, app::error::AppError>) -> Error
 }
 
 on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
-    let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
     assert_eq!(s.check_reset_link(&token).await.unwrap(), account.email);
@@ -73,7 +54,10 @@ on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
     assert!(live(&s, &issued.access_token).await);
     // The session from before the reset is over, access and refresh alike.
     assert!(!live(&s, &account.issued.access_token).await);
-    assert!(s.refresh(&account.issued.refresh_token).await.is_err());
+    assert!(s
+        .refresh(&account.issued.refresh_token, &common::NO_CLIENT)
+        .await
+        .is_err());
     // Old password out, new one in.
     assert_eq!(
         code_of(s.login(&account.email, PASSWORD.into(), &client()).await),
@@ -94,13 +78,15 @@ on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
         ErrorCode::LinkExpired
     );
     // And the owner hears about it.
-    wait_for_subject(&inbox, &account.email, "password was changed").await;
+    inbox
+        .wait_for_subject(&account.email, "password was changed")
+        .await;
 });
 
 on_both_backends!(
     unknown_addresses_get_the_same_answer_and_no_mail,
     |backend| {
-        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let known = common::sign_up(&s).await;
         let unknown = format!("{}@example.com", common::unique_name());
         assert_eq!(
@@ -111,7 +97,7 @@ on_both_backends!(
             s.forgot_password(&known.email, &client()).await,
             Ok(known.email.clone())
         );
-        wait_for_subject(&inbox, &known.email, "Reset your").await;
+        inbox.wait_for_subject(&known.email, "Reset your").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
             !inbox
@@ -132,7 +118,7 @@ on_both_backends!(
 on_both_backends!(reset_links_expire, |backend| {
     let mut config = AuthConfig::for_tests();
     config.reset_ttl = Duration::from_secs(1);
-    let (s, inbox) = with_smtp(backend, config).await;
+    let (s, inbox) = common::services_with_smtp(backend, config).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -148,7 +134,7 @@ on_both_backends!(reset_links_expire, |backend| {
 });
 
 on_both_backends!(changing_the_password_retires_outstanding_links, |backend| {
-    let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
     let auth = common::auth_of(&s, &account).await;
@@ -189,7 +175,7 @@ on_both_backends!(malformed_and_unknown_links_are_invalid, |backend| {
 });
 
 on_both_backends!(a_refused_new_password_leaves_the_link_usable, |backend| {
-    let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
     for (weak, code) in [
@@ -215,7 +201,7 @@ on_both_backends!(a_refused_new_password_leaves_the_link_usable, |backend| {
 });
 
 on_both_backends!(two_racing_uses_of_one_link_succeed_once, |backend| {
-    let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
     let tries = (0..4).map(|i| {
@@ -238,7 +224,7 @@ on_both_backends!(two_racing_uses_of_one_link_succeed_once, |backend| {
 on_both_backends!(
     change_password_needs_the_current_one_and_ends_other_sessions,
     |backend| {
-        let (s, _inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (s, _inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let account = common::sign_up(&s).await;
         let (_, other) = s
             .login(&account.email, PASSWORD.into(), &client())
@@ -276,7 +262,10 @@ on_both_backends!(
             "this session stays"
         );
         assert!(!live(&s, &other.access_token).await, "the other one ends");
-        assert!(s.refresh(&other.refresh_token).await.is_err());
+        assert!(s
+            .refresh(&other.refresh_token, &common::NO_CLIENT)
+            .await
+            .is_err());
         s.login(&account.name, NEW_PASSWORD.into(), &client())
             .await
             .unwrap();
@@ -286,7 +275,7 @@ on_both_backends!(
 on_both_backends!(
     deleting_an_account_needs_its_password_and_removes_it,
     |backend| {
-        let (s, inbox) = with_smtp(backend, AuthConfig::for_tests()).await;
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let account = common::sign_up(&s).await;
         let auth = common::auth_of(&s, &account).await;
         let wrong = s
@@ -308,7 +297,10 @@ on_both_backends!(
             .unwrap()
             .is_none());
         assert!(!live(&s, &account.issued.access_token).await);
-        assert!(s.refresh(&account.issued.refresh_token).await.is_err());
+        assert!(s
+            .refresh(&account.issued.refresh_token, &common::NO_CLIENT)
+            .await
+            .is_err());
         let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
             .bind(&auth.user.id)
             .fetch_one(&s.db.pool)
@@ -319,7 +311,9 @@ on_both_backends!(
             code_of(s.login(&account.email, PASSWORD.into(), &client()).await),
             ErrorCode::InvalidCredentials
         );
-        wait_for_subject(&inbox, &account.email, "account was deleted").await;
+        inbox
+            .wait_for_subject(&account.email, "account was deleted")
+            .await;
         // The address is free again.
         s.signup(&account.email, &account.name, PASSWORD.into(), &client())
             .await

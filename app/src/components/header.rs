@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::error::AppError;
+use crate::model::Role;
 use crate::session::use_session;
 
 #[server(prefix = "/fn", endpoint = "logout")]
@@ -12,7 +13,7 @@ pub async fn logout() -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {
-        services.revoke_session(&auth.session_id, "logout").await?;
+        services.logout(&auth).await?;
     }
     request::set_cookies(cookies::cleared(&services.config));
     leptos_axum::redirect("/login");
@@ -33,6 +34,9 @@ pub fn Header() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match session.me.await {
                             Ok(Some(me)) => view! {
+                                {(me.user.role == Role::Admin).then(|| view! {
+                                    <A href="/admin" attr:class="nav-link" attr:data-testid="nav-admin">"Admin"</A>
+                                })}
                                 <A href="/profile" attr:class="nav-user" attr:data-testid="nav-user">
                                     <span class="avatar" aria-hidden="true">
                                         {me.user.username.chars().next().map(|c| c.to_ascii_uppercase())}

@@ -1,3 +1,4 @@
+pub mod admin;
 pub mod change_email;
 pub mod delete_account;
 pub mod forgot;
@@ -8,6 +9,7 @@ pub mod not_found;
 pub mod password;
 pub mod profile;
 pub mod reset;
+pub mod security;
 pub mod sessions;
 pub mod signup;
 pub mod verify;

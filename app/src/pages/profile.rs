@@ -93,6 +93,7 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
             <p class="actions">
                 <A href="/password" attr:class="button button-quiet">"Change password"</A>
                 <A href="/sessions" attr:class="button button-quiet">"Devices and sessions"</A>
+                <A href="/security" attr:class="button button-quiet">"Security activity"</A>
             </p>
             <p class="muted" data-testid="signed-in-until">"On this device you stay signed in until "
                 {crate::components::time::utc(me.session_expires_at)} "."</p>

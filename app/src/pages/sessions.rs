@@ -8,7 +8,7 @@ use leptos_router::components::A;
 
 use super::RequireUser;
 use crate::components::form::{action_error, FormAlert};
-use crate::components::time::utc;
+use crate::components::session_item::SessionItem;
 use crate::error::AppError;
 use crate::model::SessionInfo;
 use crate::session::session_action;
@@ -97,23 +97,13 @@ fn SessionRow(session: SessionInfo, action: ServerAction<EndSession>) -> impl In
     } else {
         "End session"
     };
+    let id = session.id.clone();
     view! {
-        <li class="session" data-testid="session" data-current=session.current.to_string()>
-            <div class="session-main">
-                <p class="session-device">
-                    {session.device}
-                    {session.current.then(|| view! { <span class="badge badge-ok">"this device"</span> })}
-                </p>
-                <p class="session-meta muted">
-                    {session.ip.map(|ip| format!("{ip} · "))}
-                    "last active " {utc(session.last_used_at)}
-                </p>
-                <p class="session-meta muted">"Signed in " {utc(session.created_at)} " · until " {utc(session.expires_at)}</p>
-            </div>
+        <SessionItem session>
             <ActionForm action=action attr:class="inline-form">
-                <input type="hidden" name="id" value=session.id/>
+                <input type="hidden" name="id" value=id/>
                 <button type="submit" class="button button-quiet">{label}</button>
             </ActionForm>
-        </li>
+        </SessionItem>
     }
 }

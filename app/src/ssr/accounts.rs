@@ -1,5 +1,6 @@
 //! Sign-up, log-in and profile changes.
 
+use super::audit::Event;
 use super::codes::Purpose;
 use super::config::Feature;
 use super::db::StoreError;
@@ -8,7 +9,7 @@ use super::sessions::Issued;
 use super::users::{self, NewUser, UserRow};
 use super::{now, policy, validate, Auth, ClientInfo, Services};
 use crate::error::{AppError, ErrorCode};
-use crate::model::{Role, User};
+use crate::model::{EventKind, Role, User};
 
 /// Longest password we will even hash on log-in (the policy caps new ones at 128).
 const MAX_LOGIN_PASSWORD: usize = 1024;
@@ -24,11 +25,13 @@ impl Services {
         let user = self
             .create_user(email, username, password, Role::User)
             .await?;
+        self.record(Event::new(EventKind::SignUp, client).user(&user.id))
+            .await?;
         let issued = self.start_session(&user, client).await?;
         // The account exists either way; a refused send (rate limit, store
         // down) only means the user asks for the code again.
         if let Err(err) = self
-            .send_code(Purpose::VerifyEmail, &user.email, client)
+            .send_code(Purpose::VerifyEmail, &user.email, &user.id, client)
             .await
         {
             tracing::warn!(code = ?err.code, "sign-up: verification code not sent");
@@ -89,10 +92,17 @@ impl Services {
             .hasher
             .verify(truncate_for_hash(password), stored)
             .await?;
-        let (Some(user), Verified::Match { rehash }) = (row, verified) else {
+        let (Some(user), Verified::Match { rehash }) = (&row, verified) else {
             metrics::counter!("latchkey_logins_total", "outcome" => "invalid_credentials")
                 .increment(1);
-            self.login_failed(&login, client).await?;
+            let user_id = row.as_ref().map(|r| r.id.as_str());
+            let mut event = Event::new(EventKind::LoginFailed, client);
+            event = match user_id {
+                Some(id) => event.user(id).reason("wrong_password"),
+                None => event.reason("unknown_account"),
+            };
+            self.record(event).await?;
+            self.login_failed(&login, user_id, client).await?;
             return Err(AppError::new(
                 ErrorCode::InvalidCredentials,
                 "Incorrect email, username or password.",
@@ -100,17 +110,19 @@ impl Services {
         };
         if user.is_disabled() {
             metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
-            return Err(AppError::new(
-                ErrorCode::AccountDisabled,
-                "This account has been disabled. Contact the administrator.",
-            ));
+            self.record(
+                Event::new(EventKind::LoginFailed, client)
+                    .user(&user.id)
+                    .reason("disabled"),
+            )
+            .await?;
+            return Err(account_disabled());
         }
         metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
         if let Some(hash) = rehash {
             users::set_password_hash(&self.db, &user.id, &hash, now()).await?;
         }
-        let issued = self.start_session(&user, client).await?;
-        Ok((user.to_user(), issued))
+        self.signed_in(user, "password", client).await
     }
 
     /// Mails a new verification code to the signed-in user.
@@ -122,8 +134,13 @@ impl Services {
         if auth.user.email_verified {
             return Err(AppError::invalid("code", "Your email is already verified."));
         }
-        self.send_code(Purpose::VerifyEmail, &auth.user.email, client)
-            .await
+        self.send_code(
+            Purpose::VerifyEmail,
+            &auth.user.email,
+            &auth.user.id,
+            client,
+        )
+        .await
     }
 
     /// Marks the email verified when `code` is the one mailed to it.
@@ -136,9 +153,17 @@ impl Services {
         if auth.user.email_verified {
             return Ok(auth.user.clone());
         }
-        self.check_code(Purpose::VerifyEmail, &auth.user.email, code, client)
-            .await?;
+        self.check_code(
+            Purpose::VerifyEmail,
+            &auth.user.email,
+            Some(&auth.user.id),
+            code,
+            client,
+        )
+        .await?;
         users::set_email_verified(&self.db, &auth.user.id, now()).await?;
+        self.record(Event::new(EventKind::EmailVerified, client).user(&auth.user.id))
+            .await?;
         Ok(User {
             email_verified: true,
             ..auth.user.clone()
@@ -172,7 +197,7 @@ impl Services {
                 "That is already your email.",
             ));
         }
-        self.send_code(Purpose::ChangeEmail, &new_email, client)
+        self.send_code(Purpose::ChangeEmail, &new_email, &auth.user.id, client)
             .await?;
         Ok(new_email)
     }
@@ -187,8 +212,14 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<User, AppError> {
         let new_email = validate::email(new_email)?;
-        self.check_code(Purpose::ChangeEmail, &new_email, code, client)
-            .await?;
+        self.check_code(
+            Purpose::ChangeEmail,
+            &new_email,
+            Some(&auth.user.id),
+            code,
+            client,
+        )
+        .await?;
         users::set_email(&self.db, &auth.user.id, &new_email, now())
             .await
             // Step two shows no address field: report it for the whole form.
@@ -196,6 +227,10 @@ impl Services {
                 field: None,
                 ..conflict_to_field(e)
             })?;
+        let event = Event::new(EventKind::EmailChanged, client)
+            .user(&auth.user.id)
+            .detail(format!("{} → {new_email}", auth.user.email));
+        self.record(event).await?;
         Ok(User {
             email: new_email,
             email_verified: true,
@@ -214,7 +249,8 @@ impl Services {
         let account = users::by_login(&self.db, &email).await?;
         match account {
             Some(user) if !user.is_disabled() => {
-                self.send_code(Purpose::SignIn, &email, client).await?;
+                self.send_code(Purpose::SignIn, &email, &user.id, client)
+                    .await?;
             }
             // The same cooldown as a real send, so the answer (and a 429)
             // tells nothing about the address.
@@ -231,9 +267,13 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
         let email = validate::email(email)?;
-        self.check_code(Purpose::SignIn, &email, code, client)
+        // Looked up first, so a failed try is logged against the account;
+        // every answer does this lookup, so its time tells nothing.
+        let account = users::by_login(&self.db, &email).await?;
+        let user_id = account.as_ref().map(|u| u.id.as_str());
+        self.check_code(Purpose::SignIn, &email, user_id, code, client)
             .await?;
-        let user = users::by_login(&self.db, &email).await?.ok_or_else(|| {
+        let user = account.ok_or_else(|| {
             AppError::field(
                 ErrorCode::CodeExpired,
                 "code",
@@ -241,27 +281,53 @@ impl Services {
             )
         })?;
         if user.is_disabled() {
-            return Err(AppError::new(
-                ErrorCode::AccountDisabled,
-                "This account has been disabled. Contact the administrator.",
-            ));
+            self.record(
+                Event::new(EventKind::LoginFailed, client)
+                    .user(&user.id)
+                    .reason("disabled"),
+            )
+            .await?;
+            return Err(account_disabled());
         }
         // The code proved the address is theirs.
         if user.email_verified == 0 {
             users::set_email_verified(&self.db, &user.id, now()).await?;
         }
-        let issued = self.start_session(&user, client).await?;
-        let mut user = user.to_user();
-        user.email_verified = true;
-        Ok((user, issued))
+        let user = UserRow {
+            email_verified: 1,
+            ..user
+        };
+        self.signed_in(&user, "code", client).await
+    }
+
+    /// Opens a session after a successful log-in, and logs it.
+    async fn signed_in(
+        &self,
+        user: &UserRow,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), AppError> {
+        let issued = self.start_session(user, client).await?;
+        let event = Event::new(EventKind::LoginSucceeded, client)
+            .user(&user.id)
+            .detail(method);
+        self.record(event).await?;
+        Ok((user.to_user(), issued))
     }
 
     pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, AppError> {
         self.require_verified(auth, Feature::ChangeUsername)?;
         let username = validate::username(username)?;
+        if username == auth.user.username {
+            return Ok(auth.user.clone());
+        }
         users::set_username(&self.db, &auth.user.id, &username, now())
             .await
             .map_err(conflict_to_field)?;
+        let event = Event::new(EventKind::UsernameChanged, &auth.client)
+            .user(&auth.user.id)
+            .detail(format!("{} → {username}", auth.user.username));
+        self.record(event).await?;
         Ok(User {
             username,
             ..auth.user.clone()
@@ -282,8 +348,15 @@ fn truncate_for_hash(mut password: String) -> String {
     password
 }
 
+pub(super) fn account_disabled() -> AppError {
+    AppError::new(
+        ErrorCode::AccountDisabled,
+        "This account has been disabled. Contact the administrator.",
+    )
+}
+
 /// Turns a unique-index refusal into the field error a form shows.
-fn conflict_to_field(err: StoreError) -> AppError {
+pub(super) fn conflict_to_field(err: StoreError) -> AppError {
     match err {
         StoreError::Conflict(name) if name.contains("email") => AppError::field(
             ErrorCode::EmailTaken,

@@ -4,9 +4,11 @@
 
 use rand::Rng;
 
+use super::audit::Event;
 use super::mail::Email;
 use super::{ClientInfo, Services};
 use crate::error::{AppError, ErrorCode};
+use crate::model::EventKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -56,10 +58,12 @@ fn key(purpose: Purpose, email: &str) -> String {
 impl Services {
     /// Mails a fresh code to `email`, replacing any earlier one. Refused while
     /// the resend cooldown runs and past the per-address and per-IP limits.
+    /// `user_id` is the account the code is for (logged, never mailed).
     pub async fn send_code(
         &self,
         purpose: Purpose,
         email: &str,
+        user_id: &str,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let cfg = &self.config.codes;
@@ -90,15 +94,21 @@ impl Services {
             &code,
             cfg.ttl.as_secs() / 60,
         ))
-        .await
+        .await?;
+        let event = Event::new(EventKind::CodeSent, client)
+            .user(user_id)
+            .detail(purpose.as_str());
+        self.record(event).await
     }
 
     /// Checks a code once. Right: consumed. Wrong: counted, and dead at the
     /// fifth try. Missing: expired, used or never sent.
+    /// `user_id`: the account the code belongs to, if known (for the log).
     pub async fn check_code(
         &self,
         purpose: Purpose,
         email: &str,
+        user_id: Option<&str>,
         code: &str,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
@@ -113,11 +123,26 @@ impl Services {
         }
         let digest = self.tokens.code_digest(purpose.as_str(), email, &code);
         use super::ephemeral::CodeCheck;
-        match self
+        let outcome = self
             .ephemeral
             .check_code(&key(purpose, email), &digest, self.config.codes.max_tries)
-            .await?
-        {
+            .await?;
+        let failure = match outcome {
+            CodeCheck::Accepted => None,
+            CodeCheck::Wrong { tries_left: 0 } => Some("dead"),
+            CodeCheck::Wrong { .. } => Some("wrong"),
+            CodeCheck::Missing => Some("expired"),
+        };
+        if let Some(reason) = failure {
+            let mut event = Event::new(EventKind::CodeFailed, client)
+                .reason(reason)
+                .detail(purpose.as_str());
+            if let Some(id) = user_id {
+                event = event.user(id);
+            }
+            self.record(event).await?;
+        }
+        match outcome {
             CodeCheck::Accepted => Ok(()),
             CodeCheck::Wrong { tries_left: 0 } => Err(AppError::field(
                 ErrorCode::CodeDead,

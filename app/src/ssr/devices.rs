@@ -2,10 +2,12 @@
 
 use sqlx::FromRow;
 
+use super::audit::{record_in, Event};
 use super::db::StoreError;
+use super::sessions::revoke_user_sessions_in;
 use super::{now, Auth, Services};
-use crate::error::{AppError, ErrorCode};
-use crate::model::SessionInfo;
+use crate::error::AppError;
+use crate::model::{EventKind, SessionInfo};
 
 #[derive(FromRow)]
 struct SessionRow {
@@ -20,12 +22,22 @@ struct SessionRow {
 impl Services {
     /// The user's live sessions: the caller's first, then the most recently used.
     pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, AppError> {
+        self.sessions_of(&auth.user.id, Some(&auth.session_id))
+            .await
+    }
+
+    /// A user's live sessions, `current` first, then the most recently used.
+    pub async fn sessions_of(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionInfo>, AppError> {
         let rows: Vec<SessionRow> = sqlx::query_as(
             "SELECT id, user_agent, ip, created_at, last_used_at, expires_at FROM sessions \
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
              ORDER BY last_used_at DESC, created_at DESC",
         )
-        .bind(&auth.user.id)
+        .bind(user_id)
         .bind(now())
         .fetch_all(&self.db.pool)
         .await
@@ -33,7 +45,7 @@ impl Services {
         let mut sessions: Vec<SessionInfo> = rows
             .into_iter()
             .map(|row| SessionInfo {
-                current: row.id == auth.session_id,
+                current: current == Some(row.id.as_str()),
                 device: describe(row.user_agent.as_deref()),
                 id: row.id,
                 ip: row.ip,
@@ -49,39 +61,61 @@ impl Services {
 
     /// Ends one of the user's own sessions (someone else's id is "not found").
     pub async fn end_session(&self, auth: &Auth, session_id: &str) -> Result<(), AppError> {
+        let mut tx = self.db.begin().await?;
         let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'ended by user' \
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'ended_by_user' \
              WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(session_id)
         .bind(&auth.user.id)
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
         if done.rows_affected() == 0 {
-            return Err(AppError::new(
-                ErrorCode::NotFound,
+            return Err(AppError::not_found(
                 "That session does not exist or has already ended.",
             ));
         }
+        let reason = if session_id == auth.session_id {
+            "logout"
+        } else {
+            "ended_by_user"
+        };
+        let event = Event::new(EventKind::SessionRevoked, &auth.client)
+            .user(&auth.user.id)
+            .reason(reason);
+        record_in(&mut tx, event).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 
     /// "Log out everywhere else": every session but the caller's ends.
     pub async fn end_other_sessions(&self, auth: &Auth) -> Result<u64, AppError> {
-        self.revoke_user_sessions(
+        let mut tx = self.db.begin().await?;
+        let ended = revoke_user_sessions_in(
+            &mut tx,
             &auth.user.id,
             Some(&auth.session_id),
-            "ended by user elsewhere",
+            "signed_out_elsewhere",
+            now(),
         )
-        .await
+        .await?;
+        if ended > 0 {
+            let event = Event::new(EventKind::SessionRevoked, &auth.client)
+                .user(&auth.user.id)
+                .reason("signed_out_elsewhere")
+                .detail(ended.to_string());
+            record_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(ended)
     }
 }
 
 /// "Firefox 133 on Windows 10" from a user agent; API clients and unknown
 /// agents get a plain name.
-fn describe(user_agent: Option<&str>) -> String {
+pub(super) fn describe(user_agent: Option<&str>) -> String {
     let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
         return "Unknown device".into();
     };

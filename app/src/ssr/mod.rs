@@ -2,6 +2,8 @@
 //! JSON API are thin wrappers over [`Services`].
 
 pub mod accounts;
+pub mod admin;
+pub mod audit;
 pub mod codes;
 pub mod config;
 pub mod cookies;

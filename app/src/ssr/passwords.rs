@@ -3,6 +3,8 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
+use super::accounts::account_disabled;
+use super::audit::{record_in, Event};
 use super::db::StoreError;
 use super::mail::Email;
 use super::password::Verified;
@@ -11,7 +13,7 @@ use super::tokens::{random_token, token_hash};
 use super::users::{self, UserRow};
 use super::{now, policy, validate, Auth, ClientInfo, Services};
 use crate::error::{AppError, ErrorCode};
-use crate::model::{Strength, User};
+use crate::model::{EventKind, Strength, User};
 
 /// Reset requests per address and per IP, per hour.
 const RESETS_PER_EMAIL: u32 = 5;
@@ -45,21 +47,31 @@ impl Services {
         }
         let services = self.clone();
         let address = email.clone();
+        let client = client.clone();
         tokio::spawn(async move {
-            if let Err(err) = services.send_reset_link(&address).await {
+            let user = match users::by_login(&services.db, &address).await {
+                Ok(Some(user)) if !user.is_disabled() => user,
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, "password reset: account lookup failed");
+                    return;
+                }
+            };
+            if let Err(err) = services.send_reset_link(&user, None, &client).await {
                 tracing::warn!(code = ?err.code, "password reset: link not queued");
             }
         });
         Ok(email)
     }
 
-    async fn send_reset_link(&self, email: &str) -> Result<(), AppError> {
-        let Some(user) = users::by_login(&self.db, email).await? else {
-            return Ok(());
-        };
-        if user.is_disabled() {
-            return Ok(());
-        }
+    /// Mails `user` a reset link; `actor` is the admin who asked for it.
+    pub(super) async fn send_reset_link(
+        &self,
+        user: &UserRow,
+        actor: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let email = user.email.as_str();
         let now = now();
         let token = random_token();
         let ttl = self.config.reset_ttl.as_secs() as i64;
@@ -81,7 +93,12 @@ impl Services {
             .map_err(StoreError::from)?;
         let link = format!("{}/reset?token={token}", self.config.public_url);
         self.enqueue_mail(reset_email(&self.config.product, email, &link, ttl / 60))
-            .await
+            .await?;
+        let mut event = Event::new(EventKind::PasswordResetRequested, client).user(&user.id);
+        if let Some(admin) = actor {
+            event = event.actor(admin);
+        }
+        self.record(event).await
     }
 
     /// Whether a reset link still works, for the page that shows its form;
@@ -104,7 +121,7 @@ impl Services {
         }
         let user = self.reset_target(token).await?;
         if user.is_disabled() {
-            return Err(disabled());
+            return Err(account_disabled());
         }
         policy::check(
             &password,
@@ -114,7 +131,7 @@ impl Services {
         )?;
         let hash = self.hasher.hash(password).await?;
         let now = now();
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.db.begin().await?;
         // Consume the link first: of two racing uses, one wins.
         let used = sqlx::query(
             "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
@@ -134,6 +151,11 @@ impl Services {
             .await
             .map_err(StoreError::from)?;
         set_password_in(&mut tx, &user.id, &hash, None, now).await?;
+        record_in(
+            &mut tx,
+            Event::new(EventKind::PasswordReset, client).user(&user.id),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.enqueue_mail(changed_email(&self.config.product, &user.email))
             .await?;
@@ -170,8 +192,13 @@ impl Services {
         )
         .map_err(|e| e.with_field("new_password"))?;
         let hash = self.hasher.hash(new).await?;
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.db.begin().await?;
         set_password_in(&mut tx, &user.id, &hash, Some(&auth.session_id), now()).await?;
+        record_in(
+            &mut tx,
+            Event::new(EventKind::PasswordChanged, &auth.client).user(&user.id),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.enqueue_mail(changed_email(&self.config.product, &user.email))
             .await
@@ -181,19 +208,12 @@ impl Services {
     /// confirms it is the owner asking.
     pub async fn delete_account(&self, auth: &Auth, password: String) -> Result<(), AppError> {
         let user = self.confirm_password(auth, password, "password").await?;
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
-        for statement in [
-            "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
-            "DELETE FROM sessions WHERE user_id = $1",
-            "DELETE FROM password_resets WHERE user_id = $1",
-            "DELETE FROM users WHERE id = $1",
-        ] {
-            sqlx::query(statement)
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-        }
+        let mut tx = self.db.begin().await?;
+        delete_user_in(&mut tx, &user.id).await?;
+        let event = Event::new(EventKind::AccountDeleted, &auth.client)
+            .user(&user.id)
+            .detail(user.email.clone());
+        record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.enqueue_mail(deleted_email(&self.config.product, &user.email))
             .await
@@ -273,6 +293,25 @@ impl Services {
     }
 }
 
+/// Removes a user and everything hanging off it (their activity log stays).
+pub(super) async fn delete_user_in(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    for statement in [
+        "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM password_resets WHERE user_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stores a new hash, retires every outstanding reset link and ends every
 /// session but `keep` — one transaction, so no old session outlives it.
 async fn set_password_in(
@@ -293,7 +332,7 @@ async fn set_password_in(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    revoke_user_sessions_in(tx, user_id, keep, "password changed", now).await?;
+    revoke_user_sessions_in(tx, user_id, keep, "password_changed", now).await?;
     Ok(())
 }
 
@@ -308,13 +347,6 @@ fn link_used() -> AppError {
     AppError::new(
         ErrorCode::LinkExpired,
         "This link was already used. Each link works once: ask for a new one.",
-    )
-}
-
-fn disabled() -> AppError {
-    AppError::new(
-        ErrorCode::AccountDisabled,
-        "This account has been disabled. Contact the administrator.",
     )
 }
 

@@ -16,6 +16,8 @@ pub struct Auth {
     pub access_expires_at: i64,
     /// When the session ends unless it is used (the refresh token's expiry).
     pub session_expires_at: i64,
+    /// Where the request came from (set by the session middleware).
+    pub client: ClientInfo,
 }
 
 impl Auth {
@@ -52,6 +54,14 @@ pub fn current_auth() -> Option<Auth> {
 /// In a server function: the signed-in user, or 401.
 pub fn require_auth() -> Result<Auth, AppError> {
     current_auth().ok_or_else(AppError::unauthorized)
+}
+
+/// In a server function: the signed-in administrator; 401 for visitors,
+/// 403 for everyone else.
+pub fn require_admin() -> Result<Auth, AppError> {
+    let auth = require_auth()?;
+    super::admin::require_admin(&auth)?;
+    Ok(auth)
 }
 
 /// In a server function: the value of a request cookie.

@@ -4,12 +4,13 @@
 
 use sqlx::FromRow;
 
+use super::audit::Event;
 use super::db::StoreError;
 use super::tokens::{random_token, token_hash};
 use super::users::UserRow;
 use super::{now, Auth, ClientInfo, Services};
 use crate::error::{AppError, ErrorCode};
-use crate::model::Role;
+use crate::model::{EventKind, Role};
 
 /// A pair of tokens handed to a client.
 #[derive(Debug, Clone)]
@@ -57,7 +58,7 @@ impl Services {
         let session_id = uuid::Uuid::new_v4().to_string();
         let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
         let refresh_token = random_token();
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $5, $6)",
@@ -104,7 +105,11 @@ impl Services {
 
     /// Rotates a refresh token. A repeat inside the grace window gets the same
     /// successor; a repeat after it is treated as theft and ends the session.
-    pub async fn refresh(&self, token: &str) -> Result<(Issued, Auth), AppError> {
+    pub async fn refresh(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(Issued, Auth), AppError> {
         let now = now();
         let hash = token_hash(token);
         let row: Option<RefreshRow> = sqlx::query_as(
@@ -147,6 +152,10 @@ impl Services {
                 tracing::warn!(session_id = %row.session_id, "refresh token reused: revoking the session");
                 self.revoke_session(&row.session_id, "refresh_token_reuse")
                     .await?;
+                let event = Event::new(EventKind::SessionRevoked, client)
+                    .user(&row.user_id)
+                    .reason("refresh_token_reuse");
+                self.record(event).await?;
                 return Err(AppError::new(
                     ErrorCode::Unauthorized,
                     "This session was ended because its sign-in was used twice. Please sign in again.",
@@ -155,7 +164,7 @@ impl Services {
         }
         // Winner and racing repeats all insert the same successor; the
         // primary key keeps exactly one row.
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.db.begin().await?;
         insert_refresh(
             &mut tx,
             &successor,
@@ -188,6 +197,7 @@ impl Services {
             session_id: row.session_id,
             access_expires_at: issued.access_expires_at,
             session_expires_at: row.session_expires_at,
+            client: client.clone(),
         };
         Ok((issued, auth))
     }
@@ -203,7 +213,11 @@ impl Services {
     }
 
     /// Resolves an access token to a live session of an enabled user.
-    pub async fn authenticate(&self, access_token: &str) -> Result<Option<Auth>, AppError> {
+    pub async fn authenticate(
+        &self,
+        access_token: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<Auth>, AppError> {
         let Some(claims) = self.tokens.verify_access(access_token) else {
             return Ok(None);
         };
@@ -224,7 +238,15 @@ impl Services {
             session_id: claims.sid,
             access_expires_at: claims.exp,
             session_expires_at: u.session_expires_at,
+            client: client.clone(),
         }))
+    }
+
+    /// Ends the caller's session (log out).
+    pub async fn logout(&self, auth: &Auth) -> Result<(), AppError> {
+        self.revoke_session(&auth.session_id, "logout").await?;
+        self.record(Event::new(EventKind::Logout, &auth.client).user(&auth.user.id))
+            .await
     }
 
     pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<(), AppError> {
@@ -246,7 +268,7 @@ impl Services {
         keep: Option<&str>,
         reason: &str,
     ) -> Result<u64, AppError> {
-        let mut tx = self.db.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.db.begin().await?;
         let ended = revoke_user_sessions_in(&mut tx, user_id, keep, reason, now()).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(ended)
@@ -295,7 +317,7 @@ async fn insert_refresh(
     Ok(())
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+pub(super) fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,

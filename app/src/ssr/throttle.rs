@@ -7,8 +7,10 @@
 
 use std::time::Duration;
 
+use super::audit::Event;
 use super::{ClientInfo, Services};
 use crate::error::AppError;
+use crate::model::EventKind;
 
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_DELAY_SECS: u64 = 15 * 60;
@@ -53,9 +55,11 @@ impl Services {
     }
 
     /// Counts a failed attempt; past the free ones, starts a wait.
+    /// `user_id`: the account the name belongs to, if any (for the log).
     pub(super) async fn login_failed(
         &self,
         login: &str,
+        user_id: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         for (key, free) in subjects(login, client, self.config.login_free_failures) {
@@ -65,6 +69,18 @@ impl Services {
                 self.ephemeral
                     .cooldown(&format!("lock:{key}"), delay)
                     .await?;
+                let by = if key.starts_with("login:ip:") {
+                    "ip"
+                } else {
+                    "account"
+                };
+                let mut event = Event::new(EventKind::LoginThrottled, client)
+                    .reason(by)
+                    .detail(format!("{failures} failures, wait {} s", delay.as_secs()));
+                if let Some(id) = user_id {
+                    event = event.user(id);
+                }
+                self.record(event).await?;
             }
         }
         Ok(())

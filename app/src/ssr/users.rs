@@ -36,7 +36,7 @@ impl UserRow {
     }
 }
 
-const COLUMNS: &str =
+pub const COLUMNS: &str =
     "id, email, username, password_hash, role, email_verified, disabled, created_at";
 
 pub struct NewUser<'a> {

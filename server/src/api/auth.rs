@@ -125,9 +125,10 @@ async fn login(
 ))]
 async fn refresh(
     State(services): State<Services>,
+    Client(client): Client,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let (issued, auth) = services.refresh(&body.refresh_token).await?;
+    let (issued, auth) = services.refresh(&body.refresh_token, &client).await?;
     Ok(Json(TokenResponse::new(issued, Some(auth.user))))
 }
 
@@ -140,7 +141,7 @@ async fn logout(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    services.revoke_session(&auth.session_id, "logout").await?;
+    services.logout(&auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

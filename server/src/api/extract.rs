@@ -23,6 +23,19 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     }
 }
 
+/// An administrator: 401 for anonymous requests, 403 for other users.
+pub struct AdminUser(pub Auth);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AuthUser(auth) = AuthUser::from_request_parts(parts, state).await?;
+        app::ssr::admin::require_admin(&auth)?;
+        Ok(AdminUser(auth))
+    }
+}
+
 pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
@@ -42,3 +55,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// Query strings, with malformed ones answered in the API's error shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

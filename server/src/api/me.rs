@@ -1,6 +1,6 @@
 //! `/api/v1/me`: the signed-in user, their email and their sessions.
 
-use app::model::{SessionInfo, User};
+use app::model::{ActivityPage, SessionInfo, User};
 use app::ssr::Services;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, AuthUser, Client};
+use super::extract::{ApiJson, ApiQuery, AuthUser, Client};
 
 pub fn router() -> OpenApiRouter<Services> {
     OpenApiRouter::new()
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(confirm_email_change))
         .routes(routes!(sessions, end_other_sessions))
         .routes(routes!(end_session))
+        .routes(routes!(activity))
 }
 
 /// The signed-in user.
@@ -178,4 +179,26 @@ async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     services.end_session(&auth, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// `next_before` of the previous page.
+    before: Option<String>,
+}
+
+/// The user's own security activity (sign-ins, failures, changes), newest first.
+#[utoipa::path(get, path = "/me/activity", tag = "me", security(("bearer" = [])), params(ActivityQuery), responses(
+    (status = 200, description = "Up to 50 events", body = ActivityPage),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+))]
+async fn activity(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    ApiQuery(query): ApiQuery<ActivityQuery>,
+) -> Result<Json<ActivityPage>, ApiError> {
+    Ok(Json(
+        services.own_activity(&auth.user.id, query.before).await?,
+    ))
 }

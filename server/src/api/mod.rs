@@ -3,6 +3,7 @@
 //! is registered with its OpenAPI description, so the document served at
 //! `/api/v1/openapi.json` lists exactly the routes that exist.
 
+pub mod admin;
 pub mod auth;
 pub mod docs;
 pub mod error;
@@ -35,7 +36,8 @@ use utoipa_axum::router::OpenApiRouter;
     tags(
         (name = "auth", description = "Sign up, log in, tokens"),
         (name = "me", description = "The signed-in user, their email and sessions"),
-        (name = "password", description = "Reset, change and strength")
+        (name = "password", description = "Reset, change and strength"),
+        (name = "admin", description = "The admin console: users, roles, sessions and the activity log (administrators only)")
     )
 )]
 struct ApiDoc;
@@ -71,6 +73,7 @@ pub fn router() -> Router<Services> {
         .merge(oauth::router())
         .merge(me::router())
         .merge(password::router())
+        .merge(admin::router())
         .split_for_parts();
     let page = Html(docs::render(&document));
     let json = document.to_pretty_json().unwrap_or_default();

@@ -131,7 +131,7 @@ async fn token(
             let token = request
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
-            let (issued, auth) = services.refresh(&token).await?;
+            let (issued, auth) = services.refresh(&token, &client).await?;
             TokenResponse::new(issued, Some(auth.user))
         }
         _ => {

@@ -3,6 +3,7 @@
 //! the command that starts it.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod proxy;
 pub mod smtp;
 
@@ -157,6 +158,14 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Services whose mail goes to a real SMTP server on loopback.
+pub async fn services_with_smtp(backend: Backend, config: AuthConfig) -> (Services, smtp::Inbox) {
+    let (port, inbox) = smtp::start().await;
+    let services = services_with(backend, config).await;
+    start_outbox(&services, port);
+    (services, inbox)
+}
+
 /// Runs the outbox worker against the SMTP server on `port` until the test's
 /// runtime ends.
 pub fn start_outbox(services: &Services, port: u16) {
@@ -169,6 +178,12 @@ pub fn start_outbox(services: &Services, port: u16) {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A request that says nothing about where it came from.
+pub const NO_CLIENT: app::ssr::ClientInfo = app::ssr::ClientInfo {
+    ip: None,
+    user_agent: None,
+};
 
 /// An account made through the real sign-up flow.
 pub struct NewAccount {
@@ -197,9 +212,36 @@ pub async fn sign_up(s: &Services) -> NewAccount {
     }
 }
 
+/// An administrator made the operator's way (`create-admin`), signed in.
+pub async fn make_admin(s: &Services) -> NewAccount {
+    let name = unique_name();
+    let email = format!("{name}@example.com");
+    let (admin, created) = s
+        .create_admin(&email, &name, || Ok(PASSWORD.into()))
+        .await
+        .expect("create-admin succeeds");
+    assert!(created);
+    let client = app::ssr::ClientInfo {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("tests".into()),
+    };
+    let (user, issued) = s
+        .login(&email, PASSWORD.into(), &client)
+        .await
+        .expect("the new admin can log in");
+    assert_eq!(user.role, app::model::Role::Admin);
+    assert_eq!(admin.user.id, user.id);
+    NewAccount {
+        name,
+        email,
+        user,
+        issued,
+    }
+}
+
 /// The signed-in state of a fresh account's first session.
 pub async fn auth_of(s: &Services, account: &NewAccount) -> app::ssr::Auth {
-    s.authenticate(&account.issued.access_token)
+    s.authenticate(&account.issued.access_token, &NO_CLIENT)
         .await
         .unwrap()
         .expect("a fresh session")

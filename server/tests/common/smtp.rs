@@ -37,6 +37,24 @@ impl Inbox {
     }
 }
 
+impl Inbox {
+    /// The newest mail to `to` whose subject contains `subject`, waiting up
+    /// to 10 s for it.
+    pub async fn wait_for_subject(&self, to: &str, subject: &str) -> String {
+        for _ in 0..200 {
+            if let Some(m) = self.all().into_iter().rev().find(|m| {
+                m.contains(&format!("To: {to}"))
+                    && m.lines()
+                        .any(|l| l.starts_with("Subject: ") && l.contains(subject))
+            }) {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} with {subject:?} in 10 s");
+    }
+}
+
 /// The six-digit code in a code mail's subject.
 pub fn code_in(message: &str) -> String {
     let subject = message

@@ -1,0 +1,94 @@
+//! The admin console: users (list and detail) and the activity log. Every
+//! page, server function and API route checks the role read fresh from the
+//! database; visitors are sent to log in, members get a 403 page.
+
+pub mod activity;
+pub mod user;
+pub mod users;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::use_location;
+
+use crate::model::{Me, Role};
+use crate::session::use_session;
+
+/// Renders `admin` for administrators only.
+#[component]
+pub fn RequireAdmin<V>(admin: impl Fn(Me) -> V + Send + Sync + Copy + 'static) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.me.await {
+                    Ok(Some(me)) if me.user.role == Role::Admin => admin(me).into_any(),
+                    Ok(Some(_)) => view! { <Forbidden/> }.into_any(),
+                    _ => view! { <Redirect path="/login"/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <Title text="Administrators only"/>
+        <section class="card" data-testid="forbidden">
+            <h1>"Administrators only"</h1>
+            <p>"Your account cannot open the admin console. Ask an administrator if you need access."</p>
+            <p><A href="/profile">"Go to your profile"</A></p>
+        </section>
+    }
+}
+
+/// The console's tabs.
+#[component]
+pub fn AdminNav() -> impl IntoView {
+    let path = use_location().pathname;
+    let current = move |tab: &'static str| {
+        let path = path.get();
+        let active = if tab == "/admin/activity" {
+            path.starts_with(tab)
+        } else {
+            !path.starts_with("/admin/activity")
+        };
+        active.then_some("page")
+    };
+    view! {
+        <nav class="tabs" aria-label="Admin console">
+            <A href="/admin" attr:class="tab" attr:aria-current=move || current("/admin")>"Users"</A>
+            <A href="/admin/activity" attr:class="tab" attr:aria-current=move || current("/admin/activity")>"Activity log"</A>
+        </nav>
+    }
+}
+
+/// `key=value&…` of the non-empty pairs, URL-encoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        query.append_pair(key, value);
+    }
+    query.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_string;
+
+    #[test]
+    fn query_strings_skip_empty_values_and_encode() {
+        assert_eq!(
+            query_string(&[("q", "a b&c"), ("role", ""), ("page", "2")]),
+            "q=a+b%26c&page=2"
+        );
+    }
+}

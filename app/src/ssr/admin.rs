@@ -1,0 +1,423 @@
+//! The admin console's services: find users, change their role and status,
+//! end their sessions, send them a reset link, delete them. Every action is
+//! recorded with the acting admin, and no action may leave the deployment
+//! without an enabled administrator.
+
+use sqlx::{Any, FromRow, Transaction};
+
+use super::audit::{record_in, ActivityFilter, Event};
+use super::db::StoreError;
+use super::passwords::delete_user_in;
+use super::sessions::revoke_user_sessions_in;
+use super::users::{self, UserRow};
+use super::{now, validate, Auth, ClientInfo, Services};
+use crate::error::{AppError, ErrorCode};
+use crate::model::{AdminUser, EventKind, Role, UserChange, UserDetail, UserPage, UserQuery};
+
+pub const DEFAULT_PER_PAGE: u32 = 25;
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// 403 unless `auth` is an administrator. The role comes from the database
+/// on every request, so a demotion takes effect at once.
+pub fn require_admin(auth: &Auth) -> Result<(), AppError> {
+    if auth.user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere, wildcards in
+/// `text` taken literally.
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[derive(FromRow)]
+struct AdminRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    last_seen_at: Option<i64>,
+}
+
+impl AdminRow {
+    fn into_admin_user(self) -> AdminUser {
+        AdminUser {
+            disabled: self.user.is_disabled(),
+            user: self.user.to_user(),
+            last_seen_at: self.last_seen_at,
+        }
+    }
+}
+
+const ADMIN_COLUMNS: &str =
+    "u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, \
+     u.disabled, u.created_at, \
+     (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at";
+
+fn last_admin() -> AppError {
+    AppError::new(
+        ErrorCode::LastAdmin,
+        "This is the last enabled administrator. Make someone else an administrator first.",
+    )
+}
+
+fn no_such_user() -> AppError {
+    AppError::not_found("There is no user with that id.")
+}
+
+impl Services {
+    /// One page of users matching `query`, newest first.
+    pub async fn list_users(&self, query: &UserQuery) -> Result<UserPage, AppError> {
+        let per_page = query
+            .per_page
+            .unwrap_or(DEFAULT_PER_PAGE)
+            .clamp(1, MAX_PER_PAGE);
+        // Far past the end is simply empty; the cap keeps OFFSET sane.
+        let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+        let mut conditions = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let mut bind = |value: String| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let like = bind(like_pattern(q));
+            conditions.push(format!(
+                "(u.email LIKE {like} ESCAPE '\\' OR u.username LIKE {like} ESCAPE '\\')"
+            ));
+        }
+        if let Some(role) = query.role {
+            conditions.push(format!("u.role = {}", bind(role.as_str().to_owned())));
+        }
+        // Flags are 0/1 integers: inlined, never user text.
+        if let Some(verified) = query.verified {
+            conditions.push(format!("u.email_verified = {}", i64::from(verified)));
+        }
+        if let Some(disabled) = query.disabled {
+            conditions.push(format!("u.disabled = {}", i64::from(disabled)));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+
+        let count_sql = format!("SELECT COUNT(*) FROM users u{filter}");
+        let mut count = sqlx::query_as::<_, (i64,)>(&count_sql);
+        for value in &binds {
+            count = count.bind(value.as_str());
+        }
+        let (total,) = count
+            .fetch_one(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+
+        let offset = i64::from(page - 1) * i64::from(per_page);
+        let list_sql = format!(
+            "SELECT {ADMIN_COLUMNS} FROM users u{filter} \
+             ORDER BY u.created_at DESC, u.id DESC LIMIT {per_page} OFFSET {offset}"
+        );
+        let mut list = sqlx::query_as::<_, AdminRow>(&list_sql);
+        for value in &binds {
+            list = list.bind(value.as_str());
+        }
+        let rows = list
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(UserPage {
+            users: rows.into_iter().map(AdminRow::into_admin_user).collect(),
+            total,
+            page,
+            per_page,
+        })
+    }
+
+    async fn admin_user(&self, id: &str) -> Result<AdminUser, AppError> {
+        let row: Option<AdminRow> = sqlx::query_as(&format!(
+            "SELECT {ADMIN_COLUMNS} FROM users u WHERE u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        row.map(AdminRow::into_admin_user).ok_or_else(no_such_user)
+    }
+
+    /// A user with their live sessions and latest activity.
+    pub async fn user_detail(&self, id: &str) -> Result<UserDetail, AppError> {
+        let user = self.admin_user(id).await?;
+        let sessions = self.sessions_of(id, None).await?;
+        let activity = self
+            .activity(&ActivityFilter {
+                user_id: Some(id.to_owned()),
+                limit: 20,
+                ..ActivityFilter::default()
+            })
+            .await?
+            .events;
+        Ok(UserDetail {
+            user,
+            sessions,
+            activity,
+        })
+    }
+
+    /// Applies an admin's change to a user: each changed field is its own
+    /// logged event, all in one transaction. Disabling ends every session.
+    pub async fn change_user(
+        &self,
+        admin: &Auth,
+        id: &str,
+        change: &UserChange,
+    ) -> Result<AdminUser, AppError> {
+        if change.email_verified == Some(false) {
+            return Err(AppError::invalid(
+                "email_verified",
+                "An address can be marked verified, not unverified.",
+            ));
+        }
+        let demotes = change.role == Some(Role::User) || change.disabled == Some(true);
+        let mut tx = self.db.begin().await?;
+        if demotes {
+            lock_admins(&mut tx).await?;
+        }
+        let user = user_in(&mut tx, id).await?;
+        let was_admin = user.role == Role::Admin.as_str() && !user.is_disabled();
+        if demotes && was_admin && other_admins(&mut tx, id).await? == 0 {
+            return Err(last_admin());
+        }
+        let event = |kind: EventKind| {
+            Event::new(kind, &admin.client)
+                .user(id)
+                .actor(&admin.user.id)
+        };
+        if let Some(role) = change.role.filter(|r| r.as_str() != user.role) {
+            users_set_in(&mut tx, id, role_assignment(role)).await?;
+            record_in(&mut tx, event(EventKind::RoleChanged).detail(role.as_str())).await?;
+        }
+        match change.disabled {
+            Some(true) if !user.is_disabled() => {
+                users_set_in(&mut tx, id, "disabled = 1").await?;
+                let ended = revoke_user_sessions_in(&mut tx, id, None, "disabled", now()).await?;
+                let disabled = event(EventKind::UserDisabled).detail(ended.to_string());
+                record_in(&mut tx, disabled).await?;
+            }
+            Some(false) if user.is_disabled() => {
+                users_set_in(&mut tx, id, "disabled = 0").await?;
+                record_in(&mut tx, event(EventKind::UserEnabled)).await?;
+            }
+            _ => {}
+        }
+        if change.email_verified == Some(true) && user.email_verified == 0 {
+            users_set_in(&mut tx, id, "email_verified = 1").await?;
+            record_in(&mut tx, event(EventKind::EmailVerified)).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.admin_user(id).await
+    }
+
+    /// Mails the user a password-reset link on an admin's behalf.
+    pub async fn admin_send_reset(&self, admin: &Auth, id: &str) -> Result<(), AppError> {
+        let user = users::by_id(&self.db, id).await?.ok_or_else(no_such_user)?;
+        if user.is_disabled() {
+            return Err(AppError::new(
+                ErrorCode::AccountDisabled,
+                "This account is disabled: enable it before sending a reset link.",
+            ));
+        }
+        self.send_reset_link(&user, Some(&admin.user.id), &admin.client)
+            .await
+    }
+
+    /// Ends the user's sessions: one (`session_id`) or all of them.
+    /// Returns how many ended.
+    pub async fn admin_revoke_sessions(
+        &self,
+        admin: &Auth,
+        id: &str,
+        session_id: Option<&str>,
+    ) -> Result<u64, AppError> {
+        let mut tx = self.db.begin().await?;
+        user_in(&mut tx, id).await?;
+        let now = now();
+        let ended = match session_id {
+            Some(sid) => sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'admin' \
+                 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(sid)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected(),
+            None => revoke_user_sessions_in(&mut tx, id, None, "admin", now).await?,
+        };
+        if session_id.is_some() && ended == 0 {
+            return Err(AppError::not_found(
+                "That session does not exist or has already ended.",
+            ));
+        }
+        let event = Event::new(EventKind::SessionRevoked, &admin.client)
+            .user(id)
+            .actor(&admin.user.id)
+            .reason("admin")
+            .detail(ended.to_string());
+        record_in(&mut tx, event).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(ended)
+    }
+
+    /// Deletes a user for good; the last enabled admin cannot be deleted.
+    pub async fn admin_delete_user(&self, admin: &Auth, id: &str) -> Result<(), AppError> {
+        let mut tx = self.db.begin().await?;
+        lock_admins(&mut tx).await?;
+        let user = user_in(&mut tx, id).await?;
+        if user.role == Role::Admin.as_str()
+            && !user.is_disabled()
+            && other_admins(&mut tx, id).await? == 0
+        {
+            return Err(last_admin());
+        }
+        delete_user_in(&mut tx, id).await?;
+        let event = Event::new(EventKind::AccountDeleted, &admin.client)
+            .user(id)
+            .actor(&admin.user.id)
+            .detail(user.email.clone());
+        record_in(&mut tx, event).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The operator's `create-admin`: promotes the account with this email
+    /// (enabling and verifying it), or creates one with `password()`.
+    /// Returns the admin and whether it was created.
+    pub async fn create_admin<F>(
+        &self,
+        email: &str,
+        username: &str,
+        password: F,
+    ) -> Result<(AdminUser, bool), AppError>
+    where
+        F: FnOnce() -> Result<String, AppError>,
+    {
+        let email = validate::email(email)?;
+        let username = validate::username(username)?;
+        let cli = ClientInfo {
+            ip: None,
+            user_agent: Some("latchkey create-admin".into()),
+        };
+        let existing = users::by_login(&self.db, &email).await?;
+        let (id, created) = match existing {
+            Some(user) => (user.id, false),
+            None => {
+                let user = self
+                    .create_user(&email, &username, password()?, Role::Admin)
+                    .await?;
+                self.record(
+                    Event::new(EventKind::SignUp, &cli)
+                        .user(&user.id)
+                        .reason("cli"),
+                )
+                .await?;
+                (user.id, true)
+            }
+        };
+        let mut tx = self.db.begin().await?;
+        let user = user_in(&mut tx, &id).await?;
+        let event = |kind: EventKind| Event::new(kind, &cli).user(&id).reason("cli");
+        if user.role != Role::Admin.as_str() || created {
+            users_set_in(&mut tx, &id, role_assignment(Role::Admin)).await?;
+            record_in(&mut tx, event(EventKind::RoleChanged).detail("admin")).await?;
+        }
+        if user.is_disabled() {
+            users_set_in(&mut tx, &id, "disabled = 0").await?;
+            record_in(&mut tx, event(EventKind::UserEnabled)).await?;
+        }
+        if user.email_verified == 0 {
+            users_set_in(&mut tx, &id, "email_verified = 1").await?;
+            record_in(&mut tx, event(EventKind::EmailVerified)).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok((self.admin_user(&id).await?, created))
+    }
+}
+
+/// Serialises every change that could remove an admin: it takes the row
+/// locks of all enabled admins (PostgreSQL) or the write lock (SQLite), so
+/// two admins demoting each other at once cannot both succeed. Run it
+/// first in the transaction, before any read.
+async fn lock_admins(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET updated_at = updated_at WHERE role = 'admin' AND disabled = 0")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Enabled admins other than `id`.
+async fn other_admins(tx: &mut Transaction<'_, Any>, id: &str) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n)
+}
+
+async fn user_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<UserRow, AppError> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM users WHERE id = $1",
+        users::COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    row.ok_or_else(no_such_user)
+}
+
+fn role_assignment(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "role = 'admin'",
+        Role::User => "role = 'user'",
+    }
+}
+
+/// `assignment` is a fixed `column = constant`, never user input.
+async fn users_set_in(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    assignment: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "UPDATE users SET {assignment}, updated_at = $1 WHERE id = $2"
+    ))
+    .bind(now())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(like_pattern(" Ada "), "%ada%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

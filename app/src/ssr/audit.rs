@@ -1,0 +1,255 @@
+//! The security activity log: an append-only table of what happened to each
+//! account, by whom and from where. Users read their own; admins read all.
+//! Events carry names, reasons and addresses, never a password, code or token.
+
+use sqlx::{Any, FromRow, Transaction};
+
+use super::db::StoreError;
+use super::devices::describe;
+use super::{now, ClientInfo, Services};
+use crate::error::AppError;
+use crate::model::{ActivityEvent, ActivityPage, EventKind, UserRef};
+
+/// Longest page of events served at once.
+pub const MAX_PAGE: u32 = 200;
+
+/// An event about to be recorded.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub kind: EventKind,
+    pub client: &'a ClientInfo,
+    pub user_id: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub detail: Option<String>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(kind: EventKind, client: &'a ClientInfo) -> Self {
+        Self {
+            kind,
+            client,
+            user_id: None,
+            actor_id: None,
+            reason: None,
+            detail: None,
+        }
+    }
+
+    pub fn user(self, id: &'a str) -> Self {
+        Self {
+            user_id: Some(id),
+            ..self
+        }
+    }
+
+    pub fn actor(self, id: &'a str) -> Self {
+        Self {
+            actor_id: Some(id),
+            ..self
+        }
+    }
+
+    pub fn reason(self, reason: &'a str) -> Self {
+        Self {
+            reason: Some(reason),
+            ..self
+        }
+    }
+
+    pub fn detail(self, detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..self
+        }
+    }
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    /// Only this account's.
+    pub user_id: Option<String>,
+    /// Accounts whose email or username contains this, or this exact IP.
+    pub search: Option<String>,
+    pub kind: Option<EventKind>,
+    /// Only what administrators did.
+    pub admin_only: bool,
+    /// Older than this event id (the previous page's `next_before`).
+    pub before: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: String,
+    at: i64,
+    kind: String,
+    user_id: Option<String>,
+    actor_id: Option<String>,
+    reason: Option<String>,
+    detail: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    user_username: Option<String>,
+    user_email: Option<String>,
+    actor_username: Option<String>,
+    actor_email: Option<String>,
+}
+
+impl EventRow {
+    /// The event as an admin sees it; `None` for a kind this build does not
+    /// know (written by a newer version).
+    fn into_event(self) -> Option<ActivityEvent> {
+        let kind = EventKind::parse(&self.kind)?;
+        Some(ActivityEvent {
+            id: self.id,
+            at: self.at,
+            kind,
+            by_admin: self.actor_id.is_some() || self.reason.as_deref() == Some("cli"),
+            reason: self.reason,
+            detail: self.detail,
+            device: self.user_agent.as_deref().map(|ua| describe(Some(ua))),
+            ip: self.ip,
+            user: self.user_id.map(|id| UserRef {
+                id,
+                username: self.user_username,
+                email: self.user_email,
+            }),
+            actor: self.actor_id.map(|id| UserRef {
+                id,
+                username: self.actor_username,
+                email: self.actor_email,
+            }),
+        })
+    }
+}
+
+/// Inserts an event inside `tx`, so it commits or rolls back with the change
+/// it describes.
+pub async fn record_in(tx: &mut Transaction<'_, Any>, event: Event<'_>) -> Result<(), StoreError> {
+    insert(&mut **tx, event).await
+}
+
+async fn insert<'e, E>(executor: E, event: Event<'_>) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    tracing::info!(
+        event = event.kind.as_str(),
+        user_id = event.user_id,
+        actor_id = event.actor_id,
+        reason = event.reason,
+        "security event"
+    );
+    sqlx::query(
+        "INSERT INTO audit_events (id, at, kind, user_id, actor_id, reason, detail, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(now())
+    .bind(event.kind.as_str())
+    .bind(event.user_id)
+    .bind(event.actor_id)
+    .bind(event.reason)
+    .bind(event.detail)
+    .bind(event.client.ip.as_deref())
+    .bind(
+        event
+            .client
+            .user_agent
+            .as_deref()
+            .map(|ua| super::sessions::truncate(ua, 512)),
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+impl Services {
+    /// Records an event on its own.
+    pub async fn record(&self, event: Event<'_>) -> Result<(), AppError> {
+        Ok(insert(&self.db.pool, event).await?)
+    }
+
+    /// Events matching `filter`, newest first.
+    pub async fn activity(&self, filter: &ActivityFilter) -> Result<ActivityPage, AppError> {
+        let limit = filter.limit.clamp(1, MAX_PAGE);
+        let mut sql = String::from(
+            "SELECT e.id, e.at, e.kind, e.user_id, e.actor_id, e.reason, e.detail, e.ip, e.user_agent, \
+                    u.username AS user_username, u.email AS user_email, \
+                    a.username AS actor_username, a.email AS actor_email \
+             FROM audit_events e \
+             LEFT JOIN users u ON u.id = e.user_id \
+             LEFT JOIN users a ON a.id = e.actor_id WHERE 1 = 1",
+        );
+        let mut binds: Vec<String> = Vec::new();
+        let mut bind = |value: String| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        if let Some(user_id) = &filter.user_id {
+            sql += &format!(" AND e.user_id = {}", bind(user_id.clone()));
+        }
+        if let Some(kind) = filter.kind {
+            sql += &format!(" AND e.kind = {}", bind(kind.as_str().to_owned()));
+        }
+        if filter.admin_only {
+            sql += " AND (e.actor_id IS NOT NULL OR e.reason = 'cli')";
+        }
+        if let Some(search) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let ip = bind(search.to_owned());
+            let like = bind(super::admin::like_pattern(search));
+            sql += &format!(
+                " AND (e.ip = {ip} OR u.email LIKE {like} ESCAPE '\\' OR u.username LIKE {like} ESCAPE '\\')"
+            );
+        }
+        if let Some(before) = &filter.before {
+            sql += &format!(" AND e.id < {}", bind(before.clone()));
+        }
+        // One more than asked: tells whether an older page exists.
+        sql += &format!(" ORDER BY e.id DESC LIMIT {}", limit + 1);
+        let mut query = sqlx::query_as::<_, EventRow>(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let mut rows = query
+            .fetch_all(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_before = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+        Ok(ActivityPage {
+            events: rows.into_iter().filter_map(EventRow::into_event).collect(),
+            next_before,
+        })
+    }
+
+    /// A user's own recent activity. Who the administrator was is theirs to
+    /// know, not the user's.
+    pub async fn own_activity(
+        &self,
+        user_id: &str,
+        before: Option<String>,
+    ) -> Result<ActivityPage, AppError> {
+        let mut page = self
+            .activity(&ActivityFilter {
+                user_id: Some(user_id.to_owned()),
+                before,
+                limit: 50,
+                ..ActivityFilter::default()
+            })
+            .await?;
+        for event in &mut page.events {
+            event.user = None;
+            event.actor = None;
+        }
+        Ok(page)
+    }
+}

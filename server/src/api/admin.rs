@@ -1,0 +1,196 @@
+//! `/api/v1/admin/*`: the admin console over JSON. Every route takes an
+//! `AdminUser` (401 anonymous, 403 for non-admins); every change is logged
+//! with the acting admin.
+
+use app::model::{
+    ActivityPage, AdminUser as AdminView, EventKind, UserChange, UserDetail, UserPage, UserQuery,
+};
+use app::ssr::audit::ActivityFilter;
+use app::ssr::Services;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{AdminUser, ApiJson, ApiQuery};
+
+pub fn router() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(user, change_user, delete_user))
+        .routes(routes!(send_reset))
+        .routes(routes!(revoke_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(events))
+}
+
+/// Find users: search, filter and page through them, newest first.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(UserQuery), responses(
+    (status = 200, description = "One page of users", body = UserPage),
+    (status = 401, description = "`unauthorized`", body = ErrorBody),
+    (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
+))]
+async fn list_users(
+    State(services): State<Services>,
+    AdminUser(_): AdminUser,
+    ApiQuery(query): ApiQuery<UserQuery>,
+) -> Result<Json<UserPage>, ApiError> {
+    Ok(Json(services.list_users(&query).await?))
+}
+
+/// One user, with their live sessions and latest activity.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserDetail),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn user(
+    State(services): State<Services>,
+    AdminUser(_): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<UserDetail>, ApiError> {
+    Ok(Json(services.user_detail(&id).await?))
+}
+
+/// Change a user's role, disable or enable them, or mark their email verified.
+///
+/// Disabling ends every session at once. The last enabled administrator
+/// cannot be demoted or disabled (`last_admin`).
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "The user as changed", body = AdminView),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`last_admin`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+    ))]
+async fn change_user(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<UserChange>,
+) -> Result<Json<AdminView>, ApiError> {
+    Ok(Json(services.change_user(&admin, &id, &change).await?))
+}
+
+/// Delete a user and their sessions (their activity log stays).
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`last_admin`", body = ErrorBody),
+    ))]
+async fn delete_user(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    services.admin_delete_user(&admin, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mail the user a password-reset link.
+#[utoipa::path(post, path = "/admin/users/{id}/password-reset", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 202, description = "The link is queued for sending"),
+        (status = 403, description = "`account_disabled`: enable the user first", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn send_reset(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    services.admin_send_reset(&admin, &id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Ended {
+    /// How many sessions ended.
+    ended: u64,
+}
+
+/// End every session of the user (they must sign in again).
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Sessions ended", body = Ended),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn revoke_sessions(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Ended>, ApiError> {
+    let ended = services.admin_revoke_sessions(&admin, &id, None).await?;
+    Ok(Json(Ended { ended }))
+}
+
+/// End one session of the user.
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session_id}", tag = "admin", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "User id"),
+        ("session_id" = String, Path, description = "A session id from the user's detail"),
+    ),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn revoke_session(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Path((id, session_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    services
+        .admin_revoke_sessions(&admin, &id, Some(&session_id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Filters for the activity log.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only this user's events.
+    user_id: Option<String>,
+    /// Accounts whose email or username contains this, or this exact IP.
+    q: Option<String>,
+    kind: Option<EventKind>,
+    /// Only what administrators did.
+    admin_only: Option<bool>,
+    /// `next_before` of the previous page.
+    before: Option<String>,
+    /// 1–200; default 50.
+    limit: Option<u32>,
+}
+
+/// The security activity log of every account, newest first.
+#[utoipa::path(get, path = "/admin/events", tag = "admin", security(("bearer" = [])), params(EventQuery), responses(
+    (status = 200, description = "One page of events", body = ActivityPage),
+    (status = 403, description = "`forbidden`", body = ErrorBody),
+))]
+async fn events(
+    State(services): State<Services>,
+    AdminUser(_): AdminUser,
+    ApiQuery(query): ApiQuery<EventQuery>,
+) -> Result<Json<ActivityPage>, ApiError> {
+    let filter = ActivityFilter {
+        user_id: query.user_id,
+        search: query.q,
+        kind: query.kind,
+        admin_only: query.admin_only.unwrap_or(false),
+        before: query.before,
+        limit: query.limit.unwrap_or(50),
+    };
+    Ok(Json(services.activity(&filter).await?))
+}

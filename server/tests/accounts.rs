@@ -93,7 +93,7 @@ on_both_backends!(
     |backend| {
         let s = services(backend).await;
         let email = format!("{}@example.com", unique_name());
-        let attempts = (0..20).map(|_| {
+        let attempts = (0..100).map(|_| {
             let (s, email) = (s.clone(), email.clone());
             tokio::spawn(async move {
                 s.signup(&email, &unique_name(), PASSWORD.into(), &client())
@@ -109,8 +109,16 @@ on_both_backends!(
             .iter()
             .filter(|r| matches!(r.as_ref().unwrap(), Err(e) if e.code == ErrorCode::EmailTaken))
             .count();
-        assert_eq!((ok, taken), (1, 19));
+        assert_eq!((ok, taken), (1, 99));
         assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 1);
+        // Nothing half-made by the 99 that lost: one session, one sign-up event.
+        for (table, expected) in [("sessions", 1), ("audit_events WHERE kind = 'sign_up'", 1)] {
+            let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&s.db.pool)
+                .await
+                .unwrap();
+            assert_eq!(n, expected, "{table}");
+        }
     }
 );
 
@@ -280,6 +288,42 @@ on_both_backends!(
             })
             .collect();
         assert_eq!(tokens.len(), 1, "never a second live branch");
+    }
+);
+
+on_both_backends!(
+    concurrent_reuse_after_grace_revokes_and_no_successor_survives,
+    |backend| {
+        let config = AuthConfig {
+            refresh_grace: Duration::ZERO,
+            ..AuthConfig::for_tests()
+        };
+        let s = services_with(backend, config).await;
+        let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
+        let (second, _) = s
+            .refresh(&first.refresh_token, &common::NO_CLIENT)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        // A thief and the owner replay the old token ten times at once.
+        let racers = (0..10).map(|_| {
+            let (s, token) = (s.clone(), first.refresh_token.clone());
+            tokio::spawn(async move { s.refresh(&token, &common::NO_CLIENT).await })
+        });
+        for result in futures::future::join_all(racers).await {
+            assert_eq!(result.unwrap().unwrap_err().code, ErrorCode::Unauthorized);
+        }
+        assert!(
+            s.refresh(&second.refresh_token, &common::NO_CLIENT)
+                .await
+                .is_err(),
+            "the whole family is revoked"
+        );
+        assert!(s
+            .authenticate(&second.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_none());
     }
 );
 

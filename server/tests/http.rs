@@ -358,6 +358,27 @@ on_both_backends!(api_sign_in_by_code, |backend| {
 });
 
 #[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = app(Backend::Sqlite).await;
+    let res = send(&app, page_get("/login", "")).await;
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+    let again = send(&app, page_get("/login", "")).await;
+    assert_ne!(
+        again.headers()["x-request-id"],
+        id.as_str(),
+        "one per request"
+    );
+    // An id given by a proxy in front is kept, so both logs line up.
+    let mut req = bearer_get("/api/v1/me", "nope");
+    req.headers_mut()
+        .insert("x-request-id", "lb-1234".parse().unwrap());
+    let res = send(&app, req).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["x-request-id"], "lb-1234");
+}
+
+#[tokio::test]
 async fn unknown_pages_are_404_and_health_is_ok() {
     let app = app(Backend::Sqlite).await;
     let res = send(

@@ -1,6 +1,8 @@
 //! Sign-up, log-in and profile changes.
 
-use super::audit::Event;
+use sqlx::{Any, Transaction};
+
+use super::audit::{record_in, Event};
 use super::codes::Purpose;
 use super::config::Feature;
 use super::db::StoreError;
@@ -22,12 +24,18 @@ impl Services {
         password: String,
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
-        let user = self
-            .create_user(email, username, password, Role::User)
-            .await?;
-        self.record(Event::new(EventKind::SignUp, client).user(&user.id))
-            .await?;
-        let issued = self.start_session(&user, client).await?;
+        let account = self.prepare_account(email, username, password).await?;
+        // The account, its log entry and its first session: all or nothing,
+        // so an outage mid-way leaves no account its owner cannot use.
+        let mut tx = self.db.begin().await?;
+        let user = account.insert_in(&mut tx, Role::User).await?;
+        record_in(
+            &mut tx,
+            Event::new(EventKind::SignUp, client).user(&user.id),
+        )
+        .await?;
+        let issued = self.start_session_in(&mut tx, &user, client).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         // The account exists either way; a refused send (rate limit, store
         // down) only means the user asks for the code again.
         if let Err(err) = self
@@ -39,27 +47,23 @@ impl Services {
         Ok((user.to_user(), issued))
     }
 
-    /// Validates and stores a new account; the unique indexes decide duplicates.
-    pub async fn create_user(
+    /// Checks a new account's details and hashes its password (before any
+    /// transaction: hashing takes a while).
+    pub(super) async fn prepare_account(
         &self,
         email: &str,
         username: &str,
         password: String,
-        role: Role,
-    ) -> Result<UserRow, AppError> {
+    ) -> Result<NewAccount, AppError> {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
         policy::check(&password, self.config.min_password_len, &email, &username)?;
-        let hash = self.hasher.hash(password).await?;
-        let new = NewUser {
-            email: &email,
-            username: &username,
-            password_hash: &hash,
-            role,
-        };
-        users::insert(&self.db, new, now())
-            .await
-            .map_err(conflict_to_field)
+        let password_hash = self.hasher.hash(password).await?;
+        Ok(NewAccount {
+            email,
+            username,
+            password_hash,
+        })
     }
 
     /// Logs in by email or username. Unknown account and wrong password give
@@ -346,6 +350,32 @@ fn truncate_for_hash(mut password: String) -> String {
         password.truncate(end);
     }
     password
+}
+
+/// A new account's checked details, ready to store.
+pub(super) struct NewAccount {
+    email: String,
+    username: String,
+    password_hash: String,
+}
+
+impl NewAccount {
+    /// Stores the account; the unique indexes decide duplicates.
+    pub(super) async fn insert_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        role: Role,
+    ) -> Result<UserRow, AppError> {
+        let new = NewUser {
+            email: &self.email,
+            username: &self.username,
+            password_hash: &self.password_hash,
+            role,
+        };
+        users::insert(&mut **tx, new, now())
+            .await
+            .map_err(conflict_to_field)
+    }
 }
 
 pub(super) fn account_disabled() -> AppError {

@@ -318,26 +318,28 @@ impl Services {
             ip: None,
             user_agent: Some("latchkey create-admin".into()),
         };
-        let existing = users::by_login(&self.db, &email).await?;
-        let (id, created) = match existing {
-            Some(user) => (user.id, false),
+        let (mut tx, user, created) = match users::by_login(&self.db, &email).await? {
+            Some(user) => {
+                let mut tx = self.db.begin().await?;
+                // Re-read in the transaction the changes below apply in.
+                let user = user_in(&mut tx, &user.id).await?;
+                (tx, user, false)
+            }
+            // Only a new account needs a password (and the wait for its hash).
             None => {
-                let user = self
-                    .create_user(&email, &username, password()?, Role::Admin)
-                    .await?;
-                self.record(
-                    Event::new(EventKind::SignUp, &cli)
-                        .user(&user.id)
-                        .reason("cli"),
-                )
-                .await?;
-                (user.id, true)
+                let account = self.prepare_account(&email, &username, password()?).await?;
+                let mut tx = self.db.begin().await?;
+                let user = account.insert_in(&mut tx, Role::User).await?;
+                let signup = Event::new(EventKind::SignUp, &cli)
+                    .user(&user.id)
+                    .reason("cli");
+                record_in(&mut tx, signup).await?;
+                (tx, user, true)
             }
         };
-        let mut tx = self.db.begin().await?;
-        let user = user_in(&mut tx, &id).await?;
+        let id = user.id.clone();
         let event = |kind: EventKind| Event::new(kind, &cli).user(&id).reason("cli");
-        if user.role != Role::Admin.as_str() || created {
+        if user.role != Role::Admin.as_str() {
             users_set_in(&mut tx, &id, role_assignment(Role::Admin)).await?;
             record_in(&mut tx, event(EventKind::RoleChanged).detail("admin")).await?;
         }

@@ -54,11 +54,24 @@ impl Services {
         user: &UserRow,
         client: &ClientInfo,
     ) -> Result<Issued, AppError> {
+        let mut tx = self.db.begin().await?;
+        let issued = self.start_session_in(&mut tx, user, client).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(issued)
+    }
+
+    /// `start_session` inside `tx` (sign-up opens the account and its first
+    /// session together).
+    pub(super) async fn start_session_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user: &UserRow,
+        client: &ClientInfo,
+    ) -> Result<Issued, AppError> {
         let now = now();
         let session_id = uuid::Uuid::new_v4().to_string();
         let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
         let refresh_token = random_token();
-        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $5, $6)",
@@ -69,18 +82,10 @@ impl Services {
         .bind(client.ip.as_deref())
         .bind(now)
         .bind(refresh_expires_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(StoreError::from)?;
-        insert_refresh(
-            &mut tx,
-            &refresh_token,
-            &session_id,
-            now,
-            refresh_expires_at,
-        )
-        .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        insert_refresh(tx, &refresh_token, &session_id, now, refresh_expires_at).await?;
         Ok(self.issue(user, session_id, refresh_token, refresh_expires_at, now))
     }
 

@@ -46,7 +46,11 @@ pub struct NewUser<'a> {
     pub role: Role,
 }
 
-pub async fn insert(db: &Db, new: NewUser<'_>, now: i64) -> Result<UserRow, StoreError> {
+pub async fn insert<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    new: NewUser<'_>,
+    now: i64,
+) -> Result<UserRow, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO users (id, email, username, password_hash, role, email_verified, disabled, created_at, updated_at) \
@@ -58,7 +62,7 @@ pub async fn insert(db: &Db, new: NewUser<'_>, now: i64) -> Result<UserRow, Stor
     .bind(new.password_hash)
     .bind(new.role.as_str())
     .bind(now)
-    .execute(&db.pool)
+    .execute(executor)
     .await?;
     Ok(UserRow {
         id,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the release build on PostgreSQL + Redis with wrk and prints one
-# table: authenticated GET /api/v1/me, JSON log-in (argon2id-bound), SSR of
-# the log-in page, /me while log-ins saturate the hash pool, memory, and the
+# table: authenticated GET /api/v1/me, JSON log-in (argon2id-bound) beside
+# the raw argon2id hash rate of this machine (its ceiling), SSR of the
+# log-in page, /me while log-ins saturate the hash pool, memory, and the
 # WASM bundle size. Traffic goes to 127.0.0.1 only; every run is bounded.
 #   DURATION=10s ./bench/run.sh
 set -euo pipefail
@@ -57,6 +58,10 @@ read -r mix_rps mix_p50 mix_p99 < <(measure -c64 -d"$duration" -H "Authorization
 loaded_rss=$(rss)
 wait $flood
 
+say "raw argon2id hash rate (the log-in ceiling)"
+hash_rate=$(LATCHKEY_SECRET=unused-here-unused-here-unused-here-0 RUST_LOG=error \
+  "$bin" hash-rate --seconds "${duration%s}" | sed -E 's/.*: ([0-9.]+) hashes.*/\1/')
+
 wasm="$root/target/site/pkg/latchkey.wasm"
 wasm_raw=$(( $(stat -c %s "$wasm") / 1024 ))
 wasm_gz=$(( $(gzip -9 -c "$wasm" | wc -c) / 1024 ))
@@ -67,6 +72,7 @@ cat <<TABLE
 |---|---|---|---|
 | GET /api/v1/me (JWT + session check in PostgreSQL), 64 conns | $me_rps | $me_p50 | $me_p99 |
 | POST /api/v1/auth/login (argon2id m=19 MiB t=2), 16 conns | $login_rps | $login_p50 | $login_p99 |
+| raw argon2id hashes on the same threads (\`server hash-rate\`): the ceiling | $hash_rate | | |
 | SSR GET /login, 64 conns | $ssr_rps | $ssr_p50 | $ssr_p99 |
 | GET /api/v1/me while log-ins saturate the hash pool | $mix_rps | $mix_p50 | $mix_p99 |
 

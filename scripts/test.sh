@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Command 2: every test. Rust unit and integration tests against the real
-# PostgreSQL on this machine (and SQLite), then the Playwright suite in
-# headless Chromium against the release build. Installs what is missing.
-# Nothing is skipped: a missing service or browser fails the run.
+# PostgreSQL and Redis on this machine (and SQLite), one of which restarts
+# both services under load; then schemathesis against the OpenAPI document
+# and the Playwright suite in headless Chromium, both on the release build.
+# Installs what is missing. Nothing is skipped: a missing service or browser
+# fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -33,6 +35,9 @@ cargo test --locked -p app -p server --features app/ssr
 
 say "release build (server + WASM)"
 cargo leptos build --release
+
+say "generated bad input against the OpenAPI document (schemathesis)"
+./scripts/fuzz-api.sh
 
 say "Playwright end-to-end suite (headless Chromium)"
 export LATCHKEY_SERVER_BIN="$CARGO_TARGET_DIR/release/server"

@@ -25,6 +25,13 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Measure how many argon2id hashes per second this machine does with the
+    /// configured parameters and HASH_WORKERS: the ceiling for log-ins per
+    /// second. Use it to choose ARGON2_MEMORY_KIB / ARGON2_ITERATIONS.
+    HashRate {
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Make an administrator: promote the account with this email, or create
     /// it. The password of a new account is asked for (or read from standard
     /// input), never taken as an argument.
@@ -68,6 +75,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    if let Command::HashRate { seconds } = command {
+        return hash_rate(&config, seconds).await;
+    }
     let db = Db::connect(&config.database_url).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot open the database at DATABASE_URL ({}): {e}",
@@ -81,7 +91,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::CreateAdmin { email, username } => {
             return create_admin(db, config, &email, &username).await;
         }
-        Command::Serve => {}
+        Command::Serve | Command::HashRate { .. } => {}
     }
 
     let ephemeral: Arc<dyn EphemeralStore> = match &config.redis_url {
@@ -134,6 +144,44 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let _ = stop_outbox.send(true);
     let _ = outbox.await;
     tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Keeps every hashing thread busy for `seconds`, as a flood of log-ins would.
+async fn hash_rate(config: &Config, seconds: u64) -> anyhow::Result<()> {
+    let params = &config.auth.hash_params;
+    let workers = config.auth.hash_workers;
+    let hasher = Arc::new(app::ssr::Hasher::new(params.clone(), workers));
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(seconds);
+    let mut jobs = tokio::task::JoinSet::new();
+    // Twice the workers in flight, so a thread never waits for work.
+    for _ in 0..workers * 2 {
+        let hasher = hasher.clone();
+        jobs.spawn(async move {
+            let mut done = 0u64;
+            while std::time::Instant::now() < deadline {
+                hasher
+                    .hash("a password of ordinary length".into())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                done += 1;
+            }
+            Ok::<_, anyhow::Error>(done)
+        });
+    }
+    let mut total = 0;
+    while let Some(done) = jobs.join_next().await {
+        total += done??;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "argon2id m={} KiB t={} p={} on {workers} threads: {rate:.1} hashes/s ({:.1} ms each per thread)",
+        params.m_cost,
+        params.t_cost,
+        params.p_cost,
+        1000.0 * workers as f64 / rate
+    );
     Ok(())
 }
 

@@ -716,43 +716,6 @@ async fn app_default_cors() -> Router {
 }
 
 /// One HTTP/1.1 exchange over a real TCP connection.
-async fn over_tcp(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
-    // Small bodies may come chunked: take the JSON between the chunk sizes.
-    let json = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        rest.split("\r\n").nth(1).unwrap_or_default()
-    } else {
-        rest
-    };
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
-}
-
 /// Two server instances on two ports, each with its own connection pool
 /// and Redis connection, sharing one PostgreSQL database and one Redis
 /// namespace: a session started on one is refreshed and ended on the
@@ -1176,4 +1139,37 @@ async fn metrics_count_requests_by_route_and_logins_by_outcome() {
         assert!(text.contains(needle), "{needle} in:\n{text}");
     }
     assert!(!text.contains("some-id"), "raw paths never become labels");
+}
+
+/// PostgreSQL cannot store NUL characters: text carrying one is the
+/// client's mistake (4xx), wherever it comes in.
+#[tokio::test]
+async fn nul_characters_are_refused_not_a_server_error() {
+    let s = common::services(Backend::Postgres).await;
+    let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
+    let admin = common::make_admin(&s).await;
+    let token = admin.issued.access_token.as_str();
+    let requests = [
+        json_post(
+            "/api/v1/auth/login",
+            json!({"login": "ad\u{0}min", "password": "whatever it is"}),
+        ),
+        json_post("/api/v1/auth/code", json!({"email": "a\u{0}@example.com"})),
+        bearer_get("/api/v1/admin/users?q=a%00b", token),
+        bearer_get("/api/v1/admin/events?before=a%00b", token),
+        bearer_get("/api/v1/admin/users/a%00b", token),
+        bearer_delete("/api/v1/me/sessions/a%00b", token),
+        Request::post("/fn/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .body(Body::from("login=ad%00min&password=whatever"))
+            .unwrap(),
+    ];
+    for req in requests {
+        let uri = req.uri().to_string();
+        let res = send(&app, req).await;
+        let status = res.status();
+        let body = body_text(res).await;
+        assert!(status.is_client_error(), "{uri} → {status}: {body}");
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -35,6 +35,10 @@ pub enum StoreError {
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
+    /// Text the database cannot store (PostgreSQL refuses NUL characters):
+    /// the client's input, not our fault.
+    #[error("text the database cannot store")]
+    BadText,
     /// Redis (codes, limits) could not be reached or failed.
     #[error("ephemeral store unavailable: {0}")]
     Ephemeral(String),
@@ -54,6 +58,10 @@ impl From<sqlx::Error> for StoreError {
                     .unwrap_or_else(|| db.message().to_owned());
                 StoreError::Conflict(name)
             }
+            // character_not_in_repertoire: a NUL byte in a string.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                StoreError::BadText
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -70,6 +78,10 @@ impl From<StoreError> for AppError {
                 tracing::warn!(error = %e, "database unavailable");
                 AppError::unavailable()
             }
+            StoreError::BadText => AppError::new(
+                ErrorCode::InvalidInput,
+                "The text contains characters that are not allowed (such as NUL).",
+            ),
             StoreError::Ephemeral(e) => {
                 tracing::warn!(error = %e, "ephemeral store unavailable");
                 AppError::unavailable()

@@ -12,6 +12,9 @@ use super::db::StoreError;
 use super::{now, Services};
 use crate::error::AppError;
 
+/// How long a worker's claim on a mail lasts.
+const CLAIM_SECS: i64 = 30;
+
 /// A message ready to queue: every mail has a text and an HTML part.
 #[derive(Debug, Clone)]
 pub struct Email {
@@ -156,12 +159,14 @@ impl Services {
         .await?;
         let mut sent = 0;
         for row in due {
-            // Claim it: another instance may be looking at the same row.
+            // Claim it: another instance may be looking at the same row. The
+            // claim lapses (a sent mail the database could not mark is sent
+            // again: at least once), well after the 10 s SMTP timeout.
             let claimed = sqlx::query(
                 "UPDATE outbox SET locked_until = $1 WHERE id = $2 AND sent_at IS NULL \
                  AND (locked_until IS NULL OR locked_until < $3)",
             )
-            .bind(now + 60)
+            .bind(now + CLAIM_SECS)
             .bind(&row.id)
             .bind(now)
             .execute(&self.db.pool)

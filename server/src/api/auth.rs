@@ -102,6 +102,7 @@ async fn signup(
 ///
 /// Unknown account and wrong password get the same answer.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
     (status = 403, description = "`account_disabled` (only after a correct password)", body = ErrorBody),
@@ -204,6 +205,7 @@ pub struct CodeSignin {
 
 /// Sign in with a mailed code.
 #[utoipa::path(post, path = "/auth/code/verify", tag = "auth", request_body = CodeSignin, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 410, description = "`code_expired`", body = ErrorBody),
     (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),

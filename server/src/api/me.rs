@@ -78,6 +78,7 @@ pub struct VerifyEmail {
 
 /// Confirm the email address with the mailed code.
 #[utoipa::path(post, path = "/me/email/verify", tag = "me", security(("bearer" = [])), request_body = VerifyEmail, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "Verified", body = User),
     (status = 410, description = "`code_expired`", body = ErrorBody),
     (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),
@@ -100,6 +101,7 @@ pub struct EmailChange {
 
 /// Start an email change: mails a code to the new address.
 #[utoipa::path(post, path = "/me/email/change", tag = "me", security(("bearer" = [])), request_body = EmailChange, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 202, description = "Code sent to the new address; nothing changed yet"),
     (status = 422, description = "`invalid_input`", body = ErrorBody),
 ))]
@@ -123,6 +125,7 @@ pub struct EmailChangeConfirm {
 
 /// Finish an email change with the code mailed to the new address.
 #[utoipa::path(post, path = "/me/email/change/confirm", tag = "me", security(("bearer" = [])), request_body = EmailChangeConfirm, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "The address changed (and is verified)", body = User),
     (status = 409, description = "`email_taken`", body = ErrorBody),
     (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),

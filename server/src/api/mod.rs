@@ -66,15 +66,75 @@ impl Modify for Security {
     }
 }
 
+/// Adds the answers any operation can give, so clients (and fuzzers) see
+/// every status the API really sends: malformed input, a store that is down,
+/// and for secured operations a missing or dead token. Run on the finished
+/// document: the routes are merged in after `ApiDoc` is built.
+fn document_common_errors(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::Operation;
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let add = |op: &mut Operation, status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error(description).into());
+    };
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            add(
+                op,
+                "400",
+                "`bad_request`: a malformed, mistyped or wrongly encoded body, query or path",
+            );
+            add(
+                op,
+                "503",
+                "`unavailable`: the database or Redis is briefly unreachable",
+            );
+            if op.request_body.is_some() {
+                add(op, "413", "`payload_too_large`: over 64 KiB");
+                add(
+                    op,
+                    "422",
+                    "`invalid_input`: a field breaks its rules, with `field`",
+                );
+            }
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add(op, "401", "`unauthorized`: no valid access token");
+            }
+        }
+    }
+}
+
 /// The API's routes and its OpenAPI document, built together.
 pub fn router() -> Router<Services> {
-    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(oauth::router())
         .merge(me::router())
         .merge(password::router())
         .merge(admin::router())
         .split_for_parts();
+    document_common_errors(&mut document);
     let page = Html(docs::render(&document));
     let json = document.to_pretty_json().unwrap_or_default();
     router

@@ -106,6 +106,8 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens (RFC 6749 §5.1)", body = TokenResponse),
+        (status = 429, description = "`temporarily_unavailable`: too many tries, with `Retry-After`", body = OAuthError),
+        (status = 503, description = "`temporarily_unavailable`: a store is briefly unreachable", body = OAuthError),
         (status = 400, description = "`invalid_request`, `invalid_grant` or `unsupported_grant_type`", body = OAuthError),
     ))]
 async fn token(

@@ -58,6 +58,7 @@ pub struct ResetRequest {
 ///
 /// Ends every session and every other link, and starts a fresh session.
 #[utoipa::path(post, path = "/password/reset", tag = "password", request_body = ResetRequest, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "Password set, signed in", body = TokenResponse),
     (status = 400, description = "`link_invalid`", body = ErrorBody),
     (status = 410, description = "`link_expired`: expired or already used", body = ErrorBody),
@@ -104,6 +105,7 @@ pub struct ChangeRequest {
 ///
 /// Ends every other session; the caller's stays.
 #[utoipa::path(post, path = "/me/password", tag = "password", security(("bearer" = [])), request_body = ChangeRequest, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 204, description = "Changed"),
     (status = 401, description = "`invalid_credentials`: wrong current password", body = ErrorBody),
     (status = 422, description = "`invalid_input` or `weak_password`", body = ErrorBody),
@@ -126,6 +128,7 @@ pub struct DeleteRequest {
 
 /// Delete the account (the password is required).
 #[utoipa::path(post, path = "/me/delete", tag = "me", security(("bearer" = [])), request_body = DeleteRequest, responses(
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 204, description = "The account, its sessions and links are gone"),
     (status = 401, description = "`invalid_credentials`: wrong password", body = ErrorBody),
 ))]

@@ -102,3 +102,70 @@ pub fn bearer_delete(uri: &str, token: &str) -> Request<Body> {
         .body(Body::empty())
         .unwrap()
 }
+
+/// One request to a server listening on `port`, over a real TCP connection.
+pub async fn over_tcp(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    try_over_tcp(port, method, path, token, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path} on port {port}: {e}"))
+}
+
+/// `over_tcp`, reporting a failed connection (or no answer in 10 s) as an
+/// error instead of panicking.
+pub async fn try_over_tcp(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Result<(u16, Value), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        Ok::<_, String>(response)
+    };
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| "no answer within 10 s".to_owned())??;
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    // Small bodies may come chunked: take the JSON between the chunk sizes.
+    let json = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        rest.split("\r\n").nth(1).unwrap_or_default()
+    } else {
+        rest
+    };
+    Ok((status, serde_json::from_str(json).unwrap_or(Value::Null)))
+}

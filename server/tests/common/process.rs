@@ -1,0 +1,96 @@
+//! The real `server` binary, started on a free port with the given
+//! environment, its output kept for the test to read.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub port: u16,
+    output: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts the binary and waits (up to 30 s) until `/healthz` answers.
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", std::env::temp_dir())
+            .env(
+                "LATCHKEY_SECRET",
+                "process-test-secret-process-test-secret-0123",
+            )
+            .env("RUST_LOG", "info")
+            .env_remove("REDIS_URL")
+            .env_remove("SMTP_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the server binary");
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = output.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut out = output.lock().unwrap();
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        let server = Self {
+            child,
+            port,
+            output,
+        };
+        for _ in 0..300 {
+            if let Ok((200, _)) =
+                super::http::try_over_tcp(port, "GET", "/healthz", None, None).await
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server did not start:\n{}", server.output());
+    }
+
+    /// Everything the server printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM, as a supervisor stopping the service would.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("the server is running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}

@@ -44,13 +44,18 @@ if [[ "$(wasm-opt --version 2>/dev/null)" != *"version $BINARYEN_VERSION"* ]]; t
 fi
 
 if [[ "${1:-}" == "--browser" ]]; then
-  if [[ ! -x /usr/bin/chromium ]]; then
-    say "installing Chromium from Debian"
-    if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+  # Chromium, and the CJK fonts the Korean screens are drawn (and
+  # photographed) with.
+  if [[ ! -x /usr/bin/chromium ]] || ! fc-list :lang=ko 2>/dev/null | grep -q .; then
+    say "installing Chromium and Noto CJK fonts from Debian"
+    sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
   fi
-  if [[ ! -d "$root/end2end/node_modules/@playwright/test" || ! -x "$root/end2end/node_modules/.bin/maildev" ]]; then
-    say "installing the Playwright runner and maildev (browsers come from Debian)"
+  # Reinstalled whenever package-lock.json changes (a new test dependency).
+  lock_sum="$(sha256sum "$root/end2end/package-lock.json" | cut -d' ' -f1)"
+  if [[ "$(cat "$root/end2end/node_modules/.lock-sum" 2>/dev/null)" != "$lock_sum" ]]; then
+    say "installing the Playwright runner, axe-core and maildev (browsers come from Debian)"
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+    echo "$lock_sum" > "$root/end2end/node_modules/.lock-sum"
   fi
 fi

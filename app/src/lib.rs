@@ -1,8 +1,11 @@
 //! Latchkey's UI: pages, components and the server functions beside them.
 //! Everything under `ssr` is the server-only service layer.
 
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
 pub mod components;
 pub mod error;
+pub mod locale;
 pub mod model;
 pub mod pages;
 pub mod session;
@@ -10,7 +13,7 @@ pub mod session;
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -33,7 +36,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     ssr::headers::page_csp();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        // `lang` comes from the page's locale (see `App`).
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -53,15 +57,38 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    session::provide_session();
+    let locale = page_locale();
+    provide_context(locale);
+    view! {
+        <Html attr:lang=leptos_i18n::Locale::as_str(locale) attr:dir="ltr"/>
+        <Shell/>
+    }
+}
 
+/// The page's language: negotiated by the server, and read back from
+/// `<html lang>` when the page hydrates.
+fn page_locale() -> locale::Locale {
+    #[cfg(feature = "ssr")]
+    let tag = use_context::<http::request::Parts>()
+        .map(|parts| leptos_i18n::Locale::as_str(locale::negotiate(&parts.headers)).to_owned());
+    #[cfg(not(feature = "ssr"))]
+    let tag = document()
+        .document_element()
+        .and_then(|html| html.get_attribute("lang"));
+    tag.and_then(|tag| locale::from_tag(&tag))
+        .unwrap_or_default()
+}
+
+#[component]
+fn Shell() -> impl IntoView {
+    session::provide_session();
     view! {
         <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
         <Title formatter=|page: String| {
             if page.is_empty() { PRODUCT.to_owned() } else { format!("{page} · {PRODUCT}") }
         }/>
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main">{tr!(common.skip)}</a>
             <Header/>
             <main id="main" class="page">
                 // Async: pages are rendered whole before the response starts,

@@ -38,6 +38,9 @@ pub struct User {
     pub role: Role,
     pub email_verified: bool,
     pub created_at: i64,
+    /// The language of their mail and, when signed in, their pages: `en`
+    /// or `ko`.
+    pub locale: String,
 }
 
 /// The signed-in user plus what the current session token says about itself.
@@ -59,9 +62,19 @@ pub struct Strength {
     pub score: u8,
     /// Whether sign-up, reset and change would accept it.
     pub acceptable: bool,
-    /// Why it is refused, or zxcvbn's warning.
+    /// Why it is refused, or zxcvbn's warning (English).
     pub message: Option<String>,
+    /// zxcvbn's advice (English).
     pub suggestions: Vec<String>,
+    /// The policy's refusal, as sign-up would answer it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<crate::error::AppError>,
+    /// zxcvbn's warning by name (`this_is_a_top10_password`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// zxcvbn's advice by name (`add_another_word_or_two`, …).
+    #[serde(default)]
+    pub tips: Vec<String>,
 }
 
 /// One signed-in device, as its owner sees it.
@@ -69,8 +82,8 @@ pub struct Strength {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: String,
-    /// "Chrome 131 on Linux", from the user agent.
-    pub device: String,
+    /// "Chrome 131 · Linux" from the user agent; None when it says nothing.
+    pub device: Option<String>,
     pub ip: Option<String>,
     pub created_at: i64,
     pub last_used_at: i64,
@@ -184,7 +197,7 @@ pub struct ActivityEvent {
     pub reason: Option<String>,
     pub detail: Option<String>,
     pub ip: Option<String>,
-    /// "Chrome 131 on Linux", from the user agent.
+    /// "Chrome 131 · Linux", from the user agent.
     pub device: Option<String>,
     /// Done by an administrator (or the operator's command line).
     pub by_admin: bool,

@@ -188,9 +188,10 @@ export async function signUpToProfile(page: Page, user: TestUser = newUser()): P
 
 /** Fills the log-in form (the page must be on /login) and submits it. */
 export async function submitLogin(page: Page, login: string, password: string): Promise<void> {
-  await page.getByLabel('Email or username', { exact: true }).fill(login);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // By id, not label: the same in every language.
+  await page.locator('#field-login').fill(login);
+  await page.locator('#field-password').fill(password);
+  await page.locator('form:has(#field-login) button[type="submit"]').click();
 }
 
 /**

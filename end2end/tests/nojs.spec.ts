@@ -48,7 +48,7 @@ test('signing up, verifying the email and logging out work without JavaScript', 
 test('form errors are shown without JavaScript', { tag: '@nojs' }, async ({ page }) => {
   await page.goto('/login');
   await page.getByLabel('Email or username').fill('nobody-here');
-  await page.getByLabel('Password').fill('wrong password');
+  await page.getByLabel('Password', { exact: true }).fill('wrong password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).toHaveURL(/\/login/);
   await expect(page.getByRole('alert')).toHaveText('Incorrect email, username or password.');

@@ -31,7 +31,7 @@ test('the sessions screen lists two browsers and ends the other one', async ({ p
   await expect(mine).toHaveCount(1);
   await expect(mine).toHaveAttribute('data-current', 'true');
   const theirs = page.locator('[data-testid="session"][data-current="false"]');
-  await expect(theirs).toContainText('Firefox 133 on Windows 10');
+  await expect(theirs).toContainText('Firefox 133 · Windows 10');
   await snap(page, 'sessions');
 
   await theirs.getByRole('button', { name: 'End session' }).click();

@@ -204,15 +204,20 @@ async fn create_admin(db: Db, config: Config, email: &str, username: &str) -> an
 /// The new admin's password: asked twice at a terminal, else one line of
 /// standard input (for scripts: `printf '%s\n' "$PW" | server create-admin …`).
 fn read_password() -> Result<String, app::error::AppError> {
+    use app::error::{AppError, ErrorCode, Reason};
     use std::io::{BufRead, IsTerminal};
-    let invalid = |message: &str| app::error::AppError::invalid("password", message);
+    let unreadable = |e: std::io::Error| {
+        AppError::new(
+            ErrorCode::BadRequest,
+            format!("cannot read the password: {e}"),
+        )
+    };
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password for the new administrator: ")
-            .map_err(|e| invalid(&e.to_string()))?;
-        let again =
-            rpassword::prompt_password("Repeat it: ").map_err(|e| invalid(&e.to_string()))?;
+            .map_err(unreadable)?;
+        let again = rpassword::prompt_password("Repeat it: ").map_err(unreadable)?;
         if first != again {
-            return Err(invalid("The two passwords differ."));
+            return Err(AppError::invalid("password", Reason::PasswordsDiffer));
         }
         Ok(first)
     } else {
@@ -220,7 +225,7 @@ fn read_password() -> Result<String, app::error::AppError> {
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(|e| invalid(&e.to_string()))?;
+            .map_err(unreadable)?;
         Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     }
 }

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::ApiError;
-use app::error::{AppError, ErrorCode};
+use app::error::{AppError, ErrorCode, Reason};
 
 /// `trusted`: the public origin, then any CORS origins.
 pub async fn check(State(trusted): State<Arc<[String]>>, req: Request, next: Next) -> Response {
@@ -19,11 +19,8 @@ pub async fn check(State(trusted): State<Arc<[String]>>, req: Request, next: Nex
     {
         return next.run(req).await;
     }
-    let mut response = ApiError(AppError::new(
-        ErrorCode::Forbidden,
-        "This request came from another site and was refused.",
-    ))
-    .into_response();
+    let mut response =
+        ApiError(AppError::of(ErrorCode::Forbidden, Reason::CrossSite)).into_response();
     *response.status_mut() = StatusCode::FORBIDDEN;
     response
 }

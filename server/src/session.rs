@@ -67,8 +67,15 @@ pub async fn authenticate(
     }
 
     let mut response = next.run(req).await;
-    // A handler that set its own session cookies (log in, log out) wins.
-    if !response.headers().contains_key(header::SET_COOKIE) {
+    // A handler that set its own session cookies (log in, log out) wins;
+    // other cookies (the language) do not count.
+    let handler_set_session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with(cookies::ACCESS) || c.starts_with(cookies::REFRESH));
+    if !handler_set_session {
         for value in set_cookies {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response.headers_mut().append(header::SET_COOKIE, value);
@@ -89,13 +96,7 @@ fn unavailable(req: &Request, err: AppError) -> Response {
     if !wants_html {
         return ApiError(err).into_response();
     }
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unavailable · Latchkey</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/latchkey.css\"></head><body><main class=\"page\">\
-         <section class=\"card auth-card\"><h1>Back in a moment</h1><p>{}</p>\
-         <p><a href=\"\">Try again</a></p></section></main></body></html>",
-        err.message
-    );
+    let page = app::ssr::outage::page(app::locale::negotiate(req.headers()));
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
     response
         .headers_mut()
@@ -114,5 +115,6 @@ fn client_info(req: &Request) -> ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        locale: app::locale::negotiate(req.headers()),
     }
 }

@@ -14,6 +14,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
+        locale: Default::default(),
     }
 }
 

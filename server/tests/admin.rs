@@ -25,6 +25,7 @@ fn admin_client() -> ClientInfo {
     ClientInfo {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36".into()),
+        locale: Default::default(),
     }
 }
 
@@ -363,7 +364,7 @@ on_both_backends!(admin_actions_do_what_they_say_and_are_logged, |backend| {
             Some(admin.user.username.as_str())
         );
         assert_eq!(event.ip.as_deref(), Some("192.0.2.7"));
-        assert_eq!(event.device.as_deref(), Some("Chrome 131 on Linux"));
+        assert_eq!(event.device.as_deref(), Some("Chrome 131 · Linux"));
         let subject = event.user.as_ref().unwrap();
         assert_eq!(subject.id, id);
         assert_eq!(subject.username, None, "the account is gone");
@@ -402,6 +403,7 @@ on_both_backends!(
         let client = ClientInfo {
             ip: Some("198.51.100.9".into()),
             user_agent: Some("curl/8.5.0".into()),
+            locale: Default::default(),
         };
         for _ in 0..3 {
             s.login(&user.name, "not the password".into(), &client)

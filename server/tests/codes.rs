@@ -21,6 +21,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(format!("10.9.{}.{}", rand_byte(), rand_byte())),
         user_agent: None,
+        locale: Default::default(),
     }
 }
 

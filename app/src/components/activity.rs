@@ -5,65 +5,94 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::components::time::utc;
+use crate::i18n::td_string as t;
+use crate::locale::Locale;
 use crate::model::{ActivityEvent, EventKind};
+use crate::tr;
 
 /// One line saying what an event was, in words.
-pub fn describe(event: &ActivityEvent) -> String {
+pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
     let reason = event.reason.as_deref().unwrap_or_default();
     let detail = event.detail.as_deref().unwrap_or_default();
-    let purpose = match detail {
-        "verify" => "to confirm the email address",
-        "change" => "to change the email address",
-        "signin" => "to sign in",
-        _ => "",
-    };
-    let count = |what: &str| match detail.parse::<u64>() {
-        Ok(1) => format!("1 {what}"),
-        Ok(n) => format!("{n} {what}s"),
-        Err(_) => format!("{what}s"),
-    };
+    let count = detail.parse::<u64>().ok();
+    let many = |one: &'static str, n: String| if count == Some(1) { one.to_owned() } else { n };
     match event.kind {
-        EventKind::SignUp => "Account created".into(),
-        EventKind::LoginSucceeded if detail == "code" => "Signed in with an emailed code".into(),
-        EventKind::LoginSucceeded => "Signed in with password".into(),
+        EventKind::SignUp => t!(locale, activity.sign_up).into(),
+        EventKind::LoginSucceeded if detail == "code" => t!(locale, activity.login_code).into(),
+        EventKind::LoginSucceeded => t!(locale, activity.login_password).into(),
         EventKind::LoginFailed => match reason {
-            "unknown_account" => "Failed sign-in: no such account".into(),
-            "disabled" => "Sign-in refused: the account is disabled".into(),
-            _ => "Failed sign-in: wrong password".into(),
+            "unknown_account" => t!(locale, activity.login_unknown_account).into(),
+            "disabled" => t!(locale, activity.login_disabled).into(),
+            _ => t!(locale, activity.login_wrong_password).into(),
         },
-        EventKind::LoginThrottled if reason == "ip" => {
-            format!("Sign-ins from this address paused ({detail})")
-        }
-        EventKind::LoginThrottled => format!("Sign-ins to this account paused ({detail})"),
-        EventKind::CodeSent => format!("Code sent {purpose}"),
-        EventKind::CodeFailed => match reason {
-            "dead" => format!("Code {purpose} blocked after too many wrong tries"),
-            "expired" => format!("Expired or used code entered {purpose}"),
-            _ => format!("Wrong code entered {purpose}"),
-        },
-        EventKind::EmailVerified if event.by_admin => "Email address marked verified".into(),
-        EventKind::EmailVerified => "Email address confirmed".into(),
-        EventKind::EmailChanged => format!("Email changed: {detail}"),
-        EventKind::UsernameChanged => format!("Username changed: {detail}"),
-        EventKind::PasswordResetRequested => "Password reset link sent".into(),
-        EventKind::PasswordReset => "Password reset with an emailed link".into(),
-        EventKind::PasswordChanged => "Password changed".into(),
-        EventKind::Logout => "Signed out".into(),
-        EventKind::SessionRevoked => match reason {
-            "logout" => "Signed out from the sessions page".into(),
-            "signed_out_elsewhere" => format!("Signed out of {} elsewhere", count("session")),
-            "refresh_token_reuse" => {
-                "Session ended: its sign-in token was used twice (possible theft)".into()
+        EventKind::LoginThrottled => {
+            // "12 failures, wait 4 s": the count is what a reader needs.
+            let failures = detail.split_whitespace().next().unwrap_or(detail);
+            if reason == "ip" {
+                t!(locale, activity.throttled_ip, count = failures)
+            } else {
+                t!(locale, activity.throttled_account, count = failures)
             }
-            "admin" => format!("{} ended", count("session")),
-            _ => "Session ended".into(),
+        }
+        EventKind::CodeSent => match detail {
+            "change" => t!(locale, activity.code_sent_change).into(),
+            "signin" => t!(locale, activity.code_sent_signin).into(),
+            _ => t!(locale, activity.code_sent_verify).into(),
         },
-        EventKind::AccountDeleted if event.by_admin => format!("Account {detail} deleted"),
-        EventKind::AccountDeleted => "Account deleted".into(),
-        EventKind::UserDisabled => format!("Account disabled ({} ended)", count("session")),
-        EventKind::UserEnabled => "Account enabled".into(),
-        EventKind::RoleChanged if detail == "admin" => "Role changed to administrator".into(),
-        EventKind::RoleChanged => "Role changed to member".into(),
+        EventKind::CodeFailed => match reason {
+            "dead" => t!(locale, activity.code_dead).into(),
+            "expired" => t!(locale, activity.code_expired).into(),
+            _ => t!(locale, activity.code_wrong).into(),
+        },
+        EventKind::EmailVerified if event.by_admin => {
+            t!(locale, activity.email_marked_verified).into()
+        }
+        EventKind::EmailVerified => t!(locale, activity.email_verified).into(),
+        EventKind::EmailChanged => t!(locale, activity.email_changed, detail = detail),
+        EventKind::UsernameChanged => t!(locale, activity.username_changed, detail = detail),
+        EventKind::PasswordResetRequested => t!(locale, activity.reset_requested).into(),
+        EventKind::PasswordReset => t!(locale, activity.password_reset).into(),
+        EventKind::PasswordChanged => t!(locale, activity.password_changed).into(),
+        EventKind::Logout => t!(locale, activity.logout).into(),
+        EventKind::SessionRevoked => match reason {
+            "logout" => t!(locale, activity.session_logout).into(),
+            "signed_out_elsewhere" => many(
+                t!(locale, activity.sessions_elsewhere_1),
+                t!(locale, activity.sessions_elsewhere_n, count = detail),
+            ),
+            "refresh_token_reuse" => t!(locale, activity.token_reuse).into(),
+            "admin" => many(
+                t!(locale, activity.sessions_ended_1),
+                t!(locale, activity.sessions_ended_n, count = detail),
+            ),
+            _ => t!(locale, activity.session_ended).into(),
+        },
+        EventKind::AccountDeleted if event.by_admin => {
+            t!(locale, activity.account_deleted_named, detail = detail)
+        }
+        EventKind::AccountDeleted => t!(locale, activity.account_deleted).into(),
+        EventKind::UserDisabled => many(
+            t!(locale, activity.disabled_1),
+            t!(locale, activity.disabled_n, count = detail),
+        ),
+        EventKind::UserEnabled => t!(locale, activity.enabled).into(),
+        EventKind::RoleChanged if detail == "admin" => t!(locale, activity.role_admin).into(),
+        EventKind::RoleChanged => t!(locale, activity.role_member).into(),
+    }
+}
+
+/// Who acted, when it was not the user: the admin's name in admin views.
+fn by(event: &ActivityEvent, admin: bool, locale: Locale) -> Option<String> {
+    match (&event.actor, event.by_admin) {
+        (Some(actor), _) if admin => Some(match &actor.username {
+            Some(name) => t!(locale, activity.by, name = name),
+            None => t!(locale, activity.by_deleted_admin).into(),
+        }),
+        (None, true) if event.reason.as_deref() == Some("cli") => {
+            Some(t!(locale, activity.by_cli).into())
+        }
+        (_, true) => Some(t!(locale, activity.by_admin).into()),
+        _ => None,
     }
 }
 
@@ -87,12 +116,11 @@ pub fn ActivityList(
     #[prop(optional)] with_user: bool,
 ) -> impl IntoView {
     if events.is_empty() {
-        return view! { <p class="muted">"Nothing recorded yet."</p> }.into_any();
+        return view! { <p class="muted">{tr!(security.nothing)}</p> }.into_any();
     }
     view! {
         <ol class="activity" data-testid="activity">
             {events.into_iter().map(|event| {
-                let text = describe(&event);
                 let warn = alarming(&event);
                 let kind = event.kind.as_str();
                 let place = [event.ip.clone(), event.device.clone()]
@@ -105,27 +133,22 @@ pub fn ActivityList(
                         Some(name) => view! {
                             <A href=format!("/admin/users/{}", user.id) attr:class="activity-user">{name}</A>
                         }.into_any(),
-                        None => view! { <span class="activity-user muted">"deleted account"</span> }.into_any(),
+                        None => view! {
+                            <span class="activity-user muted">{tr!(activity.deleted_account)}</span>
+                        }.into_any(),
                     }
                 });
-                let by = match (&event.actor, event.by_admin) {
-                    (Some(actor), _) if admin => Some(format!(
-                        " by {}",
-                        actor.username.as_deref().unwrap_or("a deleted admin")
-                    )),
-                    (None, true) if event.reason.as_deref() == Some("cli") => {
-                        Some(" from the command line".to_owned())
-                    }
-                    (_, true) => Some(" by an administrator".to_owned()),
-                    _ => None,
-                };
-                let actor = by.map(|by| view! { <span class="activity-actor">{by}</span> });
                 let separator = subject.is_some().then_some(": ");
+                let at = event.at;
+                let locale = crate::locale::current();
+                let text = describe(&event, locale);
+                let actor = by(&event, admin, locale)
+                    .map(|by| view! { <span class="activity-actor">{by}</span> });
                 view! {
                     <li class="activity-item" class:activity-warn=warn data-kind=kind>
                         <p class="activity-what">{subject}{separator}{text}{actor}</p>
                         <p class="activity-meta muted">
-                            <time>{utc(event.at)}</time>
+                            <time>{utc(at, crate::locale::current())}</time>
                             {(!place.is_empty()).then(|| format!(" · {place}"))}
                         </p>
                     </li>

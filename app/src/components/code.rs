@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::form::Field;
 use crate::error::AppError;
+use crate::tr;
 
 /// A numeric one-time-code field that submits `form` on the sixth digit
 /// (typed or pasted). Without JavaScript it is a plain field.
@@ -27,13 +28,13 @@ pub fn CodeField(
     };
     view! {
         <Field
-            label="Code"
+            label=tr!(code.label)
             name="code"
             autocomplete="one-time-code"
             inputmode="numeric"
             maxlength=6
             autofocus=true
-            hint="Check your inbox (and spam folder) for the code."
+            hint=tr!(code.hint)
             error
             on:input=on_input
         />

@@ -4,9 +4,11 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::language::LanguageSwitcher;
 use crate::error::AppError;
 use crate::model::Role;
 use crate::session::use_session;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
@@ -29,34 +31,43 @@ pub fn Header() -> impl IntoView {
                 <span class="brand-mark" aria-hidden="true">"◆"</span>
                 "Latchkey"
             </A>
-            <nav aria-label="Account">
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match session.me.await {
-                            Ok(Some(me)) => view! {
-                                {(me.user.role == Role::Admin).then(|| view! {
-                                    <A href="/admin" attr:class="nav-link" attr:data-testid="nav-admin">"Admin"</A>
-                                })}
-                                <A href="/profile" attr:class="nav-user" attr:data-testid="nav-user">
-                                    <span class="avatar" aria-hidden="true">
-                                        {me.user.username.chars().next().map(|c| c.to_ascii_uppercase())}
-                                    </span>
-                                    {me.user.username.clone()}
-                                </A>
-                                <ActionForm action=session.logout attr:class="inline-form">
-                                    <button type="submit" class="button button-quiet">"Log out"</button>
-                                </ActionForm>
+            <div class="header-end">
+                <LanguageSwitcher/>
+                <nav aria-label=tr!(header.account)>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            match session.me.await {
+                                Ok(Some(me)) => view! {
+                                    {(me.user.role == Role::Admin).then(|| view! {
+                                        <A href="/admin" attr:class="nav-link" attr:data-testid="nav-admin">{tr!(header.admin)}</A>
+                                    })}
+                                    <A href="/profile" attr:class="nav-user" attr:data-testid="nav-user">
+                                        <span class="avatar" aria-hidden="true">
+                                            {me.user.username.chars().next().map(|c| c.to_ascii_uppercase())}
+                                        </span>
+                                        {me.user.username.clone()}
+                                    </A>
+                                    <ActionForm action=session.logout attr:class="inline-form">
+                                        <button
+                                            type="submit"
+                                            class="button button-quiet"
+                                            disabled=move || session.logout.pending().get()
+                                        >
+                                            {tr!(header.log_out)}
+                                        </button>
+                                    </ActionForm>
+                                }
+                                .into_any(),
+                                _ => view! {
+                                    <A href="/login" attr:class="button button-quiet">{tr!(header.log_in)}</A>
+                                    <A href="/signup" attr:class="button button-primary">{tr!(header.sign_up)}</A>
+                                }
+                                .into_any(),
                             }
-                            .into_any(),
-                            _ => view! {
-                                <A href="/login" attr:class="button button-quiet">"Log in"</A>
-                                <A href="/signup" attr:class="button button-primary">"Sign up"</A>
-                            }
-                            .into_any(),
-                        }
-                    })}
-                </Suspense>
-            </nav>
+                        })}
+                    </Suspense>
+                </nav>
+            </div>
         </header>
     }
 }

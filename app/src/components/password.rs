@@ -5,10 +5,14 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos::text_prop::TextProp;
 
 use crate::components::form::Field;
 use crate::error::AppError;
+use crate::i18n::td_string as t;
+use crate::locale::Locale;
 use crate::model::Strength;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "password_strength")]
 pub async fn password_strength(
@@ -29,14 +33,119 @@ pub async fn password_strength(
     Ok(services.password_strength(&password, &email, &username))
 }
 
-const LABELS: [&str; 5] = ["Very weak", "Weak", "Fair", "Good", "Strong"];
+/// The meter's verdict for a score.
+fn verdict(locale: Locale, score: u8) -> &'static str {
+    match score {
+        0 => t!(locale, meter.very_weak),
+        1 => t!(locale, meter.weak),
+        2 => t!(locale, meter.fair),
+        3 => t!(locale, meter.good),
+        _ => t!(locale, meter.strong),
+    }
+}
+
+/// zxcvbn's warning, by name, in `locale`.
+fn warning(locale: Locale, key: &str) -> Option<&'static str> {
+    Some(match key {
+        "straight_rows_of_keys_are_easy_to_guess" => {
+            t!(locale, meter.warn.straight_rows_of_keys_are_easy_to_guess)
+        }
+        "short_keyboard_patterns_are_easy_to_guess" => {
+            t!(locale, meter.warn.short_keyboard_patterns_are_easy_to_guess)
+        }
+        "repeats_like_aaa_are_easy_to_guess" => {
+            t!(locale, meter.warn.repeats_like_aaa_are_easy_to_guess)
+        }
+        "repeats_like_abc_abc_are_only_slightly_harder_to_guess" => t!(
+            locale,
+            meter
+                .warn
+                .repeats_like_abc_abc_are_only_slightly_harder_to_guess
+        ),
+        "this_is_a_top10_password" => t!(locale, meter.warn.this_is_a_top10_password),
+        "this_is_a_top100_password" => t!(locale, meter.warn.this_is_a_top100_password),
+        "this_is_a_common_password" => t!(locale, meter.warn.this_is_a_common_password),
+        "this_is_similar_to_a_commonly_used_password" => t!(
+            locale,
+            meter.warn.this_is_similar_to_a_commonly_used_password
+        ),
+        "sequences_like_abc_are_easy_to_guess" => {
+            t!(locale, meter.warn.sequences_like_abc_are_easy_to_guess)
+        }
+        "recent_years_are_easy_to_guess" => t!(locale, meter.warn.recent_years_are_easy_to_guess),
+        "a_word_by_itself_is_easy_to_guess" => {
+            t!(locale, meter.warn.a_word_by_itself_is_easy_to_guess)
+        }
+        "dates_are_often_easy_to_guess" => t!(locale, meter.warn.dates_are_often_easy_to_guess),
+        "names_and_surnames_by_themselves_are_easy_to_guess" => t!(
+            locale,
+            meter
+                .warn
+                .names_and_surnames_by_themselves_are_easy_to_guess
+        ),
+        "common_names_and_surnames_are_easy_to_guess" => t!(
+            locale,
+            meter.warn.common_names_and_surnames_are_easy_to_guess
+        ),
+        _ => return None,
+    })
+}
+
+/// zxcvbn's advice, by name, in `locale`.
+fn tip(locale: Locale, key: &str) -> Option<&'static str> {
+    Some(match key {
+        "use_a_few_words_avoid_common_phrases" => {
+            t!(locale, meter.tip.use_a_few_words_avoid_common_phrases)
+        }
+        "no_need_for_symbols_digits_or_uppercase_letters" => t!(
+            locale,
+            meter.tip.no_need_for_symbols_digits_or_uppercase_letters
+        ),
+        "add_another_word_or_two" => t!(locale, meter.tip.add_another_word_or_two),
+        "capitalization_doesnt_help_very_much" => {
+            t!(locale, meter.tip.capitalization_doesnt_help_very_much)
+        }
+        "all_uppercase_is_almost_as_easy_to_guess_as_all_lowercase" => t!(
+            locale,
+            meter
+                .tip
+                .all_uppercase_is_almost_as_easy_to_guess_as_all_lowercase
+        ),
+        "reversed_words_arent_much_harder_to_guess" => {
+            t!(locale, meter.tip.reversed_words_arent_much_harder_to_guess)
+        }
+        "predictable_substitutions_dont_help_very_much" => t!(
+            locale,
+            meter.tip.predictable_substitutions_dont_help_very_much
+        ),
+        "use_a_longer_keyboard_pattern_with_more_turns" => t!(
+            locale,
+            meter.tip.use_a_longer_keyboard_pattern_with_more_turns
+        ),
+        "avoid_repeated_words_and_characters" => {
+            t!(locale, meter.tip.avoid_repeated_words_and_characters)
+        }
+        "avoid_sequences" => t!(locale, meter.tip.avoid_sequences),
+        "avoid_recent_years" => t!(locale, meter.tip.avoid_recent_years),
+        "avoid_years_that_are_associated_with_you" => {
+            t!(locale, meter.tip.avoid_years_that_are_associated_with_you)
+        }
+        "avoid_dates_and_years_that_are_associated_with_you" => t!(
+            locale,
+            meter.tip.avoid_dates_and_years_that_are_associated_with_you
+        ),
+        _ => return None,
+    })
+}
 
 /// A new-password field with its meter and a field to repeat it.
 /// `name` is the password field's name; the repeat is always `confirm`.
 /// `email`/`username` are the account's, when the form does not ask for them.
 #[component]
 pub fn NewPassword(
-    #[prop(default = "Password")] label: &'static str,
+    /// Defaults to "Password".
+    #[prop(optional, into)]
+    label: Option<TextProp>,
     #[prop(default = "password")] name: &'static str,
     #[prop(optional, into)] email: Option<String>,
     #[prop(optional, into)] username: Option<String>,
@@ -46,6 +155,7 @@ pub fn NewPassword(
     #[prop(optional)] autofocus: bool,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
+    let label = label.unwrap_or_else(|| TextProp::from(tr!(password.label)));
     let reading = RwSignal::new(None::<Strength>);
     let typed = RwSignal::new(0_u64);
     let identity = StoredValue::new((email.unwrap_or_default(), username.unwrap_or_default()));
@@ -95,9 +205,10 @@ pub fn NewPassword(
                 label=label
                 name=name
                 kind="password"
+                revealable=true
                 autocomplete="new-password"
                 autofocus=autofocus
-                hint="At least 8 characters. A few unrelated words make a strong one."
+                hint=tr!(password.hint)
                 error
             />
             <div class="meter" data-testid="strength" data-score=move || reading.get().map(|s| s.score.to_string())
@@ -107,18 +218,24 @@ pub fn NewPassword(
                 </div>
                 <p class="meter-text" aria-live="polite">
                     {move || reading.get().map(|s| {
-                        let verdict = if s.acceptable { LABELS[s.score.min(4) as usize] } else { "Not allowed" };
+                        let locale = crate::locale::current();
+                        let head = if s.acceptable { verdict(locale, s.score) } else { t!(locale, meter.not_allowed) };
+                        let why = match &s.refused {
+                            Some(err) => Some(err.localized(locale)),
+                            None => s.warning.as_deref().and_then(|w| warning(locale, w)).map(str::to_owned),
+                        };
+                        let advice = s.tips.first().and_then(|t| tip(locale, t));
                         view! {
-                            <strong>{verdict}</strong>
-                            {s.message.map(|m| view! { " — " {m} })}
-                            {s.suggestions.first().cloned().map(|tip| view! { <span class="meter-tip">" " {tip}</span> })}
+                            <strong>{head}</strong>
+                            {why.map(|m| view! { " — " {m} })}
+                            {advice.map(|a| view! { <span class="meter-tip">" " {a}</span> })}
                         }
                     })}
                 </p>
             </div>
         </div>
         {confirm.then(|| view! {
-            <Field label="Repeat the new password" name="confirm" kind="password" autocomplete="new-password" error/>
+            <Field label=tr!(password.repeat) name="confirm" kind="password" autocomplete="new-password" error/>
         })}
     }
 }

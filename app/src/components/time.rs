@@ -1,20 +1,50 @@
 //! Dates as text. The same on the server and in the browser (UTC, no time
 //! zone database), so hydration sees what SSR rendered.
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use crate::i18n::td_string as t;
+use crate::locale::Locale;
 
-/// "23 Nov 2026, 14:05 UTC" for unix seconds.
-pub fn utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
+fn month(locale: Locale, month: i64) -> &'static str {
+    match month {
+        1 => t!(locale, time.months.m1),
+        2 => t!(locale, time.months.m2),
+        3 => t!(locale, time.months.m3),
+        4 => t!(locale, time.months.m4),
+        5 => t!(locale, time.months.m5),
+        6 => t!(locale, time.months.m6),
+        7 => t!(locale, time.months.m7),
+        8 => t!(locale, time.months.m8),
+        9 => t!(locale, time.months.m9),
+        10 => t!(locale, time.months.m10),
+        11 => t!(locale, time.months.m11),
+        _ => t!(locale, time.months.m12),
+    }
+}
+
+/// "23 Nov 2026, 14:05 UTC" / "2026년 11월 23일 14:05 UTC" for unix seconds.
+pub fn utc(secs: i64, locale: Locale) -> String {
     let rest = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{day} {} {year}, {:02}:{:02} UTC",
-        MONTHS[(month - 1) as usize],
-        rest / 3600,
-        rest % 3600 / 60
+    let (year, m, day) = civil_from_days(secs.div_euclid(86_400));
+    t!(
+        locale,
+        time.format,
+        day = day,
+        month = month(locale, m),
+        year = year,
+        hour = format!("{:02}", rest / 3600),
+        minute = format!("{:02}", rest % 3600 / 60)
+    )
+}
+
+/// The day alone: "23 Nov 2026" / "2026년 11월 23일".
+pub fn date(secs: i64, locale: Locale) -> String {
+    let (year, m, day) = civil_from_days(secs.div_euclid(86_400));
+    t!(
+        locale,
+        time.date,
+        day = day,
+        month = month(locale, m),
+        year = year
     )
 }
 
@@ -34,12 +64,15 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use super::{date, utc};
+    use crate::locale::Locale;
 
     #[test]
     fn formats_known_instants() {
-        assert_eq!(utc(0), "1 Jan 1970, 00:00 UTC");
-        assert_eq!(utc(951_782_400), "29 Feb 2000, 00:00 UTC");
-        assert_eq!(utc(1_795_443_900), "23 Nov 2026, 14:25 UTC");
+        assert_eq!(utc(0, Locale::en), "1 Jan 1970, 00:00 UTC");
+        assert_eq!(utc(951_782_400, Locale::en), "29 Feb 2000, 00:00 UTC");
+        assert_eq!(utc(1_795_443_900, Locale::en), "23 Nov 2026, 14:25 UTC");
+        assert_eq!(utc(1_795_443_900, Locale::ko), "2026년 11월 23일 14:25 UTC");
+        assert_eq!(date(1_795_443_900, Locale::ko), "2026년 11월 23일");
     }
 }

@@ -13,6 +13,7 @@ use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
 use crate::session::session_action;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "request_email_change")]
 pub async fn request_email_change(new_email: String) -> Result<(), AppError> {
@@ -44,7 +45,7 @@ pub fn ChangeEmailPage() -> impl IntoView {
     let request = ServerAction::<RequestEmailChange>::new();
     let confirm = session_action::<ConfirmEmailChange>();
     view! {
-        <Title text="Change your email"/>
+        <Title text=tr!(email_change.title)/>
         <RequireUser signed_in=move |me| view! { <ChangeEmail me request confirm/> }/>
     }
 }
@@ -65,30 +66,28 @@ fn ChangeEmail(
     let form = NodeRef::<leptos::html::Form>::new();
     view! {
         <section class="card auth-card">
-            <h1>"Change your email"</h1>
+            <h1>{tr!(email_change.title)}</h1>
             {move || match new_email() {
                 None => view! {
-                    <p class="muted">"Now: " <strong>{me.user.email.clone()}</strong>
-                        ". We will send a code to the new address; nothing changes until you enter it."</p>
+                    <p class="muted">{tr_view!(email_change.now, email = me.user.email.clone(), <b> = <strong/>)}</p>
                     <ActionForm action=request attr:novalidate=true attr:class="stack">
                         <FormAlert error=request_error/>
-                        <Field label="New email" name="new_email" kind="email" autocomplete="email" autofocus=true error=request_error/>
-                        <Submit label="Send code" busy_label="Sending…" pending=request.pending()/>
+                        <Field label=tr!(email_change.new_email) name="new_email" kind="email" autocomplete="email" autofocus=true error=request_error/>
+                        <Submit label=tr!(email_change.send) busy_label=tr!(email_change.sending) pending=request.pending()/>
                     </ActionForm>
                 }.into_any(),
                 Some(new_email) => view! {
-                    <p class="muted">"We sent a 6-digit code to " <strong data-testid="new-email">{new_email.clone()}</strong>
-                        ". It works for 3 minutes."</p>
+                    <p class="muted">{tr_view!(email_change.sent, email = new_email.clone(), <b> = <strong data-testid="new-email"/>)}</p>
                     <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
                         <FormAlert error=confirm_error/>
                         <input type="hidden" name="new_email" value=new_email/>
                         <CodeField form pending=confirm.pending() error=confirm_error/>
-                        <Submit label="Change email" busy_label="Changing…" pending=confirm.pending()/>
+                        <Submit label=tr!(email_change.submit) busy_label=tr!(email_change.busy) pending=confirm.pending()/>
                     </ActionForm>
-                    <p class="switch"><A href="/email">"Use a different address"</A></p>
+                    <p class="switch"><A href="/email">{tr!(email_change.other)}</A></p>
                 }.into_any(),
             }}
-            <p class="switch"><A href="/profile">"Back to your profile"</A></p>
+            <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
         </section>
     }
 }

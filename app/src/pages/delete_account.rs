@@ -6,10 +6,11 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::RequireUser;
-use crate::components::form::{action_error, Field, FormAlert};
+use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
 use crate::session::session_action;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
@@ -26,7 +27,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
 pub fn DeleteAccountPage() -> impl IntoView {
     let action = session_action::<DeleteAccount>();
     view! {
-        <Title text="Delete your account"/>
+        <Title text=tr!(delete.title)/>
         <RequireUser signed_in=move |me| view! { <DeleteAccountForm me action/> }/>
     }
 }
@@ -36,18 +37,20 @@ fn DeleteAccountForm(me: Me, action: ServerAction<DeleteAccount>) -> impl IntoVi
     let error = action_error(action);
     view! {
         <section class="card auth-card">
-            <h1>"Delete your account"</h1>
-            <p>"This deletes " <strong>{me.user.username.clone()}</strong> " (" {me.user.email.clone()}
-                ") and signs out every device. It cannot be undone."</p>
+            <h1>{tr!(delete.title)}</h1>
+            <p>{tr_view!(delete.warning, username = me.user.username.clone(), email = me.user.email.clone(), <b> = <strong/>)}</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <input type="text" name="username" value=me.user.username autocomplete="username" hidden/>
-                <Field label="Your password" name="password" kind="password" autocomplete="current-password" autofocus=true error/>
-                <button type="submit" class="button button-danger" disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Deleting…" } else { "Delete my account" }}
-                </button>
+                <Field label=tr!(delete.password) name="password" kind="password" revealable=true autocomplete="current-password" autofocus=true error/>
+                <Submit
+                    label=tr!(delete.submit)
+                    busy_label=tr!(delete.busy)
+                    pending=action.pending()
+                    class="button-danger"
+                />
             </ActionForm>
-            <p class="switch"><A href="/profile">"Keep my account"</A></p>
+            <p class="switch"><A href="/profile">{tr!(delete.keep)}</A></p>
         </section>
     }
 }

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
@@ -32,29 +33,28 @@ pub fn ForgotPage() -> impl IntoView {
             .filter(|e| !e.is_empty())
     };
     view! {
-        <Title text="Reset your password"/>
+        <Title text=tr!(forgot.title)/>
         <RedirectIfSignedIn/>
         <section class="card auth-card">
-            <h1>"Reset your password"</h1>
+            <h1>{tr!(forgot.title)}</h1>
             {move || match sent() {
                 Some(email) => view! {
                     <div class="notice" role="status" data-testid="reset-sent">
-                        <p>"If an account exists for " <strong>{email}</strong>
-                            ", we have sent it a link to choose a new password. The link works once, for an hour."</p>
-                        <p class="muted">"Nothing there after a few minutes? Check your spam folder, or check the address and try again."</p>
+                        <p>{tr_view!(forgot.sent, email = email.clone(), <b> = <strong/>)}</p>
+                        <p class="muted">{tr!(forgot.spam)}</p>
                     </div>
-                    <p class="switch"><A href="/forgot">"Try another address"</A></p>
+                    <p class="switch"><A href="/forgot">{tr!(forgot.other)}</A></p>
                 }.into_any(),
                 None => view! {
-                    <p class="muted">"Enter the email of your account and we will send you a link to choose a new password."</p>
+                    <p class="muted">{tr!(forgot.intro)}</p>
                     <ActionForm action=action attr:novalidate=true attr:class="stack">
                         <FormAlert error/>
-                        <Field label="Email" name="email" kind="email" autocomplete="email" autofocus=true error/>
-                        <Submit label="Send reset link" busy_label="Sending…" pending=action.pending()/>
+                        <Field label=tr!(forgot.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
+                        <Submit label=tr!(forgot.submit) busy_label=tr!(forgot.busy) pending=action.pending()/>
                     </ActionForm>
                 }.into_any(),
             }}
-            <p class="switch"><A href="/login">"Back to log in"</A></p>
+            <p class="switch"><A href="/login">{tr!(common.back_to_login)}</A></p>
         </section>
     }
 }

@@ -4,6 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::session::use_session;
+use crate::tr;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -11,27 +12,25 @@ pub fn HomePage() -> impl IntoView {
     view! {
         <Title text=""/>
         {move || use_query_map().with(|q| q.get("deleted").is_some()).then(|| view! {
-            <div class="banner" role="status" data-testid="deleted-notice">"Your account was deleted. Thank you for trying Latchkey."</div>
+            <div class="banner" role="status" data-testid="deleted-notice">{tr!(home.deleted)}</div>
         })}
         <section class="hero">
-            <h1>"Sign-in that stays out of your way."</h1>
-            <p class="lead">
-                "Latchkey gives your product accounts, sessions and a JSON API in one small, fast binary you run yourself."
-            </p>
+            <h1>{tr!(home.headline)}</h1>
+            <p class="lead">{tr!(home.lead)}</p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match session.me.await {
                         Ok(Some(me)) => view! {
                             <p class="hero-actions">
                                 <A href="/profile" attr:class="button button-primary">
-                                    {format!("Continue as {}", me.user.username)}
+                                    {tr!(home.continue_as, name = me.user.username.clone())}
                                 </A>
                             </p>
                         }.into_any(),
                         _ => view! {
                             <p class="hero-actions">
-                                <A href="/signup" attr:class="button button-primary">"Create an account"</A>
-                                <A href="/login" attr:class="button button-quiet">"Log in"</A>
+                                <A href="/signup" attr:class="button button-primary">{tr!(home.create_account)}</A>
+                                <A href="/login" attr:class="button button-quiet">{tr!(home.log_in)}</A>
                             </p>
                         }.into_any(),
                     }

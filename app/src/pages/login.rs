@@ -7,6 +7,7 @@ use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::session::session_action;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "login")]
 pub async fn login(login: String, password: String) -> Result<(), AppError> {
@@ -25,19 +26,19 @@ pub fn LoginPage() -> impl IntoView {
     let action = session_action::<Login>();
     let error = action_error(action);
     view! {
-        <Title text="Log in"/>
+        <Title text=tr!(login.title)/>
         <RedirectIfSignedIn/>
         <section class="card auth-card">
-            <h1>"Welcome back"</h1>
+            <h1>{tr!(login.heading)}</h1>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <Field label="Email or username" name="login" autocomplete="username" autofocus=true error/>
-                <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
-                <p class="field-aside"><A href="/forgot">"Forgot your password?"</A></p>
-                <Submit label="Log in" busy_label="Logging in…" pending=action.pending()/>
+                <Field label=tr!(login.login) name="login" autocomplete="username" autofocus=true error/>
+                <Field label=tr!(login.password) name="password" kind="password" revealable=true autocomplete="current-password" error/>
+                <p class="field-aside"><A href="/forgot">{tr!(login.forgot)}</A></p>
+                <Submit label=tr!(login.submit) busy_label=tr!(login.busy) pending=action.pending()/>
             </ActionForm>
-            <p class="switch"><A href="/login/code">"Email me a sign-in code instead"</A></p>
-            <p class="switch">"New here? " <A href="/signup">"Create an account"</A></p>
+            <p class="switch"><A href="/login/code">{tr!(login.code_instead)}</A></p>
+            <p class="switch">{tr!(login.new_here)} " " <A href="/signup">{tr!(login.create)}</A></p>
         </section>
     }
 }

@@ -11,6 +11,7 @@ use crate::components::code::CodeField;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::session::session_action;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "request_signin_code")]
 pub async fn request_signin_code(email: String) -> Result<(), AppError> {
@@ -37,13 +38,7 @@ pub async fn signin_with_code(email: String, code: String) -> Result<(), AppErro
 
 /// Percent-encodes a query value (an email address).
 pub fn urlencoding(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[component]
@@ -56,15 +51,15 @@ pub fn LoginCodePage() -> impl IntoView {
             .filter(|e| !e.is_empty())
     };
     view! {
-        <Title text="Sign in with a code"/>
+        <Title text=tr!(login_code.title)/>
         <RedirectIfSignedIn/>
         <section class="card auth-card">
-            <h1>"Sign in with a code"</h1>
+            <h1>{tr!(login_code.title)}</h1>
             {move || match email() {
                 None => view! { <RequestStep request/> }.into_any(),
                 Some(email) => view! { <ConfirmStep email confirm/> }.into_any(),
             }}
-            <p class="switch">"Prefer your password? " <A href="/login">"Log in with a password"</A></p>
+            <p class="switch">{tr!(login_code.prefer_password)} " " <A href="/login">{tr!(login_code.password_login)}</A></p>
         </section>
     }
 }
@@ -73,11 +68,11 @@ pub fn LoginCodePage() -> impl IntoView {
 fn RequestStep(request: ServerAction<RequestSigninCode>) -> impl IntoView {
     let error = action_error(request);
     view! {
-        <p class="muted">"We will email you a 6-digit code. No password needed."</p>
+        <p class="muted">{tr!(login_code.intro)}</p>
         <ActionForm action=request attr:novalidate=true attr:class="stack">
             <FormAlert error/>
-            <Field label="Email" name="email" kind="email" autocomplete="email" autofocus=true error/>
-            <Submit label="Email me a code" busy_label="Sending…" pending=request.pending()/>
+            <Field label=tr!(login_code.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
+            <Submit label=tr!(login_code.send) busy_label=tr!(login_code.sending) pending=request.pending()/>
         </ActionForm>
     }
 }
@@ -88,15 +83,14 @@ fn ConfirmStep(email: String, confirm: ServerAction<SigninWithCode>) -> impl Int
     let form = NodeRef::<leptos::html::Form>::new();
     view! {
         <p class="muted">
-            "If an account exists for " <strong data-testid="code-email">{email.clone()}</strong>
-            ", we sent a 6-digit code to it. It works for 3 minutes."
+            {tr_view!(login_code.sent, email = email.clone(), <b> = <strong data-testid="code-email"/>)}
         </p>
         <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
             <FormAlert error/>
             <input type="hidden" name="email" value=email/>
             <CodeField form pending=confirm.pending() error/>
-            <Submit label="Sign in" busy_label="Signing in…" pending=confirm.pending()/>
+            <Submit label=tr!(login_code.submit) busy_label=tr!(login_code.busy) pending=confirm.pending()/>
         </ActionForm>
-        <p class="switch"><A href="/login/code">"Use a different email"</A></p>
+        <p class="switch"><A href="/login/code">{tr!(login_code.other_email)}</A></p>
     }
 }

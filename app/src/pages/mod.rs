@@ -19,6 +19,7 @@ use leptos_router::components::Redirect;
 
 use crate::model::Me;
 use crate::session::use_session;
+use crate::tr;
 
 /// Renders `signed_in` for a signed-in user and sends everyone else to the
 /// log-in page (a 302 on the server, a client-side navigation after hydration).
@@ -29,7 +30,7 @@ where
 {
     let session = use_session();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.me.await {
                     Ok(Some(me)) => signed_in(me).into_any(),

@@ -1,3 +1,4 @@
+use crate::tr;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -9,11 +10,11 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Page not found"/>
+        <Title text=tr!(not_found.title)/>
         <section class="card">
-            <h1>"Page not found"</h1>
-            <p>"There is nothing at this address."</p>
-            <p><A href="/">"Go to the start page"</A></p>
+            <h1>{tr!(not_found.title)}</h1>
+            <p>{tr!(not_found.text)}</p>
+            <p><A href="/">{tr!(not_found.home)}</A></p>
         </section>
     }
 }

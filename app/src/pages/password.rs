@@ -10,6 +10,7 @@ use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
 use crate::model::Me;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "change_password")]
 pub async fn change_password(
@@ -23,7 +24,7 @@ pub async fn change_password(
     if new_password != confirm {
         return Err(AppError::invalid(
             "confirm",
-            "The two passwords differ. Type the same one twice.",
+            crate::error::Reason::PasswordsDiffer,
         ));
     }
     services
@@ -37,7 +38,7 @@ pub async fn change_password(
 pub fn ChangePasswordPage() -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     view! {
-        <Title text="Change your password"/>
+        <Title text=tr!(password.title)/>
         <RequireUser signed_in=move |me| view! { <ChangePasswordForm me action/> }/>
     }
 }
@@ -47,17 +48,17 @@ fn ChangePasswordForm(me: Me, action: ServerAction<ChangePassword>) -> impl Into
     let error = action_error(action);
     view! {
         <section class="card auth-card">
-            <h1>"Change your password"</h1>
-            <p class="muted">"Your other devices will be signed out; this one stays signed in."</p>
+            <h1>{tr!(password.title)}</h1>
+            <p class="muted">{tr!(password.intro)}</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 // Lets password managers file the new password under the right account.
                 <input type="text" name="username" value=me.user.username.clone() autocomplete="username" hidden/>
-                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" autofocus=true error/>
-                <NewPassword label="New password" name="new_password" email=me.user.email username=me.user.username confirm=true error/>
-                <Submit label="Change password" busy_label="Changing…" pending=action.pending()/>
+                <Field label=tr!(password.current) name="current_password" kind="password" revealable=true autocomplete="current-password" autofocus=true error/>
+                <NewPassword label=tr!(password.new_password) name="new_password" email=me.user.email username=me.user.username confirm=true error/>
+                <Submit label=tr!(password.submit) busy_label=tr!(password.busy) pending=action.pending()/>
             </ActionForm>
-            <p class="switch"><A href="/profile">"Back to your profile"</A></p>
+            <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
         </section>
     }
 }

@@ -8,10 +8,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::components::form::{action_error, FormAlert, Submit};
+use crate::components::form::{action_error, error_text, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
 use crate::session::session_action;
+use crate::{tr, tr_view};
 
 /// The reset token carried by the cookie.
 #[cfg(feature = "ssr")]
@@ -34,7 +35,7 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), App
     if password != confirm {
         return Err(AppError::invalid(
             "confirm",
-            "The two passwords differ. Type the same one twice.",
+            crate::error::Reason::PasswordsDiffer,
         ));
     }
     let services = request::services()?;
@@ -57,30 +58,29 @@ pub fn ResetPage() -> impl IntoView {
     let error = action_error(action);
     let link = Resource::new_blocking(|| (), |_| check_reset_link());
     view! {
-        <Title text="Choose a new password"/>
+        <Title text=tr!(reset.title)/>
         <section class="card auth-card">
-            <Suspense fallback=|| view! { <p class="muted">"Checking your link…"</p> }>
+            <Suspense fallback=move || view! { <p class="muted">{tr!(reset.checking)}</p> }>
                 {move || Suspend::new(async move {
                     match link.await {
                         Ok(email) => view! {
-                            <h1>"Choose a new password"</h1>
-                            <p class="muted">"For " <strong data-testid="reset-email">{email.clone()}</strong>
-                                ". Every device signed in to this account will be signed out."</p>
+                            <h1>{tr!(reset.title)}</h1>
+                            <p class="muted">{tr_view!(reset.for_account, email = email.clone(), <b> = <strong data-testid="reset-email"/>)}</p>
                             <ActionForm action=action attr:novalidate=true attr:class="stack">
                                 <FormAlert error/>
-                                <NewPassword label="New password" email=email confirm=true autofocus=true error/>
-                                <Submit label="Set new password" busy_label="Saving…" pending=action.pending()/>
+                                <NewPassword label=tr!(reset.new_password) email=email confirm=true autofocus=true error/>
+                                <Submit label=tr!(reset.submit) busy_label=tr!(reset.busy) pending=action.pending()/>
                             </ActionForm>
                         }.into_any(),
                         Err(err) => view! {
-                            <h1>"This link can't be used"</h1>
-                            <p class="form-alert" role="alert" data-testid="reset-link-error">{err.message}</p>
-                            <p><A href="/forgot" attr:class="button button-primary">"Send me a new link"</A></p>
+                            <h1>{tr!(reset.unusable)}</h1>
+                            <p class="form-alert" role="alert" data-testid="reset-link-error">{error_text(&err)}</p>
+                            <p><A href="/forgot" attr:class="button button-primary">{tr!(reset.new_link)}</A></p>
                         }.into_any(),
                     }
                 })}
             </Suspense>
-            <p class="switch"><A href="/login">"Back to log in"</A></p>
+            <p class="switch"><A href="/login">{tr!(common.back_to_login)}</A></p>
         </section>
     }
 }

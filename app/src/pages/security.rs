@@ -8,8 +8,10 @@ use leptos_router::hooks::use_query_map;
 
 use super::RequireUser;
 use crate::components::activity::ActivityList;
+use crate::components::form::ErrorNote;
 use crate::error::AppError;
 use crate::model::ActivityPage;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "my_activity")]
 pub async fn my_activity(before: Option<String>) -> Result<ActivityPage, AppError> {
@@ -25,28 +27,25 @@ pub fn SecurityPage() -> impl IntoView {
     let before = move || use_query_map().with(|q| q.get("before"));
     let page = Resource::new_blocking(before, my_activity);
     view! {
-        <Title text="Security activity"/>
+        <Title text=tr!(security.title)/>
         <RequireUser signed_in=move |_| view! {
             <section class="card">
-                <h1>"Security activity"</h1>
+                <h1>{tr!(security.title)}</h1>
                 <p class="muted">
-                    "Sign-ins, failed attempts and changes to your account, newest first. "
-                    "If something was not you, "
-                    <A href="/password">"change your password"</A>" and check your "
-                    <A href="/sessions">"devices and sessions"</A>"."
+                    {tr_view!(security.intro, <password> = <A href="/password"/>, <sessions> = <A href="/sessions"/>)}
                 </p>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match page.await {
                             Ok(page) => view! {
                                 <ActivityList events=page.events/>
                                 <Pager next_before=page.next_before newest=before().is_some() base="/security?"/>
                             }.into_any(),
-                            Err(err) => view! { <p class="form-alert" role="alert">{err.message}</p> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
                         }
                     })}
                 </Suspense>
-                <p class="switch"><A href="/profile">"Back to your profile"</A></p>
+                <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
             </section>
         }/>
     }
@@ -62,9 +61,9 @@ pub fn Pager(
 ) -> impl IntoView {
     let first = base.trim_end_matches(['?', '&']).to_owned();
     view! {
-        <nav class="pager" aria-label="Pages">
-            {newest.then(|| view! { <A href=first>"← Newest"</A> })}
-            {next_before.map(|id| view! { <A href=format!("{base}before={id}")>"Older →"</A> })}
+        <nav class="pager" aria-label=tr!(common.pages)>
+            {newest.then(|| view! { <A href=first>{tr!(common.newest)}</A> })}
+            {next_before.map(|id| view! { <A href=format!("{base}before={id}")>{tr!(common.older)}</A> })}
         </nav>
     }
 }

@@ -7,11 +7,12 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::RequireUser;
-use crate::components::form::{action_error, FormAlert};
+use crate::components::form::{action_error, ErrorNote, FormAlert};
 use crate::components::session_item::SessionItem;
 use crate::error::AppError;
 use crate::model::SessionInfo;
 use crate::session::session_action;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "list_sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
@@ -56,13 +57,13 @@ pub fn SessionsPage() -> impl IntoView {
     let (one_error, others_error) = (action_error(end_one), action_error(end_others));
     let error = Signal::derive(move || one_error.get().or(others_error.get()));
     view! {
-        <Title text="Devices and sessions"/>
+        <Title text=tr!(sessions.title)/>
         <RequireUser signed_in=move |_| view! {
             <section class="card">
-                <h1>"Devices and sessions"</h1>
-                <p class="muted">"Everywhere your account is signed in. End a session you do not recognise, then change your password."</p>
+                <h1>{tr!(sessions.title)}</h1>
+                <p class="muted">{tr!(sessions.intro)}</p>
                 <FormAlert error/>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match sessions.await {
                             Ok(list) => {
@@ -73,18 +74,18 @@ pub fn SessionsPage() -> impl IntoView {
                                     </ul>
                                     {(others > 0).then(|| view! {
                                         <ActionForm action=end_others attr:class="actions">
-                                            <button type="submit" class="button button-danger-quiet">
-                                                {format!("Log out everywhere else ({others})")}
+                                            <button type="submit" class="button button-danger-quiet" disabled=move || end_others.pending().get()>
+                                                {tr!(sessions.end_others, count = others)}
                                             </button>
                                         </ActionForm>
                                     })}
                                 }.into_any()
                             }
-                            Err(err) => view! { <p class="form-alert" role="alert">{err.message}</p> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
                         }
                     })}
                 </Suspense>
-                <p class="switch"><A href="/profile">"Back to your profile"</A></p>
+                <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
             </section>
         }/>
     }
@@ -92,17 +93,15 @@ pub fn SessionsPage() -> impl IntoView {
 
 #[component]
 fn SessionRow(session: SessionInfo, action: ServerAction<EndSession>) -> impl IntoView {
-    let label = if session.current {
-        "Log out"
-    } else {
-        "End session"
-    };
+    let current = session.current;
     let id = session.id.clone();
     view! {
         <SessionItem session>
             <ActionForm action=action attr:class="inline-form">
                 <input type="hidden" name="id" value=id/>
-                <button type="submit" class="button button-quiet">{label}</button>
+                <button type="submit" class="button button-quiet" disabled=move || action.pending().get()>
+                    {if current { tr!(sessions.log_out).into_any() } else { tr!(sessions.end).into_any() }}
+                </button>
             </ActionForm>
         </SessionItem>
     }

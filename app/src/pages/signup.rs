@@ -8,6 +8,7 @@ use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
 use crate::session::session_action;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "signup")]
 pub async fn signup(email: String, username: String, password: String) -> Result<(), AppError> {
@@ -26,25 +27,25 @@ pub fn SignupPage() -> impl IntoView {
     let action = session_action::<Signup>();
     let error = action_error(action);
     view! {
-        <Title text="Sign up"/>
+        <Title text=tr!(signup.title)/>
         <RedirectIfSignedIn/>
         <section class="card auth-card">
-            <h1>"Create your account"</h1>
-            <p class="muted">"It takes a minute. We will email you a code to confirm your address."</p>
+            <h1>{tr!(signup.heading)}</h1>
+            <p class="muted">{tr!(signup.intro)}</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <Field label="Email" name="email" kind="email" autocomplete="email" autofocus=true error/>
+                <Field label=tr!(signup.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
                 <Field
-                    label="Username"
+                    label=tr!(signup.username)
                     name="username"
                     autocomplete="username"
-                    hint="3–32 characters: letters, digits, '_', '.' or '-'."
+                    hint=tr!(signup.username_hint)
                     error
                 />
                 <NewPassword error/>
-                <Submit label="Create account" busy_label="Creating account…" pending=action.pending()/>
+                <Submit label=tr!(signup.submit) busy_label=tr!(signup.busy) pending=action.pending()/>
             </ActionForm>
-            <p class="switch">"Already have an account? " <A href="/login">"Log in"</A></p>
+            <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
         </section>
     }
 }

@@ -13,6 +13,7 @@ use crate::components::form::{action_error, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
 use crate::session::session_action;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "verify_email")]
 pub async fn verify_email(code: String) -> Result<(), AppError> {
@@ -56,7 +57,7 @@ pub fn VerifyPage() -> impl IntoView {
     let verify = session_action::<VerifyEmail>();
     let resend = ServerAction::<ResendCode>::new();
     view! {
-        <Title text="Confirm your email"/>
+        <Title text=tr!(verify.title)/>
         <RequireUser signed_in=move |me| view! { <Verify me verify resend/> }/>
     }
 }
@@ -70,26 +71,26 @@ fn Verify(
     if me.user.email_verified {
         return view! {
             <section class="card auth-card">
-                <h1>"Confirm your email"</h1>
-                <p>"Your email is verified."</p>
-                <p><A href="/profile">"Go to your profile"</A></p>
+                <h1>{tr!(verify.title)}</h1>
+                <p>{tr!(verify.done)}</p>
+                <p><A href="/profile">{tr!(verify.go_profile)}</A></p>
             </section>
         }
         .into_any();
     }
     let error = action_error(verify);
     let form = NodeRef::<leptos::html::Form>::new();
+    let email = me.user.email.clone();
     view! {
         <section class="card auth-card">
-            <h1>"Confirm your email"</h1>
+            <h1>{tr!(verify.title)}</h1>
             <p class="muted">
-                "We sent a 6-digit code to " <strong data-testid="verify-email">{me.user.email.clone()}</strong>
-                ". It works for 3 minutes."
+                {tr_view!(verify.sent, email = email.clone(), <b> = <strong data-testid="verify-email"/>)}
             </p>
             <ActionForm action=verify node_ref=form attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <CodeField form pending=verify.pending() error/>
-                <Submit label="Verify email" busy_label="Checking…" pending=verify.pending()/>
+                <Submit label=tr!(verify.submit) busy_label=tr!(verify.busy) pending=verify.pending()/>
             </ActionForm>
             <Resend resend/>
         </section>
@@ -124,8 +125,8 @@ fn Resend(resend: ServerAction<ResendCode>) -> impl IntoView {
                 });
                 let remaining = move || left.get().unwrap_or(wait);
                 let label = move || match remaining() {
-                    0 => "Send a new code".to_owned(),
-                    n => format!("Send a new code in {n} s"),
+                    0 => tr!(verify.resend).to_owned(),
+                    n => tr!(verify.resend_in, count = n),
                 };
                 let blocked = move || remaining() > 0;
                 view! {
@@ -139,7 +140,7 @@ fn Resend(resend: ServerAction<ResendCode>) -> impl IntoView {
                             {label}
                         </button>
                         <p class="form-success" role="status" aria-live="polite">
-                            {move || sent().then_some("We sent a new code.")}
+                            {move || sent().then(|| tr!(verify.resent))}
                         </p>
                     </ActionForm>
                 }

@@ -10,7 +10,8 @@ use super::password::Verified;
 use super::sessions::Issued;
 use super::users::{self, NewUser, UserRow};
 use super::{now, policy, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
+use crate::locale::Locale;
 use crate::model::{EventKind, Role, User};
 
 /// Longest password we will even hash on log-in (the policy caps new ones at 128).
@@ -28,7 +29,7 @@ impl Services {
         // The account, its log entry and its first session: all or nothing,
         // so an outage mid-way leaves no account its owner cannot use.
         let mut tx = self.db.begin().await?;
-        let user = account.insert_in(&mut tx, Role::User).await?;
+        let user = account.insert_in(&mut tx, Role::User, client).await?;
         record_in(
             &mut tx,
             Event::new(EventKind::SignUp, client).user(&user.id),
@@ -39,7 +40,12 @@ impl Services {
         // The account exists either way; a refused send (rate limit, store
         // down) only means the user asks for the code again.
         if let Err(err) = self
-            .send_code(Purpose::VerifyEmail, &user.email, &user.id, client)
+            .send_code(
+                Purpose::VerifyEmail,
+                &user.email,
+                (&user.id, &user.locale),
+                client,
+            )
             .await
         {
             tracing::warn!(code = ?err.code, "sign-up: verification code not sent");
@@ -77,10 +83,10 @@ impl Services {
     ) -> Result<(User, Issued), AppError> {
         let login = login.trim().to_lowercase();
         if login.is_empty() {
-            return Err(AppError::invalid("login", "Enter your email or username."));
+            return Err(AppError::invalid("login", Reason::LoginMissing));
         }
         if password.is_empty() {
-            return Err(AppError::invalid("password", "Enter your password."));
+            return Err(AppError::invalid("password", Reason::PasswordMissing));
         }
         if let Err(err) = self.login_allowed(&login, client).await {
             metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
@@ -107,9 +113,9 @@ impl Services {
             };
             self.record(event).await?;
             self.login_failed(&login, user_id, client).await?;
-            return Err(AppError::new(
+            return Err(AppError::of(
                 ErrorCode::InvalidCredentials,
-                "Incorrect email, username or password.",
+                Reason::WrongCredentials,
             ));
         };
         if user.is_disabled() {
@@ -136,12 +142,12 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         if auth.user.email_verified {
-            return Err(AppError::invalid("code", "Your email is already verified."));
+            return Err(AppError::invalid("code", Reason::AlreadyVerified));
         }
         self.send_code(
             Purpose::VerifyEmail,
             &auth.user.email,
-            &auth.user.id,
+            (&auth.user.id, &auth.user.locale),
             client,
         )
         .await
@@ -180,9 +186,9 @@ impl Services {
         if auth.user.email_verified || !self.config.verified_only.contains(&feature) {
             return Ok(());
         }
-        Err(AppError::new(
+        Err(AppError::of(
             ErrorCode::EmailUnverified,
-            "Confirm your email address first: enter the code we sent you.",
+            Reason::VerifyFirst,
         ))
     }
 
@@ -196,13 +202,15 @@ impl Services {
         self.require_verified(auth, Feature::ChangeEmail)?;
         let new_email = validate::email(new_email).map_err(|e| e.with_field("new_email"))?;
         if new_email == auth.user.email {
-            return Err(AppError::invalid(
-                "new_email",
-                "That is already your email.",
-            ));
+            return Err(AppError::invalid("new_email", Reason::SameEmail));
         }
-        self.send_code(Purpose::ChangeEmail, &new_email, &auth.user.id, client)
-            .await?;
+        self.send_code(
+            Purpose::ChangeEmail,
+            &new_email,
+            (&auth.user.id, &auth.user.locale),
+            client,
+        )
+        .await?;
         Ok(new_email)
     }
 
@@ -253,7 +261,7 @@ impl Services {
         let account = users::by_login(&self.db, &email).await?;
         match account {
             Some(user) if !user.is_disabled() => {
-                self.send_code(Purpose::SignIn, &email, &user.id, client)
+                self.send_code(Purpose::SignIn, &email, (&user.id, &user.locale), client)
                     .await?;
             }
             // The same cooldown as a real send, so the answer (and a 429)
@@ -277,13 +285,8 @@ impl Services {
         let user_id = account.as_ref().map(|u| u.id.as_str());
         self.check_code(Purpose::SignIn, &email, user_id, code, client)
             .await?;
-        let user = account.ok_or_else(|| {
-            AppError::field(
-                ErrorCode::CodeExpired,
-                "code",
-                "This code has expired or was already used. Send a new one.",
-            )
-        })?;
+        let user = account
+            .ok_or_else(|| AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
         if user.is_disabled() {
             self.record(
                 Event::new(EventKind::LoginFailed, client)
@@ -317,6 +320,15 @@ impl Services {
             .detail(method);
         self.record(event).await?;
         Ok((user.to_user(), issued))
+    }
+
+    /// Remembers the language the user chose, for their mail.
+    pub async fn set_locale(&self, auth: &Auth, locale: Locale) -> Result<(), AppError> {
+        let tag = leptos_i18n::Locale::as_str(locale);
+        if auth.user.locale != tag {
+            users::set_locale(&self.db, &auth.user.id, tag, now()).await?;
+        }
+        Ok(())
     }
 
     pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, AppError> {
@@ -361,16 +373,19 @@ pub(super) struct NewAccount {
 
 impl NewAccount {
     /// Stores the account; the unique indexes decide duplicates.
+    /// Stores the account, its mail in the language `client` asked for.
     pub(super) async fn insert_in(
         &self,
         tx: &mut Transaction<'_, Any>,
         role: Role,
+        client: &ClientInfo,
     ) -> Result<UserRow, AppError> {
         let new = NewUser {
             email: &self.email,
             username: &self.username,
             password_hash: &self.password_hash,
             role,
+            locale: leptos_i18n::Locale::as_str(client.locale),
         };
         users::insert(&mut **tx, new, now())
             .await
@@ -379,25 +394,18 @@ impl NewAccount {
 }
 
 pub(super) fn account_disabled() -> AppError {
-    AppError::new(
-        ErrorCode::AccountDisabled,
-        "This account has been disabled. Contact the administrator.",
-    )
+    AppError::of(ErrorCode::AccountDisabled, Reason::AccountDisabled)
 }
 
 /// Turns a unique-index refusal into the field error a form shows.
 pub(super) fn conflict_to_field(err: StoreError) -> AppError {
     match err {
-        StoreError::Conflict(name) if name.contains("email") => AppError::field(
-            ErrorCode::EmailTaken,
-            "email",
-            "An account with this email already exists.",
-        ),
-        StoreError::Conflict(name) if name.contains("username") => AppError::field(
-            ErrorCode::UsernameTaken,
-            "username",
-            "This username is taken. Try another.",
-        ),
+        StoreError::Conflict(name) if name.contains("email") => {
+            AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken).on("email")
+        }
+        StoreError::Conflict(name) if name.contains("username") => {
+            AppError::of(ErrorCode::UsernameTaken, Reason::UsernameTaken).on("username")
+        }
         other => other.into(),
     }
 }

@@ -11,7 +11,7 @@ use super::passwords::delete_user_in;
 use super::sessions::revoke_user_sessions_in;
 use super::users::{self, UserRow};
 use super::{now, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::{AdminUser, EventKind, Role, UserChange, UserDetail, UserPage, UserQuery};
 
 pub const DEFAULT_PER_PAGE: u32 = 25;
@@ -58,20 +58,20 @@ impl AdminRow {
     }
 }
 
-const ADMIN_COLUMNS: &str =
-    "u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, \
-     u.disabled, u.created_at, \
-     (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at";
-
-fn last_admin() -> AppError {
-    AppError::new(
-        ErrorCode::LastAdmin,
-        "This is the last enabled administrator. Make someone else an administrator first.",
+/// A user row and when they were last active.
+fn admin_columns() -> String {
+    format!(
+        "{}, (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at",
+        users::COLUMNS
     )
 }
 
+fn last_admin() -> AppError {
+    AppError::of(ErrorCode::LastAdmin, Reason::LastAdmin)
+}
+
 fn no_such_user() -> AppError {
-    AppError::not_found("There is no user with that id.")
+    AppError::of(ErrorCode::NotFound, Reason::NoSuchUser)
 }
 
 impl Services {
@@ -123,8 +123,9 @@ impl Services {
 
         let offset = i64::from(page - 1) * i64::from(per_page);
         let list_sql = format!(
-            "SELECT {ADMIN_COLUMNS} FROM users u{filter} \
-             ORDER BY u.created_at DESC, u.id DESC LIMIT {per_page} OFFSET {offset}"
+            "SELECT {} FROM users u{filter} \
+             ORDER BY u.created_at DESC, u.id DESC LIMIT {per_page} OFFSET {offset}",
+            admin_columns()
         );
         let mut list = sqlx::query_as::<_, AdminRow>(&list_sql);
         for value in &binds {
@@ -144,7 +145,8 @@ impl Services {
 
     async fn admin_user(&self, id: &str) -> Result<AdminUser, AppError> {
         let row: Option<AdminRow> = sqlx::query_as(&format!(
-            "SELECT {ADMIN_COLUMNS} FROM users u WHERE u.id = $1"
+            "SELECT {} FROM users u WHERE u.id = $1",
+            admin_columns()
         ))
         .bind(id)
         .fetch_optional(&self.db.pool)
@@ -181,10 +183,7 @@ impl Services {
         change: &UserChange,
     ) -> Result<AdminUser, AppError> {
         if change.email_verified == Some(false) {
-            return Err(AppError::invalid(
-                "email_verified",
-                "An address can be marked verified, not unverified.",
-            ));
+            return Err(AppError::invalid("email_verified", Reason::UnverifyRefused));
         }
         let demotes = change.role == Some(Role::User) || change.disabled == Some(true);
         let mut tx = self.db.begin().await?;
@@ -230,9 +229,9 @@ impl Services {
     pub async fn admin_send_reset(&self, admin: &Auth, id: &str) -> Result<(), AppError> {
         let user = users::by_id(&self.db, id).await?.ok_or_else(no_such_user)?;
         if user.is_disabled() {
-            return Err(AppError::new(
+            return Err(AppError::of(
                 ErrorCode::AccountDisabled,
-                "This account is disabled: enable it before sending a reset link.",
+                Reason::DisabledNoReset,
             ));
         }
         self.send_reset_link(&user, Some(&admin.user.id), &admin.client)
@@ -265,9 +264,7 @@ impl Services {
             None => revoke_user_sessions_in(&mut tx, id, None, "admin", now).await?,
         };
         if session_id.is_some() && ended == 0 {
-            return Err(AppError::not_found(
-                "That session does not exist or has already ended.",
-            ));
+            return Err(AppError::of(ErrorCode::NotFound, Reason::NoSuchSession));
         }
         let event = Event::new(EventKind::SessionRevoked, &admin.client)
             .user(id)
@@ -315,8 +312,8 @@ impl Services {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
         let cli = ClientInfo {
-            ip: None,
             user_agent: Some("latchkey create-admin".into()),
+            ..ClientInfo::default()
         };
         let (mut tx, user, created) = match users::by_login(&self.db, &email).await? {
             Some(user) => {
@@ -329,7 +326,7 @@ impl Services {
             None => {
                 let account = self.prepare_account(&email, &username, password()?).await?;
                 let mut tx = self.db.begin().await?;
-                let user = account.insert_in(&mut tx, Role::User).await?;
+                let user = account.insert_in(&mut tx, Role::User, &cli).await?;
                 let signup = Event::new(EventKind::SignUp, &cli)
                     .user(&user.id)
                     .reason("cli");
@@ -380,7 +377,7 @@ async fn other_admins(tx: &mut Transaction<'_, Any>, id: &str) -> Result<i64, St
 
 async fn user_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<UserRow, AppError> {
     let row: Option<UserRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM users WHERE id = $1",
+        "SELECT {} FROM users u WHERE u.id = $1",
         users::COLUMNS
     ))
     .bind(id)

@@ -109,7 +109,7 @@ impl EventRow {
             by_admin: self.actor_id.is_some() || self.reason.as_deref() == Some("cli"),
             reason: self.reason,
             detail: self.detail,
-            device: self.user_agent.as_deref().map(|ua| describe(Some(ua))),
+            device: describe(self.user_agent.as_deref()),
             ip: self.ip,
             user: self.user_id.map(|id| UserRef {
                 id,

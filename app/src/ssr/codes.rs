@@ -5,9 +5,9 @@
 use rand::Rng;
 
 use super::audit::Event;
-use super::mail::Email;
+use super::letters;
 use super::{ClientInfo, Services};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::EventKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +39,7 @@ pub fn normalise_code(raw: &str) -> Result<String, AppError> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Err(AppError::invalid(
-            "code",
-            "Enter the 6-digit code from the email.",
-        ));
+        return Err(AppError::invalid("code", Reason::CodeFormat));
     }
     Ok(code)
 }
@@ -58,14 +55,16 @@ fn key(purpose: Purpose, email: &str) -> String {
 impl Services {
     /// Mails a fresh code to `email`, replacing any earlier one. Refused while
     /// the resend cooldown runs and past the per-address and per-IP limits.
-    /// `user_id` is the account the code is for (logged, never mailed).
+    /// `account` is whom the code is for: its id goes in the log, its
+    /// language into the mail.
     pub async fn send_code(
         &self,
         purpose: Purpose,
         email: &str,
-        user_id: &str,
+        account: (&str, &str),
         client: &ClientInfo,
     ) -> Result<(), AppError> {
+        let (user_id, locale) = account;
         let cfg = &self.config.codes;
         self.start_cooldown(purpose, email).await?;
         self.limit(
@@ -87,7 +86,8 @@ impl Services {
         self.ephemeral
             .put_code(&key(purpose, email), &digest, cfg.ttl)
             .await?;
-        self.enqueue_mail(code_email(
+        self.enqueue_mail(letters::code(
+            letters::locale_of(locale),
             &self.config.product,
             purpose,
             email,
@@ -144,24 +144,18 @@ impl Services {
         }
         match outcome {
             CodeCheck::Accepted => Ok(()),
-            CodeCheck::Wrong { tries_left: 0 } => Err(AppError::field(
-                ErrorCode::CodeDead,
-                "code",
-                "Too many wrong tries: this code no longer works. Send a new one.",
-            )),
-            CodeCheck::Wrong { tries_left } => Err(AppError::field(
+            CodeCheck::Wrong { tries_left: 0 } => {
+                Err(AppError::of(ErrorCode::CodeDead, Reason::CodeDead).on("code"))
+            }
+            CodeCheck::Wrong { tries_left } => Err(AppError::counted(
                 ErrorCode::CodeWrong,
-                "code",
-                format!(
-                    "That code is not right. {tries_left} {} left.",
-                    if tries_left == 1 { "try" } else { "tries" }
-                ),
-            )),
-            CodeCheck::Missing => Err(AppError::field(
-                ErrorCode::CodeExpired,
-                "code",
-                "This code has expired or was already used. Send a new one.",
-            )),
+                Reason::CodeWrong,
+                u64::from(tries_left),
+            )
+            .on("code")),
+            CodeCheck::Missing => {
+                Err(AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))
+            }
         }
     }
 
@@ -176,10 +170,7 @@ impl Services {
             None => Ok(()),
             Some(left) => {
                 let secs = left.as_secs().max(1);
-                Err(AppError::rate_limited(
-                    secs,
-                    format!("A code was just sent. You can ask for another in {secs} s."),
-                ))
+                Err(AppError::rate_limited(secs, Reason::CodeCooldown))
             }
         }
     }
@@ -200,44 +191,9 @@ impl Services {
             None => Ok(()),
             Some(left) => Err(AppError::rate_limited(
                 left.as_secs().max(1),
-                "Too many attempts. Please wait a while and try again.",
+                Reason::TooManyAttempts,
             )),
         }
-    }
-}
-
-fn code_email(product: &str, purpose: Purpose, to: &str, code: &str, minutes: u64) -> Email {
-    let (subject, intro) = match purpose {
-        Purpose::VerifyEmail => (
-            format!("{code} is your {product} verification code"),
-            "Enter this code to confirm your email address:",
-        ),
-        Purpose::ChangeEmail => (
-            format!("{code} is your {product} code to change your email"),
-            "Enter this code to make this your account's email address:",
-        ),
-        Purpose::SignIn => (
-            format!("{code} is your {product} sign-in code"),
-            "Enter this code to sign in:",
-        ),
-    };
-    let text = format!(
-        "{intro}\n\n    {code}\n\nIt expires in {minutes} minutes and works once.\n\
-         If you did not ask for it, ignore this email: nothing changes without the code.\n\n— {product}\n"
-    );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111827\">\
-         <p>{intro}</p>\
-         <p style=\"font-size:28px;font-weight:700;letter-spacing:6px\">{code}</p>\
-         <p>It expires in {minutes} minutes and works once.</p>\
-         <p style=\"color:#4b5563\">If you did not ask for it, ignore this email: nothing changes without the code.</p>\
-         <p>— {product}</p></body></html>"
-    );
-    Email {
-        to: to.to_owned(),
-        subject,
-        text,
-        html,
     }
 }
 
@@ -259,19 +215,5 @@ mod tests {
         );
         assert!(normalise_code("12345").is_err());
         assert!(normalise_code("12345a").is_err());
-    }
-
-    #[test]
-    fn code_mails_have_text_and_html_with_the_code() {
-        let mail = code_email(
-            "Latchkey",
-            Purpose::VerifyEmail,
-            "a@example.com",
-            "004217",
-            3,
-        );
-        assert!(mail.subject.contains("004217"));
-        assert!(mail.text.contains("004217") && mail.html.contains("004217"));
-        assert!(mail.text.contains("3 minutes"));
     }
 }

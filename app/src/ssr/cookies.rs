@@ -52,6 +52,21 @@ pub fn cleared(config: &AuthConfig) -> [String; 2] {
     ]
 }
 
+/// `Set-Cookie` for the chosen language. Not HttpOnly: the hydrated page
+/// reads it, and it holds nothing secret.
+pub fn locale(config: &AuthConfig, locale: crate::locale::Locale) -> String {
+    Cookie::build((
+        crate::locale::COOKIE,
+        leptos_i18n::Locale::as_str(locale).to_owned(),
+    ))
+    .path("/")
+    .secure(config.secure_cookies)
+    .same_site(SameSite::Lax)
+    .max_age(Duration::days(365))
+    .build()
+    .to_string()
+}
+
 /// `Set-Cookie` for the reset token (None: remove it).
 pub fn reset_token(config: &AuthConfig, token: Option<&str>) -> String {
     let max_age = token.map_or(0, |_| config.reset_ttl.as_secs() as i64);

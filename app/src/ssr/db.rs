@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -78,10 +78,7 @@ impl From<StoreError> for AppError {
                 tracing::warn!(error = %e, "database unavailable");
                 AppError::unavailable()
             }
-            StoreError::BadText => AppError::new(
-                ErrorCode::InvalidInput,
-                "The text contains characters that are not allowed (such as NUL).",
-            ),
+            StoreError::BadText => AppError::of(ErrorCode::InvalidInput, Reason::BadText),
             StoreError::Ephemeral(e) => {
                 tracing::warn!(error = %e, "ephemeral store unavailable");
                 AppError::unavailable()

@@ -6,7 +6,7 @@ use super::audit::{record_in, Event};
 use super::db::StoreError;
 use super::sessions::revoke_user_sessions_in;
 use super::{now, Auth, Services};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::{EventKind, SessionInfo};
 
 #[derive(FromRow)]
@@ -73,9 +73,7 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         if done.rows_affected() == 0 {
-            return Err(AppError::not_found(
-                "That session does not exist or has already ended.",
-            ));
+            return Err(AppError::of(ErrorCode::NotFound, Reason::NoSuchSession));
         }
         let reason = if session_id == auth.session_id {
             "logout"
@@ -113,15 +111,12 @@ impl Services {
     }
 }
 
-/// "Firefox 133 on Windows 10" from a user agent; API clients and unknown
-/// agents get a plain name.
-pub(super) fn describe(user_agent: Option<&str>) -> String {
-    let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
-        return "Unknown device".into();
-    };
+/// "Firefox 133 · Windows 10" from a user agent (no words, so it reads the
+/// same in every language); API clients and other agents get their own
+/// first word ("curl", "okhttp"); None when there is nothing to go by.
+pub(super) fn describe(user_agent: Option<&str>) -> Option<String> {
+    let ua = user_agent.filter(|ua| !ua.trim().is_empty())?;
     match woothee::parser::Parser::new().parse(ua) {
-        // Browsers on computers and phones; libraries and bots read better
-        // by their own first word ("curl", "okhttp").
         Some(r)
             if matches!(
                 r.category,
@@ -134,19 +129,17 @@ pub(super) fn describe(user_agent: Option<&str>) -> String {
             } else {
                 format!("{} {major}", r.name)
             };
-            if r.os == "UNKNOWN" {
+            Some(if r.os == "UNKNOWN" {
                 browser
             } else {
-                format!("{browser} on {}", r.os)
-            }
+                format!("{browser} · {}", r.os)
+            })
         }
         _ => ua
             .split(['/', ' '])
             .next()
-            .unwrap_or("Unknown device")
-            .chars()
-            .take(40)
-            .collect(),
+            .filter(|word| !word.is_empty())
+            .map(|word| word.chars().take(40).collect()),
     }
 }
 
@@ -158,9 +151,9 @@ mod tests {
     fn devices_read_naturally() {
         assert_eq!(
             describe(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")),
-            "Chrome 131 on Linux"
+            Some("Chrome 131 · Linux".into())
         );
-        assert_eq!(describe(Some("curl/8.5.0")), "curl");
-        assert_eq!(describe(None), "Unknown device");
+        assert_eq!(describe(Some("curl/8.5.0")), Some("curl".into()));
+        assert_eq!(describe(None), None);
     }
 }

@@ -6,13 +6,13 @@ use sqlx::{Any, FromRow, Transaction};
 use super::accounts::account_disabled;
 use super::audit::{record_in, Event};
 use super::db::StoreError;
-use super::mail::Email;
+use super::letters;
 use super::password::Verified;
 use super::sessions::{revoke_user_sessions_in, Issued};
 use super::tokens::{random_token, token_hash};
 use super::users::{self, UserRow};
 use super::{now, policy, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::{EventKind, Strength, User};
 
 /// Reset requests per address and per IP, per hour.
@@ -92,8 +92,14 @@ impl Services {
             .await
             .map_err(StoreError::from)?;
         let link = format!("{}/reset?token={token}", self.config.public_url);
-        self.enqueue_mail(reset_email(&self.config.product, email, &link, ttl / 60))
-            .await?;
+        self.enqueue_mail(letters::reset(
+            letters::locale_of(&user.locale),
+            &self.config.product,
+            email,
+            &link,
+            ttl / 60,
+        ))
+        .await?;
         let mut event = Event::new(EventKind::PasswordResetRequested, client).user(&user.id);
         if let Some(admin) = actor {
             event = event.actor(admin);
@@ -157,8 +163,12 @@ impl Services {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(changed_email(&self.config.product, &user.email))
-            .await?;
+        self.enqueue_mail(letters::password_changed(
+            letters::locale_of(&user.locale),
+            &self.config.product,
+            &user.email,
+        ))
+        .await?;
         let user = UserRow {
             email_verified: 1,
             ..user
@@ -179,10 +189,7 @@ impl Services {
             .confirm_password(auth, current.clone(), "current_password")
             .await?;
         if new == current {
-            return Err(AppError::invalid(
-                "new_password",
-                "That is your current password. Choose a new one.",
-            ));
+            return Err(AppError::invalid("new_password", Reason::PasswordUnchanged));
         }
         policy::check(
             &new,
@@ -200,8 +207,12 @@ impl Services {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(changed_email(&self.config.product, &user.email))
-            .await
+        self.enqueue_mail(letters::password_changed(
+            letters::locale_of(&user.locale),
+            &self.config.product,
+            &user.email,
+        ))
+        .await
     }
 
     /// Deletes the account and everything hanging off it, once the password
@@ -215,8 +226,12 @@ impl Services {
             .detail(user.email.clone());
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(deleted_email(&self.config.product, &user.email))
-            .await
+        self.enqueue_mail(letters::account_deleted(
+            letters::locale_of(&user.locale),
+            &self.config.product,
+            &user.email,
+        ))
+        .await
     }
 
     /// The meter's reading for a candidate password.
@@ -248,10 +263,7 @@ impl Services {
             return Err(link_used());
         }
         if row.expires_at <= now() {
-            return Err(AppError::new(
-                ErrorCode::LinkExpired,
-                "This link has expired: links work for an hour. Ask for a new one.",
-            ));
+            return Err(AppError::of(ErrorCode::LinkExpired, Reason::LinkExpired));
         }
         users::by_id(&self.db, &row.user_id)
             .await?
@@ -276,7 +288,7 @@ impl Services {
             .await?
             .ok_or_else(AppError::unauthorized)?;
         if password.is_empty() || password.len() > 1024 {
-            return Err(AppError::invalid(field, "Enter your current password."));
+            return Err(AppError::invalid(field, Reason::CurrentPasswordMissing));
         }
         match self
             .hasher
@@ -284,11 +296,11 @@ impl Services {
             .await?
         {
             Verified::Match { .. } => Ok(user),
-            Verified::Mismatch => Err(AppError::field(
+            Verified::Mismatch => Err(AppError::of(
                 ErrorCode::InvalidCredentials,
-                field,
-                "That is not your current password.",
-            )),
+                Reason::CurrentPasswordWrong,
+            )
+            .on(field)),
         }
     }
 }
@@ -337,101 +349,9 @@ async fn set_password_in(
 }
 
 fn link_invalid() -> AppError {
-    AppError::new(
-        ErrorCode::LinkInvalid,
-        "This reset link is not valid. Check that you copied all of it, or ask for a new one.",
-    )
+    AppError::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
 }
 
 fn link_used() -> AppError {
-    AppError::new(
-        ErrorCode::LinkExpired,
-        "This link was already used. Each link works once: ask for a new one.",
-    )
-}
-
-fn reset_email(product: &str, to: &str, link: &str, minutes: i64) -> Email {
-    let expiry = if minutes >= 60 && minutes % 60 == 0 {
-        match minutes / 60 {
-            1 => "1 hour".to_owned(),
-            h => format!("{h} hours"),
-        }
-    } else {
-        format!("{} minutes", minutes.max(1))
-    };
-    Email {
-        to: to.to_owned(),
-        subject: format!("Reset your {product} password"),
-        text: format!(
-            "Someone asked to reset the password of your {product} account.\n\n\
-             To choose a new password, open this link:\n\n{link}\n\n\
-             It works once, for {expiry}. If you did not ask for it, ignore this email: \
-             your password stays as it is.\n\n— {product}\n"
-        ),
-        html: format!(
-            "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111827\">\
-             <p>Someone asked to reset the password of your {product} account.</p>\
-             <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#4338ca;color:#fff;border-radius:6px;text-decoration:none\">Choose a new password</a></p>\
-             <p>Or paste this link into your browser:<br><span style=\"word-break:break-all\">{link}</span></p>\
-             <p>It works once, for {expiry}.</p>\
-             <p style=\"color:#4b5563\">If you did not ask for it, ignore this email: your password stays as it is.</p>\
-             <p>— {product}</p></body></html>"
-        ),
-    }
-}
-
-fn notice(product: &str, to: &str, subject: String, lines: &[&str]) -> Email {
-    let text = format!("{}\n\n— {product}\n", lines.join("\n\n"));
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#111827\">{}<p>— {product}</p></body></html>",
-        lines
-            .iter()
-            .map(|l| format!("<p>{l}</p>"))
-            .collect::<String>()
-    );
-    Email {
-        to: to.to_owned(),
-        subject,
-        text,
-        html,
-    }
-}
-
-fn changed_email(product: &str, to: &str) -> Email {
-    notice(
-        product,
-        to,
-        format!("Your {product} password was changed"),
-        &[
-            "The password of your account was just changed, and every other session was signed out.",
-            "If this was you, there is nothing more to do. If it was not, reset your password now \
-             with \"Forgot your password?\" on the log-in page.",
-        ],
-    )
-}
-
-fn deleted_email(product: &str, to: &str) -> Email {
-    notice(
-        product,
-        to,
-        format!("Your {product} account was deleted"),
-        &[
-            "Your account and its sessions were deleted, as you asked.",
-            "You can sign up again with this address at any time.",
-        ],
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reset_mails_carry_the_link_in_both_parts() {
-        let mail = reset_email("Latchkey", "a@example.com", "http://x/reset?token=abc", 60);
-        assert!(mail.text.contains("http://x/reset?token=abc"));
-        assert!(mail.html.contains("href=\"http://x/reset?token=abc\""));
-        assert!(mail.text.contains("1 hour"));
-        assert!(reset_email("L", "a@b.c", "l", 5).text.contains("5 minutes"));
-    }
+    AppError::of(ErrorCode::LinkExpired, Reason::LinkUsed)
 }

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::Strength;
 
 pub const MAX_PASSWORD_LEN: usize = 128;
@@ -24,29 +24,29 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Result<(), AppError> {
     let len = password.chars().count();
     if len < min_len {
-        return Err(AppError::invalid(
-            "password",
-            format!("Use at least {min_len} characters."),
-        ));
+        return Err(AppError::counted(
+            ErrorCode::InvalidInput,
+            Reason::PasswordTooShort,
+            min_len as u64,
+        )
+        .on("password"));
     }
     if len > MAX_PASSWORD_LEN {
-        return Err(AppError::invalid(
-            "password",
-            format!("Use at most {MAX_PASSWORD_LEN} characters."),
-        ));
+        return Err(AppError::counted(
+            ErrorCode::InvalidInput,
+            Reason::PasswordTooLong,
+            MAX_PASSWORD_LEN as u64,
+        )
+        .on("password"));
     }
     let lowered = password.to_lowercase();
     if COMMON.contains(lowered.as_str()) {
-        return Err(weak(
-            "This is one of the most common passwords, so it is guessed first. Choose another.",
-        ));
+        return Err(weak(Reason::PasswordCommon));
     }
     let local = email.split('@').next().unwrap_or_default();
     let contains = |needle: &str| needle.chars().count() >= 3 && lowered.contains(needle);
     if contains(username) || contains(local) {
-        return Err(weak(
-            "Your password must not contain your username or email.",
-        ));
+        return Err(weak(Reason::PasswordPersonal));
     }
     Ok(())
 }
@@ -59,10 +59,9 @@ pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> 
     if password.chars().count() > MAX_PASSWORD_LEN {
         // zxcvbn's cost grows with length; the verdict already says no.
         return Strength {
-            score: 0,
-            acceptable: false,
-            message: verdict.err().map(|e| e.message),
-            suggestions: Vec::new(),
+            message: verdict.as_ref().err().map(|e| e.message.clone()),
+            refused: verdict.err(),
+            ..Strength::default()
         };
     }
     let local = email.split('@').next().unwrap_or_default();
@@ -72,26 +71,48 @@ pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> 
         .collect();
     let estimate = zxcvbn::zxcvbn(password, &inputs);
     let feedback = estimate.feedback();
-    let score = if verdict.is_ok() {
-        u8::from(estimate.score())
-    } else {
-        0
-    };
+    let warning = feedback.and_then(|f| f.warning());
+    let suggestions = feedback.map(|f| f.suggestions()).unwrap_or_default();
     Strength {
-        score,
-        acceptable: verdict.is_ok(),
-        message: match verdict {
-            Err(err) => Some(err.message),
-            Ok(()) => feedback.and_then(|f| f.warning()).map(|w| w.to_string()),
+        score: if verdict.is_ok() {
+            u8::from(estimate.score())
+        } else {
+            0
         },
-        suggestions: feedback
-            .map(|f| f.suggestions().iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
+        acceptable: verdict.is_ok(),
+        message: match &verdict {
+            Err(err) => Some(err.message.clone()),
+            Ok(()) => warning.map(|w| w.to_string()),
+        },
+        suggestions: suggestions.iter().map(ToString::to_string).collect(),
+        warning: warning.map(|w| snake_name(&format!("{w:?}"))),
+        tips: suggestions
+            .iter()
+            .map(|s| snake_name(&format!("{s:?}")))
+            .collect(),
+        refused: verdict.err(),
     }
 }
 
-fn weak(message: &str) -> AppError {
-    AppError::field(ErrorCode::WeakPassword, "password", message)
+/// `ThisIsATop10Password` → `this_is_a_top10_password`: zxcvbn's feedback
+/// variants as the meter's translation keys.
+fn snake_name(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn weak(reason: Reason) -> AppError {
+    AppError::of(ErrorCode::WeakPassword, reason).on("password")
 }
 
 #[cfg(test)]
@@ -128,6 +149,26 @@ mod tests {
         assert!(
             check("a very fine phrase", 20, "x@example.com", "xyz").is_err(),
             "configured minimum"
+        );
+    }
+
+    #[test]
+    fn zxcvbn_feedback_gets_translation_keys() {
+        assert_eq!(
+            snake_name("ThisIsATop10Password"),
+            "this_is_a_top10_password"
+        );
+        let keys = strength("zxcvbnmasdfgh", 8, "", "");
+        assert_eq!(
+            keys.warning.as_deref(),
+            Some("this_is_similar_to_a_commonly_used_password"),
+            "{keys:?}"
+        );
+        assert_eq!(keys.tips, ["add_another_word_or_two"]);
+        let common = strength("password1", 8, "", "");
+        assert_eq!(
+            common.refused.and_then(|e| e.reason),
+            Some(Reason::PasswordCommon)
         );
     }
 

@@ -31,11 +31,13 @@ impl Auth {
     }
 }
 
-/// Where a request came from, recorded on sessions.
+/// Where a request came from, recorded on sessions, and the language it
+/// asked for.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub locale: crate::locale::Locale,
 }
 
 /// In a server function: the services provided as context by the server.
@@ -74,6 +76,18 @@ pub fn client_info() -> ClientInfo {
     use_context::<Parts>()
         .and_then(|parts| parts.extensions.get::<ClientInfo>().cloned())
         .unwrap_or_default()
+}
+
+/// In a server function: whether a browser posted a form without
+/// JavaScript (it asks for a page back; a hydrated page's call does not).
+pub fn is_form_post() -> bool {
+    use_context::<Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
 }
 
 /// In a server function: adds `Set-Cookie` headers to the response.

@@ -9,7 +9,7 @@ use super::db::StoreError;
 use super::tokens::{random_token, token_hash};
 use super::users::UserRow;
 use super::{now, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::{EventKind, Role};
 
 /// A pair of tokens handed to a client.
@@ -41,10 +41,7 @@ struct SignedIn {
 }
 
 fn session_ended() -> AppError {
-    AppError::new(
-        ErrorCode::Unauthorized,
-        "Your session has ended. Please sign in again.",
-    )
+    AppError::of(ErrorCode::Unauthorized, Reason::SessionEnded)
 }
 
 impl Services {
@@ -161,10 +158,7 @@ impl Services {
                     .user(&row.user_id)
                     .reason("refresh_token_reuse");
                 self.record(event).await?;
-                return Err(AppError::new(
-                    ErrorCode::Unauthorized,
-                    "This session was ended because its sign-in was used twice. Please sign in again.",
-                ));
+                return Err(AppError::of(ErrorCode::Unauthorized, Reason::TokenReused));
             }
         }
         // Winner and racing repeats all insert the same successor; the
@@ -226,12 +220,12 @@ impl Services {
         let Some(claims) = self.tokens.verify_access(access_token) else {
             return Ok(None);
         };
-        let user: Option<SignedIn> = sqlx::query_as(
-            "SELECT u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, u.disabled, u.created_at, \
-                    s.expires_at AS session_expires_at \
+        let user: Option<SignedIn> = sqlx::query_as(&format!(
+            "SELECT {}, s.expires_at AS session_expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
-        )
+            super::users::COLUMNS
+        ))
         .bind(&claims.sid)
         .bind(&claims.sub)
         .bind(now())

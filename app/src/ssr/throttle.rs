@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::audit::Event;
 use super::{ClientInfo, Services};
-use crate::error::AppError;
+use crate::error::{AppError, Reason};
 use crate::model::EventKind;
 
 const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -45,10 +45,7 @@ impl Services {
         for (key, _) in subjects(login, client, self.config.login_free_failures) {
             if let Some(left) = self.ephemeral.remaining(&format!("lock:{key}")).await? {
                 let secs = left.as_secs_f64().ceil().max(1.0) as u64;
-                return Err(AppError::rate_limited(
-                    secs,
-                    format!("Too many failed attempts. Try again in {secs} s, or sign in with an emailed code."),
-                ));
+                return Err(AppError::rate_limited(secs, Reason::LoginThrottled));
             }
         }
         Ok(())

@@ -17,6 +17,8 @@ pub struct UserRow {
     /// 0 or 1.
     pub disabled: i64,
     pub created_at: i64,
+    /// The language of their mail (`en`, `ko`).
+    pub locale: String,
 }
 
 impl UserRow {
@@ -32,18 +34,21 @@ impl UserRow {
             role: Role::parse(&self.role).unwrap_or_default(),
             email_verified: self.email_verified != 0,
             created_at: self.created_at,
+            locale: self.locale.clone(),
         }
     }
 }
 
+/// A `UserRow`'s columns, from `users` aliased `u`.
 pub const COLUMNS: &str =
-    "id, email, username, password_hash, role, email_verified, disabled, created_at";
+    "u.id, u.email, u.username, u.password_hash, u.role, u.email_verified, u.disabled, u.created_at, u.locale";
 
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub username: &'a str,
     pub password_hash: &'a str,
     pub role: Role,
+    pub locale: &'a str,
 }
 
 pub async fn insert<'e>(
@@ -53,8 +58,8 @@ pub async fn insert<'e>(
 ) -> Result<UserRow, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
-        "INSERT INTO users (id, email, username, password_hash, role, email_verified, disabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6)",
+        "INSERT INTO users (id, email, username, password_hash, role, email_verified, disabled, created_at, updated_at, locale) \
+         VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6, $7)",
     )
     .bind(&id)
     .bind(new.email)
@@ -62,6 +67,7 @@ pub async fn insert<'e>(
     .bind(new.password_hash)
     .bind(new.role.as_str())
     .bind(now)
+    .bind(new.locale)
     .execute(executor)
     .await?;
     Ok(UserRow {
@@ -73,12 +79,13 @@ pub async fn insert<'e>(
         email_verified: 0,
         disabled: 0,
         created_at: now,
+        locale: new.locale.to_owned(),
     })
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = $1"))
             .bind(id)
             .fetch_optional(&db.pool)
             .await?,
@@ -92,12 +99,12 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<UserRow>, StoreErro
     } else {
         "username"
     };
-    Ok(
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
-            .bind(login)
-            .fetch_optional(&db.pool)
-            .await?,
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.{column} = $1"
+    ))
+    .bind(login)
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 pub async fn set_username(db: &Db, id: &str, username: &str, now: i64) -> Result<(), StoreError> {
@@ -143,6 +150,16 @@ pub async fn set_email_verified(db: &Db, id: &str, now: i64) -> Result<(), Store
 pub async fn set_disabled(db: &Db, id: &str, disabled: bool, now: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
         .bind(i64::from(disabled))
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_locale(db: &Db, id: &str, locale: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET locale = $1, updated_at = $2 WHERE id = $3")
+        .bind(locale)
         .bind(now)
         .bind(id)
         .execute(&db.pool)

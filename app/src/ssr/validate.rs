@@ -4,19 +4,16 @@
 
 use validator::ValidateEmail;
 
-use crate::error::AppError;
+use crate::error::{AppError, Reason};
 
 /// Trims and lower-cases; rejects what is not an address.
 pub fn email(raw: &str) -> Result<String, AppError> {
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
-        return Err(AppError::invalid("email", "Enter your email address."));
+        return Err(AppError::invalid("email", Reason::EmailMissing));
     }
     if email.len() > 254 || !email.validate_email() {
-        return Err(AppError::invalid(
-            "email",
-            "Enter a valid email address, like name@example.com.",
-        ));
+        return Err(AppError::invalid("email", Reason::EmailInvalid));
     }
     Ok(email)
 }
@@ -26,19 +23,13 @@ pub fn username(raw: &str) -> Result<String, AppError> {
     let name = raw.trim().to_lowercase();
     let len = name.chars().count();
     if !(3..=32).contains(&len) {
-        return Err(AppError::invalid(
-            "username",
-            "Choose a username of 3 to 32 characters.",
-        ));
+        return Err(AppError::invalid("username", Reason::UsernameLength));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
     {
-        return Err(AppError::invalid(
-            "username",
-            "Use only letters, digits, '_', '.' and '-' in your username.",
-        ));
+        return Err(AppError::invalid("username", Reason::UsernameChars));
     }
     Ok(name)
 }

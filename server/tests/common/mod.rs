@@ -184,6 +184,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const NO_CLIENT: app::ssr::ClientInfo = app::ssr::ClientInfo {
     ip: None,
     user_agent: None,
+    locale: app::locale::Locale::en,
 };
 
 /// An account made through the real sign-up flow.
@@ -200,6 +201,7 @@ pub async fn sign_up(s: &Services) -> NewAccount {
     let client = app::ssr::ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
+        locale: Default::default(),
     };
     let (user, issued) = s
         .signup(&email, &name, PASSWORD.into(), &client)
@@ -225,6 +227,7 @@ pub async fn make_admin(s: &Services) -> NewAccount {
     let client = app::ssr::ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
+        locale: Default::default(),
     };
     let (user, issued) = s
         .login(&email, PASSWORD.into(), &client)

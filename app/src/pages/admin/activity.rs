@@ -9,9 +9,13 @@ use leptos_router::params::ParamsMap;
 
 use super::{query_string, AdminNav, RequireAdmin};
 use crate::components::activity::ActivityList;
+use crate::components::form::ErrorNote;
 use crate::error::AppError;
+use crate::i18n::td_string as td;
+use crate::locale::Locale;
 use crate::model::{ActivityPage, EventKind};
 use crate::pages::security::Pager;
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "admin_events")]
 pub async fn admin_events(
@@ -73,26 +77,26 @@ impl Filters {
 }
 
 /// Labels for the kind filter.
-fn kind_label(kind: EventKind) -> &'static str {
+fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
     match kind {
-        EventKind::SignUp => "Sign-ups",
-        EventKind::LoginSucceeded => "Sign-ins",
-        EventKind::LoginFailed => "Failed sign-ins",
-        EventKind::LoginThrottled => "Paused sign-ins",
-        EventKind::CodeSent => "Codes sent",
-        EventKind::CodeFailed => "Failed codes",
-        EventKind::EmailVerified => "Emails verified",
-        EventKind::EmailChanged => "Email changes",
-        EventKind::UsernameChanged => "Username changes",
-        EventKind::PasswordResetRequested => "Reset links sent",
-        EventKind::PasswordReset => "Password resets",
-        EventKind::PasswordChanged => "Password changes",
-        EventKind::Logout => "Sign-outs",
-        EventKind::SessionRevoked => "Sessions ended",
-        EventKind::AccountDeleted => "Accounts deleted",
-        EventKind::UserDisabled => "Accounts disabled",
-        EventKind::UserEnabled => "Accounts enabled",
-        EventKind::RoleChanged => "Role changes",
+        EventKind::SignUp => td!(locale, admin.kind.sign_up),
+        EventKind::LoginSucceeded => td!(locale, admin.kind.login_succeeded),
+        EventKind::LoginFailed => td!(locale, admin.kind.login_failed),
+        EventKind::LoginThrottled => td!(locale, admin.kind.login_throttled),
+        EventKind::CodeSent => td!(locale, admin.kind.code_sent),
+        EventKind::CodeFailed => td!(locale, admin.kind.code_failed),
+        EventKind::EmailVerified => td!(locale, admin.kind.email_verified),
+        EventKind::EmailChanged => td!(locale, admin.kind.email_changed),
+        EventKind::UsernameChanged => td!(locale, admin.kind.username_changed),
+        EventKind::PasswordResetRequested => td!(locale, admin.kind.password_reset_requested),
+        EventKind::PasswordReset => td!(locale, admin.kind.password_reset),
+        EventKind::PasswordChanged => td!(locale, admin.kind.password_changed),
+        EventKind::Logout => td!(locale, admin.kind.logout),
+        EventKind::SessionRevoked => td!(locale, admin.kind.session_revoked),
+        EventKind::AccountDeleted => td!(locale, admin.kind.account_deleted),
+        EventKind::UserDisabled => td!(locale, admin.kind.user_disabled),
+        EventKind::UserEnabled => td!(locale, admin.kind.user_enabled),
+        EventKind::RoleChanged => td!(locale, admin.kind.role_changed),
     }
 }
 
@@ -104,15 +108,15 @@ pub fn ActivityLogPage() -> impl IntoView {
         |f| admin_events(f.q, f.kind, f.admin_only, f.user_id, f.before),
     );
     view! {
-        <Title text="Activity log · Admin"/>
+        <Title text=tr!(admin.activity_title)/>
         <RequireAdmin admin=move |_| view! {
             <section class="card card-wide">
                 <div class="card-head">
-                    <h1>"Activity log"</h1>
+                    <h1>{tr!(admin.activity_log)}</h1>
                     <AdminNav/>
                 </div>
                 <FilterForm filters=filters.get_untracked()/>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
                     {move || Suspend::new(async move {
                         let filters = filters.get_untracked();
                         match page.await {
@@ -120,7 +124,7 @@ pub fn ActivityLogPage() -> impl IntoView {
                                 <ActivityList events=page.events admin=true with_user=true/>
                                 <Pager next_before=page.next_before newest=!filters.before.is_empty() base=filters.base()/>
                             }.into_any(),
-                            Err(err) => view! { <p class="form-alert" role="alert">{err.message}</p> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -138,25 +142,34 @@ fn FilterForm(filters: Filters) -> impl IntoView {
                 <input type="hidden" name="user_id" value=filters.user_id.clone()/>
             })}
             <div class="field field-grow">
-                <label for="filter-q">"Account or IP address"</label>
-                <input id="filter-q" type="search" name="q" value=filters.q placeholder="Email, username or IP" autocomplete="off"/>
+                <label for="filter-q">{tr!(admin.filter_account)}</label>
+                <input
+                    id="filter-q"
+                    type="search"
+                    name="q"
+                    value=filters.q
+                    placeholder=tr!(admin.filter_placeholder)
+                    autocomplete="off"
+                />
             </div>
             <div class="field">
-                <label for="filter-kind">"Event"</label>
+                <label for="filter-kind">{tr!(admin.filter_event)}</label>
                 <select id="filter-kind" name="kind">
-                    <option value="">"All events"</option>
+                    <option value="">{tr!(admin.all_events)}</option>
                     {EventKind::ALL.into_iter().map(|k| view! {
-                        <option value=k.as_str() selected=kind == k.as_str()>{kind_label(k)}</option>
+                        <option value=k.as_str() selected=kind == k.as_str()>
+                            {kind_label(crate::locale::current(), k)}
+                        </option>
                     }).collect_view()}
                 </select>
             </div>
             <label class="checkbox">
                 <input type="checkbox" name="admin" value="1" checked=filters.admin_only/>
-                "Admin actions only"
+                {tr!(admin.admin_only)}
             </label>
-            <button type="submit" class="button button-primary">"Filter"</button>
+            <button type="submit" class="button button-primary">{tr!(admin.filter_button)}</button>
             {(!filters.user_id.is_empty()).then(|| view! {
-                <A href="/admin/activity">"Show every account"</A>
+                <A href="/admin/activity">{tr!(admin.every_account)}</A>
             })}
         </Form>
     }

@@ -13,6 +13,7 @@ use leptos_router::hooks::use_location;
 
 use crate::model::{Me, Role};
 use crate::session::use_session;
+use crate::tr;
 
 /// Renders `admin` for administrators only.
 #[component]
@@ -22,7 +23,7 @@ where
 {
     let session = use_session();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.me.await {
                     Ok(Some(me)) if me.user.role == Role::Admin => admin(me).into_any(),
@@ -41,11 +42,11 @@ fn Forbidden() -> impl IntoView {
         response.set_status(http::StatusCode::FORBIDDEN);
     }
     view! {
-        <Title text="Administrators only"/>
+        <Title text=tr!(admin.forbidden_title)/>
         <section class="card" data-testid="forbidden">
-            <h1>"Administrators only"</h1>
-            <p>"Your account cannot open the admin console. Ask an administrator if you need access."</p>
-            <p><A href="/profile">"Go to your profile"</A></p>
+            <h1>{tr!(admin.forbidden_title)}</h1>
+            <p>{tr!(admin.forbidden_text)}</p>
+            <p><A href="/profile">{tr!(admin.go_profile)}</A></p>
         </section>
     }
 }
@@ -64,9 +65,9 @@ pub fn AdminNav() -> impl IntoView {
         active.then_some("page")
     };
     view! {
-        <nav class="tabs" aria-label="Admin console">
-            <A href="/admin" attr:class="tab" attr:aria-current=move || current("/admin")>"Users"</A>
-            <A href="/admin/activity" attr:class="tab" attr:aria-current=move || current("/admin/activity")>"Activity log"</A>
+        <nav class="tabs" aria-label=tr!(admin.console)>
+            <A href="/admin" attr:class="tab" attr:aria-current=move || current("/admin")>{tr!(admin.users)}</A>
+            <A href="/admin/activity" attr:class="tab" attr:aria-current=move || current("/admin/activity")>{tr!(admin.activity_log)}</A>
         </nav>
     }
 }

@@ -4,17 +4,21 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::text_prop::TextProp;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{AdminNav, RequireAdmin};
 use crate::components::activity::ActivityList;
-use crate::components::form::{action_error, Field, FormAlert};
+use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
 use crate::components::session_item::SessionItem;
 use crate::components::time::utc;
 use crate::error::AppError;
+use crate::i18n::td_string as td;
+use crate::locale::Locale;
 use crate::model::{Role, UserDetail};
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "admin_user")]
 pub async fn admin_user(id: String) -> Result<UserDetail, AppError> {
@@ -73,7 +77,12 @@ pub async fn admin_act(
                 .admin_revoke_sessions(&admin, &id, Some(&session))
                 .await?;
         }
-        _ => return Err(AppError::invalid("action", "Unknown action.")),
+        _ => {
+            return Err(AppError::invalid(
+                "action",
+                crate::error::Reason::UnknownChoice,
+            ))
+        }
     }
     leptos_axum::redirect(&format!("/admin/users/{id}?done={action}"));
     Ok(())
@@ -89,7 +98,7 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
     if confirm.trim().to_lowercase() != detail.user.user.username {
         return Err(AppError::invalid(
             "confirm",
-            "Type the username exactly to confirm.",
+            crate::error::Reason::ConfirmUsername,
         ));
     }
     services.admin_delete_user(&admin, &id).await?;
@@ -97,16 +106,16 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
     Ok(())
 }
 
-fn done_message(action: &str) -> Option<&'static str> {
+fn done_message(locale: Locale, action: &str) -> Option<&'static str> {
     Some(match action {
-        "disable" => "The account is disabled and every session of it has ended.",
-        "enable" => "The account is enabled again.",
-        "make_admin" => "They are now an administrator.",
-        "make_member" => "They are now a member, no longer an administrator.",
-        "verify_email" => "The email address is marked verified.",
-        "send_reset" => "A password-reset link is on its way to them.",
-        "end_sessions" => "Every session ended: they must sign in again.",
-        "end_session" => "The session ended.",
+        "disable" => td!(locale, admin.done_disable),
+        "enable" => td!(locale, admin.done_enable),
+        "make_admin" => td!(locale, admin.done_make_admin),
+        "make_member" => td!(locale, admin.done_make_member),
+        "verify_email" => td!(locale, admin.done_verify_email),
+        "send_reset" => td!(locale, admin.done_send_reset),
+        "end_sessions" => td!(locale, admin.done_end_sessions),
+        "end_session" => td!(locale, admin.done_end_session),
         _ => return None,
     })
 }
@@ -121,17 +130,17 @@ pub fn UserPage() -> impl IntoView {
         |(id, _)| admin_user(id),
     );
     view! {
-        <Title text="User · Admin"/>
+        <Title text=tr!(admin.user_fallback_title)/>
         <RequireAdmin admin=move |_| view! {
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
                         Ok(detail) => view! { <UserView detail act delete/> }.into_any(),
-                        Err(err) => view! {
+                        Err(error) => view! {
                             <section class="card card-wide">
-                                <div class="card-head"><h1>"User"</h1><AdminNav/></div>
-                                <p class="form-alert" role="alert">{err.message}</p>
-                                <p><A href="/admin">"← All users"</A></p>
+                                <div class="card-head"><h1>{tr!(admin.user)}</h1><AdminNav/></div>
+                                <ErrorNote error/>
+                                <p><A href="/admin">{tr!(admin.all_users)}</A></p>
                             </section>
                         }.into_any(),
                     }
@@ -157,7 +166,7 @@ fn UserView(
     let done = move || {
         use_query_map()
             .with(|q| q.get("done"))
-            .and_then(|a| done_message(&a))
+            .and_then(|a| done_message(crate::locale::current(), &a))
     };
     let act_error = action_error(act);
     let delete_error = action_error(delete);
@@ -166,75 +175,104 @@ fn UserView(
     let owner = id.clone();
     // Each form's children own their copy.
     let (act_id, delete_id) = (id.clone(), id.clone());
-    let button = |action: &'static str, label: String, class: &'static str| {
-        view! { <button type="submit" name="action" value=action class=format!("button {class}")>{label}</button> }
+    let (joined, last_seen) = (user.user.created_at, user.last_seen_at);
+    let button = move |action: &'static str, label: TextProp, class: &'static str| {
+        view! {
+            <button
+                type="submit"
+                name="action"
+                value=action
+                class=format!("button {class}")
+                disabled=move || act.pending().get()
+            >
+                {label.get()}
+            </button>
+        }
     };
+    let text = move |get: fn(Locale) -> &'static str| TextProp::from(get(crate::locale::current()));
+    let title_name = username.clone();
+    let delete_name = username.clone();
     view! {
-        <Title text=format!("{username} · Admin")/>
+        <Title text=tr!(admin.user_title, name = title_name.clone())/>
         <section class="card card-wide">
             <div class="card-head">
                 <h1 data-testid="admin-user-name">{username.clone()}</h1>
                 <AdminNav/>
             </div>
-            <p><A href="/admin">"← All users"</A></p>
+            <p><A href="/admin">{tr!(admin.all_users)}</A></p>
             {move || done().map(|message| view! {
                 <div class="banner banner-ok" role="status" data-testid="admin-done">{message}</div>
             })}
             <dl class="facts">
                 <div>
-                    <dt>"Email"</dt>
+                    <dt>{tr!(admin.email)}</dt>
                     <dd>
                         {user.user.email.clone()} " "
                         {if user.user.email_verified {
-                            view! { <span class="badge badge-ok">"verified"</span> }.into_any()
+                            view! { <span class="badge badge-ok">{tr!(common.verified)}</span> }.into_any()
                         } else {
-                            view! { <span class="badge badge-warn">"not verified"</span> }.into_any()
+                            view! { <span class="badge badge-warn">{tr!(common.not_verified)}</span> }.into_any()
                         }}
                     </dd>
                 </div>
-                <div><dt>"Role"</dt><dd data-testid="admin-user-role">{if is_admin { "Administrator" } else { "Member" }}</dd></div>
                 <div>
-                    <dt>"Status"</dt>
+                    <dt>{tr!(admin.role)}</dt>
+                    <dd data-testid="admin-user-role">
+                        {if is_admin { tr!(admin.administrator).into_any() } else { tr!(admin.member).into_any() }}
+                    </dd>
+                </div>
+                <div>
+                    <dt>{tr!(admin.status)}</dt>
                     <dd data-testid="admin-user-status">
                         {if user.disabled {
-                            view! { <span class="badge badge-danger">"disabled"</span> }.into_any()
+                            view! { <span class="badge badge-danger">{tr!(admin.badge_disabled)}</span> }.into_any()
                         } else {
-                            "Active".into_any()
+                            tr!(admin.active).into_any()
                         }}
                     </dd>
                 </div>
-                <div><dt>"Joined"</dt><dd>{utc(user.user.created_at)}</dd></div>
-                <div><dt>"Last active"</dt><dd>{user.last_seen_at.map(utc).unwrap_or_else(|| "never".into())}</dd></div>
-                <div><dt>"User id"</dt><dd><code>{id.clone()}</code></dd></div>
+                <div><dt>{tr!(admin.joined)}</dt><dd>{utc(joined, crate::locale::current())}</dd></div>
+                <div>
+                    <dt>{tr!(admin.last_active)}</dt>
+                    <dd>{move || match last_seen {
+                        Some(at) => utc(at, crate::locale::current()),
+                        None => tr!(admin.never).to_owned(),
+                    }}</dd>
+                </div>
+                <div><dt>{tr!(admin.user_id)}</dt><dd><code>{id.clone()}</code></dd></div>
             </dl>
         </section>
 
         <section class="card card-wide">
-            <h2>"Actions"</h2>
+            <h2>{tr!(admin.actions)}</h2>
             <FormAlert error=act_error/>
             <ActionForm action=act attr:class="action-row">
                 <input type="hidden" name="id" value=act_id/>
                 {if user.disabled {
-                    button("enable", "Enable account".into(), "button-primary")
+                    button("enable", text(|l| td!(l, admin.enable)), "button-primary")
                 } else {
-                    button("disable", "Disable account".into(), "button-danger-quiet")
+                    button("disable", text(|l| td!(l, admin.disable)), "button-danger-quiet")
                 }}
                 {if is_admin {
-                    button("make_member", "Make a member".into(), "button-quiet")
+                    button("make_member", text(|l| td!(l, admin.make_member)), "button-quiet")
                 } else {
-                    button("make_admin", "Make an administrator".into(), "button-quiet")
+                    button("make_admin", text(|l| td!(l, admin.make_admin)), "button-quiet")
                 }}
-                {(!user.user.email_verified).then(|| button("verify_email", "Mark email verified".into(), "button-quiet"))}
-                {(!user.disabled).then(|| button("send_reset", "Send password-reset link".into(), "button-quiet"))}
-                {(session_count > 0).then(|| button("end_sessions", format!("End all sessions ({session_count})"), "button-quiet"))}
+                {(!user.user.email_verified).then(|| button("verify_email", text(|l| td!(l, admin.verify_email)), "button-quiet"))}
+                {(!user.disabled).then(|| button("send_reset", text(|l| td!(l, admin.send_reset)), "button-quiet"))}
+                {(session_count > 0).then(|| button(
+                    "end_sessions",
+                    TextProp::from(tr!(admin.end_sessions, count = session_count)),
+                    "button-quiet",
+                ))}
             </ActionForm>
-            <p class="muted">"Disabling ends every session at once; they cannot sign in until enabled."</p>
+            <p class="muted">{tr!(admin.actions_note)}</p>
         </section>
 
         <section class="card card-wide">
-            <h2>{format!("Sessions ({session_count})")}</h2>
+            <h2>{tr!(admin.sessions, count = session_count)}</h2>
             {if sessions.is_empty() {
-                view! { <p class="muted">"Not signed in anywhere."</p> }.into_any()
+                view! { <p class="muted">{tr!(admin.no_sessions)}</p> }.into_any()
             } else {
                 view! {
                     <ul class="sessions">
@@ -246,7 +284,9 @@ fn UserView(
                                     <ActionForm action=act attr:class="inline-form">
                                         <input type="hidden" name="id" value=id/>
                                         <input type="hidden" name="session" value=sid/>
-                                        <button type="submit" name="action" value="end_session" class="button button-quiet">"End session"</button>
+                                        <button type="submit" name="action" value="end_session" class="button button-quiet" disabled=move || act.pending().get()>
+                                            {tr!(admin.end_session)}
+                                        </button>
                                     </ActionForm>
                                 </SessionItem>
                             }
@@ -257,19 +297,26 @@ fn UserView(
         </section>
 
         <section class="card card-wide">
-            <h2>"Recent activity"</h2>
+            <h2>{tr!(admin.recent_activity)}</h2>
             <ActivityList events=activity admin=true/>
-            <p><A href=format!("/admin/activity?user_id={id}")>"All activity of this user →"</A></p>
+            <p><A href=format!("/admin/activity?user_id={id}")>{tr!(admin.all_activity)}</A></p>
         </section>
 
         <section class="card card-wide card-danger">
-            <h2>"Delete user"</h2>
-            <p class="muted">"Removes the account and its sessions for good; its activity log stays. This cannot be undone."</p>
+            <h2>{tr!(admin.delete_heading)}</h2>
+            <p class="muted">{tr!(admin.delete_intro)}</p>
             <ActionForm action=delete attr:novalidate=true attr:class="stack">
                 <FormAlert error=delete_error/>
                 <input type="hidden" name="id" value=delete_id/>
-                <Field label="Type the username to confirm" name="confirm" error=delete_error/>
-                <p><button type="submit" class="button button-danger">{format!("Delete {username}")}</button></p>
+                <Field label=tr!(admin.delete_confirm) name="confirm" error=delete_error/>
+                <p>
+                    <Submit
+                        label=tr!(admin.delete_button, name = delete_name.clone())
+                        busy_label=tr!(common.busy)
+                        pending=delete.pending()
+                        class="button-danger"
+                    />
+                </p>
             </ActionForm>
         </section>
     }

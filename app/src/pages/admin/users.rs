@@ -2,15 +2,19 @@
 //! URL, so the page works without JavaScript and can be bookmarked.
 
 use leptos::prelude::*;
+use leptos::text_prop::TextProp;
 use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use super::{query_string, AdminNav, RequireAdmin};
-use crate::components::time::utc;
+use crate::components::form::ErrorNote;
+use crate::components::time::date;
 use crate::error::AppError;
+use crate::i18n::td_string as td;
 use crate::model::{AdminUser, Role, UserPage, UserQuery};
+use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "admin_users")]
 pub async fn admin_users(query: UserQuery) -> Result<UserPage, AppError> {
@@ -80,24 +84,24 @@ pub fn UsersPage() -> impl IntoView {
     let filters = Memo::new(move |_| use_query_map().with(Filters::from_query));
     let page = Resource::new_blocking(move || filters.get(), |f| admin_users(f.to_query()));
     view! {
-        <Title text="Users · Admin"/>
+        <Title text=tr!(admin.users_title)/>
         <RequireAdmin admin=move |_| view! {
             <section class="card card-wide">
                 <div class="card-head">
-                    <h1>"Users"</h1>
+                    <h1>{tr!(admin.users)}</h1>
                     <AdminNav/>
                 </div>
                 {move || use_query_map().with(|q| q.get("deleted")).map(|name| view! {
                     <div class="banner banner-ok" role="status" data-testid="admin-done">
-                        {format!("The account {name} was deleted.")}
+                        {tr!(admin.deleted, name = name.clone())}
                     </div>
                 })}
                 <FilterForm filters=filters.get_untracked()/>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match page.await {
                             Ok(page) => view! { <UserTable page filters=filters.get_untracked()/> }.into_any(),
-                            Err(err) => view! { <p class="form-alert" role="alert">{err.message}</p> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -106,34 +110,76 @@ pub fn UsersPage() -> impl IntoView {
     }
 }
 
+/// A labelled `<select>` whose options are (value, label) pairs.
+#[component]
+fn Select(
+    name: &'static str,
+    #[prop(into)] label: TextProp,
+    current: String,
+    options: Vec<(&'static str, TextProp)>,
+) -> impl IntoView {
+    let id = format!("filter-{name}");
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label.get()}</label>
+            <select id=id name=name>
+                {options.into_iter().map(|(value, text)| view! {
+                    <option value=value selected=current == value>{text.get()}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}
+
 #[component]
 fn FilterForm(filters: Filters) -> impl IntoView {
-    let select = |name: &'static str,
-                  label: &'static str,
-                  current: String,
-                  options: [(&'static str, &'static str); 3]| {
-        let id = format!("filter-{name}");
-        view! {
-            <div class="field">
-                <label for=id.clone()>{label}</label>
-                <select id=id name=name>
-                    {options.into_iter().map(|(value, text)| view! {
-                        <option value=value selected=current == value>{text}</option>
-                    }).collect_view()}
-                </select>
-            </div>
-        }
+    let text = move |get: fn(crate::i18n::Locale) -> &'static str| {
+        TextProp::from(get(crate::locale::current()))
     };
     view! {
         <Form method="GET" action="/admin" attr:class="filters" attr:role="search">
             <div class="field field-grow">
-                <label for="filter-q">"Search"</label>
-                <input id="filter-q" type="search" name="q" value=filters.q placeholder="Email or username" autocomplete="off"/>
+                <label for="filter-q">{tr!(admin.search)}</label>
+                <input
+                    id="filter-q"
+                    type="search"
+                    name="q"
+                    value=filters.q
+                    placeholder=tr!(admin.search_placeholder)
+                    autocomplete="off"
+                />
             </div>
-            {select("role", "Role", filters.role, [("", "Any role"), ("admin", "Administrators"), ("user", "Members")])}
-            {select("verified", "Email", filters.verified, [("", "Any"), ("yes", "Verified"), ("no", "Not verified")])}
-            {select("status", "Status", filters.status, [("", "Any"), ("active", "Active"), ("disabled", "Disabled")])}
-            <button type="submit" class="button button-primary">"Search"</button>
+            <Select
+                name="role"
+                label=text(|l| td!(l, admin.role))
+                current=filters.role
+                options=vec![
+                    ("", text(|l| td!(l, admin.any_role))),
+                    ("admin", text(|l| td!(l, admin.admins))),
+                    ("user", text(|l| td!(l, admin.members))),
+                ]
+            />
+            <Select
+                name="verified"
+                label=text(|l| td!(l, admin.email))
+                current=filters.verified
+                options=vec![
+                    ("", text(|l| td!(l, admin.any))),
+                    ("yes", text(|l| td!(l, admin.verified))),
+                    ("no", text(|l| td!(l, admin.unverified))),
+                ]
+            />
+            <Select
+                name="status"
+                label=text(|l| td!(l, admin.status))
+                current=filters.status
+                options=vec![
+                    ("", text(|l| td!(l, admin.any))),
+                    ("active", text(|l| td!(l, admin.active))),
+                    ("disabled", text(|l| td!(l, admin.disabled))),
+                ]
+            />
+            <button type="submit" class="button button-primary">{tr!(admin.search_button)}</button>
         </Form>
     }
 }
@@ -141,35 +187,38 @@ fn FilterForm(filters: Filters) -> impl IntoView {
 #[component]
 fn UserTable(page: UserPage, filters: Filters) -> impl IntoView {
     if page.users.is_empty() {
-        let text = if page.total == 0 {
-            "No users match these filters."
-        } else {
-            "There are no users on this page."
-        };
+        let none = page.total == 0;
         return view! {
-            <p class="muted" role="status" data-testid="user-count">{text}</p>
-            {(page.page > 1).then(|| view! { <p><A href=filters.href(1)>"Back to the first page"</A></p> })}
+            <p class="muted" role="status" data-testid="user-count">
+                {if none { tr!(admin.no_match) } else { tr!(admin.empty_page) }}
+            </p>
+            {(page.page > 1).then(|| view! { <p><A href=filters.href(1)>{tr!(admin.first_page)}</A></p> })}
         }
         .into_any();
     }
     let first = (page.page - 1) as i64 * page.per_page as i64 + 1;
     let last = first + page.users.len() as i64 - 1;
     let pages = ((page.total + page.per_page as i64 - 1) / page.per_page as i64).max(1);
-    let noun = if page.total == 1 { "user" } else { "users" };
+    let total = page.total;
+    let count = {
+        if total == 1 {
+            tr!(admin.count_1, first = first, last = last)
+        } else {
+            tr!(admin.count_n, first = first, last = last, total = total)
+        }
+    };
     view! {
-        <p class="muted" role="status" data-testid="user-count">
-            {format!("{first}–{last} of {} {noun}", page.total)}
-        </p>
+        <p class="muted" role="status" data-testid="user-count">{count}</p>
         <div class="table-wrap">
             <table class="table" data-testid="users">
                 <thead>
                     <tr>
-                        <th scope="col">"User"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Email"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Joined"</th>
-                        <th scope="col">"Last active"</th>
+                        <th scope="col">{tr!(admin.col_user)}</th>
+                        <th scope="col">{tr!(admin.col_role)}</th>
+                        <th scope="col">{tr!(admin.col_email)}</th>
+                        <th scope="col">{tr!(admin.col_status)}</th>
+                        <th scope="col">{tr!(admin.col_joined)}</th>
+                        <th scope="col">{tr!(admin.col_last_active)}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -177,10 +226,10 @@ fn UserTable(page: UserPage, filters: Filters) -> impl IntoView {
                 </tbody>
             </table>
         </div>
-        <nav class="pager" aria-label="Pages">
-            {(page.page > 1).then(|| view! { <A href=filters.href(page.page - 1) attr:rel="prev">"← Previous"</A> })}
-            <span class="muted">{format!("Page {} of {pages}", page.page)}</span>
-            {((page.page as i64) < pages).then(|| view! { <A href=filters.href(page.page + 1) attr:rel="next">"Next →"</A> })}
+        <nav class="pager" aria-label=tr!(common.pages)>
+            {(page.page > 1).then(|| view! { <A href=filters.href(page.page - 1) attr:rel="prev">{tr!(admin.previous)}</A> })}
+            <span class="muted">{tr!(admin.page_of, page = page.page, pages = pages)}</span>
+            {((page.page as i64) < pages).then(|| view! { <A href=filters.href(page.page + 1) attr:rel="next">{tr!(admin.next)}</A> })}
         </nav>
     }
     .into_any()
@@ -193,6 +242,7 @@ fn UserRow(user: AdminUser) -> impl IntoView {
         disabled,
         last_seen_at,
     } = user;
+    let joined = user.created_at;
     view! {
         <tr data-testid="user-row">
             <td>
@@ -200,24 +250,25 @@ fn UserRow(user: AdminUser) -> impl IntoView {
                 <br/>
                 <span class="muted">{user.email}</span>
             </td>
-            <td>{if user.role == Role::Admin { view! { <span class="badge badge-admin">"Admin"</span> }.into_any() } else { "Member".into_any() }}</td>
-            <td>{if user.email_verified {
-                view! { <span class="badge badge-ok">"verified"</span> }.into_any()
+            <td>{if user.role == Role::Admin {
+                view! { <span class="badge badge-admin">{tr!(admin.badge_admin)}</span> }.into_any()
             } else {
-                view! { <span class="badge badge-warn">"not verified"</span> }.into_any()
+                tr!(admin.member).into_any()
+            }}</td>
+            <td>{if user.email_verified {
+                view! { <span class="badge badge-ok">{tr!(common.verified)}</span> }.into_any()
+            } else {
+                view! { <span class="badge badge-warn">{tr!(common.not_verified)}</span> }.into_any()
             }}</td>
             <td>{if disabled {
-                view! { <span class="badge badge-danger">"disabled"</span> }.into_any()
+                view! { <span class="badge badge-danger">{tr!(admin.badge_disabled)}</span> }.into_any()
             } else {
-                "Active".into_any()
+                tr!(admin.active).into_any()
             }}</td>
-            <td class="nowrap">{date(user.created_at)}</td>
-            <td class="nowrap">{last_seen_at.map(date).unwrap_or_else(|| "—".into())}</td>
+            <td class="nowrap">{date(joined, crate::locale::current())}</td>
+            <td class="nowrap">
+                {last_seen_at.map(|at| date(at, crate::locale::current())).unwrap_or_else(|| "—".into())}
+            </td>
         </tr>
     }
-}
-
-/// "23 Nov 2026" (the day is enough in a table).
-fn date(secs: i64) -> String {
-    utc(secs).split(',').next().unwrap_or_default().to_owned()
 }

@@ -1,0 +1,217 @@
+//! What each mail says, in the account's language, as text and HTML. The
+//! words live in the locale files next to the UI's.
+
+use super::codes::Purpose;
+use super::mail::Email;
+use crate::i18n::td_string as t;
+use crate::locale::Locale;
+
+/// The account's stored language (`users.locale`), English if unknown.
+pub fn locale_of(tag: &str) -> Locale {
+    crate::locale::from_tag(tag).unwrap_or_default()
+}
+
+/// A plain mail of paragraphs; `extra_html` goes after the first one.
+fn compose(
+    locale: Locale,
+    product: &str,
+    to: &str,
+    subject: String,
+    paragraphs: &[String],
+    extra: Option<(String, String)>,
+) -> Email {
+    let signature = t!(locale, mail.signature, product = product);
+    let lang = leptos_i18n::Locale::as_str(locale);
+    let mut text = String::new();
+    let mut html = format!(
+        "<!doctype html><html lang=\"{lang}\"><body style=\"font-family:system-ui,sans-serif;color:#111827\">"
+    );
+    for (i, paragraph) in paragraphs.iter().enumerate() {
+        text += &format!("{paragraph}\n\n");
+        html += &format!("<p>{paragraph}</p>");
+        if i == 0 {
+            if let Some((extra_text, extra_html)) = &extra {
+                text += &format!("{extra_text}\n\n");
+                html += extra_html;
+            }
+        }
+    }
+    text += &format!("{signature}\n");
+    html += &format!("<p>{signature}</p></body></html>");
+    Email {
+        to: to.to_owned(),
+        subject,
+        text,
+        html,
+    }
+}
+
+/// A one-time code. The code leads the subject, so it shows in a
+/// notification without opening the mail.
+pub fn code(
+    locale: Locale,
+    product: &str,
+    purpose: Purpose,
+    to: &str,
+    code: &str,
+    minutes: u64,
+) -> Email {
+    let (subject, intro) = match purpose {
+        Purpose::VerifyEmail => (
+            t!(locale, mail.verify_subject, code = code, product = product),
+            t!(locale, mail.verify_intro),
+        ),
+        Purpose::ChangeEmail => (
+            t!(locale, mail.change_subject, code = code, product = product),
+            t!(locale, mail.change_intro),
+        ),
+        Purpose::SignIn => (
+            t!(locale, mail.signin_subject, code = code, product = product),
+            t!(locale, mail.signin_intro),
+        ),
+    };
+    let shown = (
+        format!("    {code}"),
+        format!("<p style=\"font-size:28px;font-weight:700;letter-spacing:6px\">{code}</p>"),
+    );
+    compose(
+        locale,
+        product,
+        to,
+        subject,
+        &[
+            intro.to_owned(),
+            t!(locale, mail.code_expires, count = minutes),
+            t!(locale, mail.code_ignore).to_owned(),
+        ],
+        Some(shown),
+    )
+}
+
+/// A password-reset link that works once, for `minutes`.
+pub fn reset(locale: Locale, product: &str, to: &str, link: &str, minutes: i64) -> Email {
+    let lasts = match minutes {
+        60 => t!(locale, mail.reset_once_hour).to_owned(),
+        m if m > 60 && m % 60 == 0 => t!(locale, mail.reset_once_hours, count = m / 60),
+        m => t!(locale, mail.reset_once_minutes, count = m.max(1)),
+    };
+    let button = t!(locale, mail.reset_button);
+    let paste = t!(locale, mail.reset_paste);
+    let open = (
+        format!("{}\n\n{link}", t!(locale, mail.reset_open)),
+        format!(
+            "<p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#4338ca;color:#fff;border-radius:6px;text-decoration:none\">{button}</a></p>\
+             <p>{paste}<br><span style=\"word-break:break-all\">{link}</span></p>"
+        ),
+    );
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.reset_subject, product = product),
+        &[
+            t!(locale, mail.reset_intro, product = product),
+            lasts,
+            t!(locale, mail.reset_ignore).to_owned(),
+        ],
+        Some(open),
+    )
+}
+
+pub fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.changed_subject, product = product),
+        &[
+            t!(locale, mail.changed_line1).to_owned(),
+            t!(locale, mail.changed_line2).to_owned(),
+        ],
+        None,
+    )
+}
+
+pub fn account_deleted(locale: Locale, product: &str, to: &str) -> Email {
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.deleted_subject, product = product),
+        &[
+            t!(locale, mail.deleted_line1).to_owned(),
+            t!(locale, mail.deleted_line2).to_owned(),
+        ],
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_mails_have_text_and_html_with_the_code() {
+        for locale in [Locale::en, Locale::ko] {
+            let mail = code(
+                locale,
+                "Latchkey",
+                Purpose::VerifyEmail,
+                "a@example.com",
+                "004217",
+                3,
+            );
+            assert!(mail.subject.starts_with("004217"), "{}", mail.subject);
+            assert!(mail.text.contains("004217") && mail.html.contains("004217"));
+            assert!(mail.text.contains('3'));
+        }
+        let en = code(
+            Locale::en,
+            "Latchkey",
+            Purpose::SignIn,
+            "a@example.com",
+            "123456",
+            3,
+        );
+        assert_eq!(en.subject, "123456 is your Latchkey sign-in code");
+        assert!(en.text.contains("3 minutes"));
+        let ko = code(
+            Locale::ko,
+            "Latchkey",
+            Purpose::SignIn,
+            "a@example.com",
+            "123456",
+            3,
+        );
+        assert_ne!(ko.text, en.text, "Korean mail is Korean");
+        assert!(ko.html.contains("lang=\"ko\""));
+    }
+
+    #[test]
+    fn reset_mails_carry_the_link_in_both_parts() {
+        let mail = reset(
+            Locale::en,
+            "Latchkey",
+            "a@example.com",
+            "http://x/reset?token=abc",
+            60,
+        );
+        assert!(mail.text.contains("http://x/reset?token=abc"));
+        assert!(mail.html.contains("href=\"http://x/reset?token=abc\""));
+        assert!(mail.text.contains("1 hour"));
+        assert!(reset(Locale::en, "L", "a@b.c", "l", 5)
+            .text
+            .contains("5 minutes"));
+        assert!(reset(Locale::en, "L", "a@b.c", "l", 120)
+            .text
+            .contains("2 hours"));
+        let ko = reset(
+            Locale::ko,
+            "Latchkey",
+            "a@example.com",
+            "http://x/reset?token=abc",
+            60,
+        );
+        assert!(ko.text.contains("http://x/reset?token=abc"));
+    }
+}

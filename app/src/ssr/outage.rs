@@ -1,0 +1,21 @@
+//! The page a browser gets while the database is down: plain HTML, since the
+//! app cannot render a page without knowing the session; in the request's
+//! language.
+
+use crate::i18n::td_string as t;
+use crate::locale::Locale;
+
+pub fn page(locale: Locale) -> String {
+    let lang = leptos_i18n::Locale::as_str(locale);
+    format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Latchkey</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/latchkey.css\"></head><body><main class=\"page\">\
+         <section class=\"card auth-card\"><h1>{title}</h1><p>{message}</p>\
+         <p><a href=\"\">{retry}</a></p></section></main></body></html>",
+        title = t!(locale, unavailable.title),
+        message = t!(locale, errors.unavailable),
+        retry = t!(locale, unavailable.retry),
+    )
+}

@@ -1,0 +1,163 @@
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+
+import {
+  PASSWORD,
+  type TestUser,
+  expect,
+  makeAdmin,
+  newUser,
+  open,
+  snap,
+  submitLogin,
+  test,
+} from './helpers';
+
+// Every screen, in English and in Korean: axe-core finds no WCAG 2.1 A/AA
+// violation, and each is photographed at phone (360 px) and desktop
+// (1280 px) widths into end2end/screenshots/<lang>/.
+
+const LOCALES = ['en', 'ko'] as const;
+type Lang = (typeof LOCALES)[number];
+
+/** Runs axe on the page as it is now and expects no violations. */
+async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
+    .analyze();
+  const problems = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
+  );
+  expect(problems, `axe on ${what} at ${page.url()}`).toEqual([]);
+}
+
+/** Axe at desktop width, then screenshots at both widths. */
+async function check(page: Page, lang: Lang, name: string): Promise<void> {
+  await expect(page.locator('html')).toHaveAttribute('lang', lang);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await expectAccessible(page, `${name} (${lang})`);
+  await snap(page, `${lang}/${name}-1280`);
+  await page.setViewportSize({ width: 360, height: 780 });
+  // Nothing may stick out sideways on a phone.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow, `${name} (${lang}) is wider than the phone`).toBeLessThanOrEqual(0);
+  await snap(page, `${lang}/${name}-360`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+async function createAccount(page: Page): Promise<TestUser> {
+  const user = newUser();
+  const res = await page.request.post('/api/v1/auth/signup', {
+    data: { email: user.email, username: user.username, password: user.password },
+  });
+  expect(res.status()).toBe(201);
+  return user;
+}
+
+async function logIn(page: Page, user: TestUser): Promise<void> {
+  await open(page, '/login');
+  await submitLogin(page, user.username, PASSWORD);
+  await expect(page).toHaveURL(/\/profile$/);
+}
+
+for (const lang of LOCALES) {
+  test.describe(`in ${lang}`, () => {
+    test.use({ locale: lang === 'ko' ? 'ko-KR' : 'en-US' });
+
+    test(`visitor screens are accessible (${lang})`, async ({ page }) => {
+      const visitorScreens: [string, string][] = [
+        ['home', '/'],
+        ['signup', '/signup'],
+        ['login', '/login'],
+        ['login-code', '/login/code'],
+        ['login-code-sent', '/login/code?email=someone%40example.com'],
+        ['forgot', '/forgot'],
+        ['forgot-sent', '/forgot?sent=someone%40example.com'],
+        ['reset-invalid', '/reset'],
+        ['not-found', '/no-such-page'],
+      ];
+      for (const [name, path] of visitorScreens) {
+        await open(page, path);
+        await check(page, lang, name);
+      }
+
+      // Errors are part of the screen: shown, announced and tied to fields.
+      await open(page, '/signup');
+      await page.getByRole('button', { name: lang === 'ko' ? '가입하기' : 'Create account' }).click();
+      const email = page.locator('#field-email');
+      await expect(email).toHaveAttribute('aria-invalid', 'true');
+      await expect(email).toBeFocused();
+      await expect(email).toHaveAttribute('aria-describedby', /field-email-error/);
+      await check(page, lang, 'signup-errors');
+
+      await open(page, '/login');
+      await submitLogin(page, 'nobody-at-all', 'not the password');
+      await expect(page.getByRole('alert').filter({ hasText: /\S/ })).toBeVisible();
+      await check(page, lang, 'login-error');
+    });
+
+    test(`signed-in and admin screens are accessible (${lang})`, async ({ page }) => {
+      const admin = await createAccount(page);
+      makeAdmin(admin);
+      const member = await createAccount(page);
+      await logIn(page, admin);
+
+      const screens: [string, string][] = [
+        ['profile', '/profile'],
+        ['verify', '/verify'],
+        ['change-email', '/email'],
+        ['change-email-sent', '/email?new=new-address%40example.com'],
+        ['change-password', '/password'],
+        ['sessions', '/sessions'],
+        ['security', '/security'],
+        ['delete-account', '/delete-account'],
+        ['admin-users', '/admin'],
+        ['admin-activity', '/admin/activity'],
+      ];
+      for (const [name, path] of screens) {
+        await open(page, path);
+        await check(page, lang, name);
+      }
+
+      await open(page, `/admin?q=${member.username}`);
+      await page.getByTestId('user-row').getByRole('link', { name: member.username }).click();
+      await expect(page.getByTestId('admin-user-name')).toHaveText(member.username);
+      await check(page, lang, 'admin-user');
+
+      // A member's view of the console.
+      await page.context().clearCookies();
+      await page.context().addCookies([{ name: 'i18n_pref_locale', value: lang, url: page.url() }]);
+      await logIn(page, member);
+      await open(page, '/admin');
+      await expect(page.getByTestId('forbidden')).toBeVisible();
+      await check(page, lang, 'admin-forbidden');
+    });
+  });
+}
+
+test('the language follows the browser, switches from the header and stays chosen', async ({ browser }) => {
+  const context = await browser.newContext({ locale: 'ko-KR' });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await expect(page.locator('html')).toHaveAttribute('lang', 'ko');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('다시 오신 것을 환영합니다');
+
+  await page.getByRole('button', { name: 'English' }).click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Welcome back');
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Welcome back');
+  await context.close();
+});
+
+test('Korean readers get Korean errors, pages and mail @nojs', async ({ browser }) => {
+  const context = await browser.newContext({ locale: 'en-US', javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.getByRole('button', { name: '한국어' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.locator('html')).toHaveAttribute('lang', 'ko');
+  await submitLogin(page, 'nobody-at-all', 'not the password');
+  await expect(page.getByRole('alert')).toHaveText('이메일, 사용자 이름 또는 비밀번호가 올바르지 않습니다.');
+  await context.close();
+});

@@ -23,7 +23,7 @@ bin="$CARGO_TARGET_DIR/release/server"
 
 psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
-  DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" \
+  DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" REDIS_PREFIX="latchkey-bench-$$:" \
   LATCHKEY_SECRET="bench-secret-bench-secret-bench-secret-bench-secret" RUST_LOG=warn \
   "$bin" >/tmp/latchkey-bench.log 2>&1 &
 server=$!

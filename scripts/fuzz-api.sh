@@ -27,6 +27,9 @@ password="schema probe passphrase $RANDOM $RANDOM"
 
 psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 export DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="${LATCHKEY_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+# Keys of their own: the failed log-ins the fuzzer makes would otherwise
+# throttle this address for the next run, or a benchmark, for 15 minutes.
+export REDIS_PREFIX="latchkey-fuzz-$$-$RANDOM:"
 export LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=warn
 export LATCHKEY_SECRET="fuzz-secret-only-for-this-run-0123456789abcdef"
 "$bin" >"$log" 2>&1 &
@@ -38,6 +41,16 @@ printf '%s\n' "$password" | "$bin" create-admin --email fuzz@example.com --usern
 token=$(curl -sf "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
   -d "{\"login\":\"fuzzadmin\",\"password\":\"$password\"}" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+auth=(-H "Authorization: Bearer $token")
+# The hooks keep generated requests off the fuzzer's own account and session.
+FUZZ_ADMIN_ID=$(curl -sf "${auth[@]}" "$base/api/v1/me" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+FUZZ_SESSION_ID=$(curl -sf "${auth[@]}" "$base/api/v1/me/sessions" |
+  python3 -c 'import json,sys; print(next(s["id"] for s in json.load(sys.stdin) if s["current"]))')
+FUZZ_MEMBER_ID=$(curl -sf "$base/api/v1/auth/signup" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"member@example.com\",\"username\":\"fuzzmember\",\"password\":\"$password\"}" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])')
+export FUZZ_ADMIN_ID FUZZ_SESSION_ID FUZZ_MEMBER_ID PYTHONPATH="$root/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks
 
 # Not run: log out (it would end the token the run uses), the stateful
 # phase (it feeds the admin's own id to "end sessions"), and the checks that
@@ -45,11 +58,16 @@ token=$(curl -sf "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
 # reset token is rightly refused).
 status=0
 "$venv/bin/schemathesis" run "$base/api/v1/openapi.json" \
-  --header "Authorization: Bearer $token" \
+  "${auth[@]}" \
   --phases examples,coverage,fuzzing \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth,unsupported_method,missing_required_header \
   --exclude-path /auth/logout \
   --max-time "${FUZZ_SECONDS:-90}" --workers 2 || status=$?
+# A run whose token died early would have fuzzed little but the 401 path.
+if ! curl -sf -o /dev/null "${auth[@]}" "$base/api/v1/me"; then
+  echo "FAIL: the fuzzer's admin session did not survive the run, so its requests stopped reaching the API's logic." >&2
+  status=1
+fi
 if grep -q "panicked" "$log"; then
   echo "FAIL: the server panicked under generated input:" >&2
   grep -A5 "panicked" "$log" >&2

@@ -20,6 +20,9 @@ pub struct Config {
     pub database_url: String,
     /// Unset: the in-process store (one instance only).
     pub redis_url: Option<String>,
+    /// Put before every Redis key (`REDIS_PREFIX`), so deployments can share
+    /// one Redis without sharing codes and limits.
+    pub redis_prefix: String,
     /// Unset: mail is printed to the log.
     pub smtp_url: Option<String>,
     pub public_url: String,
@@ -230,6 +233,7 @@ impl Config {
             mode,
             database_url,
             redis_url,
+            redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "latchkey:".into()),
             smtp_url,
             bind,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),

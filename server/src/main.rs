@@ -96,7 +96,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
     let ephemeral: Arc<dyn EphemeralStore> = match &config.redis_url {
         Some(url) => Arc::new(
-            RedisStore::connect(url, "latchkey:")
+            RedisStore::connect(url, &config.redis_prefix)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot reach Redis at REDIS_URL: {e}"))?,
         ),

@@ -35,6 +35,11 @@ impl From<FormRejection> for ApiError {
 }
 
 impl ApiError {
+    /// A malformed request, refused before the handler.
+    pub fn bad_request(message: &str) -> Self {
+        Self::rejected(StatusCode::BAD_REQUEST, message.to_owned())
+    }
+
     /// An extractor refused the request body.
     fn rejected(status: StatusCode, message: String) -> Self {
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {

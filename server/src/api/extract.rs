@@ -3,8 +3,9 @@
 
 use app::error::AppError;
 use app::ssr::{Auth, ClientInfo};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
@@ -56,7 +57,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// Query strings, with malformed ones answered in the API's error shape.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// Query strings, with malformed ones answered in the API's error shape. An
+/// encoded NUL is malformed here: PostgreSQL cannot store or compare it, so
+/// letting it through would turn a bad query string into a database error.
 pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(ApiError::bad_request(
+                "Failed to deserialize query string: NUL characters are not allowed",
+            ));
+        }
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}

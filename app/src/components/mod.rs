@@ -1,4 +1,5 @@
 pub mod activity;
+pub mod badge;
 pub mod code;
 pub mod form;
 pub mod header;

@@ -5,6 +5,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use super::RequireUser;
+use crate::components::badge::VerifiedBadge;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::time::utc;
 use crate::error::AppError;
@@ -62,11 +63,7 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
                         <span data-testid="profile-email">{user.email.clone()}</span>
                         " "
                         <A href="/email" attr:class="inline-link">{tr!(profile.change)}</A>
-                        {if user.email_verified {
-                            view! { <span class="badge badge-ok">{tr!(common.verified)}</span> }.into_any()
-                        } else {
-                            view! { <span class="badge badge-warn">{tr!(common.not_verified)}</span> }.into_any()
-                        }}
+                        <VerifiedBadge verified=user.email_verified/>
                     </dd>
                 </div>
                 <div>

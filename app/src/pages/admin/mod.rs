@@ -8,30 +8,28 @@ pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
 use crate::model::{Me, Role};
-use crate::session::use_session;
+use crate::pages::RequireUser;
 use crate::tr;
 
-/// Renders `admin` for administrators only.
+/// Renders `admin` for administrators only; other users get a 403 page and
+/// visitors the log-in page, as with [`RequireUser`].
 #[component]
 pub fn RequireAdmin<V>(admin: impl Fn(Me) -> V + Send + Sync + Copy + 'static) -> impl IntoView
 where
     V: IntoView + 'static,
 {
-    let session = use_session();
     view! {
-        <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
-            {move || Suspend::new(async move {
-                match session.me.await {
-                    Ok(Some(me)) if me.user.role == Role::Admin => admin(me).into_any(),
-                    Ok(Some(_)) => view! { <Forbidden/> }.into_any(),
-                    _ => view! { <Redirect path="/login"/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <RequireUser signed_in=move |me: Me| {
+            if me.user.role == Role::Admin {
+                admin(me).into_any()
+            } else {
+                view! { <Forbidden/> }.into_any()
+            }
+        }/>
     }
 }
 

@@ -11,6 +11,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{AdminNav, RequireAdmin};
 use crate::components::activity::ActivityList;
+use crate::components::badge::VerifiedBadge;
 use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
 use crate::components::session_item::SessionItem;
 use crate::components::time::utc;
@@ -208,11 +209,7 @@ fn UserView(
                     <dt>{tr!(admin.email)}</dt>
                     <dd>
                         {user.user.email.clone()} " "
-                        {if user.user.email_verified {
-                            view! { <span class="badge badge-ok">{tr!(common.verified)}</span> }.into_any()
-                        } else {
-                            view! { <span class="badge badge-warn">{tr!(common.not_verified)}</span> }.into_any()
-                        }}
+                        <VerifiedBadge verified=user.user.email_verified/>
                     </dd>
                 </div>
                 <div>

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use super::{query_string, AdminNav, RequireAdmin};
+use crate::components::badge::VerifiedBadge;
 use crate::components::form::ErrorNote;
 use crate::components::time::date;
 use crate::error::AppError;
@@ -255,11 +256,7 @@ fn UserRow(user: AdminUser) -> impl IntoView {
             } else {
                 tr!(admin.member).into_any()
             }}</td>
-            <td>{if user.email_verified {
-                view! { <span class="badge badge-ok">{tr!(common.verified)}</span> }.into_any()
-            } else {
-                view! { <span class="badge badge-warn">{tr!(common.not_verified)}</span> }.into_any()
-            }}</td>
+            <td><VerifiedBadge verified=user.email_verified/></td>
             <td>{if disabled {
                 view! { <span class="badge badge-danger">{tr!(admin.badge_disabled)}</span> }.into_any()
             } else {

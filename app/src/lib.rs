@@ -68,15 +68,20 @@ pub fn App() -> impl IntoView {
 /// The page's language: negotiated by the server, and read back from
 /// `<html lang>` when the page hydrates.
 fn page_locale() -> locale::Locale {
+    // The session middleware has negotiated it once for the whole request.
     #[cfg(feature = "ssr")]
-    let tag = use_context::<http::request::Parts>()
-        .map(|parts| leptos_i18n::Locale::as_str(locale::negotiate(&parts.headers)).to_owned());
+    let locale = use_context::<http::request::Parts>().map(|parts| {
+        match parts.extensions.get::<ssr::ClientInfo>() {
+            Some(client) => client.locale,
+            None => locale::negotiate(&parts.headers),
+        }
+    });
     #[cfg(not(feature = "ssr"))]
-    let tag = document()
+    let locale = document()
         .document_element()
-        .and_then(|html| html.get_attribute("lang"));
-    tag.and_then(|tag| locale::from_tag(&tag))
-        .unwrap_or_default()
+        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|tag| locale::from_tag(&tag));
+    locale.unwrap_or_default()
 }
 
 #[component]

@@ -5,7 +5,8 @@ mod common;
 use std::time::Duration;
 
 use app::error::ErrorCode;
-use app::ssr::{AuthConfig, ClientInfo};
+use app::ssr::sessions::Issued;
+use app::ssr::{AuthConfig, ClientInfo, Services};
 use common::{services, services_with, unique_name};
 
 use common::PASSWORD;
@@ -292,43 +293,10 @@ on_both_backends!(
     }
 );
 
-on_both_backends!(
-    concurrent_reuse_after_grace_revokes_and_no_successor_survives,
-    |backend| {
-        let config = AuthConfig {
-            refresh_grace: Duration::ZERO,
-            ..AuthConfig::for_tests()
-        };
-        let s = services_with(backend, config).await;
-        let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
-        let (second, _) = s
-            .refresh(&first.refresh_token, &common::NO_CLIENT)
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        // A thief and the owner replay the old token ten times at once.
-        let racers = (0..10).map(|_| {
-            let (s, token) = (s.clone(), first.refresh_token.clone());
-            tokio::spawn(async move { s.refresh(&token, &common::NO_CLIENT).await })
-        });
-        for result in futures::future::join_all(racers).await {
-            assert_eq!(result.unwrap().unwrap_err().code, ErrorCode::Unauthorized);
-        }
-        assert!(
-            s.refresh(&second.refresh_token, &common::NO_CLIENT)
-                .await
-                .is_err(),
-            "the whole family is revoked"
-        );
-        assert!(s
-            .authenticate(&second.access_token, &common::NO_CLIENT)
-            .await
-            .unwrap()
-            .is_none());
-    }
-);
-
-on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
+/// A session refreshed once with no grace window, then left past it: its
+/// first refresh token can now only be a replay. Returns the first and the
+/// second (live) tokens.
+async fn rotated_past_grace(backend: common::Backend) -> (Services, Issued, Issued) {
     let config = AuthConfig {
         refresh_grace: Duration::ZERO,
         ..AuthConfig::for_tests()
@@ -340,22 +308,48 @@ on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    (s, first, second)
+}
+
+/// Neither token of `issued` works any more.
+async fn assert_revoked(s: &Services, issued: &Issued, why: &str) {
+    assert!(
+        s.refresh(&issued.refresh_token, &common::NO_CLIENT)
+            .await
+            .is_err(),
+        "{why}"
+    );
+    assert!(s
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+on_both_backends!(
+    concurrent_reuse_after_grace_revokes_and_no_successor_survives,
+    |backend| {
+        let (s, first, second) = super::rotated_past_grace(backend).await;
+        // A thief and the owner replay the old token ten times at once.
+        let racers = (0..10).map(|_| {
+            let (s, token) = (s.clone(), first.refresh_token.clone());
+            tokio::spawn(async move { s.refresh(&token, &common::NO_CLIENT).await })
+        });
+        for result in futures::future::join_all(racers).await {
+            assert_eq!(result.unwrap().unwrap_err().code, ErrorCode::Unauthorized);
+        }
+        super::assert_revoked(&s, &second, "the whole family is revoked").await;
+    }
+);
+
+on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
+    let (s, first, second) = super::rotated_past_grace(backend).await;
     let err = s
         .refresh(&first.refresh_token, &common::NO_CLIENT)
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthorized);
-    assert!(
-        s.refresh(&second.refresh_token, &common::NO_CLIENT)
-            .await
-            .is_err(),
-        "the thief's branch is dead too"
-    );
-    assert!(s
-        .authenticate(&second.access_token, &common::NO_CLIENT)
-        .await
-        .unwrap()
-        .is_none());
+    super::assert_revoked(&s, &second, "the thief's branch is dead too").await;
 });
 
 on_both_backends!(logout_revokes_the_session_at_once, |backend| {

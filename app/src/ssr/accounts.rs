@@ -120,13 +120,7 @@ impl Services {
         };
         if user.is_disabled() {
             metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
-            self.record(
-                Event::new(EventKind::LoginFailed, client)
-                    .user(&user.id)
-                    .reason("disabled"),
-            )
-            .await?;
-            return Err(account_disabled());
+            return self.refuse_disabled(&user.id, client).await;
         }
         metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
         if let Some(hash) = rehash {
@@ -288,13 +282,7 @@ impl Services {
         let user = account
             .ok_or_else(|| AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
         if user.is_disabled() {
-            self.record(
-                Event::new(EventKind::LoginFailed, client)
-                    .user(&user.id)
-                    .reason("disabled"),
-            )
-            .await?;
-            return Err(account_disabled());
+            return self.refuse_disabled(&user.id, client).await;
         }
         // The code proved the address is theirs.
         if user.email_verified == 0 {
@@ -348,6 +336,18 @@ impl Services {
             username,
             ..auth.user.clone()
         })
+    }
+
+    /// Refuses a sign-in to a disabled account, once its credentials were
+    /// proven (so the refusal says nothing to someone guessing), and logs it.
+    async fn refuse_disabled<T>(&self, user_id: &str, client: &ClientInfo) -> Result<T, AppError> {
+        self.record(
+            Event::new(EventKind::LoginFailed, client)
+                .user(user_id)
+                .reason("disabled"),
+        )
+        .await?;
+        Err(account_disabled())
     }
 }
 

@@ -66,10 +66,6 @@ fn admin_columns() -> String {
     )
 }
 
-fn last_admin() -> AppError {
-    AppError::of(ErrorCode::LastAdmin, Reason::LastAdmin)
-}
-
 fn no_such_user() -> AppError {
     AppError::of(ErrorCode::NotFound, Reason::NoSuchUser)
 }
@@ -191,9 +187,8 @@ impl Services {
             lock_admins(&mut tx).await?;
         }
         let user = user_in(&mut tx, id).await?;
-        let was_admin = user.role == Role::Admin.as_str() && !user.is_disabled();
-        if demotes && was_admin && other_admins(&mut tx, id).await? == 0 {
-            return Err(last_admin());
+        if demotes {
+            keep_an_admin(&mut tx, &user).await?;
         }
         let event = |kind: EventKind| {
             Event::new(kind, &admin.client)
@@ -281,12 +276,7 @@ impl Services {
         let mut tx = self.db.begin().await?;
         lock_admins(&mut tx).await?;
         let user = user_in(&mut tx, id).await?;
-        if user.role == Role::Admin.as_str()
-            && !user.is_disabled()
-            && other_admins(&mut tx, id).await? == 0
-        {
-            return Err(last_admin());
-        }
+        keep_an_admin(&mut tx, &user).await?;
         delete_user_in(&mut tx, id).await?;
         let event = Event::new(EventKind::AccountDeleted, &admin.client)
             .user(id)
@@ -364,15 +354,23 @@ async fn lock_admins(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Enabled admins other than `id`.
-async fn other_admins(tx: &mut Transaction<'_, Any>, id: &str) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as(
+/// Refuses (`last_admin`) when `user` is the only enabled administrator,
+/// about to be demoted, disabled or deleted. Call after [`lock_admins`].
+async fn keep_an_admin(tx: &mut Transaction<'_, Any>, user: &UserRow) -> Result<(), AppError> {
+    if user.role != Role::Admin.as_str() || user.is_disabled() {
+        return Ok(());
+    }
+    let (others,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> $1",
     )
-    .bind(id)
+    .bind(&user.id)
     .fetch_one(&mut **tx)
-    .await?;
-    Ok(n)
+    .await
+    .map_err(StoreError::from)?;
+    if others == 0 {
+        return Err(AppError::of(ErrorCode::LastAdmin, Reason::LastAdmin));
+    }
+    Ok(())
 }
 
 async fn user_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<UserRow, AppError> {

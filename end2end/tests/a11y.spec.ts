@@ -41,6 +41,12 @@ async function check(page: Page, lang: Lang, name: string): Promise<void> {
   // Nothing may stick out sideways on a phone.
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow, `${name} (${lang}) is wider than the phone`).toBeLessThanOrEqual(0);
+  // Wide tables scroll inside their frame; none squeezes a column to a
+  // letter a line.
+  const squeezed = await page.$$eval('th, td', (cells) =>
+    cells.filter((cell) => cell.getBoundingClientRect().width < 56).map((cell) => cell.textContent),
+  );
+  expect(squeezed, `${name} (${lang}) has squeezed table cells`).toEqual([]);
   await snap(page, `${lang}/${name}-360`);
   await page.setViewportSize({ width: 1280, height: 800 });
 }

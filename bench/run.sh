@@ -25,6 +25,7 @@ psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/
 LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
   DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" REDIS_PREFIX="latchkey-bench-$$:" \
   LATCHKEY_SECRET="bench-secret-bench-secret-bench-secret-bench-secret" RUST_LOG=warn \
+  SIGNUPS_PER_HOUR_PER_IP=1000000 METRICS_ADDR=127.0.0.1:0 \
   "$bin" >/tmp/latchkey-bench.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

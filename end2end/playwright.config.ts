@@ -139,6 +139,9 @@ export default defineConfig({
         SMTP_URL,
         MAIL_FROM,
         RUST_LOG: 'info',
+        // Every test signs up from 127.0.0.1.
+        SIGNUPS_PER_HOUR_PER_IP: '1000000',
+        METRICS_ADDR: '127.0.0.1:0',
       },
     },
   ],

@@ -32,6 +32,9 @@ export DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="${LATCHKEY_TEST_REDIS_URL:-r
 export REDIS_PREFIX="latchkey-fuzz-$$-$RANDOM:"
 export LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=warn
 export LATCHKEY_SECRET="fuzz-secret-only-for-this-run-0123456789abcdef"
+# Sign-ups are fuzzed too: lift the per-address hourly limit; metrics on
+# a port of their own, so a running dev server is no clash.
+export SIGNUPS_PER_HOUR_PER_IP=1000000 METRICS_ADDR=127.0.0.1:0
 "$bin" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

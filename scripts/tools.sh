@@ -2,7 +2,8 @@
 # Installs what Latchkey's build needs and is missing, into a cache outside
 # the clone, and puts it on PATH. Sourced by dev.sh and test.sh.
 #   LATCHKEY_CACHE  where tools and the cargo target dir live (~/.cache/latchkey)
-# Pass --browser to also install Chromium and the Playwright packages.
+# Pass --browser to also install what the tests need: Chromium, nginx and
+# the Playwright packages.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,12 +45,13 @@ if [[ "$(wasm-opt --version 2>/dev/null)" != *"version $BINARYEN_VERSION"* ]]; t
 fi
 
 if [[ "${1:-}" == "--browser" ]]; then
-  # Chromium, and the CJK fonts the Korean screens are drawn (and
-  # photographed) with.
-  if [[ ! -x /usr/bin/chromium ]] || ! fc-list :lang=ko 2>/dev/null | grep -q .; then
-    say "installing Chromium and Noto CJK fonts from Debian"
+  # Chromium, the CJK fonts the Korean screens are drawn (and
+  # photographed) with, and nginx, which the proxy test puts in front.
+  if [[ ! -x /usr/bin/chromium ]] || ! fc-list :lang=ko 2>/dev/null | grep -q . \
+     || [[ ! -x /usr/sbin/nginx ]]; then
+    say "installing Chromium, Noto CJK fonts and nginx from Debian"
     sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-noto-cjk nginx-light >/dev/null
   fi
   # Reinstalled whenever package-lock.json changes (a new test dependency).
   lock_sum="$(sha256sum "$root/end2end/package-lock.json" | cut -d' ' -f1)"

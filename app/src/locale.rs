@@ -65,7 +65,7 @@ pub fn from_accept_language(header: &str) -> Option<Locale> {
 /// The locale for a request with these headers.
 #[cfg(feature = "ssr")]
 pub fn negotiate(headers: &http::HeaderMap) -> Locale {
-    crate::ssr::cookies::read(headers, COOKIE)
+    crate::ssr::cookies::read_named(headers, COOKIE)
         .and_then(|value| from_tag(&value))
         .or_else(|| {
             headers

@@ -175,3 +175,25 @@ test('deleting the account needs the password and removes it', async ({ page }) 
   await submitLogin(page, user.email, PASSWORD);
   await expect(page.locator('.form-alert')).toHaveText(LOGIN_FAILED);
 });
+
+test('a reset link for another account is refused while signed in', async ({ page, browser, request }) => {
+  // The attacker asks for a reset link for their own account…
+  const attackerBrowser = await browser.newContext();
+  const attackerPage = await attackerBrowser.newPage();
+  const attacker = await signUp(attackerPage);
+  await attackerPage.context().clearCookies();
+  await askForLink(attackerPage, attacker.email);
+  const link = await resetLink(request, attacker.email);
+  await attackerBrowser.close();
+
+  // …and sends it to a signed-in victim, whose browser plants no token.
+  const victim = await signUp(page);
+  await open(page, link);
+  await expect(page).toHaveURL(/\/reset\?other_account=1$/);
+  await expect(page.getByRole('heading', { name: "This link can't be used" })).toBeVisible();
+  await expect(page.getByTestId('reset-link-error')).toContainText('signed in to another account');
+  await snap(page, 'reset-other-account');
+  const cookies = await page.context().cookies();
+  expect(cookies.map((c) => c.name)).not.toContain('lk_reset');
+  await expectSignedInAs(page, victim.username);
+});

@@ -8,6 +8,9 @@ use app::ssr::config::{AuthConfig, CodeConfig, Feature, HashParams};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use rand::RngCore;
 
+use crate::client_addr::{ForwardedHeader, TrustedProxies};
+use crate::router::Edge;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Development,
@@ -28,7 +31,12 @@ pub struct Config {
     pub public_url: String,
     /// Origins whose pages may call the JSON API (`CORS_ALLOWED_ORIGINS`).
     pub cors_origins: Vec<String>,
+    /// Proxies whose forwarding header names the client (`TRUSTED_PROXIES`,
+    /// `FORWARDED_HEADER`); none by default.
+    pub trusted_proxies: TrustedProxies,
     pub bind: SocketAddr,
+    /// Where `/metrics` is served (`METRICS_ADDR`; `off` serves none).
+    pub metrics_bind: Option<SocketAddr>,
     pub site_root: String,
     pub json_logs: bool,
     pub auth: AuthConfig,
@@ -59,10 +67,18 @@ impl Config {
         let m_cost = parse("ARGON2_MEMORY_KIB", 19 * 1024);
         let t_cost = parse("ARGON2_ITERATIONS", 2);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-        let hash_workers = parse("HASH_WORKERS", cores);
+        let hash_workers = parse("HASH_WORKERS", cores).max(1);
+        let hash_queue_max = parse(
+            "HASH_QUEUE_MAX",
+            hash_workers * app::ssr::password::DEFAULT_JOBS_PER_WORKER as u64,
+        );
+        let signups_per_ip = parse("SIGNUPS_PER_HOUR_PER_IP", 30);
+        let mail_give_up_after = parse("MAIL_GIVE_UP_AFTER_SECS", 24 * 3600);
         let code_ttl = parse("CODE_TTL_SECS", 180);
         let reset_ttl = parse("RESET_TOKEN_TTL_SECS", 3600);
         let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", 60);
+        let login_free_per_account = parse("LOGIN_FREE_ATTEMPTS", 5);
+        let login_free_per_ip = parse("LOGIN_FREE_ATTEMPTS_PER_IP", 20);
 
         let mode = match get("LATCHKEY_ENV").as_deref() {
             None | Some("development") | Some("dev") => Mode::Development,
@@ -91,6 +107,16 @@ impl Config {
             ));
             SocketAddr::from(([127, 0, 0, 1], 3000))
         });
+        let metrics_bind = match get("METRICS_ADDR").as_deref() {
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            Some("off") => None,
+            Some(raw) => Some(raw.parse().unwrap_or_else(|_| {
+                problems.push(format!(
+                    "METRICS_ADDR must be host:port or off, got {raw:?}"
+                ));
+                SocketAddr::from(([127, 0, 0, 1], 9464))
+            })),
+        };
         let public_url = get("PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
@@ -123,6 +149,22 @@ impl Config {
                 problems.push(format!(
                     "CORS_ALLOWED_ORIGINS takes origins like https://app.example.com (no path), got {origin:?}"
                 ));
+            }
+        }
+
+        let mut trusted_proxies = TrustedProxies::default();
+        match TrustedProxies::parse_list(&get("TRUSTED_PROXIES").unwrap_or_default()) {
+            Ok(networks) => trusted_proxies.networks = networks,
+            Err(bad) => problems.push(format!(
+                "TRUSTED_PROXIES takes addresses or CIDR blocks like 10.0.0.0/8, ::1, got {bad:?}"
+            )),
+        }
+        if let Some(raw) = get("FORWARDED_HEADER") {
+            match ForwardedHeader::parse(&raw) {
+                Some(header) => trusted_proxies.header = header,
+                None => problems.push(format!(
+                    "FORWARDED_HEADER must be x-forwarded-for or forwarded, got {raw:?}"
+                )),
             }
         }
 
@@ -209,6 +251,11 @@ impl Config {
                 )),
             }
         }
+        if login_free_per_account == 0 || login_free_per_ip == 0 {
+            problems.push(
+                "LOGIN_FREE_ATTEMPTS and LOGIN_FREE_ATTEMPTS_PER_IP must be at least 1".into(),
+            );
+        }
         if code_ttl < 10 {
             problems.push("CODE_TTL_SECS must be at least 10".into());
         }
@@ -236,6 +283,7 @@ impl Config {
             redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "latchkey:".into()),
             smtp_url,
             bind,
+            metrics_bind,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             json_logs,
             auth: AuthConfig {
@@ -258,16 +306,29 @@ impl Config {
                     t_cost: t_cost as u32,
                     p_cost: 1,
                 },
-                hash_workers: hash_workers.max(1) as usize,
+                hash_workers: hash_workers as usize,
+                hash_queue_max: hash_queue_max.max(1) as usize,
+                signups_per_hour_per_ip: signups_per_ip.min(u64::from(u32::MAX)) as u32,
+                mail_give_up_after: Duration::from_secs(mail_give_up_after.max(60)),
                 min_password_len: min_password_len as usize,
                 secure_cookies: public_url.starts_with("https://"),
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 reset_ttl: Duration::from_secs(reset_ttl),
-                login_free_failures: (5, 20),
+                login_free_failures: (login_free_per_account, login_free_per_ip),
             },
             public_url,
             cors_origins,
+            trusted_proxies,
         })
+    }
+
+    /// What the router needs to know about the network in front of it.
+    pub fn edge(&self) -> Edge {
+        Edge {
+            public_url: self.public_url.clone(),
+            cors_origins: self.cors_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
     }
 }
 
@@ -293,6 +354,27 @@ mod tests {
         assert_eq!(c.auth.access_ttl, Duration::from_secs(900));
         assert!(c.auth.jwt_secret.len() >= 32, "a random dev secret");
         assert!(!c.auth.secure_cookies);
+        assert!(
+            c.trusted_proxies.networks.is_empty(),
+            "no forwarding header is believed unless proxies are named"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks() {
+        let c = config(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1, fd00::/8"),
+            ("FORWARDED_HEADER", "Forwarded"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.networks.len(), 3);
+        assert_eq!(c.trusted_proxies.header, ForwardedHeader::Forwarded);
+        let problems = config(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("FORWARDED_HEADER", "x-real-ip"),
+        ])
+        .unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[test]

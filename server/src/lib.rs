@@ -2,6 +2,7 @@
 //! around the `app` crate's pages and services.
 
 pub mod api;
+pub mod client_addr;
 pub mod config;
 pub mod fn_status;
 pub mod health;

@@ -41,6 +41,12 @@ enum Command {
         /// Used when the account is created.
         #[arg(long)]
         username: String,
+        /// Promote an existing account whose address was never verified:
+        /// end its sessions and clear its password first (whoever made it
+        /// may not own the mailbox; the owner then signs in by code or
+        /// sets a password with a reset link).
+        #[arg(long)]
+        reset: bool,
     },
 }
 
@@ -88,8 +94,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     tracing::info!(backend = ?db.backend, "database ready, migrations applied");
     match command {
         Command::Migrate => return Ok(()),
-        Command::CreateAdmin { email, username } => {
-            return create_admin(db, config, &email, &username).await;
+        Command::CreateAdmin {
+            email,
+            username,
+            reset,
+        } => {
+            return create_admin(db, config, &email, &username, reset).await;
         }
         Command::Serve | Command::HashRate { .. } => {}
     }
@@ -121,12 +131,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
-    let app = server::router::build_with_cors(
-        services,
-        leptos_options,
-        &config.public_url,
-        &config.cors_origins,
-    );
+    if let Some(addr) = config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on METRICS_ADDR {addr}: {e}"))?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        let metrics = server::metrics::router(services.clone());
+        tokio::spawn(async move { axum::serve(listener, metrics).await });
+    }
+    let app = server::router::build_with(services, leptos_options, config.edge());
 
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(
@@ -185,11 +198,17 @@ async fn hash_rate(config: &Config, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_admin(db: Db, config: Config, email: &str, username: &str) -> anyhow::Result<()> {
+async fn create_admin(
+    db: Db,
+    config: Config,
+    email: &str,
+    username: &str,
+    reset: bool,
+) -> anyhow::Result<()> {
     // Codes and limits play no part here: the in-process store will do.
     let services = Services::new(db, Arc::new(MemoryStore::new()), config.auth);
     let (admin, created) = services
-        .create_admin(email, username, read_password)
+        .create_admin(email, username, reset, read_password)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let who = format!("{} <{}>", admin.user.username, admin.user.email);

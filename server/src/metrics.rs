@@ -1,7 +1,9 @@
 //! Prometheus metrics at `/metrics`: requests by route and status with
 //! their latency, log-ins by outcome (counted in the service layer), and,
 //! read at scrape time, the argon2 pool's queue and the outbox depth.
-//! Serve it to your scraper only (e.g. block `/metrics` at the proxy).
+//! They are served on a listener of their own (`METRICS_ADDR`, loopback by
+//! default), never on the public one: they tell a stranger how many
+//! log-ins fail and how busy the hash pool is.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -45,7 +47,15 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
-pub async fn render(State(services): State<Services>) -> Response {
+/// The metrics listener's router.
+pub fn router(services: Services) -> axum::Router {
+    handle();
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(render))
+        .with_state(services)
+}
+
+async fn render(State(services): State<Services>) -> Response {
     let handle = handle();
     metrics::gauge!("latchkey_hash_jobs_in_flight").set(services.hasher.in_flight() as f64);
     if let Ok(depth) = services.outbox_depth().await {

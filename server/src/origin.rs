@@ -5,39 +5,76 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::ApiError;
 use app::error::{AppError, ErrorCode, Reason};
 
-/// `trusted`: the public origin, then any CORS origins.
-pub async fn check(State(trusted): State<Arc<[String]>>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || allowed(req.headers(), &trusted)
-    {
-        return next.run(req).await;
-    }
-    let mut response =
-        ApiError(AppError::of(ErrorCode::Forbidden, Reason::CrossSite)).into_response();
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    response
+/// The origins a state-changing request may come from.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// Ours (from `PUBLIC_URL`): pages, forms and server functions.
+    pub public: String,
+    /// `CORS_ALLOWED_ORIGINS`: trusted for Bearer calls to the JSON API
+    /// only. Their pages are other apps; they must not ride the session
+    /// cookies of a browser that is signed in here (same-site cookies are
+    /// sent from a sibling subdomain).
+    pub cors: Vec<String>,
 }
 
-fn allowed(headers: &HeaderMap, trusted: &[String]) -> bool {
+pub async fn check(State(origins): State<Arc<Origins>>, mut req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    match verdict(req.uri().path(), req.headers(), &origins) {
+        Verdict::Allowed => next.run(req).await,
+        Verdict::WithoutCookies => {
+            req.headers_mut().remove(header::COOKIE);
+            next.run(req).await
+        }
+        Verdict::Refused => {
+            let mut response =
+                ApiError(AppError::of(ErrorCode::Forbidden, Reason::CrossSite)).into_response();
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Allowed,
+    /// A CORS origin calling the API: allowed, as if it had no cookies.
+    WithoutCookies,
+    Refused,
+}
+
+fn verdict(path: &str, headers: &HeaderMap, origins: &Origins) -> Verdict {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match header("origin") {
         // Same origin as configured, or as the Host the browser talked to.
-        Some(origin) => {
-            trusted.iter().any(|t| t == origin)
+        Some(origin)
+            if origin == origins.public
                 || header("host").is_some_and(|host| {
                     origin == format!("http://{host}") || origin == format!("https://{host}")
-                })
+                }) =>
+        {
+            Verdict::Allowed
         }
+        Some(origin)
+            if path.starts_with("/api/v1/") && origins.cors.iter().any(|o| o == origin) =>
+        {
+            Verdict::WithoutCookies
+        }
+        Some(_) => Verdict::Refused,
         // No Origin: not a modern browser's cross-site POST, unless Fetch
         // Metadata says it is.
-        None => !matches!(header("sec-fetch-site"), Some("cross-site" | "same-site")),
+        None if matches!(header("sec-fetch-site"), Some("cross-site" | "same-site")) => {
+            Verdict::Refused
+        }
+        None => Verdict::Allowed,
     }
 }
 
@@ -55,36 +92,62 @@ mod tests {
 
     #[test]
     fn same_origin_passes_and_cross_site_is_refused() {
-        let public = &[
-            "https://auth.example.com".to_owned(),
-            "https://app.example.com".to_owned(),
-        ][..];
-        assert!(allowed(
-            &headers(&[("origin", "https://auth.example.com")]),
-            public
-        ));
-        assert!(
-            allowed(&headers(&[("origin", "https://app.example.com")]), public),
-            "a CORS origin"
+        let origins = Origins {
+            public: "https://auth.example.com".to_owned(),
+            cors: vec!["https://app.example.com".to_owned()],
+        };
+        let v =
+            |path: &str, pairs: &[(&'static str, &str)]| verdict(path, &headers(pairs), &origins);
+        assert_eq!(
+            v(
+                "/api/v1/auth/login",
+                &[("origin", "https://auth.example.com")]
+            ),
+            Verdict::Allowed
         );
-        assert!(allowed(
-            &headers(&[
-                ("origin", "http://localhost:3000"),
-                ("host", "localhost:3000")
-            ]),
-            public
-        ));
-        assert!(!allowed(
-            &headers(&[
-                ("origin", "https://evil.example"),
-                ("host", "auth.example.com")
-            ]),
-            public
-        ));
-        assert!(!allowed(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            public
-        ));
-        assert!(allowed(&headers(&[]), public), "non-browser clients");
+        assert_eq!(
+            v("/api/v1/me", &[("origin", "https://app.example.com")]),
+            Verdict::WithoutCookies,
+            "a CORS origin calls the API without the session cookies"
+        );
+        assert_eq!(
+            v("/fn/logout", &[("origin", "https://app.example.com")]),
+            Verdict::Refused,
+            "a CORS origin may not call our server functions"
+        );
+        assert_eq!(
+            v("/login", &[("origin", "https://app.example.com")]),
+            Verdict::Refused,
+            "a CORS origin may not post our forms"
+        );
+        assert_eq!(
+            v(
+                "/api/v1/auth/login",
+                &[
+                    ("origin", "http://localhost:3000"),
+                    ("host", "localhost:3000")
+                ]
+            ),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            v(
+                "/api/v1/auth/login",
+                &[
+                    ("origin", "https://evil.example"),
+                    ("host", "auth.example.com")
+                ]
+            ),
+            Verdict::Refused
+        );
+        assert_eq!(
+            v("/api/v1/auth/login", &[("sec-fetch-site", "cross-site")]),
+            Verdict::Refused
+        );
+        assert_eq!(
+            v("/api/v1/auth/login", &[]),
+            Verdict::Allowed,
+            "non-browser clients"
+        );
     }
 }

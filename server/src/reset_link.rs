@@ -2,8 +2,13 @@
 //! pages: the token moves into an HttpOnly cookie and the browser is sent
 //! to plain `/reset`. The token then never sits in the address bar, the
 //! history or a Referer, and this response itself sends no Referer onward.
+//!
+//! A browser signed in to another account gets no token: a link mailed by
+//! an attacker for their own account would otherwise have the victim set
+//! its password and end up signed in to it (a log-in CSRF). The page says
+//! to sign out first.
 
-use app::ssr::{cookies, Services};
+use app::ssr::{cookies, Auth, Services};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -29,13 +34,28 @@ pub async fn land(State(services): State<Services>, req: Request, next: Next) ->
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
         .take(64)
         .collect();
-    let mut response = (StatusCode::FOUND, [(header::LOCATION, "/reset")]).into_response();
+    let signed_in_elsewhere = match req.extensions().get::<Auth>() {
+        Some(auth) => services
+            .check_reset_link(&token)
+            .await
+            .is_ok_and(|email| email != auth.user.email),
+        None => false,
+    };
+    let to = if signed_in_elsewhere {
+        "/reset?other_account=1"
+    } else {
+        "/reset"
+    };
+    let mut response = (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if signed_in_elsewhere {
+        return response;
+    }
     if let Ok(cookie) = cookies::reset_token(&services.config, Some(&token)).parse() {
         headers.insert(header::SET_COOKIE, cookie);
     }

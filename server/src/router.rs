@@ -19,23 +19,44 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api;
+use crate::client_addr::TrustedProxies;
 
 /// Requests larger than this are refused with 413 before any handler runs.
 const BODY_LIMIT: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str) -> Router {
-    build_with_cors(services, leptos_options, public_url, &[])
+/// How the deployment meets the network: its public URL, the origins whose
+/// pages may call the JSON API, and the proxies in front of it.
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    pub public_url: String,
+    /// Origins whose pages may call the JSON API with Bearer tokens (never
+    /// with the session cookies).
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: TrustedProxies,
 }
 
-/// `build`, letting browsers on `cors_origins` call the JSON API (Bearer
-/// tokens, no cookies) and post to it.
-pub fn build_with_cors(
-    services: Services,
-    leptos_options: LeptosOptions,
-    public_url: &str,
-    cors_origins: &[String],
-) -> Router {
+impl Edge {
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            public_url: public_url.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+pub fn build(services: Services, leptos_options: LeptosOptions, public_url: &str) -> Router {
+    build_with(services, leptos_options, Edge::new(public_url))
+}
+
+pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge) -> Router {
+    let Edge {
+        public_url,
+        cors_origins,
+        trusted_proxies,
+    } = edge;
+    let public_url = public_url.as_str();
+    let cors_origins = cors_origins.as_slice();
     let routes = generate_route_list(App);
     let context = {
         let services = services.clone();
@@ -52,9 +73,10 @@ pub fn build_with_cors(
 
     crate::metrics::handle();
     let https = public_url.starts_with("https://");
-    let mut trusted = vec![origin_of(public_url)];
-    trusted.extend(cors_origins.iter().cloned());
-    let trusted: Arc<[String]> = trusted.into();
+    let origins = Arc::new(crate::origin::Origins {
+        public: origin_of(public_url),
+        cors: cors_origins.to_vec(),
+    });
     let router = Router::new()
         .nest(
             "/api/v1",
@@ -67,23 +89,24 @@ pub fn build_with_cors(
             "/readyz",
             get(crate::health::readyz).with_state(services.clone()),
         )
-        .route(
-            "/metrics",
-            get(crate::metrics::render).with_state(services.clone()),
-        )
         .merge(pages)
         .layer(middleware::from_fn(crate::metrics::track))
+        // Inside the session layer: the landing must know who is signed in.
         .layer(middleware::from_fn_with_state(
             services.clone(),
-            crate::session::authenticate,
-        ))
-        .layer(middleware::from_fn_with_state(
-            services,
             crate::reset_link::land,
         ))
         .layer(middleware::from_fn_with_state(
-            trusted,
+            services,
+            crate::session::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            origins,
             crate::origin::check,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(trusted_proxies),
+            crate::client_addr::resolve,
         ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // A stuck request (a hung database call) ends with 408, not never.

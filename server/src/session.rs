@@ -2,16 +2,15 @@
 //! cookie has expired, the refresh cookie is rotated transparently and the new
 //! cookies ride on the response.
 
-use std::net::SocketAddr;
-
 use app::error::{AppError, ErrorCode};
 use app::ssr::{cookies, Auth, ClientInfo, Services};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::api::error::ApiError;
+use crate::client_addr::ClientAddr;
 
 pub async fn authenticate(
     State(services): State<Services>,
@@ -22,7 +21,7 @@ pub async fn authenticate(
     if req.uri().path().starts_with("/pkg/") {
         return next.run(req).await;
     }
-    let client = client_info(&req);
+    let client = client_info(&req, &services.config);
     req.extensions_mut().insert(client.clone());
 
     let bearer = req
@@ -33,7 +32,7 @@ pub async fn authenticate(
         .map(|t| t.trim().to_owned());
     let access = bearer
         .clone()
-        .or_else(|| cookies::read(req.headers(), cookies::ACCESS));
+        .or_else(|| cookies::read(req.headers(), &services.config, cookies::ACCESS));
 
     let mut auth: Option<Auth> = match &access {
         // The database is down: say so, rather than answer as if signed out.
@@ -46,7 +45,7 @@ pub async fn authenticate(
     let mut set_cookies: Vec<String> = Vec::new();
     // Only browsers (cookies) refresh here; API clients call auth/refresh.
     if auth.is_none() && bearer.is_none() {
-        if let Some(refresh) = cookies::read(req.headers(), cookies::REFRESH) {
+        if let Some(refresh) = cookies::read(req.headers(), &services.config, cookies::REFRESH) {
             match services.refresh(&refresh, &client).await {
                 Ok((issued, fresh)) => {
                     set_cookies.extend(cookies::for_session(&services.config, &issued));
@@ -62,9 +61,12 @@ pub async fn authenticate(
             set_cookies.extend(cookies::cleared(&services.config));
         }
     }
+    let signed_in = auth.is_some();
     if let Some(auth) = auth {
         req.extensions_mut().insert(auth);
     }
+    // The JSON API's answers are a user's own or carry tokens.
+    let api = req.uri().path().starts_with("/api/");
 
     let mut response = next.run(req).await;
     // A handler that set its own session cookies (log in, log out) wins;
@@ -74,7 +76,14 @@ pub async fn authenticate(
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|c| c.starts_with(cookies::ACCESS) || c.starts_with(cookies::REFRESH));
+        .any(|c| cookies::is_session(&services.config, c));
+    // A signed-in page, a token or a session cookie must never be kept by
+    // a shared cache (or the browser's back button after sign-out).
+    if signed_in || api || handler_set_session || !set_cookies.is_empty() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if !handler_set_session {
         for value in set_cookies {
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -104,17 +113,18 @@ fn unavailable(req: &Request, err: AppError) -> Response {
     response
 }
 
-fn client_info(req: &Request) -> ClientInfo {
+fn client_info(req: &Request, config: &app::ssr::AuthConfig) -> ClientInfo {
     ClientInfo {
         ip: req
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+            .get::<ClientAddr>()
+            .map(|ClientAddr(ip)| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         locale: app::locale::negotiate(req.headers()),
+        device: cookies::read(req.headers(), config, cookies::DEVICE),
     }
 }

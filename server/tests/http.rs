@@ -34,6 +34,20 @@ on_both_backends!(api_account_life_cycle, |backend| {
     let app = app(backend).await;
     let (name, tokens) = api_signup(&app).await;
     assert_eq!(tokens["token_type"], "Bearer");
+    let login = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": name, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(
+        login.headers()[header::CACHE_CONTROL],
+        "no-store",
+        "a response carrying tokens"
+    );
     assert!(tokens["expires_in"].as_i64().unwrap() > 800);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
 
@@ -154,11 +168,20 @@ on_both_backends!(browser_forms_work_without_javascript, |backend| {
     assert!(set
         .iter()
         .any(|c| c.starts_with("lk_refresh=") && c.contains("HttpOnly")));
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("lk_device=") && c.contains("HttpOnly")),
+        "this browser is known to the account from now on: {set:?}"
+    );
     let jar = cookie_jar(&res);
 
-    // The server-rendered profile already shows the user.
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+
+    // The server-rendered profile already shows the user, and no cache
+    // may keep it.
     let page = send(&app, page_get("/profile", &jar)).await;
     assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
     let html = body_text(page).await;
     assert!(
         html.contains(&format!("{name}@example.com")),
@@ -669,8 +692,14 @@ on_both_backends!(sessions_are_listed_and_ended_over_the_api, |backend| {
 async fn cors_is_off_by_default_and_follows_the_configured_origins() {
     let services = common::services(Backend::Sqlite).await;
     let allowed = "https://app.example.com";
-    let app =
-        server::router::build_with_cors(services, leptos_options(), ORIGIN, &[allowed.to_owned()]);
+    let app = server::router::build_with(
+        services,
+        leptos_options(),
+        server::router::Edge {
+            cors_origins: vec![allowed.to_owned()],
+            ..server::router::Edge::new(ORIGIN)
+        },
+    );
     let preflight = |origin: &str| {
         Request::options("/api/v1/auth/login")
             .header(header::ORIGIN, origin)
@@ -702,6 +731,36 @@ async fn cors_is_off_by_default_and_follows_the_configured_origins() {
         "checked credentials, not refused as cross-site"
     );
     assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], allowed);
+
+    // A browser signed in here: its cookies never authenticate a call from
+    // the CORS origin (a sibling subdomain gets SameSite=Lax cookies sent),
+    // and that origin may not post our forms or server functions at all.
+    let name = common::unique_name();
+    let form =
+        format!("email={name}%40example.com&username={name}&password=correct+horse+battery+staple");
+    let jar = cookie_jar(&send(&app, form_post("/fn/signup", &form, None)).await);
+    let from_allowed = |mut req: Request<Body>| {
+        req.headers_mut()
+            .insert(header::ORIGIN, allowed.parse().unwrap());
+        req.headers_mut()
+            .insert(header::COOKIE, jar.parse().unwrap());
+        req
+    };
+    let patch = Request::patch("/api/v1/me")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "username": "taken_over" }).to_string()))
+        .unwrap();
+    let res = send(&app, from_allowed(patch)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "cookies ignored");
+    let res = send(&app, from_allowed(form_post("/fn/logout", "", None))).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "server functions refused"
+    );
+    let page = send(&app, page_get("/profile", &jar)).await;
+    assert_eq!(page.status(), StatusCode::OK, "still signed in, unchanged");
+    assert!(body_text(page).await.contains(&name));
 
     let default = app_default_cors().await;
     let none = send(&default, preflight(allowed)).await;
@@ -1088,6 +1147,52 @@ async fn pages_carry_a_nonce_csp_and_everything_the_safe_headers() {
         .starts_with("max-age="));
 }
 
+// Over https every cookie we set carries the `__Host-` prefix (Secure,
+// Path=/, no Domain), and only the prefixed name is read back, so a cookie
+// planted by a sibling subdomain under the bare name signs nobody in.
+#[tokio::test]
+async fn https_cookies_carry_the_host_prefix() {
+    let public = "https://auth.example.com";
+    let mut config = app::ssr::AuthConfig::for_tests();
+    config.secure_cookies = true;
+    config.public_url = public.into();
+    let app = server::router::build(
+        common::services_with(Backend::Sqlite, config).await,
+        leptos_options(),
+        public,
+    );
+    let name = common::unique_name();
+    let form =
+        format!("email={name}%40example.com&username={name}&password=correct+horse+battery+staple");
+    let mut signup = form_post("/fn/signup", &form, None);
+    signup
+        .headers_mut()
+        .insert(header::ORIGIN, public.parse().unwrap());
+    let res = send(&app, signup).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let set: Vec<String> = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    for base in ["lk_access", "lk_refresh", "lk_device"] {
+        assert!(
+            set.iter().any(|c| c.starts_with(&format!("__Host-{base}="))
+                && c.contains("Secure")
+                && c.contains("Path=/")
+                && !c.contains("Domain")),
+            "{base} in {set:?}"
+        );
+    }
+    let jar = cookie_jar(&res);
+    let page = send(&app, page_get("/profile", &jar)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let tossed = jar.replace("__Host-", "");
+    let page = send(&app, page_get("/profile", &tossed)).await;
+    assert_eq!(page.status(), StatusCode::FOUND, "bare names are not ours");
+}
+
 on_both_backends!(readiness_reports_the_database_and_the_store, |backend| {
     let app = app(backend).await;
     let res = send(&app, page_get("/readyz", "")).await;
@@ -1125,7 +1230,12 @@ async fn metrics_count_requests_by_route_and_logins_by_outcome() {
     let _ = send(&app, page_get("/login", "")).await;
     let _ = send(&app, page_get("/api/v1/me/sessions/some-id", "")).await;
 
-    let res = send(&app, page_get("/metrics", "")).await;
+    // Never on the public listener…
+    let public = send(&app, page_get("/metrics", "")).await;
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    // …only on the metrics one.
+    let metrics = server::metrics::router(common::services(Backend::Sqlite).await);
+    let res = send(&metrics, page_get("/metrics", "")).await;
     assert_eq!(res.status(), StatusCode::OK);
     let text = body_text(res).await;
     for needle in [
@@ -1186,3 +1296,46 @@ async fn nul_characters_are_refused_not_a_server_error() {
         );
     }
 }
+
+// Log-in CSRF by reset link: an attacker mails a victim the reset link of
+// the attacker's own account. In a browser signed in to another account
+// the landing plants no token and the page says to sign out first; a
+// signed-out browser gets the link as usual.
+on_both_backends!(
+    a_reset_link_is_not_planted_in_a_browser_signed_in_elsewhere,
+    |backend| {
+        let (s, inbox) =
+            common::services_with_smtp(backend, app::ssr::AuthConfig::for_tests()).await;
+        let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
+        let victim = common::sign_up(&s).await;
+        let attacker = common::sign_up(&s).await;
+        s.forgot_password(&attacker.email, &common::NO_CLIENT)
+            .await
+            .unwrap();
+        let token = common::smtp::reset_token_in(
+            &inbox.wait_for_subject(&attacker.email, "Reset your").await,
+        );
+        let link = format!("/reset?token={token}");
+        let victim_jar = format!(
+            "lk_access={}; lk_refresh={}",
+            victim.issued.access_token, victim.issued.refresh_token
+        );
+        let landing = send(&app, page_get(&link, &victim_jar)).await;
+        assert_eq!(landing.status(), StatusCode::FOUND);
+        assert_eq!(
+            landing.headers()[header::LOCATION],
+            "/reset?other_account=1"
+        );
+        assert!(
+            !cookie_jar(&landing).contains("lk_reset"),
+            "no token planted"
+        );
+        let page = send(&app, page_get("/reset?other_account=1", &victim_jar)).await;
+        let html = body_text(page).await;
+        assert!(html.contains("signed in to another account"), "{html}");
+
+        let landing = send(&app, page_get(&link, "")).await;
+        assert_eq!(landing.headers()[header::LOCATION], "/reset");
+        assert!(cookie_jar(&landing).starts_with("lk_reset="));
+    }
+);

@@ -23,10 +23,25 @@ fn token() -> String {
 /// Whether the link works; the account's email when it does (the link's
 /// holder received it at that address).
 #[server(prefix = "/fn", endpoint = "check_reset_link")]
-pub async fn check_reset_link() -> Result<String, AppError> {
-    crate::ssr::request::services()?
-        .check_reset_link(&token())
-        .await
+pub async fn check_reset_link(other_account: bool) -> Result<String, AppError> {
+    use crate::ssr::request;
+    if other_account {
+        return Err(signed_in_elsewhere());
+    }
+    let email = request::services()?.check_reset_link(&token()).await?;
+    match request::current_auth() {
+        Some(auth) if auth.user.email != email => Err(signed_in_elsewhere()),
+        _ => Ok(email),
+    }
+}
+
+/// The link is for another account than the one signed in here.
+#[cfg(feature = "ssr")]
+fn signed_in_elsewhere() -> AppError {
+    AppError::of(
+        crate::error::ErrorCode::Forbidden,
+        crate::error::Reason::ResetOtherAccount,
+    )
 }
 
 #[server(prefix = "/fn", endpoint = "reset_password")]
@@ -39,6 +54,11 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), App
         ));
     }
     let services = request::services()?;
+    if let Some(auth) = request::current_auth() {
+        if services.check_reset_link(&token()).await? != auth.user.email {
+            return Err(signed_in_elsewhere());
+        }
+    }
     let (_, issued) = services
         .reset_password(&token(), password, &request::client_info())
         .await?;
@@ -56,7 +76,9 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), App
 pub fn ResetPage() -> impl IntoView {
     let action = session_action::<ResetPassword>();
     let error = action_error(action);
-    let link = Resource::new_blocking(|| (), |_| check_reset_link());
+    let query = leptos_router::hooks::use_query_map();
+    let other_account = move || query.read().get("other_account").is_some();
+    let link = Resource::new_blocking(other_account, check_reset_link);
     view! {
         <Title text=tr!(reset.title)/>
         <section class="card auth-card">

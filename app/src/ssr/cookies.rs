@@ -2,6 +2,8 @@
 //! sent on every path (not only a refresh route) because SSR page loads and
 //! server functions refresh transparently.
 
+use std::borrow::Cow;
+
 use cookie::{time::Duration, Cookie, SameSite};
 use http::HeaderMap;
 
@@ -13,9 +15,26 @@ pub const REFRESH: &str = "lk_refresh";
 /// Carries a password-reset token from the emailed link to the reset form,
 /// so the token leaves the address bar (history, screenshots, Referer).
 pub const RESET: &str = "lk_reset";
+/// Marks a browser that has signed in to an account before, so a stranger
+/// throttling that account's log-in does not lock its owner out.
+pub const DEVICE: &str = "lk_device";
+/// How long a browser stays known.
+const DEVICE_MAX_AGE: i64 = 365 * 24 * 3600;
 
-fn build(config: &AuthConfig, name: &'static str, value: String, max_age: i64) -> String {
-    Cookie::build((name, value))
+/// The name a cookie goes by. Over https it carries the `__Host-` prefix:
+/// browsers then take it only from this very host, `Secure`, with `Path=/`
+/// and no `Domain`, so a sibling subdomain cannot plant or overwrite a
+/// session (cookie tossing).
+pub fn name(config: &AuthConfig, base: &'static str) -> Cow<'static, str> {
+    if config.secure_cookies {
+        Cow::Owned(format!("__Host-{base}"))
+    } else {
+        Cow::Borrowed(base)
+    }
+}
+
+fn build(config: &AuthConfig, base: &'static str, value: String, max_age: i64) -> String {
+    Cookie::build((name(config, base), value))
         .path("/")
         .http_only(true)
         .secure(config.secure_cookies)
@@ -42,6 +61,18 @@ pub fn for_session(config: &AuthConfig, issued: &Issued) -> [String; 2] {
             issued.refresh_expires_at - now,
         ),
     ]
+}
+
+/// `Set-Cookie` for a device cookie (kept across sign-outs).
+pub fn device(config: &AuthConfig, token: String) -> String {
+    build(config, DEVICE, token, DEVICE_MAX_AGE)
+}
+
+/// Whether a `Set-Cookie` value sets (or clears) the session.
+pub fn is_session(config: &AuthConfig, set_cookie: &str) -> bool {
+    [ACCESS, REFRESH]
+        .iter()
+        .any(|base| set_cookie.starts_with(&format!("{}=", name(config, base))))
 }
 
 /// `Set-Cookie` values that remove the session from the browser.
@@ -73,8 +104,13 @@ pub fn reset_token(config: &AuthConfig, token: Option<&str>) -> String {
     build(config, RESET, token.unwrap_or_default().to_owned(), max_age)
 }
 
-/// The value of cookie `name` in a request's headers.
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of our cookie `base` (see [`name`]) in a request's headers.
+pub fn read(headers: &HeaderMap, config: &AuthConfig, base: &'static str) -> Option<String> {
+    read_named(headers, &name(config, base))
+}
+
+/// The value of the cookie called exactly `name`.
+pub fn read_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -30,6 +30,10 @@ impl ServerProcess {
                 "process-test-secret-process-test-secret-0123",
             )
             .env("RUST_LOG", "info")
+            // Several servers may run at once: each its own metrics port.
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            // The load tests sign many accounts up from one address.
+            .env("SIGNUPS_PER_HOUR_PER_IP", "1000000")
             .env_remove("REDIS_URL")
             .env_remove("SMTP_URL")
             .stdout(Stdio::piped())

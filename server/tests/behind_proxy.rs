@@ -1,0 +1,271 @@
+//! Latchkey behind a real nginx, configured with the very location block the
+//! README shows (`deploy/nginx.conf`): clients are told apart by the address
+//! nginx forwards, and a forged `X-Forwarded-For` gains nothing, through
+//! nginx or straight at the app's port. Clients use distinct loopback
+//! addresses (127.0.0.2, 127.0.0.3, …) as their source, so nginx and the
+//! app see real, different peers.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::process::ServerProcess;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// nginx on a free loopback port, proxying to `app_port`; stopped on drop.
+struct Nginx {
+    child: tokio::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Nginx {
+    async fn start(app_port: u16) -> Self {
+        assert!(
+            std::path::Path::new(NGINX).exists(),
+            "nginx is not installed: scripts/tools.sh installs it (apt-get install nginx-light)"
+        );
+        let dir = std::env::temp_dir().join(format!("lk-nginx-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let location =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nginx.conf"))
+                .expect("deploy/nginx.conf")
+                .replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}"));
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\n\
+             pid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n\
+               access_log off;\n\
+               client_body_temp_path {d}/body;\n\
+               proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n\
+               scgi_temp_path {d}/scgi;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port};\n\
+                 {location}\n\
+               }}\n\
+             }}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = tokio::process::Command::new(NGINX)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off; user root;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nginx");
+        let nginx = Self {
+            child,
+            port,
+            _dir: TempDir(dir),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return nginx;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(nginx._dir.0.join("error.log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// One JSON exchange from the loopback address `from` to `port`.
+async fn call(
+    from: Ipv4Addr,
+    port: u16,
+    method: &str,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(IpAddr::V4(from), 0)).unwrap();
+    let mut stream = socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .expect("connect");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in extra_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    stream
+        .write_all(format!("{head}\r\n{body}").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("an answer within 10 s")
+    .unwrap();
+    let status = response[9..12].parse().unwrap();
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
+    let json = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        rest.split("\r\n").nth(1).unwrap_or_default()
+    } else {
+        rest
+    };
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+const CLIENT_A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+const CLIENT_B: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+
+/// A failed log-in with a name nobody has (so only the address's budget
+/// is spent).
+async fn bad_login(from: Ipv4Addr, port: u16, headers: &[(&str, &str)]) -> u16 {
+    let name = common::unique_name();
+    let body = json!({ "login": name, "password": "not the password" });
+    call(
+        from,
+        port,
+        "POST",
+        "/api/v1/auth/login",
+        headers,
+        Some(body),
+    )
+    .await
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
+    let db = common::fresh_db_url(common::Backend::Sqlite).await;
+    let app = ServerProcess::start(&[
+        ("DATABASE_URL", db),
+        ("TRUSTED_PROXIES", "127.0.0.1".into()),
+        ("LOGIN_FREE_ATTEMPTS_PER_IP", "3".into()),
+    ])
+    .await;
+    let nginx = Nginx::start(app.port).await;
+
+    // B signs up through nginx: its session and its log carry B's address.
+    let name = common::unique_name();
+    let signup = json!({ "email": format!("{name}@example.com"), "username": name, "password": common::PASSWORD });
+    let (status, tokens) = call(
+        CLIENT_B,
+        nginx.port,
+        "POST",
+        "/api/v1/auth/signup",
+        &[],
+        Some(signup),
+    )
+    .await;
+    assert_eq!(status, 201, "{tokens}");
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let auth = [("Authorization", bearer.as_str())];
+    let (_, activity) = call(
+        CLIENT_B,
+        nginx.port,
+        "GET",
+        "/api/v1/me/activity",
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(activity["events"][0]["ip"], "127.0.0.3", "{activity}");
+    let (_, sessions) = call(
+        CLIENT_B,
+        nginx.port,
+        "GET",
+        "/api/v1/me/sessions",
+        &auth,
+        None,
+    )
+    .await;
+    assert!(sessions.to_string().contains("127.0.0.3"), "{sessions}");
+
+    // A spends its address's budget through nginx, forging a different
+    // address on the left of X-Forwarded-For each time; the waits grow
+    // until one outlasts the checks below.
+    let forged = [("X-Forwarded-For", "198.51.100.77")];
+    let mut waited = 0;
+    loop {
+        match bad_login(CLIENT_A, nginx.port, &forged).await {
+            401 => {}
+            429 => {
+                waited += 1;
+                if waited == 4 {
+                    break;
+                }
+                // Let the wait run out, so the next attempt counts and
+                // doubles it.
+                tokio::time::sleep(Duration::from_millis(1100 << (waited - 1))).await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        bad_login(CLIENT_A, nginx.port, &forged).await,
+        429,
+        "A waits"
+    );
+    // B, through the same nginx, has a budget of its own.
+    assert_eq!(
+        bad_login(CLIENT_B, nginx.port, &[]).await,
+        401,
+        "B is not throttled by A"
+    );
+    // Straight at the app's port, a forged header is ignored: the peer is
+    // A, whatever it claims.
+    let as_b = [("X-Forwarded-For", "127.0.0.3")];
+    assert_eq!(
+        bad_login(CLIENT_A, app.port, &as_b).await,
+        429,
+        "A is still A"
+    );
+    // …and B's budget was not touched by it.
+    assert_eq!(bad_login(CLIENT_B, nginx.port, &[]).await, 401);
+}

@@ -125,10 +125,12 @@ pub enum EventKind {
     UserEnabled,
     /// `detail`: the new role.
     RoleChanged,
+    /// The outbox gave up on a mail; `detail`: its recipient.
+    MailFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         Self::SignUp,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -147,6 +149,7 @@ impl EventKind {
         Self::UserDisabled,
         Self::UserEnabled,
         Self::RoleChanged,
+        Self::MailFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -169,6 +172,7 @@ impl EventKind {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::RoleChanged => "role_changed",
+            Self::MailFailed => "mail_failed",
         }
     }
 

@@ -16,6 +16,7 @@ fn client() -> ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
         locale: Default::default(),
+        device: None,
     }
 }
 
@@ -88,6 +89,25 @@ on_both_backends!(duplicates_are_field_errors, |backend| {
         (err.code, err.field.as_deref()),
         (ErrorCode::UsernameTaken, Some("username"))
     );
+
+    // Both taken, by two different accounts: always the email's answer,
+    // whichever unique index the database checks first.
+    let other = common::sign_up(&s).await;
+    for _ in 0..3 {
+        let err = s
+            .signup(
+                &format!("{name}@example.com"),
+                &other.name,
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::EmailTaken, Some("email"))
+        );
+    }
 });
 
 on_both_backends!(
@@ -534,14 +554,14 @@ on_both_backends!(failed_logins_slow_down_then_recover, |backend| {
     let s = services(backend).await;
     let account = common::sign_up(&s).await;
     let ip = client();
-    for _ in 0..6 {
+    for _ in 0..5 {
         let err = s
             .login(&account.name, "not the password".into(), &ip)
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidCredentials);
     }
-    // Past five failures the name must wait, even with the right password.
+    // After five failures the name must wait, even with the right password.
     let wait = s
         .login(&account.name, PASSWORD.into(), &ip)
         .await
@@ -564,4 +584,174 @@ on_both_backends!(failed_logins_slow_down_then_recover, |backend| {
     s.login(&account.name, PASSWORD.into(), &ip)
         .await
         .expect("the wait is over");
+});
+
+/// A client address of its own for each attempt, as from a botnet: only
+/// the account's budget can stop them.
+fn stranger(i: usize) -> ClientInfo {
+    ClientInfo {
+        ip: Some(format!("198.51.{}.{}", i / 250, i % 250)),
+        ..client()
+    }
+}
+
+// Attempts are counted before the hash, atomically: 300 concurrent wrong
+// passwords, half by email and half by username, get the free five and
+// no more.
+on_both_backends!(concurrent_guesses_get_only_the_free_attempts, |backend| {
+    let s = services(backend).await;
+    let account = common::sign_up(&s).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let s = s.clone();
+        let login = if i % 2 == 0 {
+            account.email.to_uppercase()
+        } else {
+            account.name.clone()
+        };
+        guesses.spawn(async move {
+            s.login(&login, format!("guess number {i}"), &stranger(i))
+                .await
+                .unwrap_err()
+                .code
+        });
+    }
+    let (mut wrong, mut waits) = (0, 0);
+    while let Some(code) = guesses.join_next().await {
+        match code.unwrap() {
+            ErrorCode::InvalidCredentials => wrong += 1,
+            ErrorCode::RateLimited => waits += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(wrong <= 5, "{wrong} guesses were checked");
+    assert_eq!(wrong + waits, 300);
+});
+
+// A success gives its attempt back: signing in often never throttles.
+on_both_backends!(successful_logins_spend_no_budget, |backend| {
+    let s = services(backend).await;
+    let account = common::sign_up(&s).await;
+    for _ in 0..8 {
+        s.login(&account.name, PASSWORD.into(), &client())
+            .await
+            .expect("the owner is never throttled by their own successes");
+    }
+});
+
+// OWASP device cookies: a stranger who exhausts the account's budget does
+// not lock out its owner's known browser; a new browser waits like the
+// stranger, and the known browser has a budget of its own.
+on_both_backends!(a_known_browser_keeps_its_own_budget, |backend| {
+    let s = services(backend).await;
+    let account = common::sign_up(&s).await;
+    let token = s
+        .device_token(&account.user.id, &client())
+        .await
+        .unwrap()
+        .expect("a browser new to the account gets a device cookie");
+    let known = ClientInfo {
+        device: Some(token.clone()),
+        ..client()
+    };
+    assert_eq!(
+        s.device_token(&account.user.id, &known).await.unwrap(),
+        None,
+        "one it has is kept"
+    );
+
+    for i in 0..20 {
+        let _ = s.login(&account.name, "wrong".into(), &stranger(i)).await;
+    }
+    let err = s
+        .login(&account.name, PASSWORD.into(), &stranger(99))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::RateLimited, "a new browser waits");
+    s.login(&account.name, PASSWORD.into(), &known)
+        .await
+        .expect("the owner's known browser signs in");
+
+    // A device cookie of another account, or a forged one, is no key.
+    let other = common::sign_up(&s).await;
+    let foreign = ClientInfo {
+        device: s.device_token(&other.user.id, &client()).await.unwrap(),
+        ..client()
+    };
+    let err = s
+        .login(&account.name, PASSWORD.into(), &foreign)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::RateLimited);
+    let forged = ClientInfo {
+        device: Some(token.replace(&account.user.id, &other.user.id)),
+        ..client()
+    };
+    let err = s.login(&other.name, PASSWORD.into(), &forged).await;
+    assert!(
+        err.is_ok(),
+        "a forged cookie is ignored, the account's own budget applies"
+    );
+
+    // The known browser guessing is throttled on its own budget.
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        codes.push(
+            s.login(&account.name, "wrong".into(), &known)
+                .await
+                .unwrap_err()
+                .code,
+        );
+    }
+    assert!(codes.contains(&ErrorCode::RateLimited), "{codes:?}");
+});
+
+// One mailbox, one account: a full-width or internationalised domain is
+// stored in its ASCII form, so it collides with (and logs in as) its ASCII
+// spelling; a passphrase typed in another Unicode form still matches.
+on_both_backends!(emails_and_passwords_have_one_spelling, |backend| {
+    let s = services(backend).await;
+    let name = unique_name();
+    let passphrase = "한글 비밀 문장 １２３";
+    let (user, _) = s
+        .signup(
+            &format!("{name}@ｅｘａｍｐｌｅ.ｃｏｍ"),
+            &name,
+            passphrase.into(),
+            &client(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.email, format!("{name}@example.com"));
+    let err = s
+        .signup(
+            &format!("{name}@example.com"),
+            &format!("{name}2"),
+            PASSWORD.into(),
+            &client(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::EmailTaken);
+    let decomposed: String = {
+        use unicode_normalization::UnicodeNormalization;
+        passphrase.nfd().collect()
+    };
+    s.login(
+        &format!("{name}@ｅｘａｍｐｌｅ.ｃｏｍ"),
+        decomposed,
+        &client(),
+    )
+    .await
+    .expect("the same mailbox and the same passphrase");
+    let err = s
+        .signup(
+            "someone@localhost",
+            &unique_name(),
+            PASSWORD.into(),
+            &client(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("email"));
 });

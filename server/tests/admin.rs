@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use common::http::*;
-use common::{auth_of, leptos_options, make_admin, sign_up, Backend, PASSWORD};
+use common::{auth_of, leptos_options, make_admin, sign_up, Backend, NO_CLIENT, PASSWORD};
 use serde_json::json;
 
 fn router(s: &Services) -> Router {
@@ -26,6 +26,7 @@ fn admin_client() -> ClientInfo {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36".into()),
         locale: Default::default(),
+        device: None,
     }
 }
 
@@ -404,6 +405,7 @@ on_both_backends!(
             ip: Some("198.51.100.9".into()),
             user_agent: Some("curl/8.5.0".into()),
             locale: Default::default(),
+            device: None,
         };
         for _ in 0..3 {
             s.login(&user.name, "not the password".into(), &client)
@@ -664,8 +666,21 @@ on_both_backends!(ten_thousand_users_search_filter_and_page_fast, |backend| {
 on_both_backends!(create_admin_creates_or_promotes, |backend| {
     let s = common::services(backend).await;
     let user = sign_up(&s).await;
+    // Never verified: whoever signed up may not own the mailbox.
+    let err = s
+        .create_admin(&user.email, "ignored-name", false, || {
+            panic!("an existing account needs no password")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    assert!(err.message.contains("--reset"), "{}", err.message);
+    let auth = common::auth_of(&s, &user).await;
+    assert_eq!(auth.user.role, Role::User, "nothing changed");
+
+    // --reset ends the squatter's sessions and clears the password first.
     let (promoted, created) = s
-        .create_admin(&user.email.to_uppercase(), "ignored-name", || {
+        .create_admin(&user.email.to_uppercase(), "ignored-name", true, || {
             panic!("an existing account needs no password")
         })
         .await
@@ -674,14 +689,44 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
     assert_eq!(promoted.user.role, Role::Admin);
     assert!(promoted.user.email_verified);
     assert_eq!(promoted.user.username, user.name);
+    assert!(
+        s.authenticate(&user.issued.access_token, &NO_CLIENT)
+            .await
+            .unwrap()
+            .is_none(),
+        "the live token did not become an administrator's"
+    );
+    let err = s
+        .login(&user.email, PASSWORD.into(), &NO_CLIENT)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidCredentials, "password cleared");
+
+    // A verified account is promoted as it is.
+    let verified = sign_up(&s).await;
+    app::ssr::users::set_email_verified(&s.db, &verified.user.id, 0)
+        .await
+        .unwrap();
+    let (promoted, _) = s
+        .create_admin(&verified.email, "ignored-name", false, || {
+            panic!("an existing account needs no password")
+        })
+        .await
+        .unwrap();
+    assert_eq!(promoted.user.role, Role::Admin);
+    s.login(&verified.email, PASSWORD.into(), &NO_CLIENT)
+        .await
+        .expect("its password still works");
 
     let err = s
-        .create_admin("new@example.com", "newadmin", || Ok("password".into()))
+        .create_admin("new@example.com", "newadmin", false, || {
+            Ok("password".into())
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::WeakPassword);
     let err = s
-        .create_admin("not-an-email", "newadmin", || Ok(PASSWORD.into()))
+        .create_admin("not-an-email", "newadmin", false, || Ok(PASSWORD.into()))
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);

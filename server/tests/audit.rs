@@ -34,6 +34,7 @@ fn client() -> ClientInfo {
         ip: Some("203.0.113.5".into()),
         user_agent: Some("curl/8.5.0".into()),
         locale: Default::default(),
+        device: None,
     }
 }
 
@@ -108,9 +109,12 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
 
     let admin_password = "operator passphrase 1a2b3c";
     let admin_name = common::unique_name();
-    s.create_admin(&format!("{admin_name}@example.com"), &admin_name, || {
-        Ok(admin_password.into())
-    })
+    s.create_admin(
+        &format!("{admin_name}@example.com"),
+        &admin_name,
+        false,
+        || Ok(admin_password.into()),
+    )
     .await
     .unwrap();
     let (_, admin_issued) = s

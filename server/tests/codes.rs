@@ -22,6 +22,7 @@ fn client() -> ClientInfo {
         ip: Some(format!("10.9.{}.{}", rand_byte(), rand_byte())),
         user_agent: None,
         locale: Default::default(),
+        device: None,
     }
 }
 
@@ -345,7 +346,8 @@ on_both_backends!(
             .unwrap_err();
         assert_eq!(again.code, ErrorCode::CodeExpired, "single use");
 
-        // An unknown address gets the same answer, the same cooldown, and no mail.
+        // An unknown address gets the same answer, the same cooldown, the
+        // same wrong-code answer (its decoy code), and no mail.
         let nobody = format!("{}@example.com", unique_name());
         s.request_signin_code(&nobody, &client()).await.unwrap();
         let second = s.request_signin_code(&nobody, &client()).await.unwrap_err();
@@ -354,8 +356,303 @@ on_both_backends!(
             .signin_with_code(&nobody, "123456", &client())
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::CodeExpired);
+        assert_eq!((err.code, err.count), (ErrorCode::CodeWrong, Some(4)));
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(inbox.all().iter().all(|m| !m.contains(&nobody)));
     }
 );
+
+// Pre-account hijack: a squatter signs up with the victim's address and a
+// password they keep. When the owner proves the address by a sign-in code,
+// the squatter's sessions end and their password no longer opens the
+// account; it is logged.
+on_both_backends!(the_first_proof_of_an_address_evicts_a_squatter, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+    let squatter = common::sign_up(&s).await;
+    inbox.wait_for(&squatter.email, 10).await;
+
+    // The owner, who never knew of the account, signs in by code.
+    s.request_signin_code(&squatter.email, &client())
+        .await
+        .unwrap();
+    let code = smtp::code_in(
+        &inbox
+            .wait_for_subject(&squatter.email, "sign-in code")
+            .await,
+    );
+    let (owner, issued) = s
+        .signin_with_code(&squatter.email, &code, &client())
+        .await
+        .unwrap();
+    assert!(owner.email_verified);
+
+    assert!(
+        s.authenticate(&squatter.issued.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_none(),
+        "the squatter's session ended"
+    );
+    assert!(s
+        .refresh(&squatter.issued.refresh_token, &common::NO_CLIENT)
+        .await
+        .is_err());
+    let err = s
+        .login(&squatter.email, PASSWORD.into(), &client())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidCredentials, "password cleared");
+    assert!(
+        s.authenticate(&issued.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_some(),
+        "the owner's own session lives"
+    );
+    let events = s.own_activity(&owner.id, None).await.unwrap().events;
+    assert!(events
+        .iter()
+        .any(|e| e.kind == app::model::EventKind::EmailVerified
+            && e.reason.as_deref() == Some("password_cleared")));
+    assert!(events
+        .iter()
+        .any(|e| e.kind == app::model::EventKind::SessionRevoked
+            && e.reason.as_deref() == Some("address_proven")
+            && e.detail.as_deref() == Some("1")));
+});
+
+// The owner who signed up and verifies with the code keeps the password,
+// and only their other sessions end.
+on_both_backends!(verifying_keeps_the_password_and_this_session, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+    let account = common::sign_up(&s).await;
+    let code = smtp::code_in(&inbox.wait_for(&account.email, 10).await);
+    let (_, elsewhere) = s
+        .login(&account.email, PASSWORD.into(), &client())
+        .await
+        .unwrap();
+    let auth = common::auth_of(&s, &account).await;
+    s.verify_email(&auth, &code, &client()).await.unwrap();
+    assert!(
+        s.authenticate(&account.issued.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_some(),
+        "the session that verified lives"
+    );
+    assert!(
+        s.authenticate(&elsewhere.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .is_none(),
+        "another session, perhaps not the owner's, ended"
+    );
+    s.login(&account.email, PASSWORD.into(), &client())
+        .await
+        .expect("the password still works");
+});
+
+/// What an answer tells a stranger: its code, reason, number and field.
+fn answer<T>(result: Result<T, app::error::AppError>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => format!(
+            "{:?} {:?} {:?} {:?}",
+            e.code,
+            e.reason,
+            e.count.filter(|_| e.code != ErrorCode::RateLimited),
+            e.field
+        ),
+    }
+}
+
+// Sign-in by code answers alike at every step for an address with an
+// account and one without: the request, a repeat within the cooldown,
+// wrong codes with the same tries left, the dead code and after it.
+on_both_backends!(signin_codes_answer_alike_for_unknown_addresses, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+    let known = common::sign_up(&s).await.email;
+    let unknown = format!("{}@example.com", unique_name());
+    let mut transcripts = Vec::new();
+    for email in [&known, &unknown] {
+        let c = client();
+        let mut seen = vec![
+            answer(s.request_signin_code(email, &c).await),
+            answer(s.request_signin_code(email, &c).await),
+        ];
+        for _ in 0..6 {
+            // A fixed wrong guess: one in a million is the decoy itself.
+            seen.push(answer(s.signin_with_code(email, "999999", &c).await));
+        }
+        transcripts.push(seen);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+    assert!(
+        transcripts[0][2].contains("CodeWrong"),
+        "{:?}",
+        transcripts[0]
+    );
+    assert!(
+        transcripts[0][6].contains("CodeDead"),
+        "{:?}",
+        transcripts[0]
+    );
+    inbox.wait_for_subject(&known, "sign-in code").await;
+    assert!(
+        !inbox.all().iter().any(|m| m.contains(&unknown)),
+        "the decoy is never mailed"
+    );
+});
+
+// The answer to a sign-in code request takes the same time for both: the
+// owner's mail is queued after it (medians of interleaved runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signin_code_requests_take_the_same_time_for_unknown_addresses() {
+    let s = common::services(Backend::Postgres).await;
+    let mut known_addresses = Vec::new();
+    for _ in 0..15 {
+        known_addresses.push(common::sign_up(&s).await.email);
+    }
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for (i, address) in known_addresses.iter().enumerate() {
+        let stranger = format!("{}@example.com", unique_name());
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_known in order {
+            let email = if is_known { address } else { &stranger };
+            let t = std::time::Instant::now();
+            s.request_signin_code(email, &client()).await.unwrap();
+            if is_known { &mut known } else { &mut unknown }.push(t.elapsed());
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    assert!(
+        k.max(u) / k.min(u) < 1.5 || (k - u).abs() < 0.002,
+        "known {k:.5}s vs unknown {u:.5}s"
+    );
+}
+
+// Wrong codes are counted per address across codes: past the allowance a
+// new code does not reset anything, code sign-in pauses with a clear
+// message, the owner gets one mail, and it is logged.
+on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
+    let mut config = AuthConfig::for_tests();
+    config.codes.guesses_per_window = 7;
+    config.codes.guess_window = Duration::from_secs(3);
+    config.codes.resend_cooldown = Duration::from_millis(10);
+    let (s, inbox) = common::services_with_smtp(backend, config).await;
+    let account = common::sign_up(&s).await;
+    let mut codes = Vec::new();
+    for round in 0..2 {
+        s.request_signin_code(&account.email, &client())
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            let err = s
+                .signin_with_code(&account.email, "999999", &client())
+                .await
+                .unwrap_err();
+            codes.push(err.code);
+            if round == 1 && err.code == ErrorCode::RateLimited {
+                assert_eq!(err.reason, Some(app::error::Reason::CodeGuessing));
+                assert!(err.message.contains("paused"), "{}", err.message);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Five on the first code, two on the second, then refused.
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| **c == ErrorCode::RateLimited)
+            .count(),
+        3,
+        "{codes:?}"
+    );
+    // Even the right code is refused while paused.
+    let since = inbox.all().len();
+    s.request_signin_code(&account.email, &client())
+        .await
+        .unwrap();
+    let code = smtp::code_in(
+        &inbox
+            .wait_for_subject_since(&account.email, "sign-in code", since)
+            .await,
+    );
+    let err = s
+        .signin_with_code(&account.email, &code, &client())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::RateLimited);
+    inbox
+        .wait_for_subject(&account.email, "guessing codes")
+        .await;
+    let events = s.own_activity(&account.user.id, None).await.unwrap().events;
+    assert!(events
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("guessing")));
+    // The window ends and codes work again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let since = inbox.all().len();
+    s.request_signin_code(&account.email, &client())
+        .await
+        .unwrap();
+    let code = smtp::code_in(
+        &inbox
+            .wait_for_subject_since(&account.email, "sign-in code", since)
+            .await,
+    );
+    s.signin_with_code(&account.email, &code, &client())
+        .await
+        .expect("codes work again after the window");
+});
+
+// The outbox stops retrying after its bounded time: the mail is marked
+// failed, blanked (its code leaves the database), logged for the admins
+// and no longer counted as waiting.
+on_both_backends!(undeliverable_mail_is_given_up_and_blanked, |backend| {
+    // Reserve a port, then close it: SMTP is down for good.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = AuthConfig::for_tests();
+    config.mail_give_up_after = Duration::from_secs(1);
+    let s = common::services_with(backend, config).await;
+    common::start_outbox(&s, port);
+    let (_, email) = signed_up(&s).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while s.outbox_depth().await.unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline, "given up in time");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (subject, text, html, failed): (String, String, String, Option<i64>) = sqlx::query_as(
+        "SELECT subject, body_text, body_html, failed_at FROM outbox WHERE recipient = $1",
+    )
+    .bind(&email)
+    .fetch_one(&s.db.pool)
+    .await
+    .unwrap();
+    assert!(failed.is_some());
+    assert_eq!(
+        (subject.as_str(), text.as_str(), html.as_str()),
+        ("", "", "")
+    );
+    let events = s
+        .activity(&app::ssr::audit::ActivityFilter::default())
+        .await
+        .unwrap()
+        .events;
+    assert!(events
+        .iter()
+        .any(|e| e.kind == app::model::EventKind::MailFailed
+            && e.detail.as_deref() == Some(email.as_str())));
+});

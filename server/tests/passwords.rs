@@ -17,6 +17,7 @@ fn client() -> ClientInfo {
         ip: Some(format!("10.7.{}.{}", b.as_bytes()[0], b.as_bytes()[1])),
         user_agent: Some("tests".into()),
         locale: Default::default(),
+        device: None,
     }
 }
 

@@ -41,6 +41,7 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         },
         EventKind::CodeFailed => match reason {
             "dead" => t!(locale, activity.code_dead).into(),
+            "guessing" => t!(locale, activity.code_guessing).into(),
             "expired" => t!(locale, activity.code_expired).into(),
             _ => t!(locale, activity.code_wrong).into(),
         },
@@ -78,6 +79,7 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::UserEnabled => t!(locale, activity.enabled).into(),
         EventKind::RoleChanged if detail == "admin" => t!(locale, activity.role_admin).into(),
         EventKind::RoleChanged => t!(locale, activity.role_member).into(),
+        EventKind::MailFailed => t!(locale, activity.mail_failed, detail = detail),
     }
 }
 

@@ -30,7 +30,9 @@ pub async fn password_strength(
         }
         _ => (email, username),
     };
-    Ok(services.password_strength(&password, &email, &username))
+    services
+        .password_strength(password, &email, &username, &request::client_info())
+        .await
 }
 
 /// The meter's verdict for a score.

@@ -11,12 +11,12 @@ use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "login")]
 pub async fn login(login: String, password: String) -> Result<(), AppError> {
-    use crate::ssr::{cookies, request};
+    use crate::ssr::request;
     let services = request::services()?;
-    let (_, issued) = services
+    let (user, issued) = services
         .login(&login, password, &request::client_info())
         .await?;
-    request::set_cookies(cookies::for_session(&services.config, &issued));
+    request::set_session_cookies(&services, &user, &issued).await?;
     leptos_axum::redirect("/profile");
     Ok(())
 }

@@ -26,12 +26,12 @@ pub async fn request_signin_code(email: String) -> Result<(), AppError> {
 
 #[server(prefix = "/fn", endpoint = "signin_with_code")]
 pub async fn signin_with_code(email: String, code: String) -> Result<(), AppError> {
-    use crate::ssr::{cookies, request};
+    use crate::ssr::request;
     let services = request::services()?;
-    let (_, issued) = services
+    let (user, issued) = services
         .signin_with_code(&email, &code, &request::client_info())
         .await?;
-    request::set_cookies(cookies::for_session(&services.config, &issued));
+    request::set_session_cookies(&services, &user, &issued).await?;
     leptos_axum::redirect("/profile");
     Ok(())
 }

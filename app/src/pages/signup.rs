@@ -12,12 +12,12 @@ use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "signup")]
 pub async fn signup(email: String, username: String, password: String) -> Result<(), AppError> {
-    use crate::ssr::{cookies, request};
+    use crate::ssr::request;
     let services = request::services()?;
-    let (_, issued) = services
+    let (user, issued) = services
         .signup(&email, &username, password, &request::client_info())
         .await?;
-    request::set_cookies(cookies::for_session(&services.config, &issued));
+    request::set_session_cookies(&services, &user, &issued).await?;
     leptos_axum::redirect("/verify");
     Ok(())
 }

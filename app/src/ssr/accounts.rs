@@ -7,7 +7,8 @@ use super::codes::Purpose;
 use super::config::Feature;
 use super::db::StoreError;
 use super::password::Verified;
-use super::sessions::Issued;
+use super::sessions::{revoke_user_sessions_in, Issued};
+use super::throttle::Subject;
 use super::users::{self, NewUser, UserRow};
 use super::{now, policy, validate, Auth, ClientInfo, Services};
 use crate::error::{AppError, ErrorCode, Reason};
@@ -25,11 +26,32 @@ impl Services {
         password: String,
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
+        // Each sign-up costs a hash and a row: a client address gets a few
+        // an hour, counted before any work.
+        if let Some(ip) = client.limit_key() {
+            self.limit(
+                &format!("rl:signup:ip:{ip}"),
+                self.config.signups_per_hour_per_ip,
+                3600,
+            )
+            .await?;
+        }
         let account = self.prepare_account(email, username, password).await?;
         // The account, its log entry and its first session: all or nothing,
         // so an outage mid-way leaves no account its owner cannot use.
         let mut tx = self.db.begin().await?;
-        let user = account.insert_in(&mut tx, Role::User, client).await?;
+        let user = match account.insert_in(&mut tx, Role::User, client).await {
+            Ok(user) => user,
+            // Both taken: which unique index the database happens to check
+            // first must not decide the answer. The email wins.
+            Err(err)
+                if err.code == ErrorCode::UsernameTaken
+                    && users::by_login(&self.db, &account.email).await?.is_some() =>
+            {
+                return Err(conflict_to_field(StoreError::Conflict("email".into())));
+            }
+            Err(err) => return Err(err),
+        };
         record_in(
             &mut tx,
             Event::new(EventKind::SignUp, client).user(&user.id),
@@ -82,26 +104,58 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
         let login = login.trim().to_lowercase();
+        // An address is looked up in its stored spelling (IDNA domain).
+        let login = match login.contains('@') {
+            true => validate::email(&login).unwrap_or(login),
+            false => login,
+        };
         if login.is_empty() {
             return Err(AppError::invalid("login", Reason::LoginMissing));
         }
         if password.is_empty() {
             return Err(AppError::invalid("password", Reason::PasswordMissing));
         }
-        if let Err(err) = self.login_allowed(&login, client).await {
-            metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
-            return Err(err);
+        // Longer than any valid email or username: no account has it, and
+        // no store key is made of it.
+        if login.len() > validate::MAX_LOGIN_LEN {
+            return Err(AppError::of(
+                ErrorCode::InvalidCredentials,
+                Reason::WrongCredentials,
+            ));
         }
-        let row = if password.len() > MAX_LOGIN_PASSWORD {
-            None
-        } else {
-            users::by_login(&self.db, &login).await?
+        let row = users::by_login(&self.db, &login).await?;
+        let device = row.as_ref().and_then(|r| self.known_device(r, client));
+        let subject = match (&row, device) {
+            (Some(_), Some(device)) => Subject::Device(device),
+            (Some(row), None) => Subject::Account(&row.id),
+            (None, _) => Subject::Name(&login),
         };
-        let stored = row.as_ref().map(|r| r.password_hash.clone());
-        let verified = self
+        let ticket = match self.login_attempt(subject, client).await {
+            Ok(ticket) => ticket,
+            Err(err) => {
+                metrics::counter!("latchkey_logins_total", "outcome" => "throttled").increment(1);
+                return Err(err);
+            }
+        };
+        let stored = row
+            .as_ref()
+            // No password (cleared): checked against the dummy hash, like an
+            // unknown account, in the same time.
+            .filter(|r| password.len() <= MAX_LOGIN_PASSWORD && !r.password_hash.is_empty())
+            .map(|r| r.password_hash.clone());
+        let verified = match self
             .hasher
             .verify(truncate_for_hash(password), stored)
-            .await?;
+            .await
+        {
+            Ok(verified) => verified,
+            // Nothing was checked (the hash queue is full): the attempt
+            // must not count against the account or the address.
+            Err(err) => {
+                self.login_succeeded(ticket).await?;
+                return Err(err);
+            }
+        };
         let (Some(user), Verified::Match { rehash }) = (&row, verified) else {
             metrics::counter!("latchkey_logins_total", "outcome" => "invalid_credentials")
                 .increment(1);
@@ -112,21 +166,68 @@ impl Services {
                 None => event.reason("unknown_account"),
             };
             self.record(event).await?;
-            self.login_failed(&login, user_id, client).await?;
+            self.login_failed(ticket, user_id, client).await?;
             return Err(AppError::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
             ));
         };
+        self.login_succeeded(ticket).await?;
         if user.is_disabled() {
             metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
             return self.refuse_disabled(&user.id, client).await;
         }
-        metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
-        if let Some(hash) = rehash {
-            users::set_password_hash(&self.db, &user.id, &hash, now()).await?;
+        // The session opens only if the password is still the one checked:
+        // a reset, a change or the first proof of the address (which clears
+        // a squatter's password and ends their sessions) may have committed
+        // while this log-in was hashing. The row lock this takes orders the
+        // two, so either this log-in is refused or its session is ended.
+        let mut tx = self.db.begin().await?;
+        let current = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4",
+        )
+        .bind(rehash.as_deref().unwrap_or(&user.password_hash))
+        .bind(now())
+        .bind(&user.id)
+        .bind(&user.password_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if current.rows_affected() != 1 {
+            return Err(AppError::of(
+                ErrorCode::InvalidCredentials,
+                Reason::WrongCredentials,
+            ));
         }
-        self.signed_in(user, "password", client).await
+        let issued = self.start_session_in(&mut tx, user, client).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
+        self.logged_in(user, "password", client).await?;
+        Ok((user.to_user(), issued))
+    }
+
+    /// The id of the device cookie `client` carries, when it is genuine and
+    /// was given for `user` since its password last changed.
+    fn known_device<'c>(&self, user: &UserRow, client: &'c ClientInfo) -> Option<&'c str> {
+        let token = client.device.as_deref()?;
+        let (owner, device) = self.tokens.device_of(token, &user.password_hash)?;
+        (owner == user.id).then_some(device)
+    }
+
+    /// A device cookie's value for a browser that just signed in to
+    /// `user_id`, unless it already carries a live one for that account.
+    pub async fn device_token(
+        &self,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<String>, AppError> {
+        let Some(user) = users::by_id(&self.db, user_id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .known_device(&user, client)
+            .is_none()
+            .then(|| self.tokens.device_token(&user.id, &user.password_hash)))
     }
 
     /// Mails a new verification code to the signed-in user.
@@ -165,8 +266,9 @@ impl Services {
             client,
         )
         .await?;
-        users::set_email_verified(&self.db, &auth.user.id, now()).await?;
-        self.record(Event::new(EventKind::EmailVerified, client).user(&auth.user.id))
+        // The person here knows the password (they signed in with it) and
+        // reads the mailbox: the password stays, other sessions end.
+        self.first_proof(&auth.user.id, Some(&auth.session_id), false, client)
             .await?;
         Ok(User {
             email_verified: true,
@@ -244,23 +346,34 @@ impl Services {
         })
     }
 
-    /// Passwordless sign-in, step one. Answers the same whether or not the
-    /// address has an account; only an account's owner gets a mail.
+    /// Passwordless sign-in, step one. Answers the same, in the same time,
+    /// whether or not the address has an account: every address gets the
+    /// cooldown, the limits and a stored code; only an account's owner is
+    /// mailed theirs, after the answer. An unknown address's code is a
+    /// decoy nobody is sent, so wrong tries, dead codes and limits behave
+    /// alike on both sides.
     pub async fn request_signin_code(
         &self,
         email: &str,
         client: &ClientInfo,
     ) -> Result<String, AppError> {
         let email = validate::email(email)?;
-        let account = users::by_login(&self.db, &email).await?;
-        match account {
-            Some(user) if !user.is_disabled() => {
-                self.send_code(Purpose::SignIn, &email, (&user.id, &user.locale), client)
-                    .await?;
-            }
-            // The same cooldown as a real send, so the answer (and a 429)
-            // tells nothing about the address.
-            _ => self.start_cooldown(Purpose::SignIn, &email).await?,
+        let account = users::by_login(&self.db, &email)
+            .await?
+            .filter(|user| !user.is_disabled());
+        let code = self.issue_code(Purpose::SignIn, &email, client).await?;
+        if let Some(user) = account {
+            let services = self.clone();
+            let (address, client) = (email.clone(), client.clone());
+            tokio::spawn(async move {
+                let owner = (user.id.as_str(), user.locale.as_str());
+                if let Err(err) = services
+                    .mail_code(Purpose::SignIn, &address, owner, &code, &client)
+                    .await
+                {
+                    tracing::warn!(code = ?err.code, "sign-in code not mailed");
+                }
+            });
         }
         Ok(email)
     }
@@ -284,15 +397,65 @@ impl Services {
         if user.is_disabled() {
             return self.refuse_disabled(&user.id, client).await;
         }
-        // The code proved the address is theirs.
+        // The code proved the address is theirs; a password set before by
+        // someone else proves nothing.
         if user.email_verified == 0 {
-            users::set_email_verified(&self.db, &user.id, now()).await?;
+            self.first_proof(&user.id, None, true, client).await?;
         }
         let user = UserRow {
             email_verified: 1,
             ..user
         };
         self.signed_in(&user, "code", client).await
+    }
+
+    /// The first proof that an account's address is its owner's. Until
+    /// then, whoever signed up may have used another person's address and
+    /// kept its password and sessions (a pre-account hijack), so every
+    /// session but `keep` ends and, when the proof did not involve the
+    /// password (`clear_password`), the password is cleared: the owner signs
+    /// in by code, or sets one with a reset link. Of two racing proofs, one
+    /// does this; it is logged.
+    pub(super) async fn first_proof(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        clear_password: bool,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let now = now();
+        let mut tx = self.db.begin().await?;
+        let assignment = if clear_password {
+            "email_verified = 1, password_hash = ''"
+        } else {
+            "email_verified = 1"
+        };
+        let claimed = sqlx::query(&format!(
+            "UPDATE users SET {assignment}, updated_at = $1 WHERE id = $2 AND email_verified = 0"
+        ))
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if claimed.rows_affected() == 0 {
+            return Ok(());
+        }
+        let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
+        let mut verified = Event::new(EventKind::EmailVerified, client).user(user_id);
+        if clear_password {
+            verified = verified.reason("password_cleared");
+        }
+        record_in(&mut tx, verified).await?;
+        if ended > 0 {
+            let event = Event::new(EventKind::SessionRevoked, client)
+                .user(user_id)
+                .reason("address_proven")
+                .detail(ended.to_string());
+            record_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     /// Opens a session after a successful log-in, and logs it.
@@ -303,11 +466,20 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
         let issued = self.start_session(user, client).await?;
+        self.logged_in(user, method, client).await?;
+        Ok((user.to_user(), issued))
+    }
+
+    async fn logged_in(
+        &self,
+        user: &UserRow,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
         let event = Event::new(EventKind::LoginSucceeded, client)
             .user(&user.id)
             .detail(method);
-        self.record(event).await?;
-        Ok((user.to_user(), issued))
+        self.record(event).await
     }
 
     /// Remembers the language the user chose, for their mail.

@@ -290,10 +290,18 @@ impl Services {
     /// The operator's `create-admin`: promotes the account with this email
     /// (enabling and verifying it), or creates one with `password()`.
     /// Returns the admin and whether it was created.
+    ///
+    /// An existing account whose address was never proven may belong to
+    /// someone who signed up with another person's address (and keeps its
+    /// password and sessions): promoting it would make them an admin. It is
+    /// refused unless `reset`, which also ends its sessions and clears its
+    /// password, so only the mailbox's owner can get in (by code or reset
+    /// link).
     pub async fn create_admin<F>(
         &self,
         email: &str,
         username: &str,
+        reset: bool,
         password: F,
     ) -> Result<(AdminUser, bool), AppError>
     where
@@ -310,6 +318,26 @@ impl Services {
                 let mut tx = self.db.begin().await?;
                 // Re-read in the transaction the changes below apply in.
                 let user = user_in(&mut tx, &user.id).await?;
+                if user.email_verified == 0 {
+                    if !reset {
+                        return Err(AppError::new(
+                            ErrorCode::Forbidden,
+                            format!(
+                                "{email} has an account whose address was never verified: whoever \
+                                 made it may not own the mailbox. Ask the owner to verify it, or run \
+                                 again with --reset to end its sessions and clear its password first."
+                            ),
+                        ));
+                    }
+                    let ended =
+                        revoke_user_sessions_in(&mut tx, &user.id, None, "admin", now()).await?;
+                    users_set_in(&mut tx, &user.id, "password_hash = ''").await?;
+                    let event = Event::new(EventKind::SessionRevoked, &cli)
+                        .user(&user.id)
+                        .reason("cli")
+                        .detail(format!("{ended}"));
+                    record_in(&mut tx, event).await?;
+                }
                 (tx, user, false)
             }
             // Only a new account needs a password (and the wait for its hash).

@@ -48,6 +48,10 @@ fn cooldown_key(purpose: Purpose, email: &str) -> String {
     format!("cooldown:{}:{email}", purpose.as_str())
 }
 
+fn guessing_key(purpose: Purpose, email: &str) -> String {
+    format!("codes-paused:{}:{email}", purpose.as_str())
+}
+
 fn key(purpose: Purpose, email: &str) -> String {
     format!("otp:{}:{email}", purpose.as_str())
 }
@@ -64,7 +68,20 @@ impl Services {
         account: (&str, &str),
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        let (user_id, locale) = account;
+        let code = self.issue_code(purpose, email, client).await?;
+        self.mail_code(purpose, email, account, &code, client).await
+    }
+
+    /// Stores a fresh code for `email` (replacing any earlier one) and
+    /// returns it, under the resend cooldown and the per-address and per-IP
+    /// limits. Nothing here depends on whether the address has an account,
+    /// so a code nobody is mailed (a decoy) behaves exactly like a real one.
+    pub(super) async fn issue_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
         let cfg = &self.config.codes;
         self.start_cooldown(purpose, email).await?;
         self.limit(
@@ -73,7 +90,7 @@ impl Services {
             3600,
         )
         .await?;
-        if let Some(ip) = &client.ip {
+        if let Some(ip) = client.limit_key() {
             self.limit(
                 &format!("rl:code-send:ip:{ip}"),
                 cfg.sends_per_hour_per_ip,
@@ -86,12 +103,25 @@ impl Services {
         self.ephemeral
             .put_code(&key(purpose, email), &digest, cfg.ttl)
             .await?;
+        Ok(code)
+    }
+
+    /// Mails an issued code to its account's owner, and logs it.
+    pub(super) async fn mail_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        (user_id, locale): (&str, &str),
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let cfg = &self.config.codes;
         self.enqueue_mail(letters::code(
             letters::locale_of(locale),
             &self.config.product,
             purpose,
             email,
-            &code,
+            code,
             cfg.ttl.as_secs() / 60,
         ))
         .await?;
@@ -113,7 +143,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let code = normalise_code(code)?;
-        if let Some(ip) = &client.ip {
+        if let Some(ip) = client.limit_key() {
             self.limit(
                 &format!("rl:code-check:ip:{ip}"),
                 self.config.codes.checks_per_hour_per_ip,
@@ -121,12 +151,25 @@ impl Services {
             )
             .await?;
         }
+        // Past the wrong codes an address may get in a day, its codes are
+        // refused, right or wrong: a new code resets the tries of one code,
+        // not this.
+        let paused = guessing_key(purpose, email);
+        if let Some(left) = self.ephemeral.remaining(&paused).await? {
+            return Err(
+                AppError::rate_limited(left.as_secs().max(1), Reason::CodeGuessing).on("code"),
+            );
+        }
         let digest = self.tokens.code_digest(purpose.as_str(), email, &code);
         use super::ephemeral::CodeCheck;
         let outcome = self
             .ephemeral
             .check_code(&key(purpose, email), &digest, self.config.codes.max_tries)
             .await?;
+        if let CodeCheck::Wrong { .. } = outcome {
+            self.count_wrong_code(purpose, email, user_id, client)
+                .await?;
+        }
         let failure = match outcome {
             CodeCheck::Accepted => None,
             CodeCheck::Wrong { tries_left: 0 } => Some("dead"),
@@ -157,6 +200,52 @@ impl Services {
                 Err(AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))
             }
         }
+    }
+
+    /// Counts a wrong code against the address's daily allowance; the one
+    /// that uses it up pauses the address's codes for the rest of the
+    /// window, mails the owner (once: only that one can) and is logged.
+    async fn count_wrong_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        user_id: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let cfg = &self.config.codes;
+        let (wrong, left) = self
+            .ephemeral
+            .count(
+                &format!("wrong-codes:{}:{email}", purpose.as_str()),
+                cfg.guess_window,
+            )
+            .await?;
+        if wrong != cfg.guesses_per_window {
+            return Ok(());
+        }
+        self.ephemeral
+            .cooldown(&guessing_key(purpose, email), left)
+            .await?;
+        tracing::warn!(
+            purpose = purpose.as_str(),
+            wrong,
+            "codes paused for an address"
+        );
+        let mut event = Event::new(EventKind::CodeFailed, client)
+            .reason("guessing")
+            .detail(purpose.as_str());
+        if let Some(id) = user_id {
+            event = event.user(id);
+            if let Some(user) = super::users::by_id(&self.db, id).await? {
+                self.enqueue_mail(letters::code_guessing(
+                    letters::locale_of(&user.locale),
+                    &self.config.product,
+                    email,
+                ))
+                .await?;
+            }
+        }
+        self.record(event).await
     }
 
     /// Starts the resend cooldown for `email`, or refuses while one runs.

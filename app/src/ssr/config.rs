@@ -30,6 +30,11 @@ pub struct CodeConfig {
     pub sends_per_hour_per_email: u32,
     pub sends_per_hour_per_ip: u32,
     pub checks_per_hour_per_ip: u32,
+    /// Wrong codes an address may get, across all its codes of one
+    /// purpose, in `guess_window` (NIST SP 800-63B §5.2.2: at most 100);
+    /// then its codes are refused for the rest of the window.
+    pub guesses_per_window: u64,
+    pub guess_window: Duration,
 }
 
 impl Default for CodeConfig {
@@ -41,6 +46,8 @@ impl Default for CodeConfig {
             sends_per_hour_per_email: 10,
             sends_per_hour_per_ip: 50,
             checks_per_hour_per_ip: 100,
+            guesses_per_window: 100,
+            guess_window: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -82,6 +89,15 @@ pub struct AuthConfig {
     pub refresh_grace: Duration,
     pub hash_params: HashParams,
     pub hash_workers: usize,
+    /// Hash jobs that may be running or queued (`HASH_QUEUE_MAX`); more
+    /// are refused with 503 before any work.
+    pub hash_queue_max: usize,
+    /// Sign-ups per client address an hour (`SIGNUPS_PER_HOUR_PER_IP`):
+    /// each costs a hash and a row.
+    pub signups_per_hour_per_ip: u32,
+    /// How long the outbox keeps retrying a mail before it gives up
+    /// (`MAIL_GIVE_UP_AFTER_SECS`).
+    pub mail_give_up_after: Duration,
     pub min_password_len: usize,
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
@@ -110,6 +126,10 @@ impl AuthConfig {
             refresh_grace: Duration::from_secs(10),
             hash_params: HashParams::default(),
             hash_workers: 2,
+            hash_queue_max: 2 * super::password::DEFAULT_JOBS_PER_WORKER,
+            // Tests sign many accounts up from one address.
+            signups_per_hour_per_ip: 100_000,
+            mail_give_up_after: Duration::from_secs(24 * 3600),
             min_password_len: 8,
             secure_cookies: false,
             public_url: "http://127.0.0.1:3000".into(),

@@ -23,6 +23,40 @@ pub enum CodeCheck {
     Missing,
 }
 
+/// One thing attempts are counted against, and how many it gets before
+/// each further one must wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    pub key: String,
+    pub free: u64,
+}
+
+impl Budget {
+    fn counter(&self) -> String {
+        format!("attempts:{}", self.key)
+    }
+    fn lock(&self) -> String {
+        format!("wait:{}", self.key)
+    }
+}
+
+/// The outcome of counting an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Go ahead. For each budget, in order: the attempts counted in its
+    /// window, and the wait this attempt started before the next one.
+    Allowed(Vec<(u64, Option<Duration>)>),
+    /// Refused: a wait runs for this long.
+    Wait(Duration),
+}
+
+/// The wait after the `count`-th attempt of a budget with `free` attempts.
+pub fn wait_after(count: u64, free: u64, max_wait: Duration) -> Option<Duration> {
+    let over = count.checked_sub(free)?;
+    let secs = 1u64 << over.min(20);
+    Some(Duration::from_secs(secs).min(max_wait))
+}
+
 #[async_trait]
 pub trait EphemeralStore: Send + Sync {
     /// Stores a code's digest under `key` for `ttl`, replacing any older code.
@@ -57,6 +91,23 @@ pub trait EphemeralStore: Send + Sync {
 
     /// Time left on a running cooldown (or any key), if it runs.
     async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError>;
+
+    /// Counts one attempt against every budget in a single atomic step,
+    /// *before* the work it guards, so concurrent attempts cannot all slip
+    /// past a check made earlier. While any budget's wait runs, nothing is
+    /// counted and the longest wait is returned. Otherwise every counter
+    /// (a fixed `window` from its first attempt) goes up, and a counter
+    /// that has reached its free attempts starts a wait before the next
+    /// one: 1 s, doubling with each further attempt, capped at `max_wait`.
+    async fn attempt(
+        &self,
+        budgets: &[Budget],
+        window: Duration,
+        max_wait: Duration,
+    ) -> Result<Attempt, StoreError>;
+
+    /// Gives one attempt back to each budget (the attempt succeeded).
+    async fn give_back(&self, budgets: &[Budget]) -> Result<(), StoreError>;
 
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -97,6 +148,40 @@ const HIT: &str = r#"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}
+"#;
+
+/// KEYS = counter, lock for each budget; ARGV[1] = window ms, ARGV[2] =
+/// max wait ms, ARGV[3…] = free attempts per budget. Returns {-1, wait ms}
+/// when refused, else {count, wait ms} per budget (wait 0: none).
+const ATTEMPT: &str = r#"
+local longest = 0
+for i = 2, #KEYS, 2 do
+  local left = redis.call('PTTL', KEYS[i])
+  if left > longest then longest = left end
+end
+if longest > 0 then return {-1, longest} end
+local out = {}
+for i = 1, #KEYS, 2 do
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  local free = tonumber(ARGV[3 + (i - 1) / 2])
+  local wait = 0
+  if n >= free then
+    wait = math.min(1000 * 2 ^ math.min(n - free, 20), tonumber(ARGV[2]))
+    redis.call('SET', KEYS[i + 1], 1, 'PX', wait)
+  end
+  out[#out + 1] = n
+  out[#out + 1] = wait
+end
+return out
+"#;
+
+/// KEYS = counters: each loses one attempt, never going below zero.
+const GIVE_BACK: &str = r#"
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
 "#;
 
 impl RedisStore {
@@ -206,6 +291,55 @@ impl EphemeralStore for RedisStore {
         Ok((left > 0).then(|| Duration::from_millis(left as u64)))
     }
 
+    async fn attempt(
+        &self,
+        budgets: &[Budget],
+        window: Duration,
+        max_wait: Duration,
+    ) -> Result<Attempt, StoreError> {
+        let mut conn = self.conn.clone();
+        let script = redis::Script::new(ATTEMPT);
+        let mut call = script.prepare_invoke();
+        for budget in budgets {
+            call.key(self.key(&budget.counter()))
+                .key(self.key(&budget.lock()));
+        }
+        call.arg(window.as_millis() as u64)
+            .arg(max_wait.as_millis() as u64);
+        for budget in budgets {
+            call.arg(budget.free);
+        }
+        let out: Vec<i64> = call.invoke_async(&mut conn).await.map_err(redis_err)?;
+        if out.first() == Some(&-1) {
+            let left = out.get(1).copied().unwrap_or(1).max(1);
+            return Ok(Attempt::Wait(Duration::from_millis(left as u64)));
+        }
+        Ok(Attempt::Allowed(
+            out.chunks(2)
+                .map(|pair| {
+                    let wait = pair.get(1).copied().unwrap_or(0);
+                    (
+                        pair[0].max(0) as u64,
+                        (wait > 0).then(|| Duration::from_millis(wait as u64)),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
+    async fn give_back(&self, budgets: &[Budget]) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let script = redis::Script::new(GIVE_BACK);
+        let mut call = script.prepare_invoke();
+        for budget in budgets {
+            call.key(self.key(&budget.counter()));
+        }
+        call.invoke_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(redis_err)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING")
@@ -237,16 +371,19 @@ impl MemoryStore {
         Self::default()
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Value, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Runs `f` on the live entry of `key` (expired ones are removed first).
     fn with<T>(
         &self,
         key: &str,
         f: impl FnOnce(&mut HashMap<String, (Value, Instant)>, Instant) -> T,
     ) -> T {
-        let mut map = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self.lock();
         let now = Instant::now();
         if map.get(key).is_some_and(|(_, expires)| *expires <= now) {
             map.remove(key);
@@ -337,6 +474,50 @@ impl EphemeralStore for MemoryStore {
         Ok(self.with(key, |map, now| {
             map.get(key).map(|(_, expires)| *expires - now)
         }))
+    }
+
+    async fn attempt(
+        &self,
+        budgets: &[Budget],
+        window: Duration,
+        max_wait: Duration,
+    ) -> Result<Attempt, StoreError> {
+        let mut map = self.lock();
+        let now = Instant::now();
+        let live = |map: &HashMap<String, (Value, Instant)>, key: &str| {
+            map.get(key)
+                .map(|(_, expires)| *expires)
+                .filter(|expires| *expires > now)
+        };
+        let longest = budgets.iter().filter_map(|b| live(&map, &b.lock())).max();
+        if let Some(until) = longest {
+            return Ok(Attempt::Wait(until - now));
+        }
+        let mut out = Vec::with_capacity(budgets.len());
+        for budget in budgets {
+            let counter = budget.counter();
+            let (count, expires) = match map.get(&counter) {
+                Some((Value::Counter(n), expires)) if *expires > now => (n + 1, *expires),
+                _ => (1, now + window),
+            };
+            map.insert(counter, (Value::Counter(count), expires));
+            let wait = wait_after(count, budget.free, max_wait);
+            if let Some(wait) = wait {
+                map.insert(budget.lock(), (Value::Counter(1), now + wait));
+            }
+            out.push((count, wait));
+        }
+        Ok(Attempt::Allowed(out))
+    }
+
+    async fn give_back(&self, budgets: &[Budget]) -> Result<(), StoreError> {
+        let mut map = self.lock();
+        for budget in budgets {
+            if let Some((Value::Counter(n), _)) = map.get_mut(&budget.counter()) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

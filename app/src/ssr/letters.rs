@@ -132,6 +132,21 @@ pub fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
     )
 }
 
+/// Codes for the address were paused after too many wrong ones.
+pub fn code_guessing(locale: Locale, product: &str, to: &str) -> Email {
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.guessing_subject, product = product),
+        &[
+            t!(locale, mail.guessing_line1).to_owned(),
+            t!(locale, mail.guessing_line2).to_owned(),
+        ],
+        None,
+    )
+}
+
 pub fn account_deleted(locale: Locale, product: &str, to: &str) -> Email {
     compose(
         locale,

@@ -87,6 +87,7 @@ struct OutboxRow {
     body_text: String,
     body_html: String,
     attempts: i64,
+    created_at: i64,
 }
 
 impl Services {
@@ -112,10 +113,12 @@ impl Services {
 
     /// Mails not yet sent.
     pub async fn outbox_depth(&self) -> Result<i64, AppError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&self.db.pool)
-            .await
-            .map_err(StoreError::from)?;
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+        )
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
         Ok(n)
     }
 
@@ -150,8 +153,9 @@ impl Services {
     async fn send_due(&self, transport: &Transport, from: &Mailbox) -> Result<usize, StoreError> {
         let now = now();
         let due: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT id, recipient, subject, body_text, body_html, attempts FROM outbox \
-             WHERE sent_at IS NULL AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+            "SELECT id, recipient, subject, body_text, body_html, attempts, created_at FROM outbox \
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+             AND (locked_until IS NULL OR locked_until < $1) \
              ORDER BY created_at LIMIT 20",
         )
         .bind(now)
@@ -179,13 +183,18 @@ impl Services {
                 Ok(()) => {
                     sqlx::query(
                         "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL, \
-                         body_text = '', body_html = '', last_error = NULL WHERE id = $2",
+                         subject = '', body_text = '', body_html = '', last_error = NULL WHERE id = $2",
                     )
                     .bind(super::now())
                     .bind(&row.id)
                     .execute(&self.db.pool)
                     .await?;
                     sent += 1;
+                }
+                Err(error)
+                    if now - row.created_at >= self.config.mail_give_up_after.as_secs() as i64 =>
+                {
+                    self.give_up(&row, &error).await?;
                 }
                 Err(error) => {
                     let attempts = row.attempts + 1;
@@ -205,5 +214,28 @@ impl Services {
             }
         }
         Ok(sent)
+    }
+
+    /// Marks a mail failed for good: counted, logged for the admins, and
+    /// its subject and bodies (codes, links) blanked.
+    async fn give_up(&self, row: &OutboxRow, error: &str) -> Result<(), StoreError> {
+        tracing::warn!(%error, attempts = row.attempts + 1, "outbox: giving up on a mail");
+        metrics::counter!("latchkey_mail_failed_total").increment(1);
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "UPDATE outbox SET failed_at = $1, attempts = attempts + 1, locked_until = NULL, \
+             subject = '', body_text = '', body_html = '', last_error = $2 WHERE id = $3",
+        )
+        .bind(super::now())
+        .bind(error.chars().take(500).collect::<String>())
+        .bind(&row.id)
+        .execute(&mut *tx)
+        .await?;
+        let worker = super::ClientInfo::default();
+        let event = super::audit::Event::new(crate::model::EventKind::MailFailed, &worker)
+            .detail(row.recipient.clone());
+        super::audit::record_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

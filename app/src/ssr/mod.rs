@@ -47,7 +47,10 @@ pub struct Services {
 
 impl Services {
     pub fn new(db: Db, ephemeral: Arc<dyn EphemeralStore>, config: AuthConfig) -> Self {
-        let hasher = Arc::new(Hasher::new(config.hash_params.clone(), config.hash_workers));
+        let hasher = Arc::new(
+            Hasher::new(config.hash_params.clone(), config.hash_workers)
+                .with_queue_limit(config.hash_queue_max),
+        );
         let tokens = Arc::new(Tokens::new(&config));
         Self {
             db,

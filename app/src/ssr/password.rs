@@ -17,11 +17,18 @@ use crate::error::AppError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// About two seconds of queued work per worker at OWASP's parameters
+/// (≈ 17 ms a hash here).
+pub const DEFAULT_JOBS_PER_WORKER: usize = 128;
+
 pub struct Hasher {
     params: Params,
     jobs: mpsc::Sender<Job>,
     /// Jobs submitted and not yet finished.
     in_flight: Arc<AtomicUsize>,
+    /// Past this many jobs in flight, new ones are refused (503) at once:
+    /// a flood waits seconds, never minutes, and cannot grow memory.
+    queue_limit: usize,
     /// A real hash of a random password: unknown accounts are verified
     /// against it so they take as long as a wrong password.
     dummy: String,
@@ -65,13 +72,22 @@ impl Hasher {
             params,
             jobs,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            queue_limit: workers.max(1) * DEFAULT_JOBS_PER_WORKER,
             dummy,
+        }
+    }
+
+    /// Refuses new jobs past `limit` in flight (running or queued).
+    pub fn with_queue_limit(self, limit: usize) -> Self {
+        Self {
+            queue_limit: limit.max(1),
+            ..self
         }
     }
 
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
         let params = self.params.clone();
-        self.run(move || hash_with(&params, &password)).await
+        self.run(move || hash_with(&params, &nfkc(&password))).await
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when
@@ -88,10 +104,18 @@ impl Hasher {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified::Mismatch;
             };
-            let ok = argon2(&params)
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            if !(ok && known) {
+            let normalised = nfkc(&password);
+            let matches = |candidate: &str| {
+                argon2(&params)
+                    .verify_password(candidate.as_bytes(), &parsed)
+                    .is_ok()
+            };
+            // Hashes made before passwords were normalised hold the raw
+            // text: one more try for a password that normalising changes
+            // (the same for the dummy hash, so unknown accounts cost alike).
+            let by_normalised = matches(&normalised);
+            let by_raw = !by_normalised && normalised != password && matches(&password);
+            if !((by_normalised || by_raw) && known) {
                 return Verified::Mismatch;
             }
             let current = Params::try_from(&parsed).ok();
@@ -101,7 +125,7 @@ impl Hasher {
                     .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()))
                     != Some((params.m_cost(), params.t_cost(), params.p_cost()));
             Verified::Match {
-                rehash: outdated.then(|| hash_with(&params, &password)),
+                rehash: (outdated || by_raw).then(|| hash_with(&params, &normalised)),
             }
         })
         .await
@@ -116,17 +140,40 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let (done, result) = tokio::sync::oneshot::channel();
+        let (done, result) = tokio::sync::oneshot::channel::<T>();
         let in_flight = self.in_flight.clone();
-        in_flight.fetch_add(1, Ordering::Relaxed);
+        // Reserve a place, or refuse before any work: the queue is full.
+        if in_flight.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("latchkey_hash_jobs_refused_total").increment(1);
+            return Err(AppError {
+                retry_after: Some(2),
+                ..AppError::unavailable()
+            });
+        }
         let job: Job = Box::new(move || {
-            let _ = done.send(job());
-            in_flight.fetch_sub(1, Ordering::Relaxed);
+            // The request that wanted it has gone (the client hung up):
+            // skip the work rather than hash for nobody.
+            if !done.is_closed() {
+                let _ = done.send(job());
+            }
+            in_flight.fetch_sub(1, Ordering::AcqRel);
         });
-        self.jobs.send(job).map_err(|_| AppError::unavailable())?;
+        if self.jobs.send(job).is_err() {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(AppError::unavailable());
+        }
         // A panicking job drops `done`: report it, never hang.
         result.await.map_err(|_| AppError::internal())
     }
+}
+
+/// Passwords are hashed in Unicode NFKC (NIST SP 800-63B §5.1.1.2), so
+/// the same passphrase typed on another keyboard or system (composed or
+/// decomposed Hangul, full-width digits) still matches.
+fn nfkc(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    password.nfkc().collect()
 }
 
 fn argon2(params: &Params) -> Argon2<'static> {
@@ -171,6 +218,68 @@ mod tests {
             h.verify("wrong".into(), Some(hash)).await.unwrap(),
             Verified::Mismatch
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_abandoned_jobs_are_skipped() {
+        let h = Arc::new(
+            Hasher::new(
+                HashParams {
+                    m_cost: 8 * 1024,
+                    t_cost: 4,
+                    p_cost: 1,
+                },
+                1,
+            )
+            .with_queue_limit(4),
+        );
+        let mut waiting = Vec::new();
+        for _ in 0..4 {
+            let h = h.clone();
+            waiting.push(tokio::spawn(async move { h.hash("pw".into()).await }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let err = h.hash("one too many".into()).await.unwrap_err();
+        assert_eq!(err.code, crate::error::ErrorCode::Unavailable);
+        assert_eq!(err.retry_after, Some(2));
+        // The clients give up: their queued jobs are dropped unhashed, and
+        // the queue empties fast.
+        for job in &waiting {
+            job.abort();
+        }
+        let started = std::time::Instant::now();
+        while h.in_flight() > 0 {
+            assert!(started.elapsed().as_secs() < 5, "the queue drains");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        h.hash("room again".into()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn passwords_are_compared_in_nfkc_and_raw_hashes_still_verify() {
+        let h = small();
+        // "한글" typed composed and decomposed; "１２３" full-width.
+        let composed = "비밀 한글 passphrase １２３";
+        let decomposed: String = {
+            use unicode_normalization::UnicodeNormalization;
+            composed.nfd().collect()
+        };
+        assert_ne!(composed, decomposed);
+        let hash = h.hash(composed.into()).await.unwrap();
+        assert!(matches!(
+            h.verify(decomposed.clone(), Some(hash)).await.unwrap(),
+            Verified::Match { rehash: None }
+        ));
+        // A hash made before normalisation, of the raw text: it verifies,
+        // and is replaced by the normalised one.
+        let raw = hash_with(&h.params, &decomposed);
+        match h.verify(decomposed.clone(), Some(raw)).await.unwrap() {
+            Verified::Match { rehash: Some(new) } => assert!(matches!(
+                h.verify(composed.into(), Some(new)).await.unwrap(),
+                Verified::Match { rehash: None }
+            )),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
     }
 
     #[tokio::test]

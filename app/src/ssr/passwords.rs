@@ -28,6 +28,13 @@ struct ResetRow {
     used_at: Option<i64>,
 }
 
+/// Meter readings per client address a minute: a reading per pause in
+/// typing, several fields and forms, with room to spare.
+const STRENGTH_PER_MINUTE: u32 = 120;
+/// The longest a reading may take (the worst 128-character input measures
+/// far below it; see `policy`).
+const STRENGTH_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Services {
     /// Step one of a reset. Answers the same, in the same time, whether or
     /// not `email` has an account: the lookup and the mail happen after the
@@ -41,7 +48,7 @@ impl Services {
         let email = validate::email(email)?;
         self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL, 3600)
             .await?;
-        if let Some(ip) = &client.ip {
+        if let Some(ip) = client.limit_key() {
             self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP, 3600)
                 .await?;
         }
@@ -121,7 +128,7 @@ impl Services {
         password: String,
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
-        if let Some(ip) = &client.ip {
+        if let Some(ip) = client.limit_key() {
             self.limit(&format!("rl:reset-use:ip:{ip}"), RESETS_PER_IP, 3600)
                 .await?;
         }
@@ -234,11 +241,34 @@ impl Services {
         .await
     }
 
-    /// The meter's reading for a candidate password.
-    pub fn password_strength(&self, password: &str, email: &str, username: &str) -> Strength {
+    /// The meter's reading for a candidate password. zxcvbn's cost grows
+    /// with the input, so it runs off the async workers, within a time
+    /// budget, and each client address gets a bounded number of readings.
+    pub async fn password_strength(
+        &self,
+        password: String,
+        email: &str,
+        username: &str,
+        client: &ClientInfo,
+    ) -> Result<Strength, AppError> {
+        if let Some(ip) = client.limit_key() {
+            self.limit(&format!("rl:strength:ip:{ip}"), STRENGTH_PER_MINUTE, 60)
+                .await?;
+        }
         let email = email.trim().to_lowercase();
         let username = username.trim().to_lowercase();
-        policy::strength(password, self.config.min_password_len, &email, &username)
+        let min_len = self.config.min_password_len;
+        let reading = tokio::task::spawn_blocking(move || {
+            policy::strength(&password, min_len, &email, &username)
+        });
+        match tokio::time::timeout(STRENGTH_BUDGET, reading).await {
+            Ok(Ok(strength)) => Ok(strength),
+            Ok(Err(_)) => Err(AppError::internal()),
+            Err(_) => {
+                tracing::warn!("password strength over its time budget");
+                Err(AppError::unavailable())
+            }
+        }
     }
 
     /// The account a reset link belongs to, if the link still works.

@@ -184,4 +184,31 @@ mod tests {
         assert!(meh.acceptable && meh.score <= 2, "{meh:?}");
         assert!(!strength(&"x".repeat(500), 8, "", "").acceptable);
     }
+
+    /// The slowest readings we know of at the longest length the meter
+    /// scores (128): dictionary words, repeats, keyboard runs, dates. The
+    /// figure printed here is what the README reports; the service's
+    /// budget for a reading is 500 ms.
+    #[test]
+    fn the_worst_long_inputs_are_measured() {
+        let words = "correcthorsebatterystaplepassworddragonmonkey".repeat(3);
+        let candidates = [
+            "a".repeat(128),
+            "ab".repeat(64),
+            "qwertyuiopasdfghjkl".repeat(7)[..128].to_owned(),
+            "1234567890".repeat(13)[..128].to_owned(),
+            "19841231".repeat(16),
+            words[..128].to_owned(),
+            "Passw0rd!".repeat(15)[..128].to_owned(),
+        ];
+        let mut worst = std::time::Duration::ZERO;
+        for candidate in &candidates {
+            assert_eq!(candidate.chars().count(), 128);
+            let started = std::time::Instant::now();
+            let _ = strength(candidate, 8, "ada@example.com", "ada");
+            worst = worst.max(started.elapsed());
+        }
+        println!("worst 128-character strength reading: {worst:?}");
+        assert!(worst < std::time::Duration::from_millis(500), "{worst:?}");
+    }
 }

@@ -38,6 +38,24 @@ pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub locale: crate::locale::Locale,
+    /// The device cookie this browser carries, if any (see `throttle`).
+    pub device: Option<String>,
+}
+
+impl ClientInfo {
+    /// What per-client rate limits count against: the address, or for IPv6
+    /// its /64, which one subscriber gets whole (counting per address
+    /// would give them 2^64 budgets).
+    pub fn limit_key(&self) -> Option<String> {
+        let ip = self.ip.as_deref()?;
+        Some(match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            _ => ip.to_owned(),
+        })
+    }
 }
 
 /// In a server function: the services provided as context by the server.
@@ -66,9 +84,10 @@ pub fn require_admin() -> Result<Auth, AppError> {
     Ok(auth)
 }
 
-/// In a server function: the value of a request cookie.
-pub fn cookie(name: &str) -> Option<String> {
-    super::cookies::read(&use_context::<Parts>()?.headers, name)
+/// In a server function: the value of one of our cookies.
+pub fn cookie(base: &'static str) -> Option<String> {
+    let config = use_context::<Services>()?.config;
+    super::cookies::read(&use_context::<Parts>()?.headers, &config, base)
 }
 
 /// In a server function: the client's address and user agent.
@@ -90,6 +109,20 @@ pub fn is_form_post() -> bool {
     })
 }
 
+/// In a server function: puts a session that just began on the response,
+/// with a device cookie for a browser new to the account.
+pub async fn set_session_cookies(
+    services: &Services,
+    user: &User,
+    issued: &super::sessions::Issued,
+) -> Result<(), AppError> {
+    set_cookies(super::cookies::for_session(&services.config, issued));
+    if let Some(token) = services.device_token(&user.id, &client_info()).await? {
+        set_cookies([super::cookies::device(&services.config, token)]);
+    }
+    Ok(())
+}
+
 /// In a server function: adds `Set-Cookie` headers to the response.
 pub fn set_cookies(values: impl IntoIterator<Item = String>) {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
@@ -99,5 +132,30 @@ pub fn set_cookies(values: impl IntoIterator<Item = String>) {
         if let Ok(value) = http::HeaderValue::from_str(&value) {
             response.append_header(http::header::SET_COOKIE, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientInfo;
+
+    fn key(ip: &str) -> Option<String> {
+        ClientInfo {
+            ip: Some(ip.into()),
+            ..Default::default()
+        }
+        .limit_key()
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64() {
+        assert_eq!(key("203.0.113.9").as_deref(), Some("203.0.113.9"));
+        assert_eq!(
+            key("2001:db8:1:2:aaaa::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_eq!(key("2001:db8:1:2::1").as_deref(), Some("2001:db8:1:2::/64"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(ClientInfo::default().limit_key(), None);
     }
 }

@@ -1,84 +1,117 @@
-//! Log-in throttling (DESIGN.md "rate limits"): after repeated failures an
-//! account name or an IP must wait, and the wait doubles with each further
-//! failure (capped), instead of a hard lock-out that an attacker could use
-//! to keep the owner out for good. Unknown accounts are throttled exactly
-//! like real ones, so a 429 tells nothing about an address. Sign-in by
-//! emailed code and password reset stay open to the owner meanwhile.
+//! Log-in throttling: each account and each client address has a few free
+//! attempts in a 15-minute window; past them every attempt must wait, and
+//! the wait doubles (capped), instead of a hard lock-out that an attacker
+//! could use to keep the owner out for good.
+//!
+//! An attempt is counted atomically *before* the password is hashed, so a
+//! burst of concurrent guesses gets the free attempts and no more; a
+//! success gives its attempt back. The account budget is keyed by the
+//! account's id when the name resolves (its email and username share one
+//! budget), by the normalised name otherwise (unknown names are throttled
+//! exactly like real ones, so a 429 tells nothing about an address).
+//!
+//! A browser that has signed in to the account before carries a signed
+//! device cookie (OWASP "device cookies"); it has a budget of its own, so a
+//! stranger exhausting the account's budget does not lock the owner out.
 
 use std::time::Duration;
 
 use super::audit::Event;
+use super::ephemeral::{Attempt, Budget};
 use super::{ClientInfo, Services};
 use crate::error::{AppError, Reason};
 use crate::model::EventKind;
 
 const WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_DELAY_SECS: u64 = 15 * 60;
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
-/// What a failure counts against, with the failures it may have for free.
-fn subjects(
-    login: &str,
-    client: &ClientInfo,
-    (per_account, per_ip): (u64, u64),
-) -> Vec<(String, u64)> {
-    let mut keys = vec![(format!("login:acct:{login}"), per_account)];
-    if let Some(ip) = &client.ip {
-        keys.push((format!("login:ip:{ip}"), per_ip));
-    }
-    keys
+/// Whose budget an attempt spends.
+pub(super) enum Subject<'a> {
+    /// A known account, from a browser unknown to it.
+    Account(&'a str),
+    /// A name no account has (normalised).
+    Name(&'a str),
+    /// A browser that has signed in to the account before (the device
+    /// cookie's id).
+    Device(&'a str),
 }
 
-/// 1 s after the first failure past the free ones, then 2, 4, … up to the cap.
-pub fn delay_after(failures: u64, free: u64) -> Option<Duration> {
-    let over = failures.checked_sub(free + 1)?;
-    let secs = 1u64.checked_shl(over.min(20) as u32).unwrap_or(u64::MAX);
-    Some(Duration::from_secs(secs.min(MAX_DELAY_SECS)))
+/// The budgets an attempt by `subject` from `client` spends.
+fn budgets(
+    subject: &Subject,
+    client: &ClientInfo,
+    (per_account, per_ip): (u64, u64),
+) -> Vec<Budget> {
+    let key = match subject {
+        Subject::Account(id) => format!("login:acct:{id}"),
+        Subject::Name(name) => format!("login:name:{name}"),
+        Subject::Device(id) => format!("login:device:{id}"),
+    };
+    let mut budgets = vec![Budget {
+        key,
+        free: per_account,
+    }];
+    if let Some(ip) = client.limit_key() {
+        budgets.push(Budget {
+            key: format!("login:ip:{ip}"),
+            free: per_ip,
+        });
+    }
+    budgets
+}
+
+/// A counted log-in attempt, to settle once its outcome is known.
+pub(super) struct Ticket {
+    budgets: Vec<Budget>,
+    /// Per budget: attempts so far and the wait this one started.
+    counted: Vec<(u64, Option<Duration>)>,
 }
 
 impl Services {
-    /// Refuses a log-in attempt while its account name or IP must wait.
-    pub(super) async fn login_allowed(
+    /// Counts a log-in attempt, or refuses it while a wait runs.
+    pub(super) async fn login_attempt(
         &self,
-        login: &str,
+        subject: Subject<'_>,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
-        for (key, _) in subjects(login, client, self.config.login_free_failures) {
-            if let Some(left) = self.ephemeral.remaining(&format!("lock:{key}")).await? {
+    ) -> Result<Ticket, AppError> {
+        let budgets = budgets(&subject, client, self.config.login_free_failures);
+        match self.ephemeral.attempt(&budgets, WINDOW, MAX_WAIT).await? {
+            Attempt::Allowed(counted) => Ok(Ticket { budgets, counted }),
+            Attempt::Wait(left) => {
                 let secs = left.as_secs_f64().ceil().max(1.0) as u64;
-                return Err(AppError::rate_limited(secs, Reason::LoginThrottled));
+                Err(AppError::rate_limited(secs, Reason::LoginThrottled))
             }
         }
-        Ok(())
     }
 
-    /// Counts a failed attempt; past the free ones, starts a wait.
-    /// `user_id`: the account the name belongs to, if any (for the log).
+    /// The attempt succeeded: it does not count against anyone.
+    pub(super) async fn login_succeeded(&self, ticket: Ticket) -> Result<(), AppError> {
+        Ok(self.ephemeral.give_back(&ticket.budgets).await?)
+    }
+
+    /// The attempt failed; when it started a wait, that is logged.
+    /// `user_id`: the account the name belongs to, if any.
     pub(super) async fn login_failed(
         &self,
-        login: &str,
+        ticket: Ticket,
         user_id: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        for (key, free) in subjects(login, client, self.config.login_free_failures) {
-            let (failures, _) = self.ephemeral.count(&format!("fail:{key}"), WINDOW).await?;
-            if let Some(delay) = delay_after(failures, free) {
-                tracing::info!(%key, failures, delay_secs = delay.as_secs(), "log-in throttled");
-                self.ephemeral
-                    .cooldown(&format!("lock:{key}"), delay)
-                    .await?;
-                let by = if key.starts_with("login:ip:") {
-                    "ip"
-                } else {
-                    "account"
-                };
-                let mut event = Event::new(EventKind::LoginThrottled, client)
-                    .reason(by)
-                    .detail(format!("{failures} failures, wait {} s", delay.as_secs()));
-                if let Some(id) = user_id {
-                    event = event.user(id);
-                }
-                self.record(event).await?;
+        for (budget, (attempts, wait)) in ticket.budgets.iter().zip(ticket.counted) {
+            let Some(wait) = wait else { continue };
+            tracing::info!(attempts, wait_secs = wait.as_secs(), "log-in throttled");
+            let by = if budget.key.starts_with("login:ip:") {
+                "ip"
+            } else {
+                "account"
+            };
+            let mut event = Event::new(EventKind::LoginThrottled, client)
+                .reason(by)
+                .detail(format!("{attempts} failures, wait {} s", wait.as_secs()));
+            if let Some(id) = user_id {
+                event = event.user(id);
             }
+            self.record(event).await?;
         }
         Ok(())
     }
@@ -86,17 +119,28 @@ impl Services {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ephemeral::wait_after;
     use super::*;
 
     #[test]
-    fn delays_double_and_are_capped() {
-        assert_eq!(delay_after(5, 5), None);
-        assert_eq!(delay_after(6, 5), Some(Duration::from_secs(1)));
-        assert_eq!(delay_after(7, 5), Some(Duration::from_secs(2)));
-        assert_eq!(delay_after(10, 5), Some(Duration::from_secs(16)));
-        assert_eq!(
-            delay_after(1000, 5),
-            Some(Duration::from_secs(MAX_DELAY_SECS))
-        );
+    fn waits_double_and_are_capped() {
+        assert_eq!(wait_after(4, 5, MAX_WAIT), None);
+        assert_eq!(wait_after(5, 5, MAX_WAIT), Some(Duration::from_secs(1)));
+        assert_eq!(wait_after(6, 5, MAX_WAIT), Some(Duration::from_secs(2)));
+        assert_eq!(wait_after(9, 5, MAX_WAIT), Some(Duration::from_secs(16)));
+        assert_eq!(wait_after(1000, 5, MAX_WAIT), Some(MAX_WAIT));
+    }
+
+    #[test]
+    fn an_ipv6_client_spends_its_64s_budget() {
+        let client = ClientInfo {
+            ip: Some("2001:db8:1:2::99".into()),
+            ..Default::default()
+        };
+        let keys: Vec<_> = budgets(&Subject::Account("u1"), &client, (5, 20))
+            .into_iter()
+            .map(|b| b.key)
+            .collect();
+        assert_eq!(keys, ["login:acct:u1", "login:ip:2001:db8:1:2::/64"]);
     }
 }

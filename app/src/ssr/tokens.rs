@@ -28,6 +28,7 @@ pub struct Tokens {
     validation: Validation,
     refresh_key: Vec<u8>,
     code_key: Vec<u8>,
+    device_key: Vec<u8>,
     issuer: String,
     audience: String,
     access_ttl: i64,
@@ -44,12 +45,14 @@ impl Tokens {
         // is used for one purpose only.
         let refresh_key = hmac(&config.jwt_secret, b"latchkey refresh successor").to_vec();
         let code_key = hmac(&config.jwt_secret, b"latchkey one-time codes").to_vec();
+        let device_key = hmac(&config.jwt_secret, b"latchkey device cookies").to_vec();
         Self {
             encoding: EncodingKey::from_secret(&config.jwt_secret),
             decoding: DecodingKey::from_secret(&config.jwt_secret),
             validation,
             refresh_key,
             code_key,
+            device_key,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl.as_secs() as i64,
@@ -106,6 +109,35 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// A device cookie's value for a browser that just signed in to
+    /// `user_id`: `user.device.mac`. The MAC also covers `stamp` (the
+    /// account's password hash), so every device cookie dies when the
+    /// password changes, is reset or is cleared.
+    pub fn device_token(&self, user_id: &str, stamp: &str) -> String {
+        let device = uuid::Uuid::new_v4().simple().to_string();
+        let mac = hmac(
+            &self.device_key,
+            format!("{user_id}.{device}\n{stamp}").as_bytes(),
+        );
+        format!("{user_id}.{device}.{}", URL_SAFE_NO_PAD.encode(mac))
+    }
+
+    /// `(user id, device id)` of a genuine device cookie, given the
+    /// claimed account's current `stamp`.
+    pub fn device_of<'t>(&self, token: &'t str, stamp: &str) -> Option<(&'t str, &'t str)> {
+        let (signed, mac) = token.rsplit_once('.')?;
+        let (user_id, device) = signed.split_once('.')?;
+        let mut check =
+            Hmac::<Sha256>::new_from_slice(&self.device_key).expect("HMAC takes any key length");
+        check.update(format!("{signed}\n{stamp}").as_bytes());
+        check
+            .verify_slice(&URL_SAFE_NO_PAD.decode(mac).ok()?)
+            .ok()?;
+        Some((user_id, device))
+    }
+}
+
 /// A fresh 256-bit random token, URL-safe.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -136,6 +168,20 @@ mod tests {
 
     fn now() -> i64 {
         crate::ssr::now()
+    }
+
+    #[test]
+    fn device_cookies_are_signed() {
+        let t = tokens();
+        let token = t.device_token("user-1", "hash-a");
+        let (user, device) = t.device_of(&token, "hash-a").unwrap();
+        assert_eq!(user, "user-1");
+        assert_eq!(device.len(), 32);
+        assert_eq!(t.device_of(&token, "hash-b"), None, "a new password");
+        let forged = token.replacen("user-1", "user-2", 1);
+        assert_eq!(t.device_of(&forged, "hash-a"), None);
+        assert_eq!(t.device_of("user-1.abc", "hash-a"), None);
+        assert_eq!(t.device_of("", ""), None);
     }
 
     #[test]

@@ -117,17 +117,6 @@ pub async fn set_username(db: &Db, id: &str, username: &str, now: i64) -> Result
     Ok(())
 }
 
-pub async fn set_password_hash(db: &Db, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(hash)
-        .bind(now)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-/// Changes the address (verified); the unique index refuses a taken one.
 pub async fn set_email(db: &Db, id: &str, email: &str, now: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET email = $1, email_verified = 1, updated_at = $2 WHERE id = $3")
         .bind(email)

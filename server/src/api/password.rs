@@ -87,12 +87,18 @@ pub struct StrengthRequest {
 /// Rate a candidate password: the policy's verdict and zxcvbn's 0–4 score.
 #[utoipa::path(post, path = "/password/strength", tag = "password", request_body = StrengthRequest, responses(
     (status = 200, description = "The reading", body = Strength),
+    (status = 429, description = "`rate_limited`", body = ErrorBody),
+    (status = 503, description = "`unavailable`", body = ErrorBody),
 ))]
 async fn strength(
     State(services): State<Services>,
+    Client(client): Client,
     ApiJson(body): ApiJson<StrengthRequest>,
-) -> Json<Strength> {
-    Json(services.password_strength(&body.password, &body.email, &body.username))
+) -> Result<Json<Strength>, ApiError> {
+    let reading = services
+        .password_strength(body.password, &body.email, &body.username, &client)
+        .await?;
+    Ok(Json(reading))
 }
 
 #[derive(Deserialize, ToSchema)]

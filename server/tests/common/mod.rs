@@ -185,6 +185,7 @@ pub const NO_CLIENT: app::ssr::ClientInfo = app::ssr::ClientInfo {
     ip: None,
     user_agent: None,
     locale: app::locale::Locale::en,
+    device: None,
 };
 
 /// An account made through the real sign-up flow.
@@ -202,6 +203,7 @@ pub async fn sign_up(s: &Services) -> NewAccount {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
         locale: Default::default(),
+        device: None,
     };
     let (user, issued) = s
         .signup(&email, &name, PASSWORD.into(), &client)
@@ -220,7 +222,7 @@ pub async fn make_admin(s: &Services) -> NewAccount {
     let name = unique_name();
     let email = format!("{name}@example.com");
     let (admin, created) = s
-        .create_admin(&email, &name, || Ok(PASSWORD.into()))
+        .create_admin(&email, &name, false, || Ok(PASSWORD.into()))
         .await
         .expect("create-admin succeeds");
     assert!(created);
@@ -228,6 +230,7 @@ pub async fn make_admin(s: &Services) -> NewAccount {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
         locale: Default::default(),
+        device: None,
     };
     let (user, issued) = s
         .login(&email, PASSWORD.into(), &client)

@@ -41,8 +41,14 @@ impl Inbox {
     /// The newest mail to `to` whose subject contains `subject`, waiting up
     /// to 10 s for it.
     pub async fn wait_for_subject(&self, to: &str, subject: &str) -> String {
+        self.wait_for_subject_since(to, subject, 0).await
+    }
+
+    /// `wait_for_subject`, among the mails after the first `since` (take
+    /// `all().len()` before the action that sends it).
+    pub async fn wait_for_subject_since(&self, to: &str, subject: &str, since: usize) -> String {
         for _ in 0..200 {
-            if let Some(m) = self.all().into_iter().rev().find(|m| {
+            if let Some(m) = self.all().into_iter().skip(since).rev().find(|m| {
                 m.contains(&format!("To: {to}"))
                     && m.lines()
                         .any(|l| l.starts_with("Subject: ") && l.contains(subject))

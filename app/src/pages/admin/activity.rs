@@ -97,6 +97,7 @@ fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
         EventKind::UserDisabled => td!(locale, admin.kind.user_disabled),
         EventKind::UserEnabled => td!(locale, admin.kind.user_enabled),
         EventKind::RoleChanged => td!(locale, admin.kind.role_changed),
+        EventKind::MailFailed => td!(locale, admin.kind.mail_failed),
     }
 }
 

@@ -20,6 +20,9 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
+/// How much of a password zxcvbn reads for the meter.
+const ESTIMATE_CHARS: usize = 48;
+
 /// Checks a new password for the account `email`/`username`.
 pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Result<(), AppError> {
     let len = password.chars().count();
@@ -69,7 +72,11 @@ pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> 
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();
-    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    // zxcvbn's cost grows steeply with length (a 128-character repeat of
+    // words took 170 ms); a password is at least as strong as its prefix,
+    // so the estimate reads the first ESTIMATE_CHARS.
+    let prefix: String = password.chars().take(ESTIMATE_CHARS).collect();
+    let estimate = zxcvbn::zxcvbn(&prefix, &inputs);
     let feedback = estimate.feedback();
     let warning = feedback.and_then(|f| f.warning());
     let suggestions = feedback.map(|f| f.suggestions()).unwrap_or_default();
@@ -209,6 +216,6 @@ mod tests {
             worst = worst.max(started.elapsed());
         }
         println!("worst 128-character strength reading: {worst:?}");
-        assert!(worst < std::time::Duration::from_millis(500), "{worst:?}");
+        assert!(worst < std::time::Duration::from_millis(100), "{worst:?}");
     }
 }

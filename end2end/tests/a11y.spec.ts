@@ -104,7 +104,7 @@ for (const lang of LOCALES) {
 
     test(`signed-in and admin screens are accessible (${lang})`, async ({ page }) => {
       const admin = await createAccount(page);
-      makeAdmin(admin);
+      await makeAdmin(page, admin);
       const member = await createAccount(page);
       await logIn(page, admin);
 

@@ -20,7 +20,7 @@ import type { Page } from '@playwright/test';
 
 async function adminPage(page: Page): Promise<TestUser> {
   const admin = await signUp(page);
-  makeAdmin(admin);
+  await makeAdmin(page, admin);
   await open(page, '/admin');
   await expect(page.getByRole('heading', { name: 'Users', level: 1 })).toBeVisible();
   await expect(page.getByTestId('nav-admin')).toBeVisible();
@@ -145,7 +145,7 @@ test('the console works without JavaScript @nojs', async ({ page, browser }) => 
   await page.getByLabel('Password', { exact: true }).fill(admin.password);
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page).toHaveURL(/\/verify$/);
-  makeAdmin(admin);
+  await makeAdmin(page, admin);
 
   const theirs = await browser.newContext({ javaScriptEnabled: false });
   const theirPage = await theirs.newPage();

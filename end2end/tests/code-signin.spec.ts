@@ -180,9 +180,10 @@ test('an address without an account gets the same answer, but no mail and no wor
   await page.waitForTimeout(2_000);
   expect(await mailsTo(request, nobody), 'no mail to an address without an account').toEqual([]);
 
-  // Any code is "expired": the same answer as a used-up code of a real account.
+  // A wrong code gets the answer a real account's wrong code gets, tries
+  // left included: the address has a code too (a decoy nobody is sent).
   await codeInput(page).pressSequentially('123456', { delay: 50 });
-  await expect(codeError(page)).toHaveText(EXPIRED);
+  await expect(codeError(page)).toHaveText('That code is not right. 4 tries left.');
   await expect(codeInput(page)).toHaveAttribute('aria-invalid', 'true');
   await expect(page).toHaveURL(/\/login\/code\?email=/);
   await expectSignedOut(page);

@@ -199,12 +199,30 @@ export async function submitLogin(page: Page, login: string, password: string): 
  * `create-admin` command on the suite's database. Their next request sees
  * the role (it is read from the database every time).
  */
-export function makeAdmin(user: TestUser): void {
+export async function makeAdmin(page: Page, user: TestUser): Promise<void> {
   const serverBin = process.env.LATCHKEY_SERVER_BIN;
   const databaseUrl = process.env.E2E_DATABASE_URL;
   if (!serverBin || !databaseUrl) {
     throw new Error('LATCHKEY_SERVER_BIN and E2E_DATABASE_URL must be set: run the suite through scripts/test.sh');
   }
+  // create-admin promotes only a verified address (a never-verified account
+  // may be a squatter's). Verify it with the mailed code, in this page's own
+  // session when it is the user's (proving the address ends every other
+  // session), else in a session of its own.
+  const code = await latestCode(page.request, user.email);
+  let verified = await page.request.post('/api/v1/me/email/verify', { data: { code } });
+  if (verified.status() === 401) {
+    const login = await page.request.post('/api/v1/auth/login', {
+      data: { login: user.email, password: user.password },
+    });
+    expect(login.status()).toBe(200);
+    const { access_token: token } = await login.json();
+    verified = await page.request.post('/api/v1/me/email/verify', {
+      data: { code },
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  }
+  expect(verified.status(), await verified.text()).toBe(200);
   const out = execFileSync(serverBin, ['create-admin', '--email', user.email, '--username', user.username], {
     env: { ...process.env, DATABASE_URL: databaseUrl, RUST_LOG: 'warn' },
     input: '',

@@ -9,6 +9,7 @@ import {
   header,
   latestMail,
   open,
+  otherBrowser,
   signUp,
   signUpToProfile,
   snap,
@@ -178,8 +179,7 @@ test('deleting the account needs the password and removes it', async ({ page }) 
 
 test('a reset link for another account is refused while signed in', async ({ page, browser, request }) => {
   // The attacker asks for a reset link for their own account…
-  const attackerBrowser = await browser.newContext();
-  const attackerPage = await attackerBrowser.newPage();
+  const { context: attackerBrowser, page: attackerPage } = await otherBrowser(browser);
   const attacker = await signUp(attackerPage);
   await attackerPage.context().clearCookies();
   await askForLink(attackerPage, attacker.email);

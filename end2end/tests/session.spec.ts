@@ -23,8 +23,12 @@ test('logging out signs the user out everywhere', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Welcome back' })).toBeVisible();
   await expectSignedOut(page);
 
-  const left = (await page.context().cookies()).filter((c) => c.name.startsWith('lk_') && c.value !== '');
+  const cookies = await page.context().cookies();
+  const left = cookies.filter((c) => c.name.startsWith('lk_') && c.name !== 'lk_device' && c.value !== '');
   expect(left, 'session cookies are cleared').toEqual([]);
+  // The device cookie stays: this browser remains known to the account, so
+  // a stranger throttling its log-in does not lock its owner out.
+  expect(cookies.map((c) => c.name)).toContain('lk_device');
 
   // The profile is no longer reachable.
   await page.goto('/profile');

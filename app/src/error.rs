@@ -36,6 +36,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The change would leave no enabled administrator.
     LastAdmin,
+    /// The change needs a fresh proof of identity (sign in again).
+    ReauthRequired,
     Internal,
 }
 
@@ -46,7 +48,10 @@ impl ErrorCode {
             Self::InvalidInput => 422,
             Self::EmailTaken | Self::UsernameTaken => 409,
             Self::InvalidCredentials | Self::Unauthorized => 401,
-            Self::AccountDisabled | Self::EmailUnverified | Self::Forbidden => 403,
+            Self::AccountDisabled
+            | Self::EmailUnverified
+            | Self::Forbidden
+            | Self::ReauthRequired => 403,
             Self::NotFound => 404,
             Self::RateLimited => 429,
             Self::CodeWrong | Self::CodeDead => 422,
@@ -120,6 +125,8 @@ pub enum Reason {
     LinkExpired,
     LinkUsed,
     ResetOtherAccount,
+    /// `count`: minutes a fresh sign-in counts as proof.
+    ReauthRequired,
     LastAdmin,
     Unavailable,
     Unreachable,
@@ -179,6 +186,7 @@ impl Reason {
             Self::LinkExpired => t!(locale, errors.link_expired).into(),
             Self::LinkUsed => t!(locale, errors.link_used).into(),
             Self::ResetOtherAccount => t!(locale, errors.reset_other_account).into(),
+            Self::ReauthRequired => t!(locale, errors.reauth_required, count = count),
             Self::LastAdmin => t!(locale, errors.last_admin).into(),
             Self::Unavailable => t!(locale, errors.unavailable).into(),
             Self::Unreachable => t!(locale, errors.unreachable).into(),

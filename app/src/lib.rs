@@ -24,7 +24,8 @@ use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
     change_email::ChangeEmailPage, delete_account::DeleteAccountPage, forgot::ForgotPage,
     home::HomePage, login::LoginPage, login_code::LoginCodePage, not_found::NotFound,
-    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage, security::SecurityPage,
+    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage,
+    revert_email::RevertEmailPage, security::SecurityPage,
     sessions::SessionsPage, signup::SignupPage, verify::VerifyPage,
 };
 
@@ -106,6 +107,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
                     <Route path=path!("/login/code") ssr=SsrMode::Async view=LoginCodePage/>
                     <Route path=path!("/email") ssr=SsrMode::Async view=ChangeEmailPage/>
+                    <Route path=path!("/email/revert") ssr=SsrMode::Async view=RevertEmailPage/>
                     <Route path=path!("/forgot") ssr=SsrMode::Async view=ForgotPage/>
                     <Route path=path!("/reset") ssr=SsrMode::Async view=ResetPage/>
                     <Route path=path!("/password") ssr=SsrMode::Async view=ChangePasswordPage/>

@@ -41,6 +41,11 @@ pub struct User {
     /// The language of their mail and, when signed in, their pages: `en`
     /// or `ko`.
     pub locale: String,
+    /// Whether the account has a password (one signed up by another
+    /// person's address and then claimed by its owner may not: its owner
+    /// signs in by emailed code, or sets one with a reset link).
+    #[serde(default)]
+    pub has_password: bool,
 }
 
 /// The signed-in user plus what the current session token says about itself.

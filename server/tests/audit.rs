@@ -96,7 +96,9 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
         .await
         .unwrap();
     let new_email = format!("new-{email}");
-    s.request_email_change(&auth, &new_email, &c).await.unwrap();
+    s.request_email_change(&auth, &new_email, changed_to.into(), &c)
+        .await
+        .unwrap();
     let code = smtp::code_in(
         &inbox
             .wait_for_subject(&new_email, "change your email")
@@ -146,6 +148,13 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
         admin_issued.access_token.clone(),
         token,
     ]);
+    let revert = smtp::revert_token_in(
+        &inbox
+            .wait_for_subject(&email, "email address of your")
+            .await,
+    );
+    s.revert_email_change(&revert, &c).await.unwrap();
+    secrets.push(revert);
 
     // The same over HTTP, as API clients send them.
     let app = server::router::build(s.clone(), leptos_options(), ORIGIN);

@@ -253,12 +253,12 @@ on_both_backends!(
         let new_email = format!("new{}@example.com", unique_name());
 
         let err = s
-            .request_email_change(&auth, &auth.user.email, &client())
+            .request_email_change(&auth, &auth.user.email, PASSWORD.into(), &client())
             .await
             .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("new_email"));
 
-        s.request_email_change(&auth, &new_email.to_uppercase(), &client())
+        s.request_email_change(&auth, &new_email.to_uppercase(), PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = smtp::code_in(&inbox.wait_for(&new_email, 10).await);
@@ -297,7 +297,7 @@ on_both_backends!(
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, _) = signed_up(&s).await;
         let (_, other) = signed_up(&s).await;
-        s.request_email_change(&auth, &other, &client())
+        s.request_email_change(&auth, &other, PASSWORD.into(), &client())
             .await
             .unwrap();
         // The other account's verification mail came first; take the newest.
@@ -318,6 +318,278 @@ on_both_backends!(
         );
     }
 );
+
+/// The code for a change of address, from the newest change-code mail to `to`.
+async fn change_code(inbox: &smtp::Inbox, to: &str) -> String {
+    smtp::code_in(&inbox.wait_for_subject(to, "change your email").await)
+}
+
+/// Whether `access_token` still opens its session.
+async fn live(s: &Services, access_token: &str) -> bool {
+    s.authenticate(access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+on_both_backends!(
+    an_email_change_needs_the_password_and_a_code_asked_for_by_this_account,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+        let (victim, _) = signed_up(&s).await;
+        let target = format!("thief{}@example.com", unique_name());
+        // A stolen session alone cannot start a change.
+        let missing = s
+            .request_email_change(&victim, &target, String::new(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (missing.code, missing.field.as_deref()),
+            (ErrorCode::InvalidInput, Some("password"))
+        );
+        let wrong = s
+            .request_email_change(
+                &victim,
+                &target,
+                "not the password at all".into(),
+                &client(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (wrong.code, wrong.field.as_deref()),
+            (ErrorCode::InvalidCredentials, Some("password"))
+        );
+        assert!(
+            !inbox
+                .all()
+                .iter()
+                .any(|m| m.contains(&format!("To: {target}"))),
+            "no code was mailed"
+        );
+        // The thief asks for a code with an account of their own, whose
+        // password they know, and types it into the stolen session.
+        let (thief, _) = signed_up(&s).await;
+        s.request_email_change(&thief, &target, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        let code = change_code(&inbox, &target).await;
+        let err = s
+            .confirm_email_change(&victim, &target, &code, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code,
+            ErrorCode::CodeWrong,
+            "a change code works only for its account"
+        );
+        let row = app::ssr::users::by_id(&s.db, &victim.user.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.email, victim.user.email);
+    }
+);
+
+on_both_backends!(
+    an_email_change_ends_other_sessions_retires_reset_links_and_tells_the_old_address,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+        let (auth, old) = signed_up(&s).await;
+        let (_, elsewhere) = s.login(&old, PASSWORD.into(), &client()).await.unwrap();
+        s.forgot_password(&old, &client()).await.unwrap();
+        let reset = smtp::reset_token_in(&inbox.wait_for_subject(&old, "Reset your").await);
+
+        let new_email = format!("moved{}@example.com", unique_name());
+        s.request_email_change(&auth, &new_email, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        let code = change_code(&inbox, &new_email).await;
+        s.confirm_email_change(&auth, &new_email, &code, &client())
+            .await
+            .unwrap();
+
+        assert!(
+            live(&s, &auth_token(&s, &auth).await).await,
+            "this session stays"
+        );
+        assert!(
+            !live(&s, &elsewhere.access_token).await,
+            "the other session ended"
+        );
+        let err = s
+            .reset_password(&reset, "a brand new passphrase 9z".into(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code,
+            ErrorCode::LinkExpired,
+            "the reset link mailed to the old address died"
+        );
+        let notice = inbox.wait_for_subject(&old, "email address of your").await;
+        assert!(notice.contains(&new_email), "{notice}");
+        assert!(!smtp::revert_token_in(&notice).is_empty());
+        let events = s.own_activity(&auth.user.id, None).await.unwrap();
+        assert!(events
+            .events
+            .iter()
+            .any(|e| e.kind == app::model::EventKind::SessionRevoked
+                && e.reason.as_deref() == Some("email_changed")));
+    }
+);
+
+on_both_backends!(
+    this_wasnt_me_restores_the_address_ends_every_session_and_clears_the_password,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+        let (auth, old) = signed_up(&s).await;
+        // The intruder knows the password and moves the account twice.
+        let first = format!("intruder{}@example.com", unique_name());
+        s.request_email_change(&auth, &first, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        let code = change_code(&inbox, &first).await;
+        let moved = s
+            .confirm_email_change(&auth, &first, &code, &client())
+            .await
+            .unwrap();
+        let owners_link =
+            smtp::revert_token_in(&inbox.wait_for_subject(&old, "email address of your").await);
+        // While the owner can undo it, nobody may take the old address.
+        let squat = s
+            .signup(
+                &old,
+                &format!("sq{}", &unique_name()[..8]),
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(squat.code, ErrorCode::EmailTaken);
+        let auth = app::ssr::Auth {
+            user: moved,
+            ..auth
+        };
+        let second = format!("again{}@example.com", unique_name());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        s.request_email_change(&auth, &second, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        let code = change_code(&inbox, &second).await;
+        s.confirm_email_change(&auth, &second, &code, &client())
+            .await
+            .unwrap();
+        let intruders_link = smtp::revert_token_in(
+            &inbox
+                .wait_for_subject(&first, "email address of your")
+                .await,
+        );
+        // The intruder's own link (it was mailed to their address) cannot
+        // cancel the owner's, which was made before it.
+        assert_eq!(
+            s.revert_email_change(&intruders_link, &client())
+                .await
+                .unwrap(),
+            first
+        );
+
+        let pending = s.check_revert_link(&owners_link).await.unwrap();
+        assert_eq!(
+            (pending.old_email.as_str(), pending.new_email.as_str()),
+            (old.as_str(), first.as_str())
+        );
+        // Two clicks at once: one undoes it.
+        let (c1, c2) = (client(), client());
+        let (a, b) = tokio::join!(
+            s.revert_email_change(&owners_link, &c1),
+            s.revert_email_change(&owners_link, &c2)
+        );
+        assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+        assert_eq!(a.or(b).unwrap(), old);
+
+        let row = app::ssr::users::by_id(&s.db, &auth.user.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                row.email.as_str(),
+                row.email_verified,
+                row.password_hash.as_str()
+            ),
+            (old.as_str(), 1, "")
+        );
+        assert!(
+            !live(&s, &auth_token(&s, &auth).await).await,
+            "every session ended"
+        );
+        let err = s.login(&old, PASSWORD.into(), &client()).await.unwrap_err();
+        assert_eq!(
+            err.code,
+            ErrorCode::InvalidCredentials,
+            "the intruder's password is gone"
+        );
+        let used = s
+            .revert_email_change(&owners_link, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(used.code, ErrorCode::LinkExpired);
+        // The owner gets back in with a code to the restored address.
+        inbox.wait_for_subject(&old, "was undone").await;
+        s.request_signin_code(&old, &client()).await.unwrap();
+        let code = smtp::code_in(&inbox.wait_for_subject(&old, "sign-in code").await);
+        let (user, _) = s.signin_with_code(&old, &code, &client()).await.unwrap();
+        assert_eq!(user.email, old);
+        assert!(!user.has_password);
+        let bad = s
+            .revert_email_change("not-a-token", &client())
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code, ErrorCode::LinkInvalid);
+    }
+);
+
+on_both_backends!(
+    an_account_without_a_password_changes_its_email_only_soon_after_signing_in,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+        // A squatter's account, claimed by its owner with a code: no password.
+        let (_, email) = signed_up(&s).await;
+        s.request_signin_code(&email, &client()).await.unwrap();
+        let code = smtp::code_in(&inbox.wait_for_subject(&email, "sign-in code").await);
+        let (user, issued) = s.signin_with_code(&email, &code, &client()).await.unwrap();
+        assert!(!user.has_password);
+        let auth = s
+            .authenticate(&issued.access_token, &common::NO_CLIENT)
+            .await
+            .unwrap()
+            .unwrap();
+        let new_email = format!("fresh{}@example.com", unique_name());
+        s.request_email_change(&auth, &new_email, String::new(), &client())
+            .await
+            .unwrap();
+        // The same session an hour later must sign in again first.
+        sqlx::query("UPDATE sessions SET created_at = created_at - 3600 WHERE id = $1")
+            .bind(&auth.session_id)
+            .execute(&s.db.pool)
+            .await
+            .unwrap();
+        let later = format!("later{}@example.com", unique_name());
+        let err = s
+            .request_email_change(&auth, &later, String::new(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!((err.code, err.count), (ErrorCode::ReauthRequired, Some(10)));
+    }
+);
+
+/// A fresh access token for the session `auth` came from.
+async fn auth_token(s: &Services, auth: &app::ssr::Auth) -> String {
+    let now = app::ssr::now();
+    s.tokens
+        .issue_access(&auth.user.id, &auth.session_id, auth.user.role, now)
+        .0
+}
 
 on_both_backends!(
     sign_in_by_code_and_no_hint_about_unknown_addresses,

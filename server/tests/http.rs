@@ -520,6 +520,94 @@ on_both_backends!(
     }
 );
 
+on_both_backends!(
+    email_change_and_its_undo_over_the_api_and_as_plain_forms,
+    |backend| {
+        let (s, inbox) =
+            common::services_with_smtp(backend, app::ssr::AuthConfig::for_tests()).await;
+        let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
+        let (name, tokens) = api_signup(&app).await;
+        let old = format!("{name}@example.com");
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let new_email = format!("moved-{name}@example.com");
+        let change = |password: &str| {
+            bearer_post(
+                "/api/v1/me/email/change",
+                &access,
+                json!({ "new_email": new_email, "password": password }),
+            )
+        };
+        let res = send(&app, change("")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body_json(res).await["error"]["field"], "password");
+        let res = send(&app, change("not my password at all")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_error(&body_json(res).await, "invalid_credentials");
+        let res = send(&app, change(PASSWORD)).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        let code = common::smtp::code_in(
+            &inbox
+                .wait_for_subject(&new_email, "change your email")
+                .await,
+        );
+        let res = send(
+            &app,
+            bearer_post(
+                "/api/v1/me/email/change/confirm",
+                &access,
+                json!({ "new_email": new_email, "code": code }),
+            ),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(body_json(res).await["email"], new_email.as_str());
+
+        // The old address's link opens a page with one button (a scanner
+        // fetching the link changes nothing), which works as a plain form.
+        let token = common::smtp::revert_token_in(
+            &inbox.wait_for_subject(&old, "email address of your").await,
+        );
+        let page = send(&app, page_get(&format!("/email/revert?token={token}"), "")).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = body_text(page).await;
+        assert!(html.contains(&old) && html.contains(&new_email), "{html}");
+        assert!(
+            html.contains("action=\"/fn/revert_email_change\""),
+            "{html}"
+        );
+        let res = send(
+            &app,
+            form_post("/fn/revert_email_change", &format!("token={token}"), None),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(res.headers()[header::LOCATION], "/email/revert?done=1");
+        let res = send(&app, bearer_get("/api/v1/me", &access)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "every session ended"
+        );
+        // Used: the API says so, and so does the page.
+        let res = send(
+            &app,
+            json_post("/api/v1/email/revert", json!({ "token": token })),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::GONE);
+        assert_error(&body_json(res).await, "link_expired");
+        let page = send(&app, page_get(&format!("/email/revert?token={token}"), "")).await;
+        assert!(body_text(page).await.contains("This link was already used"));
+        let res = send(
+            &app,
+            json_post("/api/v1/email/revert", json!({ "token": "short" })),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_error(&body_json(res).await, "link_invalid");
+    }
+);
+
 on_both_backends!(reset_pages_work_without_javascript, |backend| {
     let app = app(backend).await;
     // The emailed link moves its token into a cookie and out of the URL.
@@ -901,6 +989,7 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/me/email/verify"),
         ("post", "/me/email/change"),
         ("post", "/me/email/change/confirm"),
+        ("post", "/email/revert"),
         ("get", "/me/sessions"),
         ("delete", "/me/sessions"),
         ("delete", "/me/sessions/{id}"),

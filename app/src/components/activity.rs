@@ -49,6 +49,9 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
             t!(locale, activity.email_marked_verified).into()
         }
         EventKind::EmailVerified => t!(locale, activity.email_verified).into(),
+        EventKind::EmailChanged if reason == "reverted" => {
+            t!(locale, activity.email_reverted, detail = detail)
+        }
         EventKind::EmailChanged => t!(locale, activity.email_changed, detail = detail),
         EventKind::UsernameChanged => t!(locale, activity.username_changed, detail = detail),
         EventKind::PasswordResetRequested => t!(locale, activity.reset_requested).into(),
@@ -106,7 +109,10 @@ fn alarming(event: &ActivityEvent) -> bool {
             | EventKind::LoginThrottled
             | EventKind::CodeFailed
             | EventKind::UserDisabled
-    ) || event.reason.as_deref() == Some("refresh_token_reuse")
+    ) || matches!(
+        event.reason.as_deref(),
+        Some("refresh_token_reuse" | "reverted")
+    )
 }
 
 /// A list of events, newest first. `admin` names the admin who acted;

@@ -1,5 +1,7 @@
-//! Change the account's email: a code goes to the new address, and the
-//! address changes only once that code checks.
+//! Change the account's email: after a fresh proof of identity (the
+//! password) a code goes to the new address, and the address changes only
+//! once that code checks; the old address is then mailed a link that
+//! undoes it (`/email/revert`, in `revert_email`).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -16,13 +18,16 @@ use crate::session::session_action;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "request_email_change")]
-pub async fn request_email_change(new_email: String) -> Result<(), AppError> {
+pub async fn request_email_change(
+    new_email: String,
+    #[server(default)] password: String,
+) -> Result<(), AppError> {
     use super::login_code::urlencoding;
     use crate::ssr::request;
     let services = request::services()?;
     let auth = request::require_auth()?;
     let new_email = services
-        .request_email_change(&auth, &new_email, &request::client_info())
+        .request_email_change(&auth, &new_email, password, &request::client_info())
         .await?;
     leptos_axum::redirect(&format!("/email?new={}", urlencoding(&new_email)));
     Ok(())
@@ -73,6 +78,13 @@ fn ChangeEmail(
                     <ActionForm action=request attr:novalidate=true attr:class="stack">
                         <FormAlert error=request_error/>
                         <Field label=tr!(email_change.new_email) name="new_email" kind="email" autocomplete="email" autofocus=true error=request_error/>
+                        {match me.user.has_password {
+                            true => view! {
+                                <Field label=tr!(email_change.password) name="password" kind="password" revealable=true autocomplete="current-password" hint=tr!(email_change.password_hint) error=request_error/>
+                            }.into_any(),
+                            false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
+                        }}
+                        <p class="muted">{tr!(email_change.notice)}</p>
                         <Submit label=tr!(email_change.send) busy_label=tr!(email_change.sending) pending=request.pending()/>
                     </ActionForm>
                 }.into_any(),

@@ -9,6 +9,7 @@ pub mod not_found;
 pub mod password;
 pub mod profile;
 pub mod reset;
+pub mod revert_email;
 pub mod security;
 pub mod sessions;
 pub mod signup;

@@ -6,6 +6,7 @@ use super::audit::{record_in, Event};
 use super::codes::Purpose;
 use super::config::Feature;
 use super::db::StoreError;
+use super::email_change::address_reserved_in;
 use super::password::Verified;
 use super::sessions::{revoke_user_sessions_in, Issued};
 use super::throttle::Subject;
@@ -288,64 +289,6 @@ impl Services {
         ))
     }
 
-    /// Step one of an email change: mails a code to the new address.
-    pub async fn request_email_change(
-        &self,
-        auth: &Auth,
-        new_email: &str,
-        client: &ClientInfo,
-    ) -> Result<String, AppError> {
-        self.require_verified(auth, Feature::ChangeEmail)?;
-        let new_email = validate::email(new_email).map_err(|e| e.with_field("new_email"))?;
-        if new_email == auth.user.email {
-            return Err(AppError::invalid("new_email", Reason::SameEmail));
-        }
-        self.send_code(
-            Purpose::ChangeEmail,
-            &new_email,
-            (&auth.user.id, &auth.user.locale),
-            client,
-        )
-        .await?;
-        Ok(new_email)
-    }
-
-    /// Step two: the code mailed to the new address switches the account
-    /// to it (verified, since the code proves it is theirs).
-    pub async fn confirm_email_change(
-        &self,
-        auth: &Auth,
-        new_email: &str,
-        code: &str,
-        client: &ClientInfo,
-    ) -> Result<User, AppError> {
-        let new_email = validate::email(new_email)?;
-        self.check_code(
-            Purpose::ChangeEmail,
-            &new_email,
-            Some(&auth.user.id),
-            code,
-            client,
-        )
-        .await?;
-        users::set_email(&self.db, &auth.user.id, &new_email, now())
-            .await
-            // Step two shows no address field: report it for the whole form.
-            .map_err(|e| AppError {
-                field: None,
-                ..conflict_to_field(e)
-            })?;
-        let event = Event::new(EventKind::EmailChanged, client)
-            .user(&auth.user.id)
-            .detail(format!("{} → {new_email}", auth.user.email));
-        self.record(event).await?;
-        Ok(User {
-            email: new_email,
-            email_verified: true,
-            ..auth.user.clone()
-        })
-    }
-
     /// Passwordless sign-in, step one. Answers the same, in the same time,
     /// whether or not the address has an account: every address gets the
     /// cooldown, the limits and a stored code; only an account's owner is
@@ -361,7 +304,9 @@ impl Services {
         let account = users::by_login(&self.db, &email)
             .await?
             .filter(|user| !user.is_disabled());
-        let code = self.issue_code(Purpose::SignIn, &email, client).await?;
+        let code = self
+            .issue_code(Purpose::SignIn, &email, None, client)
+            .await?;
         if let Some(user) = account {
             let services = self.clone();
             let (address, client) = (email.clone(), client.clone());
@@ -399,12 +344,16 @@ impl Services {
         }
         // The code proved the address is theirs; a password set before by
         // someone else proves nothing.
-        if user.email_verified == 0 {
-            self.first_proof(&user.id, None, true, client).await?;
-        }
-        let user = UserRow {
-            email_verified: 1,
-            ..user
+        let user = match user.email_verified {
+            0 => {
+                self.first_proof(&user.id, None, true, client).await?;
+                UserRow {
+                    email_verified: 1,
+                    password_hash: String::new(),
+                    ..user
+                }
+            }
+            _ => user,
         };
         self.signed_in(&user, "code", client).await
     }
@@ -544,14 +493,18 @@ pub(super) struct NewAccount {
 }
 
 impl NewAccount {
-    /// Stores the account; the unique indexes decide duplicates.
-    /// Stores the account, its mail in the language `client` asked for.
+    /// Stores the account, its mail in the language `client` asked for;
+    /// the unique indexes decide duplicates. An address another account may
+    /// still take back (a live revert link) counts as taken.
     pub(super) async fn insert_in(
         &self,
         tx: &mut Transaction<'_, Any>,
         role: Role,
         client: &ClientInfo,
     ) -> Result<UserRow, AppError> {
+        if address_reserved_in(tx, &self.email, None, now()).await? {
+            return Err(conflict_to_field(StoreError::Conflict("email".into())));
+        }
         let new = NewUser {
             email: &self.email,
             username: &self.username,

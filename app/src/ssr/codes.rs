@@ -18,6 +18,14 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Whether a code of this purpose works only for the account it was
+    /// issued to. A change-of-address code must: otherwise one account's
+    /// code (asked for with its own password) would move another account,
+    /// reached through a stolen session, to the same address.
+    fn binds_account(self) -> bool {
+        self == Self::ChangeEmail
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify",
@@ -68,7 +76,8 @@ impl Services {
         account: (&str, &str),
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        let code = self.issue_code(purpose, email, client).await?;
+        let owner = purpose.binds_account().then_some(account.0);
+        let code = self.issue_code(purpose, email, owner, client).await?;
         self.mail_code(purpose, email, account, &code, client).await
     }
 
@@ -76,10 +85,12 @@ impl Services {
     /// returns it, under the resend cooldown and the per-address and per-IP
     /// limits. Nothing here depends on whether the address has an account,
     /// so a code nobody is mailed (a decoy) behaves exactly like a real one.
+    /// `owner`: the account a binding purpose's code is for.
     pub(super) async fn issue_code(
         &self,
         purpose: Purpose,
         email: &str,
+        owner: Option<&str>,
         client: &ClientInfo,
     ) -> Result<String, AppError> {
         let cfg = &self.config.codes;
@@ -99,7 +110,7 @@ impl Services {
             .await?;
         }
         let code = generate_code();
-        let digest = self.tokens.code_digest(purpose.as_str(), email, &code);
+        let digest = self.code_digest(purpose, email, owner, &code);
         self.ephemeral
             .put_code(&key(purpose, email), &digest, cfg.ttl)
             .await?;
@@ -160,7 +171,8 @@ impl Services {
                 AppError::rate_limited(left.as_secs().max(1), Reason::CodeGuessing).on("code"),
             );
         }
-        let digest = self.tokens.code_digest(purpose.as_str(), email, &code);
+        let owner = user_id.filter(|_| purpose.binds_account());
+        let digest = self.code_digest(purpose, email, owner, &code);
         use super::ephemeral::CodeCheck;
         let outcome = self
             .ephemeral
@@ -246,6 +258,22 @@ impl Services {
             }
         }
         self.record(event).await
+    }
+
+    /// What is stored of a code: an HMAC over the purpose, the address, the
+    /// account it is bound to (if its purpose binds one) and the code.
+    fn code_digest(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        owner: Option<&str>,
+        code: &str,
+    ) -> String {
+        let subject = match owner {
+            Some(owner) => format!("{email}\n{owner}"),
+            None => email.to_owned(),
+        };
+        self.tokens.code_digest(purpose.as_str(), &subject, code)
     }
 
     /// Starts the resend cooldown for `email`, or refuses while one runs.

@@ -132,6 +132,61 @@ pub fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
     )
 }
 
+/// To the old address after an email change: what changed, and a link
+/// that undoes it, working once for `days`.
+pub fn email_changed(
+    locale: Locale,
+    product: &str,
+    to: &str,
+    new_email: &str,
+    link: &str,
+    days: i64,
+) -> Email {
+    let button = t!(locale, mail.email_changed_button);
+    let paste = t!(locale, mail.reset_paste);
+    let undo = (
+        format!("{}\n\n{link}", t!(locale, mail.email_changed_undo)),
+        format!(
+            "<p>{}</p><p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#b91c1c;color:#fff;border-radius:6px;text-decoration:none\">{button}</a></p>\
+             <p>{paste}<br><span style=\"word-break:break-all\">{link}</span></p>",
+            t!(locale, mail.email_changed_undo)
+        ),
+    );
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.email_changed_subject, product = product),
+        &[
+            t!(locale, mail.email_changed_line1, old = to, new = new_email),
+            t!(locale, mail.email_changed_lasts, count = days),
+        ],
+        Some(undo),
+    )
+}
+
+/// To the restored address once a change was undone.
+pub fn email_reverted(locale: Locale, product: &str, to: &str, signin_link: &str) -> Email {
+    let signin = (
+        format!("{}\n\n{signin_link}", t!(locale, mail.reverted_line2)),
+        format!(
+            "<p>{}<br><a href=\"{signin_link}\">{signin_link}</a></p>",
+            t!(locale, mail.reverted_line2)
+        ),
+    );
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.reverted_subject, product = product),
+        &[
+            t!(locale, mail.reverted_line1).to_owned(),
+            t!(locale, mail.reverted_line3).to_owned(),
+        ],
+        Some(signin),
+    )
+}
+
 /// Codes for the address were paused after too many wrong ones.
 pub fn code_guessing(locale: Locale, product: &str, to: &str) -> Email {
     compose(
@@ -200,6 +255,31 @@ mod tests {
         );
         assert_ne!(ko.text, en.text, "Korean mail is Korean");
         assert!(ko.html.contains("lang=\"ko\""));
+    }
+
+    #[test]
+    fn email_change_notices_carry_the_undo_link_in_both_parts_and_languages() {
+        let link = "http://x/email/revert?token=abc";
+        for locale in [Locale::en, Locale::ko] {
+            let mail = email_changed(
+                locale,
+                "Latchkey",
+                "old@example.com",
+                "new@example.com",
+                link,
+                7,
+            );
+            assert_eq!(mail.to, "old@example.com");
+            assert!(mail.text.contains(link) && mail.html.contains(&format!("href=\"{link}\"")));
+            assert!(mail.text.contains("new@example.com") && mail.text.contains('7'));
+        }
+        let back = email_reverted(
+            Locale::en,
+            "Latchkey",
+            "old@example.com",
+            "http://x/login/code",
+        );
+        assert!(back.text.contains("http://x/login/code") && back.text.contains("cleared"));
     }
 
     #[test]

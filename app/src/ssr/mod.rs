@@ -9,6 +9,7 @@ pub mod config;
 pub mod cookies;
 pub mod db;
 pub mod devices;
+pub mod email_change;
 pub mod ephemeral;
 pub mod headers;
 pub mod letters;

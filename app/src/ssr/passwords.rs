@@ -6,6 +6,7 @@ use sqlx::{Any, FromRow, Transaction};
 use super::accounts::account_disabled;
 use super::audit::{record_in, Event};
 use super::db::StoreError;
+use super::email_change::retire_reset_links_in;
 use super::letters;
 use super::password::Verified;
 use super::sessions::{revoke_user_sessions_in, Issued};
@@ -20,6 +21,9 @@ const RESETS_PER_EMAIL: u32 = 5;
 const RESETS_PER_IP: u32 = 30;
 /// Password checks (change, delete) per account, per hour.
 const CHECKS_PER_USER: u32 = 10;
+/// How recent a sign-in by code must be to stand in for the password of an
+/// account that has none.
+pub const REAUTH_WINDOW_SECS: i64 = 600;
 
 #[derive(FromRow)]
 struct ResetRow {
@@ -273,12 +277,7 @@ impl Services {
 
     /// The account a reset link belongs to, if the link still works.
     async fn reset_target(&self, token: &str) -> Result<UserRow, AppError> {
-        // 32 random bytes, base64url without padding.
-        let well_formed = token.len() == 43
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !well_formed {
+        if !super::tokens::well_formed(token) {
             return Err(link_invalid());
         }
         let row: Option<ResetRow> = sqlx::query_as(
@@ -298,6 +297,33 @@ impl Services {
         users::by_id(&self.db, &row.user_id)
             .await?
             .ok_or_else(link_invalid)
+    }
+
+    /// A fresh proof that the owner is at this session, for changes that
+    /// could hand the account over: the password, or for an account that
+    /// has none (it signs in by emailed code), a session opened within
+    /// [`REAUTH_WINDOW_SECS`].
+    pub(super) async fn confirm_identity(
+        &self,
+        auth: &Auth,
+        password: String,
+        field: &str,
+    ) -> Result<UserRow, AppError> {
+        let user = users::by_id(&self.db, &auth.user.id)
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        if !user.password_hash.is_empty() {
+            return self.confirm_password(auth, password, field).await;
+        }
+        let opened = super::sessions::opened_at(&self.db, &auth.session_id).await?;
+        match opened {
+            Some(at) if now() - at <= REAUTH_WINDOW_SECS => Ok(user),
+            _ => Err(AppError::counted(
+                ErrorCode::ReauthRequired,
+                Reason::ReauthRequired,
+                (REAUTH_WINDOW_SECS / 60) as u64,
+            )),
+        }
     }
 
     /// Checks the signed-in user's password (for change and delete), with a
@@ -344,6 +370,7 @@ pub(super) async fn delete_user_in(
         "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM password_resets WHERE user_id = $1",
+        "DELETE FROM email_reverts WHERE user_id = $1",
         "DELETE FROM users WHERE id = $1",
     ] {
         sqlx::query(statement)
@@ -369,19 +396,15 @@ async fn set_password_in(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+    retire_reset_links_in(tx, user_id, now).await?;
     revoke_user_sessions_in(tx, user_id, keep, "password_changed", now).await?;
     Ok(())
 }
 
-fn link_invalid() -> AppError {
+pub(super) fn link_invalid() -> AppError {
     AppError::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
 }
 
-fn link_used() -> AppError {
+pub(super) fn link_used() -> AppError {
     AppError::of(ErrorCode::LinkExpired, Reason::LinkUsed)
 }

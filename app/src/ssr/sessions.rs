@@ -274,6 +274,15 @@ impl Services {
     }
 }
 
+/// When a session was opened (its sign-in), if it exists.
+pub(super) async fn opened_at(db: &super::Db, session_id: &str) -> Result<Option<i64>, StoreError> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|(at,)| at))
+}
+
 /// Ends every live session of a user but `keep`, inside a transaction.
 pub(super) async fn revoke_user_sessions_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

@@ -145,6 +145,15 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `token` has the shape of [`random_token`]'s output (32 bytes,
+/// base64url without padding), before any lookup is spent on it.
+pub fn well_formed(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// How tokens are stored: SHA-256, hex. Tokens are 256-bit random, so a
 /// fast hash is enough (no dictionary to attack).
 pub fn token_hash(token: &str) -> String {

@@ -35,6 +35,7 @@ impl UserRow {
             email_verified: self.email_verified != 0,
             created_at: self.created_at,
             locale: self.locale.clone(),
+            has_password: !self.password_hash.is_empty(),
         }
     }
 }
@@ -117,12 +118,17 @@ pub async fn set_username(db: &Db, id: &str, username: &str, now: i64) -> Result
     Ok(())
 }
 
-pub async fn set_email(db: &Db, id: &str, email: &str, now: i64) -> Result<(), StoreError> {
+pub async fn set_email<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+    email: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET email = $1, email_verified = 1, updated_at = $2 WHERE id = $3")
         .bind(email)
         .bind(now)
         .bind(id)
-        .execute(&db.pool)
+        .execute(db)
         .await?;
     Ok(())
 }

@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(verify_email))
         .routes(routes!(request_email_change))
         .routes(routes!(confirm_email_change))
+        .routes(routes!(revert_email_change))
         .routes(routes!(sessions, end_other_sessions))
         .routes(routes!(end_session))
         .routes(routes!(activity))
@@ -97,12 +98,20 @@ async fn verify_email(
 #[derive(Deserialize, ToSchema)]
 pub struct EmailChange {
     new_email: String,
+    /// The current password. An account without one (it signs in by
+    /// emailed code) leaves it out, and must have signed in within the
+    /// last 10 minutes instead.
+    #[serde(default)]
+    password: String,
 }
 
-/// Start an email change: mails a code to the new address.
+/// Start an email change: after a fresh proof of identity, mails a code to
+/// the new address.
 #[utoipa::path(post, path = "/me/email/change", tag = "me", security(("bearer" = [])), request_body = EmailChange, responses(
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 202, description = "Code sent to the new address; nothing changed yet"),
+    (status = 401, description = "`invalid_credentials`: not the current password (`field: password`)", body = ErrorBody),
+    (status = 403, description = "`reauth_required`: an account without a password signed in too long ago", body = ErrorBody),
     (status = 422, description = "`invalid_input`", body = ErrorBody),
 ))]
 async fn request_email_change(
@@ -112,7 +121,7 @@ async fn request_email_change(
     ApiJson(body): ApiJson<EmailChange>,
 ) -> Result<StatusCode, ApiError> {
     services
-        .request_email_change(&auth, &body.new_email, &client)
+        .request_email_change(&auth, &body.new_email, body.password, &client)
         .await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -124,6 +133,9 @@ pub struct EmailChangeConfirm {
 }
 
 /// Finish an email change with the code mailed to the new address.
+///
+/// Every other session ends, outstanding reset links die, and the old
+/// address is mailed a link that undoes the change (`POST email/revert`).
 #[utoipa::path(post, path = "/me/email/change/confirm", tag = "me", security(("bearer" = [])), request_body = EmailChangeConfirm, responses(
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "The address changed (and is verified)", body = User),
@@ -141,6 +153,40 @@ async fn confirm_email_change(
             .confirm_email_change(&auth, &body.new_email, &body.code, &client)
             .await?,
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EmailRevert {
+    /// The `token` parameter of the link mailed to the old address.
+    token: String,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct EmailReverted {
+    /// The address the account has again.
+    email: String,
+}
+
+/// "This wasn't me": undo an email change with the link mailed to the old
+/// address. No session needed.
+///
+/// The old address comes back (verified), every session ends, reset links
+/// die and the password is cleared: whoever made the change knew it. The
+/// owner signs in by code (`POST auth/code`) and may then reset the password.
+#[utoipa::path(post, path = "/email/revert", tag = "me", request_body = EmailRevert, responses(
+    (status = 200, description = "Undone", body = EmailReverted),
+    (status = 400, description = "`link_invalid`", body = ErrorBody),
+    (status = 409, description = "`email_taken`: the old address belongs to another account", body = ErrorBody),
+    (status = 410, description = "`link_expired`: expired or already used", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+))]
+async fn revert_email_change(
+    State(services): State<Services>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<EmailRevert>,
+) -> Result<Json<EmailReverted>, ApiError> {
+    let email = services.revert_email_change(&body.token, &client).await?;
+    Ok(Json(EmailReverted { email }))
 }
 
 /// The user's live sessions: the caller's first, then the most recently used.

@@ -125,14 +125,24 @@ async fn session(stream: TcpStream, inbox: Inbox) {
     }
 }
 
-/// The token of the reset link in a mail, undoing quoted-printable line
-/// breaks and `=3D` escapes if the transport used them.
+/// The token of the reset link in a mail.
 pub fn reset_token_in(message: &str) -> String {
+    token_in(message, "/reset?token=")
+}
+
+/// The token of the "this wasn't me" link in an email-change notice.
+pub fn revert_token_in(message: &str) -> String {
+    token_in(message, "/email/revert?token=")
+}
+
+/// The token after `prefix` in a mail, undoing quoted-printable line
+/// breaks and `=3D` escapes if the transport used them.
+fn token_in(message: &str, prefix: &str) -> String {
     let unfolded = message
         .replace("=\r\n", "")
         .replace("=\n", "")
         .replace("=3D", "=");
-    let start = unfolded.find("/reset?token=").expect("a reset link") + "/reset?token=".len();
+    let start = unfolded.find(prefix).expect("a link") + prefix.len();
     unfolded[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')

@@ -1,0 +1,101 @@
+//! `/email/revert?token=…`: the link mailed to the old address after an
+//! email change. It says what changed and offers one button that undoes it
+//! (a POST, so a mail scanner fetching the link changes nothing); then
+//! `?done=1` says what happened and how to get back in.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::form::{action_error, error_text, FormAlert, Submit};
+use crate::error::AppError;
+use crate::session::session_action;
+use crate::{tr, tr_view};
+
+/// The old and the new address, if the link still works.
+#[server(prefix = "/fn", endpoint = "check_revert_link")]
+pub async fn check_revert_link(token: String) -> Result<(String, String), AppError> {
+    let pending = crate::ssr::request::services()?
+        .check_revert_link(&token)
+        .await?;
+    Ok((pending.old_email, pending.new_email))
+}
+
+#[server(prefix = "/fn", endpoint = "revert_email_change")]
+pub async fn revert_email_change(token: String) -> Result<(), AppError> {
+    use crate::ssr::{cookies, request};
+    let services = request::services()?;
+    services
+        .revert_email_change(&token, &request::client_info())
+        .await?;
+    // Every session ended, this browser's too (if it had one).
+    request::set_cookies(cookies::cleared(&services.config));
+    leptos_axum::redirect("/email/revert?done=1");
+    Ok(())
+}
+
+#[component]
+pub fn RevertEmailPage() -> impl IntoView {
+    let query = use_query_map();
+    let done = move || query.read().get("done").is_some();
+    let token = move || query.read().get("token").unwrap_or_default();
+    view! {
+        <Title text=tr!(revert.title)/>
+        <section class="card auth-card">
+            {move || match done() {
+                true => view! { <Reverted/> }.into_any(),
+                false => view! { <Offer token=token()/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Offer(token: String) -> impl IntoView {
+    let action = session_action::<RevertEmailChange>();
+    let error = action_error(action);
+    let link = Resource::new_blocking(
+        {
+            let token = token.clone();
+            move || token.clone()
+        },
+        check_revert_link,
+    );
+    view! {
+        <Suspense fallback=move || view! { <p class="muted">{tr!(revert.checking)}</p> }>
+            {move || {
+                let token = token.clone();
+                Suspend::new(async move {
+                    match link.await {
+                        Ok((old, new)) => view! {
+                            <h1>{tr!(revert.title)}</h1>
+                            <p>{tr_view!(revert.intro, old = old, new = new, <b> = <strong/>)}</p>
+                            <p class="muted">{tr!(revert.explain)}</p>
+                            <ActionForm action=action attr:class="stack">
+                                <FormAlert error/>
+                                <input type="hidden" name="token" value=token/>
+                                <Submit label=tr!(revert.submit) busy_label=tr!(revert.busy) pending=action.pending() class="button-danger"/>
+                            </ActionForm>
+                        }.into_any(),
+                        Err(err) => view! {
+                            <h1>{tr!(revert.unusable)}</h1>
+                            <p class="form-alert" role="alert" data-testid="revert-link-error">{error_text(&err)}</p>
+                        }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Reverted() -> impl IntoView {
+    view! {
+        <h1>{tr!(revert.done_title)}</h1>
+        <p role="status" data-testid="revert-done">{tr!(revert.done)}</p>
+        <p class="muted">{tr!(revert.next)}</p>
+        <p><A href="/login/code" attr:class="button button-primary">{tr!(revert.signin)}</A></p>
+    }
+}

@@ -1,0 +1,313 @@
+//! Changing the account's email. It is also a takeover path: whoever holds
+//! a session could move the account to a mailbox of theirs and then reset
+//! its password from there. So the change needs a fresh proof that the
+//! owner is asking, its code works only for the account that asked for it,
+//! and once it is done the other sessions end, outstanding reset links die,
+//! and the old address is mailed a notice with a link that undoes it all.
+
+use sqlx::{Any, FromRow, Transaction};
+
+use super::audit::{record_in, Event};
+use super::codes::Purpose;
+use super::config::Feature;
+use super::db::StoreError;
+use super::letters;
+use super::passwords::{link_invalid, link_used};
+use super::sessions::revoke_user_sessions_in;
+use super::tokens::{random_token, token_hash};
+use super::users;
+use super::{now, validate, Auth, ClientInfo, Services};
+use crate::error::{AppError, ErrorCode, Reason};
+use crate::model::{EventKind, User};
+
+/// How long the old address can undo a change: long enough for an owner
+/// back from a week away to notice the mail.
+pub const REVERT_TTL_SECS: i64 = 7 * 86_400;
+/// "This wasn't me" uses per client address an hour (each is a database
+/// write; the tokens themselves are 256-bit and cannot be guessed).
+const REVERTS_PER_IP: u32 = 30;
+
+#[derive(FromRow)]
+struct RevertRow {
+    user_id: String,
+    old_email: String,
+    new_email: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+/// What a working revert link would undo, for the page that offers it.
+#[derive(Debug, Clone)]
+pub struct PendingRevert {
+    pub old_email: String,
+    pub new_email: String,
+}
+
+impl Services {
+    /// Step one: a fresh proof of identity (the password, or a recent
+    /// sign-in for an account without one), then a code to the new address.
+    pub async fn request_email_change(
+        &self,
+        auth: &Auth,
+        new_email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        self.require_verified(auth, Feature::ChangeEmail)?;
+        let new_email = validate::email(new_email).map_err(|e| e.with_field("new_email"))?;
+        if new_email == auth.user.email {
+            return Err(AppError::invalid("new_email", Reason::SameEmail));
+        }
+        self.confirm_identity(auth, password, "password").await?;
+        self.send_code(
+            Purpose::ChangeEmail,
+            &new_email,
+            (&auth.user.id, &auth.user.locale),
+            client,
+        )
+        .await?;
+        Ok(new_email)
+    }
+
+    /// Step two: the code mailed to the new address (issued to this
+    /// account only) switches the account to it, verified. In the same
+    /// transaction the other sessions end, reset links mailed to the old
+    /// address die and a revert link is stored; the old address is told.
+    pub async fn confirm_email_change(
+        &self,
+        auth: &Auth,
+        new_email: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<User, AppError> {
+        let new_email = validate::email(new_email)?;
+        let user_id = auth.user.id.as_str();
+        self.check_code(
+            Purpose::ChangeEmail,
+            &new_email,
+            Some(user_id),
+            code,
+            client,
+        )
+        .await?;
+        let old_email = auth.user.email.clone();
+        let now = now();
+        let token = random_token();
+        let mut tx = self.db.begin().await?;
+        // Step two shows no address field: a taken address is reported for
+        // the whole form.
+        let taken = || AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken);
+        if address_reserved_in(&mut tx, &new_email, Some(user_id), now).await? {
+            return Err(taken());
+        }
+        users::set_email(&mut *tx, user_id, &new_email, now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => taken(),
+                other => other.into(),
+            })?;
+        retire_reset_links_in(&mut tx, user_id, now).await?;
+        sqlx::query(
+            "INSERT INTO email_reverts (token_hash, user_id, old_email, new_email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash(&token))
+        .bind(user_id)
+        .bind(&old_email)
+        .bind(&new_email)
+        .bind(now)
+        .bind(now + REVERT_TTL_SECS)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        let ended = revoke_user_sessions_in(
+            &mut tx,
+            user_id,
+            Some(&auth.session_id),
+            "email_changed",
+            now,
+        )
+        .await?;
+        let event = Event::new(EventKind::EmailChanged, client)
+            .user(user_id)
+            .detail(format!("{old_email} → {new_email}"));
+        record_in(&mut tx, event).await?;
+        if ended > 0 {
+            let event = Event::new(EventKind::SessionRevoked, client)
+                .user(user_id)
+                .reason("email_changed")
+                .detail(ended.to_string());
+            record_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.enqueue_mail(letters::email_changed(
+            letters::locale_of(&auth.user.locale),
+            &self.config.product,
+            &old_email,
+            &new_email,
+            &format!("{}/email/revert?token={token}", self.config.public_url),
+            REVERT_TTL_SECS / 86_400,
+        ))
+        .await?;
+        Ok(User {
+            email: new_email,
+            email_verified: true,
+            ..auth.user.clone()
+        })
+    }
+
+    /// What a revert link would undo, if it still works.
+    pub async fn check_revert_link(&self, token: &str) -> Result<PendingRevert, AppError> {
+        let row = self.revert_row(token).await?;
+        Ok(PendingRevert {
+            old_email: row.old_email,
+            new_email: row.new_email,
+        })
+    }
+
+    /// "This wasn't me": puts the old address back (verified: the link was
+    /// mailed there), ends every session, retires reset links and clears
+    /// the password, since whoever made the change knew it. The owner then
+    /// signs in by a code to the restored address, or sets a new password
+    /// with a reset link. Later revert links of the account die with it
+    /// (they undo changes made after this one, by the same intruder);
+    /// earlier ones stay, so an intruder's own link cannot cancel the
+    /// owner's. Returns the restored address.
+    pub async fn revert_email_change(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        if let Some(ip) = client.limit_key() {
+            self.limit(&format!("rl:email-revert:ip:{ip}"), REVERTS_PER_IP, 3600)
+                .await?;
+        }
+        let row = self.revert_row(token).await?;
+        let now = now();
+        let mut tx = self.db.begin().await?;
+        // Consume the link first: of two racing uses, one wins.
+        let used = sqlx::query(
+            "UPDATE email_reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(token_hash(token))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if used.rows_affected() != 1 {
+            return Err(link_used());
+        }
+        let restored = sqlx::query(
+            "UPDATE users SET email = $1, email_verified = 1, password_hash = '', updated_at = $2 WHERE id = $3",
+        )
+        .bind(&row.old_email)
+        .bind(now)
+        .bind(&row.user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            // The reservation keeps the address free; this is the backstop.
+            StoreError::Conflict(_) => AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken),
+            other => other.into(),
+        })?;
+        if restored.rows_affected() != 1 {
+            return Err(link_invalid());
+        }
+        sqlx::query(
+            "UPDATE email_reverts SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL AND created_at >= $3",
+        )
+        .bind(now)
+        .bind(&row.user_id)
+        .bind(row.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        retire_reset_links_in(&mut tx, &row.user_id, now).await?;
+        let ended =
+            revoke_user_sessions_in(&mut tx, &row.user_id, None, "email_reverted", now).await?;
+        let event = Event::new(EventKind::EmailChanged, client)
+            .user(&row.user_id)
+            .reason("reverted")
+            .detail(format!("{} → {}", row.new_email, row.old_email));
+        record_in(&mut tx, event).await?;
+        if ended > 0 {
+            let event = Event::new(EventKind::SessionRevoked, client)
+                .user(&row.user_id)
+                .reason("email_reverted")
+                .detail(ended.to_string());
+            record_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        let locale = users::by_id(&self.db, &row.user_id)
+            .await?
+            .map(|u| letters::locale_of(&u.locale))
+            .unwrap_or_default();
+        self.enqueue_mail(letters::email_reverted(
+            locale,
+            &self.config.product,
+            &row.old_email,
+            &format!("{}/login/code", self.config.public_url),
+        ))
+        .await?;
+        Ok(row.old_email)
+    }
+
+    /// The stored link for `token`, if it still works.
+    async fn revert_row(&self, token: &str) -> Result<RevertRow, AppError> {
+        if !super::tokens::well_formed(token) {
+            return Err(link_invalid());
+        }
+        let row: Option<RevertRow> = sqlx::query_as(
+            "SELECT user_id, old_email, new_email, created_at, expires_at, used_at \
+             FROM email_reverts WHERE token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let row = row.ok_or_else(link_invalid)?;
+        if row.used_at.is_some() {
+            return Err(link_used());
+        }
+        if row.expires_at <= now() {
+            return Err(AppError::of(ErrorCode::LinkExpired, Reason::LinkExpired));
+        }
+        Ok(row)
+    }
+}
+
+/// Whether a live revert link of another account (not `owner`) holds
+/// `email`: its owner may still take the address back, so nobody else may
+/// sign up with it or move to it meanwhile.
+pub(super) async fn address_reserved_in(
+    tx: &mut Transaction<'_, Any>,
+    email: &str,
+    owner: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let held: Option<(String,)> = sqlx::query_as(
+        "SELECT user_id FROM email_reverts \
+         WHERE old_email = $1 AND used_at IS NULL AND expires_at > $2 AND user_id <> $3 LIMIT 1",
+    )
+    .bind(email)
+    .bind(now)
+    .bind(owner.unwrap_or_default())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(held.is_some())
+}
+
+/// Every outstanding reset link of the account stops working.
+pub(super) async fn retire_reset_links_in(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

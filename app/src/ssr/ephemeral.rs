@@ -1,12 +1,14 @@
 //! Short-lived shared state: one-time codes, cooldowns and rate-limit
 //! counters. Redis when `REDIS_URL` is set (every instance sees the same
-//! state); an in-process map otherwise (a single instance only).
+//! state); a bounded in-process cache otherwise (a single instance only).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use moka::ops::compute::Op;
+use moka::sync::Cache;
+use moka::Expiry;
 use redis::aio::ConnectionManager;
 use subtle::ConstantTimeEq;
 
@@ -356,60 +358,136 @@ impl EphemeralStore for RedisStore {
 
 // ---- In-process ------------------------------------------------------------
 
+#[derive(Clone)]
 enum Value {
     Code { digest: String, tries: u32 },
     Counter(u64),
 }
 
-#[derive(Default, Clone)]
+/// A value and the deadline it dies at.
+#[derive(Clone)]
+struct Stored {
+    value: Value,
+    expires: Instant,
+}
+
+/// Each entry expires at its own deadline, set whenever it is written; reads
+/// leave it alone.
+struct AtDeadline;
+
+impl Expiry<String, Stored> for AtDeadline {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        stored: &Stored,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        Some(stored.expires.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        stored: &Stored,
+        updated_at: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(stored.expires.saturating_duration_since(updated_at))
+    }
+}
+
+/// A bounded cache: past its capacity the cache itself evicts (in small
+/// batches, never a scan of everything), so keys sprayed by an attacker
+/// cannot grow memory. Its default admission policy (TinyLFU) keeps often
+/// used entries, such as a throttle being hammered, over one-off keys.
+#[derive(Clone)]
 pub struct MemoryStore {
-    entries: Arc<Mutex<HashMap<String, (Value, Instant)>>>,
+    entries: Cache<String, Stored>,
+    /// Serialises `attempt` and `give_back` only: they read and write several
+    /// keys as one step, which per-key locks cannot make atomic. Nothing
+    /// under it touches more than the budgets' own keys.
+    several: Arc<Mutex<()>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
 }
 
 impl MemoryStore {
+    /// The most entries kept by `new`; each is a key, a digest or a counter
+    /// and the cache's bookkeeping: a few hundred bytes.
+    pub const DEFAULT_CAPACITY: u64 = 200_000;
+
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Value, Instant)>> {
-        self.entries
+    /// A store that keeps at most about `capacity` entries.
+    pub fn with_capacity(capacity: u64) -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(AtDeadline)
+                .build(),
+            several: Arc::default(),
+        }
+    }
+
+    fn several(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.several
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` on the live entry of `key` (expired ones are removed first).
-    fn with<T>(
+    /// The entry of `key` if it is still alive.
+    fn live(&self, key: &str, now: Instant) -> Option<Stored> {
+        self.entries.get(key).filter(|stored| stored.expires > now)
+    }
+
+    /// Reads and writes `key` in one step: `f` gets its live entry and the
+    /// time, and returns what to do with it and what to answer. Every write
+    /// goes through here, so writes to one key never interleave (moka runs
+    /// these one at a time per key); `otherwise` is never used, as moka
+    /// always calls `f`, but spares an unwrap.
+    fn update<T>(
         &self,
         key: &str,
-        f: impl FnOnce(&mut HashMap<String, (Value, Instant)>, Instant) -> T,
+        otherwise: T,
+        f: impl FnOnce(Option<Stored>, Instant) -> (Op<Stored>, T),
     ) -> T {
-        let mut map = self.lock();
-        let now = Instant::now();
-        if map.get(key).is_some_and(|(_, expires)| *expires <= now) {
-            map.remove(key);
-        }
-        // Keep the map from growing without bound.
-        if map.len() > 100_000 {
-            map.retain(|_, (_, expires)| *expires > now);
-        }
-        f(&mut map, now)
+        let mut out = otherwise;
+        self.entries
+            .entry(key.to_owned())
+            .and_compute_with(|entry| {
+                let now = Instant::now();
+                let live = entry
+                    .map(|entry| entry.into_value())
+                    .filter(|stored| stored.expires > now);
+                let (op, answer) = f(live, now);
+                out = answer;
+                op
+            });
+        out
     }
 }
 
 #[async_trait]
 impl EphemeralStore for MemoryStore {
     async fn put_code(&self, key: &str, digest: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.with(key, |map, now| {
-            map.insert(
-                key.to_owned(),
-                (
-                    Value::Code {
-                        digest: digest.to_owned(),
-                        tries: 0,
-                    },
-                    now + ttl,
-                ),
-            );
+        self.update(key, (), |_, now| {
+            let code = Value::Code {
+                digest: digest.to_owned(),
+                tries: 0,
+            };
+            (
+                Op::Put(Stored {
+                    value: code,
+                    expires: now + ttl,
+                }),
+                (),
+            )
         });
         Ok(())
     }
@@ -420,60 +498,77 @@ impl EphemeralStore for MemoryStore {
         digest: &str,
         max_tries: u32,
     ) -> Result<CodeCheck, StoreError> {
-        Ok(self.with(key, |map, _| {
-            let Some((
-                Value::Code {
-                    digest: stored,
-                    tries,
-                },
-                _,
-            )) = map.get_mut(key)
+        Ok(self.update(key, CodeCheck::Missing, |live, _| {
+            let Some(Stored {
+                value:
+                    Value::Code {
+                        digest: stored,
+                        tries,
+                    },
+                expires,
+            }) = live
             else {
-                return CodeCheck::Missing;
+                return (Op::Nop, CodeCheck::Missing);
             };
             if bool::from(stored.as_bytes().ct_eq(digest.as_bytes())) {
-                map.remove(key);
-                return CodeCheck::Accepted;
+                return (Op::Remove, CodeCheck::Accepted);
             }
-            *tries += 1;
-            let left = max_tries.saturating_sub(*tries);
-            if left == 0 {
-                map.remove(key);
-            }
-            CodeCheck::Wrong { tries_left: left }
+            let tries = tries + 1;
+            let left = max_tries.saturating_sub(tries);
+            let op = if left == 0 {
+                Op::Remove
+            } else {
+                Op::Put(Stored {
+                    value: Value::Code {
+                        digest: stored,
+                        tries,
+                    },
+                    expires,
+                })
+            };
+            (op, CodeCheck::Wrong { tries_left: left })
         }))
     }
 
     async fn cooldown(&self, key: &str, ttl: Duration) -> Result<Option<Duration>, StoreError> {
-        Ok(self.with(key, |map, now| match map.get(key) {
-            Some((_, expires)) => Some(*expires - now),
-            None => {
-                map.insert(key.to_owned(), (Value::Counter(1), now + ttl));
-                None
-            }
+        Ok(self.update(key, None, |live, now| match live {
+            Some(stored) => (Op::Nop, Some(stored.expires - now)),
+            None => (
+                Op::Put(Stored {
+                    value: Value::Counter(1),
+                    expires: now + ttl,
+                }),
+                None,
+            ),
         }))
     }
 
     async fn count(&self, key: &str, window: Duration) -> Result<(u64, Duration), StoreError> {
-        Ok(self.with(key, |map, now| {
-            let entry = map
-                .entry(key.to_owned())
-                .or_insert((Value::Counter(0), now + window));
-            let left = entry.1 - now;
-            match &mut entry.0 {
-                Value::Counter(n) => {
-                    *n += 1;
-                    (*n, left)
-                }
-                Value::Code { .. } => (0, left),
-            }
+        Ok(self.update(key, (0, window), |live, now| match live {
+            Some(Stored {
+                value: Value::Counter(n),
+                expires,
+            }) => (
+                Op::Put(Stored {
+                    value: Value::Counter(n + 1),
+                    expires,
+                }),
+                (n + 1, expires - now),
+            ),
+            Some(Stored { expires, .. }) => (Op::Nop, (0, expires - now)),
+            None => (
+                Op::Put(Stored {
+                    value: Value::Counter(1),
+                    expires: now + window,
+                }),
+                (1, window),
+            ),
         }))
     }
 
     async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError> {
-        Ok(self.with(key, |map, now| {
-            map.get(key).map(|(_, expires)| *expires - now)
-        }))
+        let now = Instant::now();
+        Ok(self.live(key, now).map(|stored| stored.expires - now))
     }
 
     async fn attempt(
@@ -482,28 +577,41 @@ impl EphemeralStore for MemoryStore {
         window: Duration,
         max_wait: Duration,
     ) -> Result<Attempt, StoreError> {
-        let mut map = self.lock();
+        let _several = self.several();
         let now = Instant::now();
-        let live = |map: &HashMap<String, (Value, Instant)>, key: &str| {
-            map.get(key)
-                .map(|(_, expires)| *expires)
-                .filter(|expires| *expires > now)
-        };
-        let longest = budgets.iter().filter_map(|b| live(&map, &b.lock())).max();
+        let longest = budgets
+            .iter()
+            .filter_map(|b| self.live(&b.lock(), now))
+            .map(|stored| stored.expires)
+            .max();
         if let Some(until) = longest {
             return Ok(Attempt::Wait(until - now));
         }
         let mut out = Vec::with_capacity(budgets.len());
         for budget in budgets {
-            let counter = budget.counter();
-            let (count, expires) = match map.get(&counter) {
-                Some((Value::Counter(n), expires)) if *expires > now => (n + 1, *expires),
-                _ => (1, now + window),
-            };
-            map.insert(counter, (Value::Counter(count), expires));
+            let count = self.update(&budget.counter(), 1, |live, now| {
+                let (count, expires) = match live {
+                    Some(Stored {
+                        value: Value::Counter(n),
+                        expires,
+                    }) => (n + 1, expires),
+                    _ => (1, now + window),
+                };
+                let stored = Stored {
+                    value: Value::Counter(count),
+                    expires,
+                };
+                (Op::Put(stored), count)
+            });
             let wait = wait_after(count, budget.free, max_wait);
             if let Some(wait) = wait {
-                map.insert(budget.lock(), (Value::Counter(1), now + wait));
+                self.update(&budget.lock(), (), |_, now| {
+                    let stored = Stored {
+                        value: Value::Counter(1),
+                        expires: now + wait,
+                    };
+                    (Op::Put(stored), ())
+                });
             }
             out.push((count, wait));
         }
@@ -511,11 +619,21 @@ impl EphemeralStore for MemoryStore {
     }
 
     async fn give_back(&self, budgets: &[Budget]) -> Result<(), StoreError> {
-        let mut map = self.lock();
+        let _several = self.several();
         for budget in budgets {
-            if let Some((Value::Counter(n), _)) = map.get_mut(&budget.counter()) {
-                *n = n.saturating_sub(1);
-            }
+            self.update(&budget.counter(), (), |live, _| match live {
+                Some(Stored {
+                    value: Value::Counter(n),
+                    expires,
+                }) if n > 0 => {
+                    let stored = Stored {
+                        value: Value::Counter(n - 1),
+                        expires,
+                    };
+                    (Op::Put(stored), ())
+                }
+                _ => (Op::Nop, ()),
+            });
         }
         Ok(())
     }
@@ -526,5 +644,111 @@ impl EphemeralStore for MemoryStore {
 
     fn kind(&self) -> &'static str {
         "in-process"
+    }
+}
+
+#[cfg(test)]
+impl MemoryStore {
+    /// Runs the cache's deferred work (evictions, expiries) now and counts
+    /// what is left.
+    fn settled_len(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_in_process_store_stays_bounded() {
+        let store = MemoryStore::with_capacity(1_000);
+        for i in 0..10_000 {
+            let key = format!("rate:{i}");
+            store.hit(&key, Duration::from_secs(600), 5).await.unwrap();
+        }
+        let len = store.settled_len();
+        assert!(len <= 1_000, "{len} entries kept past a capacity of 1000");
+        assert!(len > 0);
+    }
+
+    #[tokio::test]
+    async fn a_code_expires_at_its_own_ttl() {
+        let store = MemoryStore::new();
+        store
+            .put_code("short", "d", Duration::from_millis(200))
+            .await
+            .unwrap();
+        store
+            .put_code("long", "d", Duration::from_secs(60))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Dead for reads at once…
+        assert_eq!(
+            store.check_code("short", "d", 3).await.unwrap(),
+            CodeCheck::Missing
+        );
+        assert!(store.remaining("long").await.unwrap().is_some());
+        // …and out of memory within the cache's timer tick (about 1 s).
+        tokio::time::sleep(Duration::from_millis(2_200)).await;
+        assert_eq!(store.settled_len(), 1, "the expired code is dropped");
+        assert_eq!(
+            store.check_code("long", "d", 3).await.unwrap(),
+            CodeCheck::Accepted
+        );
+        assert_eq!(store.settled_len(), 0);
+    }
+
+    #[tokio::test]
+    async fn wrong_tries_keep_the_deadline_and_run_out() {
+        let store = MemoryStore::new();
+        store
+            .put_code("c", "right", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let before = store.remaining("c").await.unwrap().unwrap();
+        assert_eq!(
+            store.check_code("c", "wrong", 2).await.unwrap(),
+            CodeCheck::Wrong { tries_left: 1 }
+        );
+        let after = store.remaining("c").await.unwrap().unwrap();
+        assert!(after <= before, "a wrong try must not extend the code");
+        assert_eq!(
+            store.check_code("c", "wrong", 2).await.unwrap(),
+            CodeCheck::Wrong { tries_left: 0 }
+        );
+        assert_eq!(
+            store.check_code("c", "right", 2).await.unwrap(),
+            CodeCheck::Missing
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_attempts_get_only_the_free_budget() {
+        let store = MemoryStore::new();
+        let budgets = vec![Budget {
+            key: "someone".into(),
+            free: 5,
+        }];
+        let tasks: Vec<_> = (0..300)
+            .map(|_| {
+                let (store, budgets) = (store.clone(), budgets.clone());
+                tokio::spawn(async move {
+                    store
+                        .attempt(&budgets, Duration::from_secs(600), Duration::from_secs(60))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut allowed = 0;
+        for task in tasks {
+            if matches!(task.await.unwrap(), Attempt::Allowed(_)) {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 5);
     }
 }

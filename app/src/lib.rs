@@ -22,11 +22,21 @@ use leptos_router::{
 use components::header::Header;
 use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
-    change_email::ChangeEmailPage, delete_account::DeleteAccountPage, forgot::ForgotPage,
-    home::HomePage, login::LoginPage, login_code::LoginCodePage, not_found::NotFound,
-    password::ChangePasswordPage, profile::ProfilePage, reset::ResetPage,
-    revert_email::RevertEmailPage, security::SecurityPage,
-    sessions::SessionsPage, signup::SignupPage, verify::VerifyPage,
+    change_email::ChangeEmailPage,
+    delete_account::DeleteAccountPage,
+    forgot::ForgotPage,
+    home::HomePage,
+    login::LoginPage,
+    login_code::LoginCodePage,
+    not_found::NotFound,
+    password::ChangePasswordPage,
+    profile::ProfilePage,
+    reset::ResetPage,
+    revert_email::RevertEmailPage,
+    security::SecurityPage,
+    sessions::SessionsPage,
+    signup::{SignupCodePage, SignupPage},
+    verify::VerifyPage,
 };
 
 pub const PRODUCT: &str = "Latchkey";
@@ -102,6 +112,7 @@ fn Shell() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") ssr=SsrMode::Async view=HomePage/>
                     <Route path=path!("/signup") ssr=SsrMode::Async view=SignupPage/>
+                    <Route path=path!("/signup/code") ssr=SsrMode::Async view=SignupCodePage/>
                     <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage/>
                     <Route path=path!("/profile") ssr=SsrMode::Async view=ProfilePage/>
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>

@@ -80,6 +80,17 @@ impl Config {
         let login_free_per_account = parse("LOGIN_FREE_ATTEMPTS", 5);
         let login_free_per_ip = parse("LOGIN_FREE_ATTEMPTS_PER_IP", 20);
 
+        let signup_hide_existing = match get("SIGNUP_HIDE_EXISTING").as_deref() {
+            None | Some("false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(other) => {
+                problems.push(format!(
+                    "SIGNUP_HIDE_EXISTING must be true or false, got {other:?}"
+                ));
+                false
+            }
+        };
+
         let mode = match get("LATCHKEY_ENV").as_deref() {
             None | Some("development") | Some("dev") => Mode::Development,
             Some("production") | Some("prod") => Mode::Production,
@@ -309,6 +320,7 @@ impl Config {
                 hash_workers: hash_workers as usize,
                 hash_queue_max: hash_queue_max.max(1) as usize,
                 signups_per_hour_per_ip: signups_per_ip.min(u64::from(u32::MAX)) as u32,
+                signup_hide_existing,
                 mail_give_up_after: Duration::from_secs(mail_give_up_after.max(60)),
                 min_password_len: min_password_len as usize,
                 secure_cookies: public_url.starts_with("https://"),

@@ -156,6 +156,15 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
     s.revert_email_change(&revert, &c).await.unwrap();
     secrets.push(revert);
 
+    // What a visitor types into a name field never reaches a log line, so
+    // neither does a newline that would forge one.
+    let typed = "someone\nINFO forged log line 9q8w";
+    let _ = s.login(typed, "whatever it is".into(), &c).await;
+    let _ = s.request_signin_code(typed, &c).await;
+    let _ = s.forgot_password(typed, &c).await;
+    let _ = s.signup(typed, typed, PASSWORD.into(), &c).await;
+    secrets.push("forged log line 9q8w".to_owned());
+
     // The same over HTTP, as API clients send them.
     let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
     let api_password = "api passphrase 5e6f7a";

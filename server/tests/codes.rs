@@ -928,3 +928,172 @@ on_both_backends!(undeliverable_mail_is_given_up_and_blanked, |backend| {
         .any(|e| e.kind == app::model::EventKind::MailFailed
             && e.detail.as_deref() == Some(email.as_str())));
 });
+
+fn hiding() -> AuthConfig {
+    AuthConfig {
+        signup_hide_existing: true,
+        ..AuthConfig::for_tests()
+    }
+}
+
+/// A pending sign-up's answer, or the error as a stranger reads it.
+fn pending(
+    result: Result<app::ssr::quiet_signup::SignUp, app::error::AppError>,
+) -> Result<app::ssr::quiet_signup::PendingSignup, String> {
+    match result {
+        Ok(app::ssr::quiet_signup::SignUp::Pending(p)) => Ok(p),
+        Ok(app::ssr::quiet_signup::SignUp::Started(..)) => Err("a session".into()),
+        Err(e) => Err(answer::<()>(Err(e))),
+    }
+}
+
+// SIGNUP_HIDE_EXISTING: a taken address answers like a free one at every
+// step (the sign-up, a repeat in the cooldown, wrong codes, the dead code),
+// the owner is told by mail, and only the free address's code, with its
+// own sign-up's token, finishes it.
+on_both_backends!(
+    hidden_signup_answers_alike_for_taken_and_free_addresses,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, hiding()).await;
+        let taken = common::sign_up(&s).await.email;
+        let free = format!("{}@example.com", unique_name());
+        let mut transcripts = Vec::new();
+        for email in [&taken, &free] {
+            let c = client();
+            let first = pending(s.sign_up(email, &unique_name(), PASSWORD.into(), &c).await)
+                .expect("no session, no error, either way");
+            assert_eq!(first.token.len(), 43);
+            let mut seen = vec![
+                first.email == *email,
+                // Again within the cooldown, under another username.
+                pending(s.sign_up(email, &unique_name(), PASSWORD.into(), &c).await)
+                    .is_err_and(|e| e.contains("CodeCooldown")),
+            ]
+            .into_iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>();
+            for _ in 0..6 {
+                seen.push(answer(
+                    s.finish_signup(email, "999999", &first.token, &c).await,
+                ));
+            }
+            transcripts.push(seen);
+        }
+        assert_eq!(transcripts[0], transcripts[1]);
+        assert_eq!(&transcripts[0][..2], ["true", "true"]);
+        assert!(
+            transcripts[0][2].contains("CodeWrong"),
+            "{:?}",
+            transcripts[0]
+        );
+        assert!(
+            transcripts[0][7].contains("CodeDead") || transcripts[0][7].contains("CodeExpired")
+        );
+        // The owner of the taken address is told; the free one got its code.
+        let note = inbox
+            .wait_for_subject(&taken, "already have a Latchkey account")
+            .await;
+        assert!(note.contains("/forgot"), "{note}");
+        inbox.wait_for_subject(&free, "finish signing up").await;
+        // A taken username is still named: it says nothing about the email.
+        let (_, known) = signed_up(&s).await;
+        let name_of_known = app::ssr::users::by_login(&s.db, &known)
+            .await
+            .unwrap()
+            .unwrap()
+            .username;
+        for email in [taken.clone(), format!("{}@example.com", unique_name())] {
+            let err = pending(
+                s.sign_up(&email, &name_of_known, PASSWORD.into(), &client())
+                    .await,
+            )
+            .unwrap_err();
+            assert!(err.contains("UsernameTaken"), "{email}: {err}");
+        }
+    }
+);
+
+on_both_backends!(
+    a_hidden_signup_finishes_only_with_its_code_and_its_token,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, hiding()).await;
+        let email = format!("{}@example.com", unique_name());
+        let name = &unique_name();
+        let mine = pending(s.sign_up(&email, name, PASSWORD.into(), &client()).await).unwrap();
+        let code = smtp::code_in(&inbox.wait_for_subject(&email, "finish signing up").await);
+        // Whoever reads the mailbox but did not sign up has no token.
+        let stranger = random_like_token();
+        let err = s
+            .finish_signup(&email, &code, &stranger, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::CodeWrong);
+        let err = s
+            .finish_signup(&email, &code, "garbage", &client())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::CodeWrong);
+        let (user, issued) = s
+            .finish_signup(&email, &code, &mine.token, &client())
+            .await
+            .unwrap();
+        assert!(user.email_verified && user.has_password);
+        assert!(live(&s, &issued.access_token).await);
+        // The password chosen at sign-up still opens it.
+        s.login(&email, PASSWORD.into(), &client()).await.unwrap();
+        let again = s
+            .finish_signup(&email, &code, &mine.token, &client())
+            .await
+            .unwrap_err();
+        assert_eq!(again.code, ErrorCode::CodeExpired);
+    }
+);
+
+fn random_like_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
+}
+
+// The answer to a hidden sign-up takes the same time for taken and free
+// addresses (both hash; mail goes after the answer): medians.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_signups_take_the_same_time_for_taken_addresses() {
+    let s = common::services_with(Backend::Postgres, hiding()).await;
+    let mut taken_addresses = Vec::new();
+    for _ in 0..15 {
+        let email = format!("{}@example.com", unique_name());
+        s.signup(&email, &unique_name(), PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        taken_addresses.push(email);
+    }
+    let (mut taken, mut free) = (Vec::new(), Vec::new());
+    for (i, address) in taken_addresses.iter().enumerate() {
+        let fresh = format!("{}@example.com", unique_name());
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_taken in order {
+            let email = if is_taken { address } else { &fresh };
+            let t = std::time::Instant::now();
+            pending(
+                s.sign_up(email, &unique_name(), PASSWORD.into(), &client())
+                    .await,
+            )
+            .unwrap();
+            if is_taken { &mut taken } else { &mut free }.push(t.elapsed());
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (t, f) = (median(&mut taken), median(&mut free));
+    assert!(
+        t.max(f) / t.min(f) < 1.5 || (t - f).abs() < 0.003,
+        "taken {t:.5}s vs free {f:.5}s"
+    );
+}

@@ -608,6 +608,82 @@ on_both_backends!(
     }
 );
 
+// SIGNUP_HIDE_EXISTING over the API and as plain forms: 202 without a
+// session for taken and free addresses alike; the code and the sign-up's
+// token (a cookie, for browsers) finish it.
+on_both_backends!(hidden_signup_over_the_api_and_as_plain_forms, |backend| {
+    let config = app::ssr::AuthConfig {
+        signup_hide_existing: true,
+        ..app::ssr::AuthConfig::for_tests()
+    };
+    let (s, inbox) = common::services_with_smtp(backend, config).await;
+    let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
+    let taken = common::sign_up(&s).await.email;
+    let free = format!("{}@example.com", unique_name());
+    let mut tokens = Vec::new();
+    for email in [&taken, &free] {
+        let res = send(
+            &app,
+            json_post(
+                "/api/v1/auth/signup",
+                json!({ "email": email, "username": unique_name(), "password": PASSWORD }),
+            ),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED, "{email}");
+        let body = body_json(res).await;
+        assert_eq!(body["email"], email.as_str());
+        assert!(body.get("access_token").is_none(), "no session: {body}");
+        let keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+        tokens.push((keys, body["signup_token"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(tokens[0].0, tokens[1].0, "the same shape either way");
+    let code = common::smtp::code_in(&inbox.wait_for_subject(&free, "finish signing up").await);
+    let res = send(
+        &app,
+        json_post(
+            "/api/v1/auth/signup/verify",
+            json!({ "email": free, "code": code, "signup_token": tokens[1].1 }),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = body_json(res).await;
+    assert_eq!(session["user"]["email_verified"], true);
+
+    // The browser's way: the form posts, the token rides in a cookie.
+    let email = format!("{}@example.com", unique_name());
+    let form = format!(
+        "email={}&username={}&password=correct+horse+battery+staple",
+        email.replace('@', "%40"),
+        unique_name()
+    );
+    let res = send(&app, form_post("/fn/signup", &form, None)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/signup/code?email="), "{to}");
+    let jar = cookie_jar(&res);
+    assert!(jar.starts_with("lk_signup="), "{jar}");
+    let page = body_text(send(&app, page_get(&to, &jar)).await).await;
+    assert!(page.contains("action=\"/fn/finish_signup\""), "{page}");
+    let code = common::smtp::code_in(&inbox.wait_for_subject(&email, "finish signing up").await);
+    let finish = format!("email={}&code={code}", email.replace('@', "%40"));
+    let res = send(&app, form_post("/fn/finish_signup", &finish, None)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(
+        res.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("__err="),
+        "no cookie, no sign-up"
+    );
+    let res = send(&app, form_post("/fn/finish_signup", &finish, Some(&jar))).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/profile");
+    let profile = body_text(send(&app, page_get("/profile", &cookie_jar(&res))).await).await;
+    assert!(profile.contains(&email), "signed in");
+});
+
 on_both_backends!(reset_pages_work_without_javascript, |backend| {
     let app = app(backend).await;
     // The emailed link moves its token into a cookie and out of the URL.
@@ -976,6 +1052,7 @@ async fn the_openapi_document_describes_every_route() {
     );
     let expected = [
         ("post", "/auth/signup"),
+        ("post", "/auth/signup/verify"),
         ("post", "/auth/login"),
         ("post", "/auth/token"),
         ("post", "/auth/refresh"),

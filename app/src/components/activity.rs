@@ -37,6 +37,7 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::CodeSent => match detail {
             "change" => t!(locale, activity.code_sent_change).into(),
             "signin" => t!(locale, activity.code_sent_signin).into(),
+            "signup" => t!(locale, activity.code_sent_signup).into(),
             _ => t!(locale, activity.code_sent_verify).into(),
         },
         EventKind::CodeFailed => match reason {

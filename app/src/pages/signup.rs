@@ -1,25 +1,86 @@
+//! Sign-up, and its code step (`/signup/code`) when the operator hides
+//! which addresses have accounts (`SIGNUP_HIDE_EXISTING`).
+
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use super::RedirectIfSignedIn;
+use crate::components::code::CodeField;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
 use crate::session::session_action;
-use crate::tr;
+use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "signup")]
 pub async fn signup(email: String, username: String, password: String) -> Result<(), AppError> {
-    use crate::ssr::request;
+    use super::login_code::urlencoding;
+    use crate::ssr::quiet_signup::SignUp;
+    use crate::ssr::{cookies, request};
     let services = request::services()?;
-    let (user, issued) = services
-        .signup(&email, &username, password, &request::client_info())
-        .await?;
-    request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect("/verify");
+    match services
+        .sign_up(&email, &username, password, &request::client_info())
+        .await?
+    {
+        SignUp::Started(user, issued) => {
+            request::set_session_cookies(&services, &user, &issued).await?;
+            leptos_axum::redirect("/verify");
+        }
+        SignUp::Pending(pending) => {
+            request::set_cookies([cookies::signup_token(
+                &services.config,
+                Some(&pending.token),
+            )]);
+            leptos_axum::redirect(&format!(
+                "/signup/code?email={}",
+                urlencoding(&pending.email)
+            ));
+        }
+    }
     Ok(())
+}
+
+#[server(prefix = "/fn", endpoint = "finish_signup")]
+pub async fn finish_signup(email: String, code: String) -> Result<(), AppError> {
+    use crate::ssr::{cookies, request};
+    let services = request::services()?;
+    let token = request::cookie(cookies::SIGNUP).unwrap_or_default();
+    let (user, issued) = services
+        .finish_signup(&email, &code, &token, &request::client_info())
+        .await?;
+    request::set_cookies([cookies::signup_token(&services.config, None)]);
+    request::set_session_cookies(&services, &user, &issued).await?;
+    leptos_axum::redirect("/profile");
+    Ok(())
+}
+
+/// `/signup/code?email=…`: the code that finishes a pending sign-up.
+#[component]
+pub fn SignupCodePage() -> impl IntoView {
+    let confirm = session_action::<FinishSignup>();
+    let error = action_error(confirm);
+    let form = NodeRef::<leptos::html::Form>::new();
+    let email = move || use_query_map().with(|q| q.get("email")).unwrap_or_default();
+    view! {
+        <Title text=tr!(signup_code.title)/>
+        <RedirectIfSignedIn/>
+        <section class="card auth-card">
+            <h1>{tr!(signup_code.title)}</h1>
+            <p class="muted">
+                {move || tr_view!(signup_code.sent, email = email(), <b> = <strong data-testid="signup-email"/>)}
+            </p>
+            <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
+                <FormAlert error/>
+                <input type="hidden" name="email" value=email/>
+                <CodeField form pending=confirm.pending() error/>
+                <Submit label=tr!(signup_code.submit) busy_label=tr!(signup_code.busy) pending=confirm.pending()/>
+            </ActionForm>
+            <p class="switch"><A href="/signup">{tr!(signup_code.restart)}</A></p>
+        </section>
+    }
 }
 
 #[component]

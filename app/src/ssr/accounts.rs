@@ -493,6 +493,15 @@ pub(super) struct NewAccount {
 }
 
 impl NewAccount {
+    /// The address as it will be stored.
+    pub(super) fn email(&self) -> &str {
+        &self.email
+    }
+
+    pub(super) fn username(&self) -> &str {
+        &self.username
+    }
+
     /// Stores the account, its mail in the language `client` asked for;
     /// the unique indexes decide duplicates. An address another account may
     /// still take back (a live revert link) counts as taken.

@@ -15,15 +15,20 @@ pub enum Purpose {
     VerifyEmail,
     ChangeEmail,
     SignIn,
+    /// Finishing a sign-up that hides which addresses have accounts.
+    SignUp,
 }
 
 impl Purpose {
-    /// Whether a code of this purpose works only for the account it was
-    /// issued to. A change-of-address code must: otherwise one account's
-    /// code (asked for with its own password) would move another account,
-    /// reached through a stolen session, to the same address.
-    fn binds_account(self) -> bool {
-        self == Self::ChangeEmail
+    /// Whether a code of this purpose works only for the one it was issued
+    /// to. A change-of-address code must work only for its account:
+    /// otherwise one account's code (asked for with its own password) would
+    /// move another account, reached through a stolen session, to the same
+    /// address. A sign-up code must work only with the token its sign-up
+    /// got, so that whoever reads the mailbox without having chosen the
+    /// password cannot finish someone else's sign-up.
+    fn binds_owner(self) -> bool {
+        matches!(self, Self::ChangeEmail | Self::SignUp)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +36,7 @@ impl Purpose {
             Self::VerifyEmail => "verify",
             Self::ChangeEmail => "change",
             Self::SignIn => "signin",
+            Self::SignUp => "signup",
         }
     }
 }
@@ -76,7 +82,7 @@ impl Services {
         account: (&str, &str),
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        let owner = purpose.binds_account().then_some(account.0);
+        let owner = purpose.binds_owner().then_some(account.0);
         let code = self.issue_code(purpose, email, owner, client).await?;
         self.mail_code(purpose, email, account, &code, client).await
     }
@@ -85,7 +91,8 @@ impl Services {
     /// returns it, under the resend cooldown and the per-address and per-IP
     /// limits. Nothing here depends on whether the address has an account,
     /// so a code nobody is mailed (a decoy) behaves exactly like a real one.
-    /// `owner`: the account a binding purpose's code is for.
+    /// `owner`: whom a binding purpose's code is for (an account id, a
+    /// sign-up token).
     pub(super) async fn issue_code(
         &self,
         purpose: Purpose,
@@ -144,12 +151,28 @@ impl Services {
 
     /// Checks a code once. Right: consumed. Wrong: counted, and dead at the
     /// fifth try. Missing: expired, used or never sent.
-    /// `user_id`: the account the code belongs to, if known (for the log).
+    /// `user_id`: the account the code belongs to, if known (for the log,
+    /// and the owner of a change-of-address code).
     pub async fn check_code(
         &self,
         purpose: Purpose,
         email: &str,
         user_id: Option<&str>,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let owner = user_id.filter(|_| purpose == Purpose::ChangeEmail);
+        self.check_bound_code(purpose, email, user_id, owner, code, client)
+            .await
+    }
+
+    /// `check_code`, for a code issued to `owner` (see `binds_owner`).
+    pub(super) async fn check_bound_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        user_id: Option<&str>,
+        owner: Option<&str>,
         code: &str,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
@@ -171,7 +194,6 @@ impl Services {
                 AppError::rate_limited(left.as_secs().max(1), Reason::CodeGuessing).on("code"),
             );
         }
-        let owner = user_id.filter(|_| purpose.binds_account());
         let digest = self.code_digest(purpose, email, owner, &code);
         use super::ephemeral::CodeCheck;
         let outcome = self

@@ -95,6 +95,9 @@ pub struct AuthConfig {
     /// Sign-ups per client address an hour (`SIGNUPS_PER_HOUR_PER_IP`):
     /// each costs a hash and a row.
     pub signups_per_hour_per_ip: u32,
+    /// `SIGNUP_HIDE_EXISTING`: sign-up answers alike for taken and free
+    /// addresses (see `quiet_signup`).
+    pub signup_hide_existing: bool,
     /// How long the outbox keeps retrying a mail before it gives up
     /// (`MAIL_GIVE_UP_AFTER_SECS`).
     pub mail_give_up_after: Duration,
@@ -129,6 +132,7 @@ impl AuthConfig {
             hash_queue_max: 2 * super::password::DEFAULT_JOBS_PER_WORKER,
             // Tests sign many accounts up from one address.
             signups_per_hour_per_ip: 100_000,
+            signup_hide_existing: false,
             mail_give_up_after: Duration::from_secs(24 * 3600),
             min_password_len: 8,
             secure_cookies: false,

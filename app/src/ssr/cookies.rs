@@ -15,6 +15,8 @@ pub const REFRESH: &str = "lk_refresh";
 /// Carries a password-reset token from the emailed link to the reset form,
 /// so the token leaves the address bar (history, screenshots, Referer).
 pub const RESET: &str = "lk_reset";
+/// The token of a sign-up waiting for its code (`SIGNUP_HIDE_EXISTING`).
+pub const SIGNUP: &str = "lk_signup";
 /// Marks a browser that has signed in to an account before, so a stranger
 /// throttling that account's log-in does not lock its owner out.
 pub const DEVICE: &str = "lk_device";
@@ -102,6 +104,18 @@ pub fn locale(config: &AuthConfig, locale: crate::locale::Locale) -> String {
 pub fn reset_token(config: &AuthConfig, token: Option<&str>) -> String {
     let max_age = token.map_or(0, |_| config.reset_ttl.as_secs() as i64);
     build(config, RESET, token.unwrap_or_default().to_owned(), max_age)
+}
+
+/// `Set-Cookie` for a pending sign-up's token (None: remove it); it lives
+/// as long as the code it goes with.
+pub fn signup_token(config: &AuthConfig, token: Option<&str>) -> String {
+    let max_age = token.map_or(0, |_| config.codes.ttl.as_secs() as i64);
+    build(
+        config,
+        SIGNUP,
+        token.unwrap_or_default().to_owned(),
+        max_age,
+    )
 }
 
 /// The value of our cookie `base` (see [`name`]) in a request's headers.

@@ -69,6 +69,10 @@ pub fn code(
             t!(locale, mail.signin_subject, code = code, product = product),
             t!(locale, mail.signin_intro),
         ),
+        Purpose::SignUp => (
+            t!(locale, mail.signup_subject, code = code, product = product),
+            t!(locale, mail.signup_intro),
+        ),
     };
     let shown = (
         format!("    {code}"),
@@ -162,6 +166,32 @@ pub fn email_changed(
             t!(locale, mail.email_changed_lasts, count = days),
         ],
         Some(undo),
+    )
+}
+
+/// To an account's owner when someone signs up with its address while
+/// sign-up hides which addresses have accounts (`SIGNUP_HIDE_EXISTING`).
+pub fn already_registered(locale: Locale, product: &str, to: &str, public_url: &str) -> Email {
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.existing_subject, product = product),
+        &[
+            t!(locale, mail.existing_line1).to_owned(),
+            t!(
+                locale,
+                mail.existing_line2,
+                link = format!("{public_url}/login")
+            ),
+            t!(
+                locale,
+                mail.existing_line3,
+                link = format!("{public_url}/forgot")
+            ),
+            t!(locale, mail.existing_line4).to_owned(),
+        ],
+        None,
     )
 }
 

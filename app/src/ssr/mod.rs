@@ -18,6 +18,7 @@ pub mod outage;
 pub mod password;
 pub mod passwords;
 pub mod policy;
+pub mod quiet_signup;
 pub mod request;
 pub mod sessions;
 pub mod throttle;

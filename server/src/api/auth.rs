@@ -2,10 +2,12 @@
 //! passwordless sign-in by code.
 
 use app::model::User;
+use app::ssr::quiet_signup::SignUp;
 use app::ssr::sessions::Issued;
 use app::ssr::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,6 +20,7 @@ use super::extract::{ApiJson, AuthUser, Client};
 pub fn router() -> OpenApiRouter<Services> {
     OpenApiRouter::new()
         .routes(routes!(signup))
+        .routes(routes!(finish_signup))
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
@@ -78,24 +81,82 @@ impl TokenResponse {
 
 /// Create an account and sign in.
 ///
-/// Mails a 6-digit code to confirm the address (`me/email/verify`).
+/// Mails a 6-digit code to confirm the address (`me/email/verify`). With
+/// `SIGNUP_HIDE_EXISTING=true` a taken address answers exactly like a free
+/// one: 202 with a `signup_token` and no session; the code mailed to a free
+/// address finishes it (`auth/signup/verify`), and the owner of a taken one
+/// is mailed "you already have an account" instead (409 `email_taken` is
+/// then never answered).
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest, responses(
     (status = 201, description = "Account created, signed in", body = TokenResponse),
+    (status = 202, description = "`SIGNUP_HIDE_EXISTING`: finish with the mailed code", body = PendingSignup),
     (status = 409, description = "`email_taken` or `username_taken`", body = ErrorBody),
     (status = 422, description = "`invalid_input` or `weak_password`, with `field`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
 ))]
 async fn signup(
     State(services): State<Services>,
     Client(client): Client,
     ApiJson(body): ApiJson<SignupRequest>,
-) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
-    let (user, issued) = services
-        .signup(&body.email, &body.username, body.password, &client)
+) -> Result<Response, ApiError> {
+    let answer = services
+        .sign_up(&body.email, &body.username, body.password, &client)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenResponse::new(issued, Some(user))),
-    ))
+    Ok(match answer {
+        SignUp::Started(user, issued) => (
+            StatusCode::CREATED,
+            Json(TokenResponse::new(issued, Some(user))),
+        )
+            .into_response(),
+        SignUp::Pending(pending) => (
+            StatusCode::ACCEPTED,
+            Json(PendingSignup {
+                email: pending.email,
+                signup_token: pending.token,
+            }),
+        )
+            .into_response(),
+    })
+}
+
+/// A sign-up waiting for its code (`SIGNUP_HIDE_EXISTING`).
+#[derive(Serialize, ToSchema)]
+pub struct PendingSignup {
+    /// The address as stored.
+    email: String,
+    /// Send it back with the code to `auth/signup/verify`.
+    signup_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SignupFinish {
+    email: String,
+    /// The 6-digit code, as a string (leading zeros matter).
+    #[schema(example = "042917")]
+    code: String,
+    /// From the sign-up's answer.
+    signup_token: String,
+}
+
+/// Finish a sign-up with the mailed code (`SIGNUP_HIDE_EXISTING`).
+///
+/// Verifies the address and signs in.
+#[utoipa::path(post, path = "/auth/signup/verify", tag = "auth", request_body = SignupFinish, responses(
+    (status = 200, description = "Signed in", body = TokenResponse),
+    (status = 403, description = "`account_disabled`", body = ErrorBody),
+    (status = 410, description = "`code_expired`", body = ErrorBody),
+    (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
+))]
+async fn finish_signup(
+    State(services): State<Services>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<SignupFinish>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let (user, issued) = services
+        .finish_signup(&body.email, &body.code, &body.signup_token, &client)
+        .await?;
+    Ok(Json(TokenResponse::new(issued, Some(user))))
 }
 
 /// Log in by email or username.

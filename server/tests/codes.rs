@@ -128,6 +128,22 @@ async fn signed_up(s: &Services) -> (app::ssr::Auth, String) {
     (common::auth_of(s, &account).await, account.email)
 }
 
+/// `signed_up`, with the address verified by its mailed code.
+async fn verified(s: &Services, inbox: &smtp::Inbox) -> (app::ssr::Auth, String) {
+    let (auth, email) = signed_up(s).await;
+    let code = smtp::code_in(&inbox.wait_for_subject(&email, "verification code").await);
+    s.verify_email(&auth, &code, &client()).await.unwrap();
+    let auth = app::ssr::Auth {
+        user: app::ssr::users::by_id(&s.db, &auth.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .to_user(),
+        ..auth
+    };
+    (auth, email)
+}
+
 on_both_backends!(sign_up_mails_a_code_that_verifies_the_email, |backend| {
     let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let (auth, email) = signed_up(&s).await;
@@ -395,7 +411,7 @@ on_both_backends!(
     an_email_change_ends_other_sessions_retires_reset_links_and_tells_the_old_address,
     |backend| {
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
-        let (auth, old) = signed_up(&s).await;
+        let (auth, old) = verified(&s, &inbox).await;
         let (_, elsewhere) = s.login(&old, PASSWORD.into(), &client()).await.unwrap();
         s.forgot_password(&old, &client()).await.unwrap();
         let reset = smtp::reset_token_in(&inbox.wait_for_subject(&old, "Reset your").await);
@@ -442,8 +458,9 @@ on_both_backends!(
     this_wasnt_me_restores_the_address_ends_every_session_and_clears_the_password,
     |backend| {
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
-        let (auth, old) = signed_up(&s).await;
-        // The intruder knows the password and moves the account twice.
+        let (auth, old) = verified(&s, &inbox).await;
+        // The intruder knows the password and moves the account twice, in
+        // the same second.
         let first = format!("intruder{}@example.com", unique_name());
         s.request_email_change(&auth, &first, PASSWORD.into(), &client())
             .await
@@ -471,7 +488,6 @@ on_both_backends!(
             ..auth
         };
         let second = format!("again{}@example.com", unique_name());
-        tokio::time::sleep(Duration::from_millis(1100)).await;
         s.request_email_change(&auth, &second, PASSWORD.into(), &client())
             .await
             .unwrap();
@@ -489,7 +505,8 @@ on_both_backends!(
         assert_eq!(
             s.revert_email_change(&intruders_link, &client())
                 .await
-                .unwrap(),
+                .unwrap()
+                .email,
             first
         );
 
@@ -505,7 +522,7 @@ on_both_backends!(
             s.revert_email_change(&owners_link, &c2)
         );
         assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
-        assert_eq!(a.or(b).unwrap(), old);
+        assert_eq!(a.or(b).unwrap().email, old);
 
         let row = app::ssr::users::by_id(&s.db, &auth.user.id)
             .await
@@ -546,6 +563,34 @@ on_both_backends!(
             .await
             .unwrap_err();
         assert_eq!(bad.code, ErrorCode::LinkInvalid);
+    }
+);
+
+// An address never proven may be a squatter's borrowing of someone
+// else's: moving away from it gives it no undo link, and reserves nothing.
+on_both_backends!(
+    moving_away_from_an_unverified_address_leaves_it_free,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+        let (auth, borrowed) = signed_up(&s).await;
+        let new_email = format!("mine{}@example.com", unique_name());
+        s.request_email_change(&auth, &new_email, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        let code = change_code(&inbox, &new_email).await;
+        s.confirm_email_change(&auth, &new_email, &code, &client())
+            .await
+            .unwrap();
+        // Its owner can sign up with it at once; no notice went there.
+        common::sign_up_as(&s, &borrowed).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !inbox
+                .all()
+                .iter()
+                .any(|m| m.contains(&format!("To: {borrowed}"))
+                    && m.contains("email address of your"))
+        );
     }
 );
 
@@ -995,6 +1040,18 @@ on_both_backends!(
             .await;
         assert!(note.contains("/forgot"), "{note}");
         inbox.wait_for_subject(&free, "finish signing up").await;
+        // Nothing exists until the code comes back: the password chosen
+        // for the free address opens nothing, and its username is free.
+        let err = s
+            .login(&free, PASSWORD.into(), &client())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidCredentials);
+        let probe = unique_name();
+        pending(s.sign_up(&free, &probe, PASSWORD.into(), &client()).await).unwrap_err();
+        let other = format!("{}@example.com", unique_name());
+        pending(s.sign_up(&other, &probe, PASSWORD.into(), &client()).await)
+            .expect("the username of a pending sign-up is not taken");
         // A taken username is still named: it says nothing about the email.
         let (_, known) = signed_up(&s).await;
         let name_of_known = app::ssr::users::by_login(&s.db, &known)

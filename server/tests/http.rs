@@ -529,6 +529,14 @@ on_both_backends!(
         let (name, tokens) = api_signup(&app).await;
         let old = format!("{name}@example.com");
         let access = tokens["access_token"].as_str().unwrap().to_owned();
+        // Only a verified address gets the power to undo a change.
+        let code = common::smtp::code_in(&inbox.wait_for_subject(&old, "verification code").await);
+        let res = send(
+            &app,
+            bearer_post("/api/v1/me/email/verify", &access, json!({ "code": code })),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
         let new_email = format!("moved-{name}@example.com");
         let change = |password: &str| {
             bearer_post(

@@ -27,11 +27,14 @@ pub async fn check_revert_link(token: String) -> Result<(String, String), AppErr
 pub async fn revert_email_change(token: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
-    services
+    let reverted = services
         .revert_email_change(&token, &request::client_info())
         .await?;
-    // Every session ended, this browser's too (if it had one).
-    request::set_cookies(cookies::cleared(&services.config));
+    // Every session of the account ended, this browser's too if it was
+    // signed in to it (another account's session here stays).
+    if request::current_auth().is_some_and(|auth| auth.user.id == reverted.user_id) {
+        request::set_cookies(cookies::cleared(&services.config));
+    }
     leptos_axum::redirect("/email/revert?done=1");
     Ok(())
 }

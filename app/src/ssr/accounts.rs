@@ -44,12 +44,14 @@ impl Services {
         let user = match account.insert_in(&mut tx, Role::User, client).await {
             Ok(user) => user,
             // Both taken: which unique index the database happens to check
-            // first must not decide the answer. The email wins.
-            Err(err)
-                if err.code == ErrorCode::UsernameTaken
-                    && users::by_login(&self.db, &account.email).await?.is_some() =>
-            {
-                return Err(conflict_to_field(StoreError::Conflict("email".into())));
+            // first must not decide the answer. The email wins. (The
+            // transaction ends first: on SQLite it holds the write lock.)
+            Err(err) if err.code == ErrorCode::UsernameTaken => {
+                drop(tx);
+                if users::by_login(&self.db, &account.email).await?.is_some() {
+                    return Err(conflict_to_field(StoreError::Conflict("email".into())));
+                }
+                return Err(err);
             }
             Err(err) => return Err(err),
         };
@@ -419,7 +421,7 @@ impl Services {
         Ok((user.to_user(), issued))
     }
 
-    async fn logged_in(
+    pub(super) async fn logged_in(
         &self,
         user: &UserRow,
         method: &str,
@@ -493,6 +495,15 @@ pub(super) struct NewAccount {
 }
 
 impl NewAccount {
+    /// An account checked and hashed earlier (a pending sign-up's).
+    pub(super) fn from_parts(email: String, username: String, password_hash: String) -> Self {
+        Self {
+            email,
+            username,
+            password_hash,
+        }
+    }
+
     /// The address as it will be stored.
     pub(super) fn email(&self) -> &str {
         &self.email
@@ -500,6 +511,10 @@ impl NewAccount {
 
     pub(super) fn username(&self) -> &str {
         &self.username
+    }
+
+    pub(super) fn password_hash(&self) -> &str {
+        &self.password_hash
     }
 
     /// Stores the account, its mail in the language `client` asked for;
@@ -511,9 +526,6 @@ impl NewAccount {
         role: Role,
         client: &ClientInfo,
     ) -> Result<UserRow, AppError> {
-        if address_reserved_in(tx, &self.email, None, now()).await? {
-            return Err(conflict_to_field(StoreError::Conflict("email".into())));
-        }
         let new = NewUser {
             email: &self.email,
             username: &self.username,
@@ -521,9 +533,15 @@ impl NewAccount {
             role,
             locale: leptos_i18n::Locale::as_str(client.locale),
         };
-        users::insert(&mut **tx, new, now())
+        let user = users::insert(&mut **tx, new, now())
             .await
-            .map_err(conflict_to_field)
+            .map_err(conflict_to_field)?;
+        // After the write, in its transaction: a revert link committed by
+        // now is seen, and one committing later waited on this row.
+        if address_reserved_in(&mut **tx, &self.email, None, now()).await? {
+            return Err(conflict_to_field(StoreError::Conflict("email".into())));
+        }
+        Ok(user)
     }
 }
 

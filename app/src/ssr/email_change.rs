@@ -30,11 +30,18 @@ const REVERTS_PER_IP: u32 = 30;
 #[derive(FromRow)]
 struct RevertRow {
     user_id: String,
+    seq: i64,
     old_email: String,
     new_email: String,
-    created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
+}
+
+/// An undone change: whose, and the address it has again.
+#[derive(Debug, Clone)]
+pub struct Reverted {
+    pub user_id: String,
+    pub email: String,
 }
 
 /// What a working revert link would undo, for the page that offers it.
@@ -72,8 +79,9 @@ impl Services {
 
     /// Step two: the code mailed to the new address (issued to this
     /// account only) switches the account to it, verified. In the same
-    /// transaction the other sessions end, reset links mailed to the old
-    /// address die and a revert link is stored; the old address is told.
+    /// transaction the other sessions end and reset links mailed to the old
+    /// address die; when the old address was verified (it is its owner's)
+    /// a revert link is stored and the notice carrying it is queued.
     pub async fn confirm_email_change(
         &self,
         auth: &Auth,
@@ -93,34 +101,34 @@ impl Services {
         .await?;
         let old_email = auth.user.email.clone();
         let now = now();
-        let token = random_token();
         let mut tx = self.db.begin().await?;
         // Step two shows no address field: a taken address is reported for
         // the whole form.
         let taken = || AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken);
-        if address_reserved_in(&mut tx, &new_email, Some(user_id), now).await? {
-            return Err(taken());
-        }
-        users::set_email(&mut *tx, user_id, &new_email, now)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => taken(),
-                other => other.into(),
-            })?;
-        retire_reset_links_in(&mut tx, user_id, now).await?;
-        sqlx::query(
-            "INSERT INTO email_reverts (token_hash, user_id, old_email, new_email, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        // Only from the address this request saw: a revert (or another
+        // change) that committed meanwhile wins, and this one stops.
+        let moved = sqlx::query(
+            "UPDATE users SET email = $1, email_verified = 1, updated_at = $2 WHERE id = $3 AND email = $4",
         )
-        .bind(token_hash(&token))
-        .bind(user_id)
-        .bind(&old_email)
         .bind(&new_email)
         .bind(now)
-        .bind(now + REVERT_TTL_SECS)
+        .bind(user_id)
+        .bind(&old_email)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::from)?;
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => taken(),
+            other => other.into(),
+        })?;
+        if moved.rows_affected() != 1 {
+            return Err(AppError::unauthorized());
+        }
+        // Checked after the write, in its transaction: a link committed by
+        // now is seen, one committed later saw this row's lock.
+        if address_reserved_in(&mut *tx, &new_email, Some(user_id), now).await? {
+            return Err(taken());
+        }
+        retire_reset_links_in(&mut tx, user_id, now).await?;
         let ended = revoke_user_sessions_in(
             &mut tx,
             user_id,
@@ -140,16 +148,42 @@ impl Services {
                 .detail(ended.to_string());
             record_in(&mut tx, event).await?;
         }
+        // An address never proven may not be its account's owner's: it
+        // gets no power to undo the change, and reserves nothing.
+        if auth.user.email_verified {
+            let token = random_token();
+            sqlx::query(
+                "INSERT INTO email_reverts (token_hash, user_id, seq, old_email, new_email, created_at, expires_at) \
+                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM email_reverts WHERE user_id = $2",
+            )
+            .bind(token_hash(&token))
+            .bind(user_id)
+            .bind(&old_email)
+            .bind(&new_email)
+            .bind(now)
+            .bind(now + REVERT_TTL_SECS)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+            // Dead for a day: of no use to anyone.
+            sqlx::query("DELETE FROM email_reverts WHERE expires_at < $1 OR used_at < $1")
+                .bind(now - 86_400)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            // In the transaction: the notice is the only copy of the link.
+            let notice = letters::email_changed(
+                letters::locale_of(&auth.user.locale),
+                &self.config.product,
+                &old_email,
+                &new_email,
+                &format!("{}/email/revert?token={token}", self.config.public_url),
+                REVERT_TTL_SECS / 86_400,
+            );
+            self.enqueue_mail_in(&mut tx, &notice).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(letters::email_changed(
-            letters::locale_of(&auth.user.locale),
-            &self.config.product,
-            &old_email,
-            &new_email,
-            &format!("{}/email/revert?token={token}", self.config.public_url),
-            REVERT_TTL_SECS / 86_400,
-        ))
-        .await?;
+        self.wake_mail();
         Ok(User {
             email: new_email,
             email_verified: true,
@@ -170,34 +204,28 @@ impl Services {
     /// mailed there), ends every session, retires reset links and clears
     /// the password, since whoever made the change knew it. The owner then
     /// signs in by a code to the restored address, or sets a new password
-    /// with a reset link. Later revert links of the account die with it
+    /// with a reset link. The account's later revert links die with it
     /// (they undo changes made after this one, by the same intruder);
     /// earlier ones stay, so an intruder's own link cannot cancel the
-    /// owner's. Returns the restored address.
+    /// owner's. Returns the account and the restored address.
     pub async fn revert_email_change(
         &self,
         token: &str,
         client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    ) -> Result<Reverted, AppError> {
         if let Some(ip) = client.limit_key() {
             self.limit(&format!("rl:email-revert:ip:{ip}"), REVERTS_PER_IP, 3600)
                 .await?;
         }
         let row = self.revert_row(token).await?;
+        let locale = users::by_id(&self.db, &row.user_id)
+            .await?
+            .map(|u| letters::locale_of(&u.locale))
+            .unwrap_or_default();
         let now = now();
         let mut tx = self.db.begin().await?;
-        // Consume the link first: of two racing uses, one wins.
-        let used = sqlx::query(
-            "UPDATE email_reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(token_hash(token))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if used.rows_affected() != 1 {
-            return Err(link_used());
-        }
+        // The account's row first: two reverts of one account queue here
+        // instead of locking each other's links.
         let restored = sqlx::query(
             "UPDATE users SET email = $1, email_verified = 1, password_hash = '', updated_at = $2 WHERE id = $3",
         )
@@ -214,12 +242,24 @@ impl Services {
         if restored.rows_affected() != 1 {
             return Err(link_invalid());
         }
+        // Consume the link: of two racing uses, one wins.
+        let used = sqlx::query(
+            "UPDATE email_reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(token_hash(token))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if used.rows_affected() != 1 {
+            return Err(link_used());
+        }
         sqlx::query(
-            "UPDATE email_reverts SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL AND created_at >= $3",
+            "UPDATE email_reverts SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL AND seq > $3",
         )
         .bind(now)
         .bind(&row.user_id)
-        .bind(row.created_at)
+        .bind(row.seq)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
@@ -238,19 +278,19 @@ impl Services {
                 .detail(ended.to_string());
             record_in(&mut tx, event).await?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
-        let locale = users::by_id(&self.db, &row.user_id)
-            .await?
-            .map(|u| letters::locale_of(&u.locale))
-            .unwrap_or_default();
-        self.enqueue_mail(letters::email_reverted(
+        let letter = letters::email_reverted(
             locale,
             &self.config.product,
             &row.old_email,
             &format!("{}/login/code", self.config.public_url),
-        ))
-        .await?;
-        Ok(row.old_email)
+        );
+        self.enqueue_mail_in(&mut tx, &letter).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.wake_mail();
+        Ok(Reverted {
+            user_id: row.user_id,
+            email: row.old_email,
+        })
     }
 
     /// The stored link for `token`, if it still works.
@@ -259,7 +299,7 @@ impl Services {
             return Err(link_invalid());
         }
         let row: Option<RevertRow> = sqlx::query_as(
-            "SELECT user_id, old_email, new_email, created_at, expires_at, used_at \
+            "SELECT user_id, seq, old_email, new_email, expires_at, used_at \
              FROM email_reverts WHERE token_hash = $1",
         )
         .bind(token_hash(token))
@@ -280,8 +320,8 @@ impl Services {
 /// Whether a live revert link of another account (not `owner`) holds
 /// `email`: its owner may still take the address back, so nobody else may
 /// sign up with it or move to it meanwhile.
-pub(super) async fn address_reserved_in(
-    tx: &mut Transaction<'_, Any>,
+pub(super) async fn address_reserved_in<'e>(
+    db: impl sqlx::Executor<'e, Database = Any>,
     email: &str,
     owner: Option<&str>,
     now: i64,
@@ -293,7 +333,7 @@ pub(super) async fn address_reserved_in(
     .bind(email)
     .bind(now)
     .bind(owner.unwrap_or_default())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(db)
     .await?;
     Ok(held.is_some())
 }

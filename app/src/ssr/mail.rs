@@ -93,22 +93,25 @@ struct OutboxRow {
 impl Services {
     /// Queues a mail and wakes the worker.
     pub async fn enqueue_mail(&self, email: Email) -> Result<(), AppError> {
-        let now = now();
-        sqlx::query(
-            "INSERT INTO outbox (id, recipient, subject, body_text, body_html, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&email.to)
-        .bind(&email.subject)
-        .bind(&email.text)
-        .bind(&email.html)
-        .bind(now)
-        .execute(&self.db.pool)
-        .await
-        .map_err(StoreError::from)?;
+        enqueue_in(&self.db.pool, &email).await?;
         self.mail_wake.notify_one();
         Ok(())
+    }
+
+    /// Queues `email` inside `tx`, so it is sent if and only if the change
+    /// that wrote it commits (call [`Services::wake_mail`] after the commit).
+    pub(super) async fn enqueue_mail_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        email: &Email,
+    ) -> Result<(), AppError> {
+        enqueue_in(&mut **tx, email).await?;
+        Ok(())
+    }
+
+    /// Tells the outbox worker that mail is waiting.
+    pub(super) fn wake_mail(&self) {
+        self.mail_wake.notify_one();
     }
 
     /// Mails not yet sent.
@@ -238,4 +241,23 @@ impl Services {
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn enqueue_in<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email: &Email,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (id, recipient, subject, body_text, body_html, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&email.to)
+    .bind(&email.subject)
+    .bind(&email.text)
+    .bind(&email.html)
+    .bind(now())
+    .execute(db)
+    .await?;
+    Ok(())
 }

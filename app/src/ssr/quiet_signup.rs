@@ -3,22 +3,30 @@
 //! By default a taken address answers 409 `email_taken`, as users expect.
 //! With the switch on, a taken address answers exactly like a free one: no
 //! session yet, "we sent a code to finish", the same cooldown and limits,
-//! a stored code (a decoy nobody is mailed, for a taken address) and the
-//! same answers to wrong codes. The owner of the taken address is mailed
-//! "you already have an account" instead. A free address gets its account
-//! and a code; the code finishes the sign-up only together with the token
-//! this sign-up was given, so someone who reads the mailbox but did not
-//! choose the password cannot finish it (and a squatter who chose the
-//! password cannot, without the mailbox).
+//! a stored code and the same answers to wrong codes. The owner of a taken
+//! address is mailed "you already have an account" instead of a code, and
+//! the code stored for it is bound to a token nobody has, so it can never
+//! be right.
+//!
+//! Nothing is created until the code comes back: the account waits in
+//! `pending_signups`, so a stranger cannot tell a free address by logging
+//! in with the password they chose, or by finding the username they picked
+//! taken. The code finishes the sign-up only together with the token the
+//! sign-up answered with, so someone who reads the mailbox but did not
+//! choose the password cannot finish it either.
 
+use sqlx::FromRow;
+
+use super::accounts::NewAccount;
 use super::audit::{record_in, Event};
 use super::codes::Purpose;
 use super::db::StoreError;
+use super::email_change::address_reserved_in;
 use super::letters;
 use super::sessions::Issued;
-use super::tokens::{random_token, well_formed};
+use super::tokens::{random_token, token_hash, well_formed};
 use super::users::{self, UserRow};
-use super::{ClientInfo, Services};
+use super::{now, ClientInfo, Services};
 use crate::error::{AppError, ErrorCode, Reason};
 use crate::model::{EventKind, Role, User};
 
@@ -35,9 +43,14 @@ pub enum SignUp {
 pub struct PendingSignup {
     /// The address as stored (trimmed, lower-cased, IDNA).
     pub email: String,
-    /// Goes back with the code; 256-bit, never stored (the code's HMAC
-    /// covers it).
+    /// Goes back with the code; 256-bit, stored only as a SHA-256.
     pub token: String,
+}
+
+#[derive(FromRow)]
+struct PendingRow {
+    username: String,
+    password_hash: String,
 }
 
 impl Services {
@@ -53,6 +66,18 @@ impl Services {
             let (user, issued) = self.signup(email, username, password, client).await?;
             return Ok(SignUp::Started(user, issued));
         }
+        self.start_quiet_signup(email, username, password, client)
+            .await
+            .map(SignUp::Pending)
+    }
+
+    async fn start_quiet_signup(
+        &self,
+        email: &str,
+        username: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<PendingSignup, AppError> {
         if let Some(ip) = client.limit_key() {
             self.limit(
                 &format!("rl:signup:ip:{ip}"),
@@ -65,63 +90,73 @@ impl Services {
         // address.
         let account = self.prepare_account(email, username, password).await?;
         let email = account.email().to_owned();
-        let mut tx = self.db.begin().await?;
-        let created = match account.insert_in(&mut tx, Role::User, client).await {
-            Ok(user) => Some(user),
-            // The address is taken: the username alone decides the answer,
-            // as it would for a free address.
-            Err(err) if err.code == ErrorCode::EmailTaken => {
-                if users::by_login(&self.db, account.username())
-                    .await?
-                    .is_some()
-                {
-                    return Err(
-                        AppError::of(ErrorCode::UsernameTaken, Reason::UsernameTaken)
-                            .on("username"),
-                    );
-                }
-                None
-            }
-            Err(err) => return Err(err),
-        };
-        // Only an answer that will be "code sent" starts the cooldown; a
-        // refused one (cooldown, limits) rolls the new account back, so
-        // both sides answer it alike.
-        let token = random_token();
-        let code = self
-            .issue_code(Purpose::SignUp, &email, Some(&token), client)
-            .await?;
-        if let Some(user) = &created {
-            record_in(
-                &mut tx,
-                Event::new(EventKind::SignUp, client).user(&user.id),
-            )
-            .await?;
-            tx.commit().await.map_err(StoreError::from)?;
+        // A username of an existing account is named, as always: that says
+        // nothing about the address.
+        if users::by_login(&self.db, account.username())
+            .await?
+            .is_some()
+        {
+            return Err(username_taken());
         }
+        let now = now();
+        let owner = users::by_login(&self.db, &email).await?;
+        let taken =
+            owner.is_some() || address_reserved_in(&self.db.pool, &email, None, now).await?;
+        let token = random_token();
+        // A taken address's code is bound to a token nobody holds.
+        let bound = if taken { random_token() } else { token.clone() };
+        let code = self
+            .issue_code(Purpose::SignUp, &email, Some(&bound), client)
+            .await?;
+        let ttl = self.config.codes.ttl.as_secs() as i64;
+        sqlx::query(
+            "INSERT INTO pending_signups (token_hash, email, username, password_hash, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash(&token))
+        .bind(&email)
+        .bind(account.username())
+        .bind(account.password_hash())
+        .bind(now + ttl)
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        sqlx::query("DELETE FROM pending_signups WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
         // The mail goes after the answer, so its work takes no visible time.
         let services = self.clone();
-        let (address, client) = (email.clone(), client.clone());
+        let (address, locale) = (email.clone(), client.locale);
         tokio::spawn(async move {
-            let sent = match created {
-                Some(user) => {
-                    let owner = (user.id.as_str(), user.locale.as_str());
-                    services
-                        .mail_code(Purpose::SignUp, &address, owner, &code, &client)
-                        .await
-                }
-                None => services.tell_owner(&address).await,
+            let letter = match owner {
+                None if taken => return, // held by a revert link: nobody to tell
+                None => letters::code(
+                    locale,
+                    &services.config.product,
+                    Purpose::SignUp,
+                    &address,
+                    &code,
+                    ttl as u64 / 60,
+                ),
+                Some(owner) => letters::already_registered(
+                    letters::locale_of(&owner.locale),
+                    &services.config.product,
+                    &address,
+                    &services.config.public_url,
+                ),
             };
-            if let Err(err) = sent {
+            if let Err(err) = services.enqueue_mail(letter).await {
                 tracing::warn!(code = ?err.code, "sign-up: mail not queued");
             }
         });
-        Ok(SignUp::Pending(PendingSignup { email, token }))
+        Ok(PendingSignup { email, token })
     }
 
-    /// Finishes a pending sign-up: the code mailed to the address and the
-    /// token the sign-up answered with. The address is then verified and
-    /// the first session opens.
+    /// Finishes a pending sign-up with the code mailed to the address and
+    /// the token the sign-up answered with: the account is made, verified,
+    /// and its first session opens.
     pub async fn finish_signup(
         &self,
         email: &str,
@@ -130,40 +165,56 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
         let email = super::validate::email(email)?;
-        let expired = || AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code");
-        let account = users::by_login(&self.db, &email).await?;
-        let user_id = account.as_ref().map(|u| u.id.as_str());
         // A malformed token still spends a try, like a wrong one.
         let token = if well_formed(token) { token } else { "" };
-        self.check_bound_code(Purpose::SignUp, &email, user_id, Some(token), code, client)
+        self.check_bound_code(Purpose::SignUp, &email, None, Some(token), code, client)
             .await?;
-        let user = account.ok_or_else(expired)?;
-        if user.is_disabled() {
-            return Err(super::accounts::account_disabled());
-        }
-        // The code proved the mailbox, the token that whoever chose the
-        // password is here: the password stays.
-        self.first_proof(&user.id, None, false, client).await?;
+        let now = now();
+        let pending: Option<PendingRow> = sqlx::query_as(
+            "SELECT username, password_hash FROM pending_signups \
+             WHERE token_hash = $1 AND email = $2 AND expires_at > $3",
+        )
+        .bind(token_hash(token))
+        .bind(&email)
+        .bind(now)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let pending = pending
+            .ok_or_else(|| AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
+        let account = NewAccount::from_parts(email, pending.username, pending.password_hash);
+        let mut tx = self.db.begin().await?;
+        // Taken since (the code page has no such fields): said for the form.
+        let user = account
+            .insert_in(&mut tx, Role::User, client)
+            .await
+            .map_err(|e| AppError { field: None, ..e })?;
+        sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query("DELETE FROM pending_signups WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        record_in(
+            &mut tx,
+            Event::new(EventKind::SignUp, client).user(&user.id),
+        )
+        .await?;
         let user = UserRow {
             email_verified: 1,
             ..user
         };
-        let issued = self.start_session(&user, client).await?;
+        let issued = self.start_session_in(&mut tx, &user, client).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.logged_in(&user, "signup", client).await?;
         Ok((user.to_user(), issued))
     }
+}
 
-    /// Mails an account's owner that someone tried to sign up with it.
-    async fn tell_owner(&self, email: &str) -> Result<(), AppError> {
-        let Some(owner) = users::by_login(&self.db, email).await? else {
-            // Held by a live revert link, not an account: nobody to tell.
-            return Ok(());
-        };
-        self.enqueue_mail(letters::already_registered(
-            letters::locale_of(&owner.locale),
-            &self.config.product,
-            email,
-            &self.config.public_url,
-        ))
-        .await
-    }
+fn username_taken() -> AppError {
+    AppError::of(ErrorCode::UsernameTaken, Reason::UsernameTaken).on("username")
 }

@@ -185,8 +185,10 @@ async fn revert_email_change(
     Client(client): Client,
     ApiJson(body): ApiJson<EmailRevert>,
 ) -> Result<Json<EmailReverted>, ApiError> {
-    let email = services.revert_email_change(&body.token, &client).await?;
-    Ok(Json(EmailReverted { email }))
+    let reverted = services.revert_email_change(&body.token, &client).await?;
+    Ok(Json(EmailReverted {
+        email: reverted.email,
+    }))
 }
 
 /// The user's live sessions: the caller's first, then the most recently used.

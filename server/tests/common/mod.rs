@@ -198,7 +198,15 @@ pub struct NewAccount {
 
 pub async fn sign_up(s: &Services) -> NewAccount {
     let name = unique_name();
-    let email = format!("{name}@example.com");
+    sign_up_with(s, name.clone(), format!("{name}@example.com")).await
+}
+
+/// `sign_up`, with the given address.
+pub async fn sign_up_as(s: &Services, email: &str) -> NewAccount {
+    sign_up_with(s, unique_name(), email.to_owned()).await
+}
+
+async fn sign_up_with(s: &Services, name: String, email: String) -> NewAccount {
     let client = app::ssr::ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),

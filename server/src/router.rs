@@ -94,7 +94,7 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         // Inside the session layer: the landing must know who is signed in.
         .layer(middleware::from_fn_with_state(
             services.clone(),
-            crate::reset_link::land,
+            crate::mailed_links::land,
         ))
         .layer(middleware::from_fn_with_state(
             services,

@@ -394,9 +394,10 @@ on_both_backends!(
             .confirm_email_change(&victim, &target, &code, &client())
             .await
             .unwrap_err();
+        // The victim's account has no code for that address at all.
         assert_eq!(
             err.code,
-            ErrorCode::CodeWrong,
+            ErrorCode::CodeExpired,
             "a change code works only for its account"
         );
         let row = app::ssr::users::by_id(&s.db, &victim.user.id)

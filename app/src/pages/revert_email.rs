@@ -1,7 +1,9 @@
-//! `/email/revert?token=…`: the link mailed to the old address after an
-//! email change. It says what changed and offers one button that undoes it
-//! (a POST, so a mail scanner fetching the link changes nothing); then
-//! `?done=1` says what happened and how to get back in.
+//! `/email/revert`: the link mailed to the old address after an email
+//! change. The server moves its token into an HttpOnly cookie and out of
+//! the URL first (see the server's `mailed_links`). The page says what
+//! changed and offers one button that undoes it (a POST, so a mail scanner
+//! fetching the link changes nothing); then `?done=1` says what happened
+//! and how to get back in.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -14,22 +16,30 @@ use crate::error::AppError;
 use crate::session::session_action;
 use crate::{tr, tr_view};
 
+/// The revert token carried by the cookie.
+#[cfg(feature = "ssr")]
+fn token() -> String {
+    crate::ssr::request::cookie(crate::ssr::cookies::REVERT).unwrap_or_default()
+}
+
 /// The old and the new address, if the link still works.
 #[server(prefix = "/fn", endpoint = "check_revert_link")]
-pub async fn check_revert_link(token: String) -> Result<(String, String), AppError> {
+pub async fn check_revert_link() -> Result<(String, String), AppError> {
     let pending = crate::ssr::request::services()?
-        .check_revert_link(&token)
+        .check_revert_link(&token())
         .await?;
     Ok((pending.old_email, pending.new_email))
 }
 
 #[server(prefix = "/fn", endpoint = "revert_email_change")]
-pub async fn revert_email_change(token: String) -> Result<(), AppError> {
+pub async fn revert_email_change() -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     let reverted = services
-        .revert_email_change(&token, &request::client_info())
+        .revert_email_change(&token(), &request::client_info())
         .await?;
+    let done = cookies::link_token(&services.config, cookies::REVERT, None, Default::default());
+    request::set_cookies([done]);
     // Every session of the account ended, this browser's too if it was
     // signed in to it (another account's session here stays).
     if request::current_auth().is_some_and(|auth| auth.user.id == reverted.user_id) {
@@ -43,33 +53,25 @@ pub async fn revert_email_change(token: String) -> Result<(), AppError> {
 pub fn RevertEmailPage() -> impl IntoView {
     let query = use_query_map();
     let done = move || query.read().get("done").is_some();
-    let token = move || query.read().get("token").unwrap_or_default();
     view! {
         <Title text=tr!(revert.title)/>
         <section class="card auth-card">
             {move || match done() {
                 true => view! { <Reverted/> }.into_any(),
-                false => view! { <Offer token=token()/> }.into_any(),
+                false => view! { <Offer/> }.into_any(),
             }}
         </section>
     }
 }
 
 #[component]
-fn Offer(token: String) -> impl IntoView {
+fn Offer() -> impl IntoView {
     let action = session_action::<RevertEmailChange>();
     let error = action_error(action);
-    let link = Resource::new_blocking(
-        {
-            let token = token.clone();
-            move || token.clone()
-        },
-        check_revert_link,
-    );
+    let link = Resource::new_blocking(|| (), |_| check_revert_link());
     view! {
         <Suspense fallback=move || view! { <p class="muted">{tr!(revert.checking)}</p> }>
             {move || {
-                let token = token.clone();
                 Suspend::new(async move {
                     match link.await {
                         Ok((old, new)) => view! {
@@ -78,7 +80,6 @@ fn Offer(token: String) -> impl IntoView {
                             <p class="muted">{tr!(revert.explain)}</p>
                             <ActionForm action=action attr:class="stack">
                                 <FormAlert error/>
-                                <input type="hidden" name="token" value=token/>
                                 <Submit label=tr!(revert.submit) busy_label=tr!(revert.busy) pending=action.pending() class="button-danger"/>
                             </ActionForm>
                         }.into_any(),

@@ -66,8 +66,14 @@ fn guessing_key(purpose: Purpose, email: &str) -> String {
     format!("codes-paused:{}:{email}", purpose.as_str())
 }
 
-fn key(purpose: Purpose, email: &str) -> String {
-    format!("otp:{}:{email}", purpose.as_str())
+/// Where a code is kept. A change-of-address code is kept per account too,
+/// so one account's request cannot replace or burn another's pending code
+/// for the same address.
+fn key(purpose: Purpose, email: &str, owner: Option<&str>) -> String {
+    match (purpose, owner) {
+        (Purpose::ChangeEmail, Some(account)) => format!("otp:change:{email}:{account}"),
+        _ => format!("otp:{}:{email}", purpose.as_str()),
+    }
 }
 
 impl Services {
@@ -101,13 +107,8 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<String, AppError> {
         let cfg = &self.config.codes;
-        self.start_cooldown(purpose, email).await?;
-        self.limit(
-            &format!("rl:code-send:email:{email}"),
-            cfg.sends_per_hour_per_email,
-            3600,
-        )
-        .await?;
+        // The client's limit first: a client past it makes no key for the
+        // addresses it sprays.
         if let Some(ip) = client.limit_key() {
             self.limit(
                 &format!("rl:code-send:ip:{ip}"),
@@ -116,10 +117,17 @@ impl Services {
             )
             .await?;
         }
+        self.start_cooldown(purpose, email).await?;
+        self.limit(
+            &format!("rl:code-send:email:{email}"),
+            cfg.sends_per_hour_per_email,
+            3600,
+        )
+        .await?;
         let code = generate_code();
         let digest = self.code_digest(purpose, email, owner, &code);
         self.ephemeral
-            .put_code(&key(purpose, email), &digest, cfg.ttl)
+            .put_code(&key(purpose, email, owner), &digest, cfg.ttl)
             .await?;
         Ok(code)
     }
@@ -198,7 +206,11 @@ impl Services {
         use super::ephemeral::CodeCheck;
         let outcome = self
             .ephemeral
-            .check_code(&key(purpose, email), &digest, self.config.codes.max_tries)
+            .check_code(
+                &key(purpose, email, owner),
+                &digest,
+                self.config.codes.max_tries,
+            )
             .await?;
         if let CodeCheck::Wrong { .. } = outcome {
             self.count_wrong_code(purpose, email, user_id, client)

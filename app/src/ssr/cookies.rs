@@ -15,6 +15,8 @@ pub const REFRESH: &str = "lk_refresh";
 /// Carries a password-reset token from the emailed link to the reset form,
 /// so the token leaves the address bar (history, screenshots, Referer).
 pub const RESET: &str = "lk_reset";
+/// The token of an emailed "this wasn't me" link, moved out of its URL.
+pub const REVERT: &str = "lk_revert";
 /// The token of a sign-up waiting for its code (`SIGNUP_HIDE_EXISTING`).
 pub const SIGNUP: &str = "lk_signup";
 /// Marks a browser that has signed in to an account before, so a stranger
@@ -102,8 +104,19 @@ pub fn locale(config: &AuthConfig, locale: crate::locale::Locale) -> String {
 
 /// `Set-Cookie` for the reset token (None: remove it).
 pub fn reset_token(config: &AuthConfig, token: Option<&str>) -> String {
-    let max_age = token.map_or(0, |_| config.reset_ttl.as_secs() as i64);
-    build(config, RESET, token.unwrap_or_default().to_owned(), max_age)
+    link_token(config, RESET, token, config.reset_ttl)
+}
+
+/// `Set-Cookie` for an emailed link's token (`RESET`, `REVERT`), kept as
+/// long as the link works (None: remove it).
+pub fn link_token(
+    config: &AuthConfig,
+    base: &'static str,
+    token: Option<&str>,
+    ttl: std::time::Duration,
+) -> String {
+    let max_age = token.map_or(0, |_| ttl.as_secs() as i64);
+    build(config, base, token.unwrap_or_default().to_owned(), max_age)
 }
 
 /// `Set-Cookie` for a pending sign-up's token (None: remove it); it lives

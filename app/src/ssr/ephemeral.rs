@@ -396,13 +396,17 @@ impl Expiry<String, Stored> for AtDeadline {
     }
 }
 
-/// A bounded cache: past its capacity the cache itself evicts (in small
-/// batches, never a scan of everything), so keys sprayed by an attacker
-/// cannot grow memory. Its default admission policy (TinyLFU) keeps often
-/// used entries, such as a throttle being hammered, over one-off keys.
+/// A bounded cache: each entry dies at its deadline (moka expires them in
+/// small batches, never by a scan of everything), and past its capacity a
+/// new key is refused rather than an old one evicted, so keys sprayed by an
+/// attacker can neither grow memory nor push out a live throttle or code.
 #[derive(Clone)]
 pub struct MemoryStore {
     entries: Cache<String, Stored>,
+    /// Past this many live entries a new key is refused (503), never
+    /// admitted by evicting another: an evicted throttle counter or code
+    /// would fail open.
+    capacity: u64,
     /// Serialises `attempt` and `give_back` only: they read and write several
     /// keys as one step, which per-key locks cannot make atomic. Nothing
     /// under it touches more than the budgets' own keys.
@@ -427,10 +431,8 @@ impl MemoryStore {
     /// A store that keeps at most about `capacity` entries.
     pub fn with_capacity(capacity: u64) -> Self {
         Self {
-            entries: Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(AtDeadline)
-                .build(),
+            entries: Cache::builder().expire_after(AtDeadline).build(),
+            capacity,
             several: Arc::default(),
         }
     }
@@ -456,20 +458,33 @@ impl MemoryStore {
         key: &str,
         otherwise: T,
         f: impl FnOnce(Option<Stored>, Instant) -> (Op<Stored>, T),
-    ) -> T {
+    ) -> Result<T, StoreError> {
+        // The count lags writes a little (moka settles it in batches), so
+        // the bound is approximate, never unbounded.
+        let full = self.entries.entry_count() >= self.capacity;
+        let mut refused = false;
         let mut out = otherwise;
         self.entries
             .entry(key.to_owned())
             .and_compute_with(|entry| {
                 let now = Instant::now();
+                let present = entry.is_some();
                 let live = entry
                     .map(|entry| entry.into_value())
                     .filter(|stored| stored.expires > now);
                 let (op, answer) = f(live, now);
+                if full && !present && matches!(op, Op::Put(_)) {
+                    refused = true;
+                    return Op::Nop;
+                }
                 out = answer;
                 op
             });
-        out
+        if refused {
+            metrics::counter!("latchkey_memory_store_full_total").increment(1);
+            return Err(StoreError::Ephemeral("the in-process store is full".into()));
+        }
+        Ok(out)
     }
 }
 
@@ -488,7 +503,7 @@ impl EphemeralStore for MemoryStore {
                 }),
                 (),
             )
-        });
+        })?;
         Ok(())
     }
 
@@ -498,7 +513,7 @@ impl EphemeralStore for MemoryStore {
         digest: &str,
         max_tries: u32,
     ) -> Result<CodeCheck, StoreError> {
-        Ok(self.update(key, CodeCheck::Missing, |live, _| {
+        self.update(key, CodeCheck::Missing, |live, _| {
             let Some(Stored {
                 value:
                     Value::Code {
@@ -527,11 +542,11 @@ impl EphemeralStore for MemoryStore {
                 })
             };
             (op, CodeCheck::Wrong { tries_left: left })
-        }))
+        })
     }
 
     async fn cooldown(&self, key: &str, ttl: Duration) -> Result<Option<Duration>, StoreError> {
-        Ok(self.update(key, None, |live, now| match live {
+        self.update(key, None, |live, now| match live {
             Some(stored) => (Op::Nop, Some(stored.expires - now)),
             None => (
                 Op::Put(Stored {
@@ -540,11 +555,11 @@ impl EphemeralStore for MemoryStore {
                 }),
                 None,
             ),
-        }))
+        })
     }
 
     async fn count(&self, key: &str, window: Duration) -> Result<(u64, Duration), StoreError> {
-        Ok(self.update(key, (0, window), |live, now| match live {
+        self.update(key, (0, window), |live, now| match live {
             Some(Stored {
                 value: Value::Counter(n),
                 expires,
@@ -563,7 +578,7 @@ impl EphemeralStore for MemoryStore {
                 }),
                 (1, window),
             ),
-        }))
+        })
     }
 
     async fn remaining(&self, key: &str) -> Result<Option<Duration>, StoreError> {
@@ -602,7 +617,7 @@ impl EphemeralStore for MemoryStore {
                     expires,
                 };
                 (Op::Put(stored), count)
-            });
+            })?;
             let wait = wait_after(count, budget.free, max_wait);
             if let Some(wait) = wait {
                 self.update(&budget.lock(), (), |_, now| {
@@ -611,7 +626,7 @@ impl EphemeralStore for MemoryStore {
                         expires: now + wait,
                     };
                     (Op::Put(stored), ())
-                });
+                })?;
             }
             out.push((count, wait));
         }
@@ -633,7 +648,7 @@ impl EphemeralStore for MemoryStore {
                     (Op::Put(stored), ())
                 }
                 _ => (Op::Nop, ()),
-            });
+            })?;
         }
         Ok(())
     }
@@ -662,15 +677,25 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_in_process_store_stays_bounded() {
+    async fn a_full_store_refuses_new_keys_and_keeps_the_live_ones() {
         let store = MemoryStore::with_capacity(1_000);
+        let window = Duration::from_secs(600);
+        store.hit("throttle", window, 5).await.unwrap();
+        let mut refused = 0;
         for i in 0..10_000 {
-            let key = format!("rate:{i}");
-            store.hit(&key, Duration::from_secs(600), 5).await.unwrap();
+            if store.hit(&format!("spray:{i}"), window, 5).await.is_err() {
+                refused += 1;
+            }
         }
         let len = store.settled_len();
-        assert!(len <= 1_000, "{len} entries kept past a capacity of 1000");
-        assert!(len > 0);
+        println!("{len} entries kept, {refused} refused");
+        assert!(len <= 1_100, "{len} entries kept past a capacity of 1000");
+        assert!(refused >= 8_900, "{refused} refused");
+        // The throttle that was there before the spray still counts.
+        for _ in 0..4 {
+            assert_eq!(store.hit("throttle", window, 5).await.unwrap(), None);
+        }
+        assert!(store.hit("throttle", window, 5).await.unwrap().is_some());
     }
 
     #[tokio::test]

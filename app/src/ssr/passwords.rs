@@ -50,12 +50,13 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<String, AppError> {
         let email = validate::email(email)?;
-        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL, 3600)
-            .await?;
+        // The client's limit first: past it, no key per sprayed address.
         if let Some(ip) = client.limit_key() {
             self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP, 3600)
                 .await?;
         }
+        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL, 3600)
+            .await?;
         let services = self.clone();
         let address = email.clone();
         let client = client.clone();

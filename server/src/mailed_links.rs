@@ -1,7 +1,8 @@
-//! The emailed reset link, `/reset?token=…`, is answered here before the
-//! pages: the token moves into an HttpOnly cookie and the browser is sent
-//! to plain `/reset`. The token then never sits in the address bar, the
-//! history or a Referer, and this response itself sends no Referer onward.
+//! The emailed links, `/reset?token=…` and `/email/revert?token=…`, are
+//! answered here before the pages: the token moves into an HttpOnly cookie
+//! and the browser is sent to the plain path. The token then never sits in
+//! the address bar, the history, a proxy's access log of later requests or
+//! a Referer, and this response itself sends no Referer onward.
 //!
 //! A browser signed in to another account gets no token: a link mailed by
 //! an attacker for their own account would otherwise have the victim set
@@ -15,18 +16,28 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub async fn land(State(services): State<Services>, req: Request, next: Next) -> Response {
-    let token = (req.method() == Method::GET && req.uri().path() == "/reset")
-        .then(|| req.uri().query())
-        .flatten()
+    let path = req.uri().path();
+    let link = match path {
+        "/reset" => Some((cookies::RESET, services.config.reset_ttl)),
+        "/email/revert" => Some((
+            cookies::REVERT,
+            std::time::Duration::from_secs(app::ssr::email_change::REVERT_TTL_SECS as u64),
+        )),
+        _ => None,
+    };
+    let token = link
+        .filter(|_| req.method() == Method::GET)
+        .and(req.uri().query())
         .and_then(|query| {
             query
                 .split('&')
                 .find_map(|pair| pair.strip_prefix("token="))
                 .map(str::to_owned)
         });
-    let Some(token) = token else {
+    let (Some(token), Some((cookie, ttl))) = (token, link) else {
         return next.run(req).await;
     };
+    let path = path.to_owned();
     // Only the URL-safe alphabet can be a token; anything else is left for
     // the page to call invalid, and must not reach a header.
     let token: String = token
@@ -34,17 +45,17 @@ pub async fn land(State(services): State<Services>, req: Request, next: Next) ->
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
         .take(64)
         .collect();
-    let signed_in_elsewhere = match req.extensions().get::<Auth>() {
-        Some(auth) => services
+    let signed_in_elsewhere = match (cookie, req.extensions().get::<Auth>()) {
+        (cookies::RESET, Some(auth)) => services
             .check_reset_link(&token)
             .await
             .is_ok_and(|email| email != auth.user.email),
-        None => false,
+        _ => false,
     };
     let to = if signed_in_elsewhere {
-        "/reset?other_account=1"
+        "/reset?other_account=1".to_owned()
     } else {
-        "/reset"
+        path
     };
     let mut response = (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
     let headers = response.headers_mut();
@@ -56,8 +67,8 @@ pub async fn land(State(services): State<Services>, req: Request, next: Next) ->
     if signed_in_elsewhere {
         return response;
     }
-    if let Ok(cookie) = cookies::reset_token(&services.config, Some(&token)).parse() {
-        headers.insert(header::SET_COOKIE, cookie);
+    if let Ok(value) = cookies::link_token(&services.config, cookie, Some(&token), ttl).parse() {
+        headers.insert(header::SET_COOKIE, value);
     }
     response
 }

@@ -4,7 +4,17 @@ import path from 'node:path';
 
 import { defineConfig } from '@playwright/test';
 
-import { APP_PORT, APP_URL, MAIL_FROM, MAILDEV_SMTP_PORT, MAILDEV_URL, MAILDEV_WEB_PORT, SMTP_URL } from './tests/servers';
+import {
+  APP_PORT,
+  APP_URL,
+  HIDING_PORT,
+  HIDING_URL,
+  MAIL_FROM,
+  MAILDEV_SMTP_PORT,
+  MAILDEV_URL,
+  MAILDEV_WEB_PORT,
+  SMTP_URL,
+} from './tests/servers';
 
 // The suite is run by scripts/test.sh (and CI) after the release server has
 // been built; it starts that binary itself through `webServer`.
@@ -45,6 +55,27 @@ if (!fs.existsSync(MAILDEV_BIN)) {
 // Each run keeps its mail in a directory of its own (MailDev's default,
 // $TMPDIR/maildev, is shared by every MailDev on the machine).
 const mailDirectory = path.join(os.tmpdir(), `latchkey-e2e-mail-${Date.now()}`);
+
+process.env.E2E_HIDING_DATABASE_URL ||= `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-hiding-${Date.now()}.db`)}`;
+const hidingDatabaseUrl = process.env.E2E_HIDING_DATABASE_URL;
+
+/** The environment of a Latchkey server under test. */
+function serverEnv(port: number, url: string, database: string): Record<string, string> {
+  return {
+    LEPTOS_SITE_ROOT: siteRoot,
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    PUBLIC_URL: url,
+    DATABASE_URL: database,
+    // Test-only secret (48+ bytes); never used outside this suite.
+    LATCHKEY_SECRET: 'latchkey-end2end-test-secret-not-for-production-0123456789',
+    SMTP_URL,
+    MAIL_FROM,
+    RUST_LOG: 'info',
+    // Every test signs up from 127.0.0.1.
+    SIGNUPS_PER_HOUR_PER_IP: '1000000',
+    METRICS_ADDR: '127.0.0.1:0',
+  };
+}
 
 /** Quotes a path for the shell that Playwright runs `webServer.command` in. */
 function shellQuote(value: string): string {
@@ -129,20 +160,20 @@ export default defineConfig({
       timeout: 120_000,
       stdout: 'pipe',
       stderr: 'pipe',
-      env: {
-        LEPTOS_SITE_ROOT: siteRoot,
-        LEPTOS_SITE_ADDR: `127.0.0.1:${PORT}`,
-        PUBLIC_URL: BASE_URL,
-        DATABASE_URL: databaseUrl,
-        // Test-only secret (48+ bytes); never used outside this suite.
-        LATCHKEY_SECRET: 'latchkey-end2end-test-secret-not-for-production-0123456789',
-        SMTP_URL,
-        MAIL_FROM,
-        RUST_LOG: 'info',
-        // Every test signs up from 127.0.0.1.
-        SIGNUPS_PER_HOUR_PER_IP: '1000000',
-        METRICS_ADDR: '127.0.0.1:0',
-      },
+      env: serverEnv(PORT, BASE_URL, databaseUrl),
+    },
+    {
+      // The same binary with SIGNUP_HIDE_EXISTING=true, on a database of
+      // its own (tests/signup-hidden.spec.ts).
+      name: 'Latchkey (sign-up hides existing accounts)',
+      command: shellQuote(serverBin),
+      cwd: __dirname,
+      url: `${HIDING_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: { ...serverEnv(HIDING_PORT, HIDING_URL, hidingDatabaseUrl), SIGNUP_HIDE_EXISTING: 'true' },
     },
   ],
 });

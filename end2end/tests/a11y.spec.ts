@@ -80,6 +80,8 @@ for (const lang of LOCALES) {
         ['forgot', '/forgot'],
         ['forgot-sent', '/forgot?sent=someone%40example.com'],
         ['reset-invalid', '/reset'],
+        ['revert-email-invalid', '/email/revert?token=not-a-real-token'],
+        ['revert-email-done', '/email/revert?done=1'],
         ['not-found', '/no-such-page'],
       ];
       for (const [name, path] of visitorScreens) {

@@ -15,6 +15,7 @@ import {
   latestMail,
   mailsTo,
   open,
+  otherBrowser,
   signUpToProfile,
   snap,
   submitLogin,
@@ -24,8 +25,12 @@ import {
 } from './helpers';
 
 // Changing the account's email (/email, signed in only): step 1 takes the new
-// address and mails a code to it; step 2 (/email?new=…) takes the code, and
-// only then does the address change. JavaScript on.
+// address and the current password and mails a code to the new address;
+// step 2 (/email?new=…) takes the code, and only then does the address
+// change. The old address is then mailed a link that undoes it. JavaScript on.
+
+/** Subject of the notice mailed to the old address after a change. */
+const CHANGED_SUBJECT = /^The email address of your Latchkey account was changed$/;
 
 function heading(page: Page): Locator {
   return page.getByRole('heading', { name: 'Change your email' });
@@ -39,13 +44,42 @@ function newEmailError(page: Page): Locator {
   return page.locator('#field-new_email-error');
 }
 
-/** Fills step 1 with `address` and submits it. */
-async function askForCode(page: Page, address: string): Promise<void> {
+function passwordInput(page: Page): Locator {
+  return page.getByLabel('Current password', { exact: true });
+}
+
+/** Fills step 1 with `address` and `password` and submits it. */
+async function askForCode(page: Page, address: string, password: string): Promise<void> {
   await expect(heading(page)).toBeVisible();
   const button = page.getByRole('button', { name: 'Send code' });
   await expect(button).toBeEnabled();
   await newEmailInput(page).fill(address);
+  await passwordInput(page).fill(password);
   await button.click();
+}
+
+/** Changes the signed-in user's address to `address` through both steps. */
+async function changeEmail(
+  page: Page,
+  request: Parameters<typeof latestCode>[0],
+  address: string,
+  password: string,
+): Promise<void> {
+  await open(page, '/email');
+  await askForCode(page, address, password);
+  await expectStepTwo(page, address);
+  const code = await latestCode(request, address, { subject: CHANGE_EMAIL_SUBJECT });
+  await codeInput(page).pressSequentially(code, { delay: 50 });
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByTestId('profile-email')).toHaveText(address);
+}
+
+/** The "this wasn't me" link in the newest change notice to `to`. */
+async function undoLink(request: Parameters<typeof latestMail>[0], to: string): Promise<string> {
+  const notice = await latestMail(request, to, { subject: CHANGED_SUBJECT });
+  const link = /https?:\/\/\S+\/email\/revert\?token=[A-Za-z0-9_-]+/.exec(notice.text ?? '');
+  expect(link, 'the notice carries the undo link').not.toBeNull();
+  return new URL(link![0]).pathname + new URL(link![0]).search;
 }
 
 /** Expects step 2 for `address`: the URL carries it, the page names it, the code field waits. */
@@ -99,11 +133,17 @@ test('a code mailed to the new address changes the email, verified, and the new 
   await expect(newEmailInput(page)).toHaveAttribute('name', 'new_email');
   await expect(newEmailInput(page)).toHaveValue('');
   await expect(newEmailError(page)).toBeEmpty();
+  await expect(passwordInput(page)).toHaveAttribute('autocomplete', 'current-password');
   await expect(codeInput(page)).toHaveCount(0);
   await snap(page, 'change-email');
 
   const newEmail = `${uniqueName('n')}@example.com`;
-  await askForCode(page, newEmail);
+  // A stolen session alone cannot start a change: the password is asked for.
+  await askForCode(page, newEmail, 'not the password at all');
+  await expect(page.locator('#field-password-error')).toHaveText('That is not your current password.');
+  await expect(page).toHaveURL(/\/email$/);
+  expect(await mailsTo(request, newEmail), 'no code without the password').toHaveLength(0);
+  await askForCode(page, newEmail, user.password);
 
   // Step 2.
   await expectStepTwo(page, newEmail);
@@ -116,7 +156,7 @@ test('a code mailed to the new address changes the email, verified, and the new 
   expect(mail.text ?? '', 'the text body carries the code').toContain(code);
   expect(mail.to.map((t) => t.address.toLowerCase())).toEqual([newEmail]);
   expect(await mailsTo(request, newEmail)).toHaveLength(1);
-  expect(await mailsTo(request, user.email), 'nothing to the old address').toHaveLength(oldMails.length);
+  expect(await mailsTo(request, user.email), 'nothing to the old address yet').toHaveLength(oldMails.length);
 
   // Nothing changes before the code is entered.
   const peek = await page.context().newPage();
@@ -133,6 +173,9 @@ test('a code mailed to the new address changes the email, verified, and the new 
   await expect(page.locator('.badge-ok')).toHaveText('verified');
   await expect(page.getByTestId('verify-banner')).toHaveCount(0);
   await expectSignedInAs(page, user.username);
+  // The old address is told, with a way to undo it.
+  const notice = await latestMail(request, user.email, { subject: CHANGED_SUBJECT });
+  expect(notice.text ?? '').toContain(newEmail);
 
   // Stored, not just shown.
   await page.reload();
@@ -161,7 +204,7 @@ test('the current address is refused under the field, whatever its case', async 
 
   for (const address of [user.email, user.email.toUpperCase()]) {
     await open(page, '/email');
-    await askForCode(page, address);
+    await askForCode(page, address, user.password);
     await expect(newEmailError(page)).toHaveText('That is already your email.');
     await expect(newEmailInput(page)).toHaveAttribute('aria-invalid', 'true');
     await expect(page).toHaveURL(/\/email$/);
@@ -181,7 +224,7 @@ test("another account's address is refused once the code is entered", async ({ p
   const user = await signUpToProfile(page);
 
   await open(page, '/email');
-  await askForCode(page, other.email);
+  await askForCode(page, other.email, user.password);
   await expectStepTwo(page, other.email);
 
   // The code reaches the address (the other account's inbox) all the same.
@@ -200,4 +243,51 @@ test("another account's address is refused once the code is entered", async ({ p
   await logOut(page);
   await logIn(page, other.email, other.password, other.username);
   await expect(page.getByTestId('profile-email')).toHaveText(other.email);
+});
+
+test("the old address's link undoes a change: the address comes back and every device is signed out", async ({
+  page,
+  request,
+  browser,
+}) => {
+  // The intruder's browser: signed in, knows the password, moves the account.
+  const user = await signUpToProfile(page);
+  const intruder = `${uniqueName('x')}@example.com`;
+  await changeEmail(page, request, intruder, user.password);
+
+  // The owner opens the link from their mailbox on another device.
+  const owner = await otherBrowser(browser);
+  await open(owner.page, await undoLink(request, user.email));
+  await expect(owner.page.getByRole('heading', { name: 'Undo the email change' })).toBeVisible();
+  await expect(owner.page.locator('main')).toContainText(`from ${user.email} to ${intruder}`);
+  await snap(owner.page, 'revert-email');
+  // One keyboard press does it.
+  const undo = owner.page.getByRole('button', { name: "This wasn't me: undo it" });
+  await undo.focus();
+  await owner.page.keyboard.press('Enter');
+  await expect(owner.page).toHaveURL(/\/email\/revert\?done=1$/);
+  await expect(owner.page.getByTestId('revert-done')).toContainText('Your old address is your account\'s again');
+  await snap(owner.page, 'revert-email-done');
+
+  // The intruder's session is over, and the password they knew opens nothing.
+  await page.goto('/profile');
+  await expect(page).toHaveURL(/\/login$/);
+  await submitLogin(page, user.email, user.password);
+  await expect(page.getByRole('alert')).toHaveText(LOGIN_FAILED);
+
+  // The owner gets back in with a code to the restored address.
+  await owner.page.getByRole('link', { name: 'Sign in with a code' }).click();
+  await expect(owner.page).toHaveURL(/\/login\/code/);
+  await owner.page.getByLabel('Email', { exact: true }).fill(user.email);
+  await owner.page.getByRole('button', { name: 'Email me a code' }).click();
+  const code = await latestCode(request, user.email, { subject: /^(\d{6}) is your Latchkey sign-in code$/ });
+  await codeInput(owner.page).pressSequentially(code, { delay: 50 });
+  await expect(owner.page).toHaveURL(/\/profile/);
+  await expect(owner.page.getByTestId('profile-email')).toHaveText(user.email);
+
+  // The link worked once.
+  await open(owner.page, await undoLink(request, user.email));
+  await expect(owner.page.getByRole('heading', { name: "This link can't be used" })).toBeVisible();
+  await expect(owner.page.getByTestId('revert-link-error')).toContainText('already used');
+  await owner.context.close();
 });

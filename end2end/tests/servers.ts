@@ -5,6 +5,10 @@
 export const APP_PORT = 3100;
 export const APP_URL = `http://127.0.0.1:${APP_PORT}`;
 
+/** The same server with SIGNUP_HIDE_EXISTING=true, on a database of its own. */
+export const HIDING_PORT = 3102;
+export const HIDING_URL = `http://127.0.0.1:${HIDING_PORT}`;
+
 /**
  * MailDev (npm "maildev", 3.x): a real SMTP server that keeps what it receives
  * and lists it over HTTP. Both ports are bound to 127.0.0.1 only.

@@ -224,9 +224,11 @@ mod tests {
     async fn a_full_queue_refuses_at_once_and_abandoned_jobs_are_skipped() {
         let h = Arc::new(
             Hasher::new(
+                // Slow enough (≈ 0.1 s a hash) that the queue is still
+                // full when the fifth job comes, on a busy machine too.
                 HashParams {
                     m_cost: 8 * 1024,
-                    t_cost: 4,
+                    t_cost: 40,
                     p_cost: 1,
                 },
                 1,
@@ -238,7 +240,9 @@ mod tests {
             let h = h.clone();
             waiting.push(tokio::spawn(async move { h.hash("pw".into()).await }));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        while h.in_flight() < 4 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         let err = h.hash("one too many".into()).await.unwrap_err();
         assert_eq!(err.code, crate::error::ErrorCode::Unavailable);
         assert_eq!(err.retry_after, Some(2));

@@ -128,8 +128,31 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         )
         // Outermost: every log line of a request carries its id, and so does
         // the response (one from a proxy in front is kept).
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::map_request(plausible_request_id));
     crate::security_headers::apply(router, https)
+}
+
+/// Keeps an incoming `x-request-id` only if it looks like one (a proxy's
+/// id: up to 64 of `[A-Za-z0-9._-]`); anything else a client sent is
+/// dropped, and a fresh id is made, so no visitor's text reaches the logs
+/// through it.
+async fn plausible_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let plausible = |v: &axum::http::HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    };
+    if req
+        .headers()
+        .get("x-request-id")
+        .is_some_and(|v| !plausible(v))
+    {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 /// CORS for the API: none unless origins are configured.

@@ -399,6 +399,15 @@ async fn every_response_carries_a_request_id() {
     let res = send(&app, req).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["x-request-id"], "lb-1234");
+    // Anything that is not an id is a visitor's text: replaced, never logged.
+    let mut req = bearer_get("/api/v1/me", "nope");
+    req.headers_mut().insert(
+        "x-request-id",
+        "admin logged in \"ok\" ip=1.2.3.4".parse().unwrap(),
+    );
+    let res = send(&app, req).await;
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
 
 #[tokio::test]

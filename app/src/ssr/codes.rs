@@ -1,4 +1,4 @@
-//! Email one-time codes (DESIGN.md "email code"): six CSPRNG digits handled as
+//! Email one-time codes (docs/DESIGN.md "email code"): six CSPRNG digits handled as
 //! a string, stored only as an HMAC under `otp:{purpose}:{email}` for a short
 //! TTL, checked and consumed atomically, dead after five wrong tries.
 

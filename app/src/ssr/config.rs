@@ -21,7 +21,7 @@ impl Default for HashParams {
     }
 }
 
-/// One-time code rules (DESIGN.md "email code").
+/// One-time code rules (docs/DESIGN.md "email code").
 #[derive(Debug, Clone)]
 pub struct CodeConfig {
     pub ttl: Duration,

@@ -1,4 +1,4 @@
-//! The password policy (DESIGN.md, after NIST SP 800-63B): length bounds, no
+//! The password policy (docs/DESIGN.md, after NIST SP 800-63B): length bounds, no
 //! composition rules, not one of the most common passwords, not built from
 //! the account's own email or username. The strength meter runs the same
 //! rules, so what it calls acceptable is exactly what sign-up, reset and

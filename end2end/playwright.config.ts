@@ -73,6 +73,7 @@ function serverEnv(port: number, url: string, database: string): Record<string, 
     RUST_LOG: 'info',
     // Every test signs up from 127.0.0.1.
     SIGNUPS_PER_HOUR_PER_IP: '1000000',
+    CODE_SENDS_PER_HOUR_PER_IP: '1000000',
     METRICS_ADDR: '127.0.0.1:0',
   };
 }
@@ -173,7 +174,12 @@ export default defineConfig({
       timeout: 120_000,
       stdout: 'pipe',
       stderr: 'pipe',
-      env: { ...serverEnv(HIDING_PORT, HIDING_URL, hidingDatabaseUrl), SIGNUP_HIDE_EXISTING: 'true' },
+      env: {
+        ...serverEnv(HIDING_PORT, HIDING_URL, hidingDatabaseUrl),
+        SIGNUP_HIDE_EXISTING: 'true',
+        // A second sign-up for the same address comes seconds later.
+        CODE_RESEND_COOLDOWN_SECS: '1',
+      },
     },
   ],
 });

@@ -74,6 +74,7 @@ for (const lang of LOCALES) {
       const visitorScreens: [string, string][] = [
         ['home', '/'],
         ['signup', '/signup'],
+        ['signup-code', '/signup/code?email=someone%40example.com'],
         ['login', '/login'],
         ['login-code', '/login/code'],
         ['login-code-sent', '/login/code?email=someone%40example.com'],

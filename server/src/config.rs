@@ -77,6 +77,7 @@ impl Config {
         let code_ttl = parse("CODE_TTL_SECS", 180);
         let reset_ttl = parse("RESET_TOKEN_TTL_SECS", 3600);
         let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", 60);
+        let code_sends_per_ip = parse("CODE_SENDS_PER_HOUR_PER_IP", 50);
         let login_free_per_account = parse("LOGIN_FREE_ATTEMPTS", 5);
         let login_free_per_ip = parse("LOGIN_FREE_ATTEMPTS_PER_IP", 20);
 
@@ -304,6 +305,7 @@ impl Config {
                 codes: CodeConfig {
                     ttl: Duration::from_secs(code_ttl),
                     resend_cooldown: Duration::from_secs(code_cooldown),
+                    sends_per_hour_per_ip: code_sends_per_ip.min(u64::from(u32::MAX)) as u32,
                     ..CodeConfig::default()
                 },
                 jwt_secret,

@@ -62,6 +62,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
                 StoreError::BadText
             }
+            // The server is going away or not there yet: connection
+            // exceptions (class 08) and operator intervention (class 57:
+            // shutdown, restart, "cannot connect now").
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57")) =>
+            {
+                StoreError::Unavailable(err)
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)

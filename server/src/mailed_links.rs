@@ -19,10 +19,9 @@ pub async fn land(State(services): State<Services>, req: Request, next: Next) ->
     let path = req.uri().path();
     let link = match path {
         "/reset" => Some((cookies::RESET, services.config.reset_ttl)),
-        "/email/revert" => Some((
-            cookies::REVERT,
-            std::time::Duration::from_secs(app::ssr::email_change::REVERT_TTL_SECS as u64),
-        )),
+        // Long enough to read the page and press the button; on a shared
+        // browser the next person finds nothing to press.
+        "/email/revert" => Some((cookies::REVERT, std::time::Duration::from_secs(30 * 60))),
         _ => None,
     };
     let token = link

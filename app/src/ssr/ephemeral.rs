@@ -468,12 +468,14 @@ impl MemoryStore {
             .entry(key.to_owned())
             .and_compute_with(|entry| {
                 let now = Instant::now();
-                let present = entry.is_some();
                 let live = entry
                     .map(|entry| entry.into_value())
                     .filter(|stored| stored.expires > now);
                 let (op, answer) = f(live, now);
-                if full && !present && matches!(op, Op::Put(_)) {
+                // Full: every write is refused alike, new key or old, so the
+                // refusal says nothing about which keys exist; reads and
+                // removals go on, and expiries make room again.
+                if full && matches!(op, Op::Put(_)) {
                     refused = true;
                     return Op::Nop;
                 }
@@ -677,7 +679,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_full_store_refuses_new_keys_and_keeps_the_live_ones() {
+    async fn a_full_store_refuses_every_write_and_keeps_what_it_holds() {
         let store = MemoryStore::with_capacity(1_000);
         let window = Duration::from_secs(600);
         store.hit("throttle", window, 5).await.unwrap();
@@ -691,11 +693,10 @@ mod tests {
         println!("{len} entries kept, {refused} refused");
         assert!(len <= 1_100, "{len} entries kept past a capacity of 1000");
         assert!(refused >= 8_900, "{refused} refused");
-        // The throttle that was there before the spray still counts.
-        for _ in 0..4 {
-            assert_eq!(store.hit("throttle", window, 5).await.unwrap(), None);
-        }
-        assert!(store.hit("throttle", window, 5).await.unwrap().is_some());
+        // Full, the store fails closed for every key alike (a 503 upstream):
+        // the throttle that was there before cannot be reset by the spray.
+        assert!(store.hit("throttle", window, 5).await.is_err());
+        assert!(store.remaining("throttle").await.unwrap().is_some());
     }
 
     #[tokio::test]

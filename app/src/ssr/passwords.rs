@@ -368,6 +368,9 @@ pub(super) async fn delete_user_in(
     user_id: &str,
 ) -> Result<(), StoreError> {
     for statement in [
+        // The account's row first, in the order every other writer takes
+        // (a racing undo of an email change waits instead of deadlocking).
+        "UPDATE users SET updated_at = updated_at WHERE id = $1",
         "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM password_resets WHERE user_id = $1",

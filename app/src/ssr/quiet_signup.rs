@@ -100,8 +100,9 @@ impl Services {
         }
         let now = now();
         let owner = users::by_login(&self.db, &email).await?;
-        let taken =
-            owner.is_some() || address_reserved_in(&self.db.pool, &email, None, now).await?;
+        // Both asked every time: the work must not depend on the answer.
+        let reserved = address_reserved_in(&self.db.pool, &email, None, now).await?;
+        let taken = owner.is_some() || reserved;
         let token = random_token();
         // A taken address's code is bound to a token nobody holds.
         let bound = if taken { random_token() } else { token.clone() };

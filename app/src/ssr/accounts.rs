@@ -27,16 +27,7 @@ impl Services {
         password: String,
         client: &ClientInfo,
     ) -> Result<(User, Issued), AppError> {
-        // Each sign-up costs a hash and a row: a client address gets a few
-        // an hour, counted before any work.
-        if let Some(ip) = client.limit_key() {
-            self.limit(
-                &format!("rl:signup:ip:{ip}"),
-                self.config.signups_per_hour_per_ip,
-                3600,
-            )
-            .await?;
-        }
+        self.limit_signups(client).await?;
         let account = self.prepare_account(email, username, password).await?;
         // The account, its log entry and its first session: all or nothing,
         // so an outage mid-way leaves no account its owner cannot use.
@@ -76,6 +67,22 @@ impl Services {
             tracing::warn!(code = ?err.code, "sign-up: verification code not sent");
         }
         Ok((user.to_user(), issued))
+    }
+
+    /// Each sign-up costs a hash and a row: a client address gets a few an
+    /// hour, counted before any work (both kinds of sign-up).
+    pub(super) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), AppError> {
+        match client.limit_key() {
+            Some(ip) => {
+                self.limit(
+                    &format!("rl:signup:ip:{ip}"),
+                    self.config.signups_per_hour_per_ip,
+                    3600,
+                )
+                .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Checks a new account's details and hashes its password (before any

@@ -12,7 +12,7 @@ use super::codes::Purpose;
 use super::config::Feature;
 use super::db::StoreError;
 use super::letters;
-use super::passwords::{link_invalid, link_used};
+use super::passwords::{link_invalid, link_used, spend_link_in};
 use super::sessions::revoke_user_sessions_in;
 use super::tokens::{random_token, token_hash};
 use super::users;
@@ -242,18 +242,7 @@ impl Services {
         if restored.rows_affected() != 1 {
             return Err(link_invalid());
         }
-        // Consume the link: of two racing uses, one wins.
-        let used = sqlx::query(
-            "UPDATE email_reverts SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(token_hash(token))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if used.rows_affected() != 1 {
-            return Err(link_used());
-        }
+        spend_link_in(&mut tx, "email_reverts", token, now).await?;
         sqlx::query(
             "UPDATE email_reverts SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL AND seq > $3",
         )

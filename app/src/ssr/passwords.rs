@@ -151,17 +151,7 @@ impl Services {
         let now = now();
         let mut tx = self.db.begin().await?;
         // Consume the link first: of two racing uses, one wins.
-        let used = sqlx::query(
-            "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(token_hash(token))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if used.rows_affected() != 1 {
-            return Err(link_used());
-        }
+        spend_link_in(&mut tx, "password_resets", token, now).await?;
         // The link proved the address is theirs.
         sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
             .bind(&user.id)
@@ -403,6 +393,28 @@ async fn set_password_in(
     retire_reset_links_in(tx, user_id, now).await?;
     revoke_user_sessions_in(tx, user_id, keep, "password_changed", now).await?;
     Ok(())
+}
+
+/// Spends a single-use emailed link (`password_resets`, `email_reverts`)
+/// inside `tx`: of two racing uses, one finds it unused and live.
+pub(super) async fn spend_link_in(
+    tx: &mut Transaction<'_, Any>,
+    table: &'static str,
+    token: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let used = sqlx::query(&format!(
+        "UPDATE {table} SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1"
+    ))
+    .bind(now)
+    .bind(token_hash(token))
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    match used.rows_affected() {
+        1 => Ok(()),
+        _ => Err(link_used()),
+    }
 }
 
 pub(super) fn link_invalid() -> AppError {

@@ -78,14 +78,7 @@ impl Services {
         password: String,
         client: &ClientInfo,
     ) -> Result<PendingSignup, AppError> {
-        if let Some(ip) = client.limit_key() {
-            self.limit(
-                &format!("rl:signup:ip:{ip}"),
-                self.config.signups_per_hour_per_ip,
-                3600,
-            )
-            .await?;
-        }
+        self.limit_signups(client).await?;
         // Checked and hashed either way: the work does not depend on the
         // address.
         let account = self.prepare_account(email, username, password).await?;

@@ -27,11 +27,11 @@ fi
 
 say "formatting and lints"
 cargo fmt --all -- --check
-cargo clippy --locked -p app -p server --features app/ssr --all-targets -- -D warnings
+cargo clippy --locked -p latchkey-types -p latchkey-core -p app -p server --features app/ssr --all-targets -- -D warnings
 cargo clippy --locked -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 say "Rust unit and integration tests (SQLite and PostgreSQL)"
-cargo test --locked -p app -p server --features app/ssr
+cargo test --locked -p latchkey-types -p latchkey-core -p app -p server --features app/ssr
 
 say "release build (server + WASM)"
 cargo leptos build --release

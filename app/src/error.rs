@@ -10,190 +10,66 @@ use serde::{Deserialize, Serialize};
 
 use crate::locale::Locale;
 
-/// Stable, machine-readable error codes. Clients match on these, never on text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    InvalidInput,
-    EmailTaken,
-    UsernameTaken,
-    InvalidCredentials,
-    AccountDisabled,
-    EmailUnverified,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    RateLimited,
-    CodeWrong,
-    CodeExpired,
-    CodeDead,
-    WeakPassword,
-    LinkInvalid,
-    LinkExpired,
-    Unavailable,
-    BadRequest,
-    PayloadTooLarge,
-    /// The change would leave no enabled administrator.
-    LastAdmin,
-    /// The change needs a fresh proof of identity (sign in again).
-    ReauthRequired,
-    Internal,
-}
+pub use latchkey_types::{ErrorCode, Reason};
 
-impl ErrorCode {
-    /// The HTTP status the JSON API answers with.
-    pub fn status(self) -> u16 {
-        match self {
-            Self::InvalidInput => 422,
-            Self::EmailTaken | Self::UsernameTaken => 409,
-            Self::InvalidCredentials | Self::Unauthorized => 401,
-            Self::AccountDisabled
-            | Self::EmailUnverified
-            | Self::Forbidden
-            | Self::ReauthRequired => 403,
-            Self::NotFound => 404,
-            Self::RateLimited => 429,
-            Self::CodeWrong | Self::CodeDead => 422,
-            Self::CodeExpired | Self::LinkExpired => 410,
-            Self::WeakPassword => 422,
-            Self::LinkInvalid => 400,
-            Self::Unavailable => 503,
-            Self::BadRequest => 400,
-            Self::PayloadTooLarge => 413,
-            Self::LastAdmin => 409,
-            Self::Internal => 500,
-        }
-    }
-}
-
-/// Which message an error carries: a stable name API clients may match on
-/// (finer than `code`), and the key the UI translates it by. The English
-/// `message` is this reason's English text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    EmailMissing,
-    EmailInvalid,
-    UsernameLength,
-    UsernameChars,
-    LoginMissing,
-    PasswordMissing,
-    CurrentPasswordMissing,
-    /// `count`: the minimum length.
-    PasswordTooShort,
-    /// `count`: the maximum length.
-    PasswordTooLong,
-    PasswordsDiffer,
-    PasswordUnchanged,
-    PasswordCommon,
-    PasswordPersonal,
-    CodeFormat,
-    AlreadyVerified,
-    SameEmail,
-    ConfirmUsername,
-    UnverifyRefused,
-    UnknownChoice,
-    BadText,
-    EmailTaken,
-    UsernameTaken,
-    WrongCredentials,
-    CurrentPasswordWrong,
-    AccountDisabled,
-    DisabledNoReset,
-    VerifyFirst,
-    SignInRequired,
-    SessionEnded,
-    TokenReused,
-    AdminOnly,
-    CrossSite,
-    NoSuchSession,
-    NoSuchUser,
-    /// `count`: seconds to wait.
-    CodeCooldown,
-    /// `count`: seconds to wait.
-    LoginThrottled,
-    TooManyAttempts,
-    /// `count`: tries left.
-    CodeWrong,
-    CodeDead,
-    /// `count`: seconds until codes for the address work again.
-    CodeGuessing,
-    CodeExpired,
-    LinkInvalid,
-    LinkExpired,
-    LinkUsed,
-    ResetOtherAccount,
-    /// `count`: minutes a fresh sign-in counts as proof.
-    ReauthRequired,
-    LastAdmin,
-    Unavailable,
-    Unreachable,
-    BadRequest,
-    TooLarge,
-    Internal,
-}
-
-impl Reason {
-    /// The message in `locale`; `count` fills the reasons that name a number.
-    pub fn text(self, locale: Locale, count: u64) -> String {
-        use crate::i18n::td_string as t;
-        match self {
-            Self::EmailMissing => t!(locale, errors.email_missing).into(),
-            Self::EmailInvalid => t!(locale, errors.email_invalid).into(),
-            Self::UsernameLength => t!(locale, errors.username_length).into(),
-            Self::UsernameChars => t!(locale, errors.username_chars).into(),
-            Self::LoginMissing => t!(locale, errors.login_missing).into(),
-            Self::PasswordMissing => t!(locale, errors.password_missing).into(),
-            Self::CurrentPasswordMissing => t!(locale, errors.current_password_missing).into(),
-            Self::PasswordTooShort => t!(locale, errors.password_too_short, count = count),
-            Self::PasswordTooLong => t!(locale, errors.password_too_long, count = count),
-            Self::PasswordsDiffer => t!(locale, errors.passwords_differ).into(),
-            Self::PasswordUnchanged => t!(locale, errors.password_unchanged).into(),
-            Self::PasswordCommon => t!(locale, errors.password_common).into(),
-            Self::PasswordPersonal => t!(locale, errors.password_personal).into(),
-            Self::CodeFormat => t!(locale, errors.code_format).into(),
-            Self::AlreadyVerified => t!(locale, errors.already_verified).into(),
-            Self::SameEmail => t!(locale, errors.same_email).into(),
-            Self::ConfirmUsername => t!(locale, errors.confirm_username).into(),
-            Self::UnverifyRefused => t!(locale, errors.unverify_refused).into(),
-            Self::UnknownChoice => t!(locale, errors.unknown_choice).into(),
-            Self::BadText => t!(locale, errors.bad_text).into(),
-            Self::EmailTaken => t!(locale, errors.email_taken).into(),
-            Self::UsernameTaken => t!(locale, errors.username_taken).into(),
-            Self::WrongCredentials => t!(locale, errors.wrong_credentials).into(),
-            Self::CurrentPasswordWrong => t!(locale, errors.current_password_wrong).into(),
-            Self::AccountDisabled => t!(locale, errors.account_disabled).into(),
-            Self::DisabledNoReset => t!(locale, errors.disabled_no_reset).into(),
-            Self::VerifyFirst => t!(locale, errors.verify_first).into(),
-            Self::SignInRequired => t!(locale, errors.sign_in_required).into(),
-            Self::SessionEnded => t!(locale, errors.session_ended).into(),
-            Self::TokenReused => t!(locale, errors.token_reused).into(),
-            Self::AdminOnly => t!(locale, errors.admin_only).into(),
-            Self::CrossSite => t!(locale, errors.cross_site).into(),
-            Self::NoSuchSession => t!(locale, errors.no_such_session).into(),
-            Self::NoSuchUser => t!(locale, errors.no_such_user).into(),
-            Self::CodeCooldown => t!(locale, errors.code_cooldown, count = count),
-            Self::LoginThrottled => t!(locale, errors.login_throttled, count = count),
-            Self::TooManyAttempts => t!(locale, errors.too_many_attempts).into(),
-            Self::CodeWrong if count == 1 => t!(locale, errors.code_wrong_1).into(),
-            Self::CodeWrong => t!(locale, errors.code_wrong_n, count = count),
-            Self::CodeDead => t!(locale, errors.code_dead).into(),
-            Self::CodeGuessing => t!(locale, errors.code_guessing, count = count),
-            Self::CodeExpired => t!(locale, errors.code_expired).into(),
-            Self::LinkInvalid => t!(locale, errors.link_invalid).into(),
-            Self::LinkExpired => t!(locale, errors.link_expired).into(),
-            Self::LinkUsed => t!(locale, errors.link_used).into(),
-            Self::ResetOtherAccount => t!(locale, errors.reset_other_account).into(),
-            Self::ReauthRequired => t!(locale, errors.reauth_required, count = count),
-            Self::LastAdmin => t!(locale, errors.last_admin).into(),
-            Self::Unavailable => t!(locale, errors.unavailable).into(),
-            Self::Unreachable => t!(locale, errors.unreachable).into(),
-            Self::BadRequest => t!(locale, errors.bad_request).into(),
-            Self::TooLarge => t!(locale, errors.too_large).into(),
-            Self::Internal => t!(locale, errors.internal).into(),
-        }
+/// A reason's message in `locale`; `count` fills the reasons that name a number.
+pub fn reason_text(reason: Reason, locale: Locale, count: u64) -> String {
+    use crate::i18n::td_string as t;
+    use Reason as R;
+    match reason {
+        R::EmailMissing => t!(locale, errors.email_missing).into(),
+        R::EmailInvalid => t!(locale, errors.email_invalid).into(),
+        R::UsernameLength => t!(locale, errors.username_length).into(),
+        R::UsernameChars => t!(locale, errors.username_chars).into(),
+        R::LoginMissing => t!(locale, errors.login_missing).into(),
+        R::PasswordMissing => t!(locale, errors.password_missing).into(),
+        R::CurrentPasswordMissing => t!(locale, errors.current_password_missing).into(),
+        R::PasswordTooShort => t!(locale, errors.password_too_short, count = count),
+        R::PasswordTooLong => t!(locale, errors.password_too_long, count = count),
+        R::PasswordsDiffer => t!(locale, errors.passwords_differ).into(),
+        R::PasswordUnchanged => t!(locale, errors.password_unchanged).into(),
+        R::PasswordCommon => t!(locale, errors.password_common).into(),
+        R::PasswordPersonal => t!(locale, errors.password_personal).into(),
+        R::CodeFormat => t!(locale, errors.code_format).into(),
+        R::AlreadyVerified => t!(locale, errors.already_verified).into(),
+        R::SameEmail => t!(locale, errors.same_email).into(),
+        R::ConfirmUsername => t!(locale, errors.confirm_username).into(),
+        R::UnverifyRefused => t!(locale, errors.unverify_refused).into(),
+        R::UnknownChoice => t!(locale, errors.unknown_choice).into(),
+        R::BadText => t!(locale, errors.bad_text).into(),
+        R::EmailTaken => t!(locale, errors.email_taken).into(),
+        R::UsernameTaken => t!(locale, errors.username_taken).into(),
+        R::WrongCredentials => t!(locale, errors.wrong_credentials).into(),
+        R::CurrentPasswordWrong => t!(locale, errors.current_password_wrong).into(),
+        R::AccountDisabled => t!(locale, errors.account_disabled).into(),
+        R::DisabledNoReset => t!(locale, errors.disabled_no_reset).into(),
+        R::VerifyFirst => t!(locale, errors.verify_first).into(),
+        R::SignInRequired => t!(locale, errors.sign_in_required).into(),
+        R::SessionEnded => t!(locale, errors.session_ended).into(),
+        R::TokenReused => t!(locale, errors.token_reused).into(),
+        R::AdminOnly => t!(locale, errors.admin_only).into(),
+        R::CrossSite => t!(locale, errors.cross_site).into(),
+        R::NoSuchSession => t!(locale, errors.no_such_session).into(),
+        R::NoSuchUser => t!(locale, errors.no_such_user).into(),
+        R::CodeCooldown => t!(locale, errors.code_cooldown, count = count),
+        R::LoginThrottled => t!(locale, errors.login_throttled, count = count),
+        R::TooManyAttempts => t!(locale, errors.too_many_attempts).into(),
+        R::CodeWrong if count == 1 => t!(locale, errors.code_wrong_1).into(),
+        R::CodeWrong => t!(locale, errors.code_wrong_n, count = count),
+        R::CodeDead => t!(locale, errors.code_dead).into(),
+        R::CodeGuessing => t!(locale, errors.code_guessing, count = count),
+        R::CodeExpired => t!(locale, errors.code_expired).into(),
+        R::LinkInvalid => t!(locale, errors.link_invalid).into(),
+        R::LinkExpired => t!(locale, errors.link_expired).into(),
+        R::LinkUsed => t!(locale, errors.link_used).into(),
+        R::ResetOtherAccount => t!(locale, errors.reset_other_account).into(),
+        R::ReauthRequired => t!(locale, errors.reauth_required, count = count),
+        R::LastAdmin => t!(locale, errors.last_admin).into(),
+        R::Unavailable => t!(locale, errors.unavailable).into(),
+        R::Unreachable => t!(locale, errors.unreachable).into(),
+        R::BadRequest => t!(locale, errors.bad_request).into(),
+        R::TooLarge => t!(locale, errors.too_large).into(),
+        R::Internal => t!(locale, errors.internal).into(),
     }
 }
 
@@ -236,7 +112,7 @@ impl AppError {
     pub fn of(code: ErrorCode, reason: Reason) -> Self {
         Self {
             reason: Some(reason),
-            ..Self::new(code, reason.text(Locale::en, 0))
+            ..Self::new(code, reason_text(reason, Locale::en, 0))
         }
     }
 
@@ -245,7 +121,7 @@ impl AppError {
         Self {
             reason: Some(reason),
             count: Some(count),
-            ..Self::new(code, reason.text(Locale::en, count))
+            ..Self::new(code, reason_text(reason, Locale::en, count))
         }
     }
 
@@ -297,7 +173,7 @@ impl AppError {
     /// server's own words.
     pub fn localized(&self, locale: Locale) -> String {
         match self.reason {
-            Some(reason) => reason.text(locale, self.count.unwrap_or_default()),
+            Some(reason) => reason_text(reason, locale, self.count.unwrap_or_default()),
             None => self.message.clone(),
         }
     }
@@ -323,6 +199,27 @@ impl FromServerFnError for AppError {
                 Self::of(ErrorCode::Unavailable, Reason::Unreachable)
             }
             _ => Self::internal(),
+        }
+    }
+}
+
+/// The domain's refusal, in words: the reason's English text, or the
+/// operator-facing detail the domain gave instead.
+#[cfg(feature = "ssr")]
+impl From<latchkey_core::Error> for AppError {
+    fn from(err: latchkey_core::Error) -> Self {
+        let message = match (err.reason, err.detail) {
+            (Some(reason), _) => reason_text(reason, Locale::en, err.count.unwrap_or_default()),
+            (None, Some(detail)) => detail,
+            (None, None) => format!("{:?}", err.code),
+        };
+        Self {
+            code: err.code,
+            message,
+            reason: err.reason,
+            count: err.count,
+            field: err.field,
+            retry_after: err.retry_after,
         }
     }
 }

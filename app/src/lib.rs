@@ -1,10 +1,13 @@
-//! Latchkey's UI: pages, components and the server functions beside them.
-//! Everything under `ssr` is the server-only service layer.
+//! Latchkey's UI: pages, components and the thin server functions beside
+//! them. The flows are the domain crate's (`latchkey_core`); `ssr` holds the
+//! server-only glue between the two, and `letters` the words of each mail.
 
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 pub mod components;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod letters;
 pub mod locale;
 pub mod model;
 pub mod pages;
@@ -43,8 +46,6 @@ pub const PRODUCT: &str = "Latchkey";
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    ssr::headers::page_csp();
     view! {
         <!DOCTYPE html>
         // `lang` comes from the page's locale (see `App`).
@@ -81,12 +82,9 @@ pub fn App() -> impl IntoView {
 fn page_locale() -> locale::Locale {
     // The session middleware has negotiated it once for the whole request.
     #[cfg(feature = "ssr")]
-    let locale = use_context::<http::request::Parts>().map(|parts| {
-        match parts.extensions.get::<ssr::ClientInfo>() {
-            Some(client) => client.locale,
-            None => locale::negotiate(&parts.headers),
-        }
-    });
+    let locale = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<latchkey_core::ClientInfo>().cloned())
+        .and_then(|client| locale::from_tag(client.locale));
     #[cfg(not(feature = "ssr"))]
     let locale = document()
         .document_element()

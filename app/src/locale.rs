@@ -32,6 +32,11 @@ macro_rules! tr_view {
 /// The cookie the language switcher sets (leptos_i18n's name for it).
 pub const COOKIE: &str = "i18n_pref_locale";
 
+/// The tag of `locale` (`en`, `ko`), as stored and sent.
+pub fn tag(locale: Locale) -> &'static str {
+    leptos_i18n::Locale::as_str(locale)
+}
+
 /// A locale from its tag (`ko`, `ko-KR`, `EN-us`): the language part decides.
 pub fn from_tag(tag: &str) -> Option<Locale> {
     let language = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
@@ -60,20 +65,6 @@ pub fn from_accept_language(header: &str) -> Option<Locale> {
     // Highest quality first; the header's order breaks ties.
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     ranked.first().map(|(_, _, locale)| *locale)
-}
-
-/// The locale for a request with these headers.
-#[cfg(feature = "ssr")]
-pub fn negotiate(headers: &http::HeaderMap) -> Locale {
-    crate::ssr::cookies::read_named(headers, COOKIE)
-        .and_then(|value| from_tag(&value))
-        .or_else(|| {
-            headers
-                .get(http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(from_accept_language)
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

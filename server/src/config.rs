@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::ssr::config::{AuthConfig, CodeConfig, Feature, HashParams};
 use base64::{engine::general_purpose::STANDARD, Engine};
+use latchkey_core::config::{AuthConfig, CodeConfig, Feature, HashParams};
 use rand::RngCore;
 
 use crate::client_addr::{ForwardedHeader, TrustedProxies};
@@ -61,25 +61,33 @@ impl Config {
                 }),
             }
         };
-        let access_ttl = parse("ACCESS_TOKEN_TTL_SECS", 15 * 60);
-        let refresh_ttl = parse("REFRESH_TOKEN_TTL_SECS", 7 * 24 * 3600);
-        let min_password_len = parse("PASSWORD_MIN_LENGTH", 8);
-        let m_cost = parse("ARGON2_MEMORY_KIB", 19 * 1024);
-        let t_cost = parse("ARGON2_ITERATIONS", 2);
+        let d = AuthConfig::default();
+        let secs = |d: Duration| d.as_secs();
+        let access_ttl = parse("ACCESS_TOKEN_TTL_SECS", secs(d.access_ttl));
+        let refresh_ttl = parse("REFRESH_TOKEN_TTL_SECS", secs(d.refresh_ttl));
+        let min_password_len = parse("PASSWORD_MIN_LENGTH", d.min_password_len as u64);
+        let m_cost = parse("ARGON2_MEMORY_KIB", u64::from(d.hash_params.m_cost));
+        let t_cost = parse("ARGON2_ITERATIONS", u64::from(d.hash_params.t_cost));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let hash_workers = parse("HASH_WORKERS", cores).max(1);
         let hash_queue_max = parse(
             "HASH_QUEUE_MAX",
-            hash_workers * app::ssr::password::DEFAULT_JOBS_PER_WORKER as u64,
+            hash_workers * latchkey_core::password::DEFAULT_JOBS_PER_WORKER as u64,
         );
-        let signups_per_ip = parse("SIGNUPS_PER_HOUR_PER_IP", 30);
-        let mail_give_up_after = parse("MAIL_GIVE_UP_AFTER_SECS", 24 * 3600);
-        let code_ttl = parse("CODE_TTL_SECS", 180);
-        let reset_ttl = parse("RESET_TOKEN_TTL_SECS", 3600);
-        let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", 60);
-        let code_sends_per_ip = parse("CODE_SENDS_PER_HOUR_PER_IP", 50);
-        let login_free_per_account = parse("LOGIN_FREE_ATTEMPTS", 5);
-        let login_free_per_ip = parse("LOGIN_FREE_ATTEMPTS_PER_IP", 20);
+        let signups_per_ip = parse(
+            "SIGNUPS_PER_HOUR_PER_IP",
+            u64::from(d.signups_per_hour_per_ip),
+        );
+        let mail_give_up_after = parse("MAIL_GIVE_UP_AFTER_SECS", secs(d.mail_give_up_after));
+        let code_ttl = parse("CODE_TTL_SECS", secs(d.codes.ttl));
+        let reset_ttl = parse("RESET_TOKEN_TTL_SECS", secs(d.reset_ttl));
+        let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", secs(d.codes.resend_cooldown));
+        let code_sends_per_ip = parse(
+            "CODE_SENDS_PER_HOUR_PER_IP",
+            u64::from(d.codes.sends_per_hour_per_ip),
+        );
+        let login_free_per_account = parse("LOGIN_FREE_ATTEMPTS", d.login_free_failures.0);
+        let login_free_per_ip = parse("LOGIN_FREE_ATTEMPTS_PER_IP", d.login_free_failures.1);
 
         let signup_hide_existing = match get("SIGNUP_HIDE_EXISTING").as_deref() {
             None | Some("false" | "0" | "no" | "off") => false,
@@ -104,7 +112,7 @@ impl Config {
         };
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://latchkey.db".into());
-        if app::ssr::db::Backend::from_url(&database_url).is_none() {
+        if latchkey_core::db::Backend::from_url(&database_url).is_none() {
             problems.push(format!(
                 "DATABASE_URL must start with sqlite: or postgres://, got {database_url:?}"
             ));
@@ -246,7 +254,7 @@ impl Config {
             ),
             _ => {}
         }
-        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Latchkey <no-reply@localhost>".into());
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| d.mail_from.clone());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             problems.push(format!("MAIL_FROM must be an address like 'Latchkey <no-reply@example.com>', got {mail_from:?}"));
         }
@@ -300,7 +308,7 @@ impl Config {
             json_logs,
             auth: AuthConfig {
                 verified_only,
-                product: "Latchkey".into(),
+                product: d.product.clone(),
                 mail_from,
                 codes: CodeConfig {
                     ttl: Duration::from_secs(code_ttl),
@@ -310,14 +318,14 @@ impl Config {
                 },
                 jwt_secret,
                 issuer: public_url.clone(),
-                audience: "latchkey".into(),
+                audience: d.audience.clone(),
                 access_ttl: Duration::from_secs(access_ttl),
                 refresh_ttl: Duration::from_secs(refresh_ttl),
-                refresh_grace: Duration::from_secs(10),
+                refresh_grace: d.refresh_grace,
                 hash_params: HashParams {
                     m_cost: m_cost as u32,
                     t_cost: t_cost as u32,
-                    p_cost: 1,
+                    p_cost: d.hash_params.p_cost,
                 },
                 hash_workers: hash_workers as usize,
                 hash_queue_max: hash_queue_max.max(1) as usize,

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use app::ssr::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use latchkey_core::Services;
 use serde_json::{json, Value};
 
 pub async fn healthz() -> Json<Value> {

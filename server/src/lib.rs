@@ -1,14 +1,16 @@
 //! The Latchkey server: configuration, router, JSON API and middleware
-//! around the `app` crate's pages and services.
+//! around the `app` crate's pages and the domain crate's services.
 
 pub mod api;
 pub mod client_addr;
 pub mod config;
 pub mod fn_status;
 pub mod health;
+pub mod locale;
 pub mod mailed_links;
 pub mod metrics;
 pub mod origin;
+pub mod outage;
 pub mod router;
 pub mod security_headers;
 pub mod session;

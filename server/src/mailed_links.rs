@@ -9,11 +9,12 @@
 //! its password and end up signed in to it (a log-in CSRF). The page says
 //! to sign out first.
 
-use app::ssr::{cookies, Auth, Services};
+use app::ssr::cookies;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::{Auth, Services};
 
 pub async fn land(State(services): State<Services>, req: Request, next: Next) -> Response {
     let path = req.uri().path();

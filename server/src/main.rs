@@ -3,9 +3,9 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use app::ssr::mail::Transport;
-use app::ssr::{Db, EphemeralStore, MemoryStore, RedisStore, Services};
 use clap::{Parser, Subcommand};
+use latchkey_core::mail::Transport;
+use latchkey_core::{Db, EphemeralStore, MemoryStore, RedisStore, Services};
 use leptos::config::LeptosOptions;
 use server::config::Config;
 
@@ -119,7 +119,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: emails are printed to this log instead of sent");
     }
-    let services = Services::new(db, ephemeral, config.auth.clone());
+    let services = Services::new(
+        db,
+        ephemeral,
+        config.auth.clone(),
+        Arc::new(app::letters::Translated),
+    );
     let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn({
         let services = services.clone();
@@ -164,7 +169,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn hash_rate(config: &Config, seconds: u64) -> anyhow::Result<()> {
     let params = &config.auth.hash_params;
     let workers = config.auth.hash_workers;
-    let hasher = Arc::new(app::ssr::Hasher::new(params.clone(), workers));
+    let hasher = Arc::new(latchkey_core::Hasher::new(params.clone(), workers));
     let started = std::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(seconds);
     let mut jobs = tokio::task::JoinSet::new();
@@ -177,7 +182,7 @@ async fn hash_rate(config: &Config, seconds: u64) -> anyhow::Result<()> {
                 hasher
                     .hash("a password of ordinary length".into())
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                    .map_err(|e| anyhow::anyhow!("{}", app::error::AppError::from(e).message))?;
                 done += 1;
             }
             Ok::<_, anyhow::Error>(done)
@@ -206,11 +211,16 @@ async fn create_admin(
     reset: bool,
 ) -> anyhow::Result<()> {
     // Codes and limits play no part here: the in-process store will do.
-    let services = Services::new(db, Arc::new(MemoryStore::new()), config.auth);
+    let services = Services::new(
+        db,
+        Arc::new(MemoryStore::new()),
+        config.auth,
+        Arc::new(app::letters::Translated),
+    );
     let (admin, created) = services
         .create_admin(email, username, reset, read_password)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        .map_err(|e| anyhow::anyhow!("{}", app::error::AppError::from(e).message))?;
     let who = format!("{} <{}>", admin.user.username, admin.user.email);
     if created {
         println!("Created the administrator {who}.");
@@ -222,11 +232,11 @@ async fn create_admin(
 
 /// The new admin's password: asked twice at a terminal, else one line of
 /// standard input (for scripts: `printf '%s\n' "$PW" | server create-admin …`).
-fn read_password() -> Result<String, app::error::AppError> {
-    use app::error::{AppError, ErrorCode, Reason};
+fn read_password() -> Result<String, latchkey_core::Error> {
+    use latchkey_core::{Error, ErrorCode, Reason};
     use std::io::{BufRead, IsTerminal};
     let unreadable = |e: std::io::Error| {
-        AppError::new(
+        Error::detailed(
             ErrorCode::BadRequest,
             format!("cannot read the password: {e}"),
         )
@@ -236,7 +246,7 @@ fn read_password() -> Result<String, app::error::AppError> {
             .map_err(unreadable)?;
         let again = rpassword::prompt_password("Repeat it: ").map_err(unreadable)?;
         if first != again {
-            return Err(AppError::invalid("password", Reason::PasswordsDiffer));
+            return Err(Error::invalid("password", Reason::PasswordsDiffer));
         }
         Ok(first)
     } else {

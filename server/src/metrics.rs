@@ -8,11 +8,11 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use app::ssr::Services;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::Services;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// The process-wide recorder, installed when the first router is built

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use app::ssr::Services;
 use app::{shell, App};
+use latchkey_core::Services;
+use leptos::config::LeptosOptions;
+use leptos::prelude::IntoView;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -65,10 +67,10 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
     let pages = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context, {
             let options = leptos_options.clone();
-            move || shell(options.clone())
+            move || page(options.clone())
         })
         .route_layer(middleware::from_fn(crate::fn_status::fix))
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler(page))
         .with_state(leptos_options);
 
     crate::metrics::handle();
@@ -172,4 +174,10 @@ fn origin_of(url: &str) -> String {
         Some(i) => url[..after_scheme + i].to_owned(),
         None => url.to_owned(),
     }
+}
+
+/// A rendered page: the app's document, with the CSP for its nonce.
+fn page(options: LeptosOptions) -> impl IntoView {
+    crate::security_headers::page_csp();
+    shell(options)
 }

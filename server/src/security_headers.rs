@@ -1,5 +1,5 @@
 //! Headers every response carries unless a handler set its own: pages set
-//! a CSP with their hydration nonce (`app::ssr::headers`), and the reset
+//! a CSP with their hydration nonce (`page_csp`, below), and the reset
 //! link sets `no-referrer`; everything else gets the strict defaults here.
 
 use axum::http::{header, HeaderName, HeaderValue};
@@ -33,4 +33,25 @@ pub fn apply(router: Router, https: bool) -> Router {
             HeaderValue::from_static(value),
         ))
     })
+}
+
+/// The Content-Security-Policy of rendered pages, set while one renders.
+/// Leptos' inline hydration scripts carry a per-response nonce (leptos_axum's
+/// `nonce` feature); the policy allows exactly those, our own files, and
+/// compiling the WASM.
+pub fn page_csp() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
 }

@@ -3,11 +3,12 @@
 //! cookies ride on the response.
 
 use app::error::{AppError, ErrorCode};
-use app::ssr::{cookies, Auth, ClientInfo, Services};
+use app::ssr::cookies;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use latchkey_core::{Auth, ClientInfo, Services};
 
 use crate::api::error::ApiError;
 use crate::client_addr::ClientAddr;
@@ -38,7 +39,7 @@ pub async fn authenticate(
         // The database is down: say so, rather than answer as if signed out.
         Some(token) => match services.authenticate(token, &client).await {
             Ok(auth) => auth,
-            Err(err) => return unavailable(&req, err),
+            Err(err) => return unavailable(&req, err.into()),
         },
         None => None,
     };
@@ -105,7 +106,7 @@ fn unavailable(req: &Request, err: AppError) -> Response {
     if !wants_html {
         return ApiError(err).into_response();
     }
-    let page = app::ssr::outage::page(app::locale::negotiate(req.headers()));
+    let page = crate::outage::page(crate::locale::negotiate(req.headers()));
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
     response
         .headers_mut()
@@ -113,7 +114,7 @@ fn unavailable(req: &Request, err: AppError) -> Response {
     response
 }
 
-fn client_info(req: &Request, config: &app::ssr::AuthConfig) -> ClientInfo {
+fn client_info(req: &Request, config: &latchkey_core::AuthConfig) -> ClientInfo {
     ClientInfo {
         ip: req
             .extensions()
@@ -124,7 +125,7 @@ fn client_info(req: &Request, config: &app::ssr::AuthConfig) -> ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        locale: app::locale::negotiate(req.headers()),
+        locale: app::locale::tag(crate::locale::negotiate(req.headers())),
         device: cookies::read(req.headers(), config, cookies::DEVICE),
     }
 }

@@ -4,10 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use app::error::ErrorCode;
-use app::ssr::sessions::Issued;
-use app::ssr::{AuthConfig, ClientInfo, Services};
 use common::{services, services_with, unique_name};
+use latchkey_core::sessions::Issued;
+use latchkey_core::ErrorCode;
+use latchkey_core::{AuthConfig, ClientInfo, Services};
 
 use common::PASSWORD;
 
@@ -41,7 +41,7 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
         .expect("token works");
     assert_eq!(auth.user.id, user.id);
     assert_eq!(auth.session_id, issued.session_id);
-    let row = app::ssr::users::by_id(&s.db, &user.id)
+    let row = latchkey_core::users::by_id(&s.db, &user.id)
         .await
         .unwrap()
         .unwrap();
@@ -132,7 +132,7 @@ on_both_backends!(
             .filter(|r| matches!(r.as_ref().unwrap(), Err(e) if e.code == ErrorCode::EmailTaken))
             .count();
         assert_eq!((ok, taken), (1, 99));
-        assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 1);
+        assert_eq!(latchkey_core::users::count(&s.db).await.unwrap(), 1);
         // Nothing half-made by the 99 that lost: one session, one sign-up event.
         for (table, expected) in [("sessions", 1), ("audit_events WHERE kind = 'sign_up'", 1)] {
             let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
@@ -184,7 +184,7 @@ on_both_backends!(bad_input_is_refused_with_field_errors, |backend| {
         assert_eq!(err.code, code, "{email} {username} {password}");
         assert_eq!(err.field.as_deref(), Some(field));
     }
-    assert_eq!(app::ssr::users::count(&s.db).await.unwrap(), 0);
+    assert_eq!(latchkey_core::users::count(&s.db).await.unwrap(), 0);
 });
 
 on_both_backends!(
@@ -226,7 +226,7 @@ on_both_backends!(
         let common::NewAccount {
             name, user, issued, ..
         } = common::sign_up(&s).await;
-        app::ssr::users::set_disabled(&s.db, &user.id, true, app::ssr::now())
+        latchkey_core::users::set_disabled(&s.db, &user.id, true, latchkey_core::now())
             .await
             .unwrap();
 
@@ -399,7 +399,7 @@ on_both_backends!(logout_revokes_the_session_at_once, |backend| {
 
 on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
     let weak = AuthConfig {
-        hash_params: app::ssr::config::HashParams {
+        hash_params: latchkey_core::config::HashParams {
             m_cost: 1024,
             t_cost: 1,
             p_cost: 1,
@@ -417,16 +417,17 @@ on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
         )
         .await
         .unwrap();
-    let current = app::ssr::Services::new(
+    let current = latchkey_core::Services::new(
         old.db.clone(),
         old.ephemeral.clone(),
         AuthConfig::for_tests(),
+        std::sync::Arc::new(app::letters::Translated),
     );
     current
         .login(&name, PASSWORD.into(), &client())
         .await
         .unwrap();
-    let row = app::ssr::users::by_id(&current.db, &user.id)
+    let row = latchkey_core::users::by_id(&current.db, &user.id)
         .await
         .unwrap()
         .unwrap();
@@ -519,7 +520,7 @@ on_both_backends!(
     verified_only_features_wait_for_a_verified_address,
     |backend| {
         let config = AuthConfig {
-            verified_only: vec![app::ssr::config::Feature::ChangeUsername],
+            verified_only: vec![latchkey_core::config::Feature::ChangeUsername],
             ..AuthConfig::for_tests()
         };
         let s = services_with(backend, config).await;
@@ -534,7 +535,7 @@ on_both_backends!(
         let err = s.update_username(&auth, "renamed").await.unwrap_err();
         assert_eq!(err.code, ErrorCode::EmailUnverified);
 
-        app::ssr::users::set_email_verified(&s.db, &user.id, app::ssr::now())
+        latchkey_core::users::set_email_verified(&s.db, &user.id, latchkey_core::now())
             .await
             .unwrap();
         let auth = s

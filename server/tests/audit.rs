@@ -9,10 +9,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use app::model::{Role, UserChange};
-use app::ssr::{AuthConfig, ClientInfo, Services};
 use axum::http::StatusCode;
 use common::http::*;
 use common::{leptos_options, smtp, Backend, PASSWORD};
+use latchkey_core::{AuthConfig, ClientInfo, Services};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -123,7 +123,7 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
         .login(&admin_name, admin_password.into(), &c)
         .await
         .unwrap();
-    let admin = app::ssr::Auth {
+    let admin = latchkey_core::Auth {
         client: c.clone(),
         ..s.authenticate(&admin_issued.access_token, &c)
             .await

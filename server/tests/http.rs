@@ -533,7 +533,7 @@ on_both_backends!(
     email_change_and_its_undo_over_the_api_and_as_plain_forms,
     |backend| {
         let (s, inbox) =
-            common::services_with_smtp(backend, app::ssr::AuthConfig::for_tests()).await;
+            common::services_with_smtp(backend, latchkey_core::AuthConfig::for_tests()).await;
         let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
         let (name, tokens) = api_signup(&app).await;
         let old = format!("{name}@example.com");
@@ -632,9 +632,9 @@ on_both_backends!(
 // session for taken and free addresses alike; the code and the sign-up's
 // token (a cookie, for browsers) finish it.
 on_both_backends!(hidden_signup_over_the_api_and_as_plain_forms, |backend| {
-    let config = app::ssr::AuthConfig {
+    let config = latchkey_core::AuthConfig {
         signup_hide_existing: true,
-        ..app::ssr::AuthConfig::for_tests()
+        ..latchkey_core::AuthConfig::for_tests()
     };
     let (s, inbox) = common::services_with_smtp(backend, config).await;
     let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
@@ -969,10 +969,11 @@ async fn two_instances_share_sessions_and_revocation() {
     let prefix = format!("lktest:{}:", uuid::Uuid::new_v4().simple());
     let mut ports = Vec::new();
     for _ in 0..2 {
-        let services = app::ssr::Services::new(
+        let services = latchkey_core::Services::new(
             common::connect(&url).await,
             std::sync::Arc::new(common::redis_store_in(&prefix).await),
-            app::ssr::AuthConfig::for_tests(),
+            latchkey_core::AuthConfig::for_tests(),
+            std::sync::Arc::new(app::letters::Translated),
         );
         let app = server::router::build(services, leptos_options(), ORIGIN);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -1202,7 +1203,7 @@ async fn every_endpoint_refuses_bad_input_with_the_error_shape() {
 /// that needs one, with `WWW-Authenticate`.
 #[tokio::test]
 async fn bad_bearer_tokens_are_refused() {
-    use app::ssr::{now, AuthConfig, Tokens};
+    use latchkey_core::{now, AuthConfig, Tokens};
     let app = app(Backend::Sqlite).await;
     let (_, tokens) = api_signup(&app).await;
     let good = tokens["access_token"].as_str().unwrap().to_owned();
@@ -1339,7 +1340,7 @@ async fn pages_carry_a_nonce_csp_and_everything_the_safe_headers() {
 #[tokio::test]
 async fn https_cookies_carry_the_host_prefix() {
     let public = "https://auth.example.com";
-    let mut config = app::ssr::AuthConfig::for_tests();
+    let mut config = latchkey_core::AuthConfig::for_tests();
     config.secure_cookies = true;
     config.public_url = public.into();
     let app = server::router::build(
@@ -1491,7 +1492,7 @@ on_both_backends!(
     a_reset_link_is_not_planted_in_a_browser_signed_in_elsewhere,
     |backend| {
         let (s, inbox) =
-            common::services_with_smtp(backend, app::ssr::AuthConfig::for_tests()).await;
+            common::services_with_smtp(backend, latchkey_core::AuthConfig::for_tests()).await;
         let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
         let victim = common::sign_up(&s).await;
         let attacker = common::sign_up(&s).await;

@@ -64,13 +64,18 @@ async fn outages_answer_503_and_heal_by_themselves() {
     let redis = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
     let db =
         common::connect(&pg_url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", pg.port))).await;
-    let store = app::ssr::RedisStore::connect(
+    let store = latchkey_core::RedisStore::connect(
         &format!("redis://127.0.0.1:{}", redis.port),
         &format!("lktest:{}:", uuid::Uuid::new_v4().simple()),
     )
     .await
     .unwrap_or_else(|e| panic!("{}\n(cause: {e})", common::REDIS_HINT));
-    let services = app::ssr::Services::new(db, Arc::new(store), app::ssr::AuthConfig::for_tests());
+    let services = latchkey_core::Services::new(
+        db,
+        Arc::new(store),
+        latchkey_core::AuthConfig::for_tests(),
+        std::sync::Arc::new(app::letters::Translated),
+    );
     let app = server::router::build(services, leptos_options(), "http://127.0.0.1:3000");
 
     let name = unique_name();

@@ -7,12 +7,12 @@ use leptos_router::components::A;
 use crate::components::time::utc;
 use crate::i18n::td_string as t;
 use crate::locale::Locale;
-use crate::model::{ActivityEvent, EventKind};
+use crate::model::{ActivityEvent, EventKind, EventReason as R};
 use crate::tr;
 
 /// One line saying what an event was, in words.
 pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
-    let reason = event.reason.as_deref().unwrap_or_default();
+    let reason = event.reason;
     let detail = event.detail.as_deref().unwrap_or_default();
     let count = detail.parse::<u64>().ok();
     let many = |one: &'static str, n: String| if count == Some(1) { one.to_owned() } else { n };
@@ -21,19 +21,15 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::LoginSucceeded if detail == "code" => t!(locale, activity.login_code).into(),
         EventKind::LoginSucceeded => t!(locale, activity.login_password).into(),
         EventKind::LoginFailed => match reason {
-            "unknown_account" => t!(locale, activity.login_unknown_account).into(),
-            "disabled" => t!(locale, activity.login_disabled).into(),
+            Some(R::UnknownAccount) => t!(locale, activity.login_unknown_account).into(),
+            Some(R::Disabled) => t!(locale, activity.login_disabled).into(),
             _ => t!(locale, activity.login_wrong_password).into(),
         },
-        EventKind::LoginThrottled => {
-            // "12 failures, wait 4 s": the count is what a reader needs.
-            let failures = detail.split_whitespace().next().unwrap_or(detail);
-            if reason == "ip" {
-                t!(locale, activity.throttled_ip, count = failures)
-            } else {
-                t!(locale, activity.throttled_account, count = failures)
-            }
+        // `detail`: the failures counted.
+        EventKind::LoginThrottled if reason == Some(R::Ip) => {
+            t!(locale, activity.throttled_ip, count = detail)
         }
+        EventKind::LoginThrottled => t!(locale, activity.throttled_account, count = detail),
         EventKind::CodeSent => match detail {
             "change" => t!(locale, activity.code_sent_change).into(),
             "signin" => t!(locale, activity.code_sent_signin).into(),
@@ -41,16 +37,16 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
             _ => t!(locale, activity.code_sent_verify).into(),
         },
         EventKind::CodeFailed => match reason {
-            "dead" => t!(locale, activity.code_dead).into(),
-            "guessing" => t!(locale, activity.code_guessing).into(),
-            "expired" => t!(locale, activity.code_expired).into(),
+            Some(R::Dead) => t!(locale, activity.code_dead).into(),
+            Some(R::Guessing) => t!(locale, activity.code_guessing).into(),
+            Some(R::Expired) => t!(locale, activity.code_expired).into(),
             _ => t!(locale, activity.code_wrong).into(),
         },
         EventKind::EmailVerified if event.by_admin => {
             t!(locale, activity.email_marked_verified).into()
         }
         EventKind::EmailVerified => t!(locale, activity.email_verified).into(),
-        EventKind::EmailChanged if reason == "reverted" => {
+        EventKind::EmailChanged if reason == Some(R::Reverted) => {
             t!(locale, activity.email_reverted, detail = detail)
         }
         EventKind::EmailChanged => t!(locale, activity.email_changed, detail = detail),
@@ -60,13 +56,13 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::PasswordChanged => t!(locale, activity.password_changed).into(),
         EventKind::Logout => t!(locale, activity.logout).into(),
         EventKind::SessionRevoked => match reason {
-            "logout" => t!(locale, activity.session_logout).into(),
-            "signed_out_elsewhere" => many(
+            Some(R::Logout) => t!(locale, activity.session_logout).into(),
+            Some(R::SignedOutElsewhere) => many(
                 t!(locale, activity.sessions_elsewhere_1),
                 t!(locale, activity.sessions_elsewhere_n, count = detail),
             ),
-            "refresh_token_reuse" => t!(locale, activity.token_reuse).into(),
-            "admin" => many(
+            Some(R::RefreshTokenReuse) => t!(locale, activity.token_reuse).into(),
+            Some(R::Admin) => many(
                 t!(locale, activity.sessions_ended_1),
                 t!(locale, activity.sessions_ended_n, count = detail),
             ),
@@ -94,9 +90,7 @@ fn by(event: &ActivityEvent, admin: bool, locale: Locale) -> Option<String> {
             Some(name) => t!(locale, activity.by, name = name),
             None => t!(locale, activity.by_deleted_admin).into(),
         }),
-        (None, true) if event.reason.as_deref() == Some("cli") => {
-            Some(t!(locale, activity.by_cli).into())
-        }
+        (None, true) if event.reason == Some(R::Cli) => Some(t!(locale, activity.by_cli).into()),
         (_, true) => Some(t!(locale, activity.by_admin).into()),
         _ => None,
     }
@@ -110,10 +104,7 @@ fn alarming(event: &ActivityEvent) -> bool {
             | EventKind::LoginThrottled
             | EventKind::CodeFailed
             | EventKind::UserDisabled
-    ) || matches!(
-        event.reason.as_deref(),
-        Some("refresh_token_reuse" | "reverted")
-    )
+    ) || matches!(event.reason, Some(R::RefreshTokenReuse | R::Reverted))
 }
 
 /// A list of events, newest first. `admin` names the admin who acted;

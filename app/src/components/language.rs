@@ -19,7 +19,9 @@ pub async fn set_locale(locale: String, back: String) -> Result<(), AppError> {
         .ok_or_else(|| AppError::invalid("locale", crate::error::Reason::UnknownChoice))?;
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {
-        services.set_locale(&auth, locale).await?;
+        services
+            .set_locale(&auth, crate::locale::tag(locale))
+            .await?;
     }
     request::set_cookies([cookies::locale(&services.config, locale)]);
     leptos_axum::redirect(same_site_path(&back).unwrap_or("/"));

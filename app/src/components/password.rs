@@ -30,9 +30,10 @@ pub async fn password_strength(
         }
         _ => (email, username),
     };
-    services
+    Ok(services
         .password_strength(password, &email, &username, &request::client_info())
-        .await
+        .await?
+        .into())
 }
 
 /// The meter's verdict for a score.

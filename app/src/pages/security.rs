@@ -17,9 +17,9 @@ use crate::{tr, tr_view};
 pub async fn my_activity(before: Option<String>) -> Result<ActivityPage, AppError> {
     use crate::ssr::request;
     let auth = request::require_auth()?;
-    request::services()?
+    Ok(request::services()?
         .own_activity(&auth.user.id, before)
-        .await
+        .await?)
 }
 
 #[component]

@@ -18,7 +18,7 @@ use crate::tr;
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
     use crate::ssr::request;
     let auth = request::require_auth()?;
-    request::services()?.list_sessions(&auth).await
+    Ok(request::services()?.list_sessions(&auth).await?)
 }
 
 /// Ends one session; ending this one signs this browser out.

@@ -18,8 +18,8 @@ use crate::{tr, tr_view};
 #[server(prefix = "/fn", endpoint = "signup")]
 pub async fn signup(email: String, username: String, password: String) -> Result<(), AppError> {
     use super::login_code::urlencoding;
-    use crate::ssr::quiet_signup::SignUp;
     use crate::ssr::{cookies, request};
+    use latchkey_core::quiet_signup::SignUp;
     let services = request::services()?;
     match services
         .sign_up(&email, &username, password, &request::client_info())

@@ -30,26 +30,28 @@ pub async fn verify_email(code: String) -> Result<(), AppError> {
 /// Sends a new code; answers with the seconds until the next may be sent.
 #[server(prefix = "/fn", endpoint = "resend_code")]
 pub async fn resend_code() -> Result<u64, AppError> {
-    use crate::ssr::{codes::Purpose, request};
+    use crate::ssr::request;
+    use latchkey_core::codes::Purpose;
     let services = request::services()?;
     let auth = request::require_auth()?;
     services
         .send_verification(&auth, &request::client_info())
         .await?;
-    services
+    Ok(services
         .resend_wait(Purpose::VerifyEmail, &auth.user.email)
-        .await
+        .await?)
 }
 
 /// Seconds until another code may be sent, for the countdown.
 #[server(prefix = "/fn", endpoint = "resend_wait")]
 pub async fn resend_wait() -> Result<u64, AppError> {
-    use crate::ssr::{codes::Purpose, request};
+    use crate::ssr::request;
+    use latchkey_core::codes::Purpose;
     let services = request::services()?;
     let auth = request::require_auth()?;
-    services
+    Ok(services
         .resend_wait(Purpose::VerifyEmail, &auth.user.email)
-        .await
+        .await?)
 }
 
 #[component]

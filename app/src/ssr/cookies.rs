@@ -7,8 +7,7 @@ use std::borrow::Cow;
 use cookie::{time::Duration, Cookie, SameSite};
 use http::HeaderMap;
 
-use super::sessions::Issued;
-use super::AuthConfig;
+use latchkey_core::{sessions::Issued, AuthConfig};
 
 pub const ACCESS: &str = "lk_access";
 pub const REFRESH: &str = "lk_refresh";
@@ -50,7 +49,7 @@ fn build(config: &AuthConfig, base: &'static str, value: String, max_age: i64) -
 
 /// `Set-Cookie` values for a freshly issued pair of tokens.
 pub fn for_session(config: &AuthConfig, issued: &Issued) -> [String; 2] {
-    let now = super::now();
+    let now = latchkey_core::now();
     [
         build(
             config,
@@ -90,16 +89,13 @@ pub fn cleared(config: &AuthConfig) -> [String; 2] {
 /// `Set-Cookie` for the chosen language. Not HttpOnly: the hydrated page
 /// reads it, and it holds nothing secret.
 pub fn locale(config: &AuthConfig, locale: crate::locale::Locale) -> String {
-    Cookie::build((
-        crate::locale::COOKIE,
-        leptos_i18n::Locale::as_str(locale).to_owned(),
-    ))
-    .path("/")
-    .secure(config.secure_cookies)
-    .same_site(SameSite::Lax)
-    .max_age(Duration::days(365))
-    .build()
-    .to_string()
+    Cookie::build((crate::locale::COOKIE, crate::locale::tag(locale).to_owned()))
+        .path("/")
+        .secure(config.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::days(365))
+        .build()
+        .to_string()
 }
 
 /// `Set-Cookie` for the reset token (None: remove it).

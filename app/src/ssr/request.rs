@@ -1,62 +1,14 @@
-//! What a request carries into the service layer: who is signed in (set by
-//! the server's session middleware as a request extension) and where from.
+//! A server function's view of its request: the services, who is signed in
+//! and where from (set by the server's session middleware as request
+//! extensions), and the response's cookies.
 
 use http::request::Parts;
 use leptos::prelude::use_context;
 
-use super::Services;
+use latchkey_core::{sessions::Issued, Auth, ClientInfo, Services};
+
 use crate::error::AppError;
-use crate::model::{Me, User};
-
-/// An authenticated request.
-#[derive(Debug, Clone)]
-pub struct Auth {
-    pub user: User,
-    pub session_id: String,
-    pub access_expires_at: i64,
-    /// When the session ends unless it is used (the refresh token's expiry).
-    pub session_expires_at: i64,
-    /// Where the request came from (set by the session middleware).
-    pub client: ClientInfo,
-}
-
-impl Auth {
-    pub fn me(&self) -> Me {
-        Me {
-            user: self.user.clone(),
-            session_id: self.session_id.clone(),
-            access_expires_at: self.access_expires_at,
-            session_expires_at: self.session_expires_at,
-        }
-    }
-}
-
-/// Where a request came from, recorded on sessions, and the language it
-/// asked for.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub locale: crate::locale::Locale,
-    /// The device cookie this browser carries, if any (see `throttle`).
-    pub device: Option<String>,
-}
-
-impl ClientInfo {
-    /// What per-client rate limits count against: the address, or for IPv6
-    /// its /64, which one subscriber gets whole (counting per address
-    /// would give them 2^64 budgets).
-    pub fn limit_key(&self) -> Option<String> {
-        let ip = self.ip.as_deref()?;
-        Some(match ip.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V6(v6)) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-            _ => ip.to_owned(),
-        })
-    }
-}
+use crate::model::User;
 
 /// In a server function: the services provided as context by the server.
 pub fn services() -> Result<Services, AppError> {
@@ -80,7 +32,7 @@ pub fn require_auth() -> Result<Auth, AppError> {
 /// 403 for everyone else.
 pub fn require_admin() -> Result<Auth, AppError> {
     let auth = require_auth()?;
-    super::admin::require_admin(&auth)?;
+    latchkey_core::admin::require_admin(&auth)?;
     Ok(auth)
 }
 
@@ -114,7 +66,7 @@ pub fn is_form_post() -> bool {
 pub async fn set_session_cookies(
     services: &Services,
     user: &User,
-    issued: &super::sessions::Issued,
+    issued: &Issued,
 ) -> Result<(), AppError> {
     set_cookies(super::cookies::for_session(&services.config, issued));
     if let Some(token) = services.device_token(&user.id, &client_info()).await? {
@@ -132,30 +84,5 @@ pub fn set_cookies(values: impl IntoIterator<Item = String>) {
         if let Ok(value) = http::HeaderValue::from_str(&value) {
             response.append_header(http::header::SET_COOKIE, value);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ClientInfo;
-
-    fn key(ip: &str) -> Option<String> {
-        ClientInfo {
-            ip: Some(ip.into()),
-            ..Default::default()
-        }
-        .limit_key()
-    }
-
-    #[test]
-    fn ipv6_clients_are_limited_per_64() {
-        assert_eq!(key("203.0.113.9").as_deref(), Some("203.0.113.9"));
-        assert_eq!(
-            key("2001:db8:1:2:aaaa::1"),
-            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
-        );
-        assert_eq!(key("2001:db8:1:2::1").as_deref(), Some("2001:db8:1:2::/64"));
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-        assert_eq!(ClientInfo::default().limit_key(), None);
     }
 }

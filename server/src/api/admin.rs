@@ -5,11 +5,11 @@
 use app::model::{
     ActivityPage, AdminUser as AdminView, EventKind, UserChange, UserDetail, UserPage, UserQuery,
 };
-use app::ssr::audit::ActivityFilter;
-use app::ssr::Services;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use latchkey_core::audit::ActivityFilter;
+use latchkey_core::Services;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

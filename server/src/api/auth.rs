@@ -2,13 +2,13 @@
 //! passwordless sign-in by code.
 
 use app::model::User;
-use app::ssr::quiet_signup::SignUp;
-use app::ssr::sessions::Issued;
-use app::ssr::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use latchkey_core::quiet_signup::SignUp;
+use latchkey_core::sessions::Issued;
+use latchkey_core::Services;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -70,7 +70,7 @@ pub struct TokenResponse {
 impl TokenResponse {
     pub(super) fn new(issued: Issued, user: Option<User>) -> Self {
         Self {
-            expires_in: issued.access_expires_at - app::ssr::now(),
+            expires_in: issued.access_expires_at - latchkey_core::now(),
             access_token: issued.access_token,
             token_type: "Bearer",
             refresh_token: issued.refresh_token,
@@ -179,8 +179,9 @@ async fn login(
 
 /// Trade a refresh token for a new pair.
 ///
-/// Each refresh token works once; repeating one within 10 s returns the same
-/// successor, later it ends the session.
+/// Each refresh token works once; repeating one within the refresh grace
+/// (a few seconds: two tabs racing) returns the same successor, later it
+/// ends the session.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, responses(
     (status = 200, description = "New tokens", body = TokenResponse),
     (status = 401, description = "`unauthorized`: the session has ended", body = ErrorBody),
@@ -225,7 +226,7 @@ pub struct TokenInfo {
 ))]
 async fn token_info(AuthUser(auth): AuthUser) -> Json<TokenInfo> {
     Json(TokenInfo {
-        expires_in: auth.access_expires_at - app::ssr::now(),
+        expires_in: auth.access_expires_at - latchkey_core::now(),
         user_id: auth.user.id,
         session_id: auth.session_id,
         expires_at: auth.access_expires_at,

@@ -16,6 +16,12 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<latchkey_core::Error> for ApiError {
+    fn from(err: latchkey_core::Error) -> Self {
+        Self(err.into())
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         Self::rejected(rejection.status(), rejection.body_text())

@@ -2,9 +2,9 @@
 //! through `ApiJson` so malformed input gets the API's error shape.
 
 use app::error::AppError;
-use app::ssr::{Auth, ClientInfo};
 use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::http::request::Parts;
+use latchkey_core::{Auth, ClientInfo};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -32,7 +32,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let AuthUser(auth) = AuthUser::from_request_parts(parts, state).await?;
-        app::ssr::admin::require_admin(&auth)?;
+        latchkey_core::admin::require_admin(&auth)?;
         Ok(AdminUser(auth))
     }
 }

@@ -1,10 +1,10 @@
 //! `/api/v1/me`: the signed-in user, their email and their sessions.
 
 use app::model::{ActivityPage, SessionInfo, User};
-use app::ssr::Services;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use latchkey_core::Services;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -12,11 +12,11 @@ pub mod me;
 pub mod oauth;
 pub mod password;
 
-use app::ssr::Services;
 use axum::http::header;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
+use latchkey_core::Services;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };

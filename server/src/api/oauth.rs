@@ -4,12 +4,12 @@
 //! calls the same services as `auth/login` and `auth/refresh`.
 
 use app::error::{AppError, ErrorCode};
-use app::ssr::Services;
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use latchkey_core::Services;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -53,6 +53,12 @@ impl OAuthError {
             status: StatusCode::BAD_REQUEST,
             retry_after: None,
         }
+    }
+}
+
+impl From<latchkey_core::Error> for OAuthError {
+    fn from(err: latchkey_core::Error) -> Self {
+        AppError::from(err).into()
     }
 }
 

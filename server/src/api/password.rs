@@ -2,10 +2,10 @@
 //! meter; deleting the account, which the password confirms.
 
 use app::model::Strength;
-use app::ssr::Services;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use latchkey_core::Services;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -98,7 +98,7 @@ async fn strength(
     let reading = services
         .password_strength(body.password, &body.email, &body.username, &client)
         .await?;
-    Ok(Json(reading))
+    Ok(Json(reading.into()))
 }
 
 #[derive(Deserialize, ToSchema)]

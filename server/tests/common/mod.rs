@@ -12,7 +12,7 @@ use std::sync::Once;
 
 use std::sync::Arc;
 
-use app::ssr::{AuthConfig, Db, EphemeralStore, MemoryStore, RedisStore, Services};
+use latchkey_core::{AuthConfig, Db, EphemeralStore, MemoryStore, RedisStore, Services};
 use leptos::config::LeptosOptions;
 use sqlx::Connection;
 
@@ -121,7 +121,12 @@ pub async fn services(backend: Backend) -> Services {
 }
 
 pub async fn services_with(backend: Backend, config: AuthConfig) -> Services {
-    Services::new(fresh_db(backend).await, ephemeral(backend).await, config)
+    Services::new(
+        fresh_db(backend).await,
+        ephemeral(backend).await,
+        config,
+        std::sync::Arc::new(app::letters::Translated),
+    )
 }
 
 pub fn leptos_options() -> LeptosOptions {
@@ -171,7 +176,8 @@ pub async fn services_with_smtp(backend: Backend, config: AuthConfig) -> (Servic
 /// runtime ends.
 pub fn start_outbox(services: &Services, port: u16) {
     let transport =
-        app::ssr::mail::Transport::from_url(Some(&format!("smtp://127.0.0.1:{port}"))).unwrap();
+        latchkey_core::mail::Transport::from_url(Some(&format!("smtp://127.0.0.1:{port}")))
+            .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(stop);
     let services = services.clone();
@@ -181,10 +187,10 @@ pub fn start_outbox(services: &Services, port: u16) {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A request that says nothing about where it came from.
-pub const NO_CLIENT: app::ssr::ClientInfo = app::ssr::ClientInfo {
+pub const NO_CLIENT: latchkey_core::ClientInfo = latchkey_core::ClientInfo {
     ip: None,
     user_agent: None,
-    locale: app::locale::Locale::en,
+    locale: "en",
     device: None,
 };
 
@@ -193,7 +199,7 @@ pub struct NewAccount {
     pub name: String,
     pub email: String,
     pub user: app::model::User,
-    pub issued: app::ssr::sessions::Issued,
+    pub issued: latchkey_core::sessions::Issued,
 }
 
 pub async fn sign_up(s: &Services) -> NewAccount {
@@ -207,7 +213,7 @@ pub async fn sign_up_as(s: &Services, email: &str) -> NewAccount {
 }
 
 async fn sign_up_with(s: &Services, name: String, email: String) -> NewAccount {
-    let client = app::ssr::ClientInfo {
+    let client = latchkey_core::ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
         locale: Default::default(),
@@ -234,7 +240,7 @@ pub async fn make_admin(s: &Services) -> NewAccount {
         .await
         .expect("create-admin succeeds");
     assert!(created);
-    let client = app::ssr::ClientInfo {
+    let client = latchkey_core::ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
         locale: Default::default(),
@@ -255,9 +261,14 @@ pub async fn make_admin(s: &Services) -> NewAccount {
 }
 
 /// The signed-in state of a fresh account's first session.
-pub async fn auth_of(s: &Services, account: &NewAccount) -> app::ssr::Auth {
+pub async fn auth_of(s: &Services, account: &NewAccount) -> latchkey_core::Auth {
     s.authenticate(&account.issued.access_token, &NO_CLIENT)
         .await
         .unwrap()
         .expect("a fresh session")
+}
+
+/// What the edge would say for a domain error (its English message).
+pub fn words(err: &latchkey_core::Error) -> String {
+    app::error::AppError::from(err.clone()).message
 }

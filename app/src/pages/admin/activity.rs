@@ -25,7 +25,8 @@ pub async fn admin_events(
     user_id: String,
     before: String,
 ) -> Result<ActivityPage, AppError> {
-    use crate::ssr::{audit::ActivityFilter, request};
+    use crate::ssr::request;
+    use latchkey_core::audit::ActivityFilter;
     request::require_admin()?;
     let some = |s: String| Some(s).filter(|s| !s.trim().is_empty());
     let filter = ActivityFilter {
@@ -36,7 +37,7 @@ pub async fn admin_events(
         before: some(before),
         limit: 50,
     };
-    request::services()?.activity(&filter).await
+    Ok(request::services()?.activity(&filter).await?)
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -25,7 +25,7 @@ use crate::tr;
 pub async fn admin_user(id: String) -> Result<UserDetail, AppError> {
     use crate::ssr::request;
     request::require_admin()?;
-    request::services()?.user_detail(&id).await
+    Ok(request::services()?.user_detail(&id).await?)
 }
 
 /// One of the console's actions on user `id`; `session` names the session

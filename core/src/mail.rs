@@ -8,9 +8,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::FromRow;
 use tokio::sync::watch;
 
-use super::db::StoreError;
-use super::{now, Services};
-use crate::error::AppError;
+use crate::db::StoreError;
+use crate::error::Error;
+use crate::{now, Services};
 
 /// How long a worker's claim on a mail lasts.
 const CLAIM_SECS: i64 = 30;
@@ -92,7 +92,7 @@ struct OutboxRow {
 
 impl Services {
     /// Queues a mail and wakes the worker.
-    pub async fn enqueue_mail(&self, email: Email) -> Result<(), AppError> {
+    pub async fn enqueue_mail(&self, email: Email) -> Result<(), Error> {
         enqueue_in(&self.db.pool, &email).await?;
         self.mail_wake.notify_one();
         Ok(())
@@ -104,7 +104,7 @@ impl Services {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         email: &Email,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         enqueue_in(&mut **tx, email).await?;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Services {
     }
 
     /// Mails not yet sent.
-    pub async fn outbox_depth(&self) -> Result<i64, AppError> {
+    pub async fn outbox_depth(&self) -> Result<i64, Error> {
         let (n,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
         )
@@ -188,7 +188,7 @@ impl Services {
                         "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, locked_until = NULL, \
                          subject = '', body_text = '', body_html = '', last_error = NULL WHERE id = $2",
                     )
-                    .bind(super::now())
+                    .bind(crate::now())
                     .bind(&row.id)
                     .execute(&self.db.pool)
                     .await?;
@@ -208,7 +208,7 @@ impl Services {
                          last_error = $3 WHERE id = $4",
                     )
                     .bind(attempts)
-                    .bind(super::now() + backoff)
+                    .bind(crate::now() + backoff)
                     .bind(error.chars().take(500).collect::<String>())
                     .bind(&row.id)
                     .execute(&self.db.pool)
@@ -229,15 +229,15 @@ impl Services {
             "UPDATE outbox SET failed_at = $1, attempts = attempts + 1, locked_until = NULL, \
              subject = '', body_text = '', body_html = '', last_error = $2 WHERE id = $3",
         )
-        .bind(super::now())
+        .bind(crate::now())
         .bind(error.chars().take(500).collect::<String>())
         .bind(&row.id)
         .execute(&mut *tx)
         .await?;
-        let worker = super::ClientInfo::default();
-        let event = super::audit::Event::new(crate::model::EventKind::MailFailed, &worker)
+        let worker = crate::ClientInfo::default();
+        let event = crate::audit::Event::new(crate::model::EventKind::MailFailed, &worker)
             .detail(row.recipient.clone());
-        super::audit::record_in(&mut tx, event).await?;
+        crate::audit::record_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -16,11 +16,11 @@
 
 use std::time::Duration;
 
-use super::audit::Event;
-use super::ephemeral::{Attempt, Budget};
-use super::{ClientInfo, Services};
-use crate::error::{AppError, Reason};
-use crate::model::EventKind;
+use crate::audit::Event;
+use crate::ephemeral::{Attempt, Budget};
+use crate::error::{Error, Reason};
+use crate::model::{EventKind, EventReason};
+use crate::{ClientInfo, Services};
 
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
@@ -73,19 +73,19 @@ impl Services {
         &self,
         subject: Subject<'_>,
         client: &ClientInfo,
-    ) -> Result<Ticket, AppError> {
+    ) -> Result<Ticket, Error> {
         let budgets = budgets(&subject, client, self.config.login_free_failures);
         match self.ephemeral.attempt(&budgets, WINDOW, MAX_WAIT).await? {
             Attempt::Allowed(counted) => Ok(Ticket { budgets, counted }),
             Attempt::Wait(left) => {
                 let secs = left.as_secs_f64().ceil().max(1.0) as u64;
-                Err(AppError::rate_limited(secs, Reason::LoginThrottled))
+                Err(Error::rate_limited(secs, Reason::LoginThrottled))
             }
         }
     }
 
     /// The attempt succeeded: it does not count against anyone.
-    pub(super) async fn login_succeeded(&self, ticket: Ticket) -> Result<(), AppError> {
+    pub(super) async fn login_succeeded(&self, ticket: Ticket) -> Result<(), Error> {
         Ok(self.ephemeral.give_back(&ticket.budgets).await?)
     }
 
@@ -96,18 +96,18 @@ impl Services {
         ticket: Ticket,
         user_id: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         for (budget, (attempts, wait)) in ticket.budgets.iter().zip(ticket.counted) {
             let Some(wait) = wait else { continue };
             tracing::info!(attempts, wait_secs = wait.as_secs(), "log-in throttled");
             let by = if budget.key.starts_with("login:ip:") {
-                "ip"
+                EventReason::Ip
             } else {
-                "account"
+                EventReason::Account
             };
             let mut event = Event::new(EventKind::LoginThrottled, client)
                 .reason(by)
-                .detail(format!("{attempts} failures, wait {} s", wait.as_secs()));
+                .detail(attempts.to_string());
             if let Some(id) = user_id {
                 event = event.user(id);
             }

@@ -12,8 +12,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
-use super::config::HashParams;
-use crate::error::AppError;
+use crate::config::HashParams;
+use crate::error::Error;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -85,7 +85,7 @@ impl Hasher {
         }
     }
 
-    pub async fn hash(&self, password: String) -> Result<String, AppError> {
+    pub async fn hash(&self, password: String) -> Result<String, Error> {
         let params = self.params.clone();
         self.run(move || hash_with(&params, &nfkc(&password))).await
     }
@@ -96,7 +96,7 @@ impl Hasher {
         &self,
         password: String,
         stored: Option<String>,
-    ) -> Result<Verified, AppError> {
+    ) -> Result<Verified, Error> {
         let params = self.params.clone();
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy.clone());
@@ -139,16 +139,16 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AppError> {
+    ) -> Result<T, Error> {
         let (done, result) = tokio::sync::oneshot::channel::<T>();
         let in_flight = self.in_flight.clone();
         // Reserve a place, or refuse before any work: the queue is full.
         if in_flight.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
             in_flight.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("latchkey_hash_jobs_refused_total").increment(1);
-            return Err(AppError {
+            return Err(Error {
                 retry_after: Some(2),
-                ..AppError::unavailable()
+                ..Error::unavailable()
             });
         }
         let job: Job = Box::new(move || {
@@ -161,10 +161,10 @@ impl Hasher {
         });
         if self.jobs.send(job).is_err() {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Err(AppError::unavailable());
+            return Err(Error::unavailable());
         }
         // A panicking job drops `done`: report it, never hang.
-        result.await.map_err(|_| AppError::internal())
+        result.await.map_err(|_| Error::internal())
     }
 }
 

@@ -12,7 +12,7 @@ use moka::Expiry;
 use redis::aio::ConnectionManager;
 use subtle::ConstantTimeEq;
 
-use super::db::StoreError;
+use crate::db::StoreError;
 
 /// The outcome of checking a one-time code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use validator::ValidateEmail;
 
-use crate::error::{AppError, Reason};
+use crate::error::{Error, Reason};
 
 /// The longest address (RFC 5321's path limit).
 const MAX_EMAIL_LEN: usize = 254;
@@ -16,12 +16,12 @@ pub const MAX_LOGIN_LEN: usize = MAX_EMAIL_LEN;
 /// full-width or internationalised domain is the same account as its
 /// punycode. A dotless name (`localhost`) or an address literal is no
 /// public mailbox and is refused.
-pub fn email(raw: &str) -> Result<String, AppError> {
+pub fn email(raw: &str) -> Result<String, Error> {
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
-        return Err(AppError::invalid("email", Reason::EmailMissing));
+        return Err(Error::invalid("email", Reason::EmailMissing));
     }
-    let invalid = || AppError::invalid("email", Reason::EmailInvalid);
+    let invalid = || Error::invalid("email", Reason::EmailInvalid);
     let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
     let domain = idna::domain_to_ascii(domain).map_err(|_| invalid())?;
     let literal = domain.starts_with('[') || domain.parse::<std::net::IpAddr>().is_ok();
@@ -36,17 +36,17 @@ pub fn email(raw: &str) -> Result<String, AppError> {
 }
 
 /// 3–32 characters of `[a-z0-9_.-]`, stored lower-case.
-pub fn username(raw: &str) -> Result<String, AppError> {
+pub fn username(raw: &str) -> Result<String, Error> {
     let name = raw.trim().to_lowercase();
     let len = name.chars().count();
     if !(3..=32).contains(&len) {
-        return Err(AppError::invalid("username", Reason::UsernameLength));
+        return Err(Error::invalid("username", Reason::UsernameLength));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
     {
-        return Err(AppError::invalid("username", Reason::UsernameChars));
+        return Err(Error::invalid("username", Reason::UsernameChars));
     }
     Ok(name)
 }

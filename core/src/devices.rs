@@ -2,12 +2,12 @@
 
 use sqlx::FromRow;
 
-use super::audit::{record_in, Event};
-use super::db::StoreError;
-use super::sessions::revoke_user_sessions_in;
-use super::{now, Auth, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::{EventKind, SessionInfo};
+use crate::audit::{record_in, Event};
+use crate::db::StoreError;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::model::{EventKind, EventReason, SessionInfo};
+use crate::sessions::revoke_user_sessions_in;
+use crate::{now, Auth, Services};
 
 #[derive(FromRow)]
 struct SessionRow {
@@ -21,7 +21,7 @@ struct SessionRow {
 
 impl Services {
     /// The user's live sessions: the caller's first, then the most recently used.
-    pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, AppError> {
+    pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, Error> {
         self.sessions_of(&auth.user.id, Some(&auth.session_id))
             .await
     }
@@ -31,7 +31,7 @@ impl Services {
         &self,
         user_id: &str,
         current: Option<&str>,
-    ) -> Result<Vec<SessionInfo>, AppError> {
+    ) -> Result<Vec<SessionInfo>, Error> {
         let rows: Vec<SessionRow> = sqlx::query_as(
             "SELECT id, user_agent, ip, created_at, last_used_at, expires_at FROM sessions \
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
@@ -60,7 +60,7 @@ impl Services {
     }
 
     /// Ends one of the user's own sessions (someone else's id is "not found").
-    pub async fn end_session(&self, auth: &Auth, session_id: &str) -> Result<(), AppError> {
+    pub async fn end_session(&self, auth: &Auth, session_id: &str) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = 'ended_by_user' \
@@ -73,12 +73,12 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         if done.rows_affected() == 0 {
-            return Err(AppError::of(ErrorCode::NotFound, Reason::NoSuchSession));
+            return Err(Error::of(ErrorCode::NotFound, Reason::NoSuchSession));
         }
         let reason = if session_id == auth.session_id {
-            "logout"
+            EventReason::Logout
         } else {
-            "ended_by_user"
+            EventReason::EndedByUser
         };
         let event = Event::new(EventKind::SessionRevoked, &auth.client)
             .user(&auth.user.id)
@@ -89,7 +89,7 @@ impl Services {
     }
 
     /// "Log out everywhere else": every session but the caller's ends.
-    pub async fn end_other_sessions(&self, auth: &Auth) -> Result<u64, AppError> {
+    pub async fn end_other_sessions(&self, auth: &Auth) -> Result<u64, Error> {
         let mut tx = self.db.begin().await?;
         let ended = revoke_user_sessions_in(
             &mut tx,
@@ -102,7 +102,7 @@ impl Services {
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, &auth.client)
                 .user(&auth.user.id)
-                .reason("signed_out_elsewhere")
+                .reason(EventReason::SignedOutElsewhere)
                 .detail(ended.to_string());
             record_in(&mut tx, event).await?;
         }

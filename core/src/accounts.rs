@@ -2,19 +2,19 @@
 
 use sqlx::{Any, Transaction};
 
-use super::audit::{record_in, Event};
-use super::codes::Purpose;
-use super::config::Feature;
-use super::db::StoreError;
-use super::email_change::address_reserved_in;
-use super::password::Verified;
-use super::sessions::{revoke_user_sessions_in, Issued};
-use super::throttle::Subject;
-use super::users::{self, NewUser, UserRow};
-use super::{now, policy, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::locale::Locale;
-use crate::model::{EventKind, Role, User};
+use crate::audit::{record_in, Event};
+use crate::codes::Purpose;
+use crate::config::Feature;
+use crate::db::StoreError;
+use crate::email_change::address_reserved_in;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::limits::Rate;
+use crate::model::{EventKind, EventReason, Role, User};
+use crate::password::Verified;
+use crate::sessions::{revoke_user_sessions_in, Issued};
+use crate::throttle::Subject;
+use crate::users::{self, NewUser, UserRow};
+use crate::{now, policy, validate, Auth, ClientInfo, Services};
 
 /// Longest password we will even hash on log-in (the policy caps new ones at 128).
 const MAX_LOGIN_PASSWORD: usize = 1024;
@@ -26,7 +26,7 @@ impl Services {
         username: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<(User, Issued), AppError> {
+    ) -> Result<(User, Issued), Error> {
         self.limit_signups(client).await?;
         let account = self.prepare_account(email, username, password).await?;
         // The account, its log entry and its first session: all or nothing,
@@ -71,13 +71,12 @@ impl Services {
 
     /// Each sign-up costs a hash and a row: a client address gets a few an
     /// hour, counted before any work (both kinds of sign-up).
-    pub(super) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), AppError> {
+    pub(super) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), Error> {
         match client.limit_key() {
             Some(ip) => {
                 self.limit(
                     &format!("rl:signup:ip:{ip}"),
-                    self.config.signups_per_hour_per_ip,
-                    3600,
+                    Rate::per_hour(self.config.signups_per_hour_per_ip),
                 )
                 .await
             }
@@ -92,7 +91,7 @@ impl Services {
         email: &str,
         username: &str,
         password: String,
-    ) -> Result<NewAccount, AppError> {
+    ) -> Result<NewAccount, Error> {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
         policy::check(&password, self.config.min_password_len, &email, &username)?;
@@ -112,7 +111,7 @@ impl Services {
         login: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<(User, Issued), AppError> {
+    ) -> Result<(User, Issued), Error> {
         let login = login.trim().to_lowercase();
         // An address is looked up in its stored spelling (IDNA domain).
         let login = match login.contains('@') {
@@ -120,15 +119,15 @@ impl Services {
             false => login,
         };
         if login.is_empty() {
-            return Err(AppError::invalid("login", Reason::LoginMissing));
+            return Err(Error::invalid("login", Reason::LoginMissing));
         }
         if password.is_empty() {
-            return Err(AppError::invalid("password", Reason::PasswordMissing));
+            return Err(Error::invalid("password", Reason::PasswordMissing));
         }
         // Longer than any valid email or username: no account has it, and
         // no store key is made of it.
         if login.len() > validate::MAX_LOGIN_LEN {
-            return Err(AppError::of(
+            return Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
             ));
@@ -172,12 +171,12 @@ impl Services {
             let user_id = row.as_ref().map(|r| r.id.as_str());
             let mut event = Event::new(EventKind::LoginFailed, client);
             event = match user_id {
-                Some(id) => event.user(id).reason("wrong_password"),
-                None => event.reason("unknown_account"),
+                Some(id) => event.user(id).reason(EventReason::WrongPassword),
+                None => event.reason(EventReason::UnknownAccount),
             };
             self.record(event).await?;
             self.login_failed(ticket, user_id, client).await?;
-            return Err(AppError::of(
+            return Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
             ));
@@ -204,7 +203,7 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         if current.rows_affected() != 1 {
-            return Err(AppError::of(
+            return Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
             ));
@@ -230,7 +229,7 @@ impl Services {
         &self,
         user_id: &str,
         client: &ClientInfo,
-    ) -> Result<Option<String>, AppError> {
+    ) -> Result<Option<String>, Error> {
         let Some(user) = users::by_id(&self.db, user_id).await? else {
             return Ok(None);
         };
@@ -241,13 +240,9 @@ impl Services {
     }
 
     /// Mails a new verification code to the signed-in user.
-    pub async fn send_verification(
-        &self,
-        auth: &Auth,
-        client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    pub async fn send_verification(&self, auth: &Auth, client: &ClientInfo) -> Result<(), Error> {
         if auth.user.email_verified {
-            return Err(AppError::invalid("code", Reason::AlreadyVerified));
+            return Err(Error::invalid("code", Reason::AlreadyVerified));
         }
         self.send_code(
             Purpose::VerifyEmail,
@@ -264,7 +259,7 @@ impl Services {
         auth: &Auth,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<User, AppError> {
+    ) -> Result<User, Error> {
         if auth.user.email_verified {
             return Ok(auth.user.clone());
         }
@@ -288,14 +283,11 @@ impl Services {
 
     /// Refuses `feature` to an unverified account when the operator reserved
     /// it for verified addresses.
-    pub fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), AppError> {
+    pub fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), Error> {
         if auth.user.email_verified || !self.config.verified_only.contains(&feature) {
             return Ok(());
         }
-        Err(AppError::of(
-            ErrorCode::EmailUnverified,
-            Reason::VerifyFirst,
-        ))
+        Err(Error::of(ErrorCode::EmailUnverified, Reason::VerifyFirst))
     }
 
     /// Passwordless sign-in, step one. Answers the same, in the same time,
@@ -308,7 +300,7 @@ impl Services {
         &self,
         email: &str,
         client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, Error> {
         let email = validate::email(email)?;
         let account = users::by_login(&self.db, &email)
             .await?
@@ -338,7 +330,7 @@ impl Services {
         email: &str,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<(User, Issued), AppError> {
+    ) -> Result<(User, Issued), Error> {
         let email = validate::email(email)?;
         // Looked up first, so a failed try is logged against the account;
         // every answer does this lookup, so its time tells nothing.
@@ -347,7 +339,7 @@ impl Services {
         self.check_code(Purpose::SignIn, &email, user_id, code, client)
             .await?;
         let user = account
-            .ok_or_else(|| AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
+            .ok_or_else(|| Error::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
         if user.is_disabled() {
             return self.refuse_disabled(&user.id, client).await;
         }
@@ -380,7 +372,7 @@ impl Services {
         keep: Option<&str>,
         clear_password: bool,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let now = now();
         let mut tx = self.db.begin().await?;
         let assignment = if clear_password {
@@ -402,13 +394,13 @@ impl Services {
         let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
         let mut verified = Event::new(EventKind::EmailVerified, client).user(user_id);
         if clear_password {
-            verified = verified.reason("password_cleared");
+            verified = verified.reason(EventReason::PasswordCleared);
         }
         record_in(&mut tx, verified).await?;
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, client)
                 .user(user_id)
-                .reason("address_proven")
+                .reason(EventReason::AddressProven)
                 .detail(ended.to_string());
             record_in(&mut tx, event).await?;
         }
@@ -422,7 +414,7 @@ impl Services {
         user: &UserRow,
         method: &str,
         client: &ClientInfo,
-    ) -> Result<(User, Issued), AppError> {
+    ) -> Result<(User, Issued), Error> {
         let issued = self.start_session(user, client).await?;
         self.logged_in(user, method, client).await?;
         Ok((user.to_user(), issued))
@@ -433,23 +425,22 @@ impl Services {
         user: &UserRow,
         method: &str,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let event = Event::new(EventKind::LoginSucceeded, client)
             .user(&user.id)
             .detail(method);
         self.record(event).await
     }
 
-    /// Remembers the language the user chose, for their mail.
-    pub async fn set_locale(&self, auth: &Auth, locale: Locale) -> Result<(), AppError> {
-        let tag = leptos_i18n::Locale::as_str(locale);
+    /// Keeps `tag` (`en`, `ko`) as the language the account's mail is in.
+    pub async fn set_locale(&self, auth: &Auth, tag: &str) -> Result<(), Error> {
         if auth.user.locale != tag {
             users::set_locale(&self.db, &auth.user.id, tag, now()).await?;
         }
         Ok(())
     }
 
-    pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, AppError> {
+    pub async fn update_username(&self, auth: &Auth, username: &str) -> Result<User, Error> {
         self.require_verified(auth, Feature::ChangeUsername)?;
         let username = validate::username(username)?;
         if username == auth.user.username {
@@ -470,11 +461,11 @@ impl Services {
 
     /// Refuses a sign-in to a disabled account, once its credentials were
     /// proven (so the refusal says nothing to someone guessing), and logs it.
-    async fn refuse_disabled<T>(&self, user_id: &str, client: &ClientInfo) -> Result<T, AppError> {
+    async fn refuse_disabled<T>(&self, user_id: &str, client: &ClientInfo) -> Result<T, Error> {
         self.record(
             Event::new(EventKind::LoginFailed, client)
                 .user(user_id)
-                .reason("disabled"),
+                .reason(EventReason::Disabled),
         )
         .await?;
         Err(account_disabled())
@@ -532,13 +523,13 @@ impl NewAccount {
         tx: &mut Transaction<'_, Any>,
         role: Role,
         client: &ClientInfo,
-    ) -> Result<UserRow, AppError> {
+    ) -> Result<UserRow, Error> {
         let new = NewUser {
             email: &self.email,
             username: &self.username,
             password_hash: &self.password_hash,
             role,
-            locale: leptos_i18n::Locale::as_str(client.locale),
+            locale: client.locale,
         };
         let user = users::insert(&mut **tx, new, now())
             .await
@@ -552,18 +543,18 @@ impl NewAccount {
     }
 }
 
-pub(super) fn account_disabled() -> AppError {
-    AppError::of(ErrorCode::AccountDisabled, Reason::AccountDisabled)
+pub(super) fn account_disabled() -> Error {
+    Error::of(ErrorCode::AccountDisabled, Reason::AccountDisabled)
 }
 
 /// Turns a unique-index refusal into the field error a form shows.
-pub(super) fn conflict_to_field(err: StoreError) -> AppError {
+pub(super) fn conflict_to_field(err: StoreError) -> Error {
     match err {
         StoreError::Conflict(name) if name.contains("email") => {
-            AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken).on("email")
+            Error::of(ErrorCode::EmailTaken, Reason::EmailTaken).on("email")
         }
         StoreError::Conflict(name) if name.contains("username") => {
-            AppError::of(ErrorCode::UsernameTaken, Reason::UsernameTaken).on("username")
+            Error::of(ErrorCode::UsernameTaken, Reason::UsernameTaken).on("username")
         }
         other => other.into(),
     }

@@ -113,15 +113,17 @@ pub struct AuthConfig {
     pub login_free_failures: (u64, u64),
 }
 
-impl AuthConfig {
-    /// Settings for tests: real crypto, cheap-ish hashing.
-    pub fn for_tests() -> Self {
+/// The defaults every deployment starts from; the server overrides what
+/// the environment sets, tests what they must. The secret is empty: a
+/// deployment must supply one (the server refuses to start without it).
+impl Default for AuthConfig {
+    fn default() -> Self {
         Self {
             verified_only: Vec::new(),
             product: "Latchkey".into(),
-            mail_from: "Latchkey <no-reply@latchkey.test>".into(),
+            mail_from: "Latchkey <no-reply@localhost>".into(),
             codes: CodeConfig::default(),
-            jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
+            jwt_secret: Vec::new(),
             issuer: "http://127.0.0.1:3000".into(),
             audience: "latchkey".into(),
             access_ttl: Duration::from_secs(15 * 60),
@@ -129,9 +131,8 @@ impl AuthConfig {
             refresh_grace: Duration::from_secs(10),
             hash_params: HashParams::default(),
             hash_workers: 2,
-            hash_queue_max: 2 * super::password::DEFAULT_JOBS_PER_WORKER,
-            // Tests sign many accounts up from one address.
-            signups_per_hour_per_ip: 100_000,
+            hash_queue_max: 2 * crate::password::DEFAULT_JOBS_PER_WORKER,
+            signups_per_hour_per_ip: 30,
             signup_hide_existing: false,
             mail_give_up_after: Duration::from_secs(24 * 3600),
             min_password_len: 8,
@@ -139,6 +140,19 @@ impl AuthConfig {
             public_url: "http://127.0.0.1:3000".into(),
             reset_ttl: Duration::from_secs(3600),
             login_free_failures: (5, 20),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Settings for tests: the defaults, with a fixed secret and room for
+    /// many sign-ups from one address.
+    pub fn for_tests() -> Self {
+        Self {
+            mail_from: "Latchkey <no-reply@latchkey.test>".into(),
+            jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
+            signups_per_hour_per_ip: 100_000,
+            ..Self::default()
         }
     }
 }

@@ -7,7 +7,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::config::AuthConfig;
+use crate::config::AuthConfig;
 use crate::model::Role;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -176,7 +176,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        crate::ssr::now()
+        crate::now()
     }
 
     #[test]

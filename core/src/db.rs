@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::error::{AppError, ErrorCode, Reason};
+use crate::error::{Error, ErrorCode, Reason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -81,21 +81,21 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-impl From<StoreError> for AppError {
+impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
-                AppError::unavailable()
+                Error::unavailable()
             }
-            StoreError::BadText => AppError::of(ErrorCode::InvalidInput, Reason::BadText),
+            StoreError::BadText => Error::of(ErrorCode::InvalidInput, Reason::BadText),
             StoreError::Ephemeral(e) => {
                 tracing::warn!(error = %e, "ephemeral store unavailable");
-                AppError::unavailable()
+                Error::unavailable()
             }
             other => {
                 tracing::error!(error = %other, "database error");
-                AppError::internal()
+                Error::internal()
             }
         }
     }

@@ -17,18 +17,18 @@
 
 use sqlx::FromRow;
 
-use super::accounts::NewAccount;
-use super::audit::{record_in, Event};
-use super::codes::Purpose;
-use super::db::StoreError;
-use super::email_change::address_reserved_in;
-use super::letters;
-use super::sessions::Issued;
-use super::tokens::{random_token, token_hash, well_formed};
-use super::users::{self, UserRow};
-use super::{now, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
+use crate::accounts::NewAccount;
+use crate::audit::{record_in, Event};
+use crate::codes::Purpose;
+use crate::db::StoreError;
+use crate::email_change::address_reserved_in;
+use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, Role, User};
+use crate::sessions::Issued;
+use crate::tokens::{random_token, token_hash, well_formed};
+use crate::users::{self, UserRow};
+use crate::Letter;
+use crate::{now, ClientInfo, Services};
 
 /// What a sign-up answers.
 pub enum SignUp {
@@ -61,7 +61,7 @@ impl Services {
         username: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<SignUp, AppError> {
+    ) -> Result<SignUp, Error> {
         if !self.config.signup_hide_existing {
             let (user, issued) = self.signup(email, username, password, client).await?;
             return Ok(SignUp::Started(user, issued));
@@ -77,7 +77,7 @@ impl Services {
         username: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<PendingSignup, AppError> {
+    ) -> Result<PendingSignup, Error> {
         self.limit_signups(client).await?;
         // Checked and hashed either way: the work does not depend on the
         // address.
@@ -126,19 +126,21 @@ impl Services {
         tokio::spawn(async move {
             let letter = match owner {
                 None if taken => return, // held by a revert link: nobody to tell
-                None => letters::code(
+                None => services.letter(
                     locale,
-                    &services.config.product,
-                    Purpose::SignUp,
                     &address,
-                    &code,
-                    ttl as u64 / 60,
+                    Letter::Code {
+                        purpose: Purpose::SignUp,
+                        code: &code,
+                        minutes: ttl as u64 / 60,
+                    },
                 ),
-                Some(owner) => letters::already_registered(
-                    letters::locale_of(&owner.locale),
-                    &services.config.product,
+                Some(owner) => services.letter(
+                    &owner.locale,
                     &address,
-                    &services.config.public_url,
+                    Letter::AlreadyRegistered {
+                        public_url: &services.config.public_url,
+                    },
                 ),
             };
             if let Err(err) = services.enqueue_mail(letter).await {
@@ -157,8 +159,8 @@ impl Services {
         code: &str,
         token: &str,
         client: &ClientInfo,
-    ) -> Result<(User, Issued), AppError> {
-        let email = super::validate::email(email)?;
+    ) -> Result<(User, Issued), Error> {
+        let email = crate::validate::email(email)?;
         // A malformed token still spends a try, like a wrong one.
         let token = if well_formed(token) { token } else { "" };
         self.check_bound_code(Purpose::SignUp, &email, None, Some(token), code, client)
@@ -175,14 +177,14 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         let pending = pending
-            .ok_or_else(|| AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
+            .ok_or_else(|| Error::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
         let account = NewAccount::from_parts(email, pending.username, pending.password_hash);
         let mut tx = self.db.begin().await?;
         // Taken since (the code page has no such fields): said for the form.
         let user = account
             .insert_in(&mut tx, Role::User, client)
             .await
-            .map_err(|e| AppError { field: None, ..e })?;
+            .map_err(|e| Error { field: None, ..e })?;
         sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
             .bind(&user.id)
             .execute(&mut *tx)
@@ -209,6 +211,6 @@ impl Services {
     }
 }
 
-fn username_taken() -> AppError {
-    AppError::of(ErrorCode::UsernameTaken, Reason::UsernameTaken).on("username")
+fn username_taken() -> Error {
+    Error::of(ErrorCode::UsernameTaken, Reason::UsernameTaken).on("username")
 }

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::db::{Db, StoreError};
+use crate::db::{Db, StoreError};
 use crate::model::{Role, User};
 
 #[derive(Debug, Clone, FromRow)]

@@ -4,11 +4,11 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::db::StoreError;
-use super::devices::describe;
-use super::{now, ClientInfo, Services};
-use crate::error::AppError;
-use crate::model::{ActivityEvent, ActivityPage, EventKind, UserRef};
+use crate::db::StoreError;
+use crate::devices::describe;
+use crate::error::Error;
+use crate::model::{ActivityEvent, ActivityPage, EventKind, EventReason, UserRef};
+use crate::{now, ClientInfo, Services};
 
 /// Longest page of events served at once.
 pub const MAX_PAGE: u32 = 200;
@@ -20,7 +20,7 @@ pub struct Event<'a> {
     pub client: &'a ClientInfo,
     pub user_id: Option<&'a str>,
     pub actor_id: Option<&'a str>,
-    pub reason: Option<&'a str>,
+    pub reason: Option<EventReason>,
     pub detail: Option<String>,
 }
 
@@ -50,7 +50,7 @@ impl<'a> Event<'a> {
         }
     }
 
-    pub fn reason(self, reason: &'a str) -> Self {
+    pub fn reason(self, reason: EventReason) -> Self {
         Self {
             reason: Some(reason),
             ..self
@@ -107,7 +107,8 @@ impl EventRow {
             at: self.at,
             kind,
             by_admin: self.actor_id.is_some() || self.reason.as_deref() == Some("cli"),
-            reason: self.reason,
+            // A reason this build does not know (a newer one wrote it) is left out.
+            reason: self.reason.as_deref().and_then(EventReason::parse),
             detail: self.detail,
             device: describe(self.user_agent.as_deref()),
             ip: self.ip,
@@ -139,7 +140,7 @@ where
         event = event.kind.as_str(),
         user_id = event.user_id,
         actor_id = event.actor_id,
-        reason = event.reason,
+        reason = event.reason.map(EventReason::as_str),
         "security event"
     );
     sqlx::query(
@@ -151,7 +152,7 @@ where
     .bind(event.kind.as_str())
     .bind(event.user_id)
     .bind(event.actor_id)
-    .bind(event.reason)
+    .bind(event.reason.map(EventReason::as_str))
     .bind(event.detail)
     .bind(event.client.ip.as_deref())
     .bind(
@@ -159,7 +160,7 @@ where
             .client
             .user_agent
             .as_deref()
-            .map(|ua| super::sessions::truncate(ua, 512)),
+            .map(|ua| crate::sessions::truncate(ua, 512)),
     )
     .execute(executor)
     .await?;
@@ -168,12 +169,12 @@ where
 
 impl Services {
     /// Records an event on its own.
-    pub async fn record(&self, event: Event<'_>) -> Result<(), AppError> {
+    pub async fn record(&self, event: Event<'_>) -> Result<(), Error> {
         Ok(insert(&self.db.pool, event).await?)
     }
 
     /// Events matching `filter`, newest first.
-    pub async fn activity(&self, filter: &ActivityFilter) -> Result<ActivityPage, AppError> {
+    pub async fn activity(&self, filter: &ActivityFilter) -> Result<ActivityPage, Error> {
         let limit = filter.limit.clamp(1, MAX_PAGE);
         let mut sql = String::from(
             "SELECT e.id, e.at, e.kind, e.user_id, e.actor_id, e.reason, e.detail, e.ip, e.user_agent, \
@@ -204,7 +205,7 @@ impl Services {
             .filter(|s| !s.is_empty())
         {
             let ip = bind(search.to_owned());
-            let like = bind(super::admin::like_pattern(search));
+            let like = bind(crate::admin::like_pattern(search));
             sql += &format!(
                 " AND (e.ip = {ip} OR u.email LIKE {like} ESCAPE '\\' OR u.username LIKE {like} ESCAPE '\\')"
             );
@@ -237,7 +238,7 @@ impl Services {
         &self,
         user_id: &str,
         before: Option<String>,
-    ) -> Result<ActivityPage, AppError> {
+    ) -> Result<ActivityPage, Error> {
         let mut page = self
             .activity(&ActivityFilter {
                 user_id: Some(user_id.to_owned()),

@@ -7,15 +7,14 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::Strength;
+use crate::error::{Error, ErrorCode, Reason};
 
 pub const MAX_PASSWORD_LEN: usize = 128;
 
 /// The 10,000 most common passwords of the Xato corpus, in rank order (as
 /// zxcvbn ships them, MIT), lower-case. Compared case-insensitively.
 static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../../data/common-passwords.txt")
+    include_str!("../data/common-passwords.txt")
         .lines()
         .collect()
 });
@@ -24,10 +23,10 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 const ESTIMATE_CHARS: usize = 48;
 
 /// Checks a new password for the account `email`/`username`.
-pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Result<(), AppError> {
+pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Result<(), Error> {
     let len = password.chars().count();
     if len < min_len {
-        return Err(AppError::counted(
+        return Err(Error::counted(
             ErrorCode::InvalidInput,
             Reason::PasswordTooShort,
             min_len as u64,
@@ -35,7 +34,7 @@ pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Res
         .on("password"));
     }
     if len > MAX_PASSWORD_LEN {
-        return Err(AppError::counted(
+        return Err(Error::counted(
             ErrorCode::InvalidInput,
             Reason::PasswordTooLong,
             MAX_PASSWORD_LEN as u64,
@@ -54,17 +53,41 @@ pub fn check(password: &str, min_len: usize, email: &str, username: &str) -> Res
     Ok(())
 }
 
+/// The live meter's reading of a candidate: the policy's verdict plus
+/// zxcvbn's estimate (0–4) and advice. The UI's wire type (`Strength`) is
+/// built from this with the refusal in words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Estimate {
+    pub score: u8,
+    /// The policy's refusal, as sign-up would answer it.
+    pub refused: Option<Error>,
+    /// zxcvbn's warning, in zxcvbn's English.
+    pub warning_text: Option<String>,
+    /// zxcvbn's advice, in zxcvbn's English.
+    pub suggestions: Vec<String>,
+    /// zxcvbn's warning by name (`this_is_a_top10_password`, …).
+    pub warning: Option<String>,
+    /// zxcvbn's advice by name (`add_another_word_or_two`, …).
+    pub tips: Vec<String>,
+}
+
+impl Estimate {
+    /// Whether sign-up, reset and change would accept it.
+    pub fn acceptable(&self) -> bool {
+        self.refused.is_none()
+    }
+}
+
 /// Scores a candidate for the live meter: the policy's verdict plus
 /// zxcvbn's estimate and advice. Email and username may be empty (sign-up
 /// before they are typed).
-pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> Strength {
+pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> Estimate {
     let verdict = check(password, min_len, email, username);
     if password.chars().count() > MAX_PASSWORD_LEN {
         // zxcvbn's cost grows with length; the verdict already says no.
-        return Strength {
-            message: verdict.as_ref().err().map(|e| e.message.clone()),
+        return Estimate {
             refused: verdict.err(),
-            ..Strength::default()
+            ..Estimate::default()
         };
     }
     let local = email.split('@').next().unwrap_or_default();
@@ -80,17 +103,13 @@ pub fn strength(password: &str, min_len: usize, email: &str, username: &str) -> 
     let feedback = estimate.feedback();
     let warning = feedback.and_then(|f| f.warning());
     let suggestions = feedback.map(|f| f.suggestions()).unwrap_or_default();
-    Strength {
+    Estimate {
         score: if verdict.is_ok() {
             u8::from(estimate.score())
         } else {
             0
         },
-        acceptable: verdict.is_ok(),
-        message: match &verdict {
-            Err(err) => Some(err.message.clone()),
-            Ok(()) => warning.map(|w| w.to_string()),
-        },
+        warning_text: warning.map(|w| w.to_string()),
         suggestions: suggestions.iter().map(ToString::to_string).collect(),
         warning: warning.map(|w| snake_name(&format!("{w:?}"))),
         tips: suggestions
@@ -118,8 +137,8 @@ fn snake_name(camel: &str) -> String {
     out
 }
 
-fn weak(reason: Reason) -> AppError {
-    AppError::of(ErrorCode::WeakPassword, reason).on("password")
+fn weak(reason: Reason) -> Error {
+    Error::of(ErrorCode::WeakPassword, reason).on("password")
 }
 
 #[cfg(test)]
@@ -182,14 +201,14 @@ mod tests {
     #[test]
     fn the_meter_agrees_with_the_policy() {
         let weak = strength("password1", 8, "", "");
-        assert!(!weak.acceptable && weak.score == 0 && weak.message.is_some());
+        assert!(!weak.acceptable() && weak.score == 0 && weak.refused.is_some());
         let mine = strength("ada-lovelace-99", 8, "ada@example.com", "lovelace");
-        assert!(!mine.acceptable);
+        assert!(!mine.acceptable());
         let strong = strength("correct horse battery staple", 8, "", "");
-        assert!(strong.acceptable && strong.score >= 3, "{strong:?}");
+        assert!(strong.acceptable() && strong.score >= 3, "{strong:?}");
         let meh = strength("abcdefgh1", 8, "", "");
-        assert!(meh.acceptable && meh.score <= 2, "{meh:?}");
-        assert!(!strength(&"x".repeat(500), 8, "", "").acceptable);
+        assert!(meh.acceptable() && meh.score <= 2, "{meh:?}");
+        assert!(!strength(&"x".repeat(500), 8, "", "").acceptable());
     }
 
     /// The slowest readings we know of at the longest length the meter

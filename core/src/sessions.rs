@@ -4,13 +4,13 @@
 
 use sqlx::FromRow;
 
-use super::audit::Event;
-use super::db::StoreError;
-use super::tokens::{random_token, token_hash};
-use super::users::UserRow;
-use super::{now, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::{EventKind, Role};
+use crate::audit::Event;
+use crate::db::StoreError;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::model::{EventKind, EventReason, Role};
+use crate::tokens::{random_token, token_hash};
+use crate::users::UserRow;
+use crate::{now, Auth, ClientInfo, Services};
 
 /// A pair of tokens handed to a client.
 #[derive(Debug, Clone)]
@@ -40,8 +40,8 @@ struct SignedIn {
     session_expires_at: i64,
 }
 
-fn session_ended() -> AppError {
-    AppError::of(ErrorCode::Unauthorized, Reason::SessionEnded)
+fn session_ended() -> Error {
+    Error::of(ErrorCode::Unauthorized, Reason::SessionEnded)
 }
 
 impl Services {
@@ -50,7 +50,7 @@ impl Services {
         &self,
         user: &UserRow,
         client: &ClientInfo,
-    ) -> Result<Issued, AppError> {
+    ) -> Result<Issued, Error> {
         let mut tx = self.db.begin().await?;
         let issued = self.start_session_in(&mut tx, user, client).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -64,7 +64,7 @@ impl Services {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: &UserRow,
         client: &ClientInfo,
-    ) -> Result<Issued, AppError> {
+    ) -> Result<Issued, Error> {
         let now = now();
         let session_id = uuid::Uuid::new_v4().to_string();
         let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
@@ -107,11 +107,7 @@ impl Services {
 
     /// Rotates a refresh token. A repeat inside the grace window gets the same
     /// successor; a repeat after it is treated as theft and ends the session.
-    pub async fn refresh(
-        &self,
-        token: &str,
-        client: &ClientInfo,
-    ) -> Result<(Issued, Auth), AppError> {
+    pub async fn refresh(&self, token: &str, client: &ClientInfo) -> Result<(Issued, Auth), Error> {
         let now = now();
         let hash = token_hash(token);
         let row: Option<RefreshRow> = sqlx::query_as(
@@ -156,9 +152,9 @@ impl Services {
                     .await?;
                 let event = Event::new(EventKind::SessionRevoked, client)
                     .user(&row.user_id)
-                    .reason("refresh_token_reuse");
+                    .reason(EventReason::RefreshTokenReuse);
                 self.record(event).await?;
-                return Err(AppError::of(ErrorCode::Unauthorized, Reason::TokenReused));
+                return Err(Error::of(ErrorCode::Unauthorized, Reason::TokenReused));
             }
         }
         // Winner and racing repeats all insert the same successor; the
@@ -180,7 +176,7 @@ impl Services {
             .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
 
-        let user = super::users::by_id(&self.db, &row.user_id)
+        let user = crate::users::by_id(&self.db, &row.user_id)
             .await?
             .filter(|u| !u.is_disabled())
             .ok_or_else(session_ended)?;
@@ -201,7 +197,7 @@ impl Services {
         Ok((issued, auth))
     }
 
-    async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, AppError> {
+    async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, Error> {
         let at: Option<(Option<i64>,)> =
             sqlx::query_as("SELECT rotated_at FROM refresh_tokens WHERE token_hash = $1")
                 .bind(hash)
@@ -216,7 +212,7 @@ impl Services {
         &self,
         access_token: &str,
         client: &ClientInfo,
-    ) -> Result<Option<Auth>, AppError> {
+    ) -> Result<Option<Auth>, Error> {
         let Some(claims) = self.tokens.verify_access(access_token) else {
             return Ok(None);
         };
@@ -224,7 +220,7 @@ impl Services {
             "SELECT {}, s.expires_at AS session_expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
-            super::users::COLUMNS
+            crate::users::COLUMNS
         ))
         .bind(&claims.sid)
         .bind(&claims.sub)
@@ -242,13 +238,13 @@ impl Services {
     }
 
     /// Ends the caller's session (log out).
-    pub async fn logout(&self, auth: &Auth) -> Result<(), AppError> {
+    pub async fn logout(&self, auth: &Auth) -> Result<(), Error> {
         self.revoke_session(&auth.session_id, "logout").await?;
         self.record(Event::new(EventKind::Logout, &auth.client).user(&auth.user.id))
             .await
     }
 
-    pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<(), AppError> {
+    pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<(), Error> {
         sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now())
             .bind(reason)
@@ -266,7 +262,7 @@ impl Services {
         user_id: &str,
         keep: Option<&str>,
         reason: &str,
-    ) -> Result<u64, AppError> {
+    ) -> Result<u64, Error> {
         let mut tx = self.db.begin().await?;
         let ended = revoke_user_sessions_in(&mut tx, user_id, keep, reason, now()).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -275,7 +271,7 @@ impl Services {
 }
 
 /// When a session was opened (its sign-in), if it exists.
-pub(super) async fn opened_at(db: &super::Db, session_id: &str) -> Result<Option<i64>, StoreError> {
+pub(super) async fn opened_at(db: &crate::Db, session_id: &str) -> Result<Option<i64>, StoreError> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(&db.pool)

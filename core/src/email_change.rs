@@ -7,25 +7,26 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::audit::{record_in, Event};
-use super::codes::Purpose;
-use super::config::Feature;
-use super::db::StoreError;
-use super::letters;
-use super::passwords::{link_invalid, link_used, spend_link_in};
-use super::sessions::revoke_user_sessions_in;
-use super::tokens::{random_token, token_hash};
-use super::users;
-use super::{now, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::{EventKind, User};
+use crate::audit::{record_in, Event};
+use crate::codes::Purpose;
+use crate::config::Feature;
+use crate::db::StoreError;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::limits::Rate;
+use crate::model::{EventKind, EventReason, User};
+use crate::passwords::{link_invalid, link_used, spend_link_in};
+use crate::sessions::revoke_user_sessions_in;
+use crate::tokens::{random_token, token_hash};
+use crate::users;
+use crate::Letter;
+use crate::{now, validate, Auth, ClientInfo, Services};
 
 /// How long the old address can undo a change: long enough for an owner
 /// back from a week away to notice the mail.
 pub const REVERT_TTL_SECS: i64 = 7 * 86_400;
 /// "This wasn't me" uses per client address an hour (each is a database
 /// write; the tokens themselves are 256-bit and cannot be guessed).
-const REVERTS_PER_IP: u32 = 30;
+const REVERTS_PER_IP: Rate = Rate::per_hour(30);
 
 #[derive(FromRow)]
 struct RevertRow {
@@ -60,11 +61,11 @@ impl Services {
         new_email: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, Error> {
         self.require_verified(auth, Feature::ChangeEmail)?;
         let new_email = validate::email(new_email).map_err(|e| e.with_field("new_email"))?;
         if new_email == auth.user.email {
-            return Err(AppError::invalid("new_email", Reason::SameEmail));
+            return Err(Error::invalid("new_email", Reason::SameEmail));
         }
         self.confirm_identity(auth, password, "password").await?;
         self.send_code(
@@ -88,7 +89,7 @@ impl Services {
         new_email: &str,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<User, AppError> {
+    ) -> Result<User, Error> {
         let new_email = validate::email(new_email)?;
         let user_id = auth.user.id.as_str();
         self.check_code(
@@ -104,7 +105,7 @@ impl Services {
         let mut tx = self.db.begin().await?;
         // Step two shows no address field: a taken address is reported for
         // the whole form.
-        let taken = || AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken);
+        let taken = || Error::of(ErrorCode::EmailTaken, Reason::EmailTaken);
         // Only from the address this request saw: a revert (or another
         // change) that committed meanwhile wins, and this one stops.
         let moved = sqlx::query(
@@ -121,7 +122,7 @@ impl Services {
             other => other.into(),
         })?;
         if moved.rows_affected() != 1 {
-            return Err(AppError::unauthorized());
+            return Err(Error::unauthorized());
         }
         // Checked after the write, in its transaction: a link committed by
         // now is seen, one committed later saw this row's lock.
@@ -144,7 +145,7 @@ impl Services {
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, client)
                 .user(user_id)
-                .reason("email_changed")
+                .reason(EventReason::EmailChanged)
                 .detail(ended.to_string());
             record_in(&mut tx, event).await?;
         }
@@ -172,13 +173,15 @@ impl Services {
                 .await
                 .map_err(StoreError::from)?;
             // In the transaction: the notice is the only copy of the link.
-            let notice = letters::email_changed(
-                letters::locale_of(&auth.user.locale),
-                &self.config.product,
+            let link = format!("{}/email/revert?token={token}", self.config.public_url);
+            let notice = self.letter(
+                &auth.user.locale,
                 &old_email,
-                &new_email,
-                &format!("{}/email/revert?token={token}", self.config.public_url),
-                REVERT_TTL_SECS / 86_400,
+                Letter::EmailChanged {
+                    new_email: &new_email,
+                    link: &link,
+                    days: REVERT_TTL_SECS / 86_400,
+                },
             );
             self.enqueue_mail_in(&mut tx, &notice).await?;
         }
@@ -192,7 +195,7 @@ impl Services {
     }
 
     /// What a revert link would undo, if it still works.
-    pub async fn check_revert_link(&self, token: &str) -> Result<PendingRevert, AppError> {
+    pub async fn check_revert_link(&self, token: &str) -> Result<PendingRevert, Error> {
         let row = self.revert_row(token).await?;
         Ok(PendingRevert {
             old_email: row.old_email,
@@ -212,15 +215,15 @@ impl Services {
         &self,
         token: &str,
         client: &ClientInfo,
-    ) -> Result<Reverted, AppError> {
+    ) -> Result<Reverted, Error> {
         if let Some(ip) = client.limit_key() {
-            self.limit(&format!("rl:email-revert:ip:{ip}"), REVERTS_PER_IP, 3600)
+            self.limit(&format!("rl:email-revert:ip:{ip}"), REVERTS_PER_IP)
                 .await?;
         }
         let row = self.revert_row(token).await?;
         let locale = users::by_id(&self.db, &row.user_id)
             .await?
-            .map(|u| letters::locale_of(&u.locale))
+            .map(|u| u.locale)
             .unwrap_or_default();
         let now = now();
         let mut tx = self.db.begin().await?;
@@ -236,7 +239,7 @@ impl Services {
         .await
         .map_err(|e| match StoreError::from(e) {
             // The reservation keeps the address free; this is the backstop.
-            StoreError::Conflict(_) => AppError::of(ErrorCode::EmailTaken, Reason::EmailTaken),
+            StoreError::Conflict(_) => Error::of(ErrorCode::EmailTaken, Reason::EmailTaken),
             other => other.into(),
         })?;
         if restored.rows_affected() != 1 {
@@ -257,21 +260,23 @@ impl Services {
             revoke_user_sessions_in(&mut tx, &row.user_id, None, "email_reverted", now).await?;
         let event = Event::new(EventKind::EmailChanged, client)
             .user(&row.user_id)
-            .reason("reverted")
+            .reason(EventReason::Reverted)
             .detail(format!("{} → {}", row.new_email, row.old_email));
         record_in(&mut tx, event).await?;
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, client)
                 .user(&row.user_id)
-                .reason("email_reverted")
+                .reason(EventReason::EmailReverted)
                 .detail(ended.to_string());
             record_in(&mut tx, event).await?;
         }
-        let letter = letters::email_reverted(
-            locale,
-            &self.config.product,
+        let signin_link = format!("{}/login/code", self.config.public_url);
+        let letter = self.letter(
+            &locale,
             &row.old_email,
-            &format!("{}/login/code", self.config.public_url),
+            Letter::EmailReverted {
+                signin_link: &signin_link,
+            },
         );
         self.enqueue_mail_in(&mut tx, &letter).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -283,8 +288,8 @@ impl Services {
     }
 
     /// The stored link for `token`, if it still works.
-    async fn revert_row(&self, token: &str) -> Result<RevertRow, AppError> {
-        if !super::tokens::well_formed(token) {
+    async fn revert_row(&self, token: &str) -> Result<RevertRow, Error> {
+        if !crate::tokens::well_formed(token) {
             return Err(link_invalid());
         }
         let row: Option<RevertRow> = sqlx::query_as(
@@ -300,7 +305,7 @@ impl Services {
             return Err(link_used());
         }
         if row.expires_at <= now() {
-            return Err(AppError::of(ErrorCode::LinkExpired, Reason::LinkExpired));
+            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
         }
         Ok(row)
     }

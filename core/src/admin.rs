@@ -5,25 +5,27 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::audit::{record_in, ActivityFilter, Event};
-use super::db::StoreError;
-use super::passwords::delete_user_in;
-use super::sessions::revoke_user_sessions_in;
-use super::users::{self, UserRow};
-use super::{now, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::{AdminUser, EventKind, Role, UserChange, UserDetail, UserPage, UserQuery};
+use crate::audit::{record_in, ActivityFilter, Event};
+use crate::db::StoreError;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::model::{
+    AdminUser, EventKind, EventReason, Role, UserChange, UserDetail, UserPage, UserQuery,
+};
+use crate::passwords::delete_user_in;
+use crate::sessions::revoke_user_sessions_in;
+use crate::users::{self, UserRow};
+use crate::{now, validate, Auth, ClientInfo, Services};
 
 pub const DEFAULT_PER_PAGE: u32 = 25;
 pub const MAX_PER_PAGE: u32 = 100;
 
 /// 403 unless `auth` is an administrator. The role comes from the database
 /// on every request, so a demotion takes effect at once.
-pub fn require_admin(auth: &Auth) -> Result<(), AppError> {
+pub fn require_admin(auth: &Auth) -> Result<(), Error> {
     if auth.user.role == Role::Admin {
         Ok(())
     } else {
-        Err(AppError::forbidden())
+        Err(Error::forbidden())
     }
 }
 
@@ -66,13 +68,13 @@ fn admin_columns() -> String {
     )
 }
 
-fn no_such_user() -> AppError {
-    AppError::of(ErrorCode::NotFound, Reason::NoSuchUser)
+fn no_such_user() -> Error {
+    Error::of(ErrorCode::NotFound, Reason::NoSuchUser)
 }
 
 impl Services {
     /// One page of users matching `query`, newest first.
-    pub async fn list_users(&self, query: &UserQuery) -> Result<UserPage, AppError> {
+    pub async fn list_users(&self, query: &UserQuery) -> Result<UserPage, Error> {
         let per_page = query
             .per_page
             .unwrap_or(DEFAULT_PER_PAGE)
@@ -139,7 +141,7 @@ impl Services {
         })
     }
 
-    async fn admin_user(&self, id: &str) -> Result<AdminUser, AppError> {
+    async fn admin_user(&self, id: &str) -> Result<AdminUser, Error> {
         let row: Option<AdminRow> = sqlx::query_as(&format!(
             "SELECT {} FROM users u WHERE u.id = $1",
             admin_columns()
@@ -152,7 +154,7 @@ impl Services {
     }
 
     /// A user with their live sessions and latest activity.
-    pub async fn user_detail(&self, id: &str) -> Result<UserDetail, AppError> {
+    pub async fn user_detail(&self, id: &str) -> Result<UserDetail, Error> {
         let user = self.admin_user(id).await?;
         let sessions = self.sessions_of(id, None).await?;
         let activity = self
@@ -177,9 +179,9 @@ impl Services {
         admin: &Auth,
         id: &str,
         change: &UserChange,
-    ) -> Result<AdminUser, AppError> {
+    ) -> Result<AdminUser, Error> {
         if change.email_verified == Some(false) {
-            return Err(AppError::invalid("email_verified", Reason::UnverifyRefused));
+            return Err(Error::invalid("email_verified", Reason::UnverifyRefused));
         }
         let demotes = change.role == Some(Role::User) || change.disabled == Some(true);
         let mut tx = self.db.begin().await?;
@@ -221,10 +223,10 @@ impl Services {
     }
 
     /// Mails the user a password-reset link on an admin's behalf.
-    pub async fn admin_send_reset(&self, admin: &Auth, id: &str) -> Result<(), AppError> {
+    pub async fn admin_send_reset(&self, admin: &Auth, id: &str) -> Result<(), Error> {
         let user = users::by_id(&self.db, id).await?.ok_or_else(no_such_user)?;
         if user.is_disabled() {
-            return Err(AppError::of(
+            return Err(Error::of(
                 ErrorCode::AccountDisabled,
                 Reason::DisabledNoReset,
             ));
@@ -240,7 +242,7 @@ impl Services {
         admin: &Auth,
         id: &str,
         session_id: Option<&str>,
-    ) -> Result<u64, AppError> {
+    ) -> Result<u64, Error> {
         let mut tx = self.db.begin().await?;
         user_in(&mut tx, id).await?;
         let now = now();
@@ -259,12 +261,12 @@ impl Services {
             None => revoke_user_sessions_in(&mut tx, id, None, "admin", now).await?,
         };
         if session_id.is_some() && ended == 0 {
-            return Err(AppError::of(ErrorCode::NotFound, Reason::NoSuchSession));
+            return Err(Error::of(ErrorCode::NotFound, Reason::NoSuchSession));
         }
         let event = Event::new(EventKind::SessionRevoked, &admin.client)
             .user(id)
             .actor(&admin.user.id)
-            .reason("admin")
+            .reason(EventReason::Admin)
             .detail(ended.to_string());
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -272,7 +274,7 @@ impl Services {
     }
 
     /// Deletes a user for good; the last enabled admin cannot be deleted.
-    pub async fn admin_delete_user(&self, admin: &Auth, id: &str) -> Result<(), AppError> {
+    pub async fn admin_delete_user(&self, admin: &Auth, id: &str) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         lock_admins(&mut tx).await?;
         let user = user_in(&mut tx, id).await?;
@@ -303,9 +305,9 @@ impl Services {
         username: &str,
         reset: bool,
         password: F,
-    ) -> Result<(AdminUser, bool), AppError>
+    ) -> Result<(AdminUser, bool), Error>
     where
-        F: FnOnce() -> Result<String, AppError>,
+        F: FnOnce() -> Result<String, Error>,
     {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
@@ -320,7 +322,7 @@ impl Services {
                 let user = user_in(&mut tx, &user.id).await?;
                 if user.email_verified == 0 {
                     if !reset {
-                        return Err(AppError::new(
+                        return Err(Error::detailed(
                             ErrorCode::Forbidden,
                             format!(
                                 "{email} has an account whose address was never verified: whoever \
@@ -334,7 +336,7 @@ impl Services {
                     users_set_in(&mut tx, &user.id, "password_hash = ''").await?;
                     let event = Event::new(EventKind::SessionRevoked, &cli)
                         .user(&user.id)
-                        .reason("cli")
+                        .reason(EventReason::Cli)
                         .detail(format!("{ended}"));
                     record_in(&mut tx, event).await?;
                 }
@@ -347,13 +349,13 @@ impl Services {
                 let user = account.insert_in(&mut tx, Role::User, &cli).await?;
                 let signup = Event::new(EventKind::SignUp, &cli)
                     .user(&user.id)
-                    .reason("cli");
+                    .reason(EventReason::Cli);
                 record_in(&mut tx, signup).await?;
                 (tx, user, true)
             }
         };
         let id = user.id.clone();
-        let event = |kind: EventKind| Event::new(kind, &cli).user(&id).reason("cli");
+        let event = |kind: EventKind| Event::new(kind, &cli).user(&id).reason(EventReason::Cli);
         if user.role != Role::Admin.as_str() {
             users_set_in(&mut tx, &id, role_assignment(Role::Admin)).await?;
             record_in(&mut tx, event(EventKind::RoleChanged).detail("admin")).await?;
@@ -384,7 +386,7 @@ async fn lock_admins(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
 
 /// Refuses (`last_admin`) when `user` is the only enabled administrator,
 /// about to be demoted, disabled or deleted. Call after [`lock_admins`].
-async fn keep_an_admin(tx: &mut Transaction<'_, Any>, user: &UserRow) -> Result<(), AppError> {
+async fn keep_an_admin(tx: &mut Transaction<'_, Any>, user: &UserRow) -> Result<(), Error> {
     if user.role != Role::Admin.as_str() || user.is_disabled() {
         return Ok(());
     }
@@ -396,12 +398,12 @@ async fn keep_an_admin(tx: &mut Transaction<'_, Any>, user: &UserRow) -> Result<
     .await
     .map_err(StoreError::from)?;
     if others == 0 {
-        return Err(AppError::of(ErrorCode::LastAdmin, Reason::LastAdmin));
+        return Err(Error::of(ErrorCode::LastAdmin, Reason::LastAdmin));
     }
     Ok(())
 }
 
-async fn user_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<UserRow, AppError> {
+async fn user_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<UserRow, Error> {
     let row: Option<UserRow> = sqlx::query_as(&format!(
         "SELECT {} FROM users u WHERE u.id = $1",
         users::COLUMNS

@@ -3,24 +3,26 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::accounts::account_disabled;
-use super::audit::{record_in, Event};
-use super::db::StoreError;
-use super::email_change::retire_reset_links_in;
-use super::letters;
-use super::password::Verified;
-use super::sessions::{revoke_user_sessions_in, Issued};
-use super::tokens::{random_token, token_hash};
-use super::users::{self, UserRow};
-use super::{now, policy, validate, Auth, ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::{EventKind, Strength, User};
+use crate::accounts::account_disabled;
+use crate::audit::{record_in, Event};
+use crate::db::StoreError;
+use crate::email_change::retire_reset_links_in;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::limits::Rate;
+use crate::model::{EventKind, User};
+use crate::password::Verified;
+use crate::policy::Estimate;
+use crate::sessions::{revoke_user_sessions_in, Issued};
+use crate::tokens::{random_token, token_hash};
+use crate::users::{self, UserRow};
+use crate::Letter;
+use crate::{now, policy, validate, Auth, ClientInfo, Services};
 
 /// Reset requests per address and per IP, per hour.
-const RESETS_PER_EMAIL: u32 = 5;
-const RESETS_PER_IP: u32 = 30;
+const RESETS_PER_EMAIL: Rate = Rate::per_hour(5);
+const RESETS_PER_IP: Rate = Rate::per_hour(30);
 /// Password checks (change, delete) per account, per hour.
-const CHECKS_PER_USER: u32 = 10;
+const CHECKS_PER_USER: Rate = Rate::per_hour(10);
 /// How recent a sign-in by code must be to stand in for the password of an
 /// account that has none.
 pub const REAUTH_WINDOW_SECS: i64 = 600;
@@ -34,7 +36,7 @@ struct ResetRow {
 
 /// Meter readings per client address a minute: a reading per pause in
 /// typing, several fields and forms, with room to spare.
-const STRENGTH_PER_MINUTE: u32 = 120;
+const STRENGTH_PER_MINUTE: Rate = Rate::per_minute(120);
 /// The longest a reading may take (the worst 128-character input measures
 /// far below it; see `policy`).
 const STRENGTH_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
@@ -44,18 +46,14 @@ impl Services {
     /// not `email` has an account: the lookup and the mail happen after the
     /// answer, in a task of their own.
     /// Returns the address as normalised, for the "check your inbox" answer.
-    pub async fn forgot_password(
-        &self,
-        email: &str,
-        client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<String, Error> {
         let email = validate::email(email)?;
         // The client's limit first: past it, no key per sprayed address.
         if let Some(ip) = client.limit_key() {
-            self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP, 3600)
+            self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP)
                 .await?;
         }
-        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL, 3600)
+        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL)
             .await?;
         let services = self.clone();
         let address = email.clone();
@@ -82,7 +80,7 @@ impl Services {
         user: &UserRow,
         actor: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let email = user.email.as_str();
         let now = now();
         let token = random_token();
@@ -104,12 +102,13 @@ impl Services {
             .await
             .map_err(StoreError::from)?;
         let link = format!("{}/reset?token={token}", self.config.public_url);
-        self.enqueue_mail(letters::reset(
-            letters::locale_of(&user.locale),
-            &self.config.product,
+        self.enqueue_mail(self.letter(
+            &user.locale,
             email,
-            &link,
-            ttl / 60,
+            Letter::Reset {
+                link: &link,
+                minutes: ttl / 60,
+            },
         ))
         .await?;
         let mut event = Event::new(EventKind::PasswordResetRequested, client).user(&user.id);
@@ -121,7 +120,7 @@ impl Services {
 
     /// Whether a reset link still works, for the page that shows its form;
     /// the account's email when it does.
-    pub async fn check_reset_link(&self, token: &str) -> Result<String, AppError> {
+    pub async fn check_reset_link(&self, token: &str) -> Result<String, Error> {
         self.reset_target(token).await.map(|user| user.email)
     }
 
@@ -132,9 +131,9 @@ impl Services {
         token: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<(User, Issued), AppError> {
+    ) -> Result<(User, Issued), Error> {
         if let Some(ip) = client.limit_key() {
-            self.limit(&format!("rl:reset-use:ip:{ip}"), RESETS_PER_IP, 3600)
+            self.limit(&format!("rl:reset-use:ip:{ip}"), RESETS_PER_IP)
                 .await?;
         }
         let user = self.reset_target(token).await?;
@@ -165,12 +164,8 @@ impl Services {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(letters::password_changed(
-            letters::locale_of(&user.locale),
-            &self.config.product,
-            &user.email,
-        ))
-        .await?;
+        self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::PasswordChanged))
+            .await?;
         let user = UserRow {
             email_verified: 1,
             ..user
@@ -186,12 +181,12 @@ impl Services {
         auth: &Auth,
         current: String,
         new: String,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let user = self
             .confirm_password(auth, current.clone(), "current_password")
             .await?;
         if new == current {
-            return Err(AppError::invalid("new_password", Reason::PasswordUnchanged));
+            return Err(Error::invalid("new_password", Reason::PasswordUnchanged));
         }
         policy::check(
             &new,
@@ -209,17 +204,13 @@ impl Services {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(letters::password_changed(
-            letters::locale_of(&user.locale),
-            &self.config.product,
-            &user.email,
-        ))
-        .await
+        self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::PasswordChanged))
+            .await
     }
 
     /// Deletes the account and everything hanging off it, once the password
     /// confirms it is the owner asking.
-    pub async fn delete_account(&self, auth: &Auth, password: String) -> Result<(), AppError> {
+    pub async fn delete_account(&self, auth: &Auth, password: String) -> Result<(), Error> {
         let user = self.confirm_password(auth, password, "password").await?;
         let mut tx = self.db.begin().await?;
         delete_user_in(&mut tx, &user.id).await?;
@@ -228,12 +219,8 @@ impl Services {
             .detail(user.email.clone());
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.enqueue_mail(letters::account_deleted(
-            letters::locale_of(&user.locale),
-            &self.config.product,
-            &user.email,
-        ))
-        .await
+        self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::AccountDeleted))
+            .await
     }
 
     /// The meter's reading for a candidate password. zxcvbn's cost grows
@@ -245,9 +232,9 @@ impl Services {
         email: &str,
         username: &str,
         client: &ClientInfo,
-    ) -> Result<Strength, AppError> {
+    ) -> Result<Estimate, Error> {
         if let Some(ip) = client.limit_key() {
-            self.limit(&format!("rl:strength:ip:{ip}"), STRENGTH_PER_MINUTE, 60)
+            self.limit(&format!("rl:strength:ip:{ip}"), STRENGTH_PER_MINUTE)
                 .await?;
         }
         let email = email.trim().to_lowercase();
@@ -258,17 +245,17 @@ impl Services {
         });
         match tokio::time::timeout(STRENGTH_BUDGET, reading).await {
             Ok(Ok(strength)) => Ok(strength),
-            Ok(Err(_)) => Err(AppError::internal()),
+            Ok(Err(_)) => Err(Error::internal()),
             Err(_) => {
                 tracing::warn!("password strength over its time budget");
-                Err(AppError::unavailable())
+                Err(Error::unavailable())
             }
         }
     }
 
     /// The account a reset link belongs to, if the link still works.
-    async fn reset_target(&self, token: &str) -> Result<UserRow, AppError> {
-        if !super::tokens::well_formed(token) {
+    async fn reset_target(&self, token: &str) -> Result<UserRow, Error> {
+        if !crate::tokens::well_formed(token) {
             return Err(link_invalid());
         }
         let row: Option<ResetRow> = sqlx::query_as(
@@ -283,7 +270,7 @@ impl Services {
             return Err(link_used());
         }
         if row.expires_at <= now() {
-            return Err(AppError::of(ErrorCode::LinkExpired, Reason::LinkExpired));
+            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
         }
         users::by_id(&self.db, &row.user_id)
             .await?
@@ -299,17 +286,17 @@ impl Services {
         auth: &Auth,
         password: String,
         field: &str,
-    ) -> Result<UserRow, AppError> {
+    ) -> Result<UserRow, Error> {
         let user = users::by_id(&self.db, &auth.user.id)
             .await?
-            .ok_or_else(AppError::unauthorized)?;
+            .ok_or_else(Error::unauthorized)?;
         if !user.password_hash.is_empty() {
             return self.confirm_password(auth, password, field).await;
         }
-        let opened = super::sessions::opened_at(&self.db, &auth.session_id).await?;
+        let opened = crate::sessions::opened_at(&self.db, &auth.session_id).await?;
         match opened {
             Some(at) if now() - at <= REAUTH_WINDOW_SECS => Ok(user),
-            _ => Err(AppError::counted(
+            _ => Err(Error::counted(
                 ErrorCode::ReauthRequired,
                 Reason::ReauthRequired,
                 (REAUTH_WINDOW_SECS / 60) as u64,
@@ -324,18 +311,17 @@ impl Services {
         auth: &Auth,
         password: String,
         field: &str,
-    ) -> Result<UserRow, AppError> {
+    ) -> Result<UserRow, Error> {
         self.limit(
             &format!("rl:password-check:{}", auth.user.id),
             CHECKS_PER_USER,
-            3600,
         )
         .await?;
         let user = users::by_id(&self.db, &auth.user.id)
             .await?
-            .ok_or_else(AppError::unauthorized)?;
+            .ok_or_else(Error::unauthorized)?;
         if password.is_empty() || password.len() > 1024 {
-            return Err(AppError::invalid(field, Reason::CurrentPasswordMissing));
+            return Err(Error::invalid(field, Reason::CurrentPasswordMissing));
         }
         match self
             .hasher
@@ -343,7 +329,7 @@ impl Services {
             .await?
         {
             Verified::Match { .. } => Ok(user),
-            Verified::Mismatch => Err(AppError::of(
+            Verified::Mismatch => Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::CurrentPasswordWrong,
             )
@@ -402,7 +388,7 @@ pub(super) async fn spend_link_in(
     table: &'static str,
     token: &str,
     now: i64,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let used = sqlx::query(&format!(
         "UPDATE {table} SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1"
     ))
@@ -417,10 +403,10 @@ pub(super) async fn spend_link_in(
     }
 }
 
-pub(super) fn link_invalid() -> AppError {
-    AppError::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
+pub(super) fn link_invalid() -> Error {
+    Error::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
 }
 
-pub(super) fn link_used() -> AppError {
-    AppError::of(ErrorCode::LinkExpired, Reason::LinkUsed)
+pub(super) fn link_used() -> Error {
+    Error::of(ErrorCode::LinkExpired, Reason::LinkUsed)
 }

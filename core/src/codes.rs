@@ -1,14 +1,16 @@
 //! Email one-time codes (docs/DESIGN.md "email code"): six CSPRNG digits handled as
 //! a string, stored only as an HMAC under `otp:{purpose}:{email}` for a short
-//! TTL, checked and consumed atomically, dead after five wrong tries.
+//! TTL, checked and consumed atomically, dead after `CodeConfig::max_tries`
+//! wrong tries.
 
 use rand::Rng;
 
-use super::audit::Event;
-use super::letters;
-use super::{ClientInfo, Services};
-use crate::error::{AppError, ErrorCode, Reason};
-use crate::model::EventKind;
+use crate::audit::Event;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::limits::Rate;
+use crate::model::{EventKind, EventReason};
+use crate::Letter;
+use crate::{ClientInfo, Services};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -47,13 +49,13 @@ pub fn generate_code() -> String {
 }
 
 /// The code as typed, or a field error: spaces and dashes are forgiven.
-pub fn normalise_code(raw: &str) -> Result<String, AppError> {
+pub fn normalise_code(raw: &str) -> Result<String, Error> {
     let code: String = raw
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Err(AppError::invalid("code", Reason::CodeFormat));
+        return Err(Error::invalid("code", Reason::CodeFormat));
     }
     Ok(code)
 }
@@ -87,7 +89,7 @@ impl Services {
         email: &str,
         account: (&str, &str),
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let owner = purpose.binds_owner().then_some(account.0);
         let code = self.issue_code(purpose, email, owner, client).await?;
         self.mail_code(purpose, email, account, &code, client).await
@@ -105,23 +107,21 @@ impl Services {
         email: &str,
         owner: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, Error> {
         let cfg = &self.config.codes;
         // The client's limit first: a client past it makes no key for the
         // addresses it sprays.
         if let Some(ip) = client.limit_key() {
             self.limit(
                 &format!("rl:code-send:ip:{ip}"),
-                cfg.sends_per_hour_per_ip,
-                3600,
+                Rate::per_hour(cfg.sends_per_hour_per_ip),
             )
             .await?;
         }
         self.start_cooldown(purpose, email).await?;
         self.limit(
             &format!("rl:code-send:email:{email}"),
-            cfg.sends_per_hour_per_email,
-            3600,
+            Rate::per_hour(cfg.sends_per_hour_per_email),
         )
         .await?;
         let code = generate_code();
@@ -140,15 +140,17 @@ impl Services {
         (user_id, locale): (&str, &str),
         code: &str,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let cfg = &self.config.codes;
-        self.enqueue_mail(letters::code(
-            letters::locale_of(locale),
-            &self.config.product,
-            purpose,
+        let minutes = cfg.ttl.as_secs() / 60;
+        self.enqueue_mail(self.letter(
+            locale,
             email,
-            code,
-            cfg.ttl.as_secs() / 60,
+            Letter::Code {
+                purpose,
+                code,
+                minutes,
+            },
         ))
         .await?;
         let event = Event::new(EventKind::CodeSent, client)
@@ -168,7 +170,7 @@ impl Services {
         user_id: Option<&str>,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let owner = user_id.filter(|_| purpose == Purpose::ChangeEmail);
         self.check_bound_code(purpose, email, user_id, owner, code, client)
             .await
@@ -183,13 +185,12 @@ impl Services {
         owner: Option<&str>,
         code: &str,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let code = normalise_code(code)?;
         if let Some(ip) = client.limit_key() {
             self.limit(
                 &format!("rl:code-check:ip:{ip}"),
-                self.config.codes.checks_per_hour_per_ip,
-                3600,
+                Rate::per_hour(self.config.codes.checks_per_hour_per_ip),
             )
             .await?;
         }
@@ -199,11 +200,11 @@ impl Services {
         let paused = guessing_key(purpose, email);
         if let Some(left) = self.ephemeral.remaining(&paused).await? {
             return Err(
-                AppError::rate_limited(left.as_secs().max(1), Reason::CodeGuessing).on("code"),
+                Error::rate_limited(left.as_secs().max(1), Reason::CodeGuessing).on("code"),
             );
         }
         let digest = self.code_digest(purpose, email, owner, &code);
-        use super::ephemeral::CodeCheck;
+        use crate::ephemeral::CodeCheck;
         let outcome = self
             .ephemeral
             .check_code(
@@ -218,9 +219,9 @@ impl Services {
         }
         let failure = match outcome {
             CodeCheck::Accepted => None,
-            CodeCheck::Wrong { tries_left: 0 } => Some("dead"),
-            CodeCheck::Wrong { .. } => Some("wrong"),
-            CodeCheck::Missing => Some("expired"),
+            CodeCheck::Wrong { tries_left: 0 } => Some(EventReason::Dead),
+            CodeCheck::Wrong { .. } => Some(EventReason::Wrong),
+            CodeCheck::Missing => Some(EventReason::Expired),
         };
         if let Some(reason) = failure {
             let mut event = Event::new(EventKind::CodeFailed, client)
@@ -234,16 +235,16 @@ impl Services {
         match outcome {
             CodeCheck::Accepted => Ok(()),
             CodeCheck::Wrong { tries_left: 0 } => {
-                Err(AppError::of(ErrorCode::CodeDead, Reason::CodeDead).on("code"))
+                Err(Error::of(ErrorCode::CodeDead, Reason::CodeDead).on("code"))
             }
-            CodeCheck::Wrong { tries_left } => Err(AppError::counted(
+            CodeCheck::Wrong { tries_left } => Err(Error::counted(
                 ErrorCode::CodeWrong,
                 Reason::CodeWrong,
                 u64::from(tries_left),
             )
             .on("code")),
             CodeCheck::Missing => {
-                Err(AppError::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))
+                Err(Error::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))
             }
         }
     }
@@ -257,7 +258,7 @@ impl Services {
         email: &str,
         user_id: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let cfg = &self.config.codes;
         let (wrong, left) = self
             .ephemeral
@@ -278,17 +279,13 @@ impl Services {
             "codes paused for an address"
         );
         let mut event = Event::new(EventKind::CodeFailed, client)
-            .reason("guessing")
+            .reason(EventReason::Guessing)
             .detail(purpose.as_str());
         if let Some(id) = user_id {
             event = event.user(id);
-            if let Some(user) = super::users::by_id(&self.db, id).await? {
-                self.enqueue_mail(letters::code_guessing(
-                    letters::locale_of(&user.locale),
-                    &self.config.product,
-                    email,
-                ))
-                .await?;
+            if let Some(user) = crate::users::by_id(&self.db, id).await? {
+                self.enqueue_mail(self.letter(&user.locale, email, Letter::CodeGuessing))
+                    .await?;
             }
         }
         self.record(event).await
@@ -311,7 +308,7 @@ impl Services {
     }
 
     /// Starts the resend cooldown for `email`, or refuses while one runs.
-    pub async fn start_cooldown(&self, purpose: Purpose, email: &str) -> Result<(), AppError> {
+    pub async fn start_cooldown(&self, purpose: Purpose, email: &str) -> Result<(), Error> {
         let key = cooldown_key(purpose, email);
         match self
             .ephemeral
@@ -321,30 +318,18 @@ impl Services {
             None => Ok(()),
             Some(left) => {
                 let secs = left.as_secs().max(1);
-                Err(AppError::rate_limited(secs, Reason::CodeCooldown))
+                Err(Error::rate_limited(secs, Reason::CodeCooldown))
             }
         }
     }
 
     /// Whole seconds until another code may be sent (0: now).
-    pub async fn resend_wait(&self, purpose: Purpose, email: &str) -> Result<u64, AppError> {
+    pub async fn resend_wait(&self, purpose: Purpose, email: &str) -> Result<u64, Error> {
         let left = self
             .ephemeral
             .remaining(&cooldown_key(purpose, email))
             .await?;
         Ok(left.map_or(0, |d| d.as_secs_f64().ceil() as u64))
-    }
-
-    /// Counts a hit against a fixed-window limit; over it, a 429.
-    pub async fn limit(&self, key: &str, limit: u32, window_secs: u64) -> Result<(), AppError> {
-        let window = std::time::Duration::from_secs(window_secs);
-        match self.ephemeral.hit(key, window, limit).await? {
-            None => Ok(()),
-            Some(left) => Err(AppError::rate_limited(
-                left.as_secs().max(1),
-                Reason::TooManyAttempts,
-            )),
-        }
     }
 }
 

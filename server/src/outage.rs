@@ -2,11 +2,11 @@
 //! app cannot render a page without knowing the session; in the request's
 //! language.
 
-use crate::i18n::td_string as t;
-use crate::locale::Locale;
+use app::i18n::td_string as t;
+use app::locale::Locale;
 
 pub fn page(locale: Locale) -> String {
-    let lang = leptos_i18n::Locale::as_str(locale);
+    let lang = app::locale::tag(locale);
     format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -1,14 +1,42 @@
 //! What each mail says, in the account's language, as text and HTML. The
-//! words live in the locale files next to the UI's.
+//! words live in the locale files next to the UI's; the domain says which
+//! letter to write (`latchkey_core::Letter`) and this writes it.
 
-use super::codes::Purpose;
-use super::mail::Email;
+use latchkey_core::{codes::Purpose, mail::Email, Letter, Letters};
+
 use crate::i18n::td_string as t;
 use crate::locale::Locale;
 
-/// The account's stored language (`users.locale`), English if unknown.
-pub fn locale_of(tag: &str) -> Locale {
-    crate::locale::from_tag(tag).unwrap_or_default()
+/// The letters, in the locale files' words.
+pub struct Translated;
+
+impl Letters for Translated {
+    fn write(&self, tag: &str, product: &str, to: &str, letter: Letter<'_>) -> Email {
+        // The account's stored language, English if unknown.
+        let locale = crate::locale::from_tag(tag).unwrap_or_default();
+        match letter {
+            Letter::Code {
+                purpose,
+                code: digits,
+                minutes,
+            } => code(locale, product, purpose, to, digits, minutes),
+            Letter::CodeGuessing => code_guessing(locale, product, to),
+            Letter::Reset { link, minutes } => reset(locale, product, to, link, minutes),
+            Letter::PasswordChanged => password_changed(locale, product, to),
+            Letter::AccountDeleted => account_deleted(locale, product, to),
+            Letter::EmailChanged {
+                new_email,
+                link,
+                days,
+            } => email_changed(locale, product, to, new_email, link, days),
+            Letter::EmailReverted { signin_link } => {
+                email_reverted(locale, product, to, signin_link)
+            }
+            Letter::AlreadyRegistered { public_url } => {
+                already_registered(locale, product, to, public_url)
+            }
+        }
+    }
 }
 
 /// A plain mail of paragraphs; `extra_html` goes after the first one.
@@ -48,7 +76,7 @@ fn compose(
 
 /// A one-time code. The code leads the subject, so it shows in a
 /// notification without opening the mail.
-pub fn code(
+fn code(
     locale: Locale,
     product: &str,
     purpose: Purpose,
@@ -93,7 +121,7 @@ pub fn code(
 }
 
 /// A password-reset link that works once, for `minutes`.
-pub fn reset(locale: Locale, product: &str, to: &str, link: &str, minutes: i64) -> Email {
+fn reset(locale: Locale, product: &str, to: &str, link: &str, minutes: i64) -> Email {
     let lasts = match minutes {
         60 => t!(locale, mail.reset_once_hour).to_owned(),
         m if m > 60 && m % 60 == 0 => t!(locale, mail.reset_once_hours, count = m / 60),
@@ -122,7 +150,7 @@ pub fn reset(locale: Locale, product: &str, to: &str, link: &str, minutes: i64) 
     )
 }
 
-pub fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
+fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
     compose(
         locale,
         product,
@@ -138,7 +166,7 @@ pub fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
 
 /// To the old address after an email change: what changed, and a link
 /// that undoes it, working once for `days`.
-pub fn email_changed(
+fn email_changed(
     locale: Locale,
     product: &str,
     to: &str,
@@ -171,7 +199,7 @@ pub fn email_changed(
 
 /// To an account's owner when someone signs up with its address while
 /// sign-up hides which addresses have accounts (`SIGNUP_HIDE_EXISTING`).
-pub fn already_registered(locale: Locale, product: &str, to: &str, public_url: &str) -> Email {
+fn already_registered(locale: Locale, product: &str, to: &str, public_url: &str) -> Email {
     compose(
         locale,
         product,
@@ -196,7 +224,7 @@ pub fn already_registered(locale: Locale, product: &str, to: &str, public_url: &
 }
 
 /// To the restored address once a change was undone.
-pub fn email_reverted(locale: Locale, product: &str, to: &str, signin_link: &str) -> Email {
+fn email_reverted(locale: Locale, product: &str, to: &str, signin_link: &str) -> Email {
     let signin = (
         format!("{}\n\n{signin_link}", t!(locale, mail.reverted_line2)),
         format!(
@@ -218,7 +246,7 @@ pub fn email_reverted(locale: Locale, product: &str, to: &str, signin_link: &str
 }
 
 /// Codes for the address were paused after too many wrong ones.
-pub fn code_guessing(locale: Locale, product: &str, to: &str) -> Email {
+fn code_guessing(locale: Locale, product: &str, to: &str) -> Email {
     compose(
         locale,
         product,
@@ -232,7 +260,7 @@ pub fn code_guessing(locale: Locale, product: &str, to: &str) -> Email {
     )
 }
 
-pub fn account_deleted(locale: Locale, product: &str, to: &str) -> Email {
+fn account_deleted(locale: Locale, product: &str, to: &str) -> Email {
     compose(
         locale,
         product,

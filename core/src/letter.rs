@@ -1,0 +1,54 @@
+//! What each mail says, as data. The words (in the account's language, as
+//! text and HTML) come from a [`Letters`] the edge supplies: the UI crate
+//! writes them from the same locale files as its pages.
+
+use crate::codes::Purpose;
+use crate::mail::Email;
+
+/// One mail Latchkey sends, with what it must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Letter<'a> {
+    /// A one-time code, valid for `minutes`.
+    Code {
+        purpose: Purpose,
+        code: &'a str,
+        minutes: u64,
+    },
+    /// Codes for this address were paused after too many wrong guesses.
+    CodeGuessing,
+    /// A password-reset link that works once, for `minutes`.
+    Reset {
+        link: &'a str,
+        minutes: i64,
+    },
+    PasswordChanged,
+    AccountDeleted,
+    /// To the old address: the address moved to `new_email`; `link` undoes
+    /// it for `days`.
+    EmailChanged {
+        new_email: &'a str,
+        link: &'a str,
+        days: i64,
+    },
+    /// The address is back; sign in by code at `signin_link`.
+    EmailReverted {
+        signin_link: &'a str,
+    },
+    /// Someone tried to sign up with an address that has an account.
+    AlreadyRegistered {
+        public_url: &'a str,
+    },
+}
+
+/// Writes letters. `locale` is the account's language tag (`en`, `ko`;
+/// anything else gets the default language).
+pub trait Letters: Send + Sync {
+    fn write(&self, locale: &str, product: &str, to: &str, letter: Letter<'_>) -> Email;
+}
+
+impl crate::Services {
+    /// `letter` to `to`, in `locale`, from this deployment.
+    pub fn letter(&self, locale: &str, to: &str, letter: Letter<'_>) -> Email {
+        self.letters.write(locale, &self.config.product, to, letter)
+    }
+}

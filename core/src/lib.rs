@@ -1,0 +1,87 @@
+//! Latchkey's domain: the flows (sign-up, log-in, codes, resets, sessions,
+//! administration), the rules they enforce and the stores they keep state
+//! in. No HTTP and no UI: the server's REST handlers and the app's server
+//! functions are thin wrappers over [`Services`], and words (error messages,
+//! mail text) are supplied by the edge. See docs/DESIGN.md.
+
+pub mod accounts;
+pub mod admin;
+pub mod audit;
+pub mod client;
+pub mod codes;
+pub mod config;
+pub mod db;
+pub mod devices;
+pub mod email_change;
+pub mod ephemeral;
+pub mod error;
+pub mod letter;
+pub mod limits;
+pub mod mail;
+pub mod password;
+pub mod passwords;
+pub mod policy;
+pub mod quiet_signup;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+pub mod validate;
+
+use std::sync::Arc;
+
+pub use client::{Auth, ClientInfo};
+pub use config::AuthConfig;
+pub use db::Db;
+pub use ephemeral::{EphemeralStore, MemoryStore, RedisStore};
+pub use error::{Error, ErrorCode, Reason};
+pub use latchkey_types::model;
+pub use letter::{Letter, Letters};
+pub use password::Hasher;
+pub use tokens::Tokens;
+
+/// Everything a flow needs; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    pub hasher: Arc<Hasher>,
+    pub tokens: Arc<Tokens>,
+    pub config: Arc<AuthConfig>,
+    /// Words for each mail, in the account's language (supplied by the UI).
+    pub letters: Arc<dyn Letters>,
+    /// Wakes the outbox worker when a mail is queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Services {
+    pub fn new(
+        db: Db,
+        ephemeral: Arc<dyn EphemeralStore>,
+        config: AuthConfig,
+        letters: Arc<dyn Letters>,
+    ) -> Self {
+        let hasher = Arc::new(
+            Hasher::new(config.hash_params.clone(), config.hash_workers)
+                .with_queue_limit(config.hash_queue_max),
+        );
+        let tokens = Arc::new(Tokens::new(&config));
+        Self {
+            db,
+            ephemeral,
+            hasher,
+            tokens,
+            config: Arc::new(config),
+            letters,
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+}
+
+/// Current time in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,130 @@
+//! What an error is, for machines: a stable code (which decides the HTTP
+//! status) and a finer reason, which the UI translates. Neither carries
+//! text: words belong to the edge that shows them.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, machine-readable error codes. Clients match on these, never on text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    EmailTaken,
+    UsernameTaken,
+    InvalidCredentials,
+    AccountDisabled,
+    EmailUnverified,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    CodeWrong,
+    CodeExpired,
+    CodeDead,
+    WeakPassword,
+    LinkInvalid,
+    LinkExpired,
+    Unavailable,
+    BadRequest,
+    PayloadTooLarge,
+    /// The change would leave no enabled administrator.
+    LastAdmin,
+    /// The change needs a fresh proof of identity (sign in again).
+    ReauthRequired,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status the JSON API answers with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidInput => 422,
+            Self::EmailTaken | Self::UsernameTaken => 409,
+            Self::InvalidCredentials | Self::Unauthorized => 401,
+            Self::AccountDisabled
+            | Self::EmailUnverified
+            | Self::Forbidden
+            | Self::ReauthRequired => 403,
+            Self::NotFound => 404,
+            Self::RateLimited => 429,
+            Self::CodeWrong | Self::CodeDead => 422,
+            Self::CodeExpired | Self::LinkExpired => 410,
+            Self::WeakPassword => 422,
+            Self::LinkInvalid => 400,
+            Self::Unavailable => 503,
+            Self::BadRequest => 400,
+            Self::PayloadTooLarge => 413,
+            Self::LastAdmin => 409,
+            Self::Internal => 500,
+        }
+    }
+}
+
+/// Which message an error carries: a stable name API clients may match on
+/// (finer than `code`), and the key the UI translates it by. The English
+/// `message` is this reason's English text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    EmailMissing,
+    EmailInvalid,
+    UsernameLength,
+    UsernameChars,
+    LoginMissing,
+    PasswordMissing,
+    CurrentPasswordMissing,
+    /// `count`: the minimum length.
+    PasswordTooShort,
+    /// `count`: the maximum length.
+    PasswordTooLong,
+    PasswordsDiffer,
+    PasswordUnchanged,
+    PasswordCommon,
+    PasswordPersonal,
+    CodeFormat,
+    AlreadyVerified,
+    SameEmail,
+    ConfirmUsername,
+    UnverifyRefused,
+    UnknownChoice,
+    BadText,
+    EmailTaken,
+    UsernameTaken,
+    WrongCredentials,
+    CurrentPasswordWrong,
+    AccountDisabled,
+    DisabledNoReset,
+    VerifyFirst,
+    SignInRequired,
+    SessionEnded,
+    TokenReused,
+    AdminOnly,
+    CrossSite,
+    NoSuchSession,
+    NoSuchUser,
+    /// `count`: seconds to wait.
+    CodeCooldown,
+    /// `count`: seconds to wait.
+    LoginThrottled,
+    TooManyAttempts,
+    /// `count`: tries left.
+    CodeWrong,
+    CodeDead,
+    /// `count`: seconds until codes for the address work again.
+    CodeGuessing,
+    CodeExpired,
+    LinkInvalid,
+    LinkExpired,
+    LinkUsed,
+    ResetOtherAccount,
+    /// `count`: minutes a fresh sign-in counts as proof.
+    ReauthRequired,
+    LastAdmin,
+    Unavailable,
+    Unreachable,
+    BadRequest,
+    TooLarge,
+    Internal,
+}

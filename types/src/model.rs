@@ -1,0 +1,373 @@
+//! Data shared by the server and the browser.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user as shown to the user themself (never includes secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub role: Role,
+    pub email_verified: bool,
+    pub created_at: i64,
+    /// The language of their mail and, when signed in, their pages: `en`
+    /// or `ko`.
+    pub locale: String,
+    /// Whether the account has a password (one signed up by another
+    /// person's address and then claimed by its owner may not: its owner
+    /// signs in by emailed code, or sets one with a reset link).
+    #[serde(default)]
+    pub has_password: bool,
+}
+
+/// The signed-in user plus what the current session token says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: User,
+    pub session_id: String,
+    /// Unix seconds at which the current access token expires.
+    pub access_expires_at: i64,
+    /// Unix seconds at which this session ends (signed in until).
+    pub session_expires_at: i64,
+}
+
+/// One signed-in device, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    pub id: String,
+    /// "Chrome 131 · Linux" from the user agent; None when it says nothing.
+    pub device: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// What happened, in the security activity log. The names are stable: API
+/// clients and the UI match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    SignUp,
+    LoginSucceeded,
+    /// `reason`: `wrong_password`, `unknown_account` or `disabled`.
+    LoginFailed,
+    /// Repeated failures started a wait for this account name or IP.
+    LoginThrottled,
+    /// `detail`: the purpose (`verify`, `change`, `signin`).
+    CodeSent,
+    /// `reason`: `wrong`, `dead` or `expired`; `detail`: the purpose.
+    CodeFailed,
+    EmailVerified,
+    /// `detail`: `old → new`.
+    EmailChanged,
+    /// `detail`: `old → new`.
+    UsernameChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    PasswordChanged,
+    Logout,
+    /// `reason` says why; `detail` how many, when more than one.
+    SessionRevoked,
+    AccountDeleted,
+    /// Admin actions (always with an actor, or `reason: cli`).
+    UserDisabled,
+    UserEnabled,
+    /// `detail`: the new role.
+    RoleChanged,
+    /// The outbox gave up on a mail; `detail`: its recipient.
+    MailFailed,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 19] = [
+        Self::SignUp,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::LoginThrottled,
+        Self::CodeSent,
+        Self::CodeFailed,
+        Self::EmailVerified,
+        Self::EmailChanged,
+        Self::UsernameChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+        Self::Logout,
+        Self::SessionRevoked,
+        Self::AccountDeleted,
+        Self::UserDisabled,
+        Self::UserEnabled,
+        Self::RoleChanged,
+        Self::MailFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignUp => "sign_up",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::LoginThrottled => "login_throttled",
+            Self::CodeSent => "code_sent",
+            Self::CodeFailed => "code_failed",
+            Self::EmailVerified => "email_verified",
+            Self::EmailChanged => "email_changed",
+            Self::UsernameChanged => "username_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
+            Self::Logout => "logout",
+            Self::SessionRevoked => "session_revoked",
+            Self::AccountDeleted => "account_deleted",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::RoleChanged => "role_changed",
+            Self::MailFailed => "mail_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Why an event happened, when its kind alone does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventReason {
+    /// Log-in failures.
+    WrongPassword,
+    UnknownAccount,
+    Disabled,
+    /// Throttling: which budget ran out (`detail`: the failures counted).
+    Ip,
+    Account,
+    /// Code failures.
+    Wrong,
+    Dead,
+    Expired,
+    Guessing,
+    /// Ended sessions.
+    Logout,
+    EndedByUser,
+    SignedOutElsewhere,
+    RefreshTokenReuse,
+    EmailChanged,
+    EmailReverted,
+    /// An administrator acted.
+    Admin,
+    /// The operator's command line acted (no admin account).
+    Cli,
+    /// An address change was undone from the old mailbox.
+    Reverted,
+    /// Verification: the password set before the address was proven was
+    /// cleared; the address was proven by the code.
+    PasswordCleared,
+    AddressProven,
+}
+
+impl EventReason {
+    pub const ALL: [EventReason; 20] = [
+        Self::WrongPassword,
+        Self::UnknownAccount,
+        Self::Disabled,
+        Self::Ip,
+        Self::Account,
+        Self::Wrong,
+        Self::Dead,
+        Self::Expired,
+        Self::Guessing,
+        Self::Logout,
+        Self::EndedByUser,
+        Self::SignedOutElsewhere,
+        Self::RefreshTokenReuse,
+        Self::EmailChanged,
+        Self::EmailReverted,
+        Self::Admin,
+        Self::Cli,
+        Self::Reverted,
+        Self::PasswordCleared,
+        Self::AddressProven,
+    ];
+
+    /// The name stored in the log (and sent on the wire).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WrongPassword => "wrong_password",
+            Self::UnknownAccount => "unknown_account",
+            Self::Disabled => "disabled",
+            Self::Ip => "ip",
+            Self::Account => "account",
+            Self::Wrong => "wrong",
+            Self::Dead => "dead",
+            Self::Expired => "expired",
+            Self::Guessing => "guessing",
+            Self::Logout => "logout",
+            Self::EndedByUser => "ended_by_user",
+            Self::SignedOutElsewhere => "signed_out_elsewhere",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::EmailChanged => "email_changed",
+            Self::EmailReverted => "email_reverted",
+            Self::Admin => "admin",
+            Self::Cli => "cli",
+            Self::Reverted => "reverted",
+            Self::PasswordCleared => "password_cleared",
+            Self::AddressProven => "address_proven",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// An account named by an event; `username`/`email` are None once the
+/// account is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserRef {
+    pub id: String,
+    pub username: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One entry of the security activity log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityEvent {
+    pub id: String,
+    pub at: i64,
+    pub kind: EventKind,
+    pub reason: Option<EventReason>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    /// "Chrome 131 · Linux", from the user agent.
+    pub device: Option<String>,
+    /// Done by an administrator (or the operator's command line).
+    pub by_admin: bool,
+    /// The account it happened to (admin views only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserRef>,
+    /// The administrator who did it (admin views only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<UserRef>,
+}
+
+/// A page of the activity log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityPage {
+    pub events: Vec<ActivityEvent>,
+    /// Pass as `before` for the next (older) page; None on the last one.
+    pub next_before: Option<String>,
+}
+
+/// A user as an administrator sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminUser {
+    #[serde(flatten)]
+    pub user: User,
+    pub disabled: bool,
+    /// Last use of any session (unix seconds).
+    pub last_seen_at: Option<i64>,
+}
+
+/// One page of the admin user list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserPage {
+    pub users: Vec<AdminUser>,
+    /// Users matching the filters, on all pages.
+    pub total: i64,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Everything the admin console shows about one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserDetail {
+    pub user: AdminUser,
+    /// Live sessions, most recently used first.
+    pub sessions: Vec<SessionInfo>,
+    /// Their latest activity.
+    pub activity: Vec<ActivityEvent>,
+}
+
+/// The admin user list's search, filters and page (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct UserQuery {
+    /// Part of an email or username.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+    pub verified: Option<bool>,
+    pub disabled: Option<bool>,
+    /// 1-based; default 1.
+    pub page: Option<u32>,
+    /// 1–100; default 25.
+    pub per_page: Option<u32>,
+}
+
+/// What an admin changes about a user; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// Disabling ends every session of the user.
+    pub disabled: Option<bool>,
+    /// Only `true`: mark the address verified by hand.
+    pub email_verified: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_round_trip_and_match_the_wire() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        for reason in EventReason::ALL {
+            assert_eq!(EventReason::parse(reason.as_str()), Some(reason));
+            let wire = serde_json::to_string(&reason).unwrap();
+            assert_eq!(wire, format!("\"{}\"", reason.as_str()));
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! words live in the locale files next to the UI's; the domain says which
 //! letter to write (`latchkey_core::Letter`) and this writes it.
 
-use latchkey_core::{codes::Purpose, mail::Email, Letter, Letters};
+use latchkey_core::{codes::Purpose, outbox::Email, Letter, Letters};
 
 use crate::i18n::td_string as t;
 use crate::locale::Locale;

@@ -28,8 +28,8 @@ pub struct Strength {
 }
 
 #[cfg(feature = "ssr")]
-impl From<latchkey_core::policy::Estimate> for Strength {
-    fn from(estimate: latchkey_core::policy::Estimate) -> Self {
+impl From<latchkey_core::password_policy::Estimate> for Strength {
+    fn from(estimate: latchkey_core::password_policy::Estimate) -> Self {
         let acceptable = estimate.acceptable();
         let refused = estimate.refused.map(crate::error::AppError::from);
         Self {

@@ -8,13 +8,13 @@ use crate::config::Feature;
 use crate::db::StoreError;
 use crate::email_change::address_reserved_in;
 use crate::error::{Error, ErrorCode, Reason};
+use crate::hashing::Verified;
 use crate::limits::Rate;
 use crate::model::{EventKind, EventReason, Role, User};
-use crate::password::Verified;
 use crate::sessions::{revoke_user_sessions_in, Issued};
 use crate::throttle::Subject;
-use crate::users::{self, NewUser, UserRow};
-use crate::{now, policy, validate, Auth, ClientInfo, Services};
+use crate::user_store::{self, NewUser, UserRow};
+use crate::{now, password_policy, validate, Auth, ClientInfo, Services};
 
 /// Longest password we will even hash on log-in (the policy caps new ones at 128).
 const MAX_LOGIN_PASSWORD: usize = 1024;
@@ -39,7 +39,10 @@ impl Services {
             // transaction ends first: on SQLite it holds the write lock.)
             Err(err) if err.code == ErrorCode::UsernameTaken => {
                 drop(tx);
-                if users::by_login(&self.db, &account.email).await?.is_some() {
+                if user_store::by_login(&self.db, &account.email)
+                    .await?
+                    .is_some()
+                {
                     return Err(conflict_to_field(StoreError::Conflict("email".into())));
                 }
                 return Err(err);
@@ -94,7 +97,7 @@ impl Services {
     ) -> Result<NewAccount, Error> {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
-        policy::check(&password, self.config.min_password_len, &email, &username)?;
+        password_policy::check(&password, self.config.min_password_len, &email, &username)?;
         let password_hash = self.hasher.hash(password).await?;
         Ok(NewAccount {
             email,
@@ -132,7 +135,7 @@ impl Services {
                 Reason::WrongCredentials,
             ));
         }
-        let row = users::by_login(&self.db, &login).await?;
+        let row = user_store::by_login(&self.db, &login).await?;
         let device = row.as_ref().and_then(|r| self.known_device(r, client));
         let subject = match (&row, device) {
             (Some(_), Some(device)) => Subject::Device(device),
@@ -230,7 +233,7 @@ impl Services {
         user_id: &str,
         client: &ClientInfo,
     ) -> Result<Option<String>, Error> {
-        let Some(user) = users::by_id(&self.db, user_id).await? else {
+        let Some(user) = user_store::by_id(&self.db, user_id).await? else {
             return Ok(None);
         };
         Ok(self
@@ -283,7 +286,7 @@ impl Services {
 
     /// Refuses `feature` to an unverified account when the operator reserved
     /// it for verified addresses.
-    pub fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), Error> {
+    pub(crate) fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), Error> {
         if auth.user.email_verified || !self.config.verified_only.contains(&feature) {
             return Ok(());
         }
@@ -302,7 +305,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<String, Error> {
         let email = validate::email(email)?;
-        let account = users::by_login(&self.db, &email)
+        let account = user_store::by_login(&self.db, &email)
             .await?
             .filter(|user| !user.is_disabled());
         let code = self
@@ -334,7 +337,7 @@ impl Services {
         let email = validate::email(email)?;
         // Looked up first, so a failed try is logged against the account;
         // every answer does this lookup, so its time tells nothing.
-        let account = users::by_login(&self.db, &email).await?;
+        let account = user_store::by_login(&self.db, &email).await?;
         let user_id = account.as_ref().map(|u| u.id.as_str());
         self.check_code(Purpose::SignIn, &email, user_id, code, client)
             .await?;
@@ -435,7 +438,7 @@ impl Services {
     /// Keeps `tag` (`en`, `ko`) as the language the account's mail is in.
     pub async fn set_locale(&self, auth: &Auth, tag: &str) -> Result<(), Error> {
         if auth.user.locale != tag {
-            users::set_locale(&self.db, &auth.user.id, tag, now()).await?;
+            user_store::set_locale(&self.db, &auth.user.id, tag, now()).await?;
         }
         Ok(())
     }
@@ -446,7 +449,7 @@ impl Services {
         if username == auth.user.username {
             return Ok(auth.user.clone());
         }
-        users::set_username(&self.db, &auth.user.id, &username, now())
+        user_store::set_username(&self.db, &auth.user.id, &username, now())
             .await
             .map_err(conflict_to_field)?;
         let event = Event::new(EventKind::UsernameChanged, &auth.client)
@@ -531,7 +534,7 @@ impl NewAccount {
             role,
             locale: client.locale,
         };
-        let user = users::insert(&mut **tx, new, now())
+        let user = user_store::insert(&mut **tx, new, now())
             .await
             .map_err(conflict_to_field)?;
         // After the write, in its transaction: a revert link committed by

@@ -9,11 +9,12 @@ use crate::audit::{record_in, ActivityFilter, Event};
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{
-    AdminUser, EventKind, EventReason, Role, UserChange, UserDetail, UserPage, UserQuery,
+    AdminAction, AdminUser, EventKind, EventReason, Role, UserChange, UserDetail, UserPage,
+    UserQuery,
 };
 use crate::passwords::delete_user_in;
 use crate::sessions::revoke_user_sessions_in;
-use crate::users::{self, UserRow};
+use crate::user_store::{self, UserRow};
 use crate::{now, validate, Auth, ClientInfo, Services};
 
 pub const DEFAULT_PER_PAGE: u32 = 25;
@@ -64,7 +65,7 @@ impl AdminRow {
 fn admin_columns() -> String {
     format!(
         "{}, (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at",
-        users::COLUMNS
+        user_store::COLUMNS
     )
 }
 
@@ -73,6 +74,64 @@ fn no_such_user() -> Error {
 }
 
 impl Services {
+    /// One of the console's actions on user `id`; `session` names the
+    /// session for `EndSession` (none named ends none).
+    pub async fn admin_act(
+        &self,
+        admin: &Auth,
+        id: &str,
+        action: AdminAction,
+        session: Option<&str>,
+    ) -> Result<(), Error> {
+        let change = |change: UserChange| async move {
+            self.change_user(admin, id, &change).await.map(drop)
+        };
+        match action {
+            AdminAction::Disable => {
+                change(UserChange {
+                    disabled: Some(true),
+                    ..UserChange::default()
+                })
+                .await
+            }
+            AdminAction::Enable => {
+                change(UserChange {
+                    disabled: Some(false),
+                    ..UserChange::default()
+                })
+                .await
+            }
+            AdminAction::MakeAdmin => {
+                change(UserChange {
+                    role: Some(Role::Admin),
+                    ..UserChange::default()
+                })
+                .await
+            }
+            AdminAction::MakeMember => {
+                change(UserChange {
+                    role: Some(Role::User),
+                    ..UserChange::default()
+                })
+                .await
+            }
+            AdminAction::VerifyEmail => {
+                change(UserChange {
+                    email_verified: Some(true),
+                    ..UserChange::default()
+                })
+                .await
+            }
+            AdminAction::SendReset => self.admin_send_reset(admin, id).await,
+            AdminAction::EndSessions => self.admin_revoke_sessions(admin, id, None).await.map(drop),
+            // Never "all": a missing session id matches none.
+            AdminAction::EndSession => self
+                .admin_revoke_sessions(admin, id, Some(session.unwrap_or_default()))
+                .await
+                .map(drop),
+        }
+    }
+
     /// One page of users matching `query`, newest first.
     pub async fn list_users(&self, query: &UserQuery) -> Result<UserPage, Error> {
         let per_page = query
@@ -160,7 +219,7 @@ impl Services {
         let activity = self
             .activity(&ActivityFilter {
                 user_id: Some(id.to_owned()),
-                limit: 20,
+                limit: Some(20),
                 ..ActivityFilter::default()
             })
             .await?
@@ -224,7 +283,9 @@ impl Services {
 
     /// Mails the user a password-reset link on an admin's behalf.
     pub async fn admin_send_reset(&self, admin: &Auth, id: &str) -> Result<(), Error> {
-        let user = users::by_id(&self.db, id).await?.ok_or_else(no_such_user)?;
+        let user = user_store::by_id(&self.db, id)
+            .await?
+            .ok_or_else(no_such_user)?;
         if user.is_disabled() {
             return Err(Error::of(
                 ErrorCode::AccountDisabled,
@@ -315,7 +376,7 @@ impl Services {
             user_agent: Some("latchkey create-admin".into()),
             ..ClientInfo::default()
         };
-        let (mut tx, user, created) = match users::by_login(&self.db, &email).await? {
+        let (mut tx, user, created) = match user_store::by_login(&self.db, &email).await? {
             Some(user) => {
                 let mut tx = self.db.begin().await?;
                 // Re-read in the transaction the changes below apply in.
@@ -406,7 +467,7 @@ async fn keep_an_admin(tx: &mut Transaction<'_, Any>, user: &UserRow) -> Result<
 async fn user_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<UserRow, Error> {
     let row: Option<UserRow> = sqlx::query_as(&format!(
         "SELECT {} FROM users u WHERE u.id = $1",
-        users::COLUMNS
+        user_store::COLUMNS
     ))
     .bind(id)
     .fetch_optional(&mut **tx)

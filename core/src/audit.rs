@@ -5,13 +5,15 @@
 use sqlx::{Any, FromRow, Transaction};
 
 use crate::db::StoreError;
-use crate::devices::describe;
 use crate::error::Error;
 use crate::model::{ActivityEvent, ActivityPage, EventKind, EventReason, UserRef};
+use crate::own_sessions::describe;
 use crate::{now, ClientInfo, Services};
 
 /// Longest page of events served at once.
 pub const MAX_PAGE: u32 = 200;
+/// The page a caller gets when it names no length.
+pub const DEFAULT_PAGE: u32 = 50;
 
 /// An event about to be recorded.
 #[derive(Debug, Clone)]
@@ -77,7 +79,8 @@ pub struct ActivityFilter {
     pub admin_only: bool,
     /// Older than this event id (the previous page's `next_before`).
     pub before: Option<String>,
-    pub limit: u32,
+    /// Events per page: `DEFAULT_PAGE` unless given, at most `MAX_PAGE`.
+    pub limit: Option<u32>,
 }
 
 #[derive(FromRow)]
@@ -175,7 +178,7 @@ impl Services {
 
     /// Events matching `filter`, newest first.
     pub async fn activity(&self, filter: &ActivityFilter) -> Result<ActivityPage, Error> {
-        let limit = filter.limit.clamp(1, MAX_PAGE);
+        let limit = filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let mut sql = String::from(
             "SELECT e.id, e.at, e.kind, e.user_id, e.actor_id, e.reason, e.detail, e.ip, e.user_agent, \
                     u.username AS user_username, u.email AS user_email, \
@@ -243,7 +246,7 @@ impl Services {
             .activity(&ActivityFilter {
                 user_id: Some(user_id.to_owned()),
                 before,
-                limit: 50,
+                limit: None,
                 ..ActivityFilter::default()
             })
             .await?;

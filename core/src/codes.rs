@@ -83,7 +83,7 @@ impl Services {
     /// the resend cooldown runs and past the per-address and per-IP limits.
     /// `account` is whom the code is for: its id goes in the log, its
     /// language into the mail.
-    pub async fn send_code(
+    pub(crate) async fn send_code(
         &self,
         purpose: Purpose,
         email: &str,
@@ -283,7 +283,7 @@ impl Services {
             .detail(purpose.as_str());
         if let Some(id) = user_id {
             event = event.user(id);
-            if let Some(user) = crate::users::by_id(&self.db, id).await? {
+            if let Some(user) = crate::user_store::by_id(&self.db, id).await? {
                 self.enqueue_mail(self.letter(&user.locale, email, Letter::CodeGuessing))
                     .await?;
             }
@@ -308,7 +308,7 @@ impl Services {
     }
 
     /// Starts the resend cooldown for `email`, or refuses while one runs.
-    pub async fn start_cooldown(&self, purpose: Purpose, email: &str) -> Result<(), Error> {
+    pub(crate) async fn start_cooldown(&self, purpose: Purpose, email: &str) -> Result<(), Error> {
         let key = cooldown_key(purpose, email);
         match self
             .ephemeral

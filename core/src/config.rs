@@ -131,7 +131,7 @@ impl Default for AuthConfig {
             refresh_grace: Duration::from_secs(10),
             hash_params: HashParams::default(),
             hash_workers: 2,
-            hash_queue_max: 2 * crate::password::DEFAULT_JOBS_PER_WORKER,
+            hash_queue_max: 2 * crate::hashing::DEFAULT_JOBS_PER_WORKER,
             signups_per_hour_per_ip: 30,
             signup_hide_existing: false,
             mail_give_up_after: Duration::from_secs(24 * 3600),

@@ -17,7 +17,7 @@ use crate::model::{EventKind, EventReason, User};
 use crate::passwords::{link_invalid, link_used, spend_link_in};
 use crate::sessions::revoke_user_sessions_in;
 use crate::tokens::{random_token, token_hash};
-use crate::users;
+use crate::user_store;
 use crate::Letter;
 use crate::{now, validate, Auth, ClientInfo, Services};
 
@@ -221,7 +221,7 @@ impl Services {
                 .await?;
         }
         let row = self.revert_row(token).await?;
-        let locale = users::by_id(&self.db, &row.user_id)
+        let locale = user_store::by_id(&self.db, &row.user_id)
             .await?
             .map(|u| u.locale)
             .unwrap_or_default();

@@ -3,7 +3,7 @@
 //! writes them from the same locale files as its pages.
 
 use crate::codes::Purpose;
-use crate::mail::Email;
+use crate::outbox::Email;
 
 /// One mail Latchkey sends, with what it must carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub trait Letters: Send + Sync {
 
 impl crate::Services {
     /// `letter` to `to`, in `locale`, from this deployment.
-    pub fn letter(&self, locale: &str, to: &str, letter: Letter<'_>) -> Email {
+    pub(crate) fn letter(&self, locale: &str, to: &str, letter: Letter<'_>) -> Email {
         self.letters.write(locale, &self.config.product, to, letter)
     }
 }

@@ -11,21 +11,21 @@ pub mod client;
 pub mod codes;
 pub mod config;
 pub mod db;
-pub mod devices;
 pub mod email_change;
 pub mod ephemeral;
 pub mod error;
+pub mod hashing;
 pub mod letter;
 pub mod limits;
-pub mod mail;
-pub mod password;
+pub mod outbox;
+pub mod own_sessions;
+pub mod password_policy;
 pub mod passwords;
-pub mod policy;
 pub mod quiet_signup;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
-pub mod users;
+pub mod user_store;
 pub mod validate;
 
 use std::sync::Arc;
@@ -35,9 +35,9 @@ pub use config::AuthConfig;
 pub use db::Db;
 pub use ephemeral::{EphemeralStore, MemoryStore, RedisStore};
 pub use error::{Error, ErrorCode, Reason};
+pub use hashing::Hasher;
 pub use latchkey_types::model;
 pub use letter::{Letter, Letters};
-pub use password::Hasher;
 pub use tokens::Tokens;
 
 /// Everything a flow needs; cheap to clone.

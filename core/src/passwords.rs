@@ -8,15 +8,15 @@ use crate::audit::{record_in, Event};
 use crate::db::StoreError;
 use crate::email_change::retire_reset_links_in;
 use crate::error::{Error, ErrorCode, Reason};
+use crate::hashing::Verified;
 use crate::limits::Rate;
 use crate::model::{EventKind, User};
-use crate::password::Verified;
-use crate::policy::Estimate;
+use crate::password_policy::Estimate;
 use crate::sessions::{revoke_user_sessions_in, Issued};
 use crate::tokens::{random_token, token_hash};
-use crate::users::{self, UserRow};
+use crate::user_store::{self, UserRow};
 use crate::Letter;
-use crate::{now, policy, validate, Auth, ClientInfo, Services};
+use crate::{now, password_policy, validate, Auth, ClientInfo, Services};
 
 /// Reset requests per address and per IP, per hour.
 const RESETS_PER_EMAIL: Rate = Rate::per_hour(5);
@@ -38,7 +38,7 @@ struct ResetRow {
 /// typing, several fields and forms, with room to spare.
 const STRENGTH_PER_MINUTE: Rate = Rate::per_minute(120);
 /// The longest a reading may take (the worst 128-character input measures
-/// far below it; see `policy`).
+/// far below it; see `password_policy`).
 const STRENGTH_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Services {
@@ -59,7 +59,7 @@ impl Services {
         let address = email.clone();
         let client = client.clone();
         tokio::spawn(async move {
-            let user = match users::by_login(&services.db, &address).await {
+            let user = match user_store::by_login(&services.db, &address).await {
                 Ok(Some(user)) if !user.is_disabled() => user,
                 Ok(_) => return,
                 Err(err) => {
@@ -140,7 +140,7 @@ impl Services {
         if user.is_disabled() {
             return Err(account_disabled());
         }
-        policy::check(
+        password_policy::check(
             &password,
             self.config.min_password_len,
             &user.email,
@@ -188,7 +188,7 @@ impl Services {
         if new == current {
             return Err(Error::invalid("new_password", Reason::PasswordUnchanged));
         }
-        policy::check(
+        password_policy::check(
             &new,
             self.config.min_password_len,
             &user.email,
@@ -226,22 +226,32 @@ impl Services {
     /// The meter's reading for a candidate password. zxcvbn's cost grows
     /// with the input, so it runs off the async workers, within a time
     /// budget, and each client address gets a bounded number of readings.
+    ///
+    /// A signed-in user who names no email or username (changing their
+    /// password) is measured against their own, as the change will be.
     pub async fn password_strength(
         &self,
         password: String,
         email: &str,
         username: &str,
+        auth: Option<&Auth>,
         client: &ClientInfo,
     ) -> Result<Estimate, Error> {
         if let Some(ip) = client.limit_key() {
             self.limit(&format!("rl:strength:ip:{ip}"), STRENGTH_PER_MINUTE)
                 .await?;
         }
+        let (email, username) = match auth {
+            Some(auth) if email.trim().is_empty() && username.trim().is_empty() => {
+                (auth.user.email.as_str(), auth.user.username.as_str())
+            }
+            _ => (email, username),
+        };
         let email = email.trim().to_lowercase();
         let username = username.trim().to_lowercase();
         let min_len = self.config.min_password_len;
         let reading = tokio::task::spawn_blocking(move || {
-            policy::strength(&password, min_len, &email, &username)
+            password_policy::strength(&password, min_len, &email, &username)
         });
         match tokio::time::timeout(STRENGTH_BUDGET, reading).await {
             Ok(Ok(strength)) => Ok(strength),
@@ -272,7 +282,7 @@ impl Services {
         if row.expires_at <= now() {
             return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
         }
-        users::by_id(&self.db, &row.user_id)
+        user_store::by_id(&self.db, &row.user_id)
             .await?
             .ok_or_else(link_invalid)
     }
@@ -287,7 +297,7 @@ impl Services {
         password: String,
         field: &str,
     ) -> Result<UserRow, Error> {
-        let user = users::by_id(&self.db, &auth.user.id)
+        let user = user_store::by_id(&self.db, &auth.user.id)
             .await?
             .ok_or_else(Error::unauthorized)?;
         if !user.password_hash.is_empty() {
@@ -317,7 +327,7 @@ impl Services {
             CHECKS_PER_USER,
         )
         .await?;
-        let user = users::by_id(&self.db, &auth.user.id)
+        let user = user_store::by_id(&self.db, &auth.user.id)
             .await?
             .ok_or_else(Error::unauthorized)?;
         if password.is_empty() || password.len() > 1024 {

@@ -26,7 +26,7 @@ use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, Role, User};
 use crate::sessions::Issued;
 use crate::tokens::{random_token, token_hash, well_formed};
-use crate::users::{self, UserRow};
+use crate::user_store::{self, UserRow};
 use crate::Letter;
 use crate::{now, ClientInfo, Services};
 
@@ -85,14 +85,14 @@ impl Services {
         let email = account.email().to_owned();
         // A username of an existing account is named, as always: that says
         // nothing about the address.
-        if users::by_login(&self.db, account.username())
+        if user_store::by_login(&self.db, account.username())
             .await?
             .is_some()
         {
             return Err(username_taken());
         }
         let now = now();
-        let owner = users::by_login(&self.db, &email).await?;
+        let owner = user_store::by_login(&self.db, &email).await?;
         // Both asked every time: the work must not depend on the answer.
         let reserved = address_reserved_in(&self.db.pool, &email, None, now).await?;
         let taken = owner.is_some() || reserved;

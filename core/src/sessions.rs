@@ -9,7 +9,7 @@ use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, EventReason, Role};
 use crate::tokens::{random_token, token_hash};
-use crate::users::UserRow;
+use crate::user_store::UserRow;
 use crate::{now, Auth, ClientInfo, Services};
 
 /// A pair of tokens handed to a client.
@@ -46,7 +46,7 @@ fn session_ended() -> Error {
 
 impl Services {
     /// Opens a session for `user` and issues its first tokens.
-    pub async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         user: &UserRow,
         client: &ClientInfo,
@@ -176,7 +176,7 @@ impl Services {
             .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
 
-        let user = crate::users::by_id(&self.db, &row.user_id)
+        let user = crate::user_store::by_id(&self.db, &row.user_id)
             .await?
             .filter(|u| !u.is_disabled())
             .ok_or_else(session_ended)?;
@@ -220,7 +220,7 @@ impl Services {
             "SELECT {}, s.expires_at AS session_expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3",
-            crate::users::COLUMNS
+            crate::user_store::COLUMNS
         ))
         .bind(&claims.sid)
         .bind(&claims.sub)
@@ -253,20 +253,6 @@ impl Services {
             .await
             .map_err(StoreError::from)?;
         Ok(())
-    }
-
-    /// Ends every session of a user but `keep` (log out everywhere else,
-    /// disable).
-    pub async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        reason: &str,
-    ) -> Result<u64, Error> {
-        let mut tx = self.db.begin().await?;
-        let ended = revoke_user_sessions_in(&mut tx, user_id, keep, reason, now()).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(ended)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Input rules for emails and usernames, applied at the edge of every flow
-//! (docs/DESIGN.md "sign up"; passwords are in `policy`). Each returns a field
+//! (docs/DESIGN.md "sign up"; passwords are in `password_policy`). Each returns a field
 //! error the UI can show in place.
 
 use validator::ValidateEmail;

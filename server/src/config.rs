@@ -72,7 +72,7 @@ impl Config {
         let hash_workers = parse("HASH_WORKERS", cores).max(1);
         let hash_queue_max = parse(
             "HASH_QUEUE_MAX",
-            hash_workers * latchkey_core::password::DEFAULT_JOBS_PER_WORKER as u64,
+            hash_workers * latchkey_core::hashing::DEFAULT_JOBS_PER_WORKER as u64,
         );
         let signups_per_ip = parse(
             "SIGNUPS_PER_HOUR_PER_IP",

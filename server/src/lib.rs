@@ -4,7 +4,6 @@
 pub mod api;
 pub mod client_addr;
 pub mod config;
-pub mod fn_status;
 pub mod health;
 pub mod locale;
 pub mod mailed_links;
@@ -13,5 +12,6 @@ pub mod origin;
 pub mod outage;
 pub mod router;
 pub mod security_headers;
+pub mod server_fn_status;
 pub mod session;
 pub mod telemetry;

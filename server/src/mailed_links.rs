@@ -16,7 +16,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::{Auth, Services};
 
-pub async fn land(State(services): State<Services>, req: Request, next: Next) -> Response {
+pub async fn move_token_to_cookie(
+    State(services): State<Services>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     let link = match path {
         "/reset" => Some((cookies::RESET, services.config.reset_ttl)),

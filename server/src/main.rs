@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use latchkey_core::mail::Transport;
+use latchkey_core::outbox::Transport;
 use latchkey_core::{Db, EphemeralStore, MemoryStore, RedisStore, Services};
 use leptos::config::LeptosOptions;
 use server::config::Config;

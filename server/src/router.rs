@@ -69,7 +69,9 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
             let options = leptos_options.clone();
             move || page(options.clone())
         })
-        .route_layer(middleware::from_fn(crate::fn_status::fix))
+        .route_layer(middleware::from_fn(
+            crate::server_fn_status::status_from_error,
+        ))
         .fallback(leptos_axum::file_and_error_handler(page))
         .with_state(leptos_options);
 
@@ -96,7 +98,7 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         // Inside the session layer: the landing must know who is signed in.
         .layer(middleware::from_fn_with_state(
             services.clone(),
-            crate::mailed_links::land,
+            crate::mailed_links::move_token_to_cookie,
         ))
         .layer(middleware::from_fn_with_state(
             services,

@@ -3,6 +3,7 @@
 //! captured logs or anywhere in the activity log. A test binary of its own:
 //! it owns the process's log subscriber.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::Write;

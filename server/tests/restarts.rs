@@ -8,6 +8,7 @@
 //! This binary holds one test on purpose: cargo runs test binaries one at a
 //! time, so no other test sees the services go away.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;

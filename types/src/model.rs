@@ -254,6 +254,52 @@ impl EventReason {
     }
 }
 
+/// What one of the admin console's buttons does to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    Disable,
+    Enable,
+    MakeAdmin,
+    MakeMember,
+    VerifyEmail,
+    SendReset,
+    EndSessions,
+    /// One session, named beside the action.
+    EndSession,
+}
+
+impl AdminAction {
+    pub const ALL: [AdminAction; 8] = [
+        Self::Disable,
+        Self::Enable,
+        Self::MakeAdmin,
+        Self::MakeMember,
+        Self::VerifyEmail,
+        Self::SendReset,
+        Self::EndSessions,
+        Self::EndSession,
+    ];
+
+    /// The name a form posts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+            Self::MakeAdmin => "make_admin",
+            Self::MakeMember => "make_member",
+            Self::VerifyEmail => "verify_email",
+            Self::SendReset => "send_reset",
+            Self::EndSessions => "end_sessions",
+            Self::EndSession => "end_session",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
 /// An account named by an event; `username`/`email` are None once the
 /// account is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,6 +409,9 @@ mod tests {
     fn stored_names_round_trip_and_match_the_wire() {
         for kind in EventKind::ALL {
             assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        for action in AdminAction::ALL {
+            assert_eq!(AdminAction::parse(action.as_str()), Some(action));
         }
         for reason in EventReason::ALL {
             assert_eq!(EventReason::parse(reason.as_str()), Some(reason));

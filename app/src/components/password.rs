@@ -22,16 +22,15 @@ pub async fn password_strength(
 ) -> Result<Strength, AppError> {
     use crate::ssr::request;
     let services = request::services()?;
-    // A signed-in user changing their password is measured against their own
-    // identifiers even though the form does not show them.
-    let (email, username) = match request::current_auth() {
-        Some(auth) if email.is_empty() && username.is_empty() => {
-            (auth.user.email, auth.user.username)
-        }
-        _ => (email, username),
-    };
+    let auth = request::current_auth();
     Ok(services
-        .password_strength(password, &email, &username, &request::client_info())
+        .password_strength(
+            password,
+            &email,
+            &username,
+            auth.as_ref(),
+            &request::client_info(),
+        )
         .await?
         .into())
 }

@@ -1,10 +1,8 @@
 //! `/api/v1/admin/*`: the admin console over JSON. Every route takes an
-//! `AdminUser` (401 anonymous, 403 for non-admins); every change is logged
+//! `AdminAuth` (401 anonymous, 403 for non-admins); every change is logged
 //! with the acting admin.
 
-use app::model::{
-    ActivityPage, AdminUser as AdminView, EventKind, UserChange, UserDetail, UserPage, UserQuery,
-};
+use app::model::{ActivityPage, AdminUser, EventKind, UserChange, UserDetail, UserPage, UserQuery};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -16,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AdminUser, ApiJson, ApiQuery};
+use super::extract::{AdminAuth, ApiJson, ApiQuery};
 
 pub fn router() -> OpenApiRouter<Services> {
     OpenApiRouter::new()
@@ -36,7 +34,7 @@ pub fn router() -> OpenApiRouter<Services> {
 ))]
 async fn list_users(
     State(services): State<Services>,
-    AdminUser(_): AdminUser,
+    AdminAuth(_): AdminAuth,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     Ok(Json(services.list_users(&query).await?))
@@ -52,7 +50,7 @@ async fn list_users(
     ))]
 async fn user(
     State(services): State<Services>,
-    AdminUser(_): AdminUser,
+    AdminAuth(_): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<UserDetail>, ApiError> {
     Ok(Json(services.user_detail(&id).await?))
@@ -66,17 +64,17 @@ async fn user(
     params(("id" = String, Path, description = "User id")),
     request_body = UserChange,
     responses(
-        (status = 200, description = "The user as changed", body = AdminView),
+        (status = 200, description = "The user as changed", body = AdminUser),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`last_admin`", body = ErrorBody),
         (status = 422, description = "`invalid_input`", body = ErrorBody),
     ))]
 async fn change_user(
     State(services): State<Services>,
-    AdminUser(admin): AdminUser,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
-) -> Result<Json<AdminView>, ApiError> {
+) -> Result<Json<AdminUser>, ApiError> {
     Ok(Json(services.change_user(&admin, &id, &change).await?))
 }
 
@@ -90,7 +88,7 @@ async fn change_user(
     ))]
 async fn delete_user(
     State(services): State<Services>,
-    AdminUser(admin): AdminUser,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     services.admin_delete_user(&admin, &id).await?;
@@ -107,7 +105,7 @@ async fn delete_user(
     ))]
 async fn send_reset(
     State(services): State<Services>,
-    AdminUser(admin): AdminUser,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     services.admin_send_reset(&admin, &id).await?;
@@ -129,7 +127,7 @@ pub struct Ended {
     ))]
 async fn revoke_sessions(
     State(services): State<Services>,
-    AdminUser(admin): AdminUser,
+    AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Ended>, ApiError> {
     let ended = services.admin_revoke_sessions(&admin, &id, None).await?;
@@ -148,7 +146,7 @@ async fn revoke_sessions(
     ))]
 async fn revoke_session(
     State(services): State<Services>,
-    AdminUser(admin): AdminUser,
+    AdminAuth(admin): AdminAuth,
     Path((id, session_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     services
@@ -181,7 +179,7 @@ pub struct EventQuery {
 ))]
 async fn events(
     State(services): State<Services>,
-    AdminUser(_): AdminUser,
+    AdminAuth(_): AdminAuth,
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> Result<Json<ActivityPage>, ApiError> {
     let filter = ActivityFilter {
@@ -190,7 +188,7 @@ async fn events(
         kind: query.kind,
         admin_only: query.admin_only.unwrap_or(false),
         before: query.before,
-        limit: query.limit.unwrap_or(50),
+        limit: query.limit,
     };
     Ok(Json(services.activity(&filter).await?))
 }

@@ -25,15 +25,15 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
 }
 
 /// An administrator: 401 for anonymous requests, 403 for other users.
-pub struct AdminUser(pub Auth);
+pub struct AdminAuth(pub Auth);
 
-impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+impl<S: Send + Sync> FromRequestParts<S> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let AuthUser(auth) = AuthUser::from_request_parts(parts, state).await?;
         latchkey_core::admin::require_admin(&auth)?;
-        Ok(AdminUser(auth))
+        Ok(AdminAuth(auth))
     }
 }
 

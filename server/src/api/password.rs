@@ -4,8 +4,8 @@
 use app::model::Strength;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use latchkey_core::Services;
+use axum::{Extension, Json};
+use latchkey_core::{Auth, Services};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -93,10 +93,18 @@ pub struct StrengthRequest {
 async fn strength(
     State(services): State<Services>,
     Client(client): Client,
+    auth: Option<Extension<Auth>>,
     ApiJson(body): ApiJson<StrengthRequest>,
 ) -> Result<Json<Strength>, ApiError> {
+    let auth = auth.map(|Extension(auth)| auth);
     let reading = services
-        .password_strength(body.password, &body.email, &body.username, &client)
+        .password_strength(
+            body.password,
+            &body.email,
+            &body.username,
+            auth.as_ref(),
+            &client,
+        )
         .await?;
     Ok(Json(reading.into()))
 }

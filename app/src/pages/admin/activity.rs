@@ -35,7 +35,7 @@ pub async fn admin_events(
         kind: EventKind::parse(&kind),
         admin_only,
         before: some(before),
-        limit: 50,
+        limit: None,
     };
     Ok(request::services()?.activity(&filter).await?)
 }

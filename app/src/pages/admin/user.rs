@@ -18,7 +18,7 @@ use crate::components::time::utc;
 use crate::error::AppError;
 use crate::i18n::td_string as td;
 use crate::locale::Locale;
-use crate::model::{Role, UserDetail};
+use crate::model::{AdminAction, Role, UserDetail};
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "admin_user")]
@@ -36,55 +36,13 @@ pub async fn admin_act(
     action: String,
     session: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::model::UserChange;
     use crate::ssr::request;
     let admin = request::require_admin()?;
-    let services = request::services()?;
-    let change = match action.as_str() {
-        "disable" => Some(UserChange {
-            disabled: Some(true),
-            ..UserChange::default()
-        }),
-        "enable" => Some(UserChange {
-            disabled: Some(false),
-            ..UserChange::default()
-        }),
-        "make_admin" => Some(UserChange {
-            role: Some(Role::Admin),
-            ..UserChange::default()
-        }),
-        "make_member" => Some(UserChange {
-            role: Some(Role::User),
-            ..UserChange::default()
-        }),
-        "verify_email" => Some(UserChange {
-            email_verified: Some(true),
-            ..UserChange::default()
-        }),
-        _ => None,
-    };
-    match (change, action.as_str()) {
-        (Some(change), _) => {
-            services.change_user(&admin, &id, &change).await?;
-        }
-        (None, "send_reset") => services.admin_send_reset(&admin, &id).await?,
-        (None, "end_sessions") => {
-            services.admin_revoke_sessions(&admin, &id, None).await?;
-        }
-        (None, "end_session") => {
-            // Never "all": a missing session id matches none.
-            let session = session.unwrap_or_default();
-            services
-                .admin_revoke_sessions(&admin, &id, Some(&session))
-                .await?;
-        }
-        _ => {
-            return Err(AppError::invalid(
-                "action",
-                crate::error::Reason::UnknownChoice,
-            ))
-        }
-    }
+    let chosen = AdminAction::parse(&action)
+        .ok_or_else(|| AppError::invalid("action", crate::error::Reason::UnknownChoice))?;
+    request::services()?
+        .admin_act(&admin, &id, chosen, session.as_deref())
+        .await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?done={action}"));
     Ok(())
 }
@@ -108,16 +66,15 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
 }
 
 fn done_message(locale: Locale, action: &str) -> Option<&'static str> {
-    Some(match action {
-        "disable" => td!(locale, admin.done_disable),
-        "enable" => td!(locale, admin.done_enable),
-        "make_admin" => td!(locale, admin.done_make_admin),
-        "make_member" => td!(locale, admin.done_make_member),
-        "verify_email" => td!(locale, admin.done_verify_email),
-        "send_reset" => td!(locale, admin.done_send_reset),
-        "end_sessions" => td!(locale, admin.done_end_sessions),
-        "end_session" => td!(locale, admin.done_end_session),
-        _ => return None,
+    Some(match AdminAction::parse(action)? {
+        AdminAction::Disable => td!(locale, admin.done_disable),
+        AdminAction::Enable => td!(locale, admin.done_enable),
+        AdminAction::MakeAdmin => td!(locale, admin.done_make_admin),
+        AdminAction::MakeMember => td!(locale, admin.done_make_member),
+        AdminAction::VerifyEmail => td!(locale, admin.done_verify_email),
+        AdminAction::SendReset => td!(locale, admin.done_send_reset),
+        AdminAction::EndSessions => td!(locale, admin.done_end_sessions),
+        AdminAction::EndSession => td!(locale, admin.done_end_session),
     })
 }
 
@@ -177,12 +134,12 @@ fn UserView(
     // Each form's children own their copy.
     let (act_id, delete_id) = (id.clone(), id.clone());
     let (joined, last_seen) = (user.user.created_at, user.last_seen_at);
-    let button = move |action: &'static str, label: TextProp, class: &'static str| {
+    let button = move |action: AdminAction, label: TextProp, class: &'static str| {
         view! {
             <button
                 type="submit"
                 name="action"
-                value=action
+                value=action.as_str()
                 class=format!("button {class}")
                 disabled=move || act.pending().get()
             >
@@ -246,19 +203,19 @@ fn UserView(
             <ActionForm action=act attr:class="action-row">
                 <input type="hidden" name="id" value=act_id/>
                 {if user.disabled {
-                    button("enable", text(|l| td!(l, admin.enable)), "button-primary")
+                    button(AdminAction::Enable, text(|l| td!(l, admin.enable)), "button-primary")
                 } else {
-                    button("disable", text(|l| td!(l, admin.disable)), "button-danger-quiet")
+                    button(AdminAction::Disable, text(|l| td!(l, admin.disable)), "button-danger-quiet")
                 }}
                 {if is_admin {
-                    button("make_member", text(|l| td!(l, admin.make_member)), "button-quiet")
+                    button(AdminAction::MakeMember, text(|l| td!(l, admin.make_member)), "button-quiet")
                 } else {
-                    button("make_admin", text(|l| td!(l, admin.make_admin)), "button-quiet")
+                    button(AdminAction::MakeAdmin, text(|l| td!(l, admin.make_admin)), "button-quiet")
                 }}
-                {(!user.user.email_verified).then(|| button("verify_email", text(|l| td!(l, admin.verify_email)), "button-quiet"))}
-                {(!user.disabled).then(|| button("send_reset", text(|l| td!(l, admin.send_reset)), "button-quiet"))}
+                {(!user.user.email_verified).then(|| button(AdminAction::VerifyEmail, text(|l| td!(l, admin.verify_email)), "button-quiet"))}
+                {(!user.disabled).then(|| button(AdminAction::SendReset, text(|l| td!(l, admin.send_reset)), "button-quiet"))}
                 {(session_count > 0).then(|| button(
-                    "end_sessions",
+                    AdminAction::EndSessions,
                     TextProp::from(tr!(admin.end_sessions, count = session_count)),
                     "button-quiet",
                 ))}
@@ -281,7 +238,7 @@ fn UserView(
                                     <ActionForm action=act attr:class="inline-form">
                                         <input type="hidden" name="id" value=id/>
                                         <input type="hidden" name="session" value=sid/>
-                                        <button type="submit" name="action" value="end_session" class="button button-quiet" disabled=move || act.pending().get()>
+                                        <button type="submit" name="action" value=AdminAction::EndSession.as_str() class="button button-quiet" disabled=move || act.pending().get()>
                                             {tr!(admin.end_session)}
                                         </button>
                                     </ActionForm>

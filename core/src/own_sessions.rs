@@ -27,7 +27,7 @@ impl Services {
     }
 
     /// A user's live sessions, `current` first, then the most recently used.
-    pub async fn sessions_of(
+    pub(crate) async fn sessions_of(
         &self,
         user_id: &str,
         current: Option<&str>,

@@ -153,11 +153,16 @@ pub async fn try_over_tcp(
     let response = tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
         .await
         .map_err(|_| "no answer within 10 s".to_owned())??;
+    parse_response(&response)
+}
+
+/// The status and JSON body of a raw HTTP/1.1 response.
+pub fn parse_response(response: &str) -> Result<(u16, Value), String> {
     let status = response
         .get(9..12)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("not an HTTP response: {response:?}"))?;
-    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
     // Small bodies may come chunked: take the JSON between the chunk sizes.
     let json = if head
         .to_ascii_lowercase()

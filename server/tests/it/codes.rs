@@ -1,7 +1,7 @@
 //! One-time codes and mail, on both ephemeral stores and through a real
 //! SMTP server on loopback.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,7 +134,7 @@ async fn verified(s: &Services, inbox: &smtp::Inbox) -> (latchkey_core::Auth, St
     let code = smtp::code_in(&inbox.wait_for_subject(&email, "verification code").await);
     s.verify_email(&auth, &code, &client()).await.unwrap();
     let auth = latchkey_core::Auth {
-        user: latchkey_core::users::by_id(&s.db, &auth.user.id)
+        user: latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
             .unwrap()
             .unwrap()
@@ -155,7 +155,7 @@ on_both_backends!(sign_up_mails_a_code_that_verifies_the_email, |backend| {
     let code = smtp::code_in(&mail);
     let user = s.verify_email(&auth, &code, &client()).await.unwrap();
     assert!(user.email_verified);
-    let row = latchkey_core::users::by_id(&s.db, &auth.user.id)
+    let row = latchkey_core::user_store::by_id(&s.db, &auth.user.id)
         .await
         .unwrap()
         .unwrap();
@@ -282,7 +282,7 @@ on_both_backends!(
             .await
             .unwrap();
         let code = smtp::code_in(&inbox.wait_for(&new_email, 10).await);
-        let row = latchkey_core::users::by_id(&s.db, &auth.user.id)
+        let row = latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
             .unwrap()
             .unwrap();
@@ -404,7 +404,7 @@ on_both_backends!(
             ErrorCode::CodeExpired,
             "a change code works only for its account"
         );
-        let row = latchkey_core::users::by_id(&s.db, &victim.user.id)
+        let row = latchkey_core::user_store::by_id(&s.db, &victim.user.id)
             .await
             .unwrap()
             .unwrap();
@@ -529,7 +529,7 @@ on_both_backends!(
         assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
         assert_eq!(a.or(b).unwrap().email, old);
 
-        let row = latchkey_core::users::by_id(&s.db, &auth.user.id)
+        let row = latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
             .unwrap()
             .unwrap();
@@ -1063,7 +1063,7 @@ on_both_backends!(
             .expect("the username of a pending sign-up is not taken");
         // A taken username is still named: it says nothing about the email.
         let (_, known) = signed_up(&s).await;
-        let name_of_known = latchkey_core::users::by_login(&s.db, &known)
+        let name_of_known = latchkey_core::user_store::by_login(&s.db, &known)
             .await
             .unwrap()
             .unwrap()

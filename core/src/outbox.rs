@@ -92,7 +92,7 @@ struct OutboxRow {
 
 impl Services {
     /// Queues a mail and wakes the worker.
-    pub async fn enqueue_mail(&self, email: Email) -> Result<(), Error> {
+    pub(crate) async fn enqueue_mail(&self, email: Email) -> Result<(), Error> {
         enqueue_in(&self.db.pool, &email).await?;
         self.mail_wake.notify_one();
         Ok(())

@@ -13,7 +13,7 @@ use axum::response::Response;
 /// Error bodies are small; anything larger is left as it is.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
-pub async fn fix(req: Request, next: Next) -> Response {
+pub async fn status_from_error(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;

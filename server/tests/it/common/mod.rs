@@ -176,7 +176,7 @@ pub async fn services_with_smtp(backend: Backend, config: AuthConfig) -> (Servic
 /// runtime ends.
 pub fn start_outbox(services: &Services, port: u16) {
     let transport =
-        latchkey_core::mail::Transport::from_url(Some(&format!("smtp://127.0.0.1:{port}")))
+        latchkey_core::outbox::Transport::from_url(Some(&format!("smtp://127.0.0.1:{port}")))
             .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(stop);

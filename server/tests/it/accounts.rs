@@ -1,6 +1,6 @@
 //! The account and session services against real SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
         .expect("token works");
     assert_eq!(auth.user.id, user.id);
     assert_eq!(auth.session_id, issued.session_id);
-    let row = latchkey_core::users::by_id(&s.db, &user.id)
+    let row = latchkey_core::user_store::by_id(&s.db, &user.id)
         .await
         .unwrap()
         .unwrap();
@@ -132,7 +132,7 @@ on_both_backends!(
             .filter(|r| matches!(r.as_ref().unwrap(), Err(e) if e.code == ErrorCode::EmailTaken))
             .count();
         assert_eq!((ok, taken), (1, 99));
-        assert_eq!(latchkey_core::users::count(&s.db).await.unwrap(), 1);
+        assert_eq!(latchkey_core::user_store::count(&s.db).await.unwrap(), 1);
         // Nothing half-made by the 99 that lost: one session, one sign-up event.
         for (table, expected) in [("sessions", 1), ("audit_events WHERE kind = 'sign_up'", 1)] {
             let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
@@ -184,7 +184,7 @@ on_both_backends!(bad_input_is_refused_with_field_errors, |backend| {
         assert_eq!(err.code, code, "{email} {username} {password}");
         assert_eq!(err.field.as_deref(), Some(field));
     }
-    assert_eq!(latchkey_core::users::count(&s.db).await.unwrap(), 0);
+    assert_eq!(latchkey_core::user_store::count(&s.db).await.unwrap(), 0);
 });
 
 on_both_backends!(
@@ -226,7 +226,7 @@ on_both_backends!(
         let common::NewAccount {
             name, user, issued, ..
         } = common::sign_up(&s).await;
-        latchkey_core::users::set_disabled(&s.db, &user.id, true, latchkey_core::now())
+        latchkey_core::user_store::set_disabled(&s.db, &user.id, true, latchkey_core::now())
             .await
             .unwrap();
 
@@ -427,7 +427,7 @@ on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
         .login(&name, PASSWORD.into(), &client())
         .await
         .unwrap();
-    let row = latchkey_core::users::by_id(&current.db, &user.id)
+    let row = latchkey_core::user_store::by_id(&current.db, &user.id)
         .await
         .unwrap()
         .unwrap();
@@ -535,7 +535,7 @@ on_both_backends!(
         let err = s.update_username(&auth, "renamed").await.unwrap_err();
         assert_eq!(err.code, ErrorCode::EmailUnverified);
 
-        latchkey_core::users::set_email_verified(&s.db, &user.id, latchkey_core::now())
+        latchkey_core::user_store::set_email_verified(&s.db, &user.id, latchkey_core::now())
             .await
             .unwrap();
         let auth = s

@@ -5,7 +5,7 @@
 //! addresses (127.0.0.2, 127.0.0.3, …) as their source, so nginx and the
 //! app see real, different peers.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Stdio;
@@ -147,17 +147,7 @@ async fn call(
     .await
     .expect("an answer within 10 s")
     .unwrap();
-    let status = response[9..12].parse().unwrap();
-    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
-    let json = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        rest.split("\r\n").nth(1).unwrap_or_default()
-    } else {
-        rest
-    };
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    common::http::parse_response(&response).unwrap()
 }
 
 const CLIENT_A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);

@@ -2,7 +2,7 @@
 //! (never a panic or a 500, never a false "signed out"), requests that do
 //! not need it keep working, and the app recovers by itself.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! stops the outbox worker and exits cleanly), and bounded work under a
 //! flood of clients that hang up.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! does, that the last admin cannot be removed, that everything is in the
 //! activity log, and that the user list stays fast with 10,000 users.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ fn change(role: Option<Role>, disabled: Option<bool>) -> UserChange {
 async fn events_of(s: &Services, user_id: &str) -> Vec<app::model::ActivityEvent> {
     s.activity(&ActivityFilter {
         user_id: Some(user_id.to_owned()),
-        limit: 200,
+        limit: Some(200),
         ..ActivityFilter::default()
     })
     .await
@@ -427,7 +427,7 @@ on_both_backends!(
             .activity(&ActivityFilter {
                 kind: Some(EventKind::LoginFailed),
                 search: Some(user.name.clone()),
-                limit: 50,
+                limit: Some(50),
                 ..ActivityFilter::default()
             })
             .await
@@ -440,7 +440,7 @@ on_both_backends!(
             .activity(&ActivityFilter {
                 search: Some("198.51.100.9".into()),
                 kind: Some(EventKind::LoginFailed),
-                limit: 50,
+                limit: Some(50),
                 ..ActivityFilter::default()
             })
             .await
@@ -461,7 +461,7 @@ on_both_backends!(
                 .activity(&ActivityFilter {
                     user_id: Some(user.user.id.clone()),
                     before: before.clone(),
-                    limit: 2,
+                    limit: Some(2),
                     ..ActivityFilter::default()
                 })
                 .await
@@ -483,7 +483,7 @@ on_both_backends!(
         let admin_only = s
             .activity(&ActivityFilter {
                 admin_only: true,
-                limit: 50,
+                limit: Some(50),
                 ..ActivityFilter::default()
             })
             .await
@@ -708,7 +708,7 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
 
     // A verified account is promoted as it is.
     let verified = sign_up(&s).await;
-    latchkey_core::users::set_email_verified(&s.db, &verified.user.id, 0)
+    latchkey_core::user_store::set_email_verified(&s.db, &verified.user.id, 0)
         .await
         .unwrap();
     let (promoted, _) = s

@@ -1,7 +1,7 @@
 //! Password reset by emailed link (over real SMTP), password change, account
 //! deletion and the password policy, on both deployments.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -296,13 +296,13 @@ on_both_backends!(
             (wrong.code, wrong.field.as_deref()),
             (ErrorCode::InvalidCredentials, Some("password"))
         );
-        assert!(latchkey_core::users::by_id(&s.db, &auth.user.id)
+        assert!(latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
             .unwrap()
             .is_some());
 
         s.delete_account(&auth, PASSWORD.into()).await.unwrap();
-        assert!(latchkey_core::users::by_id(&s.db, &auth.user.id)
+        assert!(latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
             .unwrap()
             .is_none());

@@ -208,6 +208,14 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<latchkey_core::Error> for AppError {
     fn from(err: latchkey_core::Error) -> Self {
+        // The one place a domain error meets the outside: what failed
+        // underneath is logged here, never sent.
+        if let Some(cause) = &err.cause {
+            match err.code {
+                ErrorCode::Internal => tracing::error!(%cause, "request failed"),
+                _ => tracing::warn!(%cause, code = ?err.code, "request refused"),
+            }
+        }
         let message = match (err.reason, err.detail) {
             (Some(reason), _) => reason_text(reason, Locale::en, err.count.unwrap_or_default()),
             (None, Some(detail)) => detail,

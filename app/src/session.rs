@@ -1,17 +1,28 @@
 //! The signed-in state, shared by the header and every page. It is read on
 //! the server while rendering (so SSR shows who is signed in) and re-read
-//! whenever an action that changes it completes.
+//! whenever an action that changes it completes, log-out included.
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::components::header::Logout;
 use crate::error::AppError;
 use crate::model::Me;
 
 #[server(prefix = "/fn", endpoint = "me")]
 pub async fn current_user() -> Result<Option<Me>, AppError> {
     Ok(crate::ssr::request::current_auth().map(|auth| auth.me()))
+}
+
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::{cookies, request};
+    let services = request::services()?;
+    if let Some(auth) = request::current_auth() {
+        services.logout(&auth).await?;
+    }
+    request::set_cookies(cookies::cleared(&services.config));
+    leptos_axum::redirect("/login");
+    Ok(())
 }
 
 #[derive(Clone, Copy)]

@@ -67,14 +67,14 @@ impl Services {
             )
             .await
         {
-            tracing::warn!(code = ?err.code, "sign-up: verification code not sent");
+            tracing::warn!(code = ?err.code, cause = ?err.cause, "sign-up: verification code not sent");
         }
         Ok((user.to_user(), issued))
     }
 
     /// Each sign-up costs a hash and a row: a client address gets a few an
     /// hour, counted before any work (both kinds of sign-up).
-    pub(super) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), Error> {
+    pub(crate) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), Error> {
         match client.limit_key() {
             Some(ip) => {
                 self.limit(
@@ -89,7 +89,7 @@ impl Services {
 
     /// Checks a new account's details and hashes its password (before any
     /// transaction: hashing takes a while).
-    pub(super) async fn prepare_account(
+    pub(crate) async fn prepare_account(
         &self,
         email: &str,
         username: &str,
@@ -320,7 +320,7 @@ impl Services {
                     .mail_code(Purpose::SignIn, &address, owner, &code, &client)
                     .await
                 {
-                    tracing::warn!(code = ?err.code, "sign-in code not mailed");
+                    tracing::warn!(code = ?err.code, cause = ?err.cause, "sign-in code not mailed");
                 }
             });
         }
@@ -369,7 +369,7 @@ impl Services {
     /// password (`clear_password`), the password is cleared: the owner signs
     /// in by code, or sets one with a reset link. Of two racing proofs, one
     /// does this; it is logged.
-    pub(super) async fn first_proof(
+    pub(crate) async fn first_proof(
         &self,
         user_id: &str,
         keep: Option<&str>,
@@ -423,7 +423,7 @@ impl Services {
         Ok((user.to_user(), issued))
     }
 
-    pub(super) async fn logged_in(
+    pub(crate) async fn logged_in(
         &self,
         user: &UserRow,
         method: &str,
@@ -471,7 +471,7 @@ impl Services {
                 .reason(EventReason::Disabled),
         )
         .await?;
-        Err(account_disabled())
+        Err(Error::account_disabled())
     }
 }
 
@@ -489,7 +489,7 @@ fn truncate_for_hash(mut password: String) -> String {
 }
 
 /// A new account's checked details, ready to store.
-pub(super) struct NewAccount {
+pub(crate) struct NewAccount {
     email: String,
     username: String,
     password_hash: String,
@@ -497,7 +497,7 @@ pub(super) struct NewAccount {
 
 impl NewAccount {
     /// An account checked and hashed earlier (a pending sign-up's).
-    pub(super) fn from_parts(email: String, username: String, password_hash: String) -> Self {
+    pub(crate) fn from_parts(email: String, username: String, password_hash: String) -> Self {
         Self {
             email,
             username,
@@ -506,22 +506,22 @@ impl NewAccount {
     }
 
     /// The address as it will be stored.
-    pub(super) fn email(&self) -> &str {
+    pub(crate) fn email(&self) -> &str {
         &self.email
     }
 
-    pub(super) fn username(&self) -> &str {
+    pub(crate) fn username(&self) -> &str {
         &self.username
     }
 
-    pub(super) fn password_hash(&self) -> &str {
+    pub(crate) fn password_hash(&self) -> &str {
         &self.password_hash
     }
 
     /// Stores the account, its mail in the language `client` asked for;
     /// the unique indexes decide duplicates. An address another account may
     /// still take back (a live revert link) counts as taken.
-    pub(super) async fn insert_in(
+    pub(crate) async fn insert_in(
         &self,
         tx: &mut Transaction<'_, Any>,
         role: Role,
@@ -546,12 +546,8 @@ impl NewAccount {
     }
 }
 
-pub(super) fn account_disabled() -> Error {
-    Error::of(ErrorCode::AccountDisabled, Reason::AccountDisabled)
-}
-
 /// Turns a unique-index refusal into the field error a form shows.
-pub(super) fn conflict_to_field(err: StoreError) -> Error {
+pub(crate) fn conflict_to_field(err: StoreError) -> Error {
     match err {
         StoreError::Conflict(name) if name.contains("email") => {
             Error::of(ErrorCode::EmailTaken, Reason::EmailTaken).on("email")

@@ -30,20 +30,6 @@ pub fn require_admin(auth: &Auth) -> Result<(), Error> {
     }
 }
 
-/// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere, wildcards in
-/// `text` taken literally.
-pub fn like_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text.trim().to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 #[derive(FromRow)]
 struct AdminRow {
     #[sqlx(flatten)]
@@ -147,7 +133,7 @@ impl Services {
             format!("${}", binds.len())
         };
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let like = bind(like_pattern(q));
+            let like = bind(crate::db::like_pattern(q));
             conditions.push(format!(
                 "(u.email LIKE {like} ESCAPE '\\' OR u.username LIKE {like} ESCAPE '\\')"
             ));
@@ -501,7 +487,7 @@ async fn users_set_in(
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use crate::db::like_pattern;
 
     #[test]
     fn like_patterns_take_wildcards_literally() {

@@ -4,10 +4,10 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
+use crate::client::{describe, truncate};
 use crate::db::StoreError;
 use crate::error::Error;
 use crate::model::{ActivityEvent, ActivityPage, EventKind, EventReason, UserRef};
-use crate::own_sessions::describe;
 use crate::{now, ClientInfo, Services};
 
 /// Longest page of events served at once.
@@ -112,7 +112,10 @@ impl EventRow {
             by_admin: self.actor_id.is_some() || self.reason.as_deref() == Some("cli"),
             // A reason this build does not know (a newer one wrote it) is left out.
             reason: self.reason.as_deref().and_then(EventReason::parse),
-            detail: self.detail,
+            detail: match kind {
+                EventKind::LoginThrottled => self.detail.map(failures_only),
+                _ => self.detail,
+            },
             device: describe(self.user_agent.as_deref()),
             ip: self.ip,
             user: self.user_id.map(|id| UserRef {
@@ -126,6 +129,15 @@ impl EventRow {
                 email: self.actor_email,
             }),
         })
+    }
+}
+
+/// A throttle event's detail is the failures counted; rows written before
+/// that said "12 failures, wait 4 s".
+fn failures_only(detail: String) -> String {
+    match detail.split_once(' ') {
+        Some((count, _)) => count.to_owned(),
+        None => detail,
     }
 }
 
@@ -163,7 +175,7 @@ where
             .client
             .user_agent
             .as_deref()
-            .map(|ua| crate::sessions::truncate(ua, 512)),
+            .map(|ua| truncate(ua, 512)),
     )
     .execute(executor)
     .await?;
@@ -208,7 +220,7 @@ impl Services {
             .filter(|s| !s.is_empty())
         {
             let ip = bind(search.to_owned());
-            let like = bind(crate::admin::like_pattern(search));
+            let like = bind(crate::db::like_pattern(search));
             sql += &format!(
                 " AND (e.ip = {ip} OR u.email LIKE {like} ESCAPE '\\' OR u.username LIKE {like} ESCAPE '\\')"
             );
@@ -255,5 +267,16 @@ impl Services {
             event.actor = None;
         }
         Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failures_only;
+
+    #[test]
+    fn throttle_details_are_counts_whenever_they_were_written() {
+        assert_eq!(failures_only("12".into()), "12");
+        assert_eq!(failures_only("12 failures, wait 4 s".into()), "12");
     }
 }

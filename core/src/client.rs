@@ -65,9 +65,50 @@ impl Default for ClientInfo {
     }
 }
 
+/// `s` cut to at most `max` characters (for what clients send: user
+/// agents, addresses).
+pub fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// "Firefox 133 · Windows 10" from a user agent (no words, so it reads the
+/// same in every language); API clients and other agents get their own
+/// first word ("curl", "okhttp"); None when there is nothing to go by.
+pub fn describe(user_agent: Option<&str>) -> Option<String> {
+    let ua = user_agent.filter(|ua| !ua.trim().is_empty())?;
+    match woothee::parser::Parser::new().parse(ua) {
+        Some(r)
+            if matches!(
+                r.category,
+                "pc" | "smartphone" | "mobilephone" | "appliance"
+            ) =>
+        {
+            let major = r.version.split('.').next().unwrap_or_default();
+            let browser = if major.is_empty() || major == "UNKNOWN" {
+                r.name.to_string()
+            } else {
+                format!("{} {major}", r.name)
+            };
+            Some(if r.os == "UNKNOWN" {
+                browser
+            } else {
+                format!("{browser} · {}", r.os)
+            })
+        }
+        _ => ua
+            .split(['/', ' '])
+            .next()
+            .filter(|word| !word.is_empty())
+            .map(|word| word.chars().take(40).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ClientInfo;
+    use super::{describe, ClientInfo};
 
     fn key(ip: &str) -> Option<String> {
         ClientInfo {
@@ -87,5 +128,15 @@ mod tests {
         assert_eq!(key("2001:db8:1:2::1").as_deref(), Some("2001:db8:1:2::/64"));
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(ClientInfo::default().limit_key(), None);
+    }
+
+    #[test]
+    fn devices_read_naturally() {
+        assert_eq!(
+            describe(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")),
+            Some("Chrome 131 · Linux".into())
+        );
+        assert_eq!(describe(Some("curl/8.5.0")), Some("curl".into()));
+        assert_eq!(describe(None), None);
     }
 }

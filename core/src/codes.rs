@@ -101,7 +101,7 @@ impl Services {
     /// so a code nobody is mailed (a decoy) behaves exactly like a real one.
     /// `owner`: whom a binding purpose's code is for (an account id, a
     /// sign-up token).
-    pub(super) async fn issue_code(
+    pub(crate) async fn issue_code(
         &self,
         purpose: Purpose,
         email: &str,
@@ -133,7 +133,7 @@ impl Services {
     }
 
     /// Mails an issued code to its account's owner, and logs it.
-    pub(super) async fn mail_code(
+    pub(crate) async fn mail_code(
         &self,
         purpose: Purpose,
         email: &str,
@@ -177,7 +177,7 @@ impl Services {
     }
 
     /// `check_code`, for a code issued to `owner` (see `binds_owner`).
-    pub(super) async fn check_bound_code(
+    pub(crate) async fn check_bound_code(
         &self,
         purpose: Purpose,
         email: &str,

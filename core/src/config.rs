@@ -2,24 +2,7 @@
 
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashParams {
-    /// Memory in KiB.
-    pub m_cost: u32,
-    pub t_cost: u32,
-    pub p_cost: u32,
-}
-
-impl Default for HashParams {
-    /// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
-    fn default() -> Self {
-        Self {
-            m_cost: 19 * 1024,
-            t_cost: 2,
-            p_cost: 1,
-        }
-    }
-}
+pub use crate::hashing::HashParams;
 
 /// One-time code rules (docs/DESIGN.md "email code").
 #[derive(Debug, Clone)]
@@ -115,7 +98,9 @@ pub struct AuthConfig {
 
 /// The defaults every deployment starts from; the server overrides what
 /// the environment sets, tests what they must. The secret is empty: a
-/// deployment must supply one (the server refuses to start without it).
+/// deployment supplies one (the server takes `LATCHKEY_SECRET`, or in
+/// development makes a random one), and `Tokens::new` refuses one shorter
+/// than 32 bytes.
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {

@@ -85,18 +85,13 @@ impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Error::unavailable()
+                Error::unavailable().caused_by(format_args!("database unavailable: {e}"))
             }
             StoreError::BadText => Error::of(ErrorCode::InvalidInput, Reason::BadText),
             StoreError::Ephemeral(e) => {
-                tracing::warn!(error = %e, "ephemeral store unavailable");
-                Error::unavailable()
+                Error::unavailable().caused_by(format_args!("ephemeral store unavailable: {e}"))
             }
-            other => {
-                tracing::error!(error = %other, "database error");
-                Error::internal()
-            }
+            other => Error::internal().caused_by(format_args!("database error: {other}")),
         }
     }
 }
@@ -166,4 +161,18 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere, wildcards in
+/// `text` taken literally.
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }

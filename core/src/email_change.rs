@@ -5,7 +5,7 @@
 //! and once it is done the other sessions end, outstanding reset links die,
 //! and the old address is mailed a notice with a link that undoes it all.
 
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{Any, FromRow};
 
 use crate::audit::{record_in, Event};
 use crate::codes::Purpose;
@@ -13,8 +13,8 @@ use crate::config::Feature;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::limits::Rate;
+use crate::links::{link_invalid, link_used, retire_reset_links_in, spend_link_in, KEEP_DEAD_SECS};
 use crate::model::{EventKind, EventReason, User};
-use crate::passwords::{link_invalid, link_used, spend_link_in};
 use crate::sessions::revoke_user_sessions_in;
 use crate::tokens::{random_token, token_hash};
 use crate::user_store;
@@ -166,9 +166,9 @@ impl Services {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-            // Dead for a day: of no use to anyone.
+            // Keep the table small.
             sqlx::query("DELETE FROM email_reverts WHERE expires_at < $1 OR used_at < $1")
-                .bind(now - 86_400)
+                .bind(now - KEEP_DEAD_SECS)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
@@ -314,7 +314,7 @@ impl Services {
 /// Whether a live revert link of another account (not `owner`) holds
 /// `email`: its owner may still take the address back, so nobody else may
 /// sign up with it or move to it meanwhile.
-pub(super) async fn address_reserved_in<'e>(
+pub(crate) async fn address_reserved_in<'e>(
     db: impl sqlx::Executor<'e, Database = Any>,
     email: &str,
     owner: Option<&str>,
@@ -330,18 +330,4 @@ pub(super) async fn address_reserved_in<'e>(
     .fetch_optional(db)
     .await?;
     Ok(held.is_some())
-}
-
-/// Every outstanding reset link of the account stops working.
-pub(super) async fn retire_reset_links_in(
-    tx: &mut Transaction<'_, Any>,
-    user_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

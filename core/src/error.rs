@@ -1,6 +1,7 @@
 //! The domain's one error type: what was refused and why, as data. It
-//! carries no words (the edge that shows it translates `reason`) and is
-//! never logged here (the edge logs what it answers).
+//! carries no words for the user (the edge that shows it translates
+//! `reason`) and is never logged here: a store's failure travels in `cause`
+//! and the edge's one conversion (`AppError::from`) logs it.
 
 pub use latchkey_types::{ErrorCode, Reason};
 
@@ -17,6 +18,8 @@ pub struct Error {
     pub retry_after: Option<u64>,
     /// Words for an operator (the command line), when no reason fits.
     pub detail: Option<String>,
+    /// What failed underneath (a store, a worker), for the log only.
+    pub cause: Option<String>,
 }
 
 impl Error {
@@ -29,6 +32,7 @@ impl Error {
             field: None,
             retry_after: None,
             detail: None,
+            cause: None,
         }
     }
 
@@ -85,12 +89,24 @@ impl Error {
         Self::of(ErrorCode::Unauthorized, Reason::SignInRequired)
     }
 
+    pub fn account_disabled() -> Self {
+        Self::of(ErrorCode::AccountDisabled, Reason::AccountDisabled)
+    }
+
     pub fn internal() -> Self {
         Self::of(ErrorCode::Internal, Reason::Internal)
     }
 
     pub fn unavailable() -> Self {
         Self::of(ErrorCode::Unavailable, Reason::Unavailable)
+    }
+
+    /// The same error, with what failed underneath for the log.
+    pub fn caused_by(self, cause: impl std::fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..self
+        }
     }
 
     /// Whether this error belongs to `field`.

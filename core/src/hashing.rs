@@ -12,10 +12,29 @@ use std::sync::{mpsc, Arc, Mutex};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
-use crate::config::HashParams;
 use crate::error::Error;
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// argon2id's cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for HashParams {
+    /// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    fn default() -> Self {
+        Self {
+            m_cost: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
 
 /// About two seconds of queued work per worker at OWASP's parameters
 /// (≈ 17 ms a hash here).

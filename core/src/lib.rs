@@ -17,6 +17,7 @@ pub mod error;
 pub mod hashing;
 pub mod letter;
 pub mod limits;
+pub mod links;
 pub mod outbox;
 pub mod own_sessions;
 pub mod password_policy;

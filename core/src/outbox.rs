@@ -100,7 +100,7 @@ impl Services {
 
     /// Queues `email` inside `tx`, so it is sent if and only if the change
     /// that wrote it commits (call [`Services::wake_mail`] after the commit).
-    pub(super) async fn enqueue_mail_in(
+    pub(crate) async fn enqueue_mail_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         email: &Email,
@@ -110,7 +110,7 @@ impl Services {
     }
 
     /// Tells the outbox worker that mail is waiting.
-    pub(super) fn wake_mail(&self) {
+    pub(crate) fn wake_mail(&self) {
         self.mail_wake.notify_one();
     }
 

@@ -3,6 +3,7 @@
 use sqlx::FromRow;
 
 use crate::audit::{record_in, Event};
+use crate::client::describe;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, EventReason, SessionInfo};
@@ -108,52 +109,5 @@ impl Services {
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(ended)
-    }
-}
-
-/// "Firefox 133 · Windows 10" from a user agent (no words, so it reads the
-/// same in every language); API clients and other agents get their own
-/// first word ("curl", "okhttp"); None when there is nothing to go by.
-pub(super) fn describe(user_agent: Option<&str>) -> Option<String> {
-    let ua = user_agent.filter(|ua| !ua.trim().is_empty())?;
-    match woothee::parser::Parser::new().parse(ua) {
-        Some(r)
-            if matches!(
-                r.category,
-                "pc" | "smartphone" | "mobilephone" | "appliance"
-            ) =>
-        {
-            let major = r.version.split('.').next().unwrap_or_default();
-            let browser = if major.is_empty() || major == "UNKNOWN" {
-                r.name.to_string()
-            } else {
-                format!("{} {major}", r.name)
-            };
-            Some(if r.os == "UNKNOWN" {
-                browser
-            } else {
-                format!("{browser} · {}", r.os)
-            })
-        }
-        _ => ua
-            .split(['/', ' '])
-            .next()
-            .filter(|word| !word.is_empty())
-            .map(|word| word.chars().take(40).collect()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe;
-
-    #[test]
-    fn devices_read_naturally() {
-        assert_eq!(
-            describe(Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")),
-            Some("Chrome 131 · Linux".into())
-        );
-        assert_eq!(describe(Some("curl/8.5.0")), Some("curl".into()));
-        assert_eq!(describe(None), None);
     }
 }

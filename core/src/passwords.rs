@@ -3,13 +3,12 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use crate::accounts::account_disabled;
 use crate::audit::{record_in, Event};
 use crate::db::StoreError;
-use crate::email_change::retire_reset_links_in;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::hashing::Verified;
 use crate::limits::Rate;
+use crate::links::{link_invalid, link_used, retire_reset_links_in, spend_link_in, KEEP_DEAD_SECS};
 use crate::model::{EventKind, User};
 use crate::password_policy::Estimate;
 use crate::sessions::{revoke_user_sessions_in, Issued};
@@ -68,14 +67,14 @@ impl Services {
                 }
             };
             if let Err(err) = services.send_reset_link(&user, None, &client).await {
-                tracing::warn!(code = ?err.code, "password reset: link not queued");
+                tracing::warn!(code = ?err.code, cause = ?err.cause, "password reset: link not queued");
             }
         });
         Ok(email)
     }
 
     /// Mails `user` a reset link; `actor` is the admin who asked for it.
-    pub(super) async fn send_reset_link(
+    pub(crate) async fn send_reset_link(
         &self,
         user: &UserRow,
         actor: Option<&str>,
@@ -95,9 +94,9 @@ impl Services {
         .execute(&self.db.pool)
         .await
         .map_err(StoreError::from)?;
-        // Keep the table small: links dead for a day are of no use to anyone.
+        // Keep the table small.
         sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
-            .bind(now - 86_400)
+            .bind(now - KEEP_DEAD_SECS)
             .execute(&self.db.pool)
             .await
             .map_err(StoreError::from)?;
@@ -138,7 +137,7 @@ impl Services {
         }
         let user = self.reset_target(token).await?;
         if user.is_disabled() {
-            return Err(account_disabled());
+            return Err(Error::account_disabled());
         }
         password_policy::check(
             &password,
@@ -256,10 +255,7 @@ impl Services {
         match tokio::time::timeout(STRENGTH_BUDGET, reading).await {
             Ok(Ok(strength)) => Ok(strength),
             Ok(Err(_)) => Err(Error::internal()),
-            Err(_) => {
-                tracing::warn!("password strength over its time budget");
-                Err(Error::unavailable())
-            }
+            Err(_) => Err(Error::unavailable().caused_by("password strength over its time budget")),
         }
     }
 
@@ -291,7 +287,7 @@ impl Services {
     /// could hand the account over: the password, or for an account that
     /// has none (it signs in by emailed code), a session opened within
     /// [`REAUTH_WINDOW_SECS`].
-    pub(super) async fn confirm_identity(
+    pub(crate) async fn confirm_identity(
         &self,
         auth: &Auth,
         password: String,
@@ -349,7 +345,7 @@ impl Services {
 }
 
 /// Removes a user and everything hanging off it (their activity log stays).
-pub(super) async fn delete_user_in(
+pub(crate) async fn delete_user_in(
     tx: &mut Transaction<'_, Any>,
     user_id: &str,
 ) -> Result<(), StoreError> {
@@ -389,34 +385,4 @@ async fn set_password_in(
     retire_reset_links_in(tx, user_id, now).await?;
     revoke_user_sessions_in(tx, user_id, keep, "password_changed", now).await?;
     Ok(())
-}
-
-/// Spends a single-use emailed link (`password_resets`, `email_reverts`)
-/// inside `tx`: of two racing uses, one finds it unused and live.
-pub(super) async fn spend_link_in(
-    tx: &mut Transaction<'_, Any>,
-    table: &'static str,
-    token: &str,
-    now: i64,
-) -> Result<(), Error> {
-    let used = sqlx::query(&format!(
-        "UPDATE {table} SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1"
-    ))
-    .bind(now)
-    .bind(token_hash(token))
-    .execute(&mut **tx)
-    .await
-    .map_err(StoreError::from)?;
-    match used.rows_affected() {
-        1 => Ok(()),
-        _ => Err(link_used()),
-    }
-}
-
-pub(super) fn link_invalid() -> Error {
-    Error::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
-}
-
-pub(super) fn link_used() -> Error {
-    Error::of(ErrorCode::LinkExpired, Reason::LinkUsed)
 }

@@ -144,7 +144,7 @@ impl Services {
                 ),
             };
             if let Err(err) = services.enqueue_mail(letter).await {
-                tracing::warn!(code = ?err.code, "sign-up: mail not queued");
+                tracing::warn!(code = ?err.code, cause = ?err.cause, "sign-up: mail not queued");
             }
         });
         Ok(PendingSignup { email, token })

@@ -5,6 +5,7 @@
 use sqlx::FromRow;
 
 use crate::audit::Event;
+use crate::client::truncate;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, EventReason, Role};
@@ -59,7 +60,7 @@ impl Services {
 
     /// `start_session` inside `tx` (sign-up opens the account and its first
     /// session together).
-    pub(super) async fn start_session_in(
+    pub(crate) async fn start_session_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: &UserRow,
@@ -257,7 +258,7 @@ impl Services {
 }
 
 /// When a session was opened (its sign-in), if it exists.
-pub(super) async fn opened_at(db: &crate::Db, session_id: &str) -> Result<Option<i64>, StoreError> {
+pub(crate) async fn opened_at(db: &crate::Db, session_id: &str) -> Result<Option<i64>, StoreError> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM sessions WHERE id = $1")
         .bind(session_id)
         .fetch_optional(&db.pool)
@@ -266,7 +267,7 @@ pub(super) async fn opened_at(db: &crate::Db, session_id: &str) -> Result<Option
 }
 
 /// Ends every live session of a user but `keep`, inside a transaction.
-pub(super) async fn revoke_user_sessions_in(
+pub(crate) async fn revoke_user_sessions_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: &str,
     keep: Option<&str>,
@@ -305,11 +306,4 @@ async fn insert_refresh(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-pub(super) fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }

@@ -26,7 +26,7 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
 /// Whose budget an attempt spends.
-pub(super) enum Subject<'a> {
+pub(crate) enum Subject<'a> {
     /// A known account, from a browser unknown to it.
     Account(&'a str),
     /// A name no account has (normalised).
@@ -61,7 +61,7 @@ fn budgets(
 }
 
 /// A counted log-in attempt, to settle once its outcome is known.
-pub(super) struct Ticket {
+pub(crate) struct Ticket {
     budgets: Vec<Budget>,
     /// Per budget: attempts so far and the wait this one started.
     counted: Vec<(u64, Option<Duration>)>,
@@ -69,7 +69,7 @@ pub(super) struct Ticket {
 
 impl Services {
     /// Counts a log-in attempt, or refuses it while a wait runs.
-    pub(super) async fn login_attempt(
+    pub(crate) async fn login_attempt(
         &self,
         subject: Subject<'_>,
         client: &ClientInfo,
@@ -85,13 +85,13 @@ impl Services {
     }
 
     /// The attempt succeeded: it does not count against anyone.
-    pub(super) async fn login_succeeded(&self, ticket: Ticket) -> Result<(), Error> {
+    pub(crate) async fn login_succeeded(&self, ticket: Ticket) -> Result<(), Error> {
         Ok(self.ephemeral.give_back(&ticket.budgets).await?)
     }
 
     /// The attempt failed; when it started a wait, that is logged.
     /// `user_id`: the account the name belongs to, if any.
-    pub(super) async fn login_failed(
+    pub(crate) async fn login_failed(
         &self,
         ticket: Ticket,
         user_id: Option<&str>,

@@ -35,7 +35,13 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// Panics on a secret shorter than 32 bytes: every signature would be
+    /// guessable (the server checks `LATCHKEY_SECRET` before it gets here).
     pub fn new(config: &AuthConfig) -> Self {
+        assert!(
+            config.jwt_secret.len() >= 32,
+            "the signing secret must be at least 32 bytes"
+        );
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);

@@ -424,6 +424,57 @@ mod tests {
     }
 
     #[test]
+    fn hashing_below_owasp_and_odd_password_floors_are_refused_at_start_up() {
+        for (key, value, says) in [
+            (
+                "ARGON2_MEMORY_KIB",
+                "19455",
+                "ARGON2_MEMORY_KIB must be at least 19456",
+            ),
+            ("ARGON2_ITERATIONS", "1", "ARGON2_ITERATIONS at least 2"),
+            (
+                "PASSWORD_MIN_LENGTH",
+                "7",
+                "PASSWORD_MIN_LENGTH must be between 8 and 64",
+            ),
+            (
+                "PASSWORD_MIN_LENGTH",
+                "65",
+                "PASSWORD_MIN_LENGTH must be between 8 and 64",
+            ),
+        ] {
+            let problems = config(&[(key, value)]).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{key}={value}: {problems:?}"
+            );
+        }
+        let c = config(&[
+            ("ARGON2_MEMORY_KIB", "65536"),
+            ("PASSWORD_MIN_LENGTH", "12"),
+        ])
+        .unwrap();
+        assert_eq!(c.auth.hash_params.m_cost, 65536);
+        assert_eq!(c.auth.min_password_len, 12);
+    }
+
+    /// The environment's defaults are the domain's: one set of numbers.
+    #[test]
+    fn unset_settings_take_the_domains_defaults() {
+        let c = config(&[]).unwrap();
+        let d = latchkey_core::AuthConfig::default();
+        assert_eq!(c.auth.refresh_ttl, d.refresh_ttl);
+        assert_eq!(c.auth.refresh_grace, d.refresh_grace);
+        assert_eq!(c.auth.reset_ttl, d.reset_ttl);
+        assert_eq!(c.auth.login_free_failures, d.login_free_failures);
+        assert_eq!(c.auth.codes.ttl, d.codes.ttl);
+        assert_eq!(c.auth.codes.max_tries, d.codes.max_tries);
+        assert_eq!(c.auth.signups_per_hour_per_ip, d.signups_per_hour_per_ip);
+        assert_eq!(c.auth.hash_params, d.hash_params);
+        assert_eq!(c.auth.mail_from, d.mail_from);
+    }
+
+    #[test]
     fn production_accepts_a_strong_secret_over_https() {
         let secret = STANDARD.encode([7u8; 48]);
         let c = config(&[

@@ -56,7 +56,9 @@ pub async fn authenticate(
                     set_cookies.extend(cookies::cleared(&services.config));
                 }
                 // The store is down: keep the cookies and try again later.
-                Err(_) => {}
+                Err(err) => {
+                    tracing::warn!(code = ?err.code, cause = ?err.cause, "session refresh failed");
+                }
             }
         } else if access.is_some() {
             set_cookies.extend(cookies::cleared(&services.config));

@@ -34,7 +34,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some("203.0.113.5".into()),
         user_agent: Some("curl/8.5.0".into()),
-        locale: Default::default(),
+        locale: "en",
         device: None,
     }
 }

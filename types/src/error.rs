@@ -61,9 +61,9 @@ impl ErrorCode {
     }
 }
 
-/// Which message an error carries: a stable name API clients may match on
-/// (finer than `code`), and the key the UI translates it by. The English
-/// `message` is this reason's English text.
+/// Why an error happened: a stable name API clients may match on (finer
+/// than `code`), and the key the edge translates it by (the API's English
+/// `message` is this reason's English text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

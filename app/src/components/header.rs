@@ -5,22 +5,9 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::components::language::LanguageSwitcher;
-use crate::error::AppError;
 use crate::model::Role;
 use crate::session::use_session;
 use crate::tr;
-
-#[server(prefix = "/fn", endpoint = "logout")]
-pub async fn logout() -> Result<(), AppError> {
-    use crate::ssr::{cookies, request};
-    let services = request::services()?;
-    if let Some(auth) = request::current_auth() {
-        services.logout(&auth).await?;
-    }
-    request::set_cookies(cookies::cleared(&services.config));
-    leptos_axum::redirect("/login");
-    Ok(())
-}
 
 #[component]
 pub fn Header() -> impl IntoView {

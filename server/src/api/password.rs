@@ -85,7 +85,10 @@ pub struct StrengthRequest {
 }
 
 /// Rate a candidate password: the policy's verdict and zxcvbn's 0–4 score.
-#[utoipa::path(post, path = "/password/strength", tag = "password", request_body = StrengthRequest, responses(
+///
+/// With a bearer token and `email` and `username` left empty, the password
+/// is measured against the caller's own (as a password change would be).
+#[utoipa::path(post, path = "/password/strength", tag = "password", security((), ("bearer" = [])), request_body = StrengthRequest, responses(
     (status = 200, description = "The reading", body = Strength),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
     (status = 503, description = "`unavailable`", body = ErrorBody),

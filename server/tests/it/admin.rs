@@ -25,7 +25,7 @@ fn admin_client() -> ClientInfo {
     ClientInfo {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36".into()),
-        locale: Default::default(),
+        locale: "en",
         device: None,
     }
 }
@@ -408,7 +408,7 @@ on_both_backends!(
         let client = ClientInfo {
             ip: Some("198.51.100.9".into()),
             user_agent: Some("curl/8.5.0".into()),
-            locale: Default::default(),
+            locale: "en",
             device: None,
         };
         for _ in 0..3 {
@@ -826,7 +826,7 @@ async fn the_create_admin_command_works_from_a_script() {
         common::connect(&url).await,
         std::sync::Arc::new(latchkey_core::MemoryStore::new()),
         latchkey_core::AuthConfig::for_tests(),
-        std::sync::Arc::new(app::letters::Translated),
+        common::letters(),
     );
     let (user, _) = s
         .login("root", PASSWORD.into(), &ClientInfo::default())

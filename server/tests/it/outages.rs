@@ -74,7 +74,7 @@ async fn outages_answer_503_and_heal_by_themselves() {
         db,
         Arc::new(store),
         latchkey_core::AuthConfig::for_tests(),
-        std::sync::Arc::new(app::letters::Translated),
+        common::letters(),
     );
     let app = server::router::build(services, leptos_options(), "http://127.0.0.1:3000");
 

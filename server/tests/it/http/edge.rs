@@ -142,7 +142,7 @@ async fn two_instances_share_sessions_and_revocation() {
             common::connect(&url).await,
             std::sync::Arc::new(common::redis_store_in(&prefix).await),
             latchkey_core::AuthConfig::for_tests(),
-            std::sync::Arc::new(app::letters::Translated),
+            common::letters(),
         );
         let app = server::router::build(services, leptos_options(), ORIGIN);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -244,6 +244,11 @@ async fn pages_carry_a_nonce_csp_and_everything_the_safe_headers() {
         .expect("a nonce in the page CSP");
     assert_eq!(page.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(page.headers()[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(
+        page.headers()[header::REFERRER_POLICY],
+        "strict-origin-when-cross-origin"
+    );
+    assert_eq!(page.headers()["cross-origin-opener-policy"], "same-origin");
     let html = body_text(page).await;
     // Every inline script is allowed by that nonce, and only by it.
     let scripts: Vec<&str> = html.split("<script").skip(1).collect();

@@ -15,7 +15,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
-        locale: Default::default(),
+        locale: "en",
         device: None,
     }
 }
@@ -421,7 +421,7 @@ on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
         old.db.clone(),
         old.ephemeral.clone(),
         AuthConfig::for_tests(),
-        std::sync::Arc::new(app::letters::Translated),
+        common::letters(),
     );
     current
         .login(&name, PASSWORD.into(), &client())
@@ -755,4 +755,44 @@ on_both_backends!(emails_and_passwords_have_one_spelling, |backend| {
         .await
         .unwrap_err();
     assert_eq!(err.field.as_deref(), Some("email"));
+});
+
+// Each sign-up costs a hash and a row: a client address gets
+// `signups_per_hour_per_ip` of them an hour (both kinds of sign-up share the
+// budget), and another address is not held up by it.
+on_both_backends!(sign_ups_are_limited_per_client_address, |backend| {
+    let s = services_with(
+        backend,
+        AuthConfig {
+            signups_per_hour_per_ip: 2,
+            ..AuthConfig::for_tests()
+        },
+    )
+    .await;
+    let from = |ip: &str| ClientInfo {
+        ip: Some(ip.into()),
+        ..client()
+    };
+    let sign_up = |ip: &'static str| {
+        let s = s.clone();
+        async move {
+            let name = unique_name();
+            s.signup(
+                &format!("{name}@example.com"),
+                &name,
+                PASSWORD.into(),
+                &from(ip),
+            )
+            .await
+        }
+    };
+    for _ in 0..2 {
+        sign_up("203.0.113.7").await.unwrap();
+    }
+    let refused = sign_up("203.0.113.7").await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::RateLimited);
+    assert!(refused
+        .retry_after
+        .is_some_and(|secs| secs > 0 && secs <= 3600));
+    sign_up("203.0.113.8").await.unwrap();
 });

@@ -16,7 +16,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(format!("10.7.{}.{}", b.as_bytes()[0], b.as_bytes()[1])),
         user_agent: Some("tests".into()),
-        locale: Default::default(),
+        locale: "en",
         device: None,
     }
 }

@@ -21,7 +21,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(format!("10.9.{}.{}", rand_byte(), rand_byte())),
         user_agent: None,
-        locale: Default::default(),
+        locale: "en",
         device: None,
     }
 }
@@ -451,11 +451,9 @@ on_both_backends!(
         assert!(notice.contains(&new_email), "{notice}");
         assert!(!smtp::revert_token_in(&notice).is_empty());
         let events = s.own_activity(&auth.user.id, None).await.unwrap();
-        assert!(events
-            .events
-            .iter()
-            .any(|e| e.kind == app::model::EventKind::SessionRevoked
-                && e.reason == Some(latchkey_core::model::EventReason::EmailChanged)));
+        assert!(events.events.iter().any(|e| e.kind
+            == latchkey_core::model::EventKind::SessionRevoked
+            && e.reason == Some(latchkey_core::model::EventReason::EmailChanged)));
     }
 );
 
@@ -734,13 +732,13 @@ on_both_backends!(the_first_proof_of_an_address_evicts_a_squatter, |backend| {
     let events = s.own_activity(&owner.id, None).await.unwrap().events;
     assert!(events
         .iter()
-        .any(|e| e.kind == app::model::EventKind::EmailVerified
+        .any(|e| e.kind == latchkey_core::model::EventKind::EmailVerified
             && e.reason == Some(latchkey_core::model::EventReason::PasswordCleared)));
-    assert!(events
-        .iter()
-        .any(|e| e.kind == app::model::EventKind::SessionRevoked
+    assert!(events.iter().any(
+        |e| e.kind == latchkey_core::model::EventKind::SessionRevoked
             && e.reason == Some(latchkey_core::model::EventReason::AddressProven)
-            && e.detail.as_deref() == Some("1")));
+            && e.detail.as_deref() == Some("1")
+    ));
 });
 
 // The owner who signed up and verifies with the code keeps the password,
@@ -979,7 +977,7 @@ on_both_backends!(undeliverable_mail_is_given_up_and_blanked, |backend| {
         .events;
     assert!(events
         .iter()
-        .any(|e| e.kind == app::model::EventKind::MailFailed
+        .any(|e| e.kind == latchkey_core::model::EventKind::MailFailed
             && e.detail.as_deref() == Some(email.as_str())));
 });
 

@@ -3,7 +3,8 @@
 //! stops the outbox worker and exits cleanly), and bounded work under a
 //! flood of clients that hang up.
 
-use crate::common;
+#[path = "it/common/mod.rs"]
+mod common;
 
 use std::time::Duration;
 

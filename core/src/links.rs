@@ -1,0 +1,57 @@
+//! Single-use emailed links (password resets, undoing an email change):
+//! 256-bit tokens stored as SHA-256, spent once inside the transaction that
+//! acts on them, retired together when the account changes hands.
+
+use sqlx::{Any, Transaction};
+
+use crate::db::StoreError;
+use crate::error::{Error, ErrorCode, Reason};
+use crate::tokens::token_hash;
+
+/// How long a dead link's row is kept before it is pruned: of no use to
+/// anyone after a day, but a late click still reads "used", not "invalid".
+pub(crate) const KEEP_DEAD_SECS: i64 = 86_400;
+
+/// Spends a single-use emailed link (`password_resets`, `email_reverts`)
+/// inside `tx`: of two racing uses, one finds it unused and live.
+pub(crate) async fn spend_link_in(
+    tx: &mut Transaction<'_, Any>,
+    table: &'static str,
+    token: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let used = sqlx::query(&format!(
+        "UPDATE {table} SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1"
+    ))
+    .bind(now)
+    .bind(token_hash(token))
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    match used.rows_affected() {
+        1 => Ok(()),
+        _ => Err(link_used()),
+    }
+}
+
+pub(crate) fn link_invalid() -> Error {
+    Error::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
+}
+
+pub(crate) fn link_used() -> Error {
+    Error::of(ErrorCode::LinkExpired, Reason::LinkUsed)
+}
+
+/// Every outstanding reset link of the account stops working.
+pub(crate) async fn retire_reset_links_in(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The domain's integration tests, in one binary: the flows through
+//! `Services` on both deployments (SQLite with the in-process store, and
+//! PostgreSQL with Redis), with mail read off a real SMTP server.
+
+#[macro_use]
+extern crate latchkey_testkit;
+
+use latchkey_testkit as common;
+
+mod accounts;
+mod codes;
+mod passwords;

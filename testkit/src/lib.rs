@@ -181,6 +181,23 @@ pub fn start_outbox(services: &Services, port: u16) {
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// A client at a random private address, so one test's per-address limits
+/// never touch another's.
+pub fn client() -> latchkey_core::ClientInfo {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    client_at(&format!("10.{}.{}.{}", b[0], b[1], b[2]))
+}
+
+/// A client at `ip`.
+pub fn client_at(ip: &str) -> latchkey_core::ClientInfo {
+    latchkey_core::ClientInfo {
+        ip: Some(ip.into()),
+        user_agent: Some("tests".into()),
+        locale: "en",
+        device: None,
+    }
+}
+
 /// A request that says nothing about where it came from.
 pub const NO_CLIENT: latchkey_core::ClientInfo = latchkey_core::ClientInfo {
     ip: None,

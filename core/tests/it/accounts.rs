@@ -12,12 +12,7 @@ use latchkey_core::{AuthConfig, ClientInfo, Services};
 use common::PASSWORD;
 
 fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("tests".into()),
-        locale: "en",
-        device: None,
-    }
+    common::client_at("127.0.0.1")
 }
 
 on_both_backends!(signup_creates_a_signed_in_user, |backend| {

@@ -6,28 +6,15 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{smtp, unique_name, Backend};
+use common::{client, smtp, unique_name, Backend};
 use latchkey_core::ephemeral::CodeCheck;
 use latchkey_core::ErrorCode;
-use latchkey_core::{AuthConfig, ClientInfo, EphemeralStore, MemoryStore, Services};
+use latchkey_core::{AuthConfig, EphemeralStore, MemoryStore, Services};
 
 use common::PASSWORD;
 
 async fn store(backend: Backend) -> Arc<dyn EphemeralStore> {
     common::ephemeral(backend).await
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some(format!("10.9.{}.{}", rand_byte(), rand_byte())),
-        user_agent: None,
-        locale: "en",
-        device: None,
-    }
-}
-
-fn rand_byte() -> u8 {
-    uuid::Uuid::new_v4().as_bytes()[0]
 }
 
 on_both_backends!(a_code_is_consumed_once, |backend| {

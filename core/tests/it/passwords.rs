@@ -5,21 +5,11 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{smtp, Backend, NewAccount, PASSWORD};
+use common::{client, smtp, Backend, NewAccount, PASSWORD};
 use latchkey_core::ErrorCode;
-use latchkey_core::{AuthConfig, ClientInfo, Services};
+use latchkey_core::{AuthConfig, Services};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-fn client() -> ClientInfo {
-    let b = uuid::Uuid::new_v4();
-    ClientInfo {
-        ip: Some(format!("10.7.{}.{}", b.as_bytes()[0], b.as_bytes()[1])),
-        user_agent: Some("tests".into()),
-        locale: "en",
-        device: None,
-    }
-}
 
 /// Asks for a reset link for `account` and returns its token from the mail.
 async fn reset_token(s: &Services, inbox: &smtp::Inbox, account: &NewAccount) -> String {

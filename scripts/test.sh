@@ -27,6 +27,7 @@ fi
 
 say "formatting and lints"
 cargo fmt --all -- --check
+./scripts/module-cycles.py
 cargo clippy --locked -p latchkey-types -p latchkey-core -p latchkey-testkit -p app -p server --features app/ssr --all-targets -- -D warnings
 cargo clippy --locked -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 

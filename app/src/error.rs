@@ -96,7 +96,9 @@ pub struct AppError {
 
 impl AppError {
     /// An error with a message of its own (no reason: the UI shows it as
-    /// it is). For what only API clients see, like a malformed body.
+    /// it is). For what only API clients see, like a malformed body. The
+    /// domain's refusals arrive through `From<latchkey_core::Error>`, whose
+    /// constructors (`invalid`, `unauthorized`, …) server code uses.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -114,59 +116,6 @@ impl AppError {
             reason: Some(reason),
             ..Self::new(code, reason_text(reason, Locale::en, 0))
         }
-    }
-
-    /// `of`, for a reason that names a number.
-    pub fn counted(code: ErrorCode, reason: Reason, count: u64) -> Self {
-        Self {
-            reason: Some(reason),
-            count: Some(count),
-            ..Self::new(code, reason_text(reason, Locale::en, count))
-        }
-    }
-
-    /// The same error, tied to a form field.
-    pub fn on(self, field: &str) -> Self {
-        Self {
-            field: Some(field.to_owned()),
-            ..self
-        }
-    }
-
-    pub fn rate_limited(retry_after_secs: u64, reason: Reason) -> Self {
-        Self {
-            retry_after: Some(retry_after_secs),
-            ..Self::counted(ErrorCode::RateLimited, reason, retry_after_secs)
-        }
-    }
-
-    /// The same error, shown under another form field.
-    pub fn with_field(self, field: &str) -> Self {
-        Self {
-            field: self.field.map(|_| field.to_owned()),
-            ..self
-        }
-    }
-
-    /// Bad input in `field`.
-    pub fn invalid(field: &str, reason: Reason) -> Self {
-        Self::of(ErrorCode::InvalidInput, reason).on(field)
-    }
-
-    pub fn forbidden() -> Self {
-        Self::of(ErrorCode::Forbidden, Reason::AdminOnly)
-    }
-
-    pub fn unauthorized() -> Self {
-        Self::of(ErrorCode::Unauthorized, Reason::SignInRequired)
-    }
-
-    pub fn internal() -> Self {
-        Self::of(ErrorCode::Internal, Reason::Internal)
-    }
-
-    pub fn unavailable() -> Self {
-        Self::of(ErrorCode::Unavailable, Reason::Unavailable)
     }
 
     /// What to show the reader: the reason in their language, else the
@@ -198,7 +147,7 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
                 Self::of(ErrorCode::Unavailable, Reason::Unreachable)
             }
-            _ => Self::internal(),
+            _ => Self::of(ErrorCode::Internal, Reason::Internal),
         }
     }
 }

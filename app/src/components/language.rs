@@ -15,8 +15,12 @@ use crate::tr;
 #[server(prefix = "/fn", endpoint = "set_locale")]
 pub async fn set_locale(locale: String, back: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
-    let locale = crate::locale::from_tag(&locale)
-        .ok_or_else(|| AppError::invalid("locale", crate::error::Reason::UnknownChoice))?;
+    let locale = crate::locale::from_tag(&locale).ok_or_else(|| {
+        AppError::from(latchkey_core::Error::invalid(
+            "locale",
+            crate::error::Reason::UnknownChoice,
+        ))
+    })?;
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {
         services

@@ -22,10 +22,11 @@ pub async fn change_password(
     let services = request::services()?;
     let auth = request::require_auth()?;
     if new_password != confirm {
-        return Err(AppError::invalid(
+        return Err(latchkey_core::Error::invalid(
             "confirm",
             crate::error::Reason::PasswordsDiffer,
-        ));
+        )
+        .into());
     }
     services
         .change_password(&auth, current_password, new_password)

@@ -48,10 +48,11 @@ fn signed_in_elsewhere() -> AppError {
 pub async fn reset_password(password: String, confirm: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     if password != confirm {
-        return Err(AppError::invalid(
+        return Err(latchkey_core::Error::invalid(
             "confirm",
             crate::error::Reason::PasswordsDiffer,
-        ));
+        )
+        .into());
     }
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {

@@ -14,7 +14,7 @@ use crate::model::User;
 pub fn services() -> Result<Services, AppError> {
     use_context::<Services>().ok_or_else(|| {
         tracing::error!("Services missing from the server function context");
-        AppError::internal()
+        latchkey_core::Error::internal().into()
     })
 }
 
@@ -25,7 +25,7 @@ pub fn current_auth() -> Option<Auth> {
 
 /// In a server function: the signed-in user, or 401.
 pub fn require_auth() -> Result<Auth, AppError> {
-    current_auth().ok_or_else(AppError::unauthorized)
+    current_auth().ok_or_else(|| latchkey_core::Error::unauthorized().into())
 }
 
 /// In a server function: the signed-in administrator; 401 for visitors,

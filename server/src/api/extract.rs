@@ -1,7 +1,6 @@
 //! Extractors: a handler that needs a user takes `AuthUser`; JSON bodies go
 //! through `ApiJson` so malformed input gets the API's error shape.
 
-use app::error::AppError;
 use axum::extract::{FromRequest, FromRequestParts, Query};
 use axum::http::request::Parts;
 use latchkey_core::{Auth, ClientInfo};
@@ -20,7 +19,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
             .get::<Auth>()
             .cloned()
             .map(AuthUser)
-            .ok_or_else(|| ApiError(AppError::unauthorized()))
+            .ok_or_else(|| ApiError::from(latchkey_core::Error::unauthorized()))
     }
 }
 

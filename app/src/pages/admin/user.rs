@@ -38,8 +38,12 @@ pub async fn admin_act(
 ) -> Result<(), AppError> {
     use crate::ssr::request;
     let admin = request::require_admin()?;
-    let chosen = AdminAction::parse(&action)
-        .ok_or_else(|| AppError::invalid("action", crate::error::Reason::UnknownChoice))?;
+    let chosen = AdminAction::parse(&action).ok_or_else(|| {
+        AppError::from(latchkey_core::Error::invalid(
+            "action",
+            crate::error::Reason::UnknownChoice,
+        ))
+    })?;
     request::services()?
         .admin_act(&admin, &id, chosen, session.as_deref())
         .await?;
@@ -55,10 +59,11 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
     let services = request::services()?;
     let detail = services.user_detail(&id).await?;
     if confirm.trim().to_lowercase() != detail.user.user.username {
-        return Err(AppError::invalid(
+        return Err(latchkey_core::Error::invalid(
             "confirm",
             crate::error::Reason::ConfirmUsername,
-        ));
+        )
+        .into());
     }
     services.admin_delete_user(&admin, &id).await?;
     leptos_axum::redirect(&format!("/admin?deleted={}", detail.user.user.username));

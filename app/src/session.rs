@@ -18,7 +18,7 @@ pub async fn logout() -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {
-        services.logout(&auth).await?;
+        services.sessions().logout(&auth).await?;
     }
     request::set_cookies(cookies::cleared(&services.config));
     leptos_axum::redirect("/login");

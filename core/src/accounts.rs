@@ -20,6 +20,144 @@ use crate::{now, password_policy, validate, Auth, ClientInfo, Services};
 const MAX_LOGIN_PASSWORD: usize = 1024;
 
 impl Services {
+    /// Each sign-up costs a hash and a row: a client address gets a few an
+    /// hour, counted before any work (both kinds of sign-up).
+    pub(crate) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), Error> {
+        match client.limit_key() {
+            Some(ip) => {
+                self.limit(
+                    &format!("rl:signup:ip:{ip}"),
+                    Rate::per_hour(self.config.signups_per_hour_per_ip),
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a new account's details and hashes its password (before any
+    /// transaction: hashing takes a while).
+    pub(crate) async fn prepare_account(
+        &self,
+        email: &str,
+        username: &str,
+        password: String,
+    ) -> Result<NewAccount, Error> {
+        let email = validate::email(email)?;
+        let username = validate::username(username)?;
+        password_policy::check(&password, self.config.min_password_len, &email, &username)?;
+        let password_hash = self.hasher.hash(password).await?;
+        Ok(NewAccount {
+            email,
+            username,
+            password_hash,
+        })
+    }
+
+    /// The id of the device cookie `client` carries, when it is genuine and
+    /// was given for `user` since its password last changed.
+    fn known_device<'c>(&self, user: &UserRow, client: &'c ClientInfo) -> Option<&'c str> {
+        let token = client.device.as_deref()?;
+        let (owner, device) = self.tokens.device_of(token, &user.password_hash)?;
+        (owner == user.id).then_some(device)
+    }
+
+    /// Refuses `feature` to an unverified account when the operator reserved
+    /// it for verified addresses.
+    pub(crate) fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), Error> {
+        if auth.user.email_verified || !self.config.verified_only.contains(&feature) {
+            return Ok(());
+        }
+        Err(Error::of(ErrorCode::EmailUnverified, Reason::VerifyFirst))
+    }
+
+    /// The first proof that an account's address is its owner's. Until
+    /// then, whoever signed up may have used another person's address and
+    /// kept its password and sessions (a pre-account hijack), so every
+    /// session but `keep` ends and, when the proof did not involve the
+    /// password (`clear_password`), the password is cleared: the owner signs
+    /// in by code, or sets one with a reset link. Of two racing proofs, one
+    /// does this; it is logged.
+    pub(crate) async fn first_proof(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        clear_password: bool,
+        client: &ClientInfo,
+    ) -> Result<(), Error> {
+        let now = now();
+        let mut tx = self.db.begin().await?;
+        let assignment = if clear_password {
+            "email_verified = 1, password_hash = ''"
+        } else {
+            "email_verified = 1"
+        };
+        let claimed = sqlx::query(&format!(
+            "UPDATE users SET {assignment}, updated_at = $1 WHERE id = $2 AND email_verified = 0"
+        ))
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if claimed.rows_affected() == 0 {
+            return Ok(());
+        }
+        let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
+        let mut verified = Event::new(EventKind::EmailVerified, client).user(user_id);
+        if clear_password {
+            verified = verified.reason(EventReason::PasswordCleared);
+        }
+        record_in(&mut tx, verified).await?;
+        if ended > 0 {
+            let event = Event::new(EventKind::SessionRevoked, client)
+                .user(user_id)
+                .reason(EventReason::AddressProven)
+                .detail(ended.to_string());
+            record_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Opens a session after a successful log-in, and logs it.
+    async fn signed_in(
+        &self,
+        user: &UserRow,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), Error> {
+        let issued = self.start_session(user, client).await?;
+        self.logged_in(user, method, client).await?;
+        Ok((user.to_user(), issued))
+    }
+
+    pub(crate) async fn logged_in(
+        &self,
+        user: &UserRow,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<(), Error> {
+        let event = Event::new(EventKind::LoginSucceeded, client)
+            .user(&user.id)
+            .detail(method);
+        self.record(event).await
+    }
+
+    /// Refuses a sign-in to a disabled account, once its credentials were
+    /// proven (so the refusal says nothing to someone guessing), and logs it.
+    async fn refuse_disabled<T>(&self, user_id: &str, client: &ClientInfo) -> Result<T, Error> {
+        self.record(
+            Event::new(EventKind::LoginFailed, client)
+                .user(user_id)
+                .reason(EventReason::Disabled),
+        )
+        .await?;
+        Err(Error::account_disabled())
+    }
+}
+
+impl crate::Accounts<'_> {
     pub async fn signup(
         &self,
         email: &str,
@@ -70,40 +208,6 @@ impl Services {
             tracing::warn!(code = ?err.code, cause = ?err.cause, "sign-up: verification code not sent");
         }
         Ok((user.to_user(), issued))
-    }
-
-    /// Each sign-up costs a hash and a row: a client address gets a few an
-    /// hour, counted before any work (both kinds of sign-up).
-    pub(crate) async fn limit_signups(&self, client: &ClientInfo) -> Result<(), Error> {
-        match client.limit_key() {
-            Some(ip) => {
-                self.limit(
-                    &format!("rl:signup:ip:{ip}"),
-                    Rate::per_hour(self.config.signups_per_hour_per_ip),
-                )
-                .await
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Checks a new account's details and hashes its password (before any
-    /// transaction: hashing takes a while).
-    pub(crate) async fn prepare_account(
-        &self,
-        email: &str,
-        username: &str,
-        password: String,
-    ) -> Result<NewAccount, Error> {
-        let email = validate::email(email)?;
-        let username = validate::username(username)?;
-        password_policy::check(&password, self.config.min_password_len, &email, &username)?;
-        let password_hash = self.hasher.hash(password).await?;
-        Ok(NewAccount {
-            email,
-            username,
-            password_hash,
-        })
     }
 
     /// Logs in by email or username. Unknown account and wrong password give
@@ -218,14 +322,6 @@ impl Services {
         Ok((user.to_user(), issued))
     }
 
-    /// The id of the device cookie `client` carries, when it is genuine and
-    /// was given for `user` since its password last changed.
-    fn known_device<'c>(&self, user: &UserRow, client: &'c ClientInfo) -> Option<&'c str> {
-        let token = client.device.as_deref()?;
-        let (owner, device) = self.tokens.device_of(token, &user.password_hash)?;
-        (owner == user.id).then_some(device)
-    }
-
     /// A device cookie's value for a browser that just signed in to
     /// `user_id`, unless it already carries a live one for that account.
     pub async fn device_token(
@@ -266,14 +362,15 @@ impl Services {
         if auth.user.email_verified {
             return Ok(auth.user.clone());
         }
-        self.check_code(
-            Purpose::VerifyEmail,
-            &auth.user.email,
-            Some(&auth.user.id),
-            code,
-            client,
-        )
-        .await?;
+        self.codes()
+            .check_code(
+                Purpose::VerifyEmail,
+                &auth.user.email,
+                Some(&auth.user.id),
+                code,
+                client,
+            )
+            .await?;
         // The person here knows the password (they signed in with it) and
         // reads the mailbox: the password stays, other sessions end.
         self.first_proof(&auth.user.id, Some(&auth.session_id), false, client)
@@ -282,15 +379,6 @@ impl Services {
             email_verified: true,
             ..auth.user.clone()
         })
-    }
-
-    /// Refuses `feature` to an unverified account when the operator reserved
-    /// it for verified addresses.
-    pub(crate) fn require_verified(&self, auth: &Auth, feature: Feature) -> Result<(), Error> {
-        if auth.user.email_verified || !self.config.verified_only.contains(&feature) {
-            return Ok(());
-        }
-        Err(Error::of(ErrorCode::EmailUnverified, Reason::VerifyFirst))
     }
 
     /// Passwordless sign-in, step one. Answers the same, in the same time,
@@ -312,7 +400,7 @@ impl Services {
             .issue_code(Purpose::SignIn, &email, None, client)
             .await?;
         if let Some(user) = account {
-            let services = self.clone();
+            let services = Services::clone(self);
             let (address, client) = (email.clone(), client.clone());
             tokio::spawn(async move {
                 let owner = (user.id.as_str(), user.locale.as_str());
@@ -339,7 +427,8 @@ impl Services {
         // every answer does this lookup, so its time tells nothing.
         let account = user_store::by_login(&self.db, &email).await?;
         let user_id = account.as_ref().map(|u| u.id.as_str());
-        self.check_code(Purpose::SignIn, &email, user_id, code, client)
+        self.codes()
+            .check_code(Purpose::SignIn, &email, user_id, code, client)
             .await?;
         let user = account
             .ok_or_else(|| Error::of(ErrorCode::CodeExpired, Reason::CodeExpired).on("code"))?;
@@ -360,79 +449,6 @@ impl Services {
             _ => user,
         };
         self.signed_in(&user, "code", client).await
-    }
-
-    /// The first proof that an account's address is its owner's. Until
-    /// then, whoever signed up may have used another person's address and
-    /// kept its password and sessions (a pre-account hijack), so every
-    /// session but `keep` ends and, when the proof did not involve the
-    /// password (`clear_password`), the password is cleared: the owner signs
-    /// in by code, or sets one with a reset link. Of two racing proofs, one
-    /// does this; it is logged.
-    pub(crate) async fn first_proof(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        clear_password: bool,
-        client: &ClientInfo,
-    ) -> Result<(), Error> {
-        let now = now();
-        let mut tx = self.db.begin().await?;
-        let assignment = if clear_password {
-            "email_verified = 1, password_hash = ''"
-        } else {
-            "email_verified = 1"
-        };
-        let claimed = sqlx::query(&format!(
-            "UPDATE users SET {assignment}, updated_at = $1 WHERE id = $2 AND email_verified = 0"
-        ))
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if claimed.rows_affected() == 0 {
-            return Ok(());
-        }
-        let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
-        let mut verified = Event::new(EventKind::EmailVerified, client).user(user_id);
-        if clear_password {
-            verified = verified.reason(EventReason::PasswordCleared);
-        }
-        record_in(&mut tx, verified).await?;
-        if ended > 0 {
-            let event = Event::new(EventKind::SessionRevoked, client)
-                .user(user_id)
-                .reason(EventReason::AddressProven)
-                .detail(ended.to_string());
-            record_in(&mut tx, event).await?;
-        }
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(())
-    }
-
-    /// Opens a session after a successful log-in, and logs it.
-    async fn signed_in(
-        &self,
-        user: &UserRow,
-        method: &str,
-        client: &ClientInfo,
-    ) -> Result<(User, Issued), Error> {
-        let issued = self.start_session(user, client).await?;
-        self.logged_in(user, method, client).await?;
-        Ok((user.to_user(), issued))
-    }
-
-    pub(crate) async fn logged_in(
-        &self,
-        user: &UserRow,
-        method: &str,
-        client: &ClientInfo,
-    ) -> Result<(), Error> {
-        let event = Event::new(EventKind::LoginSucceeded, client)
-            .user(&user.id)
-            .detail(method);
-        self.record(event).await
     }
 
     /// Keeps `tag` (`en`, `ko`) as the language the account's mail is in.
@@ -460,18 +476,6 @@ impl Services {
             username,
             ..auth.user.clone()
         })
-    }
-
-    /// Refuses a sign-in to a disabled account, once its credentials were
-    /// proven (so the refusal says nothing to someone guessing), and logs it.
-    async fn refuse_disabled<T>(&self, user_id: &str, client: &ClientInfo) -> Result<T, Error> {
-        self.record(
-            Event::new(EventKind::LoginFailed, client)
-                .user(user_id)
-                .reason(EventReason::Disabled),
-        )
-        .await?;
-        Err(Error::account_disabled())
     }
 }
 

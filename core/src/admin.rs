@@ -60,6 +60,20 @@ fn no_such_user() -> Error {
 }
 
 impl Services {
+    async fn admin_user(&self, id: &str) -> Result<AdminUser, Error> {
+        let row: Option<AdminRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM users u WHERE u.id = $1",
+            admin_columns()
+        ))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        row.map(AdminRow::into_admin_user).ok_or_else(no_such_user)
+    }
+}
+
+impl crate::Admin<'_> {
     /// One of the console's actions on user `id`; `session` names the
     /// session for `EndSession` (none named ends none).
     pub async fn admin_act(
@@ -184,18 +198,6 @@ impl Services {
             page,
             per_page,
         })
-    }
-
-    async fn admin_user(&self, id: &str) -> Result<AdminUser, Error> {
-        let row: Option<AdminRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM users u WHERE u.id = $1",
-            admin_columns()
-        ))
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(StoreError::from)?;
-        row.map(AdminRow::into_admin_user).ok_or_else(no_such_user)
     }
 
     /// A user with their live sessions and latest activity.

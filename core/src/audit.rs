@@ -184,10 +184,12 @@ where
 
 impl Services {
     /// Records an event on its own.
-    pub async fn record(&self, event: Event<'_>) -> Result<(), Error> {
+    pub(crate) async fn record(&self, event: Event<'_>) -> Result<(), Error> {
         Ok(insert(&self.db.pool, event).await?)
     }
+}
 
+impl crate::Admin<'_> {
     /// Events matching `filter`, newest first.
     pub async fn activity(&self, filter: &ActivityFilter) -> Result<ActivityPage, Error> {
         let limit = filter.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
@@ -246,7 +248,9 @@ impl Services {
             next_before,
         })
     }
+}
 
+impl crate::Accounts<'_> {
     /// A user's own recent activity. Who the administrator was is theirs to
     /// know, not the user's.
     pub async fn own_activity(
@@ -255,6 +259,7 @@ impl Services {
         before: Option<String>,
     ) -> Result<ActivityPage, Error> {
         let mut page = self
+            .admin()
             .activity(&ActivityFilter {
                 user_id: Some(user_id.to_owned()),
                 before,

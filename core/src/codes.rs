@@ -159,23 +159,6 @@ impl Services {
         self.record(event).await
     }
 
-    /// Checks a code once. Right: consumed. Wrong: counted, and dead at the
-    /// fifth try. Missing: expired, used or never sent.
-    /// `user_id`: the account the code belongs to, if known (for the log,
-    /// and the owner of a change-of-address code).
-    pub async fn check_code(
-        &self,
-        purpose: Purpose,
-        email: &str,
-        user_id: Option<&str>,
-        code: &str,
-        client: &ClientInfo,
-    ) -> Result<(), Error> {
-        let owner = user_id.filter(|_| purpose == Purpose::ChangeEmail);
-        self.check_bound_code(purpose, email, user_id, owner, code, client)
-            .await
-    }
-
     /// `check_code`, for a code issued to `owner` (see `binds_owner`).
     pub(crate) async fn check_bound_code(
         &self,
@@ -321,6 +304,25 @@ impl Services {
                 Err(Error::rate_limited(secs, Reason::CodeCooldown))
             }
         }
+    }
+}
+
+impl crate::Codes<'_> {
+    /// Checks a code once. Right: consumed. Wrong: counted, and dead at the
+    /// fifth try. Missing: expired, used or never sent.
+    /// `user_id`: the account the code belongs to, if known (for the log,
+    /// and the owner of a change-of-address code).
+    pub async fn check_code(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        user_id: Option<&str>,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), Error> {
+        let owner = user_id.filter(|_| purpose == Purpose::ChangeEmail);
+        self.check_bound_code(purpose, email, user_id, owner, code, client)
+            .await
     }
 
     /// Whole seconds until another code may be sent (0: now).

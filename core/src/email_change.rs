@@ -53,6 +53,31 @@ pub struct PendingRevert {
 }
 
 impl Services {
+    /// The stored link for `token`, if it still works.
+    async fn revert_row(&self, token: &str) -> Result<RevertRow, Error> {
+        if !crate::tokens::well_formed(token) {
+            return Err(link_invalid());
+        }
+        let row: Option<RevertRow> = sqlx::query_as(
+            "SELECT user_id, seq, old_email, new_email, expires_at, used_at \
+             FROM email_reverts WHERE token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let row = row.ok_or_else(link_invalid)?;
+        if row.used_at.is_some() {
+            return Err(link_used());
+        }
+        if row.expires_at <= now() {
+            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
+        }
+        Ok(row)
+    }
+}
+
+impl crate::Accounts<'_> {
     /// Step one: a fresh proof of identity (the password, or a recent
     /// sign-in for an account without one), then a code to the new address.
     pub async fn request_email_change(
@@ -92,14 +117,15 @@ impl Services {
     ) -> Result<User, Error> {
         let new_email = validate::email(new_email)?;
         let user_id = auth.user.id.as_str();
-        self.check_code(
-            Purpose::ChangeEmail,
-            &new_email,
-            Some(user_id),
-            code,
-            client,
-        )
-        .await?;
+        self.codes()
+            .check_code(
+                Purpose::ChangeEmail,
+                &new_email,
+                Some(user_id),
+                code,
+                client,
+            )
+            .await?;
         let old_email = auth.user.email.clone();
         let now = now();
         let mut tx = self.db.begin().await?;
@@ -285,29 +311,6 @@ impl Services {
             user_id: row.user_id,
             email: row.old_email,
         })
-    }
-
-    /// The stored link for `token`, if it still works.
-    async fn revert_row(&self, token: &str) -> Result<RevertRow, Error> {
-        if !crate::tokens::well_formed(token) {
-            return Err(link_invalid());
-        }
-        let row: Option<RevertRow> = sqlx::query_as(
-            "SELECT user_id, seq, old_email, new_email, expires_at, used_at \
-             FROM email_reverts WHERE token_hash = $1",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(StoreError::from)?;
-        let row = row.ok_or_else(link_invalid)?;
-        if row.used_at.is_some() {
-            return Err(link_used());
-        }
-        if row.expires_at <= now() {
-            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
-        }
-        Ok(row)
     }
 }
 

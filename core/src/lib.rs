@@ -79,6 +79,55 @@ impl Services {
     }
 }
 
+/// The flows of one area, reached from `Services` (`services.accounts()`).
+/// A handle borrows the services and reads through to them, so a flow's
+/// body uses the stores and primitives as `self.db`, `self.limit(…)`.
+macro_rules! areas {
+    ($($(#[$doc:meta])* $name:ident => $method:ident;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name<'a>(&'a Services);
+
+            impl std::ops::Deref for $name<'_> {
+                type Target = Services;
+
+                fn deref(&self) -> &Services {
+                    self.0
+                }
+            }
+        )*
+
+        impl Services {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self) -> $name<'_> {
+                    $name(self)
+                }
+            )*
+        }
+    };
+}
+
+areas! {
+    /// Sign-up (both kinds), log-in, sign-in by code, verification, the
+    /// profile and its activity log, and changing (or undoing a change of)
+    /// the email address.
+    Accounts => accounts;
+    /// Refresh rotation, authenticating a request, log-out, and a user's
+    /// own signed-in sessions.
+    Sessions => sessions;
+    /// One-time codes: checking one, and when another may be sent.
+    Codes => codes;
+    /// Forgotten passwords, resets, changes, the strength meter, deleting
+    /// an account.
+    Passwords => passwords;
+    /// The admin console: users, their changes and the whole activity log;
+    /// `create-admin`.
+    Admin => admin;
+    /// The mail outbox: its worker and its depth.
+    Outbox => outbox;
+}
+
 /// Current time in unix seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

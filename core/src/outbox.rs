@@ -114,44 +114,6 @@ impl Services {
         self.mail_wake.notify_one();
     }
 
-    /// Mails not yet sent.
-    pub async fn outbox_depth(&self) -> Result<i64, Error> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
-        )
-        .fetch_one(&self.db.pool)
-        .await
-        .map_err(StoreError::from)?;
-        Ok(n)
-    }
-
-    /// Sends what is due until `shutdown` flips; finishes the mail in hand
-    /// before returning.
-    pub async fn run_outbox(&self, transport: Transport, mut shutdown: watch::Receiver<bool>) {
-        let from: Mailbox = match self.config.mail_from.parse() {
-            Ok(from) => from,
-            Err(e) => {
-                tracing::error!("MAIL_FROM is not a valid address ({e}); mail is not sent");
-                return;
-            }
-        };
-        loop {
-            match self.send_due(&transport, &from).await {
-                Ok(sent) if sent > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox: could not read due mail"),
-            }
-            if *shutdown.borrow() {
-                return;
-            }
-            tokio::select! {
-                _ = self.mail_wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
-    }
-
     /// Claims and sends due mail; returns how many were sent.
     async fn send_due(&self, transport: &Transport, from: &Mailbox) -> Result<usize, StoreError> {
         let now = now();
@@ -240,6 +202,46 @@ impl Services {
         crate::audit::record_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl crate::Outbox<'_> {
+    /// Mails not yet sent.
+    pub async fn outbox_depth(&self) -> Result<i64, Error> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+        )
+        .fetch_one(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(n)
+    }
+
+    /// Sends what is due until `shutdown` flips; finishes the mail in hand
+    /// before returning.
+    pub async fn run_outbox(&self, transport: Transport, mut shutdown: watch::Receiver<bool>) {
+        let from: Mailbox = match self.config.mail_from.parse() {
+            Ok(from) => from,
+            Err(e) => {
+                tracing::error!("MAIL_FROM is not a valid address ({e}); mail is not sent");
+                return;
+            }
+        };
+        loop {
+            match self.send_due(&transport, &from).await {
+                Ok(sent) if sent > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox: could not read due mail"),
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = self.mail_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
     }
 }
 

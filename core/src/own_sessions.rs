@@ -21,12 +21,6 @@ struct SessionRow {
 }
 
 impl Services {
-    /// The user's live sessions: the caller's first, then the most recently used.
-    pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, Error> {
-        self.sessions_of(&auth.user.id, Some(&auth.session_id))
-            .await
-    }
-
     /// A user's live sessions, `current` first, then the most recently used.
     pub(crate) async fn sessions_of(
         &self,
@@ -58,6 +52,14 @@ impl Services {
         // Stable: the others keep their most-recent-first order.
         sessions.sort_by_key(|s| !s.current);
         Ok(sessions)
+    }
+}
+
+impl crate::Sessions<'_> {
+    /// The user's live sessions: the caller's first, then the most recently used.
+    pub async fn list_sessions(&self, auth: &Auth) -> Result<Vec<SessionInfo>, Error> {
+        self.sessions_of(&auth.user.id, Some(&auth.session_id))
+            .await
     }
 
     /// Ends one of the user's own sessions (someone else's id is "not found").

@@ -41,38 +41,6 @@ const STRENGTH_PER_MINUTE: Rate = Rate::per_minute(120);
 const STRENGTH_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Services {
-    /// Step one of a reset. Answers the same, in the same time, whether or
-    /// not `email` has an account: the lookup and the mail happen after the
-    /// answer, in a task of their own.
-    /// Returns the address as normalised, for the "check your inbox" answer.
-    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<String, Error> {
-        let email = validate::email(email)?;
-        // The client's limit first: past it, no key per sprayed address.
-        if let Some(ip) = client.limit_key() {
-            self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP)
-                .await?;
-        }
-        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL)
-            .await?;
-        let services = self.clone();
-        let address = email.clone();
-        let client = client.clone();
-        tokio::spawn(async move {
-            let user = match user_store::by_login(&services.db, &address).await {
-                Ok(Some(user)) if !user.is_disabled() => user,
-                Ok(_) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, "password reset: account lookup failed");
-                    return;
-                }
-            };
-            if let Err(err) = services.send_reset_link(&user, None, &client).await {
-                tracing::warn!(code = ?err.code, cause = ?err.cause, "password reset: link not queued");
-            }
-        });
-        Ok(email)
-    }
-
     /// Mails `user` a reset link; `actor` is the admin who asked for it.
     pub(crate) async fn send_reset_link(
         &self,
@@ -115,6 +83,124 @@ impl Services {
             event = event.actor(admin);
         }
         self.record(event).await
+    }
+
+    /// The account a reset link belongs to, if the link still works.
+    async fn reset_target(&self, token: &str) -> Result<UserRow, Error> {
+        if !crate::tokens::well_formed(token) {
+            return Err(link_invalid());
+        }
+        let row: Option<ResetRow> = sqlx::query_as(
+            "SELECT user_id, expires_at, used_at FROM password_resets WHERE token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let row = row.ok_or_else(link_invalid)?;
+        if row.used_at.is_some() {
+            return Err(link_used());
+        }
+        if row.expires_at <= now() {
+            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
+        }
+        user_store::by_id(&self.db, &row.user_id)
+            .await?
+            .ok_or_else(link_invalid)
+    }
+
+    /// A fresh proof that the owner is at this session, for changes that
+    /// could hand the account over: the password, or for an account that
+    /// has none (it signs in by emailed code), a session opened within
+    /// [`REAUTH_WINDOW_SECS`].
+    pub(crate) async fn confirm_identity(
+        &self,
+        auth: &Auth,
+        password: String,
+        field: &str,
+    ) -> Result<UserRow, Error> {
+        let user = user_store::by_id(&self.db, &auth.user.id)
+            .await?
+            .ok_or_else(Error::unauthorized)?;
+        if !user.password_hash.is_empty() {
+            return self.confirm_password(auth, password, field).await;
+        }
+        let opened = crate::sessions::opened_at(&self.db, &auth.session_id).await?;
+        match opened {
+            Some(at) if now() - at <= REAUTH_WINDOW_SECS => Ok(user),
+            _ => Err(Error::counted(
+                ErrorCode::ReauthRequired,
+                Reason::ReauthRequired,
+                (REAUTH_WINDOW_SECS / 60) as u64,
+            )),
+        }
+    }
+
+    /// Checks the signed-in user's password (for change and delete), with a
+    /// per-account limit so a stolen session cannot guess it.
+    async fn confirm_password(
+        &self,
+        auth: &Auth,
+        password: String,
+        field: &str,
+    ) -> Result<UserRow, Error> {
+        self.limit(
+            &format!("rl:password-check:{}", auth.user.id),
+            CHECKS_PER_USER,
+        )
+        .await?;
+        let user = user_store::by_id(&self.db, &auth.user.id)
+            .await?
+            .ok_or_else(Error::unauthorized)?;
+        if password.is_empty() || password.len() > 1024 {
+            return Err(Error::invalid(field, Reason::CurrentPasswordMissing));
+        }
+        match self
+            .hasher
+            .verify(password, Some(user.password_hash.clone()))
+            .await?
+        {
+            Verified::Match { .. } => Ok(user),
+            Verified::Mismatch => Err(Error::of(
+                ErrorCode::InvalidCredentials,
+                Reason::CurrentPasswordWrong,
+            )
+            .on(field)),
+        }
+    }
+}
+
+impl crate::Passwords<'_> {
+    /// Step one of a reset. Answers the same, in the same time, whether or
+    /// not `email` has an account: the lookup and the mail happen after the
+    /// answer, in a task of their own.
+    /// Returns the address as normalised, for the "check your inbox" answer.
+    pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<String, Error> {
+        let email = validate::email(email)?;
+        // The client's limit first: past it, no key per sprayed address.
+        if let Some(ip) = client.limit_key() {
+            self.limit(&format!("rl:reset:ip:{ip}"), RESETS_PER_IP)
+                .await?;
+        }
+        self.limit(&format!("rl:reset:email:{email}"), RESETS_PER_EMAIL)
+            .await?;
+        let services = Services::clone(self);
+        let address = email.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let user = match user_store::by_login(&services.db, &address).await {
+                Ok(Some(user)) if !user.is_disabled() => user,
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, "password reset: account lookup failed");
+                    return;
+                }
+            };
+            if let Err(err) = services.send_reset_link(&user, None, &client).await {
+                tracing::warn!(code = ?err.code, cause = ?err.cause, "password reset: link not queued");
+            }
+        });
+        Ok(email)
     }
 
     /// Whether a reset link still works, for the page that shows its form;
@@ -256,90 +342,6 @@ impl Services {
             Ok(Ok(strength)) => Ok(strength),
             Ok(Err(_)) => Err(Error::internal()),
             Err(_) => Err(Error::unavailable().caused_by("password strength over its time budget")),
-        }
-    }
-
-    /// The account a reset link belongs to, if the link still works.
-    async fn reset_target(&self, token: &str) -> Result<UserRow, Error> {
-        if !crate::tokens::well_formed(token) {
-            return Err(link_invalid());
-        }
-        let row: Option<ResetRow> = sqlx::query_as(
-            "SELECT user_id, expires_at, used_at FROM password_resets WHERE token_hash = $1",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(StoreError::from)?;
-        let row = row.ok_or_else(link_invalid)?;
-        if row.used_at.is_some() {
-            return Err(link_used());
-        }
-        if row.expires_at <= now() {
-            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
-        }
-        user_store::by_id(&self.db, &row.user_id)
-            .await?
-            .ok_or_else(link_invalid)
-    }
-
-    /// A fresh proof that the owner is at this session, for changes that
-    /// could hand the account over: the password, or for an account that
-    /// has none (it signs in by emailed code), a session opened within
-    /// [`REAUTH_WINDOW_SECS`].
-    pub(crate) async fn confirm_identity(
-        &self,
-        auth: &Auth,
-        password: String,
-        field: &str,
-    ) -> Result<UserRow, Error> {
-        let user = user_store::by_id(&self.db, &auth.user.id)
-            .await?
-            .ok_or_else(Error::unauthorized)?;
-        if !user.password_hash.is_empty() {
-            return self.confirm_password(auth, password, field).await;
-        }
-        let opened = crate::sessions::opened_at(&self.db, &auth.session_id).await?;
-        match opened {
-            Some(at) if now() - at <= REAUTH_WINDOW_SECS => Ok(user),
-            _ => Err(Error::counted(
-                ErrorCode::ReauthRequired,
-                Reason::ReauthRequired,
-                (REAUTH_WINDOW_SECS / 60) as u64,
-            )),
-        }
-    }
-
-    /// Checks the signed-in user's password (for change and delete), with a
-    /// per-account limit so a stolen session cannot guess it.
-    async fn confirm_password(
-        &self,
-        auth: &Auth,
-        password: String,
-        field: &str,
-    ) -> Result<UserRow, Error> {
-        self.limit(
-            &format!("rl:password-check:{}", auth.user.id),
-            CHECKS_PER_USER,
-        )
-        .await?;
-        let user = user_store::by_id(&self.db, &auth.user.id)
-            .await?
-            .ok_or_else(Error::unauthorized)?;
-        if password.is_empty() || password.len() > 1024 {
-            return Err(Error::invalid(field, Reason::CurrentPasswordMissing));
-        }
-        match self
-            .hasher
-            .verify(password, Some(user.password_hash.clone()))
-            .await?
-        {
-            Verified::Match { .. } => Ok(user),
-            Verified::Mismatch => Err(Error::of(
-                ErrorCode::InvalidCredentials,
-                Reason::CurrentPasswordWrong,
-            )
-            .on(field)),
         }
     }
 }

@@ -54,23 +54,6 @@ struct PendingRow {
 }
 
 impl Services {
-    /// The front door of sign-up: the answer the operator chose.
-    pub async fn sign_up(
-        &self,
-        email: &str,
-        username: &str,
-        password: String,
-        client: &ClientInfo,
-    ) -> Result<SignUp, Error> {
-        if !self.config.signup_hide_existing {
-            let (user, issued) = self.signup(email, username, password, client).await?;
-            return Ok(SignUp::Started(user, issued));
-        }
-        self.start_quiet_signup(email, username, password, client)
-            .await
-            .map(SignUp::Pending)
-    }
-
     async fn start_quiet_signup(
         &self,
         email: &str,
@@ -121,7 +104,7 @@ impl Services {
             .await
             .map_err(StoreError::from)?;
         // The mail goes after the answer, so its work takes no visible time.
-        let services = self.clone();
+        let services = Services::clone(self);
         let (address, locale) = (email.clone(), client.locale);
         tokio::spawn(async move {
             let letter = match owner {
@@ -148,6 +131,25 @@ impl Services {
             }
         });
         Ok(PendingSignup { email, token })
+    }
+}
+
+impl crate::Accounts<'_> {
+    /// The front door of sign-up: the answer the operator chose.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        username: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<SignUp, Error> {
+        if !self.config.signup_hide_existing {
+            let (user, issued) = self.signup(email, username, password, client).await?;
+            return Ok(SignUp::Started(user, issued));
+        }
+        self.start_quiet_signup(email, username, password, client)
+            .await
+            .map(SignUp::Pending)
     }
 
     /// Finishes a pending sign-up with the code mailed to the address and

@@ -106,6 +106,18 @@ impl Services {
         }
     }
 
+    async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, Error> {
+        let at: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT rotated_at FROM refresh_tokens WHERE token_hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(StoreError::from)?;
+        Ok(at.and_then(|(at,)| at))
+    }
+}
+
+impl crate::Sessions<'_> {
     /// Rotates a refresh token. A repeat inside the grace window gets the same
     /// successor; a repeat after it is treated as theft and ends the session.
     pub async fn refresh(&self, token: &str, client: &ClientInfo) -> Result<(Issued, Auth), Error> {
@@ -196,16 +208,6 @@ impl Services {
             client: client.clone(),
         };
         Ok((issued, auth))
-    }
-
-    async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, Error> {
-        let at: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT rotated_at FROM refresh_tokens WHERE token_hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(StoreError::from)?;
-        Ok(at.and_then(|(at,)| at))
     }
 
     /// Resolves an access token to a live session of an enabled user.

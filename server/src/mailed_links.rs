@@ -51,6 +51,7 @@ pub async fn move_token_to_cookie(
         .collect();
     let signed_in_elsewhere = match (cookie, req.extensions().get::<Auth>()) {
         (cookies::RESET, Some(auth)) => services
+            .passwords()
             .check_reset_link(&token)
             .await
             .is_ok_and(|email| email != auth.user.email),

@@ -128,7 +128,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn({
         let services = services.clone();
-        async move { services.run_outbox(transport, outbox_stopped).await }
+        async move {
+            services
+                .outbox()
+                .run_outbox(transport, outbox_stopped)
+                .await
+        }
     });
     let leptos_options = LeptosOptions::builder()
         .output_name("latchkey")
@@ -218,6 +223,7 @@ async fn create_admin(
         Arc::new(app::letters::Translated),
     );
     let (admin, created) = services
+        .admin()
         .create_admin(email, username, reset, read_password)
         .await
         .map_err(|e| anyhow::anyhow!("{}", app::error::AppError::from(e).message))?;

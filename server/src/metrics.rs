@@ -58,7 +58,7 @@ pub fn router(services: Services) -> axum::Router {
 async fn render(State(services): State<Services>) -> Response {
     let handle = handle();
     metrics::gauge!("latchkey_hash_jobs_in_flight").set(services.hasher.in_flight() as f64);
-    if let Ok(depth) = services.outbox_depth().await {
+    if let Ok(depth) = services.outbox().outbox_depth().await {
         metrics::gauge!("latchkey_outbox_depth").set(depth as f64);
     }
     (

@@ -37,7 +37,7 @@ pub async fn authenticate(
 
     let mut auth: Option<Auth> = match &access {
         // The database is down: say so, rather than answer as if signed out.
-        Some(token) => match services.authenticate(token, &client).await {
+        Some(token) => match services.sessions().authenticate(token, &client).await {
             Ok(auth) => auth,
             Err(err) => return unavailable(&req, err.into()),
         },
@@ -47,7 +47,7 @@ pub async fn authenticate(
     // Only browsers (cookies) refresh here; API clients call auth/refresh.
     if auth.is_none() && bearer.is_none() {
         if let Some(refresh) = cookies::read(req.headers(), &services.config, cookies::REFRESH) {
-            match services.refresh(&refresh, &client).await {
+            match services.sessions().refresh(&refresh, &client).await {
                 Ok((issued, fresh)) => {
                     set_cookies.extend(cookies::for_session(&services.config, &issued));
                     auth = Some(fresh);

@@ -46,14 +46,19 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
     let email = format!("{name}@example.com");
     let c = client();
 
-    let (_, issued) = s.signup(&email, &name, PASSWORD.into(), &c).await.unwrap();
+    let (_, issued) = s
+        .accounts()
+        .signup(&email, &name, PASSWORD.into(), &c)
+        .await
+        .unwrap();
     let code = smtp::code_in(&inbox.wait_for_subject(&email, "verification code").await);
     let auth = s
+        .sessions()
         .authenticate(&issued.access_token, &c)
         .await
         .unwrap()
         .unwrap();
-    s.verify_email(&auth, &code, &c).await.unwrap();
+    s.accounts().verify_email(&auth, &code, &c).await.unwrap();
     secrets.extend([
         code,
         issued.access_token.clone(),
@@ -61,11 +66,23 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
     ]);
 
     let wrong = "not-my-password-9f8e7d";
-    s.login(&name, wrong.into(), &c).await.unwrap_err();
-    let (_, issued) = s.login(&email, PASSWORD.into(), &c).await.unwrap();
-    let (rotated, _) = s.refresh(&issued.refresh_token, &c).await.unwrap();
+    s.accounts()
+        .login(&name, wrong.into(), &c)
+        .await
+        .unwrap_err();
+    let (_, issued) = s
+        .accounts()
+        .login(&email, PASSWORD.into(), &c)
+        .await
+        .unwrap();
+    let (rotated, _) = s
+        .sessions()
+        .refresh(&issued.refresh_token, &c)
+        .await
+        .unwrap();
     // A reuse after the grace window would end the session; a wrong token is logged as such.
-    s.refresh("not-a-real-refresh-token-0123456789abcdef", &c)
+    s.sessions()
+        .refresh("not-a-real-refresh-token-0123456789abcdef", &c)
         .await
         .unwrap_err();
     secrets.extend([
@@ -75,29 +92,43 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
         rotated.refresh_token.clone(),
     ]);
 
-    s.request_signin_code(&email, &c).await.unwrap();
+    s.accounts().request_signin_code(&email, &c).await.unwrap();
     let code = smtp::code_in(&inbox.wait_for_subject(&email, "sign-in code").await);
-    s.signin_with_code(&email, "000000", &c).await.ok();
-    let (_, issued) = s.signin_with_code(&email, &code, &c).await.unwrap();
+    s.accounts()
+        .signin_with_code(&email, "000000", &c)
+        .await
+        .ok();
+    let (_, issued) = s
+        .accounts()
+        .signin_with_code(&email, &code, &c)
+        .await
+        .unwrap();
     secrets.extend([code, issued.access_token]);
 
-    s.forgot_password(&email, &c).await.unwrap();
+    s.passwords().forgot_password(&email, &c).await.unwrap();
     let token = smtp::reset_token_in(&inbox.wait_for_subject(&email, "Reset your").await);
     let reset_to = "reset passphrase 7c6b5a";
-    let (_, issued) = s.reset_password(&token, reset_to.into(), &c).await.unwrap();
+    let (_, issued) = s
+        .passwords()
+        .reset_password(&token, reset_to.into(), &c)
+        .await
+        .unwrap();
     secrets.extend([token, reset_to.to_owned(), issued.refresh_token.clone()]);
 
     let auth = s
+        .sessions()
         .authenticate(&issued.access_token, &c)
         .await
         .unwrap()
         .unwrap();
     let changed_to = "changed passphrase 4d3c2b";
-    s.change_password(&auth, reset_to.into(), changed_to.into())
+    s.passwords()
+        .change_password(&auth, reset_to.into(), changed_to.into())
         .await
         .unwrap();
     let new_email = format!("new-{email}");
-    s.request_email_change(&auth, &new_email, changed_to.into(), &c)
+    s.accounts()
+        .request_email_change(&auth, &new_email, changed_to.into(), &c)
         .await
         .unwrap();
     let code = smtp::code_in(
@@ -105,45 +136,53 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
             .wait_for_subject(&new_email, "change your email")
             .await,
     );
-    s.confirm_email_change(&auth, &new_email, &code, &c)
+    s.accounts()
+        .confirm_email_change(&auth, &new_email, &code, &c)
         .await
         .unwrap();
     secrets.extend([changed_to.to_owned(), code]);
 
     let admin_password = "operator passphrase 1a2b3c";
     let admin_name = common::unique_name();
-    s.create_admin(
-        &format!("{admin_name}@example.com"),
-        &admin_name,
-        false,
-        || Ok(admin_password.into()),
-    )
-    .await
-    .unwrap();
+    s.admin()
+        .create_admin(
+            &format!("{admin_name}@example.com"),
+            &admin_name,
+            false,
+            || Ok(admin_password.into()),
+        )
+        .await
+        .unwrap();
     let (_, admin_issued) = s
+        .accounts()
         .login(&admin_name, admin_password.into(), &c)
         .await
         .unwrap();
     let admin = latchkey_core::Auth {
         client: c.clone(),
-        ..s.authenticate(&admin_issued.access_token, &c)
+        ..s.sessions()
+            .authenticate(&admin_issued.access_token, &c)
             .await
             .unwrap()
             .unwrap()
     };
-    s.admin_send_reset(&admin, &auth.user.id).await.unwrap();
+    s.admin()
+        .admin_send_reset(&admin, &auth.user.id)
+        .await
+        .unwrap();
     let token = smtp::reset_token_in(&inbox.wait_for_subject(&new_email, "Reset your").await);
-    s.change_user(
-        &admin,
-        &auth.user.id,
-        &UserChange {
-            role: Some(Role::User),
-            disabled: Some(true),
-            email_verified: None,
-        },
-    )
-    .await
-    .unwrap();
+    s.admin()
+        .change_user(
+            &admin,
+            &auth.user.id,
+            &UserChange {
+                role: Some(Role::User),
+                disabled: Some(true),
+                email_verified: None,
+            },
+        )
+        .await
+        .unwrap();
     secrets.extend([
         admin_password.to_owned(),
         admin_issued.access_token.clone(),
@@ -154,16 +193,16 @@ async fn exercise(s: &Services, inbox: &smtp::Inbox) -> Vec<String> {
             .wait_for_subject(&email, "email address of your")
             .await,
     );
-    s.revert_email_change(&revert, &c).await.unwrap();
+    s.accounts().revert_email_change(&revert, &c).await.unwrap();
     secrets.push(revert);
 
     // What a visitor types into a name field never reaches a log line, so
     // neither does a newline that would forge one.
     let typed = "someone\nINFO forged log line 9q8w";
-    let _ = s.login(typed, "whatever it is".into(), &c).await;
-    let _ = s.request_signin_code(typed, &c).await;
-    let _ = s.forgot_password(typed, &c).await;
-    let _ = s.signup(typed, typed, PASSWORD.into(), &c).await;
+    let _ = s.accounts().login(typed, "whatever it is".into(), &c).await;
+    let _ = s.accounts().request_signin_code(typed, &c).await;
+    let _ = s.passwords().forgot_password(typed, &c).await;
+    let _ = s.accounts().signup(typed, typed, PASSWORD.into(), &c).await;
     secrets.push("forged log line 9q8w".to_owned());
 
     // The same over HTTP, as API clients send them.

@@ -176,7 +176,7 @@ pub fn start_outbox(services: &Services, port: u16) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(stop);
     let services = services.clone();
-    tokio::spawn(async move { services.run_outbox(transport, stopped).await });
+    tokio::spawn(async move { services.outbox().run_outbox(transport, stopped).await });
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -232,6 +232,7 @@ async fn sign_up_with(s: &Services, name: String, email: String) -> NewAccount {
         device: None,
     };
     let (user, issued) = s
+        .accounts()
         .signup(&email, &name, PASSWORD.into(), &client)
         .await
         .expect("sign-up succeeds");
@@ -248,6 +249,7 @@ pub async fn make_admin(s: &Services) -> NewAccount {
     let name = unique_name();
     let email = format!("{name}@example.com");
     let (admin, created) = s
+        .admin()
         .create_admin(&email, &name, false, || Ok(PASSWORD.into()))
         .await
         .expect("create-admin succeeds");
@@ -259,6 +261,7 @@ pub async fn make_admin(s: &Services) -> NewAccount {
         device: None,
     };
     let (user, issued) = s
+        .accounts()
         .login(&email, PASSWORD.into(), &client)
         .await
         .expect("the new admin can log in");
@@ -274,7 +277,8 @@ pub async fn make_admin(s: &Services) -> NewAccount {
 
 /// The signed-in state of a fresh account's first session.
 pub async fn auth_of(s: &Services, account: &NewAccount) -> latchkey_core::Auth {
-    s.authenticate(&account.issued.access_token, &NO_CLIENT)
+    s.sessions()
+        .authenticate(&account.issued.access_token, &NO_CLIENT)
         .await
         .unwrap()
         .expect("a fresh session")

@@ -24,6 +24,7 @@ pub async fn set_locale(locale: String, back: String) -> Result<(), AppError> {
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {
         services
+            .accounts()
             .set_locale(&auth, crate::locale::tag(locale))
             .await?;
     }

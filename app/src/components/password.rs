@@ -24,6 +24,7 @@ pub async fn password_strength(
     let services = request::services()?;
     let auth = request::current_auth();
     Ok(services
+        .passwords()
         .password_strength(
             password,
             &email,

@@ -27,6 +27,7 @@ pub async fn request_email_change(
     let services = request::services()?;
     let auth = request::require_auth()?;
     let new_email = services
+        .accounts()
         .request_email_change(&auth, &new_email, password, &request::client_info())
         .await?;
     leptos_axum::redirect(&format!("/email?new={}", urlencoding(&new_email)));
@@ -39,6 +40,7 @@ pub async fn confirm_email_change(new_email: String, code: String) -> Result<(),
     let services = request::services()?;
     let auth = request::require_auth()?;
     services
+        .accounts()
         .confirm_email_change(&auth, &new_email, &code, &request::client_info())
         .await?;
     leptos_axum::redirect("/profile");

@@ -17,7 +17,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     let auth = request::require_auth()?;
-    services.delete_account(&auth, password).await?;
+    services.passwords().delete_account(&auth, password).await?;
     request::set_cookies(cookies::cleared(&services.config));
     leptos_axum::redirect("/?deleted=1");
     Ok(())

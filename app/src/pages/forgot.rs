@@ -17,6 +17,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use super::login_code::urlencoding;
     use crate::ssr::request;
     let email = request::services()?
+        .passwords()
         .forgot_password(&email, &request::client_info())
         .await?;
     leptos_axum::redirect(&format!("/forgot?sent={}", urlencoding(&email)));

@@ -14,6 +14,7 @@ pub async fn login(login: String, password: String) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
     let (user, issued) = services
+        .accounts()
         .login(&login, password, &request::client_info())
         .await?;
     request::set_session_cookies(&services, &user, &issued).await?;

@@ -18,6 +18,7 @@ pub async fn request_signin_code(email: String) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
     let email = services
+        .accounts()
         .request_signin_code(&email, &request::client_info())
         .await?;
     leptos_axum::redirect(&format!("/login/code?email={}", urlencoding(&email)));
@@ -29,6 +30,7 @@ pub async fn signin_with_code(email: String, code: String) -> Result<(), AppErro
     use crate::ssr::request;
     let services = request::services()?;
     let (user, issued) = services
+        .accounts()
         .signin_with_code(&email, &code, &request::client_info())
         .await?;
     request::set_session_cookies(&services, &user, &issued).await?;

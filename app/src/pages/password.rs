@@ -29,6 +29,7 @@ pub async fn change_password(
         .into());
     }
     services
+        .passwords()
         .change_password(&auth, current_password, new_password)
         .await?;
     leptos_axum::redirect("/profile?changed=password");

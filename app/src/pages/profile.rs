@@ -18,7 +18,10 @@ pub async fn update_username(username: String) -> Result<String, AppError> {
     use crate::ssr::request;
     let services = request::services()?;
     let auth = request::require_auth()?;
-    let user = services.update_username(&auth, &username).await?;
+    let user = services
+        .accounts()
+        .update_username(&auth, &username)
+        .await?;
     Ok(user.username)
 }
 

@@ -28,7 +28,10 @@ pub async fn check_reset_link(other_account: bool) -> Result<String, AppError> {
     if other_account {
         return Err(signed_in_elsewhere());
     }
-    let email = request::services()?.check_reset_link(&token()).await?;
+    let email = request::services()?
+        .passwords()
+        .check_reset_link(&token())
+        .await?;
     match request::current_auth() {
         Some(auth) if auth.user.email != email => Err(signed_in_elsewhere()),
         _ => Ok(email),
@@ -56,11 +59,12 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), App
     }
     let services = request::services()?;
     if let Some(auth) = request::current_auth() {
-        if services.check_reset_link(&token()).await? != auth.user.email {
+        if services.passwords().check_reset_link(&token()).await? != auth.user.email {
             return Err(signed_in_elsewhere());
         }
     }
     let (_, issued) = services
+        .passwords()
         .reset_password(&token(), password, &request::client_info())
         .await?;
     let [access, refresh] = cookies::for_session(&services.config, &issued);

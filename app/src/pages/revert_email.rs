@@ -26,6 +26,7 @@ fn token() -> String {
 #[server(prefix = "/fn", endpoint = "check_revert_link")]
 pub async fn check_revert_link() -> Result<(String, String), AppError> {
     let pending = crate::ssr::request::services()?
+        .accounts()
         .check_revert_link(&token())
         .await?;
     Ok((pending.old_email, pending.new_email))
@@ -36,6 +37,7 @@ pub async fn revert_email_change() -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     let reverted = services
+        .accounts()
         .revert_email_change(&token(), &request::client_info())
         .await?;
     let done = cookies::link_token(&services.config, cookies::REVERT, None, Default::default());

@@ -18,6 +18,7 @@ pub async fn my_activity(before: Option<String>) -> Result<ActivityPage, AppErro
     use crate::ssr::request;
     let auth = request::require_auth()?;
     Ok(request::services()?
+        .accounts()
         .own_activity(&auth.user.id, before)
         .await?)
 }

@@ -18,7 +18,7 @@ use crate::tr;
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
     use crate::ssr::request;
     let auth = request::require_auth()?;
-    Ok(request::services()?.list_sessions(&auth).await?)
+    Ok(request::services()?.sessions().list_sessions(&auth).await?)
 }
 
 /// Ends one session; ending this one signs this browser out.
@@ -27,7 +27,7 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     let auth = request::require_auth()?;
-    services.end_session(&auth, &id).await?;
+    services.sessions().end_session(&auth, &id).await?;
     if id == auth.session_id {
         request::set_cookies(cookies::cleared(&services.config));
         leptos_axum::redirect("/login");
@@ -41,7 +41,10 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
 pub async fn end_other_sessions() -> Result<(), AppError> {
     use crate::ssr::request;
     let auth = request::require_auth()?;
-    request::services()?.end_other_sessions(&auth).await?;
+    request::services()?
+        .sessions()
+        .end_other_sessions(&auth)
+        .await?;
     leptos_axum::redirect("/sessions");
     Ok(())
 }

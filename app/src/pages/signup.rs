@@ -22,6 +22,7 @@ pub async fn signup(email: String, username: String, password: String) -> Result
     use latchkey_core::quiet_signup::SignUp;
     let services = request::services()?;
     match services
+        .accounts()
         .sign_up(&email, &username, password, &request::client_info())
         .await?
     {
@@ -49,6 +50,7 @@ pub async fn finish_signup(email: String, code: String) -> Result<(), AppError> 
     let services = request::services()?;
     let token = request::cookie(cookies::SIGNUP).unwrap_or_default();
     let (user, issued) = services
+        .accounts()
         .finish_signup(&email, &code, &token, &request::client_info())
         .await?;
     request::set_cookies([cookies::signup_token(&services.config, None)]);

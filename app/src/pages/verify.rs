@@ -21,6 +21,7 @@ pub async fn verify_email(code: String) -> Result<(), AppError> {
     let services = request::services()?;
     let auth = request::require_auth()?;
     services
+        .accounts()
         .verify_email(&auth, &code, &request::client_info())
         .await?;
     leptos_axum::redirect("/profile");
@@ -35,9 +36,11 @@ pub async fn resend_code() -> Result<u64, AppError> {
     let services = request::services()?;
     let auth = request::require_auth()?;
     services
+        .accounts()
         .send_verification(&auth, &request::client_info())
         .await?;
     Ok(services
+        .codes()
         .resend_wait(Purpose::VerifyEmail, &auth.user.email)
         .await?)
 }
@@ -50,6 +53,7 @@ pub async fn resend_wait() -> Result<u64, AppError> {
     let services = request::services()?;
     let auth = request::require_auth()?;
     Ok(services
+        .codes()
         .resend_wait(Purpose::VerifyEmail, &auth.user.email)
         .await?)
 }

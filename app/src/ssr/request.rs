@@ -69,7 +69,11 @@ pub async fn set_session_cookies(
     issued: &Issued,
 ) -> Result<(), AppError> {
     set_cookies(super::cookies::for_session(&services.config, issued));
-    if let Some(token) = services.device_token(&user.id, &client_info()).await? {
+    if let Some(token) = services
+        .accounts()
+        .device_token(&user.id, &client_info())
+        .await?
+    {
         set_cookies([super::cookies::device(&services.config, token)]);
     }
     Ok(())

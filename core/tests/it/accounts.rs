@@ -19,6 +19,7 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
     let s = services(backend).await;
     let name = unique_name();
     let (user, issued) = s
+        .accounts()
         .signup(
             &format!("  {name}@Example.COM "),
             &name,
@@ -30,6 +31,7 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
     assert_eq!(user.email, format!("{name}@example.com"));
     assert!(!user.email_verified);
     let auth = s
+        .sessions()
         .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
@@ -48,16 +50,18 @@ on_both_backends!(signup_creates_a_signed_in_user, |backend| {
 on_both_backends!(duplicates_are_field_errors, |backend| {
     let s = services(backend).await;
     let name = unique_name();
-    s.signup(
-        &format!("{name}@example.com"),
-        &name,
-        PASSWORD.into(),
-        &client(),
-    )
-    .await
-    .unwrap();
+    s.accounts()
+        .signup(
+            &format!("{name}@example.com"),
+            &name,
+            PASSWORD.into(),
+            &client(),
+        )
+        .await
+        .unwrap();
 
     let err = s
+        .accounts()
         .signup(
             &format!("{}@EXAMPLE.com", name.to_uppercase()),
             &unique_name(),
@@ -72,6 +76,7 @@ on_both_backends!(duplicates_are_field_errors, |backend| {
     );
 
     let err = s
+        .accounts()
         .signup(
             &format!("other{name}@example.com"),
             &name.to_uppercase(),
@@ -90,6 +95,7 @@ on_both_backends!(duplicates_are_field_errors, |backend| {
     let other = common::sign_up(&s).await;
     for _ in 0..3 {
         let err = s
+            .accounts()
             .signup(
                 &format!("{name}@example.com"),
                 &other.name,
@@ -113,7 +119,8 @@ on_both_backends!(
         let attempts = (0..100).map(|_| {
             let (s, email) = (s.clone(), email.clone());
             tokio::spawn(async move {
-                s.signup(&email, &unique_name(), PASSWORD.into(), &client())
+                s.accounts()
+                    .signup(&email, &unique_name(), PASSWORD.into(), &client())
                     .await
             })
         });
@@ -173,6 +180,7 @@ on_both_backends!(bad_input_is_refused_with_field_errors, |backend| {
     ];
     for (email, username, password, field, code) in cases {
         let err = s
+            .accounts()
             .signup(email, username, password.into(), &client())
             .await
             .unwrap_err();
@@ -188,24 +196,32 @@ on_both_backends!(
         let s = services(backend).await;
         let name = unique_name();
         let email = format!("{name}@example.com");
-        s.signup(&email, &name, PASSWORD.into(), &client())
+        s.accounts()
+            .signup(&email, &name, PASSWORD.into(), &client())
             .await
             .unwrap();
 
         for login in [email.to_uppercase(), name.clone()] {
-            let (user, issued) = s.login(&login, PASSWORD.into(), &client()).await.unwrap();
+            let (user, issued) = s
+                .accounts()
+                .login(&login, PASSWORD.into(), &client())
+                .await
+                .unwrap();
             assert_eq!(user.username, name);
             assert!(s
+                .sessions()
                 .authenticate(&issued.access_token, &common::NO_CLIENT)
                 .await
                 .unwrap()
                 .is_some());
         }
         let wrong = s
+            .accounts()
             .login(&name, "wrong password!".into(), &client())
             .await
             .unwrap_err();
         let unknown = s
+            .accounts()
             .login("nobody-here", PASSWORD.into(), &client())
             .await
             .unwrap_err();
@@ -226,24 +242,28 @@ on_both_backends!(
             .unwrap();
 
         assert!(
-            s.authenticate(&issued.access_token, &common::NO_CLIENT)
+            s.sessions()
+                .authenticate(&issued.access_token, &common::NO_CLIENT)
                 .await
                 .unwrap()
                 .is_none(),
             "live token refused"
         );
         assert!(
-            s.refresh(&issued.refresh_token, &common::NO_CLIENT)
+            s.sessions()
+                .refresh(&issued.refresh_token, &common::NO_CLIENT)
                 .await
                 .is_err(),
             "refresh refused"
         );
         let wrong = s
+            .accounts()
             .login(&name, "wrong password!".into(), &client())
             .await
             .unwrap_err();
         assert_eq!(wrong.code, ErrorCode::InvalidCredentials);
         let right = s
+            .accounts()
             .login(&name, PASSWORD.into(), &client())
             .await
             .unwrap_err();
@@ -261,6 +281,7 @@ on_both_backends!(
             ..
         } = common::sign_up(&s).await;
         let (second, auth) = s
+            .sessions()
             .refresh(&first.refresh_token, &common::NO_CLIENT)
             .await
             .unwrap();
@@ -269,15 +290,18 @@ on_both_backends!(
         assert_eq!(auth.user.username, name);
         // A racing tab presents the old token again: same successor, no revocation.
         let (again, _) = s
+            .sessions()
             .refresh(&first.refresh_token, &common::NO_CLIENT)
             .await
             .unwrap();
         assert_eq!(again.refresh_token, second.refresh_token);
         let (third, _) = s
+            .sessions()
             .refresh(&second.refresh_token, &common::NO_CLIENT)
             .await
             .unwrap();
         assert!(s
+            .sessions()
             .authenticate(&third.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
@@ -292,7 +316,7 @@ on_both_backends!(
         let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
         let racers = (0..10).map(|_| {
             let (s, token) = (s.clone(), first.refresh_token.clone());
-            tokio::spawn(async move { s.refresh(&token, &common::NO_CLIENT).await })
+            tokio::spawn(async move { s.sessions().refresh(&token, &common::NO_CLIENT).await })
         });
         let tokens: std::collections::HashSet<String> = futures::future::join_all(racers)
             .await
@@ -319,6 +343,7 @@ async fn rotated_past_grace(backend: common::Backend) -> (Services, Issued, Issu
     let s = services_with(backend, config).await;
     let common::NewAccount { issued: first, .. } = common::sign_up(&s).await;
     let (second, _) = s
+        .sessions()
         .refresh(&first.refresh_token, &common::NO_CLIENT)
         .await
         .unwrap();
@@ -329,12 +354,14 @@ async fn rotated_past_grace(backend: common::Backend) -> (Services, Issued, Issu
 /// Neither token of `issued` works any more.
 async fn assert_revoked(s: &Services, issued: &Issued, why: &str) {
     assert!(
-        s.refresh(&issued.refresh_token, &common::NO_CLIENT)
+        s.sessions()
+            .refresh(&issued.refresh_token, &common::NO_CLIENT)
             .await
             .is_err(),
         "{why}"
     );
     assert!(s
+        .sessions()
         .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
@@ -348,7 +375,7 @@ on_both_backends!(
         // A thief and the owner replay the old token ten times at once.
         let racers = (0..10).map(|_| {
             let (s, token) = (s.clone(), first.refresh_token.clone());
-            tokio::spawn(async move { s.refresh(&token, &common::NO_CLIENT).await })
+            tokio::spawn(async move { s.sessions().refresh(&token, &common::NO_CLIENT).await })
         });
         for result in futures::future::join_all(racers).await {
             assert_eq!(result.unwrap().unwrap_err().code, ErrorCode::Unauthorized);
@@ -360,6 +387,7 @@ on_both_backends!(
 on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
     let (s, first, second) = super::rotated_past_grace(backend).await;
     let err = s
+        .sessions()
         .refresh(&first.refresh_token, &common::NO_CLIENT)
         .await
         .unwrap_err();
@@ -370,21 +398,29 @@ on_both_backends!(reuse_after_grace_revokes_the_whole_session, |backend| {
 on_both_backends!(logout_revokes_the_session_at_once, |backend| {
     let s = services(backend).await;
     let common::NewAccount { name, issued, .. } = common::sign_up(&s).await;
-    let (_, other) = s.login(&name, PASSWORD.into(), &client()).await.unwrap();
-    s.revoke_session(&issued.session_id, "logout")
+    let (_, other) = s
+        .accounts()
+        .login(&name, PASSWORD.into(), &client())
+        .await
+        .unwrap();
+    s.sessions()
+        .revoke_session(&issued.session_id, "logout")
         .await
         .unwrap();
     assert!(s
+        .sessions()
         .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .is_none());
     assert!(s
+        .sessions()
         .refresh(&issued.refresh_token, &common::NO_CLIENT)
         .await
         .is_err());
     assert!(
-        s.authenticate(&other.access_token, &common::NO_CLIENT)
+        s.sessions()
+            .authenticate(&other.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_some(),
@@ -404,6 +440,7 @@ on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
     let old = services_with(backend, weak).await;
     let name = unique_name();
     let (user, _) = old
+        .accounts()
         .signup(
             &format!("{name}@example.com"),
             &name,
@@ -419,6 +456,7 @@ on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
         common::letters(),
     );
     current
+        .accounts()
         .login(&name, PASSWORD.into(), &client())
         .await
         .unwrap();
@@ -434,26 +472,34 @@ on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
 on_both_backends!(username_changes_respect_uniqueness, |backend| {
     let s = services(backend).await;
     let (a, b) = (unique_name(), unique_name());
-    s.signup(&format!("{a}@example.com"), &a, PASSWORD.into(), &client())
+    s.accounts()
+        .signup(&format!("{a}@example.com"), &a, PASSWORD.into(), &client())
         .await
         .unwrap();
     let (_, issued) = s
+        .accounts()
         .signup(&format!("{b}@example.com"), &b, PASSWORD.into(), &client())
         .await
         .unwrap();
     let auth = s
+        .sessions()
         .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .unwrap();
-    let err = s.update_username(&auth, &a).await.unwrap_err();
+    let err = s.accounts().update_username(&auth, &a).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::UsernameTaken);
     let renamed = format!("{b}x");
     assert_eq!(
-        s.update_username(&auth, &renamed).await.unwrap().username,
+        s.accounts()
+            .update_username(&auth, &renamed)
+            .await
+            .unwrap()
+            .username,
         renamed
     );
     let again = s
+        .sessions()
         .authenticate(&issued.access_token, &common::NO_CLIENT)
         .await
         .unwrap()
@@ -470,14 +516,15 @@ async fn unknown_account_and_wrong_password_take_the_same_time() {
     config.login_free_failures = (1000, 1000);
     let s = services_with(common::Backend::Sqlite, config).await;
     let name = unique_name();
-    s.signup(
-        &format!("{name}@example.com"),
-        &name,
-        PASSWORD.into(),
-        &client(),
-    )
-    .await
-    .unwrap();
+    s.accounts()
+        .signup(
+            &format!("{name}@example.com"),
+            &name,
+            PASSWORD.into(),
+            &client(),
+        )
+        .await
+        .unwrap();
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..20 {
@@ -495,7 +542,10 @@ async fn unknown_account_and_wrong_password_take_the_same_time() {
                 "nobody-at-all"
             };
             let t = std::time::Instant::now();
-            let _ = s.login(login, "wrong password!".into(), &client()).await;
+            let _ = s
+                .accounts()
+                .login(login, "wrong password!".into(), &client())
+                .await;
             if known { &mut wrong } else { &mut unknown }.push(t.elapsed());
         }
     }
@@ -523,24 +573,34 @@ on_both_backends!(
             name, user, issued, ..
         } = common::sign_up(&s).await;
         let auth = s
+            .sessions()
             .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .unwrap();
-        let err = s.update_username(&auth, "renamed").await.unwrap_err();
+        let err = s
+            .accounts()
+            .update_username(&auth, "renamed")
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::EmailUnverified);
 
         latchkey_core::user_store::set_email_verified(&s.db, &user.id, latchkey_core::now())
             .await
             .unwrap();
         let auth = s
+            .sessions()
             .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .unwrap();
         let renamed = format!("{name}x");
         assert_eq!(
-            s.update_username(&auth, &renamed).await.unwrap().username,
+            s.accounts()
+                .update_username(&auth, &renamed)
+                .await
+                .unwrap()
+                .username,
             renamed
         );
     }
@@ -552,6 +612,7 @@ on_both_backends!(failed_logins_slow_down_then_recover, |backend| {
     let ip = client();
     for _ in 0..5 {
         let err = s
+            .accounts()
             .login(&account.name, "not the password".into(), &ip)
             .await
             .unwrap_err();
@@ -559,6 +620,7 @@ on_both_backends!(failed_logins_slow_down_then_recover, |backend| {
     }
     // After five failures the name must wait, even with the right password.
     let wait = s
+        .accounts()
         .login(&account.name, PASSWORD.into(), &ip)
         .await
         .unwrap_err();
@@ -567,17 +629,20 @@ on_both_backends!(failed_logins_slow_down_then_recover, |backend| {
     // An unknown name is throttled the same way: a 429 says nothing.
     for _ in 0..6 {
         let _ = s
+            .accounts()
             .login("nobody-at-all-here", "guess".into(), &client())
             .await;
     }
     let unknown = s
+        .accounts()
         .login("nobody-at-all-here", "guess".into(), &client())
         .await
         .unwrap_err();
     assert_eq!(unknown.code, ErrorCode::RateLimited);
     // The wait ends by itself.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    s.login(&account.name, PASSWORD.into(), &ip)
+    s.accounts()
+        .login(&account.name, PASSWORD.into(), &ip)
         .await
         .expect("the wait is over");
 });
@@ -606,7 +671,8 @@ on_both_backends!(concurrent_guesses_get_only_the_free_attempts, |backend| {
             account.name.clone()
         };
         guesses.spawn(async move {
-            s.login(&login, format!("guess number {i}"), &stranger(i))
+            s.accounts()
+                .login(&login, format!("guess number {i}"), &stranger(i))
                 .await
                 .unwrap_err()
                 .code
@@ -629,7 +695,8 @@ on_both_backends!(successful_logins_spend_no_budget, |backend| {
     let s = services(backend).await;
     let account = common::sign_up(&s).await;
     for _ in 0..8 {
-        s.login(&account.name, PASSWORD.into(), &client())
+        s.accounts()
+            .login(&account.name, PASSWORD.into(), &client())
             .await
             .expect("the owner is never throttled by their own successes");
     }
@@ -642,6 +709,7 @@ on_both_backends!(a_known_browser_keeps_its_own_budget, |backend| {
     let s = services(backend).await;
     let account = common::sign_up(&s).await;
     let token = s
+        .accounts()
         .device_token(&account.user.id, &client())
         .await
         .unwrap()
@@ -651,30 +719,43 @@ on_both_backends!(a_known_browser_keeps_its_own_budget, |backend| {
         ..client()
     };
     assert_eq!(
-        s.device_token(&account.user.id, &known).await.unwrap(),
+        s.accounts()
+            .device_token(&account.user.id, &known)
+            .await
+            .unwrap(),
         None,
         "one it has is kept"
     );
 
     for i in 0..20 {
-        let _ = s.login(&account.name, "wrong".into(), &stranger(i)).await;
+        let _ = s
+            .accounts()
+            .login(&account.name, "wrong".into(), &stranger(i))
+            .await;
     }
     let err = s
+        .accounts()
         .login(&account.name, PASSWORD.into(), &stranger(99))
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::RateLimited, "a new browser waits");
-    s.login(&account.name, PASSWORD.into(), &known)
+    s.accounts()
+        .login(&account.name, PASSWORD.into(), &known)
         .await
         .expect("the owner's known browser signs in");
 
     // A device cookie of another account, or a forged one, is no key.
     let other = common::sign_up(&s).await;
     let foreign = ClientInfo {
-        device: s.device_token(&other.user.id, &client()).await.unwrap(),
+        device: s
+            .accounts()
+            .device_token(&other.user.id, &client())
+            .await
+            .unwrap(),
         ..client()
     };
     let err = s
+        .accounts()
         .login(&account.name, PASSWORD.into(), &foreign)
         .await
         .unwrap_err();
@@ -683,7 +764,10 @@ on_both_backends!(a_known_browser_keeps_its_own_budget, |backend| {
         device: Some(token.replace(&account.user.id, &other.user.id)),
         ..client()
     };
-    let err = s.login(&other.name, PASSWORD.into(), &forged).await;
+    let err = s
+        .accounts()
+        .login(&other.name, PASSWORD.into(), &forged)
+        .await;
     assert!(
         err.is_ok(),
         "a forged cookie is ignored, the account's own budget applies"
@@ -693,7 +777,8 @@ on_both_backends!(a_known_browser_keeps_its_own_budget, |backend| {
     let mut codes = Vec::new();
     for _ in 0..7 {
         codes.push(
-            s.login(&account.name, "wrong".into(), &known)
+            s.accounts()
+                .login(&account.name, "wrong".into(), &known)
                 .await
                 .unwrap_err()
                 .code,
@@ -710,6 +795,7 @@ on_both_backends!(emails_and_passwords_have_one_spelling, |backend| {
     let name = unique_name();
     let passphrase = "한글 비밀 문장 １２３";
     let (user, _) = s
+        .accounts()
         .signup(
             &format!("{name}@ｅｘａｍｐｌｅ.ｃｏｍ"),
             &name,
@@ -720,6 +806,7 @@ on_both_backends!(emails_and_passwords_have_one_spelling, |backend| {
         .unwrap();
     assert_eq!(user.email, format!("{name}@example.com"));
     let err = s
+        .accounts()
         .signup(
             &format!("{name}@example.com"),
             &format!("{name}2"),
@@ -733,14 +820,16 @@ on_both_backends!(emails_and_passwords_have_one_spelling, |backend| {
         use unicode_normalization::UnicodeNormalization;
         passphrase.nfd().collect()
     };
-    s.login(
-        &format!("{name}@ｅｘａｍｐｌｅ.ｃｏｍ"),
-        decomposed,
-        &client(),
-    )
-    .await
-    .expect("the same mailbox and the same passphrase");
+    s.accounts()
+        .login(
+            &format!("{name}@ｅｘａｍｐｌｅ.ｃｏｍ"),
+            decomposed,
+            &client(),
+        )
+        .await
+        .expect("the same mailbox and the same passphrase");
     let err = s
+        .accounts()
         .signup(
             "someone@localhost",
             &unique_name(),
@@ -772,13 +861,14 @@ on_both_backends!(sign_ups_are_limited_per_client_address, |backend| {
         let s = s.clone();
         async move {
             let name = unique_name();
-            s.signup(
-                &format!("{name}@example.com"),
-                &name,
-                PASSWORD.into(),
-                &from(ip),
-            )
-            .await
+            s.accounts()
+                .signup(
+                    &format!("{name}@example.com"),
+                    &name,
+                    PASSWORD.into(),
+                    &from(ip),
+                )
+                .await
         }
     };
     for _ in 0..2 {

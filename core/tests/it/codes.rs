@@ -119,7 +119,10 @@ async fn signed_up(s: &Services) -> (latchkey_core::Auth, String) {
 async fn verified(s: &Services, inbox: &smtp::Inbox) -> (latchkey_core::Auth, String) {
     let (auth, email) = signed_up(s).await;
     let code = smtp::code_in(&inbox.wait_for_subject(&email, "verification code").await);
-    s.verify_email(&auth, &code, &client()).await.unwrap();
+    s.accounts()
+        .verify_email(&auth, &code, &client())
+        .await
+        .unwrap();
     let auth = latchkey_core::Auth {
         user: latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
@@ -140,14 +143,18 @@ on_both_backends!(sign_up_mails_a_code_that_verifies_the_email, |backend| {
         "{mail}"
     );
     let code = smtp::code_in(&mail);
-    let user = s.verify_email(&auth, &code, &client()).await.unwrap();
+    let user = s
+        .accounts()
+        .verify_email(&auth, &code, &client())
+        .await
+        .unwrap();
     assert!(user.email_verified);
     let row = latchkey_core::user_store::by_id(&s.db, &auth.user.id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(row.email_verified, 1);
-    assert_eq!(s.outbox_depth().await.unwrap(), 0);
+    assert_eq!(s.outbox().outbox_depth().await.unwrap(), 0);
 });
 
 on_both_backends!(
@@ -160,7 +167,11 @@ on_both_backends!(
         let code = smtp::code_in(&inbox.wait_for(&email, 10).await);
         let wrong = if code == "000000" { "111111" } else { "000000" };
 
-        let err = s.verify_email(&auth, wrong, &client()).await.unwrap_err();
+        let err = s
+            .accounts()
+            .verify_email(&auth, wrong, &client())
+            .await
+            .unwrap_err();
         assert_eq!(
             (err.code, err.field.as_deref()),
             (ErrorCode::CodeWrong, Some("code"))
@@ -171,15 +182,27 @@ on_both_backends!(
             common::words(&err)
         );
 
-        let err = s.send_verification(&auth, &client()).await.unwrap_err();
+        let err = s
+            .accounts()
+            .send_verification(&auth, &client())
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::RateLimited);
         assert!(err.retry_after.is_some_and(|s| s > 50 && s <= 60));
 
         tokio::time::sleep(Duration::from_millis(2200)).await;
-        let err = s.verify_email(&auth, &code, &client()).await.unwrap_err();
+        let err = s
+            .accounts()
+            .verify_email(&auth, &code, &client())
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::CodeExpired);
 
-        let err = s.verify_email(&auth, "12a", &client()).await.unwrap_err();
+        let err = s
+            .accounts()
+            .verify_email(&auth, "12a", &client())
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidInput);
     }
 );
@@ -191,7 +214,8 @@ on_both_backends!(five_wrong_codes_kill_it_even_for_the_right_one, |backend| {
     let wrong = if code == "999999" { "888888" } else { "999999" };
     for _ in 0..4 {
         assert_eq!(
-            s.verify_email(&auth, wrong, &client())
+            s.accounts()
+                .verify_email(&auth, wrong, &client())
                 .await
                 .unwrap_err()
                 .code,
@@ -199,14 +223,16 @@ on_both_backends!(five_wrong_codes_kill_it_even_for_the_right_one, |backend| {
         );
     }
     assert_eq!(
-        s.verify_email(&auth, wrong, &client())
+        s.accounts()
+            .verify_email(&auth, wrong, &client())
             .await
             .unwrap_err()
             .code,
         ErrorCode::CodeDead
     );
     assert_eq!(
-        s.verify_email(&auth, &code, &client())
+        s.accounts()
+            .verify_email(&auth, &code, &client())
             .await
             .unwrap_err()
             .code,
@@ -228,7 +254,7 @@ on_both_backends!(
         let (_, email) = signed_up(&s).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(
-            s.outbox_depth().await.unwrap(),
+            s.outbox().outbox_depth().await.unwrap(),
             1,
             "kept while SMTP is down"
         );
@@ -241,7 +267,7 @@ on_both_backends!(
         let mail = inbox.wait_for(&email, 20).await;
         assert_eq!(smtp::code_in(&mail).len(), 6);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(s.outbox_depth().await.unwrap(), 0);
+        assert_eq!(s.outbox().outbox_depth().await.unwrap(), 0);
     }
 );
 
@@ -260,12 +286,14 @@ on_both_backends!(
         let new_email = format!("new{}@example.com", unique_name());
 
         let err = s
+            .accounts()
             .request_email_change(&auth, &auth.user.email, PASSWORD.into(), &client())
             .await
             .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("new_email"));
 
-        s.request_email_change(&auth, &new_email.to_uppercase(), PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&auth, &new_email.to_uppercase(), PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = smtp::code_in(&inbox.wait_for(&new_email, 10).await);
@@ -279,6 +307,7 @@ on_both_backends!(
         );
 
         let user = s
+            .accounts()
             .confirm_email_change(&auth, &new_email, &code, &client())
             .await
             .unwrap();
@@ -287,10 +316,12 @@ on_both_backends!(
             (new_email.as_str(), true)
         );
         let (_, issued) = s
+            .accounts()
             .login(&new_email, PASSWORD.into(), &client())
             .await
             .unwrap();
         assert!(s
+            .sessions()
             .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
@@ -304,7 +335,8 @@ on_both_backends!(
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, _) = signed_up(&s).await;
         let (_, other) = signed_up(&s).await;
-        s.request_email_change(&auth, &other, PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&auth, &other, PASSWORD.into(), &client())
             .await
             .unwrap();
         // The other account's verification mail came first; take the newest.
@@ -316,6 +348,7 @@ on_both_backends!(
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let err = s
+            .accounts()
             .confirm_email_change(&auth, &other, &code, &client())
             .await
             .unwrap_err();
@@ -333,7 +366,8 @@ async fn change_code(inbox: &smtp::Inbox, to: &str) -> String {
 
 /// Whether `access_token` still opens its session.
 async fn live(s: &Services, access_token: &str) -> bool {
-    s.authenticate(access_token, &common::NO_CLIENT)
+    s.sessions()
+        .authenticate(access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .is_some()
@@ -347,6 +381,7 @@ on_both_backends!(
         let target = format!("thief{}@example.com", unique_name());
         // A stolen session alone cannot start a change.
         let missing = s
+            .accounts()
             .request_email_change(&victim, &target, String::new(), &client())
             .await
             .unwrap_err();
@@ -355,6 +390,7 @@ on_both_backends!(
             (ErrorCode::InvalidInput, Some("password"))
         );
         let wrong = s
+            .accounts()
             .request_email_change(
                 &victim,
                 &target,
@@ -377,11 +413,13 @@ on_both_backends!(
         // The thief asks for a code with an account of their own, whose
         // password they know, and types it into the stolen session.
         let (thief, _) = signed_up(&s).await;
-        s.request_email_change(&thief, &target, PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&thief, &target, PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = change_code(&inbox, &target).await;
         let err = s
+            .accounts()
             .confirm_email_change(&victim, &target, &code, &client())
             .await
             .unwrap_err();
@@ -404,16 +442,25 @@ on_both_backends!(
     |backend| {
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, old) = verified(&s, &inbox).await;
-        let (_, elsewhere) = s.login(&old, PASSWORD.into(), &client()).await.unwrap();
-        s.forgot_password(&old, &client()).await.unwrap();
+        let (_, elsewhere) = s
+            .accounts()
+            .login(&old, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        s.passwords()
+            .forgot_password(&old, &client())
+            .await
+            .unwrap();
         let reset = smtp::reset_token_in(&inbox.wait_for_subject(&old, "Reset your").await);
 
         let new_email = format!("moved{}@example.com", unique_name());
-        s.request_email_change(&auth, &new_email, PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&auth, &new_email, PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = change_code(&inbox, &new_email).await;
-        s.confirm_email_change(&auth, &new_email, &code, &client())
+        s.accounts()
+            .confirm_email_change(&auth, &new_email, &code, &client())
             .await
             .unwrap();
 
@@ -426,6 +473,7 @@ on_both_backends!(
             "the other session ended"
         );
         let err = s
+            .passwords()
             .reset_password(&reset, "a brand new passphrase 9z".into(), &client())
             .await
             .unwrap_err();
@@ -437,7 +485,11 @@ on_both_backends!(
         let notice = inbox.wait_for_subject(&old, "email address of your").await;
         assert!(notice.contains(&new_email), "{notice}");
         assert!(!smtp::revert_token_in(&notice).is_empty());
-        let events = s.own_activity(&auth.user.id, None).await.unwrap();
+        let events = s
+            .accounts()
+            .own_activity(&auth.user.id, None)
+            .await
+            .unwrap();
         assert!(events.events.iter().any(|e| e.kind
             == latchkey_core::model::EventKind::SessionRevoked
             && e.reason == Some(latchkey_core::model::EventReason::EmailChanged)));
@@ -452,11 +504,13 @@ on_both_backends!(
         // The intruder knows the password and moves the account twice, in
         // the same second.
         let first = format!("intruder{}@example.com", unique_name());
-        s.request_email_change(&auth, &first, PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&auth, &first, PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = change_code(&inbox, &first).await;
         let moved = s
+            .accounts()
             .confirm_email_change(&auth, &first, &code, &client())
             .await
             .unwrap();
@@ -464,6 +518,7 @@ on_both_backends!(
             smtp::revert_token_in(&inbox.wait_for_subject(&old, "email address of your").await);
         // While the owner can undo it, nobody may take the old address.
         let squat = s
+            .accounts()
             .signup(
                 &old,
                 &format!("sq{}", &unique_name()[..8]),
@@ -478,11 +533,13 @@ on_both_backends!(
             ..auth
         };
         let second = format!("again{}@example.com", unique_name());
-        s.request_email_change(&auth, &second, PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&auth, &second, PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = change_code(&inbox, &second).await;
-        s.confirm_email_change(&auth, &second, &code, &client())
+        s.accounts()
+            .confirm_email_change(&auth, &second, &code, &client())
             .await
             .unwrap();
         let intruders_link = smtp::revert_token_in(
@@ -493,23 +550,25 @@ on_both_backends!(
         // The intruder's own link (it was mailed to their address) cannot
         // cancel the owner's, which was made before it.
         assert_eq!(
-            s.revert_email_change(&intruders_link, &client())
+            s.accounts()
+                .revert_email_change(&intruders_link, &client())
                 .await
                 .unwrap()
                 .email,
             first
         );
 
-        let pending = s.check_revert_link(&owners_link).await.unwrap();
+        let pending = s.accounts().check_revert_link(&owners_link).await.unwrap();
         assert_eq!(
             (pending.old_email.as_str(), pending.new_email.as_str()),
             (old.as_str(), first.as_str())
         );
         // Two clicks at once: one undoes it.
         let (c1, c2) = (client(), client());
+        let accounts = s.accounts();
         let (a, b) = tokio::join!(
-            s.revert_email_change(&owners_link, &c1),
-            s.revert_email_change(&owners_link, &c2)
+            accounts.revert_email_change(&owners_link, &c1),
+            accounts.revert_email_change(&owners_link, &c2)
         );
         assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
         assert_eq!(a.or(b).unwrap().email, old);
@@ -530,25 +589,38 @@ on_both_backends!(
             !live(&s, &auth_token(&s, &auth).await).await,
             "every session ended"
         );
-        let err = s.login(&old, PASSWORD.into(), &client()).await.unwrap_err();
+        let err = s
+            .accounts()
+            .login(&old, PASSWORD.into(), &client())
+            .await
+            .unwrap_err();
         assert_eq!(
             err.code,
             ErrorCode::InvalidCredentials,
             "the intruder's password is gone"
         );
         let used = s
+            .accounts()
             .revert_email_change(&owners_link, &client())
             .await
             .unwrap_err();
         assert_eq!(used.code, ErrorCode::LinkExpired);
         // The owner gets back in with a code to the restored address.
         inbox.wait_for_subject(&old, "was undone").await;
-        s.request_signin_code(&old, &client()).await.unwrap();
+        s.accounts()
+            .request_signin_code(&old, &client())
+            .await
+            .unwrap();
         let code = smtp::code_in(&inbox.wait_for_subject(&old, "sign-in code").await);
-        let (user, _) = s.signin_with_code(&old, &code, &client()).await.unwrap();
+        let (user, _) = s
+            .accounts()
+            .signin_with_code(&old, &code, &client())
+            .await
+            .unwrap();
         assert_eq!(user.email, old);
         assert!(!user.has_password);
         let bad = s
+            .accounts()
             .revert_email_change("not-a-token", &client())
             .await
             .unwrap_err();
@@ -564,11 +636,13 @@ on_both_backends!(
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, borrowed) = signed_up(&s).await;
         let new_email = format!("mine{}@example.com", unique_name());
-        s.request_email_change(&auth, &new_email, PASSWORD.into(), &client())
+        s.accounts()
+            .request_email_change(&auth, &new_email, PASSWORD.into(), &client())
             .await
             .unwrap();
         let code = change_code(&inbox, &new_email).await;
-        s.confirm_email_change(&auth, &new_email, &code, &client())
+        s.accounts()
+            .confirm_email_change(&auth, &new_email, &code, &client())
             .await
             .unwrap();
         // Its owner can sign up with it at once; no notice went there.
@@ -590,17 +664,26 @@ on_both_backends!(
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         // A squatter's account, claimed by its owner with a code: no password.
         let (_, email) = signed_up(&s).await;
-        s.request_signin_code(&email, &client()).await.unwrap();
+        s.accounts()
+            .request_signin_code(&email, &client())
+            .await
+            .unwrap();
         let code = smtp::code_in(&inbox.wait_for_subject(&email, "sign-in code").await);
-        let (user, issued) = s.signin_with_code(&email, &code, &client()).await.unwrap();
+        let (user, issued) = s
+            .accounts()
+            .signin_with_code(&email, &code, &client())
+            .await
+            .unwrap();
         assert!(!user.has_password);
         let auth = s
+            .sessions()
             .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .unwrap();
         let new_email = format!("fresh{}@example.com", unique_name());
-        s.request_email_change(&auth, &new_email, String::new(), &client())
+        s.accounts()
+            .request_email_change(&auth, &new_email, String::new(), &client())
             .await
             .unwrap();
         // The same session an hour later must sign in again first.
@@ -611,6 +694,7 @@ on_both_backends!(
             .unwrap();
         let later = format!("later{}@example.com", unique_name());
         let err = s
+            .accounts()
             .request_email_change(&auth, &later, String::new(), &client())
             .await
             .unwrap_err();
@@ -631,7 +715,10 @@ on_both_backends!(
     |backend| {
         let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let (auth, email) = signed_up(&s).await;
-        s.request_signin_code(&email, &client()).await.unwrap();
+        s.accounts()
+            .request_signin_code(&email, &client())
+            .await
+            .unwrap();
         let code = loop {
             let mail = inbox.wait_for(&email, 10).await;
             if mail.contains("sign-in code") {
@@ -639,15 +726,21 @@ on_both_backends!(
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let (user, issued) = s.signin_with_code(&email, &code, &client()).await.unwrap();
+        let (user, issued) = s
+            .accounts()
+            .signin_with_code(&email, &code, &client())
+            .await
+            .unwrap();
         assert_eq!(user.id, auth.user.id);
         assert!(user.email_verified, "the code proves the address");
         assert!(s
+            .sessions()
             .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_some());
         let again = s
+            .accounts()
             .signin_with_code(&email, &code, &client())
             .await
             .unwrap_err();
@@ -656,10 +749,18 @@ on_both_backends!(
         // An unknown address gets the same answer, the same cooldown, the
         // same wrong-code answer (its decoy code), and no mail.
         let nobody = format!("{}@example.com", unique_name());
-        s.request_signin_code(&nobody, &client()).await.unwrap();
-        let second = s.request_signin_code(&nobody, &client()).await.unwrap_err();
+        s.accounts()
+            .request_signin_code(&nobody, &client())
+            .await
+            .unwrap();
+        let second = s
+            .accounts()
+            .request_signin_code(&nobody, &client())
+            .await
+            .unwrap_err();
         assert_eq!(second.code, ErrorCode::RateLimited);
         let err = s
+            .accounts()
             .signin_with_code(&nobody, "123456", &client())
             .await
             .unwrap_err();
@@ -679,7 +780,8 @@ on_both_backends!(the_first_proof_of_an_address_evicts_a_squatter, |backend| {
     inbox.wait_for(&squatter.email, 10).await;
 
     // The owner, who never knew of the account, signs in by code.
-    s.request_signin_code(&squatter.email, &client())
+    s.accounts()
+        .request_signin_code(&squatter.email, &client())
         .await
         .unwrap();
     let code = smtp::code_in(
@@ -688,35 +790,45 @@ on_both_backends!(the_first_proof_of_an_address_evicts_a_squatter, |backend| {
             .await,
     );
     let (owner, issued) = s
+        .accounts()
         .signin_with_code(&squatter.email, &code, &client())
         .await
         .unwrap();
     assert!(owner.email_verified);
 
     assert!(
-        s.authenticate(&squatter.issued.access_token, &common::NO_CLIENT)
+        s.sessions()
+            .authenticate(&squatter.issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_none(),
         "the squatter's session ended"
     );
     assert!(s
+        .sessions()
         .refresh(&squatter.issued.refresh_token, &common::NO_CLIENT)
         .await
         .is_err());
     let err = s
+        .accounts()
         .login(&squatter.email, PASSWORD.into(), &client())
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidCredentials, "password cleared");
     assert!(
-        s.authenticate(&issued.access_token, &common::NO_CLIENT)
+        s.sessions()
+            .authenticate(&issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_some(),
         "the owner's own session lives"
     );
-    let events = s.own_activity(&owner.id, None).await.unwrap().events;
+    let events = s
+        .accounts()
+        .own_activity(&owner.id, None)
+        .await
+        .unwrap()
+        .events;
     assert!(events
         .iter()
         .any(|e| e.kind == latchkey_core::model::EventKind::EmailVerified
@@ -735,26 +847,33 @@ on_both_backends!(verifying_keeps_the_password_and_this_session, |backend| {
     let account = common::sign_up(&s).await;
     let code = smtp::code_in(&inbox.wait_for(&account.email, 10).await);
     let (_, elsewhere) = s
+        .accounts()
         .login(&account.email, PASSWORD.into(), &client())
         .await
         .unwrap();
     let auth = common::auth_of(&s, &account).await;
-    s.verify_email(&auth, &code, &client()).await.unwrap();
+    s.accounts()
+        .verify_email(&auth, &code, &client())
+        .await
+        .unwrap();
     assert!(
-        s.authenticate(&account.issued.access_token, &common::NO_CLIENT)
+        s.sessions()
+            .authenticate(&account.issued.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_some(),
         "the session that verified lives"
     );
     assert!(
-        s.authenticate(&elsewhere.access_token, &common::NO_CLIENT)
+        s.sessions()
+            .authenticate(&elsewhere.access_token, &common::NO_CLIENT)
             .await
             .unwrap()
             .is_none(),
         "another session, perhaps not the owner's, ended"
     );
-    s.login(&account.email, PASSWORD.into(), &client())
+    s.accounts()
+        .login(&account.email, PASSWORD.into(), &client())
         .await
         .expect("the password still works");
 });
@@ -784,12 +903,14 @@ on_both_backends!(signin_codes_answer_alike_for_unknown_addresses, |backend| {
     for email in [&known, &unknown] {
         let c = client();
         let mut seen = vec![
-            answer(s.request_signin_code(email, &c).await),
-            answer(s.request_signin_code(email, &c).await),
+            answer(s.accounts().request_signin_code(email, &c).await),
+            answer(s.accounts().request_signin_code(email, &c).await),
         ];
         for _ in 0..6 {
             // A fixed wrong guess: one in a million is the decoy itself.
-            seen.push(answer(s.signin_with_code(email, "999999", &c).await));
+            seen.push(answer(
+                s.accounts().signin_with_code(email, "999999", &c).await,
+            ));
         }
         transcripts.push(seen);
     }
@@ -831,7 +952,10 @@ async fn signin_code_requests_take_the_same_time_for_unknown_addresses() {
         for is_known in order {
             let email = if is_known { address } else { &stranger };
             let t = std::time::Instant::now();
-            s.request_signin_code(email, &client()).await.unwrap();
+            s.accounts()
+                .request_signin_code(email, &client())
+                .await
+                .unwrap();
             if is_known { &mut known } else { &mut unknown }.push(t.elapsed());
         }
     }
@@ -858,11 +982,13 @@ on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
     let account = common::sign_up(&s).await;
     let mut codes = Vec::new();
     for round in 0..2 {
-        s.request_signin_code(&account.email, &client())
+        s.accounts()
+            .request_signin_code(&account.email, &client())
             .await
             .unwrap();
         for _ in 0..5 {
             let err = s
+                .accounts()
                 .signin_with_code(&account.email, "999999", &client())
                 .await
                 .unwrap_err();
@@ -889,7 +1015,8 @@ on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
     );
     // Even the right code is refused while paused.
     let since = inbox.all().len();
-    s.request_signin_code(&account.email, &client())
+    s.accounts()
+        .request_signin_code(&account.email, &client())
         .await
         .unwrap();
     let code = smtp::code_in(
@@ -898,6 +1025,7 @@ on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
             .await,
     );
     let err = s
+        .accounts()
         .signin_with_code(&account.email, &code, &client())
         .await
         .unwrap_err();
@@ -905,14 +1033,20 @@ on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
     inbox
         .wait_for_subject(&account.email, "guessing codes")
         .await;
-    let events = s.own_activity(&account.user.id, None).await.unwrap().events;
+    let events = s
+        .accounts()
+        .own_activity(&account.user.id, None)
+        .await
+        .unwrap()
+        .events;
     assert!(events
         .iter()
         .any(|e| e.reason == Some(latchkey_core::model::EventReason::Guessing)));
     // The window ends and codes work again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let since = inbox.all().len();
-    s.request_signin_code(&account.email, &client())
+    s.accounts()
+        .request_signin_code(&account.email, &client())
         .await
         .unwrap();
     let code = smtp::code_in(
@@ -920,7 +1054,8 @@ on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
             .wait_for_subject_since(&account.email, "sign-in code", since)
             .await,
     );
-    s.signin_with_code(&account.email, &code, &client())
+    s.accounts()
+        .signin_with_code(&account.email, &code, &client())
         .await
         .expect("codes work again after the window");
 });
@@ -941,7 +1076,7 @@ on_both_backends!(undeliverable_mail_is_given_up_and_blanked, |backend| {
     common::start_outbox(&s, port);
     let (_, email) = signed_up(&s).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while s.outbox_depth().await.unwrap() > 0 {
+    while s.outbox().outbox_depth().await.unwrap() > 0 {
         assert!(std::time::Instant::now() < deadline, "given up in time");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -958,6 +1093,7 @@ on_both_backends!(undeliverable_mail_is_given_up_and_blanked, |backend| {
         ("", "", "")
     );
     let events = s
+        .admin()
         .activity(&latchkey_core::audit::ActivityFilter::default())
         .await
         .unwrap()
@@ -999,21 +1135,31 @@ on_both_backends!(
         let mut transcripts = Vec::new();
         for email in [&taken, &free] {
             let c = client();
-            let first = pending(s.sign_up(email, &unique_name(), PASSWORD.into(), &c).await)
-                .expect("no session, no error, either way");
+            let first = pending(
+                s.accounts()
+                    .sign_up(email, &unique_name(), PASSWORD.into(), &c)
+                    .await,
+            )
+            .expect("no session, no error, either way");
             assert_eq!(first.token.len(), 43);
             let mut seen = vec![
                 first.email == *email,
                 // Again within the cooldown, under another username.
-                pending(s.sign_up(email, &unique_name(), PASSWORD.into(), &c).await)
-                    .is_err_and(|e| e.contains("CodeCooldown")),
+                pending(
+                    s.accounts()
+                        .sign_up(email, &unique_name(), PASSWORD.into(), &c)
+                        .await,
+                )
+                .is_err_and(|e| e.contains("CodeCooldown")),
             ]
             .into_iter()
             .map(|b| b.to_string())
             .collect::<Vec<_>>();
             for _ in 0..6 {
                 seen.push(answer(
-                    s.finish_signup(email, "999999", &first.token, &c).await,
+                    s.accounts()
+                        .finish_signup(email, "999999", &first.token, &c)
+                        .await,
                 ));
             }
             transcripts.push(seen);
@@ -1037,15 +1183,25 @@ on_both_backends!(
         // Nothing exists until the code comes back: the password chosen
         // for the free address opens nothing, and its username is free.
         let err = s
+            .accounts()
             .login(&free, PASSWORD.into(), &client())
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidCredentials);
         let probe = unique_name();
-        pending(s.sign_up(&free, &probe, PASSWORD.into(), &client()).await).unwrap_err();
+        pending(
+            s.accounts()
+                .sign_up(&free, &probe, PASSWORD.into(), &client())
+                .await,
+        )
+        .unwrap_err();
         let other = format!("{}@example.com", unique_name());
-        pending(s.sign_up(&other, &probe, PASSWORD.into(), &client()).await)
-            .expect("the username of a pending sign-up is not taken");
+        pending(
+            s.accounts()
+                .sign_up(&other, &probe, PASSWORD.into(), &client())
+                .await,
+        )
+        .expect("the username of a pending sign-up is not taken");
         // A taken username is still named: it says nothing about the email.
         let (_, known) = signed_up(&s).await;
         let name_of_known = latchkey_core::user_store::by_login(&s.db, &known)
@@ -1055,7 +1211,8 @@ on_both_backends!(
             .username;
         for email in [taken.clone(), format!("{}@example.com", unique_name())] {
             let err = pending(
-                s.sign_up(&email, &name_of_known, PASSWORD.into(), &client())
+                s.accounts()
+                    .sign_up(&email, &name_of_known, PASSWORD.into(), &client())
                     .await,
             )
             .unwrap_err();
@@ -1070,29 +1227,41 @@ on_both_backends!(
         let (s, inbox) = common::services_with_smtp(backend, hiding()).await;
         let email = format!("{}@example.com", unique_name());
         let name = &unique_name();
-        let mine = pending(s.sign_up(&email, name, PASSWORD.into(), &client()).await).unwrap();
+        let mine = pending(
+            s.accounts()
+                .sign_up(&email, name, PASSWORD.into(), &client())
+                .await,
+        )
+        .unwrap();
         let code = smtp::code_in(&inbox.wait_for_subject(&email, "finish signing up").await);
         // Whoever reads the mailbox but did not sign up has no token.
         let stranger = random_like_token();
         let err = s
+            .accounts()
             .finish_signup(&email, &code, &stranger, &client())
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::CodeWrong);
         let err = s
+            .accounts()
             .finish_signup(&email, &code, "garbage", &client())
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::CodeWrong);
         let (user, issued) = s
+            .accounts()
             .finish_signup(&email, &code, &mine.token, &client())
             .await
             .unwrap();
         assert!(user.email_verified && user.has_password);
         assert!(live(&s, &issued.access_token).await);
         // The password chosen at sign-up still opens it.
-        s.login(&email, PASSWORD.into(), &client()).await.unwrap();
+        s.accounts()
+            .login(&email, PASSWORD.into(), &client())
+            .await
+            .unwrap();
         let again = s
+            .accounts()
             .finish_signup(&email, &code, &mine.token, &client())
             .await
             .unwrap_err();
@@ -1114,7 +1283,8 @@ async fn hidden_signups_take_the_same_time_for_taken_addresses() {
     let mut taken_addresses = Vec::new();
     for _ in 0..15 {
         let email = format!("{}@example.com", unique_name());
-        s.signup(&email, &unique_name(), PASSWORD.into(), &client())
+        s.accounts()
+            .signup(&email, &unique_name(), PASSWORD.into(), &client())
             .await
             .unwrap();
         taken_addresses.push(email);
@@ -1131,7 +1301,8 @@ async fn hidden_signups_take_the_same_time_for_taken_addresses() {
             let email = if is_taken { address } else { &fresh };
             let t = std::time::Instant::now();
             pending(
-                s.sign_up(email, &unique_name(), PASSWORD.into(), &client())
+                s.accounts()
+                    .sign_up(email, &unique_name(), PASSWORD.into(), &client())
                     .await,
             )
             .unwrap();

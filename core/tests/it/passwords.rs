@@ -13,7 +13,10 @@ const NEW_PASSWORD: &str = "a brand new passphrase";
 
 /// Asks for a reset link for `account` and returns its token from the mail.
 async fn reset_token(s: &Services, inbox: &smtp::Inbox, account: &NewAccount) -> String {
-    s.forgot_password(&account.email, &client()).await.unwrap();
+    s.passwords()
+        .forgot_password(&account.email, &client())
+        .await
+        .unwrap();
     let mail = inbox.wait_for_subject(&account.email, "Reset your").await;
     let token = smtp::reset_token_in(&mail);
     assert_eq!(token.len(), 43, "a 256-bit token: {mail}");
@@ -22,7 +25,8 @@ async fn reset_token(s: &Services, inbox: &smtp::Inbox, account: &NewAccount) ->
 
 /// Whether an access token still opens a session.
 async fn live(s: &Services, access_token: &str) -> bool {
-    s.authenticate(access_token, &common::NO_CLIENT)
+    s.sessions()
+        .authenticate(access_token, &common::NO_CLIENT)
         .await
         .unwrap()
         .is_some()
@@ -36,9 +40,13 @@ on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
     let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
-    assert_eq!(s.check_reset_link(&token).await.unwrap(), account.email);
+    assert_eq!(
+        s.passwords().check_reset_link(&token).await.unwrap(),
+        account.email
+    );
 
     let (user, issued) = s
+        .passwords()
         .reset_password(&token, NEW_PASSWORD.into(), &client())
         .await
         .unwrap();
@@ -47,19 +55,26 @@ on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
     // The session from before the reset is over, access and refresh alike.
     assert!(!live(&s, &account.issued.access_token).await);
     assert!(s
+        .sessions()
         .refresh(&account.issued.refresh_token, &common::NO_CLIENT)
         .await
         .is_err());
     // Old password out, new one in.
     assert_eq!(
-        code_of(s.login(&account.email, PASSWORD.into(), &client()).await),
+        code_of(
+            s.accounts()
+                .login(&account.email, PASSWORD.into(), &client())
+                .await
+        ),
         ErrorCode::InvalidCredentials
     );
-    s.login(&account.email, NEW_PASSWORD.into(), &client())
+    s.accounts()
+        .login(&account.email, NEW_PASSWORD.into(), &client())
         .await
         .unwrap();
     // Single use.
     let again = s
+        .passwords()
         .reset_password(&token, "yet another passphrase".into(), &client())
         .await
         .unwrap_err();
@@ -70,7 +85,11 @@ on_both_backends!(a_reset_link_works_once_and_ends_every_session, |backend| {
         common::words(&again)
     );
     assert_eq!(
-        s.check_reset_link(&token).await.unwrap_err().code,
+        s.passwords()
+            .check_reset_link(&token)
+            .await
+            .unwrap_err()
+            .code,
         ErrorCode::LinkExpired
     );
     // And the owner hears about it.
@@ -86,11 +105,11 @@ on_both_backends!(
         let known = common::sign_up(&s).await;
         let unknown = format!("{}@example.com", common::unique_name());
         assert_eq!(
-            s.forgot_password(&unknown, &client()).await,
+            s.passwords().forgot_password(&unknown, &client()).await,
             Ok(unknown.clone())
         );
         assert_eq!(
-            s.forgot_password(&known.email, &client()).await,
+            s.passwords().forgot_password(&known.email, &client()).await,
             Ok(known.email.clone())
         );
         inbox.wait_for_subject(&known.email, "Reset your").await;
@@ -104,6 +123,7 @@ on_both_backends!(
         );
         // Bad input is still refused clearly.
         let bad = s
+            .passwords()
             .forgot_password("not an email", &client())
             .await
             .unwrap_err();
@@ -119,6 +139,7 @@ on_both_backends!(reset_links_expire, |backend| {
     let token = reset_token(&s, &inbox, &account).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let err = s
+        .passwords()
         .reset_password(&token, NEW_PASSWORD.into(), &client())
         .await
         .unwrap_err();
@@ -128,7 +149,8 @@ on_both_backends!(reset_links_expire, |backend| {
         "{}",
         common::words(&err)
     );
-    s.login(&account.email, PASSWORD.into(), &client())
+    s.accounts()
+        .login(&account.email, PASSWORD.into(), &client())
         .await
         .expect("the password is unchanged");
 });
@@ -138,12 +160,14 @@ on_both_backends!(changing_the_password_retires_outstanding_links, |backend| {
     let account = common::sign_up(&s).await;
     let token = reset_token(&s, &inbox, &account).await;
     let auth = common::auth_of(&s, &account).await;
-    s.change_password(&auth, PASSWORD.into(), NEW_PASSWORD.into())
+    s.passwords()
+        .change_password(&auth, PASSWORD.into(), NEW_PASSWORD.into())
         .await
         .unwrap();
     assert_eq!(
         code_of(
-            s.reset_password(&token, "attacker's choice!".into(), &client())
+            s.passwords()
+                .reset_password(&token, "attacker's choice!".into(), &client())
                 .await
         ),
         ErrorCode::LinkExpired
@@ -160,13 +184,18 @@ on_both_backends!(malformed_and_unknown_links_are_invalid, |backend| {
         &latchkey_core::tokens::random_token(),
     ] {
         assert_eq!(
-            s.check_reset_link(token).await.unwrap_err().code,
+            s.passwords()
+                .check_reset_link(token)
+                .await
+                .unwrap_err()
+                .code,
             ErrorCode::LinkInvalid,
             "{token:?}"
         );
         assert_eq!(
             code_of(
-                s.reset_password(token, NEW_PASSWORD.into(), &client())
+                s.passwords()
+                    .reset_password(token, NEW_PASSWORD.into(), &client())
                     .await
             ),
             ErrorCode::LinkInvalid
@@ -186,6 +215,7 @@ on_both_backends!(a_refused_new_password_leaves_the_link_usable, |backend| {
         (&"x".repeat(129), ErrorCode::InvalidInput),
     ] {
         let err = s
+            .passwords()
             .reset_password(&token, weak.to_owned(), &client())
             .await
             .unwrap_err();
@@ -195,7 +225,8 @@ on_both_backends!(a_refused_new_password_leaves_the_link_usable, |backend| {
             "{weak}"
         );
     }
-    s.reset_password(&token, NEW_PASSWORD.into(), &client())
+    s.passwords()
+        .reset_password(&token, NEW_PASSWORD.into(), &client())
         .await
         .expect("the link survived the refusals");
 });
@@ -207,7 +238,8 @@ on_both_backends!(two_racing_uses_of_one_link_succeed_once, |backend| {
     let tries = (0..4).map(|i| {
         let (s, token) = (s.clone(), token.clone());
         tokio::spawn(async move {
-            s.reset_password(&token, format!("racing passphrase {i}"), &client())
+            s.passwords()
+                .reset_password(&token, format!("racing passphrase {i}"), &client())
                 .await
         })
     });
@@ -227,12 +259,14 @@ on_both_backends!(
         let (s, _inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
         let account = common::sign_up(&s).await;
         let (_, other) = s
+            .accounts()
             .login(&account.email, PASSWORD.into(), &client())
             .await
             .unwrap();
         let auth = common::auth_of(&s, &account).await;
 
         let wrong = s
+            .passwords()
             .change_password(&auth, "not my password".into(), NEW_PASSWORD.into())
             .await
             .unwrap_err();
@@ -241,11 +275,13 @@ on_both_backends!(
             (ErrorCode::InvalidCredentials, Some("current_password"))
         );
         let same = s
+            .passwords()
             .change_password(&auth, PASSWORD.into(), PASSWORD.into())
             .await
             .unwrap_err();
         assert_eq!(same.field.as_deref(), Some("new_password"));
         let common_one = s
+            .passwords()
             .change_password(&auth, PASSWORD.into(), "qwertyuiop".into())
             .await
             .unwrap_err();
@@ -254,7 +290,8 @@ on_both_backends!(
             (ErrorCode::WeakPassword, Some("new_password"))
         );
 
-        s.change_password(&auth, PASSWORD.into(), NEW_PASSWORD.into())
+        s.passwords()
+            .change_password(&auth, PASSWORD.into(), NEW_PASSWORD.into())
             .await
             .unwrap();
         assert!(
@@ -263,10 +300,12 @@ on_both_backends!(
         );
         assert!(!live(&s, &other.access_token).await, "the other one ends");
         assert!(s
+            .sessions()
             .refresh(&other.refresh_token, &common::NO_CLIENT)
             .await
             .is_err());
-        s.login(&account.name, NEW_PASSWORD.into(), &client())
+        s.accounts()
+            .login(&account.name, NEW_PASSWORD.into(), &client())
             .await
             .unwrap();
     }
@@ -279,6 +318,7 @@ on_both_backends!(
         let account = common::sign_up(&s).await;
         let auth = common::auth_of(&s, &account).await;
         let wrong = s
+            .passwords()
             .delete_account(&auth, "nope nope nope".into())
             .await
             .unwrap_err();
@@ -291,13 +331,17 @@ on_both_backends!(
             .unwrap()
             .is_some());
 
-        s.delete_account(&auth, PASSWORD.into()).await.unwrap();
+        s.passwords()
+            .delete_account(&auth, PASSWORD.into())
+            .await
+            .unwrap();
         assert!(latchkey_core::user_store::by_id(&s.db, &auth.user.id)
             .await
             .unwrap()
             .is_none());
         assert!(!live(&s, &account.issued.access_token).await);
         assert!(s
+            .sessions()
             .refresh(&account.issued.refresh_token, &common::NO_CLIENT)
             .await
             .is_err());
@@ -308,14 +352,19 @@ on_both_backends!(
             .unwrap();
         assert_eq!(sessions, 0);
         assert_eq!(
-            code_of(s.login(&account.email, PASSWORD.into(), &client()).await),
+            code_of(
+                s.accounts()
+                    .login(&account.email, PASSWORD.into(), &client())
+                    .await
+            ),
             ErrorCode::InvalidCredentials
         );
         inbox
             .wait_for_subject(&account.email, "account was deleted")
             .await;
         // The address is free again.
-        s.signup(&account.email, &account.name, PASSWORD.into(), &client())
+        s.accounts()
+            .signup(&account.email, &account.name, PASSWORD.into(), &client())
             .await
             .expect("sign up again with the same address");
     }
@@ -330,6 +379,7 @@ on_both_backends!(sign_up_applies_the_password_policy, |backend| {
         (&format!("my name is {name}"), ErrorCode::WeakPassword),
     ] {
         let err = s
+            .accounts()
             .signup(
                 &format!("{name}@example.com"),
                 &name,
@@ -367,7 +417,10 @@ async fn forgot_takes_the_same_time_for_known_and_unknown_addresses() {
         for is_known in order {
             let address = if is_known { email } else { &stranger };
             let t = std::time::Instant::now();
-            s.forgot_password(address, &client()).await.unwrap();
+            s.passwords()
+                .forgot_password(address, &client())
+                .await
+                .unwrap();
             if is_known { &mut known } else { &mut unknown }.push(t.elapsed());
         }
     }

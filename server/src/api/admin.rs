@@ -37,7 +37,7 @@ async fn list_users(
     AdminAuth(_): AdminAuth,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
-    Ok(Json(services.list_users(&query).await?))
+    Ok(Json(services.admin().list_users(&query).await?))
 }
 
 /// One user, with their live sessions and latest activity.
@@ -53,7 +53,7 @@ async fn user(
     AdminAuth(_): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<UserDetail>, ApiError> {
-    Ok(Json(services.user_detail(&id).await?))
+    Ok(Json(services.admin().user_detail(&id).await?))
 }
 
 /// Change a user's role, disable or enable them, or mark their email verified.
@@ -75,7 +75,9 @@ async fn change_user(
     Path(id): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<AdminUser>, ApiError> {
-    Ok(Json(services.change_user(&admin, &id, &change).await?))
+    Ok(Json(
+        services.admin().change_user(&admin, &id, &change).await?,
+    ))
 }
 
 /// Delete a user and their sessions (their activity log stays).
@@ -91,7 +93,7 @@ async fn delete_user(
     AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    services.admin_delete_user(&admin, &id).await?;
+    services.admin().admin_delete_user(&admin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,7 +110,7 @@ async fn send_reset(
     AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    services.admin_send_reset(&admin, &id).await?;
+    services.admin().admin_send_reset(&admin, &id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -130,7 +132,10 @@ async fn revoke_sessions(
     AdminAuth(admin): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Ended>, ApiError> {
-    let ended = services.admin_revoke_sessions(&admin, &id, None).await?;
+    let ended = services
+        .admin()
+        .admin_revoke_sessions(&admin, &id, None)
+        .await?;
     Ok(Json(Ended { ended }))
 }
 
@@ -150,6 +155,7 @@ async fn revoke_session(
     Path((id, session_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     services
+        .admin()
         .admin_revoke_sessions(&admin, &id, Some(&session_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -190,5 +196,5 @@ async fn events(
         before: query.before,
         limit: query.limit,
     };
-    Ok(Json(services.activity(&filter).await?))
+    Ok(Json(services.admin().activity(&filter).await?))
 }

@@ -100,6 +100,7 @@ async fn signup(
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
     let answer = services
+        .accounts()
         .sign_up(&body.email, &body.username, body.password, &client)
         .await?;
     Ok(match answer {
@@ -154,6 +155,7 @@ async fn finish_signup(
     ApiJson(body): ApiJson<SignupFinish>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (user, issued) = services
+        .accounts()
         .finish_signup(&body.email, &body.code, &body.signup_token, &client)
         .await?;
     Ok(Json(TokenResponse::new(issued, Some(user))))
@@ -173,7 +175,10 @@ async fn login(
     Client(client): Client,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let (user, issued) = services.login(&body.login, body.password, &client).await?;
+    let (user, issued) = services
+        .accounts()
+        .login(&body.login, body.password, &client)
+        .await?;
     Ok(Json(TokenResponse::new(issued, Some(user))))
 }
 
@@ -191,7 +196,10 @@ async fn refresh(
     Client(client): Client,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let (issued, auth) = services.refresh(&body.refresh_token, &client).await?;
+    let (issued, auth) = services
+        .sessions()
+        .refresh(&body.refresh_token, &client)
+        .await?;
     Ok(Json(TokenResponse::new(issued, Some(auth.user))))
 }
 
@@ -204,7 +212,7 @@ async fn logout(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    services.logout(&auth).await?;
+    services.sessions().logout(&auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -253,7 +261,10 @@ async fn request_code(
     Client(client): Client,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    services.request_signin_code(&body.email, &client).await?;
+    services
+        .accounts()
+        .request_signin_code(&body.email, &client)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -278,6 +289,7 @@ async fn signin_with_code(
     ApiJson(body): ApiJson<CodeSignin>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (user, issued) = services
+        .accounts()
         .signin_with_code(&body.email, &body.code, &client)
         .await?;
     Ok(Json(TokenResponse::new(issued, Some(user))))

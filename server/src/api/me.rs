@@ -52,7 +52,12 @@ async fn update_me(
     AuthUser(auth): AuthUser,
     ApiJson(body): ApiJson<UpdateMe>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(services.update_username(&auth, &body.username).await?))
+    Ok(Json(
+        services
+            .accounts()
+            .update_username(&auth, &body.username)
+            .await?,
+    ))
 }
 
 /// Mail a new verification code to the user's address.
@@ -66,7 +71,10 @@ async fn send_email_code(
     AuthUser(auth): AuthUser,
     Client(client): Client,
 ) -> Result<StatusCode, ApiError> {
-    services.send_verification(&auth, &client).await?;
+    services
+        .accounts()
+        .send_verification(&auth, &client)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -91,7 +99,10 @@ async fn verify_email(
     ApiJson(body): ApiJson<VerifyEmail>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(
-        services.verify_email(&auth, &body.code, &client).await?,
+        services
+            .accounts()
+            .verify_email(&auth, &body.code, &client)
+            .await?,
     ))
 }
 
@@ -121,6 +132,7 @@ async fn request_email_change(
     ApiJson(body): ApiJson<EmailChange>,
 ) -> Result<StatusCode, ApiError> {
     services
+        .accounts()
         .request_email_change(&auth, &body.new_email, body.password, &client)
         .await?;
     Ok(StatusCode::ACCEPTED)
@@ -150,6 +162,7 @@ async fn confirm_email_change(
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(
         services
+            .accounts()
             .confirm_email_change(&auth, &body.new_email, &body.code, &client)
             .await?,
     ))
@@ -185,7 +198,10 @@ async fn revert_email_change(
     Client(client): Client,
     ApiJson(body): ApiJson<EmailRevert>,
 ) -> Result<Json<EmailReverted>, ApiError> {
-    let reverted = services.revert_email_change(&body.token, &client).await?;
+    let reverted = services
+        .accounts()
+        .revert_email_change(&body.token, &client)
+        .await?;
     Ok(Json(EmailReverted {
         email: reverted.email,
     }))
@@ -200,7 +216,7 @@ async fn sessions(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
 ) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    Ok(Json(services.list_sessions(&auth).await?))
+    Ok(Json(services.sessions().list_sessions(&auth).await?))
 }
 
 /// End every session but the caller's ("log out everywhere else").
@@ -212,7 +228,7 @@ async fn end_other_sessions(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    services.end_other_sessions(&auth).await?;
+    services.sessions().end_other_sessions(&auth).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,7 +244,7 @@ async fn end_session(
     AuthUser(auth): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    services.end_session(&auth, &id).await?;
+    services.sessions().end_session(&auth, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -250,6 +266,9 @@ async fn activity(
     ApiQuery(query): ApiQuery<ActivityQuery>,
 ) -> Result<Json<ActivityPage>, ApiError> {
     Ok(Json(
-        services.own_activity(&auth.user.id, query.before).await?,
+        services
+            .accounts()
+            .own_activity(&auth.user.id, query.before)
+            .await?,
     ))
 }

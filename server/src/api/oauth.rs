@@ -132,14 +132,17 @@ async fn token(
         "password" => {
             let username = request.username.ok_or_else(|| missing("username"))?;
             let password = request.password.ok_or_else(|| missing("password"))?;
-            let (user, issued) = services.login(&username, password, &client).await?;
+            let (user, issued) = services
+                .accounts()
+                .login(&username, password, &client)
+                .await?;
             TokenResponse::new(issued, Some(user))
         }
         "refresh_token" => {
             let token = request
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
-            let (issued, auth) = services.refresh(&token, &client).await?;
+            let (issued, auth) = services.sessions().refresh(&token, &client).await?;
             TokenResponse::new(issued, Some(auth.user))
         }
         _ => {

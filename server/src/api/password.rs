@@ -43,7 +43,10 @@ async fn forgot(
     Client(client): Client,
     ApiJson(body): ApiJson<ForgotRequest>,
 ) -> Result<StatusCode, ApiError> {
-    services.forgot_password(&body.email, &client).await?;
+    services
+        .passwords()
+        .forgot_password(&body.email, &client)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -70,6 +73,7 @@ async fn reset(
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (user, issued) = services
+        .passwords()
         .reset_password(&body.token, body.password, &client)
         .await?;
     Ok(Json(TokenResponse::new(issued, Some(user))))
@@ -101,6 +105,7 @@ async fn strength(
 ) -> Result<Json<Strength>, ApiError> {
     let auth = auth.map(|Extension(auth)| auth);
     let reading = services
+        .passwords()
         .password_strength(
             body.password,
             &body.email,
@@ -133,6 +138,7 @@ async fn change(
     ApiJson(body): ApiJson<ChangeRequest>,
 ) -> Result<StatusCode, ApiError> {
     services
+        .passwords()
         .change_password(&auth, body.current_password, body.new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -154,6 +160,9 @@ async fn delete(
     AuthUser(auth): AuthUser,
     ApiJson(body): ApiJson<DeleteRequest>,
 ) -> Result<StatusCode, ApiError> {
-    services.delete_account(&auth, body.password).await?;
+    services
+        .passwords()
+        .delete_account(&auth, body.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -48,14 +48,15 @@ fn change(role: Option<Role>, disabled: Option<bool>) -> UserChange {
 }
 
 async fn events_of(s: &Services, user_id: &str) -> Vec<app::model::ActivityEvent> {
-    s.activity(&ActivityFilter {
-        user_id: Some(user_id.to_owned()),
-        limit: Some(200),
-        ..ActivityFilter::default()
-    })
-    .await
-    .unwrap()
-    .events
+    s.admin()
+        .activity(&ActivityFilter {
+            user_id: Some(user_id.to_owned()),
+            limit: Some(200),
+            ..ActivityFilter::default()
+        })
+        .await
+        .unwrap()
+        .events
 }
 
 fn request(method: &str, uri: &str, token: Option<&str>) -> Request<Body> {
@@ -134,7 +135,8 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
     // A demoted admin loses the console on their very next request.
     let second = make_admin(&s).await;
     let acting = auth_of(&s, &admin).await;
-    s.change_user(&acting, &second.user.id, &change(Some(Role::User), None))
+    s.admin()
+        .change_user(&acting, &second.user.id, &change(Some(Role::User), None))
         .await
         .unwrap();
     let res = send(
@@ -150,22 +152,28 @@ on_both_backends!(the_last_admin_cannot_be_removed, |backend| {
     let admin = admin_auth(&s).await;
     let me = admin.user.id.clone();
     for attempt in [change(Some(Role::User), None), change(None, Some(true))] {
-        let err = s.change_user(&admin, &me, &attempt).await.unwrap_err();
+        let err = s
+            .admin()
+            .change_user(&admin, &me, &attempt)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::LastAdmin, "{attempt:?}");
     }
-    let err = s.admin_delete_user(&admin, &me).await.unwrap_err();
+    let err = s.admin().admin_delete_user(&admin, &me).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::LastAdmin);
 
     // A disabled admin is no admin: the enabled one is still the last.
     let other = sign_up(&s).await;
-    s.change_user(
-        &admin,
-        &other.user.id,
-        &change(Some(Role::Admin), Some(true)),
-    )
-    .await
-    .unwrap();
+    s.admin()
+        .change_user(
+            &admin,
+            &other.user.id,
+            &change(Some(Role::Admin), Some(true)),
+        )
+        .await
+        .unwrap();
     let err = s
+        .admin()
         .change_user(&admin, &me, &change(Some(Role::User), None))
         .await
         .unwrap_err();
@@ -173,13 +181,14 @@ on_both_backends!(the_last_admin_cannot_be_removed, |backend| {
 
     // Two enabled admins demoting each other at the same moment: one wins.
     for _ in 0..5 {
-        s.change_user(
-            &admin,
-            &other.user.id,
-            &change(Some(Role::Admin), Some(false)),
-        )
-        .await
-        .unwrap();
+        s.admin()
+            .change_user(
+                &admin,
+                &other.user.id,
+                &change(Some(Role::Admin), Some(false)),
+            )
+            .await
+            .unwrap();
         let other_auth = Auth {
             user: app::model::User {
                 role: Role::Admin,
@@ -193,7 +202,8 @@ on_both_backends!(the_last_admin_cannot_be_removed, |backend| {
                 let admin = admin.clone();
                 let target = other.user.id.clone();
                 tokio::spawn(async move {
-                    s.change_user(&admin, &target, &change(Some(Role::User), None))
+                    s.admin()
+                        .change_user(&admin, &target, &change(Some(Role::User), None))
                         .await
                 })
             },
@@ -201,7 +211,8 @@ on_both_backends!(the_last_admin_cannot_be_removed, |backend| {
                 let s = s.clone();
                 let me = me.clone();
                 tokio::spawn(async move {
-                    s.change_user(&other_auth, &me, &change(Some(Role::User), None))
+                    s.admin()
+                        .change_user(&other_auth, &me, &change(Some(Role::User), None))
                         .await
                 })
             }
@@ -210,6 +221,7 @@ on_both_backends!(the_last_admin_cannot_be_removed, |backend| {
         let won = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(won, 1, "{results:?}");
         let admins = s
+            .admin()
             .list_users(&UserQuery {
                 role: Some(Role::Admin),
                 disabled: Some(false),
@@ -228,7 +240,8 @@ on_both_backends!(the_last_admin_cannot_be_removed, |backend| {
                 },
                 ..admin.clone()
             };
-            s.change_user(&survivor, &me, &change(Some(Role::Admin), None))
+            s.admin()
+                .change_user(&survivor, &me, &change(Some(Role::Admin), None))
                 .await
                 .unwrap();
         }
@@ -245,25 +258,29 @@ on_both_backends!(admin_actions_do_what_they_say_and_are_logged, |backend| {
 
     // Disable: the open session is refused at once, and so is a log-in.
     let disabled = s
+        .admin()
         .change_user(&admin, id, &change(None, Some(true)))
         .await
         .unwrap();
     assert!(disabled.disabled);
     assert!(s
+        .sessions()
         .authenticate(&user.issued.access_token, &client)
         .await
         .unwrap()
         .is_none());
     assert!(s
+        .sessions()
         .refresh(&user.issued.refresh_token, &client)
         .await
         .is_err());
     let err = s
+        .accounts()
         .login(&user.email, PASSWORD.into(), &client)
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::AccountDisabled);
-    let err = s.admin_send_reset(&admin, id).await.unwrap_err();
+    let err = s.admin().admin_send_reset(&admin, id).await.unwrap_err();
     assert_eq!(
         err.code,
         ErrorCode::AccountDisabled,
@@ -271,14 +288,17 @@ on_both_backends!(admin_actions_do_what_they_say_and_are_logged, |backend| {
     );
 
     // Enable, promote, verify by hand.
-    s.change_user(&admin, id, &change(None, Some(false)))
+    s.admin()
+        .change_user(&admin, id, &change(None, Some(false)))
         .await
         .unwrap();
     let (_, issued) = s
+        .accounts()
         .login(&user.email, PASSWORD.into(), &client)
         .await
         .unwrap();
     let promoted = s
+        .admin()
         .change_user(
             &admin,
             id,
@@ -293,12 +313,14 @@ on_both_backends!(admin_actions_do_what_they_say_and_are_logged, |backend| {
     assert_eq!(promoted.user.role, Role::Admin);
     assert!(promoted.user.email_verified);
     let auth = s
+        .sessions()
         .authenticate(&issued.access_token, &client)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(auth.user.role, Role::Admin, "the role is read fresh");
     let err = s
+        .admin()
         .change_user(
             &admin,
             id,
@@ -312,30 +334,36 @@ on_both_backends!(admin_actions_do_what_they_say_and_are_logged, |backend| {
     assert_eq!(err.code, ErrorCode::InvalidInput);
 
     // A reset link over real SMTP, which then works.
-    s.admin_send_reset(&admin, id).await.unwrap();
+    s.admin().admin_send_reset(&admin, id).await.unwrap();
     let mail = inbox.wait_for_subject(&user.email, "Reset your").await;
     let token = common::smtp::reset_token_in(&mail);
-    s.reset_password(&token, "an admin-sent new passphrase".into(), &client)
+    s.passwords()
+        .reset_password(&token, "an admin-sent new passphrase".into(), &client)
         .await
         .unwrap();
 
     // The detail shows the live session; revoking ends them all.
-    let detail = s.user_detail(id).await.unwrap();
+    let detail = s.admin().user_detail(id).await.unwrap();
     assert_eq!(detail.sessions.len(), 1, "the reset's fresh session");
     assert!(detail.activity.len() >= 5);
-    let ended = s.admin_revoke_sessions(&admin, id, None).await.unwrap();
+    let ended = s
+        .admin()
+        .admin_revoke_sessions(&admin, id, None)
+        .await
+        .unwrap();
     assert_eq!(ended, 1);
-    assert!(s.user_detail(id).await.unwrap().sessions.is_empty());
+    assert!(s.admin().user_detail(id).await.unwrap().sessions.is_empty());
     let err = s
+        .admin()
         .admin_revoke_sessions(&admin, id, Some("no-such-session"))
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
 
     // Delete: gone, the address free again, the log kept.
-    s.admin_delete_user(&admin, id).await.unwrap();
+    s.admin().admin_delete_user(&admin, id).await.unwrap();
     assert_eq!(
-        s.user_detail(id).await.unwrap_err().code,
+        s.admin().user_detail(id).await.unwrap_err().code,
         ErrorCode::NotFound
     );
 
@@ -412,18 +440,22 @@ on_both_backends!(
             device: None,
         };
         for _ in 0..3 {
-            s.login(&user.name, "not the password".into(), &client)
+            s.accounts()
+                .login(&user.name, "not the password".into(), &client)
                 .await
                 .unwrap_err();
         }
-        s.login("nobody-at-all", "whatever".into(), &client)
+        s.accounts()
+            .login("nobody-at-all", "whatever".into(), &client)
             .await
             .unwrap_err();
-        s.change_user(&admin, &user.user.id, &change(None, Some(true)))
+        s.admin()
+            .change_user(&admin, &user.user.id, &change(None, Some(true)))
             .await
             .unwrap();
 
         let failed = s
+            .admin()
             .activity(&ActivityFilter {
                 kind: Some(EventKind::LoginFailed),
                 search: Some(user.name.clone()),
@@ -437,6 +469,7 @@ on_both_backends!(
             == Some(latchkey_core::model::EventReason::WrongPassword)
             && e.device.as_deref() == Some("curl")));
         let unknown = s
+            .admin()
             .activity(&ActivityFilter {
                 search: Some("198.51.100.9".into()),
                 kind: Some(EventKind::LoginFailed),
@@ -458,6 +491,7 @@ on_both_backends!(
         let mut before = None;
         loop {
             let page = s
+                .admin()
                 .activity(&ActivityFilter {
                     user_id: Some(user.user.id.clone()),
                     before: before.clone(),
@@ -481,6 +515,7 @@ on_both_backends!(
         assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first");
 
         let admin_only = s
+            .admin()
             .activity(&ActivityFilter {
                 admin_only: true,
                 limit: Some(50),
@@ -495,7 +530,11 @@ on_both_backends!(
             .any(|e| e.kind == EventKind::UserDisabled));
 
         // The user sees that an administrator acted, not who.
-        let own = s.own_activity(&user.user.id, None).await.unwrap();
+        let own = s
+            .accounts()
+            .own_activity(&user.user.id, None)
+            .await
+            .unwrap();
         let disabled = own
             .events
             .iter()
@@ -578,17 +617,26 @@ on_both_backends!(ten_thousand_users_search_filter_and_page_fast, |backend| {
         ..UserQuery::default()
     };
 
-    let first = s.list_users(&query(None, None)).await.unwrap();
+    let first = s.admin().list_users(&query(None, None)).await.unwrap();
     assert_eq!(first.total, 10_000);
     assert_eq!(first.users.len(), 25);
     assert_eq!(first.users[0].user.username, "seed10000", "newest first");
 
-    let found = s.list_users(&query(Some("SEED0042"), None)).await.unwrap();
+    let found = s
+        .admin()
+        .list_users(&query(Some("SEED0042"), None))
+        .await
+        .unwrap();
     assert_eq!(found.total, 10, "seed00420 … seed00429");
-    let literal = s.list_users(&query(Some("seed_0"), None)).await.unwrap();
+    let literal = s
+        .admin()
+        .list_users(&query(Some("seed_0"), None))
+        .await
+        .unwrap();
     assert_eq!(literal.total, 0, "'_' is a character, not a wildcard");
 
     let disabled = s
+        .admin()
         .list_users(&UserQuery {
             disabled: Some(true),
             verified: Some(true),
@@ -601,6 +649,7 @@ on_both_backends!(ten_thousand_users_search_filter_and_page_fast, |backend| {
         (1..=10_000).filter(|i| i % 91 == 0).count() as i64
     );
     let admins = s
+        .admin()
         .list_users(&UserQuery {
             role: Some(Role::Admin),
             ..UserQuery::default()
@@ -609,10 +658,11 @@ on_both_backends!(ten_thousand_users_search_filter_and_page_fast, |backend| {
         .unwrap();
     assert_eq!(admins.total, 10);
 
-    let last = s.list_users(&query(None, Some(400))).await.unwrap();
+    let last = s.admin().list_users(&query(None, Some(400))).await.unwrap();
     assert_eq!(last.users.len(), 25);
     assert_eq!(last.users[24].user.username, "seed00001");
     assert!(s
+        .admin()
         .list_users(&query(None, Some(401)))
         .await
         .unwrap()
@@ -632,14 +682,15 @@ on_both_backends!(ten_thousand_users_search_filter_and_page_fast, |backend| {
         .enumerate()
     {
         let started = Instant::now();
-        s.list_users(&UserQuery {
-            q: Some(q.to_string()),
-            page: Some(i as u32 % 7 + 1),
-            verified: (i % 2 == 0).then_some(false),
-            ..UserQuery::default()
-        })
-        .await
-        .unwrap();
+        s.admin()
+            .list_users(&UserQuery {
+                q: Some(q.to_string()),
+                page: Some(i as u32 % 7 + 1),
+                verified: (i % 2 == 0).then_some(false),
+                ..UserQuery::default()
+            })
+            .await
+            .unwrap();
         service.push(started.elapsed());
         let started = Instant::now();
         let res = send(
@@ -668,6 +719,7 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
     let user = sign_up(&s).await;
     // Never verified: whoever signed up may not own the mailbox.
     let err = s
+        .admin()
         .create_admin(&user.email, "ignored-name", false, || {
             panic!("an existing account needs no password")
         })
@@ -684,6 +736,7 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
 
     // --reset ends the squatter's sessions and clears the password first.
     let (promoted, created) = s
+        .admin()
         .create_admin(&user.email.to_uppercase(), "ignored-name", true, || {
             panic!("an existing account needs no password")
         })
@@ -694,13 +747,15 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
     assert!(promoted.user.email_verified);
     assert_eq!(promoted.user.username, user.name);
     assert!(
-        s.authenticate(&user.issued.access_token, &NO_CLIENT)
+        s.sessions()
+            .authenticate(&user.issued.access_token, &NO_CLIENT)
             .await
             .unwrap()
             .is_none(),
         "the live token did not become an administrator's"
     );
     let err = s
+        .accounts()
         .login(&user.email, PASSWORD.into(), &NO_CLIENT)
         .await
         .unwrap_err();
@@ -712,17 +767,20 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
         .await
         .unwrap();
     let (promoted, _) = s
+        .admin()
         .create_admin(&verified.email, "ignored-name", false, || {
             panic!("an existing account needs no password")
         })
         .await
         .unwrap();
     assert_eq!(promoted.user.role, Role::Admin);
-    s.login(&verified.email, PASSWORD.into(), &NO_CLIENT)
+    s.accounts()
+        .login(&verified.email, PASSWORD.into(), &NO_CLIENT)
         .await
         .expect("its password still works");
 
     let err = s
+        .admin()
         .create_admin("new@example.com", "newadmin", false, || {
             Ok("password".into())
         })
@@ -730,6 +788,7 @@ on_both_backends!(create_admin_creates_or_promotes, |backend| {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::WeakPassword);
     let err = s
+        .admin()
         .create_admin("not-an-email", "newadmin", false, || Ok(PASSWORD.into()))
         .await
         .unwrap_err();
@@ -829,6 +888,7 @@ async fn the_create_admin_command_works_from_a_script() {
         common::letters(),
     );
     let (user, _) = s
+        .accounts()
         .login("root", PASSWORD.into(), &ClientInfo::default())
         .await
         .unwrap();
@@ -896,7 +956,13 @@ on_both_backends!(
             }
         }
         assert!(
-            s.user_detail(id).await.unwrap().user.user.email_verified,
+            s.admin()
+                .user_detail(id)
+                .await
+                .unwrap()
+                .user
+                .user
+                .email_verified,
             "admin_act ran"
         );
 

@@ -37,7 +37,7 @@ pub async fn admin_events(
         before: some(before),
         limit: None,
     };
-    Ok(request::services()?.activity(&filter).await?)
+    Ok(request::services()?.admin().activity(&filter).await?)
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -25,7 +25,7 @@ use crate::tr;
 pub async fn admin_user(id: String) -> Result<UserDetail, AppError> {
     use crate::ssr::request;
     request::require_admin()?;
-    Ok(request::services()?.user_detail(&id).await?)
+    Ok(request::services()?.admin().user_detail(&id).await?)
 }
 
 /// One of the console's actions on user `id`; `session` names the session
@@ -45,6 +45,7 @@ pub async fn admin_act(
         ))
     })?;
     request::services()?
+        .admin()
         .admin_act(&admin, &id, chosen, session.as_deref())
         .await?;
     leptos_axum::redirect(&format!("/admin/users/{id}?done={action}"));
@@ -57,7 +58,7 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
     use crate::ssr::request;
     let admin = request::require_admin()?;
     let services = request::services()?;
-    let detail = services.user_detail(&id).await?;
+    let detail = services.admin().user_detail(&id).await?;
     if confirm.trim().to_lowercase() != detail.user.user.username {
         return Err(latchkey_core::Error::invalid(
             "confirm",
@@ -65,7 +66,7 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
         )
         .into());
     }
-    services.admin_delete_user(&admin, &id).await?;
+    services.admin().admin_delete_user(&admin, &id).await?;
     leptos_axum::redirect(&format!("/admin?deleted={}", detail.user.user.username));
     Ok(())
 }

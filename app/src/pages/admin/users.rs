@@ -21,7 +21,7 @@ use crate::tr;
 pub async fn admin_users(query: UserQuery) -> Result<UserPage, AppError> {
     use crate::ssr::request;
     request::require_admin()?;
-    Ok(request::services()?.list_users(&query).await?)
+    Ok(request::services()?.admin().list_users(&query).await?)
 }
 
 /// The filters as the URL carries them (`?q=&role=&verified=&status=&page=`).

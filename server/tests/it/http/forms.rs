@@ -196,7 +196,8 @@ on_both_backends!(
         let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
         let victim = common::sign_up(&s).await;
         let attacker = common::sign_up(&s).await;
-        s.forgot_password(&attacker.email, &common::NO_CLIENT)
+        s.passwords()
+            .forgot_password(&attacker.email, &common::NO_CLIENT)
             .await
             .unwrap();
         let token = common::smtp::reset_token_in(

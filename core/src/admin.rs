@@ -83,53 +83,31 @@ impl crate::Admin<'_> {
         action: AdminAction,
         session: Option<&str>,
     ) -> Result<(), Error> {
-        let change = |change: UserChange| async move {
-            self.change_user(admin, id, &change).await.map(drop)
-        };
-        match action {
-            AdminAction::Disable => {
-                change(UserChange {
-                    disabled: Some(true),
-                    ..UserChange::default()
-                })
-                .await
+        let (disabled, role, email_verified) = match action {
+            AdminAction::Disable => (Some(true), None, None),
+            AdminAction::Enable => (Some(false), None, None),
+            AdminAction::MakeAdmin => (None, Some(Role::Admin), None),
+            AdminAction::MakeMember => (None, Some(Role::User), None),
+            AdminAction::VerifyEmail => (None, None, Some(true)),
+            AdminAction::SendReset => return self.admin_send_reset(admin, id).await,
+            AdminAction::EndSessions => {
+                return self.admin_revoke_sessions(admin, id, None).await.map(drop)
             }
-            AdminAction::Enable => {
-                change(UserChange {
-                    disabled: Some(false),
-                    ..UserChange::default()
-                })
-                .await
-            }
-            AdminAction::MakeAdmin => {
-                change(UserChange {
-                    role: Some(Role::Admin),
-                    ..UserChange::default()
-                })
-                .await
-            }
-            AdminAction::MakeMember => {
-                change(UserChange {
-                    role: Some(Role::User),
-                    ..UserChange::default()
-                })
-                .await
-            }
-            AdminAction::VerifyEmail => {
-                change(UserChange {
-                    email_verified: Some(true),
-                    ..UserChange::default()
-                })
-                .await
-            }
-            AdminAction::SendReset => self.admin_send_reset(admin, id).await,
-            AdminAction::EndSessions => self.admin_revoke_sessions(admin, id, None).await.map(drop),
             // Never "all": a missing session id matches none.
-            AdminAction::EndSession => self
-                .admin_revoke_sessions(admin, id, Some(session.unwrap_or_default()))
-                .await
-                .map(drop),
-        }
+            AdminAction::EndSession => {
+                let session = Some(session.unwrap_or_default());
+                return self
+                    .admin_revoke_sessions(admin, id, session)
+                    .await
+                    .map(drop);
+            }
+        };
+        let change = UserChange {
+            disabled,
+            role,
+            email_verified,
+        };
+        self.change_user(admin, id, &change).await.map(drop)
     }
 
     /// One page of users matching `query`, newest first.

@@ -13,7 +13,9 @@ use crate::config::Feature;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::limits::Rate;
-use crate::links::{link_invalid, link_used, retire_reset_links_in, spend_link_in, KEEP_DEAD_SECS};
+use crate::links::{
+    link_invalid, retire_reset_links_in, spend_link_in, still_live, KEEP_DEAD_SECS,
+};
 use crate::model::{EventKind, EventReason, User};
 use crate::sessions::revoke_user_sessions_in;
 use crate::tokens::{random_token, token_hash};
@@ -67,12 +69,7 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         let row = row.ok_or_else(link_invalid)?;
-        if row.used_at.is_some() {
-            return Err(link_used());
-        }
-        if row.expires_at <= now() {
-            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
-        }
+        still_live(row.used_at, row.expires_at)?;
         Ok(row)
     }
 }

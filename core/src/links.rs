@@ -34,11 +34,22 @@ pub(crate) async fn spend_link_in(
     }
 }
 
+/// Whether a stored link still works: unused and not yet expired.
+pub(crate) fn still_live(used_at: Option<i64>, expires_at: i64) -> Result<(), Error> {
+    if used_at.is_some() {
+        return Err(link_used());
+    }
+    if expires_at <= crate::now() {
+        return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
+    }
+    Ok(())
+}
+
 pub(crate) fn link_invalid() -> Error {
     Error::of(ErrorCode::LinkInvalid, Reason::LinkInvalid)
 }
 
-pub(crate) fn link_used() -> Error {
+fn link_used() -> Error {
     Error::of(ErrorCode::LinkExpired, Reason::LinkUsed)
 }
 

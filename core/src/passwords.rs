@@ -8,7 +8,9 @@ use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::hashing::Verified;
 use crate::limits::Rate;
-use crate::links::{link_invalid, link_used, retire_reset_links_in, spend_link_in, KEEP_DEAD_SECS};
+use crate::links::{
+    link_invalid, retire_reset_links_in, spend_link_in, still_live, KEEP_DEAD_SECS,
+};
 use crate::model::{EventKind, User};
 use crate::password_policy::Estimate;
 use crate::sessions::{revoke_user_sessions_in, Issued};
@@ -98,12 +100,7 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         let row = row.ok_or_else(link_invalid)?;
-        if row.used_at.is_some() {
-            return Err(link_used());
-        }
-        if row.expires_at <= now() {
-            return Err(Error::of(ErrorCode::LinkExpired, Reason::LinkExpired));
-        }
+        still_live(row.used_at, row.expires_at)?;
         user_store::by_id(&self.db, &row.user_id)
             .await?
             .ok_or_else(link_invalid)

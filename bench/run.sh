@@ -18,7 +18,7 @@ pg_admin="${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 db="latchkey_bench"
 
 say "release build"
-cargo leptos build --release >/dev/null 2>&1
+cargo leptos build --release --precompress >/dev/null 2>&1
 bin="$CARGO_TARGET_DIR/release/server"
 
 psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
@@ -71,6 +71,8 @@ hash_rate=$(LATCHKEY_SECRET=unused-here-unused-here-unused-here-0 RUST_LOG=error
 wasm="$root/target/site/pkg/latchkey.wasm"
 wasm_raw=$(( $(stat -c %s "$wasm") / 1024 ))
 wasm_gz=$(( $(gzip -9 -c "$wasm" | wc -c) / 1024 ))
+# What a browser downloads: the brotli file the build wrote beside it.
+wasm_br=$(( $(curl -s -H 'Accept-Encoding: br' "$base/pkg/latchkey.wasm" | wc -c) / 1024 ))
 
 cat <<TABLE
 
@@ -85,5 +87,5 @@ cat <<TABLE
 | other | value |
 |---|---|
 | RSS idle / after load | $idle_rss / $loaded_rss |
-| WASM bundle raw / gzip -9 | ${wasm_raw} KiB / ${wasm_gz} KiB |
+| WASM bundle raw / gzip -9 / served with brotli | ${wasm_raw} KiB / ${wasm_gz} KiB / ${wasm_br} KiB |
 TABLE

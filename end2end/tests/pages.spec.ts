@@ -71,3 +71,17 @@ test('an unknown path answers 404 with the not-found page', async ({ page }) => 
   await expectSignedOut(page);
   await snap(page, '404');
 });
+
+test('the bundle is sent brotli- or gzip-compressed as the browser asks, and revalidated', async ({ request }) => {
+  for (const [asked, sent] of [['br', 'br'], ['gzip', 'gzip'], ['identity', undefined]] as const) {
+    const response = await request.get('/pkg/latchkey.wasm', { headers: { 'accept-encoding': asked } });
+    expect(response.status()).toBe(200);
+    expect(response.headers()['content-encoding']).toBe(sent);
+    expect(response.headers()['content-type']).toBe('application/wasm');
+    expect(response.headers()['cache-control']).toBe('no-cache');
+    // Whatever came over the wire, it unpacks to the module itself.
+    expect((await response.body()).subarray(0, 4)).toEqual(Buffer.from('\0asm'));
+  }
+  const css = await request.get('/pkg/latchkey.css', { headers: { 'accept-encoding': 'br' } });
+  expect(css.headers()['content-encoding']).toBe('br');
+});

@@ -117,6 +117,7 @@ impl Services {
             record_in(&mut tx, event).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(user_id).await;
         Ok(())
     }
 
@@ -455,6 +456,7 @@ impl crate::Accounts<'_> {
     pub async fn set_locale(&self, auth: &Auth, tag: &str) -> Result<(), Error> {
         if auth.user.locale != tag {
             user_store::set_locale(&self.db, &auth.user.id, tag, now()).await?;
+            self.forget_user(&auth.user.id).await;
         }
         Ok(())
     }
@@ -468,6 +470,7 @@ impl crate::Accounts<'_> {
         user_store::set_username(&self.db, &auth.user.id, &username, now())
             .await
             .map_err(conflict_to_field)?;
+        self.forget_user(&auth.user.id).await;
         let event = Event::new(EventKind::UsernameChanged, &auth.client)
             .user(&auth.user.id)
             .detail(format!("{} → {username}", auth.user.username));

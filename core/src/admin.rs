@@ -244,6 +244,7 @@ impl crate::Admin<'_> {
             record_in(&mut tx, event(EventKind::EmailVerified)).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(id).await;
         self.admin_user(id).await
     }
 
@@ -297,6 +298,7 @@ impl crate::Admin<'_> {
             .detail(ended.to_string());
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(id).await;
         Ok(ended)
     }
 
@@ -313,6 +315,7 @@ impl crate::Admin<'_> {
             .detail(user.email.clone());
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(id).await;
         Ok(())
     }
 
@@ -396,6 +399,7 @@ impl crate::Admin<'_> {
             record_in(&mut tx, event(EventKind::EmailVerified)).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(&id).await;
         Ok((self.admin_user(&id).await?, created))
     }
 }

@@ -209,6 +209,7 @@ impl crate::Accounts<'_> {
             self.enqueue_mail_in(&mut tx, &notice).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(user_id).await;
         self.wake_mail();
         Ok(User {
             email: new_email,
@@ -303,6 +304,7 @@ impl crate::Accounts<'_> {
         );
         self.enqueue_mail_in(&mut tx, &letter).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(&row.user_id).await;
         self.wake_mail();
         Ok(Reverted {
             user_id: row.user_id,

@@ -1,11 +1,13 @@
 //! Short-lived shared state: one-time codes, cooldowns and rate-limit
-//! counters. Redis when `REDIS_URL` is set (every instance sees the same
-//! state); a bounded in-process cache otherwise (a single instance only).
+//! counters, and the channel instances tell each other about changes on.
+//! Redis when `REDIS_URL` is set (every instance sees the same state); a
+//! bounded in-process cache otherwise (a single instance only).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::stream::{BoxStream, StreamExt};
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 use moka::Expiry;
@@ -113,6 +115,26 @@ pub trait EphemeralStore: Send + Sync {
 
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Whether other instances may share this store (and change what this
+    /// one holds in memory).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Tells every instance sharing this store, this one included,
+    /// `message` (see `session_cache`). A store private to the process has
+    /// no one to tell.
+    async fn announce(&self, message: &str) -> Result<(), StoreError> {
+        let _ = message;
+        Ok(())
+    }
+
+    /// What any instance announces, until the connection drops; `None` for
+    /// a store private to the process.
+    async fn announcements(&self) -> Result<Option<BoxStream<'static, String>>, StoreError> {
+        Ok(None)
+    }
+
     /// Names the backend in logs.
     fn kind(&self) -> &'static str;
 }
@@ -120,6 +142,8 @@ pub trait EphemeralStore: Send + Sync {
 // ---- Redis -----------------------------------------------------------------
 
 pub struct RedisStore {
+    /// Opens the subscriber connection (`announcements`).
+    client: redis::Client,
     conn: ConnectionManager,
     /// Namespaces every key, so several deployments (or test runs) can share
     /// one Redis.
@@ -192,8 +216,9 @@ impl RedisStore {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Self {
+            client,
             conn,
             prefix: prefix.to_owned(),
         })
@@ -201,6 +226,10 @@ impl RedisStore {
 
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    fn channel(&self) -> String {
+        self.key("changes")
     }
 }
 
@@ -349,6 +378,40 @@ impl EphemeralStore for RedisStore {
             .await
             .map(|_| ())
             .map_err(redis_err)
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn announce(&self, message: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(message)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(redis_err)
+    }
+
+    async fn announcements(&self) -> Result<Option<BoxStream<'static, String>>, StoreError> {
+        // The subscriber has its own connection (a subscribed one can send
+        // nothing else); it must not hang on a Redis that accepts and
+        // says nothing.
+        let subscribe = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(self.channel()).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let pubsub = tokio::time::timeout(Duration::from_secs(2), subscribe)
+            .await
+            .map_err(|_| StoreError::Ephemeral("subscribing timed out".into()))?
+            .map_err(redis_err)?;
+        let messages = pubsub
+            .into_on_message()
+            .filter_map(|msg| async move { msg.get_payload::<String>().ok() });
+        Ok(Some(messages.boxed()))
     }
 
     fn kind(&self) -> &'static str {

@@ -23,6 +23,7 @@ pub mod own_sessions;
 pub mod password_policy;
 pub mod passwords;
 pub mod quiet_signup;
+pub mod session_cache;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
@@ -39,6 +40,7 @@ pub use error::{Error, ErrorCode, Reason};
 pub use hashing::Hasher;
 pub use latchkey_types::model;
 pub use letter::{Letter, Letters};
+pub use session_cache::{Change, SessionCache};
 pub use tokens::Tokens;
 
 /// Everything a flow needs; cheap to clone.
@@ -53,6 +55,8 @@ pub struct Services {
     pub letters: Arc<dyn Letters>,
     /// Wakes the outbox worker when a mail is queued.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// Live sessions, so most requests need no database trip.
+    pub session_cache: Arc<SessionCache>,
 }
 
 impl Services {
@@ -67,6 +71,12 @@ impl Services {
                 .with_queue_limit(config.hash_queue_max),
         );
         let tokens = Arc::new(Tokens::new(&config));
+        let session_cache = Arc::new(SessionCache::new(ephemeral.shared()));
+        // Outside a runtime (a one-shot command) nothing is held long
+        // enough to need the channel.
+        if ephemeral.shared() && tokio::runtime::Handle::try_current().is_ok() {
+            SessionCache::listen(Arc::downgrade(&session_cache), ephemeral.clone());
+        }
         Self {
             db,
             ephemeral,
@@ -75,7 +85,19 @@ impl Services {
             config: Arc::new(config),
             letters,
             mail_wake: Arc::new(tokio::sync::Notify::new()),
+            session_cache,
         }
+    }
+
+    /// After a commit that changed a user or ended sessions: forgets them
+    /// here and tells the other instances.
+    pub(crate) async fn forget(&self, change: Change) {
+        self.session_cache.forget(&change);
+        SessionCache::announce(&*self.ephemeral, &change).await;
+    }
+
+    pub(crate) async fn forget_user(&self, user_id: &str) {
+        self.forget(Change::User(user_id.to_owned())).await;
     }
 }
 

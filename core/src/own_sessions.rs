@@ -7,6 +7,7 @@ use crate::client::describe;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, EventReason, SessionInfo};
+use crate::session_cache::Change;
 use crate::sessions::revoke_user_sessions_in;
 use crate::{now, Auth, Services};
 
@@ -88,6 +89,7 @@ impl crate::Sessions<'_> {
             .reason(reason);
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget(Change::Session(session_id.to_owned())).await;
         Ok(())
     }
 
@@ -110,6 +112,7 @@ impl crate::Sessions<'_> {
             record_in(&mut tx, event).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(&auth.user.id).await;
         Ok(ended)
     }
 }

@@ -246,6 +246,7 @@ impl crate::Passwords<'_> {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(&user.id).await;
         self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::PasswordChanged))
             .await?;
         let user = UserRow {
@@ -286,6 +287,7 @@ impl crate::Passwords<'_> {
         )
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(&user.id).await;
         self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::PasswordChanged))
             .await
     }
@@ -301,6 +303,7 @@ impl crate::Passwords<'_> {
             .detail(user.email.clone());
         record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.forget_user(&user.id).await;
         self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::AccountDeleted))
             .await
     }

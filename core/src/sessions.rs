@@ -8,7 +8,8 @@ use crate::audit::Event;
 use crate::client::truncate;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
-use crate::model::{EventKind, EventReason, Role};
+use crate::model::{EventKind, EventReason, Role, User};
+use crate::session_cache::Change;
 use crate::tokens::{random_token, token_hash};
 use crate::user_store::UserRow;
 use crate::{now, Auth, ClientInfo, Services};
@@ -219,6 +220,18 @@ impl crate::Sessions<'_> {
         let Some(claims) = self.tokens.verify_access(access_token) else {
             return Ok(None);
         };
+        let now = now();
+        let signed_in = |user: User, session_expires_at| Auth {
+            user,
+            session_id: claims.sid.clone(),
+            access_expires_at: claims.exp,
+            session_expires_at,
+            client: client.clone(),
+        };
+        if let Some((user, expires_at)) = self.session_cache.get(&claims.sid, &claims.sub, now) {
+            return Ok(Some(signed_in(user, expires_at)));
+        }
+        let ticket = self.session_cache.ticket();
         let user: Option<SignedIn> = sqlx::query_as(&format!(
             "SELECT {}, s.expires_at AS session_expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -227,17 +240,19 @@ impl crate::Sessions<'_> {
         ))
         .bind(&claims.sid)
         .bind(&claims.sub)
-        .bind(now())
+        .bind(now)
         .fetch_optional(&self.db.pool)
         .await
         .map_err(StoreError::from)?;
-        Ok(user.filter(|u| !u.user.is_disabled()).map(|u| Auth {
-            user: u.user.to_user(),
-            session_id: claims.sid,
-            access_expires_at: claims.exp,
-            session_expires_at: u.session_expires_at,
-            client: client.clone(),
-        }))
+        let Some(row) = user.filter(|u| !u.user.is_disabled()) else {
+            return Ok(None);
+        };
+        let user = row.user.to_user();
+        if let Some(ticket) = ticket {
+            self.session_cache
+                .fill(ticket, &claims.sid, &user, row.session_expires_at);
+        }
+        Ok(Some(signed_in(user, row.session_expires_at)))
     }
 
     /// Ends the caller's session (log out).
@@ -255,6 +270,7 @@ impl crate::Sessions<'_> {
             .execute(&self.db.pool)
             .await
             .map_err(StoreError::from)?;
+        self.forget(Change::Session(session_id.to_owned())).await;
         Ok(())
     }
 }

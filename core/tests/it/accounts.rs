@@ -588,6 +588,9 @@ on_both_backends!(
         latchkey_core::user_store::set_email_verified(&s.db, &user.id, latchkey_core::now())
             .await
             .unwrap();
+        // Written behind the flows' back: what they would have forgotten.
+        s.session_cache
+            .forget(&latchkey_core::Change::User(user.id.clone()));
         let auth = s
             .sessions()
             .authenticate(&issued.access_token, &common::NO_CLIENT)

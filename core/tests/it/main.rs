@@ -9,4 +9,5 @@ use latchkey_testkit as common;
 
 mod accounts;
 mod codes;
+mod held_sessions;
 mod passwords;

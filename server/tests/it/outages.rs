@@ -76,6 +76,7 @@ async fn outages_answer_503_and_heal_by_themselves() {
         latchkey_core::AuthConfig::for_tests(),
         common::letters(),
     );
+    let cache = services.session_cache.clone();
     let app = server::router::build(services, leptos_options(), "http://127.0.0.1:3000");
 
     let name = unique_name();
@@ -121,15 +122,43 @@ async fn outages_answer_503_and_heal_by_themselves() {
         call(&app, "GET", "/api/v1/me", Some(&access), None).await.0,
         StatusCode::OK
     );
+    assert!(
+        !cache.usable(),
+        "memory is not trusted while the channel is lost"
+    );
     redis.restore();
     eventually(15, "Redis requests recover", || async {
         code_request().await.0 == StatusCode::ACCEPTED
     })
     .await;
 
-    // PostgreSQL goes away: a signed-in client hears 503, not 401.
+    // PostgreSQL goes away. A session held in memory is still answered;
+    // one that is not hears 503, not 401.
+    eventually(15, "the session cache hears its channel again", || async {
+        cache.usable()
+    })
+    .await;
+    let (status, fresh) = call(
+        &app,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "login": name, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let unheld = fresh["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&app, "GET", "/api/v1/me", Some(&access), None).await.0,
+        StatusCode::OK
+    );
     pg.cut();
-    let (status, body) = call(&app, "GET", "/api/v1/me", Some(&access), None).await;
+    assert_eq!(
+        call(&app, "GET", "/api/v1/me", Some(&access), None).await.0,
+        StatusCode::OK,
+        "held in memory"
+    );
+    let (status, body) = call(&app, "GET", "/api/v1/me", Some(&unheld), None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
     let status = login().await;

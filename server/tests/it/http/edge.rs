@@ -128,15 +128,18 @@ async fn cors_is_off_by_default_and_follows_the_configured_origins() {
         .is_none());
 }
 
-/// Two server instances on two ports, each with its own connection pool
-/// and Redis connection, sharing one PostgreSQL database and one Redis
-/// namespace: a session started on one is refreshed and ended on the
-/// other, and both refuse it at once.
+/// Two server instances on two ports, each with its own connection pool,
+/// Redis connection and memory of live sessions, sharing one PostgreSQL
+/// database and one Redis namespace: a session started on one is refreshed
+/// and ended on the other; whatever one instance changes (a role, a
+/// disabled account, a password, a log-out, an ended session), the other
+/// stops answering from memory within a second, measured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_sessions_and_revocation() {
     let url = common::fresh_db_url(Backend::Postgres).await;
     let prefix = format!("lktest:{}:", uuid::Uuid::new_v4().simple());
     let mut ports = Vec::new();
+    let mut instances = Vec::new();
     for _ in 0..2 {
         let services = latchkey_core::Services::new(
             common::connect(&url).await,
@@ -144,6 +147,7 @@ async fn two_instances_share_sessions_and_revocation() {
             latchkey_core::AuthConfig::for_tests(),
             common::letters(),
         );
+        instances.push(services.clone());
         let app = server::router::build(services, leptos_options(), ORIGIN);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
@@ -157,28 +161,43 @@ async fn two_instances_share_sessions_and_revocation() {
             .await
         });
     }
+    for services in &instances {
+        let start = std::time::Instant::now();
+        while !services.session_cache.usable() {
+            assert!(start.elapsed().as_secs() < 5, "never heard the channel");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
     let (a, b) = (ports[0], ports[1]);
+    let signup = |name: String| async move {
+        let (status, tokens) = over_tcp(
+            a,
+            "POST",
+            "/api/v1/auth/signup",
+            None,
+            Some(json!({
+                "email": format!("{name}@example.com"), "username": name, "password": PASSWORD
+            })),
+        )
+        .await;
+        assert_eq!(status, 201, "{tokens}");
+        tokens
+    };
+    let login = |name: String| async move {
+        let (status, tokens) = over_tcp(
+            a,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "login": name, "password": PASSWORD })),
+        )
+        .await;
+        assert_eq!(status, 200, "{tokens}");
+        tokens
+    };
     let name = unique_name();
-    let (status, _) = over_tcp(
-        a,
-        "POST",
-        "/api/v1/auth/signup",
-        None,
-        Some(json!({
-            "email": format!("{name}@example.com"), "username": name, "password": PASSWORD
-        })),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (status, tokens) = over_tcp(
-        a,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(json!({ "login": name, "password": PASSWORD })),
-    )
-    .await;
-    assert_eq!(status, 200);
+    signup(name.clone()).await;
+    let tokens = login(name.clone()).await;
     let (status, refreshed) = over_tcp(
         b,
         "POST",
@@ -221,6 +240,115 @@ async fn two_instances_share_sessions_and_revocation() {
     )
     .await;
     assert_eq!(status, 401);
+
+    // Held on B (two requests), changed through A: how long B goes on.
+    let held_on_b = |token: String| async move {
+        for _ in 0..2 {
+            assert_eq!(
+                over_tcp(b, "GET", "/api/v1/me", Some(&token), None).await.0,
+                200
+            );
+        }
+    };
+    let until_b_sees = |token: String, what: &'static str, seen: fn(u16, &Value) -> bool| async move {
+        let start = std::time::Instant::now();
+        loop {
+            let (status, body) = over_tcp(b, "GET", "/api/v1/me", Some(&token), None).await;
+            if seen(status, &body) {
+                let took = start.elapsed();
+                eprintln!("instance B saw the {what} after {took:?}");
+                assert!(took.as_millis() < 1000, "{what}: {took:?}");
+                return;
+            }
+            assert!(
+                start.elapsed().as_secs() < 2,
+                "{what}: B still answers {status} {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    };
+    let signed_out = |status: u16, _: &Value| status == 401;
+    let token_of = |tokens: &Value| tokens["access_token"].as_str().unwrap().to_owned();
+
+    let admin_name = unique_name();
+    instances[0]
+        .admin()
+        .create_admin(
+            &format!("{admin_name}@example.com"),
+            &admin_name,
+            false,
+            || Ok(PASSWORD.into()),
+        )
+        .await
+        .unwrap();
+    let admin = token_of(&login(admin_name).await);
+    let name = unique_name();
+    let user = token_of(&signup(name.clone()).await);
+    let (_, me) = over_tcp(b, "GET", "/api/v1/me", Some(&user), None).await;
+    let id = me["id"].as_str().unwrap().to_owned();
+    held_on_b(user.clone()).await;
+    let admin_change = |change: Value| {
+        let (admin, id) = (admin.clone(), id.clone());
+        async move {
+            let path = format!("/api/v1/admin/users/{id}");
+            let (status, body) = over_tcp(a, "PATCH", &path, Some(&admin), Some(change)).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    admin_change(json!({ "role": "admin" })).await;
+    until_b_sees(user.clone(), "role change", |status, me| {
+        status == 200 && me["role"] == "admin"
+    })
+    .await;
+    held_on_b(user.clone()).await;
+    admin_change(json!({ "disabled": true })).await;
+    until_b_sees(user, "disabling", signed_out).await;
+
+    let name = unique_name();
+    let first = token_of(&signup(name.clone()).await);
+    let second = token_of(&login(name.clone()).await);
+    held_on_b(second.clone()).await;
+    let (status, body) = over_tcp(
+        a,
+        "POST",
+        "/api/v1/me/password",
+        Some(&first),
+        Some(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    until_b_sees(second, "password change", signed_out).await;
+
+    let name = unique_name();
+    let first = token_of(&signup(name.clone()).await);
+    held_on_b(first.clone()).await;
+    assert_eq!(
+        over_tcp(a, "POST", "/api/v1/auth/logout", Some(&first), None)
+            .await
+            .0,
+        204
+    );
+    until_b_sees(first, "log-out", signed_out).await;
+
+    let name = unique_name();
+    let first = token_of(&signup(name.clone()).await);
+    let second = login(name).await;
+    let (_, info) = over_tcp(
+        a,
+        "GET",
+        "/api/v1/auth/token-info",
+        Some(&token_of(&second)),
+        None,
+    )
+    .await;
+    let second_id = info["session_id"].as_str().unwrap().to_owned();
+    held_on_b(token_of(&second)).await;
+    let path = format!("/api/v1/me/sessions/{second_id}");
+    assert_eq!(
+        over_tcp(a, "DELETE", &path, Some(&first), None).await.0,
+        204
+    );
+    until_b_sees(token_of(&second), "ended session", signed_out).await;
 }
 
 #[tokio::test]

@@ -2,15 +2,17 @@
 //! flood of logins queues here instead of starving the async runtime.
 //!
 //! Dedicated threads (not tokio's blocking pool) also bound memory: each
-//! hash needs 19 MiB, which the allocator keeps per thread for reuse, so N
-//! long-lived workers hold N blocks, where a churning pool of threads grew to
-//! hundreds of MiB under load.
+//! hash needs 19 MiB, and each worker keeps one such block for all its jobs
+//! (`MEMORY`), so N workers hold N blocks and a flood allocates nothing;
+//! a churning pool of threads, each allocating per hash, grew to hundreds
+//! of MiB under load.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::Error;
 
@@ -67,7 +69,9 @@ impl Hasher {
     pub fn new(params: HashParams, workers: usize) -> Self {
         let params = Params::new(params.m_cost, params.t_cost, params.p_cost, None)
             .expect("argon2 parameters are validated by the config");
-        let dummy = hash_with(&params, &uuid::Uuid::new_v4().to_string());
+        // Made on the caller's thread: its memory is not kept.
+        let mut memory = vec![Block::default(); params.block_count()];
+        let dummy = hash_into(&params, &uuid::Uuid::new_v4().to_string(), &mut memory);
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..workers.max(1) {
@@ -124,11 +128,7 @@ impl Hasher {
                 return Verified::Mismatch;
             };
             let normalised = nfkc(&password);
-            let matches = |candidate: &str| {
-                argon2(&params)
-                    .verify_password(candidate.as_bytes(), &parsed)
-                    .is_ok()
-            };
+            let matches = |candidate: &str| matches(&parsed, candidate);
             // Hashes made before passwords were normalised hold the raw
             // text: one more try for a password that normalising changes
             // (the same for the dummy hash, so unknown accounts cost alike).
@@ -195,16 +195,86 @@ fn nfkc(password: &str) -> String {
     password.nfkc().collect()
 }
 
-fn argon2(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+thread_local! {
+    /// A hashing thread's argon2 memory, kept from one job to the next.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's kept memory, grown to `blocks` if need be.
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        f(&mut memory[..blocks])
+    })
 }
 
 fn hash_with(params: &Params, password: &str) -> String {
+    with_memory(params.block_count(), |memory| {
+        hash_into(params, password, memory)
+    })
+}
+
+/// An argon2id PHC string of `password` with a fresh salt.
+fn hash_into(params: &Params, password: &str, memory: &mut [Block]) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    argon2(params)
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2id hashing with valid params cannot fail")
-        .to_string()
+    let mut salt_bytes = [0u8; 64];
+    let hash = (|| {
+        let raw_salt = salt.decode_b64(&mut salt_bytes)?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+            Ok(argon2.hash_password_into_with_memory(
+                password.as_bytes(),
+                raw_salt,
+                out,
+                &mut *memory,
+            )?)
+        })?;
+        Ok::<_, argon2::password_hash::Error>(
+            PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(params)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            }
+            .to_string(),
+        )
+    })();
+    hash.expect("argon2id hashing with valid params cannot fail")
+}
+
+/// Whether `password` hashes to `stored` under the stored hash's own
+/// algorithm, version, parameters and salt (compared in constant time).
+fn matches(stored: &PasswordHash<'_>, password: &str) -> bool {
+    let check = || {
+        let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+            return Ok(false);
+        };
+        let params = Params::try_from(stored)?;
+        let version = stored.version.map(Version::try_from).transpose()?;
+        let argon2 = Argon2::new(
+            Algorithm::try_from(stored.algorithm)?,
+            version.unwrap_or_default(),
+            params.clone(),
+        );
+        let mut salt_bytes = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut salt_bytes)?;
+        let computed = with_memory(params.block_count(), |memory| {
+            Output::init_with(expected.len(), |out| {
+                Ok(argon2.hash_password_into_with_memory(
+                    password.as_bytes(),
+                    raw_salt,
+                    out,
+                    memory,
+                )?)
+            })
+        })?;
+        Ok::<_, argon2::password_hash::Error>(computed == expected)
+    };
+    check().unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -303,6 +373,30 @@ mod tests {
             )),
             other => panic!("expected a rehash, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn our_phc_strings_read_alike_with_the_argon2_crate_and_memory_is_kept() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let crate_argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let ours = hash_with(&params, "pw");
+        let kept = MEMORY.with(|m| m.borrow().as_ptr());
+        assert!(crate_argon2
+            .verify_password(b"pw", &PasswordHash::new(&ours).unwrap())
+            .is_ok());
+        let salt = SaltString::generate(&mut OsRng);
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i] {
+            let theirs = Argon2::new(algorithm, Version::V0x10, params.clone())
+                .hash_password(b"pw", &salt)
+                .unwrap()
+                .to_string();
+            let theirs = PasswordHash::new(&theirs).unwrap();
+            assert!(matches(&theirs, "pw"), "{algorithm:?}");
+            assert!(!matches(&theirs, "pW"));
+        }
+        hash_with(&params, "again");
+        assert_eq!(MEMORY.with(|m| m.borrow().as_ptr()), kept, "no new memory");
     }
 
     #[tokio::test]

@@ -128,21 +128,11 @@ impl Services {
         method: &str,
         client: &ClientInfo,
     ) -> Result<(User, Issued), Error> {
-        let issued = self.start_session(user, client).await?;
-        self.logged_in(user, method, client).await?;
+        let mut tx = self.db.begin().await?;
+        let issued = self.start_session_in(&mut tx, user, client).await?;
+        logged_in_in(&mut tx, user, method, client).await?;
+        tx.commit().await.map_err(StoreError::from)?;
         Ok((user.to_user(), issued))
-    }
-
-    pub(crate) async fn logged_in(
-        &self,
-        user: &UserRow,
-        method: &str,
-        client: &ClientInfo,
-    ) -> Result<(), Error> {
-        let event = Event::new(EventKind::LoginSucceeded, client)
-            .user(&user.id)
-            .detail(method);
-        self.record(event).await
     }
 
     /// Refuses a sign-in to a disabled account, once its credentials were
@@ -317,9 +307,9 @@ impl crate::Accounts<'_> {
             ));
         }
         let issued = self.start_session_in(&mut tx, user, client).await?;
+        logged_in_in(&mut tx, user, "password", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
-        self.logged_in(user, "password", client).await?;
         Ok((user.to_user(), issued))
     }
 
@@ -564,4 +554,17 @@ pub(crate) fn conflict_to_field(err: StoreError) -> Error {
         }
         other => other.into(),
     }
+}
+
+/// Logs a sign-in in the transaction that opens its session: one commit.
+pub(crate) async fn logged_in_in(
+    tx: &mut Transaction<'_, Any>,
+    user: &UserRow,
+    method: &str,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let event = Event::new(EventKind::LoginSucceeded, client)
+        .user(&user.id)
+        .detail(method);
+    Ok(record_in(tx, event).await?)
 }

@@ -207,8 +207,8 @@ impl crate::Accounts<'_> {
             ..user
         };
         let issued = self.start_session_in(&mut tx, &user, client).await?;
+        crate::accounts::logged_in_in(&mut tx, &user, "signup", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        self.logged_in(&user, "signup", client).await?;
         Ok((user.to_user(), issued))
     }
 }

@@ -128,7 +128,7 @@ impl Hasher {
                 return Verified::Mismatch;
             };
             let normalised = nfkc(&password);
-            let matches = |candidate: &str| matches(&parsed, candidate);
+            let matches = |candidate: &str| matches(&parsed, candidate, &params);
             // Hashes made before passwords were normalised hold the raw
             // text: one more try for a password that normalising changes
             // (the same for the dummy hash, so unknown accounts cost alike).
@@ -200,21 +200,25 @@ thread_local! {
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` on this thread's kept memory, grown to `blocks` if need be.
-fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+/// Runs `f` on `blocks` of this thread's kept memory, which holds up to
+/// `keep` blocks (the configured cost); a stored hash that needs more
+/// gets memory of its own, freed after, so one such hash cannot pin it.
+fn with_memory<T>(blocks: usize, keep: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    if blocks > keep {
+        return f(&mut vec![Block::default(); blocks]);
+    }
     MEMORY.with(|memory| {
         let mut memory = memory.borrow_mut();
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
+        if memory.len() != keep {
+            *memory = vec![Block::default(); keep];
         }
         f(&mut memory[..blocks])
     })
 }
 
 fn hash_with(params: &Params, password: &str) -> String {
-    with_memory(params.block_count(), |memory| {
-        hash_into(params, password, memory)
-    })
+    let blocks = params.block_count();
+    with_memory(blocks, blocks, |memory| hash_into(params, password, memory))
 }
 
 /// An argon2id PHC string of `password` with a fresh salt.
@@ -247,8 +251,9 @@ fn hash_into(params: &Params, password: &str, memory: &mut [Block]) -> String {
 }
 
 /// Whether `password` hashes to `stored` under the stored hash's own
-/// algorithm, version, parameters and salt (compared in constant time).
-fn matches(stored: &PasswordHash<'_>, password: &str) -> bool {
+/// algorithm, version, parameters and salt (compared in constant time);
+/// `current` is the configured cost, whose memory each thread keeps.
+fn matches(stored: &PasswordHash<'_>, password: &str, current: &Params) -> bool {
     let check = || {
         let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
             return Ok(false);
@@ -262,7 +267,7 @@ fn matches(stored: &PasswordHash<'_>, password: &str) -> bool {
         );
         let mut salt_bytes = [0u8; 64];
         let raw_salt = salt.decode_b64(&mut salt_bytes)?;
-        let computed = with_memory(params.block_count(), |memory| {
+        let computed = with_memory(params.block_count(), current.block_count(), |memory| {
             Output::init_with(expected.len(), |out| {
                 Ok(argon2.hash_password_into_with_memory(
                     password.as_bytes(),
@@ -392,11 +397,19 @@ mod tests {
                 .unwrap()
                 .to_string();
             let theirs = PasswordHash::new(&theirs).unwrap();
-            assert!(matches(&theirs, "pw"), "{algorithm:?}");
-            assert!(!matches(&theirs, "pW"));
+            assert!(matches(&theirs, "pw", &params), "{algorithm:?}");
+            assert!(!matches(&theirs, "pW", &params));
         }
         hash_with(&params, "again");
         assert_eq!(MEMORY.with(|m| m.borrow().as_ptr()), kept, "no new memory");
+        // A stored hash costlier than the configured one is checked in
+        // memory of its own: the kept block stays as it is.
+        let cheaper = Params::new(512, 1, 1, None).unwrap();
+        assert!(matches(&PasswordHash::new(&ours).unwrap(), "pw", &cheaper));
+        assert_eq!(
+            MEMORY.with(|m| (m.borrow().as_ptr(), m.borrow().len())),
+            (kept, 1024)
+        );
     }
 
     #[tokio::test]

@@ -93,7 +93,7 @@ impl Services {
     /// here and tells the other instances.
     pub(crate) async fn forget(&self, change: Change) {
         self.session_cache.forget(&change);
-        SessionCache::announce(&*self.ephemeral, &change).await;
+        self.session_cache.announce(&self.ephemeral, &change).await;
     }
 
     pub(crate) async fn forget_user(&self, user_id: &str) {

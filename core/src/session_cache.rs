@@ -13,9 +13,13 @@
 //! hears the channel: it announces a beat every second and serves from
 //! memory only if something was heard in the last `DEAF_AFTER`. After a
 //! silence everything is forgotten, since announcements may have been
-//! missed. With the in-process store there is one instance, and forgetting
+//! missed. Every announcement carries its instance's id and a sequence
+//! number, beats too, so an announcement that never arrived (a failed
+//! publish) shows as a gap at the next one and everything is forgotten.
+//! With the in-process store there is one instance, and forgetting
 //! locally is enough.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -30,8 +34,14 @@ use crate::model::User;
 const BEAT: Duration = Duration::from_secs(1);
 /// No announcement heard for this long: the channel may be losing ours.
 const DEAF_AFTER: Duration = Duration::from_millis(2500);
-/// However a change might go unheard, nothing is served older than this.
-const HELD_FOR: Duration = Duration::from_secs(60);
+/// However a change might go unheard (an instance cut off from Redis, a
+/// writer outside the flows), nothing is served older than this.
+const HELD_FOR: Duration = Duration::from_secs(10);
+/// How long an announcement may take before it is given up (and shows as
+/// a gap at the next one).
+const ANNOUNCE_WITHIN: Duration = Duration::from_secs(2);
+/// Instances remembered for gap checks; past this, all are dropped.
+const MAX_PEERS: usize = 1024;
 const CAPACITY: u64 = 100_000;
 
 /// What changed, as announced on the channel (`u:<id>`, `s:<id>`).
@@ -60,6 +70,31 @@ impl Change {
     }
 }
 
+/// What travels on the channel: `<instance> <sequence> <beat | change>`.
+struct Announcement<'a> {
+    instance: &'a str,
+    sequence: u64,
+    change: Option<Change>,
+}
+
+impl<'a> Announcement<'a> {
+    fn parse(message: &'a str) -> Option<Self> {
+        let mut parts = message.splitn(3, ' ');
+        let instance = parts.next()?;
+        let sequence = parts.next()?.parse().ok()?;
+        let body = parts.next()?;
+        let change = match body {
+            "beat" => None,
+            _ => Some(Change::parse(body)?),
+        };
+        Some(Self {
+            instance,
+            sequence,
+            change,
+        })
+    }
+}
+
 #[derive(Clone)]
 struct HeldSession {
     user_id: Arc<str>,
@@ -83,6 +118,9 @@ pub struct SessionCache {
     /// channel was last heard, in ms since `started`.
     heard_at: Option<AtomicU64>,
     started: Instant,
+    /// Who this instance is on the channel, and its last sequence number.
+    instance: String,
+    sequence: AtomicU64,
 }
 
 /// Taken before the database read that fills the cache.
@@ -105,7 +143,16 @@ impl SessionCache {
             generations: AtomicU64::new(0),
             heard_at: shared.then(|| AtomicU64::new(0)),
             started: Instant::now(),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            sequence: AtomicU64::new(0),
         }
+    }
+
+    /// The next announcement of this instance: a change, or a beat.
+    fn announcement(&self, change: Option<&Change>) -> String {
+        let sequence = self.sequence.fetch_add(1, Ordering::AcqRel) + 1;
+        let body = change.map_or_else(|| "beat".to_owned(), Change::message);
+        format!("{} {sequence} {body}", self.instance)
     }
 
     fn millis(&self) -> u64 {
@@ -210,21 +257,69 @@ impl SessionCache {
         }
     }
 
-    /// Announces `change` to the other instances.
-    pub(crate) async fn announce(store: &dyn EphemeralStore, change: &Change) {
-        // Bounded: a change must not wait on a Redis that does not answer.
-        // Those who cannot hear us stop using their cache on their own.
-        match tokio::time::timeout(BEAT, store.announce(&change.message())).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "could not announce a session change"),
-            Err(_) => tracing::warn!("announcing a session change timed out"),
+    /// Tells the other instances. The publish runs on its own task, so a
+    /// request that is dropped meanwhile (its client left, a timeout)
+    /// cannot cancel it; a publish that fails shows as a gap at the next.
+    pub(crate) async fn announce(&self, store: &Arc<dyn EphemeralStore>, change: &Change) {
+        if self.heard_at.is_none() {
+            return;
+        }
+        let message = self.announcement(Some(change));
+        let store = store.clone();
+        let publish = tokio::spawn(async move {
+            match tokio::time::timeout(ANNOUNCE_WITHIN, store.announce(&message)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "could not announce a session change"),
+                Err(_) => tracing::warn!("announcing a session change timed out"),
+            }
+        });
+        let _ = publish.await;
+    }
+
+    /// One announcement heard: applies another instance's change, and
+    /// forgets everything when one of theirs went missing.
+    fn hear(&self, message: &str, peers: &mut HashMap<String, u64>) {
+        let Some(heard) = Announcement::parse(message) else {
+            return;
+        };
+        self.heard();
+        if heard.instance == self.instance {
+            return;
+        }
+        if peers.len() >= MAX_PEERS && !peers.contains_key(heard.instance) {
+            peers.clear();
+            self.forget_all();
+        }
+        let last = peers
+            .entry(heard.instance.to_owned())
+            .or_insert(heard.sequence);
+        if heard.sequence > *last + 1 {
+            self.forget_all();
+        }
+        *last = (*last).max(heard.sequence);
+        if let Some(change) = heard.change {
+            self.forget(&change);
         }
     }
 
-    /// Listens to the channel for as long as the cache lives: applies
-    /// others' changes and beats so that silence can be told apart.
+    /// Listens to the channel for as long as the cache lives, and beats on
+    /// it (from a task of its own, so a slow publish never delays hearing).
     pub(crate) fn listen(cache: Weak<SessionCache>, store: Arc<dyn EphemeralStore>) {
+        tokio::spawn({
+            let (cache, store) = (cache.clone(), store.clone());
+            async move {
+                let mut beat = tokio::time::interval(BEAT);
+                loop {
+                    beat.tick().await;
+                    let Some(message) = cache.upgrade().map(|c| c.announcement(None)) else {
+                        return;
+                    };
+                    let _ = tokio::time::timeout(ANNOUNCE_WITHIN, store.announce(&message)).await;
+                }
+            }
+        });
         tokio::spawn(async move {
+            let mut peers = HashMap::new();
             while cache.strong_count() > 0 {
                 let mut messages = match store.announcements().await {
                     Ok(Some(messages)) => messages,
@@ -235,31 +330,17 @@ impl SessionCache {
                         continue;
                     }
                 };
-                let mut beat = tokio::time::interval(BEAT);
-                let mut last_heard = tokio::time::Instant::now();
                 loop {
-                    let silence = tokio::time::sleep_until(last_heard + DEAF_AFTER);
-                    tokio::select! {
-                        _ = beat.tick() => {
-                            if cache.strong_count() == 0 {
-                                return;
-                            }
-                            let _ = store.announce("beat").await;
+                    let message = tokio::time::timeout(DEAF_AFTER, messages.next()).await;
+                    let Some(cache) = cache.upgrade() else { return };
+                    match message {
+                        Ok(Some(message)) => cache.hear(&message, &mut peers),
+                        // Closed, or silent for too long.
+                        Ok(None) | Err(_) => {
+                            cache.deaf();
+                            break;
                         }
-                        message = messages.next() => {
-                            let Some(message) = message else { break };
-                            let Some(cache) = cache.upgrade() else { return };
-                            last_heard = tokio::time::Instant::now();
-                            cache.heard();
-                            if let Some(change) = Change::parse(&message) {
-                                cache.forget(&change);
-                            }
-                        }
-                        _ = silence => break,
                     }
-                }
-                if let Some(cache) = cache.upgrade() {
-                    cache.deaf();
                 }
                 tracing::debug!("session channel lost: reconnecting");
             }
@@ -349,5 +430,30 @@ mod tests {
             assert_eq!(Change::parse(&change.message()), Some(change));
         }
         assert_eq!(Change::parse("beat"), None);
+    }
+
+    #[test]
+    fn a_missing_announcement_forgets_everything_and_echoes_are_skipped() {
+        let cache = SessionCache::new(true);
+        let mut peers = HashMap::new();
+        cache.hear("other 1 beat", &mut peers);
+        cache.fill(cache.ticket().unwrap(), "s1", &user("u1", "ann"), 100);
+        cache.fill(cache.ticket().unwrap(), "s2", &user("u2", "bob"), 100);
+        cache.hear("other 2 u:u1", &mut peers);
+        assert!(cache.get("s1", "u1", 50).is_none(), "applied");
+        assert!(cache.get("s2", "u2", 50).is_some(), "only that user");
+        // Number 3 never came: what it said is unknown.
+        cache.hear("other 4 beat", &mut peers);
+        assert!(cache.get("s2", "u2", 50).is_none());
+
+        // This instance's own announcements were applied before they left.
+        cache.fill(cache.ticket().unwrap(), "s2", &user("u2", "bob"), 100);
+        let own = cache.announcement(Some(&Change::User("u2".into())));
+        cache.hear(&own, &mut peers);
+        assert!(cache.get("s2", "u2", 50).is_some());
+        // Anything else on the channel is ignored.
+        cache.hear("other x u:u2", &mut peers);
+        cache.hear("other 5 z:u2", &mut peers);
+        assert!(cache.get("s2", "u2", 50).is_some());
     }
 }

@@ -92,18 +92,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     })?;
     db.migrate().await?;
     tracing::info!(backend = ?db.backend, "database ready, migrations applied");
-    match command {
-        Command::Migrate => return Ok(()),
-        Command::CreateAdmin {
-            email,
-            username,
-            reset,
-        } => {
-            return create_admin(db, config, &email, &username, reset).await;
-        }
-        Command::Serve | Command::HashRate { .. } => {}
+    if let Command::Migrate = command {
+        return Ok(());
     }
-
     let ephemeral: Arc<dyn EphemeralStore> = match &config.redis_url {
         Some(url) => Arc::new(
             RedisStore::connect(url, &config.redis_prefix)
@@ -115,6 +106,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Arc::new(MemoryStore::new())
         }
     };
+    match command {
+        Command::CreateAdmin {
+            email,
+            username,
+            reset,
+        } => {
+            return create_admin(db, ephemeral, config, &email, &username, reset).await;
+        }
+        Command::Serve | Command::Migrate | Command::HashRate { .. } => {}
+    }
+
     let transport = Transport::from_url(config.smtp_url.as_deref()).map_err(anyhow::Error::msg)?;
     if config.smtp_url.is_none() {
         tracing::warn!("SMTP_URL is not set: emails are printed to this log instead of sent");
@@ -210,15 +212,18 @@ async fn hash_rate(config: &Config, seconds: u64) -> anyhow::Result<()> {
 
 async fn create_admin(
     db: Db,
+    ephemeral: Arc<dyn EphemeralStore>,
     config: Config,
     email: &str,
     username: &str,
     reset: bool,
 ) -> anyhow::Result<()> {
-    // Codes and limits play no part here: the in-process store will do.
+    // With Redis, the running instances hear the change at once (it may
+    // end sessions or change a role they hold in memory); without, the one
+    // instance sees it within the 10 s its memory keeps anything.
     let services = Services::new(
         db,
-        Arc::new(MemoryStore::new()),
+        ephemeral,
         config.auth,
         Arc::new(app::letters::Translated),
     );

@@ -122,10 +122,12 @@ async fn outages_answer_503_and_heal_by_themselves() {
         call(&app, "GET", "/api/v1/me", Some(&access), None).await.0,
         StatusCode::OK
     );
-    assert!(
-        !cache.usable(),
-        "memory is not trusted while the channel is lost"
-    );
+    eventually(
+        5,
+        "memory is not trusted while the channel is lost",
+        || async { !cache.usable() },
+    )
+    .await;
     redis.restore();
     eventually(15, "Redis requests recover", || async {
         code_request().await.0 == StatusCode::ACCEPTED

@@ -242,11 +242,20 @@ async fn two_instances_share_sessions_and_revocation() {
     assert_eq!(status, 401);
 
     // Held on B (two requests), changed through A: how long B goes on.
-    let held_on_b = |token: String| async move {
-        for _ in 0..2 {
-            assert_eq!(
-                over_tcp(b, "GET", "/api/v1/me", Some(&token), None).await.0,
-                200
+    let cache_b = instances[1].session_cache.clone();
+    let held_on_b = |token: String| {
+        let cache_b = cache_b.clone();
+        async move {
+            let (_, info) = over_tcp(b, "GET", "/api/v1/auth/token-info", Some(&token), None).await;
+            let (status, me) = over_tcp(b, "GET", "/api/v1/me", Some(&token), None).await;
+            assert_eq!(status, 200, "{me}");
+            let (sid, uid) = (
+                info["session_id"].as_str().unwrap(),
+                me["id"].as_str().unwrap(),
+            );
+            assert!(
+                cache_b.get(sid, uid, latchkey_core::now()).is_some(),
+                "B answers from memory"
             );
         }
     };

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Measures the release build on PostgreSQL + Redis with wrk and prints one
-# table: authenticated GET /api/v1/me, JSON log-in (argon2id-bound) beside
-# the raw argon2id hash rate of this machine (its ceiling), SSR of the
-# log-in page, /me while log-ins saturate the hash pool, memory, and the
-# WASM bundle size. Traffic goes to 127.0.0.1 only; every run is bounded.
-#   DURATION=10s ./bench/run.sh
+# Measures the release build with wrk on both deployments, one after the
+# other in one run: SQLite + the in-process store, and PostgreSQL + Redis.
+# For each: GET /healthz (the stack's own ceiling), authenticated
+# GET /api/v1/me, JSON log-in beside the raw argon2id hash rate (its
+# ceiling), SSR of the log-in page, /me while log-ins saturate the hash
+# pool, and memory after each flood. Then the bytes a first visit to
+# /login downloads, and FastAPI-Users 15 on the same machine with the same
+# wrk settings (bench/peers/fastapi_users.sh). Traffic goes to 127.0.0.1
+# only; every run is bounded.
+#   DURATION=10s ./bench/run.sh          (PEERS=0 to skip FastAPI-Users)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -16,29 +20,21 @@ port=3200
 base="http://127.0.0.1:$port"
 pg_admin="${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 db="latchkey_bench"
+sqlite_file="/tmp/latchkey-bench-$$.db"
 
 say "release build"
 cargo leptos build --release --precompress >/dev/null 2>&1
-bin="$CARGO_TARGET_DIR/release/server"
+bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/server}"
 
-psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
-  DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" REDIS_PREFIX="latchkey-bench-$$:" \
-  LATCHKEY_SECRET="bench-secret-bench-secret-bench-secret-bench-secret" RUST_LOG=warn \
-  SIGNUPS_PER_HOUR_PER_IP=1000000 METRICS_ADDR=127.0.0.1:0 \
-  "$bin" >/tmp/latchkey-bench.log 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-rss() { awk '/VmRSS/ {print int($2/1024) " MiB"}' "/proc/$server/status"; }
-idle_rss=$(rss)
+say "raw argon2id hash rate (the log-in ceiling)"
+hash_rate=$(LATCHKEY_SECRET=unused-here-unused-here-unused-here-0 RUST_LOG=error \
+  "$bin" hash-rate --seconds "${duration%s}" | sed -E 's/.*: ([0-9.]+) hashes.*/\1/')
+hash_rate=${hash_rate%.*}
 
-# Sixteen users: the log-in run spreads over them (bench/login.lua).
-for i in $(seq 0 15); do
-  curl -sf -o "/tmp/latchkey-bench-$i.json" -H 'Content-Type: application/json' "$base/api/v1/auth/signup" \
-    -d "{\"email\":\"bench$i@example.com\",\"username\":\"bench$i\",\"password\":\"correct horse battery staple\"}"
-done
-token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' /tmp/latchkey-bench-0.json)
+server=""
+stop() { [ -n "$server" ] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }; server=""; }
+trap 'stop; rm -f "$sqlite_file"*' EXIT
+rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$server/status"; }
 
 # wrk's summary -> "req/s p50 p99 non-2xx": a run whose answers were not
 # all 2xx measured something else (a 429 is fast), so it is shown.
@@ -49,43 +45,117 @@ measure() {
     /Non-2xx or 3xx responses/ {bad=$NF}
     END {printf "%.0f %s %s %d\n", rps, p50, p99, bad}'
 }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d %%", (b > 0 ? 100 * a / b : 0)}'; }
 
-say "GET /api/v1/me, 64 connections"
-read -r me_rps me_p50 me_p99 me_bad < <(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/api/v1/me")
-say "POST /api/v1/auth/login, 16 connections"
-read -r login_rps login_p50 login_p99 login_bad < <(measure -c16 -d"$duration" -s bench/login.lua "$base/api/v1/auth/login")
-say "SSR GET /login, 64 connections"
-read -r ssr_rps ssr_p50 ssr_p99 ssr_bad < <(measure -c64 -d"$duration" "$base/login")
-say "GET /api/v1/me while log-ins saturate the hash pool"
-wrk -t1 -c16 -d"$duration" -s bench/login.lua "$base/api/v1/auth/login" >/dev/null &
-flood=$!
-sleep 1
-read -r mix_rps mix_p50 mix_p99 mix_bad < <(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/api/v1/me")
-loaded_rss=$(rss)
-wait $flood
+# One deployment: start it with the given environment, measure, stop it.
+# Results land in variables suffixed with the deployment's name.
+deployment() {
+  local name="$1"; shift
+  say "$name: start"
+  env LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+    LATCHKEY_SECRET="bench-secret-bench-secret-bench-secret-bench-secret" RUST_LOG=warn \
+    SIGNUPS_PER_HOUR_PER_IP=1000000 METRICS_ADDR=off "$@" \
+    "$bin" >"/tmp/latchkey-bench-$name.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+  local idle; idle=$(rss)
+  # Sixteen users: the log-in run spreads over them (bench/login.lua).
+  for i in $(seq 0 15); do
+    curl -sf -o "/tmp/latchkey-bench-$i.json" -H 'Content-Type: application/json' "$base/api/v1/auth/signup" \
+      -d "{\"email\":\"bench$i@example.com\",\"username\":\"bench$i\",\"password\":\"correct horse battery staple\"}"
+  done
+  local token
+  token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' /tmp/latchkey-bench-0.json)
 
-say "raw argon2id hash rate (the log-in ceiling)"
-hash_rate=$(LATCHKEY_SECRET=unused-here-unused-here-unused-here-0 RUST_LOG=error \
-  "$bin" hash-rate --seconds "${duration%s}" | sed -E 's/.*: ([0-9.]+) hashes.*/\1/')
+  say "$name: GET /healthz, 64 connections"
+  read -r "health_rps_$name" "health_p50_$name" "health_p99_$name" "health_bad_$name" \
+    < <(measure -c64 -d"$duration" "$base/healthz")
+  say "$name: GET /api/v1/me, 64 connections"
+  read -r "me_rps_$name" "me_p50_$name" "me_p99_$name" "me_bad_$name" \
+    < <(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/api/v1/me")
+  local after_me; after_me=$(rss)
+  say "$name: POST /api/v1/auth/login, 16 connections"
+  read -r "login_rps_$name" "login_p50_$name" "login_p99_$name" "login_bad_$name" \
+    < <(measure -c16 -d"$duration" -s bench/login.lua "$base/api/v1/auth/login")
+  local after_login; after_login=$(rss)
+  say "$name: SSR GET /login, 64 connections"
+  read -r "ssr_rps_$name" "ssr_p50_$name" "ssr_p99_$name" "ssr_bad_$name" \
+    < <(measure -c64 -d"$duration" "$base/login")
+  say "$name: GET /api/v1/me while log-ins saturate the hash pool"
+  wrk -t1 -c16 -d"$duration" -s bench/login.lua "$base/api/v1/auth/login" >/dev/null &
+  local flood=$!
+  sleep 1
+  read -r "mix_rps_$name" "mix_p50_$name" "mix_p99_$name" "mix_bad_$name" \
+    < <(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/api/v1/me")
+  wait $flood
+  printf -v "rss_$name" '%s / %s / %s / %s MiB' "$idle" "$after_me" "$after_login" "$(rss)"
+  printf -v "rss_login_$name" '%s' "$after_login"
+
+  if [ "$name" = sqlite ]; then first_visit; fi
+  stop
+}
+
+# What a first visit to /login downloads, as a browser asking for brotli
+# gets it: the page, then every /pkg file it links.
+first_visit() {
+  local page=/tmp/latchkey-bench-login.html
+  curl -s -H 'Accept-Encoding: br, gzip' -o "$page" "$base/login"
+  visit_html=$(stat -c %s "$page")
+  visit_assets=0
+  for asset in $(grep -oE '/pkg/[A-Za-z0-9_.-]+\.(js|wasm|css)' "$page" | sort -u); do
+    visit_assets=$(( visit_assets + $(curl -s -H 'Accept-Encoding: br, gzip' "$base$asset" | wc -c) ))
+  done
+  visit_total=$(( (visit_html + visit_assets) / 1024 ))
+}
+
+deployment sqlite DATABASE_URL="sqlite://$sqlite_file"
+psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+deployment pg DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" REDIS_PREFIX="latchkey-bench-$$:"
 
 wasm="$root/target/site/pkg/latchkey.wasm"
 wasm_raw=$(( $(stat -c %s "$wasm") / 1024 ))
 wasm_gz=$(( $(gzip -9 -c "$wasm" | wc -c) / 1024 ))
-# What a browser downloads: the brotli file the build wrote beside it.
-wasm_br=$(( $(curl -s -H 'Accept-Encoding: br' "$base/pkg/latchkey.wasm" | wc -c) / 1024 ))
+wasm_br=$(( $(stat -c %s "$wasm.br") / 1024 ))
+
+row() { # label, metric
+  local m="$1"
+  for d in sqlite pg; do
+    local r="${m}_rps_$d" p50="${m}_p50_$d" p99="${m}_p99_$d" bad="${m}_bad_$d"
+    printf ' %s req/s, p50 %s, p99 %s%s |' "${!r}" "${!p50}" "${!p99}" "$( [ "${!bad}" = 0 ] || echo ", ${!bad} non-2xx")"
+  done
+}
 
 cat <<TABLE
 
-| measurement ($(nproc) cores, wrk, $duration each) | req/s | p50 | p99 | non-2xx |
-|---|---|---|---|---|
-| GET /api/v1/me (JWT + session check in PostgreSQL), 64 conns | $me_rps | $me_p50 | $me_p99 | $me_bad |
-| POST /api/v1/auth/login (argon2id m=19 MiB t=2), 16 conns, 16 users | $login_rps | $login_p50 | $login_p99 | $login_bad |
-| raw argon2id hashes on the same threads (\`server hash-rate\`): the ceiling | $hash_rate | | | |
-| SSR GET /login, 64 conns | $ssr_rps | $ssr_p50 | $ssr_p99 | $ssr_bad |
-| GET /api/v1/me while log-ins saturate the hash pool | $mix_rps | $mix_p50 | $mix_p99 | $mix_bad |
+| measurement ($(nproc) cores, wrk -t2, $duration each) | SQLite + in-process | PostgreSQL + Redis | target |
+|---|---|---|---|
+| GET /healthz, 64 conns |$(row health) |
+| GET /api/v1/me, 64 conns |$(row me) ≥ 65 % / ≥ 50 % of /healthz, p99 ≤ 5 / 8 ms |
+| … as a share of /healthz | $(pct "$me_rps_sqlite" "$health_rps_sqlite") | $(pct "$me_rps_pg" "$health_rps_pg") | |
+| POST /api/v1/auth/login, 16 conns, 16 users |$(row login) |
+| … as a share of the raw hash rate ($hash_rate/s, \`server hash-rate\`) | $(pct "$login_rps_sqlite" "$hash_rate") | $(pct "$login_rps_pg" "$hash_rate") | ≥ 92 % |
+| SSR GET /login, 64 conns |$(row ssr) |
+| GET /api/v1/me while log-ins saturate the hash pool |$(row mix) |
+| RSS idle / after /me / after log-ins / after both | $rss_sqlite | $rss_pg | ≤ 80 MiB after log-ins |
 
-| other | value |
+| what a visitor downloads | size |
 |---|---|
-| RSS idle / after load | $idle_rss / $loaded_rss |
-| WASM bundle raw / gzip -9 / served with brotli | ${wasm_raw} KiB / ${wasm_gz} KiB / ${wasm_br} KiB |
+| first visit to /login, all on the wire (brotli) | $visit_total KiB (page $(( visit_html / 1024 )) KiB) |
+| WASM bundle raw / gzip -9 / brotli | $wasm_raw / $wasm_gz / $wasm_br KiB |
+TABLE
+
+[ "${PEERS:-1}" = 0 ] && exit 0
+say "FastAPI-Users 15 (SQLite, argon2id at the same cost, uvicorn --workers 2)"
+declare -A peer
+while read -r key rest; do peer[$key]="$rest"; done < <(PEER_PORT=3300 DURATION="$duration" bash bench/peers/fastapi_users.sh)
+read -r p_me_rps p_me_p50 p_me_p99 _ <<< "${peer[me]}"
+read -r p_login_rps p_login_p50 p_login_p99 _ <<< "${peer[login]}"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", (b > 0 ? a / b : 0)}'; }
+cat <<TABLE
+
+| same machine, same wrk settings | Latchkey (SQLite) | FastAPI-Users 15 (SQLite) | Latchkey ÷ FastAPI-Users |
+|---|---|---|---|
+| GET current user, 64 conns | $me_rps_sqlite req/s, p99 $me_p99_sqlite | $p_me_rps req/s, p99 $p_me_p99 | $(ratio "$me_rps_sqlite" "$p_me_rps") |
+| JWT log-in, 16 conns | $login_rps_sqlite req/s, p99 $login_p99_sqlite | $p_login_rps req/s, p99 $p_login_p99 | $(ratio "$login_rps_sqlite" "$p_login_rps") |
+| RSS after the log-ins | $rss_login_sqlite MiB | ${peer[rss]} MiB | |
 TABLE

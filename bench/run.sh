@@ -36,15 +36,7 @@ stop() { [ -n "$server" ] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev
 trap 'stop; rm -f "$sqlite_file"*' EXIT
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$server/status"; }
 
-# wrk's summary -> "req/s p50 p99 non-2xx": a run whose answers were not
-# all 2xx measured something else (a 429 is fast), so it is shown.
-measure() {
-  wrk -t2 "$@" --latency | awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    /Non-2xx or 3xx responses/ {bad=$NF}
-    END {printf "%.0f %s %s %d\n", rps, p50, p99, bad}'
-}
+source bench/measure.sh
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d %%", (b > 0 ? 100 * a / b : 0)}'; }
 
 # One deployment: start it with the given environment, measure, stop it.

@@ -40,19 +40,16 @@ token=$(curl -sf "$base/auth/jwt/login" --data-urlencode 'username=bench0@exampl
   --data-urlencode 'password=correct horse battery staple' |
   "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-# Same parsing as bench/run.sh, so the numbers line up with Latchkey's.
-measure() {
-  wrk -t2 "$@" --latency | awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    /Non-2xx or 3xx responses/ {bad=$NF}
-    END {printf "%.0f %s %s %d\n", rps, p50, p99, bad}'
-}
+source ../measure.sh
 
 log "GET /users/me, 64 connections"
 me=$(measure -c64 -d"$duration" -H "Authorization: Bearer $token" "$base/users/me")
 log "POST /auth/jwt/login, 16 connections"
-login=$(measure -c16 -d"$duration" -s fastapi_users_login.lua "$base/auth/jwt/login")
+# The same log-in script as Latchkey's, with an OAuth2 password form
+# ("@" is %40 in a form body).
+login=$(LOGIN_BODY='username=bench%d%%40example.com&password=correct+horse+battery+staple' \
+  LOGIN_TYPE=application/x-www-form-urlencoded \
+  measure -c16 -d"$duration" -s ../login.lua "$base/auth/jwt/login")
 
 # The master and its workers; not multiprocessing's resource tracker,
 # which is also its child.

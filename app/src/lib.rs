@@ -10,34 +10,28 @@ pub mod error;
 pub mod letters;
 pub mod locale;
 pub mod model;
+mod on_demand;
 pub mod pages;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Html, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use components::header::Header;
-use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
-    change_email::ChangeEmailPage,
-    delete_account::DeleteAccountPage,
     forgot::ForgotPage,
     home::HomePage,
     login::LoginPage,
     login_code::LoginCodePage,
     not_found::NotFound,
-    password::ChangePasswordPage,
-    profile::ProfilePage,
     reset::ResetPage,
     revert_email::RevertEmailPage,
-    security::SecurityPage,
-    sessions::SessionsPage,
     signup::{SignupCodePage, SignupPage},
     verify::VerifyPage,
 };
@@ -56,6 +50,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // The build's hashed name when it made one (see `server::assets`).
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -97,7 +93,6 @@ fn page_locale() -> locale::Locale {
 fn Shell() -> impl IntoView {
     session::provide_session();
     view! {
-        <Stylesheet id="leptos" href="/pkg/latchkey.css"/>
         <Title formatter=|page: String| {
             if page.is_empty() { PRODUCT.to_owned() } else { format!("{page} · {PRODUCT}") }
         }/>
@@ -112,20 +107,20 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/signup") ssr=SsrMode::Async view=SignupPage/>
                     <Route path=path!("/signup/code") ssr=SsrMode::Async view=SignupCodePage/>
                     <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage/>
-                    <Route path=path!("/profile") ssr=SsrMode::Async view=ProfilePage/>
+                    <Route path=path!("/profile") ssr=SsrMode::Async view={Lazy::<on_demand::Profile>::new()}/>
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
                     <Route path=path!("/login/code") ssr=SsrMode::Async view=LoginCodePage/>
-                    <Route path=path!("/email") ssr=SsrMode::Async view=ChangeEmailPage/>
+                    <Route path=path!("/email") ssr=SsrMode::Async view={Lazy::<on_demand::ChangeEmail>::new()}/>
                     <Route path=path!("/email/revert") ssr=SsrMode::Async view=RevertEmailPage/>
                     <Route path=path!("/forgot") ssr=SsrMode::Async view=ForgotPage/>
                     <Route path=path!("/reset") ssr=SsrMode::Async view=ResetPage/>
-                    <Route path=path!("/password") ssr=SsrMode::Async view=ChangePasswordPage/>
-                    <Route path=path!("/delete-account") ssr=SsrMode::Async view=DeleteAccountPage/>
-                    <Route path=path!("/sessions") ssr=SsrMode::Async view=SessionsPage/>
-                    <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
-                    <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
-                    <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
-                    <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
+                    <Route path=path!("/password") ssr=SsrMode::Async view={Lazy::<on_demand::ChangePassword>::new()}/>
+                    <Route path=path!("/delete-account") ssr=SsrMode::Async view={Lazy::<on_demand::DeleteAccount>::new()}/>
+                    <Route path=path!("/sessions") ssr=SsrMode::Async view={Lazy::<on_demand::Sessions>::new()}/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view={Lazy::<on_demand::Security>::new()}/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUsers>::new()}/>
+                    <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUser>::new()}/>
+                    <Route path=path!("/admin/activity") ssr=SsrMode::Async view={Lazy::<on_demand::AdminActivity>::new()}/>
                 </Routes>
             </main>
         </Router>

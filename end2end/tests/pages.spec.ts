@@ -1,4 +1,6 @@
-import { expect, expectSignedOut, header, open, snap, test } from './helpers';
+import { createHash } from 'node:crypto';
+
+import { expect, expectSignedOut, header, navUser, open, signUp, snap, test } from './helpers';
 
 // The public screens, signed out: what they show and how they link together.
 
@@ -72,16 +74,78 @@ test('an unknown path answers 404 with the not-found page', async ({ page }) => 
   await snap(page, '404');
 });
 
-test('the bundle is sent brotli- or gzip-compressed as the browser asks, and revalidated', async ({ request }) => {
+test('the bundle has hashed names, is sent compressed as the browser asks, and is kept for a year', async ({ request }) => {
+  const html = await request.get('/login');
+  // The page names this build's files, so it is asked for again every time.
+  expect(html.headers()['cache-control']).toBe('no-cache');
+  const body = await html.text();
+  const wasm = body.match(/href="(\/pkg\/latchkey\.[\w-]+\.wasm)"/)?.[1];
+  const js = body.match(/href="(\/pkg\/latchkey\.[\w-]+\.js)"/)?.[1];
+  const css = body.match(/href="(\/pkg\/latchkey\.[\w-]+\.css)"/)?.[1];
+  expect([wasm, js, css], 'the page links content-hashed asset names').not.toContain(undefined);
+  // Kept a year exactly when the name is the digest of what is sent (the
+  // build rewrites the main JS and WASM after naming them: those revalidate).
+  const expected = (file: string, content: Buffer) => {
+    const digest = createHash('md5').update(content).digest('base64url');
+    return file.split('.').at(-2) === digest ? 'public, max-age=31536000, immutable' : 'no-cache';
+  };
   for (const [asked, sent] of [['br', 'br'], ['gzip', 'gzip'], ['identity', undefined]] as const) {
-    const response = await request.get('/pkg/latchkey.wasm', { headers: { 'accept-encoding': asked } });
+    const response = await request.get(wasm!, { headers: { 'accept-encoding': asked } });
     expect(response.status()).toBe(200);
     expect(response.headers()['content-encoding']).toBe(sent);
     expect(response.headers()['content-type']).toBe('application/wasm');
-    expect(response.headers()['cache-control']).toBe('no-cache');
+    expect(response.headers()['vary']).toBe('accept-encoding');
     // Whatever came over the wire, it unpacks to the module itself.
-    expect((await response.body()).subarray(0, 4)).toEqual(Buffer.from('\0asm'));
+    const module = await response.body();
+    expect(module.subarray(0, 4)).toEqual(Buffer.from('\0asm'));
+    expect(response.headers()['cache-control']).toBe(expected(wasm!, module));
   }
-  const css = await request.get('/pkg/latchkey.css', { headers: { 'accept-encoding': 'br' } });
-  expect(css.headers()['content-encoding']).toBe('br');
+  for (const file of [js!, css!]) {
+    const response = await request.get(file, { headers: { 'accept-encoding': 'br' } });
+    expect(response.headers()['content-encoding']).toBe('br');
+    expect(response.headers()['cache-control']).toBe(expected(file, await response.body()));
+  }
+  // The stylesheet's name is its digest: kept a year.
+  const sheet = await request.get(css!);
+  expect(sheet.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+  // The unhashed stylesheet stays for pages outside the app, revalidated.
+  const alias = await request.get('/pkg/latchkey.css', { headers: { 'accept-encoding': 'br' } });
+  expect(alias.status()).toBe(200);
+  expect(alias.headers()['content-encoding']).toBe('br');
+  expect(alias.headers()['cache-control']).toBe('no-cache');
+  // A name this build did not make is never stored (the next instance of a
+  // rolling upgrade may have it).
+  const missing = await request.get('/pkg/latchkey.no-such-build.wasm');
+  expect(missing.status()).toBe(404);
+  expect(missing.headers()['cache-control']).toBe('no-store');
+});
+
+test('public screens load no on-demand chunk; a signed-in screen fetches its own when opened', async ({ page }) => {
+  const chunks: string[] = [];
+  let documents = 0;
+  page.on('request', (r) => {
+    if (r.resourceType() === 'document') documents += 1;
+    const name = r.url().match(/\/pkg\/split___(\w+?)_view_/)?.[1];
+    if (name) chunks.push(name);
+  });
+  // Home, sign-up, the code screen: all in the first module.
+  await open(page, '/');
+  const user = await signUp(page);
+  expect(chunks, 'public screens are in the first module').toEqual([]);
+
+  // Client-side navigation fetches the profile's chunk, and only that.
+  await navUser(page).click();
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+  expect(chunks).toEqual(['profile']);
+
+  // Opened directly, a lazy screen hydrates once its chunk has arrived.
+  await open(page, '/sessions');
+  await expect(page.getByRole('heading', { name: 'Devices and sessions' })).toBeVisible();
+  expect(chunks).toContain('sessions');
+  expect(chunks.filter((c) => c.startsWith('admin')), 'no admin code for a member').toEqual([]);
+  // Hydrated: the header's link navigates in the page, not by a new load.
+  const loads = documents;
+  await navUser(page).click();
+  await expect(page.getByTestId('profile-username')).toHaveText(user.username);
+  expect(documents, 'the link was followed client-side').toBe(loads);
 });

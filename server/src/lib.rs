@@ -2,6 +2,7 @@
 //! around the `app` crate's pages and the domain crate's services.
 
 pub mod api;
+pub mod assets;
 pub mod client_addr;
 pub mod config;
 pub mod health;

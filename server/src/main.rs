@@ -137,12 +137,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
         }
     });
-    let leptos_options = LeptosOptions::builder()
-        .output_name("latchkey")
-        .site_root(config.site_root.as_str())
-        .site_pkg_dir("pkg")
-        .site_addr(config.bind)
-        .build();
+    let leptos_options = server::assets::with_hashes(
+        LeptosOptions::builder()
+            .output_name("latchkey")
+            .site_root(config.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(config.bind)
+            .build(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     if let Some(addr) = config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -17,6 +17,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -64,7 +65,7 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         let services = services.clone();
         move || provide_context(services.clone())
     };
-    let assets = assets(&leptos_options);
+    let assets = crate::assets::router(&leptos_options);
     let pages = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context, {
             let options = leptos_options.clone();
@@ -74,6 +75,12 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
             crate::server_fn_status::status_from_error,
         ))
         .fallback(leptos_axum::file_and_error_handler(page))
+        // A page names this build's assets and carries a fresh nonce: the
+        // browser asks again every time (signed-in ones get `no-store`).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
         .with_state(leptos_options);
 
     crate::metrics::handle();
@@ -159,24 +166,6 @@ async fn plausible_request_id(mut req: axum::extract::Request) -> axum::extract:
         req.headers_mut().remove("x-request-id");
     }
     req
-}
-
-/// The build's WASM, JS and CSS, sent as the `.br` or `.gz` file the build
-/// wrote beside each (`cargo leptos build --release --precompress`) when the
-/// browser takes it: the WASM is a quarter of its size on the wire. The
-/// names carry no content hash yet, so browsers revalidate (a 304 when
-/// unchanged) rather than keep a stale bundle after an upgrade.
-fn assets(options: &LeptosOptions) -> axum::routing::MethodRouter {
-    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    let files = tower_http::services::ServeDir::new(dir)
-        .precompressed_br()
-        .precompressed_gzip();
-    axum::routing::get_service(files).layer(
-        tower_http::set_header::SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ),
-    )
 }
 
 /// CORS for the API: none unless origins are configured.

@@ -42,9 +42,9 @@ pub fn hash_file() -> Option<PathBuf> {
 /// exist: that is refused at start-up.
 pub fn with_hashes(options: LeptosOptions) -> Result<LeptosOptions, String> {
     let Some(path) = hash_file() else {
+        // The pages would link unhashed names: missing, or an older build.
         let dir = pkg_dir(&options);
-        let (plain, hashed) = js_names(&dir, &options.output_name);
-        return if hashed && !plain {
+        return if has_hashed_js(&dir, &options.output_name) {
             Err(format!(
                 "{} holds a build with hashed file names, but hash.txt is not beside \
                  the server binary: copy the build's target/release/hash.txt there",
@@ -65,21 +65,16 @@ fn pkg_dir(options: &LeptosOptions) -> PathBuf {
     Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }
 
-/// Whether `dir` holds the unhashed JS glue, and whether it holds a hashed one.
-fn js_names(dir: &Path, output: &str) -> (bool, bool) {
-    let plain_name = format!("{output}.js");
+/// Whether `dir` holds the JS glue under a hashed name.
+fn has_hashed_js(dir: &Path, output: &str) -> bool {
+    let plain = format!("{output}.js");
     let prefix = format!("{output}.");
-    let names: Vec<String> = std::fs::read_dir(dir)
+    std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    let plain = names.contains(&plain_name);
-    let hashed = names
-        .iter()
-        .any(|n| n.starts_with(&prefix) && n.ends_with(".js") && *n != plain_name);
-    (plain, hashed)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .any(|n| n.starts_with(&prefix) && n.ends_with(".js") && n != plain)
 }
 
 /// One hash from `hash.txt` (`css: <hash>` lines).
@@ -184,7 +179,7 @@ mod tests {
         assert!(hash_file().is_none());
         std::fs::write(pkg.join("latchkey.js"), "").unwrap();
         assert!(!with_hashes(options.clone()).unwrap().hash_files);
-        std::fs::remove_file(pkg.join("latchkey.js")).unwrap();
+        // Even beside an older unhashed build.
         std::fs::write(pkg.join("latchkey.Ab-9.js"), "").unwrap();
         let err = with_hashes(options).unwrap_err();
         assert!(err.contains("hash.txt"), "{err}");

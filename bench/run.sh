@@ -23,7 +23,7 @@ db="latchkey_bench"
 sqlite_file="/tmp/latchkey-bench-$$.db"
 
 say "release build"
-cargo leptos build --release --precompress >/dev/null 2>&1
+cargo leptos build --release --precompress --split >/dev/null 2>&1
 bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/server}"
 
 say "raw argon2id hash rate (the log-in ceiling)"
@@ -104,10 +104,29 @@ deployment sqlite DATABASE_URL="sqlite://$sqlite_file"
 psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 deployment pg DATABASE_URL="${pg_admin%/*}/$db" REDIS_URL="redis://127.0.0.1:6379" REDIS_PREFIX="latchkey-bench-$$:"
 
-wasm="$root/target/site/pkg/latchkey.wasm"
-wasm_raw=$(( $(stat -c %s "$wasm") / 1024 ))
-wasm_gz=$(( $(gzip -9 -c "$wasm" | wc -c) / 1024 ))
-wasm_br=$(( $(stat -c %s "$wasm.br") / 1024 ))
+# Every file of the build, raw / gzip -9 / brotli (as served): the main
+# module, the JS glue, the stylesheet and each on-demand screen's chunk; the
+# small shared chunks (chunk_N) the splitter makes are summed on one line.
+size_of() { # files...: raw gzip brotli in KiB
+  local raw=0 gz=0 br=0 f
+  for f in "$@"; do
+    raw=$(( raw + $(stat -c %s "$f") ))
+    gz=$(( gz + $(gzip -9 -c "$f" | wc -c) ))
+    br=$(( br + $(stat -c %s "$f.br" 2>/dev/null || echo 0) ))
+  done
+  echo "$(( raw / 1024 )) / $(( gz / 1024 )) / $(( br / 1024 )) KiB"
+}
+chunks() {
+  local pkg="$root/target/site/pkg" f shared=()
+  for f in "$pkg"/*.{wasm,js,css}; do
+    [ -e "$f" ] || continue
+    case "$(basename "$f")" in
+      chunk_*) shared+=("$f") ;;
+      *) printf '| %s | %s |\n' "$(basename "$f" | sed -E 's/_[0-9]{6,}\././; s/\.[A-Za-z0-9_-]{22}\./.…./')" "$(size_of "$f")" ;;
+    esac
+  done
+  [ ${#shared[@]} -eq 0 ] || printf '| %s shared chunks (chunk_N.….wasm), together | %s |\n' "${#shared[@]}" "$(size_of "${shared[@]}")"
+}
 
 row() { # label, metric
   local m="$1"
@@ -133,7 +152,10 @@ cat <<TABLE
 | what a visitor downloads | size |
 |---|---|
 | first visit to /login, all on the wire (brotli) | $visit_total KiB (page $(( visit_html / 1024 )) KiB) |
-| WASM bundle raw / gzip -9 / brotli | $wasm_raw / $wasm_gz / $wasm_br KiB |
+
+| file under /pkg (first visit loads the page's links) | raw / gzip -9 / brotli |
+|---|---|
+$(chunks)
 TABLE
 
 [ "${PEERS:-1}" = 0 ] && exit 0

@@ -32,7 +32,7 @@ const REVALIDATE: &str = "no-cache";
 
 /// `hash.txt` beside the running binary, where cargo-leptos writes it and
 /// Leptos reads it when rendering a page.
-pub fn hash_file() -> Option<PathBuf> {
+fn hash_file() -> Option<PathBuf> {
     let path = std::env::current_exe().ok()?.parent()?.join("hash.txt");
     path.is_file().then_some(path)
 }
@@ -65,16 +65,20 @@ fn pkg_dir(options: &LeptosOptions) -> PathBuf {
     Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }
 
-/// Whether `dir` holds the JS glue under a hashed name.
-fn has_hashed_js(dir: &Path, output: &str) -> bool {
-    let plain = format!("{output}.js");
-    let prefix = format!("{output}.");
+/// The names of the files in `dir` (none if it cannot be read).
+fn file_names(dir: &Path) -> impl Iterator<Item = String> {
     std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|entry| entry.file_name().into_string().ok())
-        .any(|n| n.starts_with(&prefix) && n.ends_with(".js") && n != plain)
+}
+
+/// Whether `dir` holds the JS glue under a hashed name.
+fn has_hashed_js(dir: &Path, output: &str) -> bool {
+    let plain = format!("{output}.js");
+    let prefix = format!("{output}.");
+    file_names(dir).any(|n| n.starts_with(&prefix) && n.ends_with(".js") && n != plain)
 }
 
 /// One hash from `hash.txt` (`css: <hash>` lines).
@@ -114,17 +118,15 @@ pub fn router(options: &LeptosOptions) -> Router {
 /// manifest) after naming them, so a new build can reuse their names for
 /// new content, and those must be revalidated rather than kept a year.
 fn immutable_names(dir: &Path) -> HashSet<String> {
-    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
-    entries
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let mut parts = name.rsplit('.');
-            let (_ext, digest) = (parts.next()?, parts.next()?);
-            if digest.len() != 22 || name.ends_with(".br") || name.ends_with(".gz") {
-                return None;
-            }
-            let content = std::fs::read(entry.path()).ok()?;
-            (URL_SAFE_NO_PAD.encode(Md5::digest(&content)) == digest).then_some(name)
+    // The `.br` / `.gz` copies (`…<digest>.wasm.br`) never match: a request
+    // served from one is looked up by the name it asked for.
+    file_names(dir)
+        .filter(|name| {
+            let digest = name.rsplit('.').nth(1).filter(|digest| digest.len() == 22);
+            digest.is_some_and(|digest| {
+                std::fs::read(dir.join(name))
+                    .is_ok_and(|content| URL_SAFE_NO_PAD.encode(Md5::digest(&content)) == digest)
+            })
         })
         .collect()
 }

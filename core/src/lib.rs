@@ -43,9 +43,14 @@ pub use letter::{Letter, Letters};
 pub use session_cache::{Change, SessionCache};
 pub use tokens::Tokens;
 
-/// Everything a flow needs; cheap to clone.
+/// Everything a flow needs. One shared allocation: the middleware and
+/// every handler take their own handle per request, so a clone is a single
+/// reference count, not one per store.
 #[derive(Clone)]
-pub struct Services {
+pub struct Services(Arc<Parts>);
+
+/// What [`Services`] holds; reached through it (`services.db`).
+pub struct Parts {
     pub db: Db,
     pub ephemeral: Arc<dyn EphemeralStore>,
     pub hasher: Arc<Hasher>,
@@ -57,6 +62,14 @@ pub struct Services {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// Live sessions, so most requests need no database trip.
     pub session_cache: Arc<SessionCache>,
+}
+
+impl std::ops::Deref for Services {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl Services {
@@ -77,7 +90,7 @@ impl Services {
         if ephemeral.shared() && tokio::runtime::Handle::try_current().is_ok() {
             SessionCache::listen(Arc::downgrade(&session_cache), ephemeral.clone());
         }
-        Self {
+        Self(Arc::new(Parts {
             db,
             ephemeral,
             hasher,
@@ -86,7 +99,7 @@ impl Services {
             letters,
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             session_cache,
-        }
+        }))
     }
 
     /// After a commit that changed a user or ended sessions: forgets them

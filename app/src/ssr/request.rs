@@ -38,7 +38,7 @@ pub fn require_admin() -> Result<Auth, AppError> {
 
 /// In a server function: the value of one of our cookies.
 pub fn cookie(base: &'static str) -> Option<String> {
-    let config = use_context::<Services>()?.config;
+    let config = use_context::<Services>()?.config.clone();
     super::cookies::read(&use_context::<Parts>()?.headers, &config, base)
 }
 

@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower::util::option_layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -94,7 +95,7 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
             "/api/v1",
             api::router()
                 .with_state(services.clone())
-                .layer(cors(cors_origins)),
+                .layer(option_layer(cors(cors_origins))),
         )
         .route("/healthz", get(crate::health::healthz))
         .route(
@@ -168,14 +169,19 @@ async fn plausible_request_id(mut req: axum::extract::Request) -> axum::extract:
     req
 }
 
-/// CORS for the API: none unless origins are configured.
-fn cors(origins: &[String]) -> CorsLayer {
+/// CORS for the API: no layer at all unless origins are configured (a
+/// route's layers are cloned per request, and that layer owns vectors).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    CorsLayer::new()
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(cors)
 }
 
 /// `scheme://host[:port]` of a URL.

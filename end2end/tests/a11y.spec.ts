@@ -47,6 +47,16 @@ async function check(page: Page, lang: Lang, name: string): Promise<void> {
     cells.filter((cell) => cell.getBoundingClientRect().width < 56).map((cell) => cell.textContent),
   );
   expect(squeezed, `${name} (${lang}) has squeezed table cells`).toEqual([]);
+  // A username too long for the phone's header is cut with an ellipsis,
+  // inside the viewport (the test users' 15-letter names do not fit).
+  for (const user of await page.locator('.nav-user-name').all()) {
+    const fit = await user.evaluate((el) => ({
+      cut: el.scrollWidth > el.clientWidth,
+      ellipsis: getComputedStyle(el).textOverflow === 'ellipsis',
+      inside: el.getBoundingClientRect().right <= window.innerWidth,
+    }));
+    expect(fit, `${name} (${lang}): the header's username`).toEqual({ cut: true, ellipsis: true, inside: true });
+  }
   await snap(page, `${lang}/${name}-360`);
   await page.setViewportSize({ width: 1280, height: 800 });
 }
@@ -125,6 +135,7 @@ for (const lang of LOCALES) {
       ];
       for (const [name, path] of screens) {
         await open(page, path);
+        await expect(page.locator('.nav-user-name')).toHaveText(admin.username);
         await check(page, lang, name);
       }
 

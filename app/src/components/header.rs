@@ -32,7 +32,7 @@ pub fn Header() -> impl IntoView {
                                         <span class="avatar" aria-hidden="true">
                                             {me.user.username.chars().next().map(|c| c.to_ascii_uppercase())}
                                         </span>
-                                        {me.user.username.clone()}
+                                        <span class="nav-user-name">{me.user.username.clone()}</span>
                                     </A>
                                     <ActionForm action=session.logout attr:class="inline-form">
                                         <button

@@ -142,6 +142,7 @@ for (const lang of LOCALES) {
       await open(page, `/admin?q=${member.username}`);
       await page.getByTestId('user-row').getByRole('link', { name: member.username }).click();
       await expect(page.getByTestId('admin-user-name')).toHaveText(member.username);
+      await expect(page.locator('.nav-user-name')).toHaveText(admin.username);
       await check(page, lang, 'admin-user');
 
       // A member's view of the console.
@@ -150,6 +151,7 @@ for (const lang of LOCALES) {
       await logIn(page, member);
       await open(page, '/admin');
       await expect(page.getByTestId('forbidden')).toBeVisible();
+      await expect(page.locator('.nav-user-name')).toHaveText(member.username);
       await check(page, lang, 'admin-forbidden');
     });
   });

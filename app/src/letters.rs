@@ -35,6 +35,10 @@ impl Letters for Translated {
             Letter::AlreadyRegistered { public_url } => {
                 already_registered(locale, product, to, public_url)
             }
+            Letter::AuthenticatorChanged { added } => {
+                authenticator_changed(locale, product, to, added)
+            }
+            Letter::RecoveryCodeUsed { left } => recovery_code_used(locale, product, to, left),
         }
     }
 }
@@ -159,6 +163,51 @@ fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
         &[
             t!(locale, mail.changed_line1).to_owned(),
             t!(locale, mail.changed_line2).to_owned(),
+        ],
+        None,
+    )
+}
+
+/// An authenticator app was added to the account, or removed.
+fn authenticator_changed(locale: Locale, product: &str, to: &str, added: bool) -> Email {
+    let (subject, line) = if added {
+        (
+            t!(locale, mail.authenticator_added_subject, product = product),
+            t!(locale, mail.authenticator_added_line1),
+        )
+    } else {
+        (
+            t!(
+                locale,
+                mail.authenticator_removed_subject,
+                product = product
+            ),
+            t!(locale, mail.authenticator_removed_line1),
+        )
+    };
+    compose(
+        locale,
+        product,
+        to,
+        subject,
+        &[
+            line.to_owned(),
+            t!(locale, mail.authenticator_not_you).to_owned(),
+        ],
+        None,
+    )
+}
+
+/// A recovery code signed someone in; `left` remain.
+fn recovery_code_used(locale: Locale, product: &str, to: &str, left: u32) -> Email {
+    compose(
+        locale,
+        product,
+        to,
+        t!(locale, mail.recovery_used_subject, product = product),
+        &[
+            t!(locale, mail.recovery_used_line1, count = left),
+            t!(locale, mail.recovery_used_line2).to_owned(),
         ],
         None,
     )

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorCode, Reason};
 use crate::hashing::Verified;
 use crate::limits::Rate;
 use crate::model::{EventKind, EventReason, Role, User};
+use crate::second_factor;
 use crate::sessions::{revoke_user_sessions_in, Issued};
 use crate::throttle::Subject;
 use crate::user_store::{self, NewUser, UserRow};
@@ -122,7 +123,7 @@ impl Services {
     }
 
     /// Opens a session after a successful log-in, and logs it.
-    async fn signed_in(
+    pub(crate) async fn signed_in(
         &self,
         user: &UserRow,
         method: &str,
@@ -137,7 +138,11 @@ impl Services {
 
     /// Refuses a sign-in to a disabled account, once its credentials were
     /// proven (so the refusal says nothing to someone guessing), and logs it.
-    async fn refuse_disabled<T>(&self, user_id: &str, client: &ClientInfo) -> Result<T, Error> {
+    pub(crate) async fn refuse_disabled<T>(
+        &self,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<T, Error> {
         self.record(
             Event::new(EventKind::LoginFailed, client)
                 .user(user_id)
@@ -306,6 +311,16 @@ impl crate::Accounts<'_> {
                 Reason::WrongCredentials,
             ));
         }
+        if second_factor::required_in(&mut tx, &user.id).await? {
+            // Keeps a rehash; the session waits for the second factor.
+            tx.commit().await.map_err(StoreError::from)?;
+            metrics::counter!("latchkey_logins_total", "outcome" => "second_factor").increment(1);
+            let user = UserRow {
+                password_hash: rehash.unwrap_or_else(|| user.password_hash.clone()),
+                ..user.clone()
+            };
+            return Err(self.challenge(&user, "password").await);
+        }
         let issued = self.start_session_in(&mut tx, user, client).await?;
         logged_in_in(&mut tx, user, "password", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -439,6 +454,12 @@ impl crate::Accounts<'_> {
             }
             _ => user,
         };
+        let mut tx = self.db.begin().await?;
+        let second = second_factor::required_in(&mut tx, &user.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if second {
+            return Err(self.challenge(&user, "code").await);
+        }
         self.signed_in(&user, "code", client).await
     }
 

@@ -93,6 +93,9 @@ impl crate::Admin<'_> {
             AdminAction::EndSessions => {
                 return self.admin_revoke_sessions(admin, id, None).await.map(drop)
             }
+            AdminAction::ResetSecondFactors => {
+                return self.admin_reset_second_factors(admin, id).await
+            }
             // Never "all": a missing session id matches none.
             AdminAction::EndSession => {
                 let session = Some(session.unwrap_or_default());
@@ -190,10 +193,12 @@ impl crate::Admin<'_> {
             })
             .await?
             .events;
+        let second_factors = crate::second_factor::of_user(&self.db, id).await?;
         Ok(UserDetail {
             user,
             sessions,
             activity,
+            second_factors,
         })
     }
 
@@ -246,6 +251,31 @@ impl crate::Admin<'_> {
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(id).await;
         self.admin_user(id).await
+    }
+
+    /// Removes the user's authenticator app and recovery codes (they lost
+    /// the phone and the codes, and proved who they are some other way);
+    /// logged with the admin, and the user is mailed.
+    pub async fn admin_reset_second_factors(&self, admin: &Auth, id: &str) -> Result<(), Error> {
+        let user = user_store::by_id(&self.db, id)
+            .await?
+            .ok_or_else(no_such_user)?;
+        let mut tx = self.db.begin().await?;
+        crate::second_factor::remove_all_in(&mut tx, id).await?;
+        let event = Event::new(EventKind::SecondFactorRemoved, &admin.client)
+            .user(id)
+            .actor(&admin.user.id)
+            .reason(EventReason::Admin);
+        record_in(&mut tx, event).await?;
+        let mail = self.letter(
+            &user.locale,
+            &user.email,
+            crate::Letter::AuthenticatorChanged { added: false },
+        );
+        self.enqueue_mail_in(&mut tx, &mail).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.mail_wake.notify_one();
+        Ok(())
     }
 
     /// Mails the user a password-reset link on an admin's behalf.

@@ -113,6 +113,17 @@ pub trait EphemeralStore: Send + Sync {
     /// Gives one attempt back to each budget (the attempt succeeded).
     async fn give_back(&self, budgets: &[Budget]) -> Result<(), StoreError>;
 
+    /// Keeps `value` under `key` for `ttl` (a pending sign-in, a result to
+    /// show once), replacing what was there.
+    async fn put_text(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError>;
+
+    /// The live value under `key`, left in place.
+    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// The live value under `key`, removed in the same atomic step: of
+    /// several concurrent takers, one gets it.
+    async fn take_text(&self, key: &str) -> Result<Option<String>, StoreError>;
+
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Whether other instances may share this store (and change what this
@@ -371,6 +382,36 @@ impl EphemeralStore for RedisStore {
             .map_err(redis_err)
     }
 
+    async fn put_text(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn take_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("GETDEL")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("PING")
@@ -425,6 +466,7 @@ impl EphemeralStore for RedisStore {
 enum Value {
     Code { digest: String, tries: u32 },
     Counter(u64),
+    Text(String),
 }
 
 /// A value and the deadline it dies at.
@@ -716,6 +758,36 @@ impl EphemeralStore for MemoryStore {
             })?;
         }
         Ok(())
+    }
+
+    async fn put_text(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.update(key, (), |_, now| {
+            let stored = Stored {
+                value: Value::Text(value.to_owned()),
+                expires: now + ttl,
+            };
+            (Op::Put(stored), ())
+        })
+    }
+
+    async fn get_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self.live(key, Instant::now()) {
+            Some(Stored {
+                value: Value::Text(text),
+                ..
+            }) => Some(text),
+            _ => None,
+        })
+    }
+
+    async fn take_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.update(key, None, |live, _| match live {
+            Some(Stored {
+                value: Value::Text(text),
+                ..
+            }) => (Op::Remove, Some(text)),
+            _ => (Op::Nop, None),
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

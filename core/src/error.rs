@@ -20,6 +20,20 @@ pub struct Error {
     pub detail: Option<String>,
     /// What failed underneath (a store, a worker), for the log only.
     pub cause: Option<String>,
+    /// `MfaRequired`: the pending sign-in the second factor completes
+    /// (boxed: errors travel in every `Result`, and this one is rare).
+    pub challenge: Option<Box<Challenge>>,
+}
+
+/// The bearer secret of a sign-in waiting for its second factor. Never
+/// printed: an error's `Debug` may reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Challenge(pub String);
+
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Challenge(…)")
+    }
 }
 
 impl Error {
@@ -33,6 +47,7 @@ impl Error {
             retry_after: None,
             detail: None,
             cause: None,
+            challenge: None,
         }
     }
 
@@ -91,6 +106,14 @@ impl Error {
 
     pub fn account_disabled() -> Self {
         Self::of(ErrorCode::AccountDisabled, Reason::AccountDisabled)
+    }
+
+    /// The first factor was right; `challenge` continues with the second.
+    pub fn second_factor_required(challenge: String) -> Self {
+        Self {
+            challenge: Some(Box::new(Challenge(challenge))),
+            ..Self::of(ErrorCode::MfaRequired, Reason::SecondFactorRequired)
+        }
     }
 
     pub fn internal() -> Self {

@@ -38,6 +38,14 @@ pub enum Letter<'a> {
     AlreadyRegistered {
         public_url: &'a str,
     },
+    /// An authenticator app was added (`true`) or removed.
+    AuthenticatorChanged {
+        added: bool,
+    },
+    /// A recovery code was used to sign in; `left` remain.
+    RecoveryCodeUsed {
+        left: u32,
+    },
 }
 
 /// Writes letters. `locale` is the account's language tag (`en`, `ko`;

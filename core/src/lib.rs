@@ -23,6 +23,7 @@ pub mod own_sessions;
 pub mod password_policy;
 pub mod passwords;
 pub mod quiet_signup;
+pub mod second_factor;
 pub mod session_cache;
 pub mod sessions;
 pub mod throttle;
@@ -161,6 +162,9 @@ areas! {
     Admin => admin;
     /// The mail outbox: its worker and its depth.
     Outbox => outbox;
+    /// Authenticator apps and recovery codes: setting them up, removing
+    /// them, and the second step of a sign-in.
+    SecondFactors => second_factors;
 }
 
 /// Current time in unix seconds.

@@ -251,8 +251,16 @@ impl crate::Passwords<'_> {
             .await?;
         let user = UserRow {
             email_verified: 1,
+            password_hash: hash,
             ..user
         };
+        // The link proves the mailbox, not the second factor.
+        let mut tx = self.db.begin().await?;
+        let second = crate::second_factor::required_in(&mut tx, &user.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if second {
+            return Err(self.challenge(&user, "reset").await);
+        }
         let issued = self.start_session(&user, client).await?;
         Ok((user.to_user(), issued))
     }
@@ -359,6 +367,8 @@ pub(crate) async fn delete_user_in(
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM password_resets WHERE user_id = $1",
         "DELETE FROM email_reverts WHERE user_id = $1",
+        "DELETE FROM recovery_codes WHERE user_id = $1",
+        "DELETE FROM totp_factors WHERE user_id = $1",
         "DELETE FROM users WHERE id = $1",
     ] {
         sqlx::query(statement)

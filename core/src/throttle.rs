@@ -34,7 +34,14 @@ pub(crate) enum Subject<'a> {
     /// A browser that has signed in to the account before (the device
     /// cookie's id).
     Device(&'a str),
+    /// The second step of a known account's sign-in: codes from its
+    /// authenticator app and its recovery codes share one budget.
+    SecondFactor(&'a str),
 }
+
+/// Wrong second factors an account gets in a window before each further
+/// one waits (the wait doubles, as for passwords).
+const SECOND_FACTOR_FREE: u64 = 5;
 
 /// The budgets an attempt by `subject` from `client` spends.
 fn budgets(
@@ -42,15 +49,13 @@ fn budgets(
     client: &ClientInfo,
     (per_account, per_ip): (u64, u64),
 ) -> Vec<Budget> {
-    let key = match subject {
-        Subject::Account(id) => format!("login:acct:{id}"),
-        Subject::Name(name) => format!("login:name:{name}"),
-        Subject::Device(id) => format!("login:device:{id}"),
+    let (key, free) = match subject {
+        Subject::Account(id) => (format!("login:acct:{id}"), per_account),
+        Subject::Name(name) => (format!("login:name:{name}"), per_account),
+        Subject::Device(id) => (format!("login:device:{id}"), per_account),
+        Subject::SecondFactor(id) => (format!("login:2fa:{id}"), SECOND_FACTOR_FREE),
     };
-    let mut budgets = vec![Budget {
-        key,
-        free: per_account,
-    }];
+    let mut budgets = vec![Budget { key, free }];
     if let Some(ip) = client.limit_key() {
         budgets.push(Budget {
             key: format!("login:ip:{ip}"),

@@ -29,6 +29,8 @@ pub struct Tokens {
     refresh_key: Vec<u8>,
     code_key: Vec<u8>,
     device_key: Vec<u8>,
+    /// Seals authenticator secrets at rest.
+    seal_key: [u8; 32],
     issuer: String,
     audience: String,
     access_ttl: i64,
@@ -52,6 +54,7 @@ impl Tokens {
         let refresh_key = hmac(&config.jwt_secret, b"latchkey refresh successor").to_vec();
         let code_key = hmac(&config.jwt_secret, b"latchkey one-time codes").to_vec();
         let device_key = hmac(&config.jwt_secret, b"latchkey device cookies").to_vec();
+        let seal_key = hmac(&config.jwt_secret, b"latchkey sealed secrets");
         Self {
             encoding: EncodingKey::from_secret(&config.jwt_secret),
             decoding: DecodingKey::from_secret(&config.jwt_secret),
@@ -59,6 +62,7 @@ impl Tokens {
             refresh_key,
             code_key,
             device_key,
+            seal_key,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_ttl.as_secs() as i64,
@@ -141,6 +145,46 @@ impl Tokens {
             .verify_slice(&URL_SAFE_NO_PAD.decode(mac).ok()?)
             .ok()?;
         Some((user_id, device))
+    }
+}
+
+impl Tokens {
+    /// `secret` encrypted and authenticated (XChaCha20-Poly1305, random
+    /// nonce) and bound to `owner`: a sealed value moved to another row
+    /// does not open.
+    pub fn seal(&self, owner: &str, secret: &[u8]) -> String {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let cipher = XChaCha20Poly1305::new((&self.seal_key).into());
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: secret,
+            aad: owner.as_bytes(),
+        };
+        let sealed = cipher
+            .encrypt(&XNonce::from(nonce), payload)
+            .expect("encrypting in memory cannot fail");
+        URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// What `seal` sealed for `owner`; `None` when it was made with another
+    /// key, for another owner, or altered.
+    pub fn open(&self, owner: &str, sealed: &str) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let nonce = XNonce::from(<[u8; 24]>::try_from(nonce).ok()?);
+        let cipher = XChaCha20Poly1305::new((&self.seal_key).into());
+        let payload = Payload {
+            msg: sealed,
+            aad: owner.as_bytes(),
+        };
+        cipher.decrypt(&nonce, payload).ok()
     }
 }
 
@@ -239,6 +283,30 @@ mod tests {
         other.issuer = "https://evil.example".into();
         let (wrong_iss, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
         assert_eq!(t.verify_access(&wrong_iss), None, "wrong iss");
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_for_their_owner_and_key() {
+        let t = Tokens::new(&AuthConfig::for_tests());
+        let sealed = t.seal("u1", b"twenty bytes secret!");
+        assert_ne!(
+            sealed,
+            t.seal("u1", b"twenty bytes secret!"),
+            "random nonce"
+        );
+        assert_eq!(
+            t.open("u1", &sealed).as_deref(),
+            Some(&b"twenty bytes secret!"[..])
+        );
+        assert_eq!(t.open("u2", &sealed), None);
+        let mut other = AuthConfig::for_tests();
+        other.jwt_secret = b"another-secret-another-secret-another".to_vec();
+        assert_eq!(Tokens::new(&other).open("u1", &sealed), None);
+        let mut altered = sealed.into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(t.open("u1", std::str::from_utf8(&altered).unwrap()), None);
+        assert_eq!(t.open("u1", "short"), None);
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub async fn check(State(origins): State<Arc<Origins>>, mut req: Request, next: 
         }
         Verdict::Refused => {
             let mut response =
-                ApiError(AppError::of(ErrorCode::Forbidden, Reason::CrossSite)).into_response();
+                ApiError::from(AppError::of(ErrorCode::Forbidden, Reason::CrossSite))
+                    .into_response();
             *response.status_mut() = StatusCode::FORBIDDEN;
             response
         }

@@ -106,7 +106,7 @@ fn unavailable(req: &Request, err: AppError) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if !wants_html {
-        return ApiError(err).into_response();
+        return ApiError::from(err).into_response();
     }
     let page = crate::outage::page(crate::locale::negotiate(req.headers()));
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();

@@ -32,6 +32,11 @@ pub enum ErrorCode {
     LastAdmin,
     /// The change needs a fresh proof of identity (sign in again).
     ReauthRequired,
+    /// The first factor was right; a second one must follow
+    /// (`auth/login/second-factor` with the answer's `mfa_token`).
+    MfaRequired,
+    /// The account already has that factor, or lacks the one named.
+    Conflict,
     Internal,
 }
 
@@ -45,7 +50,8 @@ impl ErrorCode {
             Self::AccountDisabled
             | Self::EmailUnverified
             | Self::Forbidden
-            | Self::ReauthRequired => 403,
+            | Self::ReauthRequired
+            | Self::MfaRequired => 403,
             Self::NotFound => 404,
             Self::RateLimited => 429,
             Self::CodeWrong | Self::CodeDead => 422,
@@ -55,7 +61,7 @@ impl ErrorCode {
             Self::Unavailable => 503,
             Self::BadRequest => 400,
             Self::PayloadTooLarge => 413,
-            Self::LastAdmin => 409,
+            Self::LastAdmin | Self::Conflict => 409,
             Self::Internal => 500,
         }
     }
@@ -122,6 +128,15 @@ pub enum Reason {
     /// `count`: minutes a fresh sign-in counts as proof.
     ReauthRequired,
     LastAdmin,
+    /// A code from the authenticator app (or a recovery code) must follow.
+    SecondFactorRequired,
+    /// Neither a current code from the app nor an unused recovery code.
+    SecondFactorWrong,
+    /// The step between the password and the code expired or was used:
+    /// sign in again.
+    SecondFactorExpired,
+    AuthenticatorOn,
+    AuthenticatorOff,
     Unavailable,
     Unreachable,
     BadRequest,

@@ -109,10 +109,18 @@ pub enum EventKind {
     RoleChanged,
     /// The outbox gave up on a mail; `detail`: its recipient.
     MailFailed,
+    /// An authenticator app was confirmed (`detail`: `totp`).
+    SecondFactorAdded,
+    /// An authenticator app was removed, with the recovery codes.
+    SecondFactorRemoved,
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRenewed,
+    /// A recovery code stood in for the app; `detail`: how many are left.
+    RecoveryCodeUsed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 23] = [
         Self::SignUp,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -132,6 +140,10 @@ impl EventKind {
         Self::UserEnabled,
         Self::RoleChanged,
         Self::MailFailed,
+        Self::SecondFactorAdded,
+        Self::SecondFactorRemoved,
+        Self::RecoveryCodesRenewed,
+        Self::RecoveryCodeUsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +167,10 @@ impl EventKind {
             Self::UserEnabled => "user_enabled",
             Self::RoleChanged => "role_changed",
             Self::MailFailed => "mail_failed",
+            Self::SecondFactorAdded => "second_factor_added",
+            Self::SecondFactorRemoved => "second_factor_removed",
+            Self::RecoveryCodesRenewed => "recovery_codes_renewed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -170,6 +186,9 @@ impl EventKind {
 pub enum EventReason {
     /// Log-in failures.
     WrongPassword,
+    /// The password was right; the code from the app (or a recovery code)
+    /// was not.
+    WrongSecondFactor,
     UnknownAccount,
     Disabled,
     /// Throttling: which budget ran out (`detail`: the failures counted).
@@ -200,8 +219,9 @@ pub enum EventReason {
 }
 
 impl EventReason {
-    pub const ALL: [EventReason; 20] = [
+    pub const ALL: [EventReason; 21] = [
         Self::WrongPassword,
+        Self::WrongSecondFactor,
         Self::UnknownAccount,
         Self::Disabled,
         Self::Ip,
@@ -227,6 +247,7 @@ impl EventReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::WrongPassword => "wrong_password",
+            Self::WrongSecondFactor => "wrong_second_factor",
             Self::UnknownAccount => "unknown_account",
             Self::Disabled => "disabled",
             Self::Ip => "ip",
@@ -267,10 +288,12 @@ pub enum AdminAction {
     EndSessions,
     /// One session, named beside the action.
     EndSession,
+    /// Remove the authenticator app and recovery codes (a lost phone).
+    ResetSecondFactors,
 }
 
 impl AdminAction {
-    pub const ALL: [AdminAction; 8] = [
+    pub const ALL: [AdminAction; 9] = [
         Self::Disable,
         Self::Enable,
         Self::MakeAdmin,
@@ -279,6 +302,7 @@ impl AdminAction {
         Self::SendReset,
         Self::EndSessions,
         Self::EndSession,
+        Self::ResetSecondFactors,
     ];
 
     /// The name a form posts.
@@ -292,6 +316,7 @@ impl AdminAction {
             Self::SendReset => "send_reset",
             Self::EndSessions => "end_sessions",
             Self::EndSession => "end_session",
+            Self::ResetSecondFactors => "reset_second_factors",
         }
     }
 
@@ -373,6 +398,9 @@ pub struct UserDetail {
     pub sessions: Vec<SessionInfo>,
     /// Their latest activity.
     pub activity: Vec<ActivityEvent>,
+    /// Their authenticator app and recovery codes.
+    #[serde(default)]
+    pub second_factors: SecondFactors,
 }
 
 /// The admin user list's search, filters and page (all optional).
@@ -419,4 +447,29 @@ mod tests {
             assert_eq!(wire, format!("\"{}\"", reason.as_str()));
         }
     }
+}
+
+/// The second factors an account has, as its owner sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecondFactors {
+    /// Unix seconds the authenticator app was confirmed; `None`: no app.
+    pub authenticator_since: Option<i64>,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u32,
+    /// An app was set up but not yet confirmed with a code.
+    pub authenticator_pending: bool,
+}
+
+/// An authenticator app being set up: scan the QR code (or type the
+/// secret), then confirm with a code the app shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthenticatorSetup {
+    /// The `otpauth://totp/…` URI the QR code holds.
+    pub uri: String,
+    /// The shared secret in base32, in groups of four for typing.
+    pub secret: String,
+    /// The URI as a QR code, an SVG document drawn on the server.
+    pub qr_svg: String,
 }

@@ -19,10 +19,17 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
     match event.kind {
         EventKind::SignUp => t!(locale, activity.sign_up).into(),
         EventKind::LoginSucceeded if detail == "code" => t!(locale, activity.login_code).into(),
+        EventKind::LoginSucceeded if detail.ends_with("+totp") => {
+            t!(locale, activity.login_second_factor).into()
+        }
+        EventKind::LoginSucceeded if detail.ends_with("+recovery") => {
+            t!(locale, activity.login_recovery).into()
+        }
         EventKind::LoginSucceeded => t!(locale, activity.login_password).into(),
         EventKind::LoginFailed => match reason {
             Some(R::UnknownAccount) => t!(locale, activity.login_unknown_account).into(),
             Some(R::Disabled) => t!(locale, activity.login_disabled).into(),
+            Some(R::WrongSecondFactor) => t!(locale, activity.login_wrong_second_factor).into(),
             _ => t!(locale, activity.login_wrong_password).into(),
         },
         // `detail`: the failures counted.
@@ -80,6 +87,10 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::RoleChanged if detail == "admin" => t!(locale, activity.role_admin).into(),
         EventKind::RoleChanged => t!(locale, activity.role_member).into(),
         EventKind::MailFailed => t!(locale, activity.mail_failed, detail = detail),
+        EventKind::SecondFactorAdded => t!(locale, activity.second_factor_added).into(),
+        EventKind::SecondFactorRemoved => t!(locale, activity.second_factor_removed).into(),
+        EventKind::RecoveryCodesRenewed => t!(locale, activity.recovery_codes_renewed).into(),
+        EventKind::RecoveryCodeUsed => t!(locale, activity.recovery_code_used, count = detail),
     }
 }
 
@@ -104,6 +115,8 @@ fn alarming(event: &ActivityEvent) -> bool {
             | EventKind::LoginThrottled
             | EventKind::CodeFailed
             | EventKind::UserDisabled
+            | EventKind::SecondFactorRemoved
+            | EventKind::RecoveryCodeUsed
     ) || matches!(event.reason, Some(R::RefreshTokenReuse | R::Reverted))
 }
 

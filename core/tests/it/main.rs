@@ -11,3 +11,4 @@ mod accounts;
 mod codes;
 mod held_sessions;
 mod passwords;
+mod second_factor;

@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(user, change_user, delete_user))
         .routes(routes!(send_reset))
         .routes(routes!(revoke_sessions))
+        .routes(routes!(reset_second_factors))
         .routes(routes!(revoke_session))
         .routes(routes!(events))
 }
@@ -137,6 +138,27 @@ async fn revoke_sessions(
         .admin_revoke_sessions(&admin, &id, None)
         .await?;
     Ok(Json(Ended { ended }))
+}
+
+/// Remove the user's authenticator app and recovery codes (a lost phone).
+///
+/// Their password alone signs in again; they are mailed, and it is logged.
+#[utoipa::path(delete, path = "/admin/users/{id}/second-factors", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn reset_second_factors(
+    State(services): State<Services>,
+    AdminAuth(admin): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    services
+        .admin()
+        .admin_reset_second_factors(&admin, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// End one session of the user.

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, SecondFactorBody};
 use super::extract::{ApiJson, AuthUser, Client};
 
 pub fn router() -> OpenApiRouter<Services> {
@@ -168,7 +168,8 @@ async fn finish_signup(
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
-    (status = 403, description = "`account_disabled` (only after a correct password)", body = ErrorBody),
+    (status = 403, description = "`account_disabled` (only after a correct password), or `mfa_required`: \
+        the account has an authenticator app; finish with `auth/login/second-factor`", body = SecondFactorBody),
 ))]
 async fn login(
     State(services): State<Services>,
@@ -282,6 +283,7 @@ pub struct CodeSignin {
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 410, description = "`code_expired`", body = ErrorBody),
     (status = 422, description = "`code_wrong` or `code_dead`", body = ErrorBody),
+    (status = 403, description = "`account_disabled`, or `mfa_required`: finish with `auth/login/second-factor`", body = SecondFactorBody),
 ))]
 async fn signin_with_code(
     State(services): State<Services>,

@@ -6,19 +6,24 @@ use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use latchkey_core::error::Challenge;
+
+/// What `auth/login/second-factor` accepts after `mfa_required`.
+pub const FACTORS: [&str; 2] = ["totp", "recovery_code"];
 
 #[derive(Debug)]
-pub struct ApiError(pub AppError);
+pub struct ApiError(pub AppError, Option<Box<Challenge>>);
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
-        Self(err)
+        Self(err, None)
     }
 }
 
 impl From<latchkey_core::Error> for ApiError {
-    fn from(err: latchkey_core::Error) -> Self {
-        Self(err.into())
+    fn from(mut err: latchkey_core::Error) -> Self {
+        let challenge = err.challenge.take();
+        Self(err.into(), challenge)
     }
 }
 
@@ -53,7 +58,7 @@ impl ApiError {
         } else {
             ErrorCode::BadRequest
         };
-        Self(AppError::new(code, message))
+        Self(AppError::new(code, message), None)
     }
 }
 
@@ -61,7 +66,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, Json(serde_json::json!({ "error": self.0 }))).into_response();
+        let mut error = serde_json::json!(self.0);
+        if let Some(Challenge(token)) = self.1.map(|c| *c) {
+            // The second step's ticket (`auth/login/second-factor`), and the
+            // factors it accepts.
+            error["mfa_token"] = token.into();
+            error["factors"] = serde_json::json!(FACTORS);
+        }
+        let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
         if let Some(secs) = self.0.retry_after {
             response
                 .headers_mut()
@@ -75,6 +87,25 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// `mfa_required`: the first factor was right, a second must follow.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the JSON built in `into_response`.
+pub struct SecondFactorBody {
+    error: SecondFactorDue,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SecondFactorDue {
+    /// `mfa_required`
+    code: ErrorCode,
+    message: String,
+    /// Send it to `auth/login/second-factor` with a code, within 5 minutes.
+    mfa_token: String,
+    /// `totp` (a code from the authenticator app) and `recovery_code`.
+    factors: Vec<String>,
 }
 
 /// The error envelope every failed API call returns.

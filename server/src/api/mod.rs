@@ -11,6 +11,7 @@ pub mod extract;
 pub mod me;
 pub mod oauth;
 pub mod password;
+pub mod second_factor;
 
 use axum::http::header;
 use axum::response::Html;
@@ -133,6 +134,7 @@ pub fn router() -> Router<Services> {
         .merge(me::router())
         .merge(password::router())
         .merge(admin::router())
+        .merge(second_factor::router())
         .split_for_parts();
     document_common_errors(&mut document);
     let page = Html(docs::render(&document));

@@ -43,6 +43,9 @@ struct OAuthError {
     #[serde(skip)]
     #[schema(ignore)]
     retry_after: Option<u64>,
+    /// `mfa_required`: finish with `auth/login/second-factor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_token: Option<String>,
 }
 
 impl OAuthError {
@@ -52,12 +55,21 @@ impl OAuthError {
             error_description: description.into(),
             status: StatusCode::BAD_REQUEST,
             retry_after: None,
+            mfa_token: None,
         }
     }
 }
 
 impl From<latchkey_core::Error> for OAuthError {
-    fn from(err: latchkey_core::Error) -> Self {
+    fn from(mut err: latchkey_core::Error) -> Self {
+        // As Auth0 answers it: 403 `mfa_required` with the second step's token.
+        if let Some(challenge) = err.challenge.take() {
+            return Self {
+                status: StatusCode::FORBIDDEN,
+                mfa_token: Some(challenge.0),
+                ..Self::new("mfa_required", AppError::from(err).message)
+            };
+        }
         AppError::from(err).into()
     }
 }
@@ -80,6 +92,7 @@ impl From<AppError> for OAuthError {
             error_description: err.message,
             status,
             retry_after: err.retry_after,
+            mfa_token: None,
         }
     }
 }
@@ -115,6 +128,7 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
         (status = 429, description = "`temporarily_unavailable`: too many tries, with `Retry-After`", body = OAuthError),
         (status = 503, description = "`temporarily_unavailable`: a store is briefly unreachable", body = OAuthError),
         (status = 400, description = "`invalid_request`, `invalid_grant` or `unsupported_grant_type`", body = OAuthError),
+        (status = 403, description = "`mfa_required`, with `mfa_token`: finish with `auth/login/second-factor`", body = OAuthError),
     ))]
 async fn token(
     State(services): State<Services>,

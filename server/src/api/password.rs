@@ -66,6 +66,8 @@ pub struct ResetRequest {
     (status = 400, description = "`link_invalid`", body = ErrorBody),
     (status = 410, description = "`link_expired`: expired or already used", body = ErrorBody),
     (status = 422, description = "`invalid_input` or `weak_password`", body = ErrorBody),
+    (status = 403, description = "`account_disabled`, or `mfa_required`: the password is set; \
+        finish signing in with `auth/login/second-factor`", body = super::error::SecondFactorBody),
 ))]
 async fn reset(
     State(services): State<Services>,

@@ -982,3 +982,71 @@ on_both_backends!(
         }
     }
 );
+
+/// The code an authenticator app shows for `secret` now (Debian's oathtool).
+fn app_code(secret: &str) -> String {
+    let secret: String = secret.split_whitespace().collect();
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", &secret])
+        .output()
+        .expect("oathtool is installed (scripts/tools.sh: apt-get install oathtool)");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+on_both_backends!(an_admin_resets_a_lost_second_factor, |backend| {
+    let s = common::services(backend).await;
+    let admin = admin_auth(&s).await;
+    let user = sign_up(&s).await;
+    let auth = auth_of(&s, &user).await;
+    let setup = s.second_factors().start_authenticator(&auth).await.unwrap();
+    s.second_factors()
+        .confirm_authenticator(&auth, &app_code(&setup.secret), &NO_CLIENT)
+        .await
+        .unwrap();
+    let detail = s.admin().user_detail(&user.user.id).await.unwrap();
+    assert!(detail.second_factors.authenticator_since.is_some());
+    assert_eq!(detail.second_factors.recovery_codes_left, 10);
+    let refused = s
+        .accounts()
+        .login(&user.email, PASSWORD.into(), &NO_CLIENT)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::MfaRequired);
+
+    // A member may not; an admin may, over the API.
+    let app = router(&s);
+    let path = format!("/api/v1/admin/users/{}/second-factors", user.user.id);
+    let res = send(&app, bearer_delete(&path, &user.issued.access_token)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let admin_account = make_admin(&s).await;
+    let res = send(
+        &app,
+        bearer_delete(&path, &admin_account.issued.access_token),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
+    s.accounts()
+        .login(&user.email, PASSWORD.into(), &NO_CLIENT)
+        .await
+        .expect("the password alone signs in again");
+    let detail = s.admin().user_detail(&user.user.id).await.unwrap();
+    assert_eq!(detail.second_factors.authenticator_since, None);
+    assert_eq!(detail.second_factors.recovery_codes_left, 0);
+    let removed = events_of(&s, &user.user.id)
+        .await
+        .into_iter()
+        .find(|e| e.kind == EventKind::SecondFactorRemoved)
+        .expect("logged");
+    assert!(removed.by_admin, "with the admin as actor");
+    // The console's action does the same (nothing left to remove: no error).
+    s.admin()
+        .admin_act(
+            &admin,
+            &user.user.id,
+            app::model::AdminAction::ResetSecondFactors,
+            None,
+        )
+        .await
+        .unwrap();
+});

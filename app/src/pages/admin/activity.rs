@@ -99,6 +99,10 @@ fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
         EventKind::UserEnabled => td!(locale, admin.kind.user_enabled),
         EventKind::RoleChanged => td!(locale, admin.kind.role_changed),
         EventKind::MailFailed => td!(locale, admin.kind.mail_failed),
+        EventKind::SecondFactorAdded => td!(locale, admin.kind.second_factor_added),
+        EventKind::SecondFactorRemoved => td!(locale, admin.kind.second_factor_removed),
+        EventKind::RecoveryCodesRenewed => td!(locale, admin.kind.recovery_codes_renewed),
+        EventKind::RecoveryCodeUsed => td!(locale, admin.kind.recovery_code_used),
     }
 }
 

@@ -81,6 +81,7 @@ fn done_message(locale: Locale, action: &str) -> Option<&'static str> {
         AdminAction::SendReset => td!(locale, admin.done_send_reset),
         AdminAction::EndSessions => td!(locale, admin.done_end_sessions),
         AdminAction::EndSession => td!(locale, admin.done_end_session),
+        AdminAction::ResetSecondFactors => td!(locale, admin.done_reset_second_factors),
     })
 }
 
@@ -124,7 +125,9 @@ fn UserView(
         user,
         sessions,
         activity,
+        second_factors,
     } = detail;
+    let two_step_on = second_factors.authenticator_since.is_some();
     let id = user.user.id.clone();
     let username = user.user.username.clone();
     let done = move || {
@@ -199,6 +202,19 @@ fn UserView(
                         None => tr!(admin.never).to_owned(),
                     }}</dd>
                 </div>
+                <div>
+                    <dt>{tr!(admin.two_step)}</dt>
+                    <dd data-testid="admin-user-two-step">
+                        {match second_factors.authenticator_since {
+                            Some(since) => tr!(
+                                admin.two_step_on,
+                                time = utc(since, crate::locale::current()),
+                                count = second_factors.recovery_codes_left,
+                            ).into_any(),
+                            None => tr!(admin.two_step_off).into_any(),
+                        }}
+                    </dd>
+                </div>
                 <div><dt>{tr!(admin.user_id)}</dt><dd><code>{id.clone()}</code></dd></div>
             </dl>
         </section>
@@ -220,6 +236,7 @@ fn UserView(
                 }}
                 {(!user.user.email_verified).then(|| button(AdminAction::VerifyEmail, text(|l| td!(l, admin.verify_email)), "button-quiet"))}
                 {(!user.disabled).then(|| button(AdminAction::SendReset, text(|l| td!(l, admin.send_reset)), "button-quiet"))}
+                {two_step_on.then(|| button(AdminAction::ResetSecondFactors, text(|l| td!(l, admin.reset_second_factors)), "button-danger-quiet"))}
                 {(session_count > 0).then(|| button(
                     AdminAction::EndSessions,
                     TextProp::from(tr!(admin.end_sessions, count = session_count)),

@@ -636,3 +636,129 @@ on_both_backends!(sessions_are_listed_and_ended_over_the_api, |backend| {
         StatusCode::OK
     );
 });
+
+/// The code an authenticator app shows for `secret` (Debian's oathtool).
+fn oathtool(secret: &str, when: &str) -> String {
+    let secret: String = secret.split_whitespace().collect();
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", &secret, "-N", when])
+        .output()
+        .expect("oathtool is installed (scripts/tools.sh: apt-get install oathtool)");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+on_both_backends!(api_second_factor_round_trip, |backend| {
+    let app = app(backend).await;
+    let (name, tokens) = api_signup(&app).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let post = |uri: &str, body: Value| bearer_post(uri, &access, body);
+
+    let setup = send(
+        &app,
+        post("/api/v1/me/second-factors/authenticator", json!({})),
+    )
+    .await;
+    assert_eq!(setup.status(), StatusCode::CREATED);
+    let setup = body_json(setup).await;
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    assert!(setup["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let confirmed = send(
+        &app,
+        post(
+            "/api/v1/me/second-factors/authenticator/confirm",
+            json!({ "code": oathtool(&secret, "now") }),
+        ),
+    )
+    .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let codes = body_json(confirmed).await["recovery_codes"].clone();
+    assert_eq!(codes.as_array().unwrap().len(), 10);
+    let status =
+        body_json(send(&app, bearer_get("/api/v1/me/second-factors", &access)).await).await;
+    assert_eq!(status["recovery_codes_left"], 10);
+
+    // The password alone: 403 mfa_required with the second step's token.
+    let login = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": name, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(login.status(), StatusCode::FORBIDDEN);
+    let body = body_json(login).await;
+    assert_error(&body, "mfa_required");
+    assert_eq!(body["error"]["factors"], json!(["totp", "recovery_code"]));
+    let ticket = body["error"]["mfa_token"].as_str().unwrap().to_owned();
+    assert!(body.get("access_token").is_none());
+
+    let wrong = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login/second-factor",
+            json!({ "mfa_token": ticket, "code": "000000" }),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&body_json(wrong).await, "code_wrong");
+    let done = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login/second-factor",
+            json!({ "mfa_token": ticket, "code": oathtool(&secret, "now + 30 seconds") }),
+        ),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(done.headers()[header::CACHE_CONTROL], "no-store");
+    let done = body_json(done).await;
+    assert_eq!(done["user"]["username"], name.as_str());
+
+    // The OAuth2 password grant answers as Auth0 does.
+    let grant = send(
+        &app,
+        form_api_post(
+            "/api/v1/auth/token",
+            &format!(
+                "grant_type=password&username={name}&password={}",
+                PASSWORD.replace(' ', "+")
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(grant.status(), StatusCode::FORBIDDEN);
+    let grant = body_json(grant).await;
+    assert_eq!(grant["error"], "mfa_required");
+    let ticket = grant["mfa_token"].as_str().unwrap().to_owned();
+    let by_recovery = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login/second-factor",
+            json!({ "mfa_token": ticket, "code": codes[0] }),
+        ),
+    )
+    .await;
+    assert_eq!(by_recovery.status(), StatusCode::OK);
+
+    // Removing needs the password and a factor.
+    let removed = send(
+        &app,
+        post(
+            "/api/v1/me/second-factors/authenticator/remove",
+            json!({ "password": PASSWORD, "code": codes[1] }),
+        ),
+    )
+    .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let login = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": name, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(login.status(), StatusCode::OK);
+});

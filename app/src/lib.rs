@@ -32,6 +32,7 @@ use pages::{
     not_found::NotFound,
     reset::ResetPage,
     revert_email::RevertEmailPage,
+    second_factor::SecondFactorPage,
     signup::{SignupCodePage, SignupPage},
     verify::VerifyPage,
 };
@@ -110,6 +111,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/profile") ssr=SsrMode::Async view={Lazy::<on_demand::Profile>::new()}/>
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
                     <Route path=path!("/login/code") ssr=SsrMode::Async view=LoginCodePage/>
+                    <Route path=path!("/login/second-factor") ssr=SsrMode::Async view=SecondFactorPage/>
                     <Route path=path!("/email") ssr=SsrMode::Async view={Lazy::<on_demand::ChangeEmail>::new()}/>
                     <Route path=path!("/email/revert") ssr=SsrMode::Async view=RevertEmailPage/>
                     <Route path=path!("/forgot") ssr=SsrMode::Async view=ForgotPage/>
@@ -118,6 +120,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/delete-account") ssr=SsrMode::Async view={Lazy::<on_demand::DeleteAccount>::new()}/>
                     <Route path=path!("/sessions") ssr=SsrMode::Async view={Lazy::<on_demand::Sessions>::new()}/>
                     <Route path=path!("/security") ssr=SsrMode::Async view={Lazy::<on_demand::Security>::new()}/>
+                    <Route path=path!("/security/two-step") ssr=SsrMode::Async view={Lazy::<on_demand::TwoStep>::new()}/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUsers>::new()}/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUser>::new()}/>
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view={Lazy::<on_demand::AdminActivity>::new()}/>

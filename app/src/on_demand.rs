@@ -10,7 +10,7 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use crate::pages::{
     change_email::ChangeEmailPage, delete_account::DeleteAccountPage, password::ChangePasswordPage,
-    profile::ProfilePage, security::SecurityPage, sessions::SessionsPage,
+    profile::ProfilePage, security::SecurityPage, sessions::SessionsPage, two_step::TwoStepPage,
 };
 
 /// `Name => Page`: a route type whose view is `<Page/>`, loaded on demand.
@@ -39,6 +39,7 @@ on_demand! {
     DeleteAccount => DeleteAccountPage,
     Sessions => SessionsPage,
     Security => SecurityPage,
+    TwoStep => TwoStepPage,
     AdminUsers => UsersPage,
     AdminUser => UserPage,
     AdminActivity => ActivityLogPage,

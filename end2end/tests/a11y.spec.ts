@@ -88,6 +88,7 @@ for (const lang of LOCALES) {
         ['login', '/login'],
         ['login-code', '/login/code'],
         ['login-code-sent', '/login/code?email=someone%40example.com'],
+        ['login-second-factor', '/login/second-factor'],
         ['forgot', '/forgot'],
         ['forgot-sent', '/forgot?sent=someone%40example.com'],
         ['reset-invalid', '/reset'],
@@ -129,6 +130,7 @@ for (const lang of LOCALES) {
         ['change-password', '/password'],
         ['sessions', '/sessions'],
         ['security', '/security'],
+        ['two-step', '/security/two-step'],
         ['delete-account', '/delete-account'],
         ['admin-users', '/admin'],
         ['admin-activity', '/admin/activity'],
@@ -138,6 +140,12 @@ for (const lang of LOCALES) {
         await expect(page.locator('.nav-user-name')).toHaveText(admin.username);
         await check(page, lang, name);
       }
+
+      // Setting up an authenticator app: the QR code, the key, the code field.
+      await open(page, '/security/two-step');
+      await page.getByRole('button', { name: lang === 'ko' ? '인증 앱 등록하기' : 'Set up an authenticator app' }).click();
+      await expect(page.getByTestId('totp-secret')).toBeVisible();
+      await check(page, lang, 'two-step-setup');
 
       await open(page, `/admin?q=${member.username}`);
       await page.getByTestId('user-row').getByRole('link', { name: member.username }).click();

@@ -26,6 +26,10 @@ pub fn error_text(err: &AppError) -> String {
 pub fn Field(
     #[prop(into)] label: TextProp,
     name: &'static str,
+    /// The element's id after `field-`, when two forms on a page share a
+    /// field name (default: `name`).
+    #[prop(optional)]
+    id: Option<&'static str>,
     #[prop(default = "text")] kind: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(optional, into)] hint: Option<TextProp>,
@@ -43,7 +47,7 @@ pub fn Field(
     #[prop(into)]
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
+    let id = format!("field-{}", id.unwrap_or(name));
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let invalid = Memo::new(move |_| error.get().is_some_and(|e| e.is_for(name)));

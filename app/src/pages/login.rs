@@ -13,10 +13,15 @@ use crate::tr;
 pub async fn login(login: String, password: String) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
-    let (user, issued) = services
-        .accounts()
-        .login(&login, password, &request::client_info())
-        .await?;
+    let Some((user, issued)) = request::unless_second_factor(
+        services
+            .accounts()
+            .login(&login, password, &request::client_info())
+            .await,
+    )?
+    else {
+        return Ok(());
+    };
     request::set_session_cookies(&services, &user, &issued).await?;
     leptos_axum::redirect("/profile");
     Ok(())

@@ -29,10 +29,15 @@ pub async fn request_signin_code(email: String) -> Result<(), AppError> {
 pub async fn signin_with_code(email: String, code: String) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
-    let (user, issued) = services
-        .accounts()
-        .signin_with_code(&email, &code, &request::client_info())
-        .await?;
+    let Some((user, issued)) = request::unless_second_factor(
+        services
+            .accounts()
+            .signin_with_code(&email, &code, &request::client_info())
+            .await,
+    )?
+    else {
+        return Ok(());
+    };
     request::set_session_cookies(&services, &user, &issued).await?;
     leptos_axum::redirect("/profile");
     Ok(())

@@ -10,9 +10,11 @@ pub mod password;
 pub mod profile;
 pub mod reset;
 pub mod revert_email;
+pub mod second_factor;
 pub mod security;
 pub mod sessions;
 pub mod signup;
+pub mod two_step;
 pub mod verify;
 
 use leptos::prelude::*;

@@ -63,10 +63,17 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), App
             return Err(signed_in_elsewhere());
         }
     }
-    let (_, issued) = services
-        .passwords()
-        .reset_password(&token(), password, &request::client_info())
-        .await?;
+    let answer = request::unless_second_factor(
+        services
+            .passwords()
+            .reset_password(&token(), password, &request::client_info())
+            .await,
+    )?;
+    // The link is spent either way: the password has changed.
+    let Some((_, issued)) = answer else {
+        request::set_cookies([cookies::reset_token(&services.config, None)]);
+        return Ok(());
+    };
     let [access, refresh] = cookies::for_session(&services.config, &issued);
     request::set_cookies([
         access,

@@ -18,6 +18,16 @@ pub const RESET: &str = "lk_reset";
 pub const REVERT: &str = "lk_revert";
 /// The token of a sign-up waiting for its code (`SIGNUP_HIDE_EXISTING`).
 pub const SIGNUP: &str = "lk_signup";
+/// The challenge of a sign-in waiting for its second factor, between the
+/// first step's form and `/login/second-factor`.
+pub const SECOND_FACTOR: &str = "lk_2fa";
+/// Recovery codes just made by a form posted without JavaScript, carried
+/// to the page the post redirects to (which shows them once and clears it);
+/// encrypted and bound to the account (`Tokens::seal`), so the cookie
+/// itself shows nothing to whatever logs headers.
+pub const RECOVERY_CODES: &str = "lk_recovery";
+/// How long fresh recovery codes wait for that page.
+const RECOVERY_CODES_MAX_AGE: i64 = 60;
 /// Marks a browser that has signed in to an account before, so a stranger
 /// throttling that account's log-in does not lock its owner out.
 pub const DEVICE: &str = "lk_device";
@@ -125,6 +135,24 @@ pub fn signup_token(config: &AuthConfig, token: Option<&str>) -> String {
         token.unwrap_or_default().to_owned(),
         max_age,
     )
+}
+
+/// `Set-Cookie` for a second-factor challenge (None: remove it); it lives
+/// as long as the challenge does.
+pub fn second_factor(config: &AuthConfig, token: Option<&str>) -> String {
+    link_token(
+        config,
+        SECOND_FACTOR,
+        token,
+        latchkey_core::second_factor::CHALLENGE_TTL,
+    )
+}
+
+/// `Set-Cookie` for fresh recovery codes on their way to the page that
+/// shows them, sealed for their owner (None: remove it).
+pub fn recovery_codes(config: &AuthConfig, sealed: Option<String>) -> String {
+    let max_age = sealed.as_ref().map_or(0, |_| RECOVERY_CODES_MAX_AGE);
+    build(config, RECOVERY_CODES, sealed.unwrap_or_default(), max_age)
 }
 
 /// The value of our cookie `base` (see [`name`]) in a request's headers.

@@ -79,6 +79,31 @@ pub async fn set_session_cookies(
     Ok(())
 }
 
+/// In a server function: a first factor's answer (password, emailed code,
+/// reset link). When the account also asks for its authenticator app, the
+/// challenge goes into a cookie and the browser on to
+/// `/login/second-factor`, and the answer is `None`.
+pub fn unless_second_factor<T>(
+    answer: Result<T, latchkey_core::Error>,
+) -> Result<Option<T>, AppError> {
+    match answer {
+        Ok(done) => Ok(Some(done)),
+        Err(latchkey_core::Error {
+            code: crate::error::ErrorCode::MfaRequired,
+            challenge: Some(challenge),
+            ..
+        }) => {
+            set_cookies([super::cookies::second_factor(
+                &services()?.config,
+                Some(&challenge.0),
+            )]);
+            leptos_axum::redirect("/login/second-factor");
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// In a server function: adds `Set-Cookie` headers to the response.
 pub fn set_cookies(values: impl IntoIterator<Item = String>) {
     let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {

@@ -70,6 +70,7 @@ pub fn reason_text(reason: Reason, locale: Locale, count: u64) -> String {
         R::SecondFactorExpired => t!(locale, errors.second_factor_expired).into(),
         R::AuthenticatorOn => t!(locale, errors.authenticator_on).into(),
         R::AuthenticatorOff => t!(locale, errors.authenticator_off).into(),
+        R::StepUpRequired => t!(locale, errors.step_up_required, count = count),
         R::Unavailable => t!(locale, errors.unavailable).into(),
         R::Unreachable => t!(locale, errors.unreachable).into(),
         R::BadRequest => t!(locale, errors.bad_request).into(),

@@ -39,6 +39,7 @@ impl Letters for Translated {
                 authenticator_changed(locale, product, to, added)
             }
             Letter::RecoveryCodeUsed { left } => recovery_code_used(locale, product, to, left),
+            Letter::SecondFactorGuessing => second_factor_guessing(locale, product, to),
         }
     }
 }
@@ -208,6 +209,25 @@ fn recovery_code_used(locale: Locale, product: &str, to: &str, left: u32) -> Ema
         &[
             t!(locale, mail.recovery_used_line1, count = left),
             t!(locale, mail.recovery_used_line2).to_owned(),
+        ],
+        None,
+    )
+}
+
+/// Too many wrong second factors after a right password: paused for the day.
+fn second_factor_guessing(locale: Locale, product: &str, to: &str) -> Email {
+    compose(
+        locale,
+        product,
+        to,
+        t!(
+            locale,
+            mail.second_factor_guessing_subject,
+            product = product
+        ),
+        &[
+            t!(locale, mail.second_factor_guessing_line1).to_owned(),
+            t!(locale, mail.second_factor_guessing_line2).to_owned(),
         ],
         None,
     )

@@ -121,6 +121,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/sessions") ssr=SsrMode::Async view={Lazy::<on_demand::Sessions>::new()}/>
                     <Route path=path!("/security") ssr=SsrMode::Async view={Lazy::<on_demand::Security>::new()}/>
                     <Route path=path!("/security/two-step") ssr=SsrMode::Async view={Lazy::<on_demand::TwoStep>::new()}/>
+                    <Route path=path!("/security/confirm") ssr=SsrMode::Async view={Lazy::<on_demand::StepUp>::new()}/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUsers>::new()}/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUser>::new()}/>
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view={Lazy::<on_demand::AdminActivity>::new()}/>

@@ -10,7 +10,8 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use crate::pages::{
     change_email::ChangeEmailPage, delete_account::DeleteAccountPage, password::ChangePasswordPage,
-    profile::ProfilePage, security::SecurityPage, sessions::SessionsPage, two_step::TwoStepPage,
+    profile::ProfilePage, security::SecurityPage, sessions::SessionsPage, step_up::StepUpPage,
+    two_step::TwoStepPage,
 };
 
 /// `Name => Page`: a route type whose view is `<Page/>`, loaded on demand.
@@ -40,6 +41,7 @@ on_demand! {
     Sessions => SessionsPage,
     Security => SecurityPage,
     TwoStep => TwoStepPage,
+    StepUp => StepUpPage,
     AdminUsers => UsersPage,
     AdminUser => UserPage,
     AdminActivity => ActivityLogPage,

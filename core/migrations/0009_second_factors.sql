@@ -13,6 +13,10 @@ CREATE TABLE totp_factors (
     created_at   BIGINT NOT NULL
 );
 
+-- When a session last proved the second factor (its sign-in, or a step-up
+-- since): changes that could hand the account over ask for a fresh one.
+ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT;
+
 -- Single-use recovery codes, stored only as keyed digests (HMAC-SHA-256).
 -- A used code keeps its row (`used_at`) so "how many are left" is a count.
 CREATE TABLE recovery_codes (

@@ -105,6 +105,14 @@ impl Services {
             return Ok(());
         }
         let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
+        // An app set up before the address was proven was set up by
+        // whoever signed up, maybe not its owner: it goes with the password.
+        if clear_password && second_factor::remove_in(&mut tx, user_id, 0).await? {
+            let removed = Event::new(EventKind::SecondFactorRemoved, client)
+                .user(user_id)
+                .reason(EventReason::AddressProven);
+            record_in(&mut tx, removed).await?;
+        }
         let mut verified = Event::new(EventKind::EmailVerified, client).user(user_id);
         if clear_password {
             verified = verified.reason(EventReason::PasswordCleared);
@@ -319,7 +327,7 @@ impl crate::Accounts<'_> {
                 password_hash: rehash.unwrap_or_else(|| user.password_hash.clone()),
                 ..user.clone()
             };
-            return Err(self.challenge(&user, "password").await);
+            return Err(self.challenge(&user, "password", device).await);
         }
         let issued = self.start_session_in(&mut tx, user, client).await?;
         logged_in_in(&mut tx, user, "password", client).await?;
@@ -458,7 +466,7 @@ impl crate::Accounts<'_> {
         let second = second_factor::required_in(&mut tx, &user.id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         if second {
-            return Err(self.challenge(&user, "code").await);
+            return Err(self.challenge(&user, "code", None).await);
         }
         self.signed_in(&user, "code", client).await
     }

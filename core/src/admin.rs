@@ -213,6 +213,7 @@ impl crate::Admin<'_> {
         if change.email_verified == Some(false) {
             return Err(Error::invalid("email_verified", Reason::UnverifyRefused));
         }
+        self.require_fresh_second_factor(admin).await?;
         let demotes = change.role == Some(Role::User) || change.disabled == Some(true);
         let mut tx = self.db.begin().await?;
         if demotes {
@@ -257,11 +258,12 @@ impl crate::Admin<'_> {
     /// the phone and the codes, and proved who they are some other way);
     /// logged with the admin, and the user is mailed.
     pub async fn admin_reset_second_factors(&self, admin: &Auth, id: &str) -> Result<(), Error> {
+        self.require_fresh_second_factor(admin).await?;
         let user = user_store::by_id(&self.db, id)
             .await?
             .ok_or_else(no_such_user)?;
         let mut tx = self.db.begin().await?;
-        crate::second_factor::remove_all_in(&mut tx, id).await?;
+        crate::second_factor::remove_in(&mut tx, id, 0).await?;
         let event = Event::new(EventKind::SecondFactorRemoved, &admin.client)
             .user(id)
             .actor(&admin.user.id)
@@ -280,6 +282,7 @@ impl crate::Admin<'_> {
 
     /// Mails the user a password-reset link on an admin's behalf.
     pub async fn admin_send_reset(&self, admin: &Auth, id: &str) -> Result<(), Error> {
+        self.require_fresh_second_factor(admin).await?;
         let user = user_store::by_id(&self.db, id)
             .await?
             .ok_or_else(no_such_user)?;
@@ -301,6 +304,7 @@ impl crate::Admin<'_> {
         id: &str,
         session_id: Option<&str>,
     ) -> Result<u64, Error> {
+        self.require_fresh_second_factor(admin).await?;
         let mut tx = self.db.begin().await?;
         user_in(&mut tx, id).await?;
         let now = now();
@@ -334,6 +338,7 @@ impl crate::Admin<'_> {
 
     /// Deletes a user for good; the last enabled admin cannot be deleted.
     pub async fn admin_delete_user(&self, admin: &Auth, id: &str) -> Result<(), Error> {
+        self.require_fresh_second_factor(admin).await?;
         let mut tx = self.db.begin().await?;
         lock_admins(&mut tx).await?;
         let user = user_in(&mut tx, id).await?;

@@ -36,6 +36,7 @@ struct RevertRow {
     seq: i64,
     old_email: String,
     new_email: String,
+    created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
 }
@@ -61,7 +62,7 @@ impl Services {
             return Err(link_invalid());
         }
         let row: Option<RevertRow> = sqlx::query_as(
-            "SELECT user_id, seq, old_email, new_email, expires_at, used_at \
+            "SELECT user_id, seq, old_email, new_email, created_at, expires_at, used_at \
              FROM email_reverts WHERE token_hash = $1",
         )
         .bind(token_hash(token))
@@ -89,6 +90,7 @@ impl crate::Accounts<'_> {
         if new_email == auth.user.email {
             return Err(Error::invalid("new_email", Reason::SameEmail));
         }
+        self.require_fresh_second_factor(auth).await?;
         self.confirm_identity(auth, password, "password").await?;
         self.send_code(
             Purpose::ChangeEmail,
@@ -280,6 +282,15 @@ impl crate::Accounts<'_> {
         .await
         .map_err(StoreError::from)?;
         retire_reset_links_in(&mut tx, &row.user_id, now).await?;
+        // An app set up since the change is the intruder's: it goes too.
+        // (One from before stays: the old mailbox alone must not be able
+        // to remove it.)
+        if crate::second_factor::remove_in(&mut tx, &row.user_id, row.created_at).await? {
+            let removed = Event::new(EventKind::SecondFactorRemoved, client)
+                .user(&row.user_id)
+                .reason(EventReason::Reverted);
+            record_in(&mut tx, removed).await?;
+        }
         let ended =
             revoke_user_sessions_in(&mut tx, &row.user_id, None, "email_reverted", now).await?;
         let event = Event::new(EventKind::EmailChanged, client)

@@ -46,6 +46,9 @@ pub enum Letter<'a> {
     RecoveryCodeUsed {
         left: u32,
     },
+    /// Too many wrong second factors after a right first one: the second
+    /// step is paused for the day, and someone may know the password.
+    SecondFactorGuessing,
 }
 
 /// Writes letters. `locale` is the account's language tag (`en`, `ko`;

@@ -11,7 +11,7 @@ use crate::limits::Rate;
 use crate::links::{
     link_invalid, retire_reset_links_in, spend_link_in, still_live, KEEP_DEAD_SECS,
 };
-use crate::model::{EventKind, User};
+use crate::model::{EventKind, EventReason, User};
 use crate::password_policy::Estimate;
 use crate::sessions::{revoke_user_sessions_in, Issued};
 use crate::tokens::{random_token, token_hash};
@@ -214,6 +214,21 @@ impl crate::Passwords<'_> {
         password: String,
         client: &ClientInfo,
     ) -> Result<(User, Issued), Error> {
+        self.reset_password_with(token, password, None, client)
+            .await
+    }
+
+    /// `reset_password`, with the second factor an account with an
+    /// authenticator app must give (`code`: from the app, or a recovery
+    /// code). It is checked before anything changes: a mailbox alone
+    /// can neither replace the password nor sign every device out.
+    pub async fn reset_password_with(
+        &self,
+        token: &str,
+        password: String,
+        code: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), Error> {
         if let Some(ip) = client.limit_key() {
             self.limit(&format!("rl:reset-use:ip:{ip}"), RESETS_PER_IP)
                 .await?;
@@ -228,6 +243,10 @@ impl crate::Passwords<'_> {
             &user.email,
             &user.username,
         )?;
+        // An address never proven: whoever signed up may have set up the
+        // app, and it goes below; the owner proves the mailbox.
+        let unproven = user.email_verified == 0;
+        let proved = !unproven && self.second_factor_for_reset(&user, code, client).await?;
         let hash = self.hasher.hash(password).await?;
         let now = now();
         let mut tx = self.db.begin().await?;
@@ -245,24 +264,38 @@ impl crate::Passwords<'_> {
             Event::new(EventKind::PasswordReset, client).user(&user.id),
         )
         .await?;
+        if unproven && crate::second_factor::remove_in(&mut tx, &user.id, 0).await? {
+            let removed = Event::new(EventKind::SecondFactorRemoved, client)
+                .user(&user.id)
+                .reason(EventReason::AddressProven);
+            record_in(&mut tx, removed).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(&user.id).await;
         self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::PasswordChanged))
             .await?;
         let user = UserRow {
             email_verified: 1,
-            password_hash: hash,
             ..user
         };
-        // The link proves the mailbox, not the second factor.
-        let mut tx = self.db.begin().await?;
-        let second = crate::second_factor::required_in(&mut tx, &user.id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        if second {
-            return Err(self.challenge(&user, "reset").await);
-        }
         let issued = self.start_session(&user, client).await?;
+        if proved {
+            self.reset_proved(&issued.session_id).await?;
+        }
         Ok((user.to_user(), issued))
+    }
+
+    /// Whether a reset link's account must give a second factor with the
+    /// new password (the reset page then asks for it).
+    pub async fn reset_needs_second_factor(&self, token: &str) -> Result<bool, Error> {
+        let user = self.reset_target(token).await?;
+        if user.email_verified == 0 {
+            return Ok(false);
+        }
+        let mut tx = self.db.begin().await?;
+        let required = crate::second_factor::required_in(&mut tx, &user.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(required)
     }
 
     /// Changes the password of a signed-in user who knows the current one;
@@ -273,6 +306,7 @@ impl crate::Passwords<'_> {
         current: String,
         new: String,
     ) -> Result<(), Error> {
+        self.require_fresh_second_factor(auth).await?;
         let user = self
             .confirm_password(auth, current.clone(), "current_password")
             .await?;
@@ -303,6 +337,7 @@ impl crate::Passwords<'_> {
     /// Deletes the account and everything hanging off it, once the password
     /// confirms it is the owner asking.
     pub async fn delete_account(&self, auth: &Auth, password: String) -> Result<(), Error> {
+        self.require_fresh_second_factor(auth).await?;
         let user = self.confirm_password(auth, password, "password").await?;
         let mut tx = self.db.begin().await?;
         delete_user_in(&mut tx, &user.id).await?;

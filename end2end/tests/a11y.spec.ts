@@ -143,6 +143,7 @@ for (const lang of LOCALES) {
 
       // Setting up an authenticator app: the QR code, the key, the code field.
       await open(page, '/security/two-step');
+      await page.locator('#field-start-password').fill(PASSWORD);
       await page.getByRole('button', { name: lang === 'ko' ? '인증 앱 등록하기' : 'Set up an authenticator app' }).click();
       await expect(page.getByTestId('totp-secret')).toBeVisible();
       await check(page, lang, 'two-step-setup');

@@ -10,6 +10,7 @@ import {
   header,
   newUser,
   open,
+  otherBrowser,
   signUpToProfile,
   snap,
   submitLogin,
@@ -24,28 +25,17 @@ import {
 const SECOND_FACTOR_URL = /\/login\/second-factor$/;
 const WRONG = 'That code did not work. Enter the current code from your authenticator app, or an unused recovery code.';
 const EXPIRED = 'That sign-in took too long or was already finished. Please sign in again.';
-const STEP_MS = 30_000;
-
-/** The app's code for `secret` (base32, spaces allowed) at this moment. */
-function totp(secret: string): string {
-  return execFileSync('oathtool', ['--totp', '-b', secret.replace(/\s+/g, '')], { encoding: 'utf8' }).trim();
-}
-
-/** The TOTP step (30 s) we are in. */
-function currentStep(): number {
-  return Math.floor(Date.now() / STEP_MS);
-}
 
 /**
- * Waits until the step after `used` has begun: a code is accepted once per
- * step, so the step whose code confirmed the app cannot sign in too.
+ * The app's code for `secret` (base32, spaces allowed) at `when` (oathtool's
+ * syntax). A code is accepted once per 30-second step, so the step whose
+ * code confirmed the app cannot sign in too: the next one is asked for with
+ * `now + 30 seconds` (one step of drift is accepted), not waited for.
  */
-async function nextStepAfter(page: Page, used: number): Promise<void> {
-  const wait = (used + 1) * STEP_MS - Date.now();
-  if (wait > 0) {
-    await page.waitForTimeout(wait + 500);
-  }
+function totp(secret: string, when = 'now'): string {
+  return execFileSync('oathtool', ['--totp', '-b', secret.replace(/\s+/g, ''), '-N', when], { encoding: 'utf8' }).trim();
 }
+const NEXT_STEP = 'now + 30 seconds';
 
 function secretOf(page: Page): Locator {
   return page.getByTestId('totp-secret');
@@ -80,19 +70,23 @@ async function submitSecondFactor(page: Page, code: string): Promise<void> {
 }
 
 /**
- * Sets up an authenticator app for the signed-in user; returns its secret,
- * the step whose code confirmed it and the recovery codes shown.
+ * Sets up an authenticator app for the signed-in user; returns its secret
+ * and the recovery codes shown.
  */
-async function setUpApp(page: Page): Promise<{ secret: string; step: number; codes: string[] }> {
+async function setUpApp(page: Page): Promise<{ secret: string; codes: string[] }> {
   await open(page, '/security/two-step');
   await expect(page.getByTestId('two-step-off')).toHaveText('Two-step sign-in is off.');
+  // The password first: an app added from a borrowed session would lock
+  // the owner out.
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await expect(page.locator('#field-start-password-error')).toHaveText('Enter your current password.');
+  await page.locator('#field-start-password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await expect(secretOf(page)).toHaveText(/^([A-Z2-7]{4} )*[A-Z2-7]{1,4}$/);
   await expect(page.locator('.qr svg')).toBeVisible();
   const secret = (await secretOf(page).textContent()) ?? '';
   await snap(page, 'two-step-setup');
 
-  const step = currentStep();
   await page.getByLabel('Code from the app', { exact: true }).fill(totp(secret));
   await page.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
 
@@ -107,14 +101,13 @@ async function setUpApp(page: Page): Promise<{ secret: string; step: number; cod
   await expect(page.getByTestId('two-step-on')).toBeVisible();
   await expect(page.getByTestId('codes-left')).toHaveText('10');
   await snap(page, 'two-step-codes');
-  return { secret, step, codes };
+  return { secret, codes };
 }
 
 test('an authenticator app, then a recovery code, finish a password sign-in', async ({ page }) => {
-  test.setTimeout(120_000);
   const user = await signUpToProfile(page);
   await expect(page.getByRole('link', { name: 'Two-step sign-in' })).toHaveAttribute('href', '/security/two-step');
-  const { secret, step, codes } = await setUpApp(page);
+  const { secret, codes } = await setUpApp(page);
 
   // The session that set it up stays signed in.
   await open(page, '/profile');
@@ -123,12 +116,11 @@ test('an authenticator app, then a recovery code, finish a password sign-in', as
 
   await passwordStep(page, user);
   await snap(page, 'login-second-factor');
-  await nextStepAfter(page, step);
-  const code = totp(secret);
+  const code = totp(secret, NEXT_STEP);
   await submitSecondFactor(page, wrongCode(code));
   await expect(page.locator('#field-code-error')).toHaveText(WRONG);
   await expect(page).toHaveURL(SECOND_FACTOR_URL);
-  await submitSecondFactor(page, totp(secret));
+  await submitSecondFactor(page, code);
   await expect(page).toHaveURL(/\/profile$/);
   await expectSignedInAs(page, user.username);
 
@@ -196,6 +188,7 @@ test('setting up and using the app work without JavaScript', { tag: '@nojs' }, a
   await expect(page).toHaveURL(/\/profile$/);
 
   await page.goto('/security/two-step');
+  await page.locator('#field-start-password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await expect(page).toHaveURL(/\/security\/two-step\??$/);
   const secret = (await secretOf(page).textContent()) ?? '';
@@ -221,4 +214,38 @@ test('setting up and using the app work without JavaScript', { tag: '@nojs' }, a
   await submitSecondFactor(page, codes[0]);
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByTestId('nav-user')).toContainText(user.username);
+});
+
+test('a session that never proved the app confirms it before changing the password', async ({ page, browser }) => {
+  const user = await signUpToProfile(page);
+  // Another device signed in before the app was added.
+  const { context, page: laptop } = await otherBrowser(browser);
+  await open(laptop, '/login');
+  await submitLogin(laptop, user.username, PASSWORD);
+  await expect(laptop).toHaveURL(/\/profile$/);
+  const { secret } = await setUpApp(page);
+
+  await open(laptop, '/password');
+  await laptop.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+  await laptop.getByLabel('New password', { exact: true }).fill('a brand new passphrase');
+  await laptop.getByLabel('Repeat the new password', { exact: true }).fill('a brand new passphrase');
+  await laptop.getByRole('button', { name: 'Change password' }).click();
+  const alert = laptop.getByRole('alert').filter({ hasText: 'confirm it' });
+  await expect(alert).toContainText('confirm it\'s you with a code from your authenticator app');
+  await snap(laptop, 'step-up-asked');
+  await alert.getByRole('link', { name: 'Confirm with your authenticator app' }).click();
+  await expect(laptop).toHaveURL(/\/security\/confirm\?next=%2Fpassword$/);
+  await expect(laptop.getByRole('heading', { name: "Confirm it's you" })).toBeVisible();
+  await snap(laptop, 'step-up');
+  await laptop.locator('#field-code').fill(totp(secret, NEXT_STEP));
+  await laptop.getByRole('button', { name: 'Confirm', exact: true }).click();
+  await expect(laptop).toHaveURL(/\/password$/);
+
+  await laptop.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+  await laptop.getByLabel('New password', { exact: true }).fill('a brand new passphrase');
+  await laptop.getByLabel('Repeat the new password', { exact: true }).fill('a brand new passphrase');
+  await laptop.getByRole('button', { name: 'Change password' }).click();
+  await expect(laptop).toHaveURL(/\/profile\?changed=password$/);
+  await expect(laptop.getByTestId('password-changed')).toBeVisible();
+  await context.close();
 });

@@ -72,17 +72,22 @@ pub async fn authenticate(
     let api = req.uri().path().starts_with("/api/");
 
     let mut response = next.run(req).await;
+    let handler_sets = |kind: fn(&latchkey_core::AuthConfig, &str) -> bool| {
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|c| kind(&services.config, c))
+    };
     // A handler that set its own session cookies (log in, log out) wins;
     // other cookies (the language) do not count.
-    let handler_set_session = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|c| cookies::is_session(&services.config, c));
-    // A signed-in page, a token or a session cookie must never be kept by
-    // a shared cache (or the browser's back button after sign-out).
-    if signed_in || api || handler_set_session || !set_cookies.is_empty() {
+    let handler_set_session = handler_sets(cookies::is_session);
+    // A signed-in page, a token, a session cookie or another secret one (a
+    // pending sign-in, fresh recovery codes) must never be kept by a shared
+    // cache (or the browser's back button after sign-out).
+    let secret = handler_set_session || handler_sets(cookies::is_secret);
+    if signed_in || api || secret || !set_cookies.is_empty() {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -137,6 +137,9 @@ pub enum Reason {
     SecondFactorExpired,
     AuthenticatorOn,
     AuthenticatorOff,
+    /// `count`: minutes a proof of the second factor lets the session make
+    /// such changes; confirm with a code first (`me/second-factors/step-up`).
+    StepUpRequired,
     Unavailable,
     Unreachable,
     BadRequest,

@@ -167,9 +167,28 @@ pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
         },
         false,
     );
+    // A change refused for want of a fresh second factor links to the
+    // page that gives one, and back here.
+    let location = leptos_router::hooks::use_location();
+    let step_up = move || {
+        error
+            .get()
+            .filter(|e| e.reason == Some(crate::error::Reason::StepUpRequired))
+            .map(|_| {
+                let here: String =
+                    form_urlencoded::byte_serialize(location.pathname.get().as_bytes()).collect();
+                view! {
+                    " "
+                    <leptos_router::components::A href=format!("/security/confirm?next={here}")>
+                        {crate::tr!(step_up.link)}
+                    </leptos_router::components::A>
+                }
+            })
+    };
     view! {
         <div class="form-alert" role="alert" tabindex="-1" node_ref=alert hidden=move || message().is_none()>
             {message}
+            {step_up}
         </div>
     }
 }

@@ -14,6 +14,7 @@ pub mod second_factor;
 pub mod security;
 pub mod sessions;
 pub mod signup;
+pub mod step_up;
 pub mod two_step;
 pub mod verify;
 

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::components::form::{action_error, error_text, FormAlert, Submit};
+use crate::components::form::{action_error, error_text, Field, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
 use crate::session::session_action;
@@ -20,22 +20,32 @@ fn token() -> String {
     crate::ssr::request::cookie(crate::ssr::cookies::RESET).unwrap_or_default()
 }
 
-/// Whether the link works; the account's email when it does (the link's
-/// holder received it at that address).
+/// A working link: the account's email (the link's holder received it at
+/// that address), and whether the account's authenticator app must give a
+/// code with the new password.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ResetLink {
+    pub email: String,
+    pub needs_code: bool,
+}
+
+/// Whether the link works, and for which account.
 #[server(prefix = "/fn", endpoint = "check_reset_link")]
-pub async fn check_reset_link(other_account: bool) -> Result<String, AppError> {
+pub async fn check_reset_link(other_account: bool) -> Result<ResetLink, AppError> {
     use crate::ssr::request;
     if other_account {
         return Err(signed_in_elsewhere());
     }
-    let email = request::services()?
-        .passwords()
-        .check_reset_link(&token())
-        .await?;
-    match request::current_auth() {
-        Some(auth) if auth.user.email != email => Err(signed_in_elsewhere()),
-        _ => Ok(email),
+    let passwords = request::services()?;
+    let passwords = passwords.passwords();
+    let email = passwords.check_reset_link(&token()).await?;
+    if let Some(auth) = request::current_auth() {
+        if auth.user.email != email {
+            return Err(signed_in_elsewhere());
+        }
     }
+    let needs_code = passwords.reset_needs_second_factor(&token()).await?;
+    Ok(ResetLink { email, needs_code })
 }
 
 /// The link is for another account than the one signed in here.
@@ -48,7 +58,11 @@ fn signed_in_elsewhere() -> AppError {
 }
 
 #[server(prefix = "/fn", endpoint = "reset_password")]
-pub async fn reset_password(password: String, confirm: String) -> Result<(), AppError> {
+pub async fn reset_password(
+    password: String,
+    confirm: String,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     if password != confirm {
         return Err(latchkey_core::Error::invalid(
@@ -63,17 +77,11 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), App
             return Err(signed_in_elsewhere());
         }
     }
-    let answer = request::unless_second_factor(
-        services
-            .passwords()
-            .reset_password(&token(), password, &request::client_info())
-            .await,
-    )?;
-    // The link is spent either way: the password has changed.
-    let Some((_, issued)) = answer else {
-        request::set_cookies([cookies::reset_token(&services.config, None)]);
-        return Ok(());
-    };
+    let code = Some(code.as_str()).filter(|c| !c.trim().is_empty());
+    let (_, issued) = services
+        .passwords()
+        .reset_password_with(&token(), password, code, &request::client_info())
+        .await?;
     let [access, refresh] = cookies::for_session(&services.config, &issued);
     request::set_cookies([
         access,
@@ -97,12 +105,24 @@ pub fn ResetPage() -> impl IntoView {
             <Suspense fallback=move || view! { <p class="muted">{tr!(reset.checking)}</p> }>
                 {move || Suspend::new(async move {
                     match link.await {
-                        Ok(email) => view! {
+                        Ok(ResetLink { email, needs_code }) => view! {
                             <h1>{tr!(reset.title)}</h1>
                             <p class="muted">{tr_view!(reset.for_account, email = email.clone(), <b> = <strong data-testid="reset-email"/>)}</p>
                             <ActionForm action=action attr:novalidate=true attr:class="stack">
                                 <FormAlert error/>
                                 <NewPassword label=tr!(reset.new_password) email=email confirm=true autofocus=true error/>
+                                {needs_code.then(|| view! {
+                                    <Field
+                                        label=tr!(reset.code)
+                                        name="code"
+                                        autocomplete="one-time-code"
+                                        // Text, not numeric: a recovery code has letters.
+                                        inputmode="text"
+                                        maxlength=16
+                                        hint=tr!(reset.code_hint)
+                                        error
+                                    />
+                                })}
                                 <Submit label=tr!(reset.submit) busy_label=tr!(reset.busy) pending=action.pending()/>
                             </ActionForm>
                         }.into_any(),

@@ -41,12 +41,7 @@ pub async fn two_step_overview() -> Result<Overview, AppError> {
     let fresh_codes = match request::cookie(cookies::RECOVERY_CODES) {
         Some(sealed) => {
             request::set_cookies([cookies::recovery_codes(&services.config, None)]);
-            services
-                .tokens
-                .open(&auth.user.id, &sealed)
-                .and_then(|codes| String::from_utf8(codes).ok())
-                .map(|codes| codes.split('.').map(str::to_owned).collect())
-                .unwrap_or_default()
+            opened_codes(&services, &auth, &sealed)
         }
         None => Vec::new(),
     };
@@ -58,12 +53,12 @@ pub async fn two_step_overview() -> Result<Overview, AppError> {
 }
 
 #[server(prefix = "/fn", endpoint = "start_authenticator")]
-pub async fn start_authenticator() -> Result<(), AppError> {
+pub async fn start_authenticator(#[server(default)] password: String) -> Result<(), AppError> {
     use crate::ssr::request;
     let auth = request::require_auth()?;
     request::services()?
         .second_factors()
-        .start_authenticator(&auth)
+        .start_authenticator(&auth, password)
         .await?;
     Ok(())
 }
@@ -108,6 +103,37 @@ pub async fn renew_recovery_codes(code: String) -> Result<Vec<String>, AppError>
     Ok(codes)
 }
 
+/// What the codes' cookie is sealed for: this account, and this use only.
+#[cfg(feature = "ssr")]
+fn codes_owner(user_id: &str) -> String {
+    format!("recovery-codes:{user_id}")
+}
+
+/// The codes a sealed cookie carries, unless it was sealed for another
+/// account or use, or its minute is over.
+#[cfg(feature = "ssr")]
+fn opened_codes(
+    services: &latchkey_core::Services,
+    auth: &latchkey_core::Auth,
+    sealed: &str,
+) -> Vec<String> {
+    let plain = services
+        .tokens
+        .open(&codes_owner(&auth.user.id), sealed)
+        .and_then(|plain| String::from_utf8(plain).ok())
+        .unwrap_or_default();
+    match plain.split_once('|') {
+        Some((expires, codes))
+            if expires
+                .parse()
+                .is_ok_and(|e: i64| e >= latchkey_core::now()) =>
+        {
+            codes.split('.').map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// A form posted without JavaScript gets a redirect back to the page, not
 /// the answer: the new codes ride along in a short-lived HttpOnly cookie
 /// that the page's next load shows and clears.
@@ -115,9 +141,11 @@ pub async fn renew_recovery_codes(code: String) -> Result<Vec<String>, AppError>
 fn carry_codes(services: &latchkey_core::Services, auth: &latchkey_core::Auth, codes: &[String]) {
     use crate::ssr::{cookies, request};
     if request::is_form_post() {
+        let expires = latchkey_core::now() + cookies::RECOVERY_CODES_MAX_AGE;
+        let plain = format!("{expires}|{}", codes.join("."));
         let sealed = services
             .tokens
-            .seal(&auth.user.id, codes.join(".").as_bytes());
+            .seal(&codes_owner(&auth.user.id), plain.as_bytes());
         request::set_cookies([cookies::recovery_codes(&services.config, Some(sealed))]);
     }
 }
@@ -219,7 +247,7 @@ fn Factors(me: Me, state: Overview, forms: Forms, codes: Signal<Vec<String>>) ->
                     </dl>
                 }.into_any(),
                 (None, Some(setup)) => view! { <SetUp setup forms/> }.into_any(),
-                (None, None) => view! { <Start start=forms.start/> }.into_any(),
+                (None, None) => view! { <Start has_password=me.user.has_password start=forms.start/> }.into_any(),
             }}
             <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
         </section>
@@ -235,13 +263,29 @@ fn Factors(me: Me, state: Overview, forms: Forms, codes: Signal<Vec<String>>) ->
 }
 
 #[component]
-fn Start(start: ServerAction<StartAuthenticator>) -> impl IntoView {
+fn Start(has_password: bool, start: ServerAction<StartAuthenticator>) -> impl IntoView {
     let error = action_error(start);
     view! {
         <p data-testid="two-step-off">{tr!(two_step.off)}</p>
         <p class="muted">{tr!(two_step.keeps_sessions)}</p>
-        <ActionForm action=start attr:class="stack">
+        // An app added from a borrowed session would lock the owner out.
+        <ActionForm action=start attr:novalidate=true attr:class="stack">
             <FormAlert error/>
+            {match has_password {
+                true => view! {
+                    <Field
+                        label=tr!(two_step.password)
+                        name="password"
+                        id="start-password"
+                        kind="password"
+                        revealable=true
+                        autocomplete="current-password"
+                        hint=tr!(two_step.password_hint)
+                        error
+                    />
+                }.into_any(),
+                false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
+            }}
             <Submit label=tr!(two_step.start) busy_label=tr!(common.busy) pending=start.pending()/>
         </ActionForm>
     }
@@ -278,9 +322,6 @@ fn SetUp(setup: AuthenticatorSetup, forms: Forms) -> impl IntoView {
             </li>
         </ol>
         <p class="muted">{tr!(two_step.keeps_sessions)}</p>
-        <ActionForm action=forms.start attr:class="inline-form">
-            <button type="submit" class="button button-quiet">{tr!(two_step.new_key)}</button>
-        </ActionForm>
     }
 }
 

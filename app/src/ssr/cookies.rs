@@ -27,7 +27,7 @@ pub const SECOND_FACTOR: &str = "lk_2fa";
 /// itself shows nothing to whatever logs headers.
 pub const RECOVERY_CODES: &str = "lk_recovery";
 /// How long fresh recovery codes wait for that page.
-const RECOVERY_CODES_MAX_AGE: i64 = 60;
+pub const RECOVERY_CODES_MAX_AGE: i64 = 60;
 /// Marks a browser that has signed in to an account before, so a stranger
 /// throttling that account's log-in does not lock its owner out.
 pub const DEVICE: &str = "lk_device";
@@ -84,6 +84,14 @@ pub fn device(config: &AuthConfig, token: String) -> String {
 /// Whether a `Set-Cookie` value sets (or clears) the session.
 pub fn is_session(config: &AuthConfig, set_cookie: &str) -> bool {
     [ACCESS, REFRESH]
+        .iter()
+        .any(|base| set_cookie.starts_with(&format!("{}=", name(config, base))))
+}
+
+/// Whether a `Set-Cookie` value carries a secret other than the session:
+/// a pending sign-in or fresh recovery codes (no cache may keep it).
+pub fn is_secret(config: &AuthConfig, set_cookie: &str) -> bool {
+    [SECOND_FACTOR, RECOVERY_CODES]
         .iter()
         .any(|base| set_cookie.starts_with(&format!("{}=", name(config, base))))
 }

@@ -1319,3 +1319,54 @@ async fn hidden_signups_take_the_same_time_for_taken_addresses() {
         "taken {t:.5}s vs free {f:.5}s"
     );
 }
+
+// An intruder who knows the password moves the address and adds an app of
+// their own: undoing the change from the old mailbox takes the app away too.
+on_both_backends!(undoing_a_change_removes_an_app_added_since, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+    let (auth, old) = verified(&s, &inbox).await;
+    let moved_to = format!("intruder{}@example.com", unique_name());
+    s.accounts()
+        .request_email_change(&auth, &moved_to, PASSWORD.into(), &client())
+        .await
+        .unwrap();
+    let code = change_code(&inbox, &moved_to).await;
+    s.accounts()
+        .confirm_email_change(&auth, &moved_to, &code, &client())
+        .await
+        .unwrap();
+    let setup = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
+    s.second_factors()
+        .confirm_authenticator(
+            &auth,
+            &common::authenticator_code(&setup.secret, "now"),
+            &client(),
+        )
+        .await
+        .unwrap();
+    let owners_link =
+        smtp::revert_token_in(&inbox.wait_for_subject(&old, "email address of your").await);
+    s.accounts()
+        .revert_email_change(&owners_link, &client())
+        .await
+        .unwrap();
+    let status = s.second_factors().status(&auth).await.unwrap();
+    assert_eq!(
+        status.authenticator_since, None,
+        "the intruder's app is gone"
+    );
+    // The owner signs in by a code to the restored address, no app asked.
+    s.accounts()
+        .request_signin_code(&old, &client())
+        .await
+        .unwrap();
+    let mail = inbox.wait_for_subject(&old, "sign-in code").await;
+    s.accounts()
+        .signin_with_code(&old, &smtp::code_in(&mail), &client())
+        .await
+        .expect("the owner is back in");
+});

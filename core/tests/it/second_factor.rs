@@ -4,26 +4,13 @@
 
 use crate::common;
 
-use std::process::Command;
-
 use common::{client, smtp, NewAccount, PASSWORD};
 use latchkey_core::model::EventKind;
 use latchkey_core::{AuthConfig, Error, ErrorCode, Services};
 
-/// The code an authenticator app shows for `secret` at `when` (oathtool's
-/// time syntax: `now`, `now + 30 seconds`).
+/// The code the app shows for `secret` at `when` (oathtool).
 fn app_code(secret: &str, when: &str) -> String {
-    let secret: String = secret.split_whitespace().collect();
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", &secret, "-N", when])
-        .output()
-        .expect("oathtool is installed (scripts/tools.sh: apt-get install oathtool)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    common::authenticator_code(secret, when)
 }
 
 /// A signed-up account with a confirmed authenticator app: its secret and
@@ -31,8 +18,17 @@ fn app_code(secret: &str, when: &str) -> String {
 /// sign-in uses the next step's (one step of drift is accepted).
 async fn with_app(s: &Services) -> (NewAccount, String, Vec<String>) {
     let account = common::sign_up(s).await;
+    // A proven address: an app on an unproven one goes when its owner
+    // proves it (`an_app_from_before_the_address_was_proven_goes`).
+    latchkey_core::user_store::set_email_verified(&s.db, &account.user.id, latchkey_core::now())
+        .await
+        .unwrap();
     let auth = common::auth_of(s, &account).await;
-    let setup = s.second_factors().start_authenticator(&auth).await.unwrap();
+    let setup = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
     assert!(setup.uri.starts_with("otpauth://totp/"), "{}", setup.uri);
     assert!(setup.qr_svg.starts_with("<svg"));
     let codes = s
@@ -308,36 +304,64 @@ on_both_backends!(every_first_factor_leads_to_the_second, |backend| {
         .await
         .expect_err("the mailbox alone does not sign in");
     let by_code = second_step_of(err);
-    // A reset link sets the password but does not sign in.
+    // A reset link asks for the second factor with the new password, and
+    // changes nothing without it.
     s.passwords()
         .forgot_password(&account.email, &client())
         .await
         .unwrap();
     let mail = inbox.wait_for_subject(&account.email, "Reset your").await;
-    let err = s
-        .passwords()
-        .reset_password(
-            &smtp::reset_token_in(&mail),
+    let link = smtp::reset_token_in(&mail);
+    let reset = |code: Option<&'static str>| {
+        let (s, link) = (s.clone(), link.clone());
+        async move {
+            s.passwords()
+                .reset_password_with(&link, "a brand new passphrase".into(), code, &client())
+                .await
+        }
+    };
+    let err = reset(None).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::MfaRequired);
+    assert!(err.is_for("code") && err.challenge.is_none(), "{err:?}");
+    assert_eq!(code_of(reset(Some("000000")).await), ErrorCode::CodeWrong);
+    let next = app_code(&secret, "now + 30 seconds");
+    let by_reset = {
+        let (s, link, next) = (s.clone(), link.clone(), next.clone());
+        s.passwords()
+            .reset_password_with(
+                &link,
+                "a brand new passphrase".into(),
+                Some(&next),
+                &client(),
+            )
+            .await
+            .expect("the link and a current code reset the password")
+    };
+    let auth = s
+        .sessions()
+        .authenticate(&by_reset.1.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .unwrap();
+    // The reset's session proved the second factor: it may change things.
+    s.accounts()
+        .request_email_change(
+            &auth,
+            "moved@example.com",
             "a brand new passphrase".into(),
             &client(),
         )
         .await
-        .expect_err("the link alone does not sign in");
-    let by_reset = second_step_of(err);
-    // The reset changed the password: the challenge from before it is dead.
-    let next = app_code(&secret, "now + 30 seconds");
+        .expect("a fresh second factor");
+    // The password changed: the code sign-in's challenge is dead.
     assert_eq!(
         code_of(
             s.second_factors()
-                .complete_sign_in(&by_code, &next, &client())
+                .complete_sign_in(&by_code, "000000", &client())
                 .await
         ),
         ErrorCode::Unauthorized
     );
-    s.second_factors()
-        .complete_sign_in(&by_reset, &next, &client())
-        .await
-        .expect("the reset's challenge finishes");
 });
 
 on_both_backends!(removing_the_app_needs_the_password_and_a_code, |backend| {
@@ -362,7 +386,11 @@ on_both_backends!(removing_the_app_needs_the_password_and_a_code, |backend| {
     );
     // Starting a set-up while one is on is refused.
     assert_eq!(
-        code_of(s.second_factors().start_authenticator(&auth).await),
+        code_of(
+            s.second_factors()
+                .start_authenticator(&auth, PASSWORD.into())
+                .await
+        ),
         ErrorCode::Conflict
     );
     remove(PASSWORD, app_code(&secret, "now + 30 seconds"))
@@ -381,8 +409,16 @@ on_both_backends!(an_unconfirmed_app_changes_nothing, |backend| {
     let s = common::services(backend).await;
     let account = common::sign_up(&s).await;
     let auth = common::auth_of(&s, &account).await;
-    let first = s.second_factors().start_authenticator(&auth).await.unwrap();
-    let second = s.second_factors().start_authenticator(&auth).await.unwrap();
+    let first = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
+    let second = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
     assert_ne!(
         first.secret, second.secret,
         "starting again replaces the secret"
@@ -406,5 +442,275 @@ on_both_backends!(an_unconfirmed_app_changes_nothing, |backend| {
                 .await
         ),
         ErrorCode::CodeWrong
+    );
+});
+
+on_both_backends!(
+    changes_that_hand_over_the_account_ask_for_a_fresh_factor,
+    |backend| {
+        let s = common::services(backend).await;
+        let account = common::sign_up(&s).await;
+        // A session from before the app: it never proved the second factor.
+        let old = common::auth_of(&s, &account).await;
+        let other = {
+            let (_, issued) = s
+                .accounts()
+                .login(&account.email, PASSWORD.into(), &client())
+                .await
+                .unwrap();
+            s.sessions()
+                .authenticate(&issued.access_token, &common::NO_CLIENT)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let setup = s
+            .second_factors()
+            .start_authenticator(&other, PASSWORD.into())
+            .await
+            .unwrap();
+        s.second_factors()
+            .confirm_authenticator(&other, &app_code(&setup.secret, "now"), &client())
+            .await
+            .unwrap();
+        let step_up_needed = |err: Error| {
+            assert_eq!(err.code, ErrorCode::ReauthRequired, "{err:?}");
+            assert_eq!(err.reason, Some(latchkey_core::Reason::StepUpRequired));
+        };
+        step_up_needed(
+            s.passwords()
+                .change_password(&old, PASSWORD.into(), "a brand new passphrase".into())
+                .await
+                .unwrap_err(),
+        );
+        step_up_needed(
+            s.passwords()
+                .delete_account(&old, PASSWORD.into())
+                .await
+                .unwrap_err(),
+        );
+        step_up_needed(
+            s.accounts()
+                .request_email_change(&old, "elsewhere@example.com", PASSWORD.into(), &client())
+                .await
+                .unwrap_err(),
+        );
+        // The session that confirmed the app just proved it.
+        s.accounts()
+            .request_email_change(&other, "elsewhere@example.com", PASSWORD.into(), &client())
+            .await
+            .expect("a fresh proof lets the change through");
+        // A wrong code does not step up; a right one does.
+        assert_eq!(
+            code_of(s.second_factors().step_up(&old, "000000", &client()).await),
+            ErrorCode::CodeWrong
+        );
+        s.second_factors()
+            .step_up(
+                &old,
+                &app_code(&setup.secret, "now + 30 seconds"),
+                &client(),
+            )
+            .await
+            .unwrap();
+        s.passwords()
+            .change_password(&old, PASSWORD.into(), "a brand new passphrase".into())
+            .await
+            .expect("stepped up");
+        // Ten minutes later the proof has worn off.
+        sqlx::query("UPDATE sessions SET second_factor_at = second_factor_at - 601 WHERE id = $1")
+            .bind(&old.session_id)
+            .execute(&s.db.pool)
+            .await
+            .unwrap();
+        step_up_needed(
+            s.passwords()
+                .delete_account(&old, "a brand new passphrase".into())
+                .await
+                .unwrap_err(),
+        );
+    }
+);
+
+on_both_backends!(an_admin_with_an_app_steps_up_before_acting, |backend| {
+    let s = common::services(backend).await;
+    let admin = common::make_admin(&s).await;
+    let auth = common::auth_of(&s, &admin).await;
+    let member = common::sign_up(&s).await;
+    let setup = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
+    s.second_factors()
+        .confirm_authenticator(&auth, &app_code(&setup.secret, "now"), &client())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sessions SET second_factor_at = NULL WHERE id = $1")
+        .bind(&auth.session_id)
+        .execute(&s.db.pool)
+        .await
+        .unwrap();
+    for action in latchkey_core::model::AdminAction::ALL {
+        let err = s
+            .admin()
+            .admin_act(&auth, &member.user.id, action, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.reason,
+            Some(latchkey_core::Reason::StepUpRequired),
+            "{action:?}"
+        );
+    }
+    assert_eq!(
+        s.admin()
+            .admin_delete_user(&auth, &member.user.id)
+            .await
+            .unwrap_err()
+            .reason,
+        Some(latchkey_core::Reason::StepUpRequired)
+    );
+    // Reading is not acting.
+    s.admin().user_detail(&member.user.id).await.unwrap();
+    s.second_factors()
+        .step_up(
+            &auth,
+            &app_code(&setup.secret, "now + 30 seconds"),
+            &client(),
+        )
+        .await
+        .unwrap();
+    s.admin()
+        .admin_act(
+            &auth,
+            &member.user.id,
+            latchkey_core::model::AdminAction::Disable,
+            None,
+        )
+        .await
+        .expect("stepped up");
+});
+
+// Someone signed up with another person's address and set up an app: the
+// owner proving the mailbox (code sign-in, reset link) takes it away with
+// the password.
+on_both_backends!(an_app_from_before_the_address_was_proven_goes, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+    let squatter = common::sign_up(&s).await;
+    let auth = common::auth_of(&s, &squatter).await;
+    let setup = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
+    s.second_factors()
+        .confirm_authenticator(&auth, &app_code(&setup.secret, "now"), &client())
+        .await
+        .unwrap();
+    s.accounts()
+        .request_signin_code(&squatter.email, &client())
+        .await
+        .unwrap();
+    let mail = inbox
+        .wait_for_subject(&squatter.email, "sign-in code")
+        .await;
+    s.accounts()
+        .signin_with_code(&squatter.email, &smtp::code_in(&mail), &client())
+        .await
+        .expect("the mailbox's owner signs in, without the squatter's app");
+    let status = s.second_factors().status(&auth).await.unwrap();
+    assert_eq!(status.authenticator_since, None);
+    assert_eq!(status.recovery_codes_left, 0);
+});
+
+// A stranger who knows the password runs the account's second-factor
+// budget down; the owner's browser, which signed in before, has its own.
+on_both_backends!(
+    a_known_browser_keeps_its_own_second_factor_budget,
+    |backend| {
+        let s = common::services(backend).await;
+        let (account, secret, _) = with_app(&s).await;
+        // The owner's browser got a device cookie when it last signed in.
+        let device = s
+            .accounts()
+            .device_token(&account.user.id, &client())
+            .await
+            .unwrap()
+            .expect("a new device cookie");
+        let owner = latchkey_core::ClientInfo {
+            device: Some(device),
+            ..client()
+        };
+        let stranger = challenge(&s, &account).await;
+        for _ in 0..5 {
+            assert_eq!(
+                code_of(
+                    s.second_factors()
+                        .complete_sign_in(&stranger, "123456", &client())
+                        .await
+                ),
+                ErrorCode::CodeWrong
+            );
+        }
+        assert_eq!(
+            code_of(
+                s.second_factors()
+                    .complete_sign_in(&stranger, "123456", &client())
+                    .await
+            ),
+            ErrorCode::RateLimited
+        );
+        let err = s
+            .accounts()
+            .login(&account.email, PASSWORD.into(), &owner)
+            .await
+            .unwrap_err();
+        let ticket = second_step_of(err);
+        s.second_factors()
+            .complete_sign_in(&ticket, &app_code(&secret, "now + 30 seconds"), &owner)
+            .await
+            .expect("the owner's browser is not throttled by the stranger");
+    }
+);
+
+// Past the day's allowance of wrong codes the second step pauses for the
+// rest of the day, and the owner is told someone knows the password.
+on_both_backends!(a_day_of_wrong_codes_pauses_and_tells_the_owner, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
+    let (account, secret, _) = with_app(&s).await;
+    // The day so far (the doubling waits make reaching it take hours).
+    for _ in 1..latchkey_core::second_factor::DAILY_WRONG {
+        s.ephemeral
+            .count(
+                &format!("2fa-day:{}", account.user.id),
+                std::time::Duration::from_secs(24 * 3600),
+            )
+            .await
+            .unwrap();
+    }
+    let ticket = challenge(&s, &account).await;
+    assert_eq!(
+        code_of(
+            s.second_factors()
+                .complete_sign_in(&ticket, "123456", &client())
+                .await
+        ),
+        ErrorCode::CodeWrong
+    );
+    let mail = inbox
+        .wait_for_subject(&account.email, "Someone knows your")
+        .await;
+    assert!(mail.contains("change your password"), "{mail}");
+    let right = app_code(&secret, "now + 30 seconds");
+    let err = s
+        .second_factors()
+        .complete_sign_in(&ticket, &right, &client())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::RateLimited);
+    assert!(
+        err.retry_after.unwrap() > 3600,
+        "paused for the rest of the day"
     );
 });

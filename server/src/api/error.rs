@@ -99,13 +99,16 @@ pub struct SecondFactorBody {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct SecondFactorDue {
-    /// `mfa_required`
+    /// `mfa_required`, or another refusal (`account_disabled`) without the
+    /// two fields below.
     code: ErrorCode,
     message: String,
-    /// Send it to `auth/login/second-factor` with a code, within 5 minutes.
-    mfa_token: String,
-    /// `totp` (a code from the authenticator app) and `recovery_code`.
-    factors: Vec<String>,
+    /// With `mfa_required`: send it to `auth/login/second-factor` with a
+    /// code, within 5 minutes.
+    mfa_token: Option<String>,
+    /// With `mfa_required`: `totp` (a code from the authenticator app) and
+    /// `recovery_code`.
+    factors: Option<Vec<String>>,
 }
 
 /// The error envelope every failed API call returns.

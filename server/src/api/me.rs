@@ -122,7 +122,8 @@ pub struct EmailChange {
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 202, description = "Code sent to the new address; nothing changed yet"),
     (status = 401, description = "`invalid_credentials`: not the current password (`field: password`)", body = ErrorBody),
-    (status = 403, description = "`reauth_required`: an account without a password signed in too long ago", body = ErrorBody),
+    (status = 403, description = "`reauth_required`: an account without a password signed in too long ago, \
+        or (reason `step_up_required`) one with an authenticator app has not proved it in 10 minutes", body = ErrorBody),
     (status = 422, description = "`invalid_input`", body = ErrorBody),
 ))]
 async fn request_email_change(

@@ -92,7 +92,8 @@ fn document_common_errors(document: &mut utoipa::openapi::OpenApi) {
             .entry(status.to_owned())
             .or_insert_with(|| error(description).into());
     };
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let admin = path.starts_with("/admin");
         let operations = [
             &mut item.get,
             &mut item.post,
@@ -121,6 +122,15 @@ fn document_common_errors(document: &mut utoipa::openapi::OpenApi) {
             }
             if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 add(op, "401", "`unauthorized`: no valid access token");
+            }
+            if admin {
+                add(
+                    op,
+                    "403",
+                    "`forbidden`: not an administrator; or `reauth_required` (reason \
+                     `step_up_required`): an administrator with an authenticator app \
+                     who has not proved it in 10 minutes (`me/second-factors/step-up`)",
+                );
             }
         }
     }

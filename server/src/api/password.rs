@@ -55,6 +55,10 @@ pub struct ResetRequest {
     /// The `token` parameter of the emailed link.
     token: String,
     password: String,
+    /// For an account with an authenticator app: a code from it, or a
+    /// recovery code (without it: 403 `mfa_required`, nothing changed).
+    #[serde(default)]
+    code: Option<String>,
 }
 
 /// Set a new password with the token from the emailed link.
@@ -66,8 +70,8 @@ pub struct ResetRequest {
     (status = 400, description = "`link_invalid`", body = ErrorBody),
     (status = 410, description = "`link_expired`: expired or already used", body = ErrorBody),
     (status = 422, description = "`invalid_input` or `weak_password`", body = ErrorBody),
-    (status = 403, description = "`account_disabled`, or `mfa_required`: the password is set; \
-        finish signing in with `auth/login/second-factor`", body = super::error::SecondFactorBody),
+    (status = 403, description = "`account_disabled`, or `mfa_required` with `field: code`: the account \
+        has an authenticator app; send its `code` too (nothing changed)", body = ErrorBody),
 ))]
 async fn reset(
     State(services): State<Services>,
@@ -76,7 +80,7 @@ async fn reset(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (user, issued) = services
         .passwords()
-        .reset_password(&body.token, body.password, &client)
+        .reset_password_with(&body.token, body.password, body.code.as_deref(), &client)
         .await?;
     Ok(Json(TokenResponse::new(issued, Some(user))))
 }
@@ -132,6 +136,7 @@ pub struct ChangeRequest {
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 204, description = "Changed"),
     (status = 401, description = "`invalid_credentials`: wrong current password", body = ErrorBody),
+    (status = 403, description = "`reauth_required` with reason `step_up_required`: the account has an authenticator app and this session has not proved it in 10 minutes (`me/second-factors/step-up`)", body = ErrorBody),
     (status = 422, description = "`invalid_input` or `weak_password`", body = ErrorBody),
 ))]
 async fn change(
@@ -156,6 +161,7 @@ pub struct DeleteRequest {
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 204, description = "The account, its sessions and links are gone"),
     (status = 401, description = "`invalid_credentials`: wrong password", body = ErrorBody),
+    (status = 403, description = "`reauth_required` with reason `step_up_required`: the account has an authenticator app and this session has not proved it in 10 minutes (`me/second-factors/step-up`)", body = ErrorBody),
 ))]
 async fn delete(
     State(services): State<Services>,

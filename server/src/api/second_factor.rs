@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(confirm_authenticator))
         .routes(routes!(remove_authenticator))
         .routes(routes!(renew_recovery_codes))
+        .routes(routes!(step_up))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -43,6 +44,14 @@ pub struct CodeOnly {
     /// asked for, an unused recovery code).
     #[schema(example = "042917")]
     code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartAuthenticator {
+    /// The current password (an account without one: empty, within 10
+    /// minutes of signing in).
+    #[serde(default)]
+    password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -96,20 +105,27 @@ async fn status(
     Ok(Json(services.second_factors().status(&auth).await?))
 }
 
-/// Start setting up an authenticator app.
+/// Start setting up an authenticator app (needs the password).
 ///
 /// Returns the secret as a QR code (SVG), an `otpauth://` URI and text;
 /// nothing changes for sign-in until `…/authenticator/confirm` gets a code
 /// from the app (within 15 minutes). Starting again replaces the secret.
-#[utoipa::path(post, path = "/me/second-factors/authenticator", tag = "me", security(("bearer" = [])), responses(
+#[utoipa::path(post, path = "/me/second-factors/authenticator", tag = "me", security(("bearer" = [])), request_body = StartAuthenticator, responses(
     (status = 201, description = "A new secret to add to the app", body = AuthenticatorSetup),
+    (status = 401, description = "`invalid_credentials`: wrong password", body = ErrorBody),
+    (status = 403, description = "`reauth_required`: an account without a password must have signed in within 10 minutes", body = ErrorBody),
     (status = 409, description = "`conflict`: an app is already set up", body = ErrorBody),
+    (status = 429, description = "`rate_limited`: too many password checks", body = ErrorBody),
 ))]
 async fn start_authenticator(
     State(services): State<Services>,
     AuthUser(auth): AuthUser,
+    ApiJson(body): ApiJson<StartAuthenticator>,
 ) -> Result<(StatusCode, Json<AuthenticatorSetup>), ApiError> {
-    let setup = services.second_factors().start_authenticator(&auth).await?;
+    let setup = services
+        .second_factors()
+        .start_authenticator(&auth, body.password)
+        .await?;
     Ok((StatusCode::CREATED, Json(setup)))
 }
 
@@ -179,4 +195,29 @@ async fn renew_recovery_codes(
         .renew_recovery_codes(&auth, &body.code, &client)
         .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
+}
+
+/// Prove the second factor again for this session (step-up).
+///
+/// With an authenticator app, changing the password or email, deleting the
+/// account and every admin action answer 403 `reauth_required` (reason
+/// `step_up_required`) unless the session proved it in the last 10
+/// minutes: its sign-in, or this call.
+#[utoipa::path(post, path = "/me/second-factors/step-up", tag = "me", security(("bearer" = [])), request_body = CodeOnly, responses(
+    (status = 204, description = "This session may make such changes for 10 minutes"),
+    (status = 409, description = "`conflict`: no app is set up", body = ErrorBody),
+    (status = 422, description = "`code_wrong`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`", body = ErrorBody),
+))]
+async fn step_up(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Client(client): Client,
+    ApiJson(body): ApiJson<CodeOnly>,
+) -> Result<StatusCode, ApiError> {
+    services
+        .second_factors()
+        .step_up(&auth, &body.code, &client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

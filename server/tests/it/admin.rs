@@ -87,7 +87,7 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
             }
         }
     }
-    assert_eq!(routes.len(), 8, "{routes:?}");
+    assert_eq!(routes.len(), 9, "{routes:?}");
     // Destructive routes last, the user's deletion very last.
     routes.sort_by_key(|(method, path)| (method == "DELETE", std::cmp::Reverse(path.len())));
 
@@ -983,24 +983,22 @@ on_both_backends!(
     }
 );
 
-/// The code an authenticator app shows for `secret` now (Debian's oathtool).
-fn app_code(secret: &str) -> String {
-    let secret: String = secret.split_whitespace().collect();
-    let out = std::process::Command::new("oathtool")
-        .args(["--totp", "-b", &secret])
-        .output()
-        .expect("oathtool is installed (scripts/tools.sh: apt-get install oathtool)");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 on_both_backends!(an_admin_resets_a_lost_second_factor, |backend| {
     let s = common::services(backend).await;
     let admin = admin_auth(&s).await;
     let user = sign_up(&s).await;
     let auth = auth_of(&s, &user).await;
-    let setup = s.second_factors().start_authenticator(&auth).await.unwrap();
+    let setup = s
+        .second_factors()
+        .start_authenticator(&auth, PASSWORD.into())
+        .await
+        .unwrap();
     s.second_factors()
-        .confirm_authenticator(&auth, &app_code(&setup.secret), &NO_CLIENT)
+        .confirm_authenticator(
+            &auth,
+            &common::authenticator_code(&setup.secret, "now"),
+            &NO_CLIENT,
+        )
         .await
         .unwrap();
     let detail = s.admin().user_detail(&user.user.id).await.unwrap();

@@ -637,14 +637,9 @@ on_both_backends!(sessions_are_listed_and_ended_over_the_api, |backend| {
     );
 });
 
-/// The code an authenticator app shows for `secret` (Debian's oathtool).
+/// The code the app shows for `secret` at `when` (oathtool).
 fn oathtool(secret: &str, when: &str) -> String {
-    let secret: String = secret.split_whitespace().collect();
-    let out = std::process::Command::new("oathtool")
-        .args(["--totp", "-b", &secret, "-N", when])
-        .output()
-        .expect("oathtool is installed (scripts/tools.sh: apt-get install oathtool)");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    common::authenticator_code(secret, when)
 }
 
 on_both_backends!(api_second_factor_round_trip, |backend| {
@@ -655,7 +650,10 @@ on_both_backends!(api_second_factor_round_trip, |backend| {
 
     let setup = send(
         &app,
-        post("/api/v1/me/second-factors/authenticator", json!({})),
+        post(
+            "/api/v1/me/second-factors/authenticator",
+            json!({ "password": PASSWORD }),
+        ),
     )
     .await;
     assert_eq!(setup.status(), StatusCode::CREATED);
@@ -761,4 +759,71 @@ on_both_backends!(api_second_factor_round_trip, |backend| {
     )
     .await;
     assert_eq!(login.status(), StatusCode::OK);
+});
+
+on_both_backends!(api_step_up_before_a_password_change, |backend| {
+    let app = app(backend).await;
+    let (name, tokens) = api_signup(&app).await;
+    let first = tokens["access_token"].as_str().unwrap().to_owned();
+    // A second session, then the app set up from the first.
+    let second = send(
+        &app,
+        json_post(
+            "/api/v1/auth/login",
+            json!({ "login": name, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    let second = body_json(second).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let setup = body_json(
+        send(
+            &app,
+            bearer_post(
+                "/api/v1/me/second-factors/authenticator",
+                &first,
+                json!({ "password": PASSWORD }),
+            ),
+        )
+        .await,
+    )
+    .await;
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    let confirmed = send(
+        &app,
+        bearer_post(
+            "/api/v1/me/second-factors/authenticator/confirm",
+            &first,
+            json!({ "code": oathtool(&secret, "now") }),
+        ),
+    )
+    .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+
+    let change = json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
+    let refused = send(
+        &app,
+        bearer_post("/api/v1/me/password", &second, change.clone()),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body = body_json(refused).await;
+    assert_error(&body, "reauth_required");
+    assert_eq!(body["error"]["reason"], "step_up_required");
+
+    let step_up = |code: String| {
+        bearer_post(
+            "/api/v1/me/second-factors/step-up",
+            &second,
+            json!({ "code": code }),
+        )
+    };
+    let wrong = send(&app, step_up("000000".into())).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = send(&app, step_up(oathtool(&secret, "now + 30 seconds"))).await;
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    let changed = send(&app, bearer_post("/api/v1/me/password", &second, change)).await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
 });

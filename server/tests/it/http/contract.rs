@@ -45,12 +45,20 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/password/reset"),
         ("post", "/password/strength"),
         ("get", "/me/activity"),
+        ("post", "/auth/login/second-factor"),
+        ("get", "/me/second-factors"),
+        ("post", "/me/second-factors/authenticator"),
+        ("post", "/me/second-factors/authenticator/confirm"),
+        ("post", "/me/second-factors/authenticator/remove"),
+        ("post", "/me/second-factors/recovery-codes"),
+        ("post", "/me/second-factors/step-up"),
         ("get", "/admin/users"),
         ("get", "/admin/users/{id}"),
         ("patch", "/admin/users/{id}"),
         ("delete", "/admin/users/{id}"),
         ("post", "/admin/users/{id}/password-reset"),
         ("delete", "/admin/users/{id}/sessions"),
+        ("delete", "/admin/users/{id}/second-factors"),
         ("delete", "/admin/users/{id}/sessions/{session_id}"),
         ("get", "/admin/events"),
     ];
@@ -81,6 +89,10 @@ async fn the_openapi_document_describes_every_route() {
         "UserDetail",
         "ActivityPage",
         "EventKind",
+        "SecondFactors",
+        "AuthenticatorSetup",
+        "RecoveryCodes",
+        "SecondFactorBody",
     ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }

@@ -131,6 +131,7 @@ for (const lang of LOCALES) {
         ['sessions', '/sessions'],
         ['security', '/security'],
         ['two-step', '/security/two-step'],
+        ['step-up', '/security/confirm?next=%2Fpassword'],
         ['delete-account', '/delete-account'],
         ['admin-users', '/admin'],
         ['admin-activity', '/admin/activity'],

@@ -23,7 +23,7 @@ db="latchkey_bench"
 sqlite_file="/tmp/latchkey-bench-$$.db"
 
 say "release build"
-cargo leptos build --release --precompress --split >/dev/null 2>&1
+cargo leptos build --release --precompress >/dev/null 2>&1
 bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/server}"
 
 say "raw argon2id hash rate (the log-in ceiling)"

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
-exec cargo leptos serve --release --precompress --split
+exec cargo leptos serve --release --precompress

@@ -35,7 +35,7 @@ say "Rust unit and integration tests (SQLite and PostgreSQL)"
 cargo test --locked -p latchkey-types -p latchkey-core -p app -p server --features app/ssr
 
 say "release build (server + WASM)"
-cargo leptos build --release --precompress --split
+cargo leptos build --release --precompress
 
 say "generated bad input against the OpenAPI document (schemathesis)"
 ./scripts/fuzz-api.sh

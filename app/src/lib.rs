@@ -1,16 +1,18 @@
+#![recursion_limit = "256"]
 //! Latchkey's UI: pages, components and the thin server functions beside
 //! them. The flows are the domain crate's (`latchkey_core`); `ssr` holds the
 //! server-only glue between the two, and `letters` the words of each mail.
 
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
+#[cfg(feature = "hydrate")]
+mod browser;
 pub mod components;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod letters;
 pub mod locale;
 pub mod model;
-mod on_demand;
 pub mod pages;
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -20,20 +22,29 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Html, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, Lazy, SsrMode,
+    path, SsrMode,
 };
 
 use components::header::Header;
+use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
+    change_email::ChangeEmailPage,
+    delete_account::DeleteAccountPage,
     forgot::ForgotPage,
     home::HomePage,
     login::LoginPage,
     login_code::LoginCodePage,
     not_found::NotFound,
+    password::ChangePasswordPage,
+    profile::ProfilePage,
     reset::ResetPage,
     revert_email::RevertEmailPage,
     second_factor::SecondFactorPage,
+    security::SecurityPage,
+    sessions::SessionsPage,
     signup::{SignupCodePage, SignupPage},
+    step_up::StepUpPage,
+    two_step::TwoStepPage,
     verify::VerifyPage,
 };
 
@@ -53,7 +64,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 // The build's hashed name when it made one (see `server::assets`).
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options/>
+                // Islands: the pages are HTML from the server, and only the parts
+                // that act in the browser (`app::islands`) ship as WASM.
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -74,20 +87,17 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The page's language: negotiated by the server, and read back from
-/// `<html lang>` when the page hydrates.
+/// The page's language, negotiated once per request by the session
+/// middleware. (Only the server renders the app; islands read `<html lang>`.)
 fn page_locale() -> locale::Locale {
-    // The session middleware has negotiated it once for the whole request.
     #[cfg(feature = "ssr")]
     let locale = use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<latchkey_core::ClientInfo>().cloned())
-        .and_then(|client| locale::from_tag(client.locale));
+        .and_then(|client| locale::from_tag(client.locale))
+        .unwrap_or_default();
     #[cfg(not(feature = "ssr"))]
-    let locale = document()
-        .document_element()
-        .and_then(|html| html.get_attribute("lang"))
-        .and_then(|tag| locale::from_tag(&tag));
-    locale.unwrap_or_default()
+    let locale = locale::Locale::default();
+    locale
 }
 
 #[component]
@@ -108,23 +118,23 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/signup") ssr=SsrMode::Async view=SignupPage/>
                     <Route path=path!("/signup/code") ssr=SsrMode::Async view=SignupCodePage/>
                     <Route path=path!("/login") ssr=SsrMode::Async view=LoginPage/>
-                    <Route path=path!("/profile") ssr=SsrMode::Async view={Lazy::<on_demand::Profile>::new()}/>
+                    <Route path=path!("/profile") ssr=SsrMode::Async view=ProfilePage/>
                     <Route path=path!("/verify") ssr=SsrMode::Async view=VerifyPage/>
                     <Route path=path!("/login/code") ssr=SsrMode::Async view=LoginCodePage/>
                     <Route path=path!("/login/second-factor") ssr=SsrMode::Async view=SecondFactorPage/>
-                    <Route path=path!("/email") ssr=SsrMode::Async view={Lazy::<on_demand::ChangeEmail>::new()}/>
+                    <Route path=path!("/email") ssr=SsrMode::Async view=ChangeEmailPage/>
                     <Route path=path!("/email/revert") ssr=SsrMode::Async view=RevertEmailPage/>
                     <Route path=path!("/forgot") ssr=SsrMode::Async view=ForgotPage/>
                     <Route path=path!("/reset") ssr=SsrMode::Async view=ResetPage/>
-                    <Route path=path!("/password") ssr=SsrMode::Async view={Lazy::<on_demand::ChangePassword>::new()}/>
-                    <Route path=path!("/delete-account") ssr=SsrMode::Async view={Lazy::<on_demand::DeleteAccount>::new()}/>
-                    <Route path=path!("/sessions") ssr=SsrMode::Async view={Lazy::<on_demand::Sessions>::new()}/>
-                    <Route path=path!("/security") ssr=SsrMode::Async view={Lazy::<on_demand::Security>::new()}/>
-                    <Route path=path!("/security/two-step") ssr=SsrMode::Async view={Lazy::<on_demand::TwoStep>::new()}/>
-                    <Route path=path!("/security/confirm") ssr=SsrMode::Async view={Lazy::<on_demand::StepUp>::new()}/>
-                    <Route path=path!("/admin") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUsers>::new()}/>
-                    <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view={Lazy::<on_demand::AdminUser>::new()}/>
-                    <Route path=path!("/admin/activity") ssr=SsrMode::Async view={Lazy::<on_demand::AdminActivity>::new()}/>
+                    <Route path=path!("/password") ssr=SsrMode::Async view=ChangePasswordPage/>
+                    <Route path=path!("/delete-account") ssr=SsrMode::Async view=DeleteAccountPage/>
+                    <Route path=path!("/sessions") ssr=SsrMode::Async view=SessionsPage/>
+                    <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
+                    <Route path=path!("/security/two-step") ssr=SsrMode::Async view=TwoStepPage/>
+                    <Route path=path!("/security/confirm") ssr=SsrMode::Async view=StepUpPage/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
+                    <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
+                    <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
                 </Routes>
             </main>
         </Router>

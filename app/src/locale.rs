@@ -7,9 +7,26 @@
 
 pub use crate::i18n::Locale;
 
-/// The locale of the page being rendered (provided by `App`).
+/// The locale of the page being rendered: provided by `App` on the server;
+/// in the browser an island reads it back from `<html lang>`, since the
+/// page's context stays on the server.
 pub fn current() -> Locale {
-    leptos::prelude::use_context::<Locale>().unwrap_or_default()
+    leptos::prelude::use_context::<Locale>()
+        .or_else(from_document)
+        .unwrap_or_default()
+}
+
+#[cfg(feature = "ssr")]
+fn from_document() -> Option<Locale> {
+    None
+}
+
+#[cfg(not(feature = "ssr"))]
+fn from_document() -> Option<Locale> {
+    leptos::prelude::document()
+        .document_element()?
+        .get_attribute("lang")
+        .and_then(|tag| from_tag(&tag))
 }
 
 /// A translation in the page's language: `tr!(login.title)` (a `&'static

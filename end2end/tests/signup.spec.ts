@@ -45,12 +45,19 @@ test('sign-up shows each problem under its own field', async ({ page }) => {
 
   // Email already registered.
   await open(page, '/signup');
-  await submitSignUp(page, { ...newUser(), email: taken.email });
+  const tried = { ...newUser(), email: taken.email };
+  await submitSignUp(page, tried);
   await expect(page.locator('#field-email-error')).toContainText('already exists');
   await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator('#field-username-error')).toBeEmpty();
   await expect(page.locator('#field-password-error')).toBeEmpty();
+  // The error came back as a new page: what was typed is still there (the
+  // password is not kept), and the address is clean again.
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue(tried.email);
+  await expect(page.getByLabel('Username', { exact: true })).toHaveValue(tried.username);
+  await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
   await expect(page).toHaveURL(/\/signup$/);
+  expect(await page.evaluate(() => Object.keys(sessionStorage)), 'kept values go once used').toEqual([]);
   await snap(page, 'signup-errors');
 
   // Username already taken (the email is new).

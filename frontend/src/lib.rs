@@ -1,9 +1,12 @@
-//! The WASM entry point: hydrates the server-rendered HTML.
+//! The WASM entry point: wakes the islands (`app::islands`) in the
+//! server-rendered HTML. Nothing else of the app runs in the browser.
+
+// Links the app crate, whose islands are the module's exports.
+#[allow(unused_imports)]
+use app::*;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // The lazy variant: a page whose route lives in an on-demand chunk
-    // (`app::on_demand`) hydrates once that chunk has arrived.
-    leptos::mount::hydrate_lazy(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -1,6 +1,6 @@
 //! `/pkg`: the build's WASM, JS and CSS.
 //!
-//! A release build (`cargo leptos build --release --precompress --split`)
+//! A release build (`cargo leptos build --release --precompress`)
 //! writes a `.br` and a `.gz` beside each file and puts a content hash in
 //! every name, listing the main ones in `hash.txt` beside the server binary,
 //! from which the pages link them. A file whose name is the digest of its

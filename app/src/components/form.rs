@@ -39,8 +39,8 @@ pub fn Field(
     #[prop(default = true)] required: bool,
     #[prop(optional)] inputmode: Option<&'static str>,
     #[prop(optional)] maxlength: Option<u32>,
-    /// A password field with a Show/Hide button (shown once the page runs
-    /// its script: without it the button could do nothing).
+    /// A password field with a Show/Hide button (an island: shown once the
+    /// page runs its script, since without it the button could do nothing).
     #[prop(optional)]
     revealable: bool,
     /// The form's error; shown here when it names this field.
@@ -72,33 +72,7 @@ pub fn Field(
         }
     };
     let placeholder = placeholder.map(|p| p.get());
-    let shown = RwSignal::new(false);
-    let scripted = RwSignal::new(false);
-    // Effects run only in the browser, after hydration.
-    Effect::new(move |_| scripted.set(true));
-    let kind_now = move || if shown.get() { "text" } else { kind };
-    let reveal = revealable.then(|| {
-        view! {
-            <button
-                type="button"
-                class="reveal"
-                hidden=move || !scripted.get()
-                aria-controls=id.clone()
-                aria-label=move || if shown.get() {
-                    tr!(common.hide_password_label)
-                } else {
-                    tr!(common.show_password_label)
-                }
-                on:click=move |_| shown.update(|s| *s = !*s)
-            >
-                {move || if shown.get() {
-                    tr!(common.hide_password)
-                } else {
-                    tr!(common.show_password)
-                }}
-            </button>
-        }
-    });
+    let reveal = revealable.then(|| view! { <RevealPassword target=id.clone()/> });
     view! {
         <div class="field" class:field-invalid=move || invalid.get()>
             <label for=id.clone()>{label.get()}</label>
@@ -106,7 +80,7 @@ pub fn Field(
             <input
                 id=id.clone()
                 name=name
-                type=kind_now
+                type=kind
                 autocomplete=autocomplete
                 value=value
                 placeholder=placeholder
@@ -134,39 +108,14 @@ pub fn Field(
 /// on what to fix.
 #[component]
 pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
-    let alert = NodeRef::<leptos::html::Div>::new();
     let message = move || {
         error
             .get()
             .filter(|e| e.field.is_none())
             .map(|e| e.localized(crate::locale::current()))
     };
-    Effect::watch(
-        move || error.get(),
-        move |error, _, _| {
-            if error.is_none() {
-                return;
-            }
-            // After this render has marked the fields; the form may be gone
-            // by then (a page that re-renders after each try).
-            request_animation_frame(move || {
-                let Some(alert) = alert.try_get_untracked().flatten() else {
-                    return;
-                };
-                let field = alert.closest("form").ok().flatten().and_then(|form| {
-                    form.query_selector("[aria-invalid=\"true\"]")
-                        .ok()
-                        .flatten()
-                });
-                use leptos::wasm_bindgen::JsCast;
-                let target = field.unwrap_or_else(|| alert.into());
-                if let Ok(target) = target.dyn_into::<leptos::web_sys::HtmlElement>() {
-                    let _ = target.focus();
-                }
-            });
-        },
-        false,
-    );
+    // In the browser, the focus goes to what to fix (see `FocusError`).
+    let focus = move || error.get().is_some().then(|| view! { <FocusError/> });
     // A change refused for want of a fresh second factor links to the
     // page that gives one, and back here.
     let location = leptos_router::hooks::use_location();
@@ -186,10 +135,11 @@ pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
             })
     };
     view! {
-        <div class="form-alert" role="alert" tabindex="-1" node_ref=alert hidden=move || message().is_none()>
+        <div class="form-alert" role="alert" tabindex="-1" hidden=move || message().is_none()>
             {message}
             {step_up}
         </div>
+        {focus}
     }
 }
 
@@ -201,21 +151,123 @@ pub fn ErrorNote(error: AppError) -> impl IntoView {
     }
 }
 
-#[component]
+/// A form's submit button. Once the page runs its script it shows that the
+/// form is on its way (`busy_label`) and lets it go only once: the answer is
+/// a new page, and a second click would only post the form again.
+#[island]
 pub fn Submit(
-    #[prop(into)] label: TextProp,
-    #[prop(into)] busy_label: TextProp,
-    #[prop(into)] pending: Signal<bool>,
-    #[prop(default = "button-primary")] class: &'static str,
+    #[prop(into)] label: String,
+    #[prop(into)] busy_label: String,
+    /// Defaults to `button-primary`.
+    #[prop(optional, into)]
+    class: Option<String>,
 ) -> impl IntoView {
+    let class = class.unwrap_or_else(|| "button-primary".into());
+    let busy = RwSignal::new(false);
+    let button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::browser::forget_stale();
+        let Some(form) = button.get().and_then(|b| b.form()) else {
+            return;
+        };
+        let on_submit = window_event_listener_untyped("submit", move |ev| {
+            let from_this_form = ev
+                .target()
+                .is_some_and(|t| t.loose_eq(&form.clone().into()));
+            if !from_this_form {
+                return;
+            }
+            if busy.get_untracked() {
+                ev.prevent_default();
+            } else {
+                busy.set(true);
+                #[cfg(feature = "hydrate")]
+                crate::browser::keep_values(&form);
+            }
+        });
+        // Back to this page from the browser's cache: ready again.
+        let on_show = window_event_listener(leptos::ev::pageshow, move |_| busy.set(false));
+        on_cleanup(move || {
+            on_submit.remove();
+            on_show.remove();
+        });
+    });
     view! {
         <button
             type="submit"
             class=format!("button {class}")
-            disabled=move || pending.get()
-            aria-busy=move || pending.get().then_some("true")
+            node_ref=button
+            aria-busy=move || busy.get().then_some("true")
         >
-            {move || if pending.get() { busy_label.get() } else { label.get() }}
+            {move || if busy.get() { busy_label.clone() } else { label.clone() }}
         </button>
     }
+}
+
+/// The Show/Hide button of the password input `target` (an element id).
+#[island]
+pub fn RevealPassword(target: String) -> impl IntoView {
+    let shown = RwSignal::new(false);
+    // Rendered hidden, and shown once the island wakes: without script the
+    // button could do nothing.
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
+    let input = target.clone();
+    let toggle = move |_| {
+        shown.update(|s| *s = !*s);
+        if let Some(el) = document().get_element_by_id(&input) {
+            let kind = if shown.get_untracked() {
+                "text"
+            } else {
+                "password"
+            };
+            let _ = el.set_attribute("type", kind);
+        }
+    };
+    view! {
+        <button
+            type="button"
+            class="reveal"
+            hidden=move || !awake.get()
+            aria-controls=target
+            aria-label=move || if shown.get() {
+                tr!(common.hide_password_label)
+            } else {
+                tr!(common.show_password_label)
+            }
+            on:click=toggle
+        >
+            {move || if shown.get() { tr!(common.hide_password) } else { tr!(common.show_password) }}
+        </button>
+    }
+}
+
+/// Rendered beside a form's error: puts the focus on what to fix (the first
+/// field in error, else the alert), so keyboard and screen-reader users
+/// land on it. The server also marks that field `autofocus`; this covers
+/// the alert and pages with another autofocus field above it.
+#[island]
+pub fn FocusError() -> impl IntoView {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            crate::browser::refill_forms();
+            crate::browser::forget_error_in_url();
+        }
+        let doc = document();
+        let target = doc
+            .query_selector("[aria-invalid=\"true\"]")
+            .ok()
+            .flatten()
+            .or_else(|| {
+                doc.query_selector(".form-alert:not([hidden])")
+                    .ok()
+                    .flatten()
+            });
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(el) = target.and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    });
 }

@@ -38,7 +38,6 @@ pub fn Header() -> impl IntoView {
                                         <button
                                             type="submit"
                                             class="button button-quiet"
-                                            disabled=move || session.logout.pending().get()
                                         >
                                             {tr!(header.log_out)}
                                         </button>

@@ -159,21 +159,52 @@ pub fn NewPassword(
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let label = label.unwrap_or_else(|| TextProp::from(tr!(password.label)));
+    view! {
+        <div class="new-password">
+            <Field
+                label=label
+                name=name
+                kind="password"
+                revealable=true
+                autocomplete="new-password"
+                autofocus=autofocus
+                hint=tr!(password.hint)
+                error
+            />
+            <StrengthMeter
+                field=format!("field-{name}")
+                email=email.unwrap_or_default()
+                username=username.unwrap_or_default()
+            />
+        </div>
+        {confirm.then(|| view! {
+            <Field label=tr!(password.repeat) name="confirm" kind="password" autocomplete="new-password" error/>
+        })}
+    }
+    // Erased: the forms around it would otherwise nest types past the
+    // compiler's depth limit.
+    .into_any()
+}
+
+/// The live strength meter of the password input `field` (an element id):
+/// the server's reading once typing pauses. `email`/`username` are the
+/// account's when the form does not ask for them (sign-up does: then the
+/// form's own fields are read).
+#[island]
+fn StrengthMeter(field: String, email: String, username: String) -> impl IntoView {
     let reading = RwSignal::new(None::<Strength>);
     let typed = RwSignal::new(0_u64);
-    let identity = StoredValue::new((email.unwrap_or_default(), username.unwrap_or_default()));
+    let identity = StoredValue::new((email, username));
 
     // Debounced: one request once typing pauses; late answers are dropped.
-    let on_input = move |ev: leptos::ev::Event| {
-        let password = event_target_value(&ev);
+    let on_input = move |password: String| {
         let ticket = typed.get_untracked() + 1;
         typed.set(ticket);
         if password.is_empty() {
             reading.set(None);
             return;
         }
-        // Sign-up asks for email and username in the same form.
-        let field = |name: &str| {
+        let value_of = |name: &str| {
             use leptos::wasm_bindgen::JsCast;
             document()
                 .get_element_by_id(&format!("field-{name}"))
@@ -181,10 +212,9 @@ pub fn NewPassword(
                 .map(|el| el.value())
         };
         let (known_email, known_username) = identity.get_value();
-        let email = field("email").unwrap_or(known_email);
-        let username = field("username").unwrap_or(known_username);
-        // The form may be gone by then (submitted, navigated away): the
-        // signals are then disposed, and `try_` lets the late call pass.
+        let email = value_of("email").unwrap_or(known_email);
+        let username = value_of("username").unwrap_or(known_username);
+        // The page may be gone by then: `try_` lets the late call pass.
         set_timeout(
             move || {
                 if typed.try_get_untracked() != Some(ticket) {
@@ -200,45 +230,45 @@ pub fn NewPassword(
             Duration::from_millis(250),
         );
     };
+    Effect::new(move |_| {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(input) = document()
+            .get_element_by_id(&field)
+            .and_then(|el| el.dyn_into::<leptos::web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let handle = window_event_listener(leptos::ev::input, move |ev| {
+            if ev.target().is_some_and(|t| input.loose_eq(&t)) {
+                on_input(input.value());
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
 
     let score = move || reading.get().map(|s| s.score).unwrap_or(0);
     view! {
-        <div class="new-password" on:input=on_input>
-            <Field
-                label=label
-                name=name
-                kind="password"
-                revealable=true
-                autocomplete="new-password"
-                autofocus=autofocus
-                hint=tr!(password.hint)
-                error
-            />
-            <div class="meter" data-testid="strength" data-score=move || reading.get().map(|s| s.score.to_string())
-                hidden=move || reading.get().is_none()>
-                <div class="meter-bar" aria-hidden="true">
-                    {(1..=4).map(|n| view! { <span class:on=move || { score() >= n }></span> }).collect_view()}
-                </div>
-                <p class="meter-text" aria-live="polite">
-                    {move || reading.get().map(|s| {
-                        let locale = crate::locale::current();
-                        let head = if s.acceptable { verdict(locale, s.score) } else { t!(locale, meter.not_allowed) };
-                        let why = match &s.refused {
-                            Some(err) => Some(err.localized(locale)),
-                            None => s.warning.as_deref().and_then(|w| warning(locale, w)).map(str::to_owned),
-                        };
-                        let advice = s.tips.first().and_then(|t| tip(locale, t));
-                        view! {
-                            <strong>{head}</strong>
-                            {why.map(|m| view! { " — " {m} })}
-                            {advice.map(|a| view! { <span class="meter-tip">" " {a}</span> })}
-                        }
-                    })}
-                </p>
+        <div class="meter" data-testid="strength" data-score=move || reading.get().map(|s| s.score.to_string())
+            hidden=move || reading.get().is_none()>
+            <div class="meter-bar" aria-hidden="true">
+                {(1..=4).map(|n| view! { <span class:on=move || { score() >= n }></span> }).collect_view()}
             </div>
+            <p class="meter-text" aria-live="polite">
+                {move || reading.get().map(|s| {
+                    let locale = crate::locale::current();
+                    let head = if s.acceptable { verdict(locale, s.score) } else { t!(locale, meter.not_allowed) };
+                    let why = match &s.refused {
+                        Some(err) => Some(err.localized(locale)),
+                        None => s.warning.as_deref().and_then(|w| warning(locale, w)).map(str::to_owned),
+                    };
+                    let advice = s.tips.first().and_then(|t| tip(locale, t));
+                    view! {
+                        <strong>{head}</strong>
+                        {why.map(|m| view! { " — " {m} })}
+                        {advice.map(|a| view! { <span class="meter-tip">" " {a}</span> })}
+                    }
+                })}
+            </p>
         </div>
-        {confirm.then(|| view! {
-            <Field label=tr!(password.repeat) name="confirm" kind="password" autocomplete="new-password" error/>
-        })}
     }
 }

@@ -70,7 +70,6 @@ fn ChangeEmail(
     };
     let request_error = action_error(request);
     let confirm_error = action_error(confirm);
-    let form = NodeRef::<leptos::html::Form>::new();
     view! {
         <section class="card auth-card">
             <h1>{tr!(email_change.title)}</h1>
@@ -87,16 +86,16 @@ fn ChangeEmail(
                             false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
                         }}
                         <p class="muted">{tr!(email_change.notice)}</p>
-                        <Submit label=tr!(email_change.send) busy_label=tr!(email_change.sending) pending=request.pending()/>
+                        <Submit label=tr!(email_change.send) busy_label=tr!(email_change.sending)/>
                     </ActionForm>
                 }.into_any(),
                 Some(new_email) => view! {
                     <p class="muted">{tr_view!(email_change.sent, email = new_email.clone(), <b> = <strong data-testid="new-email"/>)}</p>
-                    <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
+                    <ActionForm action=confirm attr:novalidate=true attr:class="stack">
                         <FormAlert error=confirm_error/>
                         <input type="hidden" name="new_email" value=new_email/>
-                        <CodeField form pending=confirm.pending() error=confirm_error/>
-                        <Submit label=tr!(email_change.submit) busy_label=tr!(email_change.busy) pending=confirm.pending()/>
+                        <CodeField error=confirm_error/>
+                        <Submit label=tr!(email_change.submit) busy_label=tr!(email_change.busy)/>
                     </ActionForm>
                     <p class="switch"><A href="/email">{tr!(email_change.other)}</A></p>
                 }.into_any(),

@@ -46,7 +46,6 @@ fn DeleteAccountForm(me: Me, action: ServerAction<DeleteAccount>) -> impl IntoVi
                 <Submit
                     label=tr!(delete.submit)
                     busy_label=tr!(delete.busy)
-                    pending=action.pending()
                     class="button-danger"
                 />
             </ActionForm>

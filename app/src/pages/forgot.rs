@@ -51,7 +51,7 @@ pub fn ForgotPage() -> impl IntoView {
                     <ActionForm action=action attr:novalidate=true attr:class="stack">
                         <FormAlert error/>
                         <Field label=tr!(forgot.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
-                        <Submit label=tr!(forgot.submit) busy_label=tr!(forgot.busy) pending=action.pending()/>
+                        <Submit label=tr!(forgot.submit) busy_label=tr!(forgot.busy)/>
                     </ActionForm>
                 }.into_any(),
             }}

@@ -41,7 +41,7 @@ pub fn LoginPage() -> impl IntoView {
                 <Field label=tr!(login.login) name="login" autocomplete="username" autofocus=true error/>
                 <Field label=tr!(login.password) name="password" kind="password" revealable=true autocomplete="current-password" error/>
                 <p class="field-aside"><A href="/forgot">{tr!(login.forgot)}</A></p>
-                <Submit label=tr!(login.submit) busy_label=tr!(login.busy) pending=action.pending()/>
+                <Submit label=tr!(login.submit) busy_label=tr!(login.busy)/>
             </ActionForm>
             <p class="switch"><A href="/login/code">{tr!(login.code_instead)}</A></p>
             <p class="switch">{tr!(login.new_here)} " " <A href="/signup">{tr!(login.create)}</A></p>

@@ -79,7 +79,7 @@ fn RequestStep(request: ServerAction<RequestSigninCode>) -> impl IntoView {
         <ActionForm action=request attr:novalidate=true attr:class="stack">
             <FormAlert error/>
             <Field label=tr!(login_code.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
-            <Submit label=tr!(login_code.send) busy_label=tr!(login_code.sending) pending=request.pending()/>
+            <Submit label=tr!(login_code.send) busy_label=tr!(login_code.sending)/>
         </ActionForm>
     }
 }
@@ -87,16 +87,15 @@ fn RequestStep(request: ServerAction<RequestSigninCode>) -> impl IntoView {
 #[component]
 fn ConfirmStep(email: String, confirm: ServerAction<SigninWithCode>) -> impl IntoView {
     let error = action_error(confirm);
-    let form = NodeRef::<leptos::html::Form>::new();
     view! {
         <p class="muted">
             {tr_view!(login_code.sent, email = email.clone(), <b> = <strong data-testid="code-email"/>)}
         </p>
-        <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
+        <ActionForm action=confirm attr:novalidate=true attr:class="stack">
             <FormAlert error/>
             <input type="hidden" name="email" value=email/>
-            <CodeField form pending=confirm.pending() error/>
-            <Submit label=tr!(login_code.submit) busy_label=tr!(login_code.busy) pending=confirm.pending()/>
+            <CodeField error/>
+            <Submit label=tr!(login_code.submit) busy_label=tr!(login_code.busy)/>
         </ActionForm>
         <p class="switch"><A href="/login/code">{tr!(login_code.other_email)}</A></p>
     }

@@ -58,7 +58,7 @@ fn ChangePasswordForm(me: Me, action: ServerAction<ChangePassword>) -> impl Into
                 <input type="text" name="username" value=me.user.username.clone() autocomplete="username" hidden/>
                 <Field label=tr!(password.current) name="current_password" kind="password" revealable=true autocomplete="current-password" autofocus=true error/>
                 <NewPassword label=tr!(password.new_password) name="new_password" email=me.user.email username=me.user.username confirm=true error/>
-                <Submit label=tr!(password.submit) busy_label=tr!(password.busy) pending=action.pending()/>
+                <Submit label=tr!(password.submit) busy_label=tr!(password.busy)/>
             </ActionForm>
             <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
         </section>

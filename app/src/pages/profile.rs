@@ -22,6 +22,8 @@ pub async fn update_username(username: String) -> Result<String, AppError> {
         .accounts()
         .update_username(&auth, &username)
         .await?;
+    // The page says so on its way back (`?saved`).
+    leptos_axum::redirect("/profile?saved");
     Ok(user.username)
 }
 
@@ -39,7 +41,7 @@ pub fn ProfilePage() -> impl IntoView {
 fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
     let action = rename;
     let error = action_error(action);
-    let saved = move || matches!(action.value().get(), Some(Ok(_)));
+    let saved = move || use_query_map().with(|q| q.get("saved").is_some());
     let user = me.user;
     let until = me.session_expires_at;
     let password_changed =
@@ -91,7 +93,7 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
                     hint=tr!(signup.username_hint)
                     error
                 />
-                <Submit label=tr!(profile.save) busy_label=tr!(profile.saving) pending=action.pending()/>
+                <Submit label=tr!(profile.save) busy_label=tr!(profile.saving)/>
                 <p class="form-success" role="status" aria-live="polite">
                     {move || saved().then(|| tr!(profile.saved))}
                 </p>

@@ -123,7 +123,7 @@ pub fn ResetPage() -> impl IntoView {
                                         error
                                     />
                                 })}
-                                <Submit label=tr!(reset.submit) busy_label=tr!(reset.busy) pending=action.pending()/>
+                                <Submit label=tr!(reset.submit) busy_label=tr!(reset.busy)/>
                             </ActionForm>
                         }.into_any(),
                         Err(err) => view! {

@@ -82,7 +82,7 @@ fn Offer() -> impl IntoView {
                             <p class="muted">{tr!(revert.explain)}</p>
                             <ActionForm action=action attr:class="stack">
                                 <FormAlert error/>
-                                <Submit label=tr!(revert.submit) busy_label=tr!(revert.busy) pending=action.pending() class="button-danger"/>
+                                <Submit label=tr!(revert.submit) busy_label=tr!(revert.busy) class="button-danger"/>
                             </ActionForm>
                         }.into_any(),
                         Err(err) => view! {

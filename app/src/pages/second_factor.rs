@@ -58,7 +58,7 @@ pub fn SecondFactorPage() -> impl IntoView {
                     hint=tr!(second_factor.hint)
                     error
                 />
-                <Submit label=tr!(second_factor.submit) busy_label=tr!(second_factor.busy) pending=action.pending()/>
+                <Submit label=tr!(second_factor.submit) busy_label=tr!(second_factor.busy)/>
             </ActionForm>
             {move || expired().then(|| view! {
                 <p><A href="/login" attr:class="button button-primary">{tr!(second_factor.again)}</A></p>

@@ -77,7 +77,7 @@ pub fn SessionsPage() -> impl IntoView {
                                     </ul>
                                     {(others > 0).then(|| view! {
                                         <ActionForm action=end_others attr:class="actions">
-                                            <button type="submit" class="button button-danger-quiet" disabled=move || end_others.pending().get()>
+                                            <button type="submit" class="button button-danger-quiet">
                                                 {tr!(sessions.end_others, count = others)}
                                             </button>
                                         </ActionForm>
@@ -102,7 +102,7 @@ fn SessionRow(session: SessionInfo, action: ServerAction<EndSession>) -> impl In
         <SessionItem session>
             <ActionForm action=action attr:class="inline-form">
                 <input type="hidden" name="id" value=id/>
-                <button type="submit" class="button button-quiet" disabled=move || action.pending().get()>
+                <button type="submit" class="button button-quiet">
                     {if current { tr!(sessions.log_out).into_any() } else { tr!(sessions.end).into_any() }}
                 </button>
             </ActionForm>

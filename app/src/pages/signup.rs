@@ -64,7 +64,6 @@ pub async fn finish_signup(email: String, code: String) -> Result<(), AppError> 
 pub fn SignupCodePage() -> impl IntoView {
     let confirm = session_action::<FinishSignup>();
     let error = action_error(confirm);
-    let form = NodeRef::<leptos::html::Form>::new();
     let email = move || use_query_map().with(|q| q.get("email")).unwrap_or_default();
     view! {
         <Title text=tr!(signup_code.title)/>
@@ -74,11 +73,11 @@ pub fn SignupCodePage() -> impl IntoView {
             <p class="muted">
                 {move || tr_view!(signup_code.sent, email = email(), <b> = <strong data-testid="signup-email"/>)}
             </p>
-            <ActionForm action=confirm node_ref=form attr:novalidate=true attr:class="stack">
+            <ActionForm action=confirm attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <input type="hidden" name="email" value=email/>
-                <CodeField form pending=confirm.pending() error/>
-                <Submit label=tr!(signup_code.submit) busy_label=tr!(signup_code.busy) pending=confirm.pending()/>
+                <CodeField error/>
+                <Submit label=tr!(signup_code.submit) busy_label=tr!(signup_code.busy)/>
             </ActionForm>
             <p class="switch"><A href="/signup">{tr!(signup_code.restart)}</A></p>
         </section>
@@ -106,7 +105,7 @@ pub fn SignupPage() -> impl IntoView {
                     error
                 />
                 <NewPassword error/>
-                <Submit label=tr!(signup.submit) busy_label=tr!(signup.busy) pending=action.pending()/>
+                <Submit label=tr!(signup.submit) busy_label=tr!(signup.busy)/>
             </ActionForm>
             <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
         </section>

@@ -63,7 +63,7 @@ pub fn StepUpPage() -> impl IntoView {
                         hint=tr!(second_factor.hint)
                         error
                     />
-                    <Submit label=tr!(step_up.submit) busy_label=tr!(step_up.busy) pending=action.pending()/>
+                    <Submit label=tr!(step_up.submit) busy_label=tr!(step_up.busy)/>
                 </ActionForm>
                 <p class="switch"><A href=move || back_to(&next()).to_owned()>{tr!(step_up.back)}</A></p>
             </section>

@@ -286,7 +286,7 @@ fn Start(has_password: bool, start: ServerAction<StartAuthenticator>) -> impl In
                 }.into_any(),
                 false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
             }}
-            <Submit label=tr!(two_step.start) busy_label=tr!(common.busy) pending=start.pending()/>
+            <Submit label=tr!(two_step.start) busy_label=tr!(common.busy)/>
         </ActionForm>
     }
 }
@@ -317,7 +317,7 @@ fn SetUp(setup: AuthenticatorSetup, forms: Forms) -> impl IntoView {
                         autofocus=true
                         error
                     />
-                    <Submit label=tr!(two_step.confirm) busy_label=tr!(common.busy) pending=confirm.pending()/>
+                    <Submit label=tr!(two_step.confirm) busy_label=tr!(common.busy)/>
                 </ActionForm>
             </li>
         </ol>
@@ -342,7 +342,7 @@ fn Renew(renew: ServerAction<RenewRecoveryCodes>) -> impl IntoView {
                     maxlength=16
                     error
                 />
-                <Submit label=tr!(two_step.renew) busy_label=tr!(common.busy) pending=renew.pending()/>
+                <Submit label=tr!(two_step.renew) busy_label=tr!(common.busy)/>
             </ActionForm>
         </section>
     }
@@ -371,7 +371,7 @@ fn Remove(has_password: bool, remove: ServerAction<RemoveAuthenticator>) -> impl
                     maxlength=16
                     error
                 />
-                <Submit label=tr!(two_step.remove) busy_label=tr!(common.busy) pending=remove.pending() class="button-danger"/>
+                <Submit label=tr!(two_step.remove) busy_label=tr!(common.busy) class="button-danger"/>
             </ActionForm>
         </section>
     }

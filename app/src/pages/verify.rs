@@ -6,6 +6,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use super::RequireUser;
 use crate::components::code::CodeField;
@@ -28,21 +29,18 @@ pub async fn verify_email(code: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Sends a new code; answers with the seconds until the next may be sent.
+/// Sends a new code, and comes back to the page, which says so.
 #[server(prefix = "/fn", endpoint = "resend_code")]
-pub async fn resend_code() -> Result<u64, AppError> {
+pub async fn resend_code() -> Result<(), AppError> {
     use crate::ssr::request;
-    use latchkey_core::codes::Purpose;
     let services = request::services()?;
     let auth = request::require_auth()?;
     services
         .accounts()
         .send_verification(&auth, &request::client_info())
         .await?;
-    Ok(services
-        .codes()
-        .resend_wait(Purpose::VerifyEmail, &auth.user.email)
-        .await?)
+    leptos_axum::redirect("/verify?resent");
+    Ok(())
 }
 
 /// Seconds until another code may be sent, for the countdown.
@@ -85,7 +83,6 @@ fn Verify(
         .into_any();
     }
     let error = action_error(verify);
-    let form = NodeRef::<leptos::html::Form>::new();
     let email = me.user.email.clone();
     view! {
         <section class="card auth-card">
@@ -93,10 +90,10 @@ fn Verify(
             <p class="muted">
                 {tr_view!(verify.sent, email = email.clone(), <b> = <strong data-testid="verify-email"/>)}
             </p>
-            <ActionForm action=verify node_ref=form attr:novalidate=true attr:class="stack">
+            <ActionForm action=verify attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <CodeField form pending=verify.pending() error/>
-                <Submit label=tr!(verify.submit) busy_label=tr!(verify.busy) pending=verify.pending()/>
+                <CodeField error/>
+                <Submit label=tr!(verify.submit) busy_label=tr!(verify.busy)/>
             </ActionForm>
             <Resend resend/>
         </section>
@@ -107,50 +104,45 @@ fn Verify(
 /// "Send a new code", with the cooldown counted down on screen.
 #[component]
 fn Resend(resend: ServerAction<ResendCode>) -> impl IntoView {
-    let initial = Resource::new_blocking(|| (), |_| resend_wait());
-    // None until the countdown starts, so hydration renders what SSR did.
-    let left = RwSignal::new(None::<u64>);
-    // A completed resend restarts the countdown from what the server says.
-    Effect::new(move |_| {
-        if let Some(Ok(wait)) = resend.value().get() {
-            left.set(Some(wait));
-        }
-    });
+    let wait = Resource::new_blocking(|| (), |_| resend_wait());
     let error = action_error(resend);
-    let sent = move || matches!(resend.value().get(), Some(Ok(_)));
+    // A resend comes back to `/verify?resent`.
+    let sent = use_query_map().with_untracked(|q| q.get("resent").is_some());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let wait = initial.await.unwrap_or(0);
-                // Ticks in the browser only (effects do not run on the server).
-                Effect::new(move |_| {
-                    let _ = set_interval_with_handle(
-                        move || left.update(|l| *l = Some(l.unwrap_or(wait).saturating_sub(1))),
-                        Duration::from_secs(1),
-                    );
-                });
-                let remaining = move || left.get().unwrap_or(wait);
-                let label = move || match remaining() {
-                    0 => tr!(verify.resend).to_owned(),
-                    n => tr!(verify.resend_in, count = n),
-                };
-                let blocked = move || remaining() > 0;
+                let wait = wait.await.unwrap_or(0);
                 view! {
                     <ActionForm action=resend attr:class="stack resend">
                         <FormAlert error/>
-                        <button
-                            type="submit"
-                            class="button button-quiet"
-                            disabled=move || blocked() || resend.pending().get()
-                        >
-                            {label}
-                        </button>
+                        <ResendButton wait/>
                         <p class="form-success" role="status" aria-live="polite">
-                            {move || sent().then(|| tr!(verify.resent))}
+                            {sent.then(|| tr!(verify.resent))}
                         </p>
                     </ActionForm>
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The resend button, held until the server's wait is over and counting it
+/// down once the page runs its script.
+#[island]
+fn ResendButton(wait: u64) -> impl IntoView {
+    let left = RwSignal::new(wait);
+    Effect::new(move |_| {
+        let tick = move || left.update(|l| *l = l.saturating_sub(1));
+        if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <button type="submit" class="button button-quiet" disabled=move || { left.get() > 0 }>
+            {move || match left.get() {
+                0 => tr!(verify.resend).to_owned(),
+                n => tr!(verify.resend_in, count = n),
+            }}
+        </button>
     }
 }

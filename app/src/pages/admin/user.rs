@@ -150,7 +150,6 @@ fn UserView(
                 name="action"
                 value=action.as_str()
                 class=format!("button {class}")
-                disabled=move || act.pending().get()
             >
                 {label.get()}
             </button>
@@ -261,7 +260,7 @@ fn UserView(
                                     <ActionForm action=act attr:class="inline-form">
                                         <input type="hidden" name="id" value=id/>
                                         <input type="hidden" name="session" value=sid/>
-                                        <button type="submit" name="action" value=AdminAction::EndSession.as_str() class="button button-quiet" disabled=move || act.pending().get()>
+                                        <button type="submit" name="action" value=AdminAction::EndSession.as_str() class="button button-quiet">
                                             {tr!(admin.end_session)}
                                         </button>
                                     </ActionForm>
@@ -290,7 +289,6 @@ fn UserView(
                     <Submit
                         label=tr!(admin.delete_button, name = delete_name.clone())
                         busy_label=tr!(common.busy)
-                        pending=delete.pending()
                         class="button-danger"
                     />
                 </p>

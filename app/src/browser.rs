@@ -23,25 +23,31 @@ fn fresh(kept: &str) -> Option<&str> {
     (now().saturating_sub(at) <= KEEP_MS).then_some(values)
 }
 
+/// Entries are `latchkey-kept:<form action>`.
+const KEY: &str = "latchkey-kept:";
+
 fn key(form: &HtmlFormElement) -> Option<String> {
     form.get_attribute("action")
-        .map(|action| format!("latchkey-kept:{action}"))
+        .map(|action| format!("{KEY}{action}"))
 }
 
-/// The inputs whose values are worth keeping: what a person typed, never a
-/// password, a hidden field or a one-time code.
+fn kept_keys(storage: &leptos::web_sys::Storage) -> Vec<String> {
+    (0..storage.length().unwrap_or(0))
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|key| key.starts_with(KEY))
+        .collect()
+}
+
+/// The inputs whose values are kept: those the server marks `data-keep`
+/// (addresses and names; never a password, even one shown as text, nor a
+/// code).
 fn typed_inputs(form: &HtmlFormElement) -> Vec<HtmlInputElement> {
-    let Ok(list) = form.query_selector_all("input[name]") else {
+    let Ok(list) = form.query_selector_all("input[name][data-keep]") else {
         return Vec::new();
     };
     (0..list.length())
         .filter_map(|i| list.item(i)?.dyn_into::<HtmlInputElement>().ok())
-        .filter(|input| {
-            matches!(
-                input.type_().as_str(),
-                "text" | "email" | "search" | "tel" | "url"
-            ) && input.autocomplete() != "one-time-code"
-        })
+        .filter(|input| input.type_() != "password" && !input.autocomplete().contains("password"))
         .collect()
 }
 
@@ -60,55 +66,57 @@ pub fn keep_values(form: &HtmlFormElement) {
     let _ = storage.set_item(&key, &format!("{}|{values}", now()));
 }
 
-/// Drops kept values whose page never came (the post succeeded): what
-/// someone typed does not stay in the tab longer than it is needed.
+/// The server function whose form was refused, when this page shows the
+/// refusal (`?__path=/fn/login&__err=…`).
+fn refused_form() -> Option<String> {
+    let search = window().location().search().ok()?;
+    form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
+        .find(|(key, _)| key == "__path")
+        .map(|(_, path)| path.into_owned())
+}
+
+/// Drops every kept entry but the one this page is about to refill: what
+/// someone typed stays in the tab only until the next page shows.
 pub fn forget_stale() {
     let Ok(Some(storage)) = window().session_storage() else {
         return;
     };
-    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|key| key.starts_with("latchkey-kept:"))
-        .collect();
-    for key in keys {
+    let wanted = refused_form().map(|path| format!("{KEY}{path}"));
+    for key in kept_keys(&storage) {
         let kept = storage.get_item(&key).ok().flatten().unwrap_or_default();
-        if fresh(&kept).is_none() {
+        if Some(&key) != wanted.as_ref() || fresh(&kept).is_none() {
             let _ = storage.remove_item(&key);
         }
     }
 }
 
-/// Puts the kept values back into the empty fields of the forms on this
-/// page (it shows a form's error), once: the entry goes as it is read.
-pub fn refill_forms() {
+/// Puts the kept values back into the empty fields of the refused form,
+/// then forgets them all.
+pub fn refill_refused_form() {
     let Ok(Some(storage)) = window().session_storage() else {
         return;
     };
-    let forms = document().forms();
-    for i in 0..forms.length() {
-        let Some(form) = forms
-            .item(i)
-            .and_then(|f| f.dyn_into::<HtmlFormElement>().ok())
-        else {
-            continue;
-        };
-        let Some(key) = key(&form) else { continue };
-        let Ok(Some(kept)) = storage.get_item(&key) else {
-            continue;
-        };
-        let _ = storage.remove_item(&key);
-        let Some(values) = fresh(&kept) else {
-            continue;
-        };
-        let inputs = typed_inputs(&form);
-        for (name, value) in form_urlencoded::parse(values.as_bytes()) {
-            if let Some(input) = inputs
-                .iter()
-                .find(|i| i.name() == name && i.value().is_empty())
-            {
-                input.set_value(&value);
+    if let Some(path) = refused_form() {
+        let kept = storage.get_item(&format!("{KEY}{path}")).ok().flatten();
+        let values = kept.as_deref().and_then(fresh).unwrap_or_default();
+        let forms = document().forms();
+        let form = (0..forms.length())
+            .filter_map(|i| forms.item(i)?.dyn_into::<HtmlFormElement>().ok())
+            .find(|form| form.get_attribute("action").as_deref() == Some(path.as_str()));
+        if let Some(form) = form {
+            let inputs = typed_inputs(&form);
+            for (name, value) in form_urlencoded::parse(values.as_bytes()) {
+                let empty = inputs
+                    .iter()
+                    .find(|i| i.name() == name && i.value().is_empty());
+                if let Some(input) = empty {
+                    input.set_value(&value);
+                }
             }
         }
+    }
+    for key in kept_keys(&storage) {
+        let _ = storage.remove_item(&key);
     }
 }
 

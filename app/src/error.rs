@@ -124,13 +124,17 @@ impl AppError {
         }
     }
 
-    /// What to show the reader: the reason in their language, else the
-    /// server's own words.
+    /// What to show the reader: the reason in their language. Never the
+    /// error's own `message`: a refused form's error comes back in the
+    /// page's address (`__err`), which anyone can write into a link, so a
+    /// page shows only words of its own. Errors without a reason come from
+    /// API clients' mistakes and operators' tools, not from these forms.
     pub fn localized(&self, locale: Locale) -> String {
-        match self.reason {
-            Some(reason) => reason_text(reason, locale, self.count.unwrap_or_default()),
-            None => self.message.clone(),
-        }
+        let reason = self.reason.unwrap_or(match self.code {
+            ErrorCode::Internal | ErrorCode::Unavailable => Reason::Internal,
+            _ => Reason::BadRequest,
+        });
+        reason_text(reason, locale, self.count.unwrap_or_default())
     }
 
     /// Whether this error belongs to `field`.

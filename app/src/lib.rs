@@ -65,7 +65,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The build's hashed name when it made one (see `server::assets`).
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 // Islands: the pages are HTML from the server, and only the parts
-                // that act in the browser (`app::islands`) ship as WASM.
+                // that act in the browser (each an `#[island]`) ship as WASM.
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>

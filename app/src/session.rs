@@ -1,9 +1,8 @@
-//! The signed-in state, shared by the header and every page. It is read on
-//! the server while rendering (so SSR shows who is signed in) and re-read
-//! whenever an action that changes it completes, log-out included.
+//! The signed-in state, shared by the header and every page, read once per
+//! page on the server while rendering. (A form that changes it answers
+//! with a new page, which reads it again.)
 
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 
 use crate::error::AppError;
 use crate::model::Me;
@@ -29,43 +28,17 @@ pub async fn logout() -> Result<(), AppError> {
 pub struct Session {
     pub me: Resource<Result<Option<Me>, AppError>>,
     pub logout: ServerAction<Logout>,
-    changed: RwSignal<usize>,
 }
 
 pub fn provide_session() {
-    let changed = RwSignal::new(0);
-    let logout = ServerAction::<Logout>::new();
-    // Blocking: the first HTML already shows the signed-in state, even
-    // without JavaScript.
-    let me = Resource::new_blocking(
-        move || (changed.get(), logout.version().get()),
-        |_| current_user(),
-    );
+    // Blocking: the HTML shows the signed-in state.
+    let me = Resource::new_blocking(|| (), |_| current_user());
     provide_context(Session {
         me,
-        logout,
-        changed,
+        logout: ServerAction::<Logout>::new(),
     });
 }
 
 pub fn use_session() -> Session {
     expect_context::<Session>()
-}
-
-/// A server action after which the session is re-read (log in, sign up,
-/// profile edits). Create it inside the page that owns the form, so an error
-/// of a form posted without JavaScript comes back to that form.
-pub fn session_action<S>() -> ServerAction<S>
-where
-    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    let action = ServerAction::<S>::new();
-    let changed = use_session().changed;
-    Effect::watch(
-        move || action.version().get(),
-        move |_, _, _| changed.update(|n| *n += 1),
-        false,
-    );
-    action
 }

@@ -146,3 +146,17 @@ test('a first visit to /login is one small module whose islands wake; a link is 
   await expect(page.getByTestId('profile-username')).toHaveText(user.username);
   expect(documents).toBe(1);
 });
+
+test('an error written into a link shows only words of the app, never the link\'s', async ({ page }) => {
+  // How a refused form's error returns: `?__path=<its function>&__err=<base64 JSON>`.
+  // Anyone can write one into a link to the real site.
+  const forged = Buffer.from(
+    JSON.stringify({ code: 'forbidden', message: 'Your account is locked. Call +1 555 0100 now.' }),
+  ).toString('base64url');
+  await open(page, `/login?__path=/fn/login&__err=${forged}`);
+  const alert = page.getByRole('alert').filter({ hasText: /\S/ });
+  await expect(alert).toHaveText('The request could not be read. Please check the form and try again.');
+  await expect(page.getByText(/555/)).toHaveCount(0);
+  // Once shown, the address forgets it.
+  await expect(page).toHaveURL(/\/login$/);
+});

@@ -24,6 +24,12 @@ test('changing the username saves it and updates the header', async ({ page }) =
   await waitForHydration(page);
   await expectSignedInAs(page, renamed);
   await expect(page.getByTestId('profile-username')).toHaveText(renamed);
+
+  // A refused rename after it says only what is wrong, not "Saved." too.
+  await input.fill('x');
+  await form.getByRole('button', { name: 'Save username' }).click();
+  await expect(page.locator('#field-username-error')).not.toBeEmpty();
+  await expect(page.getByText('Saved.', { exact: true })).toHaveCount(0);
 });
 
 test('the profile is only for signed-in users', async ({ page }) => {

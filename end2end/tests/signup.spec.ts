@@ -44,8 +44,21 @@ test('sign-up shows each problem under its own field', async ({ page }) => {
   const taken = await existingUser(page);
 
   // Email already registered.
+  // Every value a script of the page stores, copied where a new page can
+  // still read it: a password must never be among them.
+  await page.addInitScript(() => {
+    const setItem = Storage.prototype.setItem;
+    Storage.prototype.setItem = function (key: string, value: string) {
+      if (this === window.sessionStorage) {
+        localStorage.setItem('test-writes', (localStorage.getItem('test-writes') ?? '') + `${key}=${value}\n`);
+      }
+      return setItem.call(this, key, value);
+    };
+  });
   await open(page, '/signup');
   const tried = { ...newUser(), email: taken.email };
+  await page.getByLabel('Password', { exact: true }).fill(tried.password);
+  await page.getByRole('button', { name: 'Show password' }).click();
   await submitSignUp(page, tried);
   await expect(page.locator('#field-email-error')).toContainText('already exists');
   await expect(page.getByLabel('Email', { exact: true })).toHaveAttribute('aria-invalid', 'true');
@@ -58,6 +71,12 @@ test('sign-up shows each problem under its own field', async ({ page }) => {
   await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
   await expect(page).toHaveURL(/\/signup$/);
   expect(await page.evaluate(() => Object.keys(sessionStorage)), 'kept values go once used').toEqual([]);
+  const writes = (await page.evaluate(() => localStorage.getItem('test-writes'))) ?? '';
+  expect(writes, 'the form was kept').toContain(encodeURIComponent(tried.username));
+  // (Form-encoded, a space becomes `+`: look for each word.)
+  for (const word of tried.password.split(/\s+/)) {
+    expect(writes, 'a password shown as text is still not kept').not.toContain(word);
+  }
   await snap(page, 'signup-errors');
 
   // Username already taken (the email is new).

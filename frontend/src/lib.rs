@@ -1,4 +1,4 @@
-//! The WASM entry point: wakes the islands (`app::islands`) in the
+//! The WASM entry point: wakes the `#[island]` components of `app` in the
 //! server-rendered HTML. Nothing else of the app runs in the browser.
 
 // Links the app crate, whose islands are the module's exports.

@@ -85,10 +85,13 @@ pub fn Field(
                 value=value
                 placeholder=placeholder
                 required=required
-                // A page rendered with an error (no JavaScript) opens on it.
+                // A page rendered with an error opens on it.
                 autofocus=autofocus || invalid.get_untracked()
                 inputmode=inputmode
                 maxlength=maxlength
+                // What a refused post may bring back (`crate::browser`):
+                // addresses and names, never a secret or a code.
+                data-keep=matches!(autocomplete, "email" | "username" | "name").then_some("")
                 aria-invalid=move || invalid.get().then_some("true")
                 aria-describedby=described_by
             />
@@ -182,6 +185,9 @@ pub fn Submit(
                 ev.prevent_default();
             } else {
                 busy.set(true);
+                // A navigation that never ends (stopped, network gone)
+                // must not leave the form locked.
+                set_timeout(move || busy.set(false), std::time::Duration::from_secs(15));
                 #[cfg(feature = "hydrate")]
                 crate::browser::keep_values(&form);
             }
@@ -199,6 +205,7 @@ pub fn Submit(
             class=format!("button {class}")
             node_ref=button
             aria-busy=move || busy.get().then_some("true")
+            aria-disabled=move || busy.get().then_some("true")
         >
             {move || if busy.get() { busy_label.clone() } else { label.clone() }}
         </button>
@@ -252,7 +259,7 @@ pub fn FocusError() -> impl IntoView {
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         {
-            crate::browser::refill_forms();
+            crate::browser::refill_refused_form();
             crate::browser::forget_error_in_url();
         }
         let doc = document();

@@ -1,7 +1,7 @@
 //! The language switcher: a plain form of two buttons. It posts to the
 //! server, which sets the cookie (and the account's language, for its mail)
 //! and sends the browser back to the same page, now in that language. No
-//! script is involved, so it works the same before and after hydration.
+//! script is involved.
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;

@@ -14,7 +14,6 @@ use crate::components::code::CodeField;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "request_email_change")]
@@ -50,7 +49,7 @@ pub async fn confirm_email_change(new_email: String, code: String) -> Result<(),
 #[component]
 pub fn ChangeEmailPage() -> impl IntoView {
     let request = ServerAction::<RequestEmailChange>::new();
-    let confirm = session_action::<ConfirmEmailChange>();
+    let confirm = ServerAction::<ConfirmEmailChange>::new();
     view! {
         <Title text=tr!(email_change.title)/>
         <RequireUser signed_in=move |me| view! { <ChangeEmail me request confirm/> }/>

@@ -9,7 +9,6 @@ use super::RequireUser;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "delete_account")]
@@ -25,7 +24,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
 
 #[component]
 pub fn DeleteAccountPage() -> impl IntoView {
-    let action = session_action::<DeleteAccount>();
+    let action = ServerAction::<DeleteAccount>::new();
     view! {
         <Title text=tr!(delete.title)/>
         <RequireUser signed_in=move |me| view! { <DeleteAccountForm me action/> }/>

@@ -6,7 +6,6 @@ use leptos_router::components::A;
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
-use crate::session::session_action;
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "login")]
@@ -29,7 +28,7 @@ pub async fn login(login: String, password: String) -> Result<(), AppError> {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = session_action::<Login>();
+    let action = ServerAction::<Login>::new();
     let error = action_error(action);
     view! {
         <Title text=tr!(login.title)/>

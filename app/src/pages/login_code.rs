@@ -10,7 +10,6 @@ use super::RedirectIfSignedIn;
 use crate::components::code::CodeField;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::AppError;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "request_signin_code")]
@@ -51,7 +50,7 @@ pub fn urlencoding(value: &str) -> String {
 #[component]
 pub fn LoginCodePage() -> impl IntoView {
     let request = ServerAction::<RequestSigninCode>::new();
-    let confirm = session_action::<SigninWithCode>();
+    let confirm = ServerAction::<SigninWithCode>::new();
     let email = move || {
         use_query_map()
             .with(|q| q.get("email"))

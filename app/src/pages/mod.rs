@@ -25,8 +25,16 @@ use crate::model::Me;
 use crate::session::use_session;
 use crate::tr;
 
+/// Whether the page's address says `flag` happened (`/profile?saved`, set
+/// by the redirect after a post), and no form on it was refused since: a
+/// refused post returns to the same address with its error added.
+pub fn address_says(flag: &str) -> bool {
+    leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get(flag).is_some() && q.get("__err").is_none())
+}
+
 /// Renders `signed_in` for a signed-in user and sends everyone else to the
-/// log-in page (a 302 on the server, a client-side navigation after hydration).
+/// log-in page (a 302).
 #[component]
 pub fn RequireUser<V>(signed_in: impl Fn(Me) -> V + Send + Sync + Copy + 'static) -> impl IntoView
 where

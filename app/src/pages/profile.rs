@@ -10,7 +10,6 @@ use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::time::utc;
 use crate::error::AppError;
 use crate::model::{Me, Role};
-use crate::session::session_action;
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "update_username")]
@@ -30,7 +29,7 @@ pub async fn update_username(username: String) -> Result<String, AppError> {
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     // Owned here, not by `Profile`, which re-renders when the session changes.
-    let rename = session_action::<UpdateUsername>();
+    let rename = ServerAction::<UpdateUsername>::new();
     view! {
         <Title text=tr!(profile.title)/>
         <RequireUser signed_in=move |me| view! { <Profile me rename/> }/>
@@ -41,7 +40,7 @@ pub fn ProfilePage() -> impl IntoView {
 fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
     let action = rename;
     let error = action_error(action);
-    let saved = move || use_query_map().with(|q| q.get("saved").is_some());
+    let saved = super::address_says("saved");
     let user = me.user;
     let until = me.session_expires_at;
     let password_changed =
@@ -95,7 +94,7 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
                 />
                 <Submit label=tr!(profile.save) busy_label=tr!(profile.saving)/>
                 <p class="form-success" role="status" aria-live="polite">
-                    {move || saved().then(|| tr!(profile.saved))}
+                    {saved.then(|| tr!(profile.saved))}
                 </p>
             </ActionForm>
         </section>

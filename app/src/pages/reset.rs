@@ -11,7 +11,6 @@ use leptos_router::components::A;
 use crate::components::form::{action_error, error_text, Field, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 /// The reset token carried by the cookie.
@@ -94,7 +93,7 @@ pub async fn reset_password(
 
 #[component]
 pub fn ResetPage() -> impl IntoView {
-    let action = session_action::<ResetPassword>();
+    let action = ServerAction::<ResetPassword>::new();
     let error = action_error(action);
     let query = leptos_router::hooks::use_query_map();
     let other_account = move || query.read().get("other_account").is_some();

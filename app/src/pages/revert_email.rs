@@ -13,7 +13,6 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{action_error, error_text, FormAlert, Submit};
 use crate::error::AppError;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 /// The revert token carried by the cookie.
@@ -68,7 +67,7 @@ pub fn RevertEmailPage() -> impl IntoView {
 
 #[component]
 fn Offer() -> impl IntoView {
-    let action = session_action::<RevertEmailChange>();
+    let action = ServerAction::<RevertEmailChange>::new();
     let error = action_error(action);
     let link = Resource::new_blocking(|| (), |_| check_revert_link());
     view! {

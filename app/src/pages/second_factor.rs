@@ -11,7 +11,6 @@ use leptos_router::components::A;
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::error::{AppError, Reason};
-use crate::session::session_action;
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "second_factor")]
@@ -31,7 +30,7 @@ pub async fn second_factor(code: String) -> Result<(), AppError> {
 
 #[component]
 pub fn SecondFactorPage() -> impl IntoView {
-    let action = session_action::<SecondFactor>();
+    let action = ServerAction::<SecondFactor>::new();
     let error = action_error(action);
     // A challenge that expired (or was spent) cannot be tried again.
     let expired = move || {

@@ -11,7 +11,6 @@ use crate::components::form::{action_error, ErrorNote, FormAlert};
 use crate::components::session_item::SessionItem;
 use crate::error::AppError;
 use crate::model::SessionInfo;
-use crate::session::session_action;
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "list_sessions")]
@@ -51,7 +50,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let end_one = session_action::<EndSession>();
+    let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
     let sessions = Resource::new_blocking(
         move || (end_one.version().get(), end_others.version().get()),

@@ -12,7 +12,6 @@ use crate::components::code::CodeField;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::password::NewPassword;
 use crate::error::AppError;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "signup")]
@@ -62,7 +61,7 @@ pub async fn finish_signup(email: String, code: String) -> Result<(), AppError> 
 /// `/signup/code?email=…`: the code that finishes a pending sign-up.
 #[component]
 pub fn SignupCodePage() -> impl IntoView {
-    let confirm = session_action::<FinishSignup>();
+    let confirm = ServerAction::<FinishSignup>::new();
     let error = action_error(confirm);
     let email = move || use_query_map().with(|q| q.get("email")).unwrap_or_default();
     view! {
@@ -86,7 +85,7 @@ pub fn SignupCodePage() -> impl IntoView {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let action = session_action::<Signup>();
+    let action = ServerAction::<Signup>::new();
     let error = action_error(action);
     view! {
         <Title text=tr!(signup.title)/>

@@ -17,8 +17,8 @@ use crate::model::{AuthenticatorSetup, Me, SecondFactors};
 use crate::tr;
 
 /// What the page shows: the account's second factors, the set-up waiting
-/// for its code, and recovery codes a form posted without JavaScript just
-/// made.
+/// for its code, and recovery codes the form just posted made (carried to
+/// this page in a sealed cookie, shown once).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Overview {
     pub status: SecondFactors,
@@ -134,8 +134,8 @@ fn opened_codes(
     }
 }
 
-/// A form posted without JavaScript gets a redirect back to the page, not
-/// the answer: the new codes ride along in a short-lived HttpOnly cookie
+/// A posted form gets a redirect back to the page, not the answer: the
+/// new codes ride along in a short-lived HttpOnly cookie
 /// that the page's next load shows and clears.
 #[cfg(feature = "ssr")]
 fn carry_codes(services: &latchkey_core::Services, auth: &latchkey_core::Auth, codes: &[String]) {
@@ -167,25 +167,6 @@ pub fn TwoStepPage() -> impl IntoView {
         },
         |_| two_step_overview(),
     );
-    // The codes an action just made (with JavaScript); a later change of
-    // state hides them.
-    let codes = RwSignal::new(Vec::<String>::new());
-    for action in [confirm.value(), renew.value()] {
-        Effect::watch(
-            move || action.get(),
-            move |value, _, _| {
-                if let Some(Ok(made)) = value {
-                    codes.set(made.clone());
-                }
-            },
-            false,
-        );
-    }
-    Effect::watch(
-        move || (start.version().get(), remove.version().get()),
-        move |_, _, _| codes.set(Vec::new()),
-        false,
-    );
     let forms = Forms {
         start,
         confirm,
@@ -199,12 +180,8 @@ pub fn TwoStepPage() -> impl IntoView {
                 {move || { let me = me.clone(); Suspend::new(async move {
                     match state.await {
                         Ok(state) => {
-                            let fresh = state.fresh_codes.clone();
-                            let shown = Signal::derive(move || {
-                                let made = codes.get();
-                                if made.is_empty() { fresh.clone() } else { made }
-                            });
-                            view! { <Factors me state forms codes=shown/> }.into_any()
+                            let codes = Signal::stored(state.fresh_codes.clone());
+                            view! { <Factors me state forms codes/> }.into_any()
                         }
                         Err(error) => view! {
                             <section class="card"><ErrorNote error/></section>
@@ -216,8 +193,8 @@ pub fn TwoStepPage() -> impl IntoView {
     }
 }
 
-/// The page's actions, owned by the page so an error of a form posted
-/// without JavaScript comes back to its form.
+/// The page's actions, owned by the page so a refused form's error comes
+/// back to its form.
 #[derive(Clone, Copy)]
 struct Forms {
     start: ServerAction<StartAuthenticator>,

@@ -6,14 +6,12 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 
 use super::RequireUser;
 use crate::components::code::CodeField;
 use crate::components::form::{action_error, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
-use crate::session::session_action;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "verify_email")]
@@ -58,7 +56,7 @@ pub async fn resend_wait() -> Result<u64, AppError> {
 
 #[component]
 pub fn VerifyPage() -> impl IntoView {
-    let verify = session_action::<VerifyEmail>();
+    let verify = ServerAction::<VerifyEmail>::new();
     let resend = ServerAction::<ResendCode>::new();
     view! {
         <Title text=tr!(verify.title)/>
@@ -107,7 +105,7 @@ fn Resend(resend: ServerAction<ResendCode>) -> impl IntoView {
     let wait = Resource::new_blocking(|| (), |_| resend_wait());
     let error = action_error(resend);
     // A resend comes back to `/verify?resent`.
-    let sent = use_query_map().with_untracked(|q| q.get("resent").is_some());
+    let sent = super::address_says("resent");
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

@@ -21,7 +21,7 @@ pub const SIGNUP: &str = "lk_signup";
 /// The challenge of a sign-in waiting for its second factor, between the
 /// first step's form and `/login/second-factor`.
 pub const SECOND_FACTOR: &str = "lk_2fa";
-/// Recovery codes just made by a form posted without JavaScript, carried
+/// Recovery codes just made by a posted form, carried
 /// to the page the post redirects to (which shows them once and clears it);
 /// encrypted and bound to the account (`Tokens::seal`), so the cookie
 /// itself shows nothing to whatever logs headers.
@@ -104,8 +104,8 @@ pub fn cleared(config: &AuthConfig) -> [String; 2] {
     ]
 }
 
-/// `Set-Cookie` for the chosen language. Not HttpOnly: the hydrated page
-/// reads it, and it holds nothing secret.
+/// `Set-Cookie` for the chosen language. Not HttpOnly: it holds nothing
+/// secret, and a script of the page's may read it.
 pub fn locale(config: &AuthConfig, locale: crate::locale::Locale) -> String {
     Cookie::build((crate::locale::COOKIE, crate::locale::tag(locale).to_owned()))
         .path("/")

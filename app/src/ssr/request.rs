@@ -49,8 +49,8 @@ pub fn client_info() -> ClientInfo {
         .unwrap_or_default()
 }
 
-/// In a server function: whether a browser posted a form without
-/// JavaScript (it asks for a page back; a hydrated page's call does not).
+/// In a server function: whether a browser posted a form (it asks for a
+/// page back; an island's call of a server function does not).
 pub fn is_form_post() -> bool {
     use_context::<Parts>().is_some_and(|parts| {
         parts

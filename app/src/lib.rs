@@ -25,7 +25,7 @@ use leptos_router::{
     path, SsrMode,
 };
 
-use components::header::Header;
+use components::{form::SubmitOnce, header::Header};
 use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
     change_email::ChangeEmailPage,
@@ -137,6 +137,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
                 </Routes>
             </main>
+            <SubmitOnce/>
         </Router>
     }
 }

@@ -90,6 +90,29 @@ test('a wrong password and an unknown account get the same answer', async ({ pag
   expect(names).not.toContain('lk_access');
 });
 
+test('a form is posted once, however fast the clicks', async ({ page }) => {
+  const user = await existingUser(page);
+  const posts: string[] = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().includes('/fn/')) posts.push(new URL(r.url()).pathname);
+  });
+
+  // A `Submit` button (it says it is busy)…
+  await open(page, '/login');
+  await page.getByLabel('Email or username').fill(user.username);
+  await page.getByLabel('Password', { exact: true }).fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).dblclick();
+  await expect(page).toHaveURL(/\/profile$/);
+  expect(posts).toEqual(['/fn/login']);
+
+  // …and a plain one, the header's log-out.
+  await waitForHydration(page);
+  await header(page).getByRole('button', { name: 'Log out' }).dblclick();
+  await expect(page).toHaveURL(/\/login$/);
+  expect(posts).toEqual(['/fn/login', '/fn/logout']);
+  await expectSignedOut(page);
+});
+
 test('an expired access cookie is refreshed transparently', async ({ page, context }) => {
   const user = await signUpToProfile(page);
 

@@ -154,9 +154,9 @@ pub fn ErrorNote(error: AppError) -> impl IntoView {
     }
 }
 
-/// A form's submit button. Once the page runs its script it shows that the
-/// form is on its way (`busy_label`) and lets it go only once: the answer is
-/// a new page, and a second click would only post the form again.
+/// A form's submit button. Once the page runs its script it says the form
+/// is on its way (`busy_label`) until the answer's page arrives;
+/// `SubmitOnce` holds back a second post meanwhile.
 #[island]
 pub fn Submit(
     #[prop(into)] label: String,
@@ -169,30 +169,18 @@ pub fn Submit(
     let busy = RwSignal::new(false);
     let button = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        crate::browser::forget_stale();
         let Some(form) = button.get().and_then(|b| b.form()) else {
             return;
         };
         let on_submit = window_event_listener_untyped("submit", move |ev| {
-            let from_this_form = ev
+            if ev
                 .target()
-                .is_some_and(|t| t.loose_eq(&form.clone().into()));
-            if !from_this_form {
-                return;
-            }
-            if busy.get_untracked() {
-                ev.prevent_default();
-            } else {
+                .is_some_and(|t| t.loose_eq(&form.clone().into()))
+            {
                 busy.set(true);
-                // A navigation that never ends (stopped, network gone)
-                // must not leave the form locked.
-                set_timeout(move || busy.set(false), std::time::Duration::from_secs(15));
-                #[cfg(feature = "hydrate")]
-                crate::browser::keep_values(&form);
+                set_timeout(move || busy.set(false), RETRY_AFTER);
             }
         });
-        // Back to this page from the browser's cache: ready again.
         let on_show = window_event_listener(leptos::ev::pageshow, move |_| busy.set(false));
         on_cleanup(move || {
             on_submit.remove();
@@ -204,12 +192,68 @@ pub fn Submit(
             type="submit"
             class=format!("button {class}")
             node_ref=button
-            aria-busy=move || busy.get().then_some("true")
             aria-disabled=move || busy.get().then_some("true")
         >
             {move || if busy.get() { busy_label.clone() } else { label.clone() }}
         </button>
     }
+}
+
+/// How long a posted form waits for its answer's page before it may be
+/// posted again (a navigation stopped or lost must not lock it).
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Every form of the page is posted once: the first submit marks the form
+/// `aria-busy` and keeps what was typed (`crate::browser`); another submit
+/// of it while the answer is on its way is held back, since it would only
+/// post the form again (a second code sent, a session already ended). The
+/// form is ready again when the page returns from the browser's cache, or
+/// after `RETRY_AFTER`. One per page, in the shell.
+#[island]
+pub fn SubmitOnce() -> impl IntoView {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::browser::forget_stale();
+        let on_submit = window_event_listener_untyped("submit", move |ev| {
+            use leptos::wasm_bindgen::JsCast;
+            let Some(form) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
+            else {
+                return;
+            };
+            if form.has_attribute("aria-busy") {
+                ev.prevent_default();
+                return;
+            }
+            let _ = form.set_attribute("aria-busy", "true");
+            #[cfg(feature = "hydrate")]
+            crate::browser::keep_values(&form);
+            set_timeout(
+                move || {
+                    let _ = form.remove_attribute("aria-busy");
+                },
+                RETRY_AFTER,
+            );
+        });
+        let on_show = window_event_listener(leptos::ev::pageshow, move |_| {
+            let Ok(busy) = document().query_selector_all("form[aria-busy]") else {
+                return;
+            };
+            for i in 0..busy.length() {
+                if let Some(form) = busy.item(i) {
+                    use leptos::wasm_bindgen::JsCast;
+                    if let Ok(form) = form.dyn_into::<leptos::web_sys::Element>() {
+                        let _ = form.remove_attribute("aria-busy");
+                    }
+                }
+            }
+        });
+        on_cleanup(move || {
+            on_submit.remove();
+            on_show.remove();
+        });
+    });
 }
 
 /// The Show/Hide button of the password input `target` (an element id).

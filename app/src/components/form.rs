@@ -167,21 +167,37 @@ pub fn Submit(
 ) -> impl IntoView {
     let class = class.unwrap_or_else(|| "button-primary".into());
     let busy = RwSignal::new(false);
+    let posts = RwSignal::new(0_u64);
     let button = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
         let Some(form) = button.get().and_then(|b| b.form()) else {
             return;
         };
         let on_submit = window_event_listener_untyped("submit", move |ev| {
-            if ev
+            let ours = ev
                 .target()
-                .is_some_and(|t| t.loose_eq(&form.clone().into()))
-            {
-                busy.set(true);
-                set_timeout(move || busy.set(false), RETRY_AFTER);
+                .is_some_and(|t| t.loose_eq(&form.clone().into()));
+            if ev.default_prevented() || !ours {
+                return;
+            }
+            // Numbered, so an earlier post's timer does not end this one.
+            posts.update(|n| *n += 1);
+            let post = posts.get_untracked();
+            busy.set(true);
+            set_timeout(
+                move || {
+                    if posts.get_untracked() == post {
+                        busy.set(false);
+                    }
+                },
+                RETRY_AFTER,
+            );
+        });
+        let on_show = window_event_listener(leptos::ev::pageshow, move |ev| {
+            if ev.persisted() {
+                busy.set(false);
             }
         });
-        let on_show = window_event_listener(leptos::ev::pageshow, move |_| busy.set(false));
         on_cleanup(move || {
             on_submit.remove();
             on_show.remove();
@@ -203,14 +219,17 @@ pub fn Submit(
 /// posted again (a navigation stopped or lost must not lock it).
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Every form of the page is posted once: the first submit marks the form
+/// Every form the page posts goes once: the first submit marks the form
 /// `aria-busy` and keeps what was typed (`crate::browser`); another submit
 /// of it while the answer is on its way is held back, since it would only
 /// post the form again (a second code sent, a session already ended). The
-/// form is ready again when the page returns from the browser's cache, or
-/// after `RETRY_AFTER`. One per page, in the shell.
+/// form is ready again when the page comes back from the browser's cache,
+/// or after `RETRY_AFTER`. Searches (GET) may always go again. One per
+/// page, in the shell.
 #[island]
 pub fn SubmitOnce() -> impl IntoView {
+    // Numbers each post, so a post's timer never frees a later one.
+    let posts = StoredValue::new(0_u64);
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         crate::browser::forget_stale();
@@ -222,30 +241,40 @@ pub fn SubmitOnce() -> impl IntoView {
             else {
                 return;
             };
+            if ev.default_prevented() || form.method() != "post" {
+                return;
+            }
             if form.has_attribute("aria-busy") {
                 ev.prevent_default();
                 return;
             }
+            posts.update_value(|n| *n += 1);
+            let post = posts.get_value().to_string();
             let _ = form.set_attribute("aria-busy", "true");
+            let _ = form.set_attribute("data-post", &post);
             #[cfg(feature = "hydrate")]
             crate::browser::keep_values(&form);
-            set_timeout(
-                move || {
+            let free = move || {
+                if form.get_attribute("data-post").as_deref() == Some(post.as_str()) {
                     let _ = form.remove_attribute("aria-busy");
-                },
-                RETRY_AFTER,
-            );
+                }
+            };
+            set_timeout(free, RETRY_AFTER);
         });
-        let on_show = window_event_listener(leptos::ev::pageshow, move |_| {
+        let on_show = window_event_listener(leptos::ev::pageshow, move |ev| {
+            if !ev.persisted() {
+                return;
+            }
             let Ok(busy) = document().query_selector_all("form[aria-busy]") else {
                 return;
             };
             for i in 0..busy.length() {
-                if let Some(form) = busy.item(i) {
-                    use leptos::wasm_bindgen::JsCast;
-                    if let Ok(form) = form.dyn_into::<leptos::web_sys::Element>() {
-                        let _ = form.remove_attribute("aria-busy");
-                    }
+                use leptos::wasm_bindgen::JsCast;
+                if let Some(form) = busy
+                    .item(i)
+                    .and_then(|f| f.dyn_into::<leptos::web_sys::Element>().ok())
+                {
+                    let _ = form.remove_attribute("aria-busy");
                 }
             }
         });

@@ -38,6 +38,7 @@ impl Letters for Translated {
             Letter::AuthenticatorChanged { added } => {
                 authenticator_changed(locale, product, to, added)
             }
+            Letter::PasskeyChanged { added } => passkey_changed(locale, product, to, added),
             Letter::RecoveryCodeUsed { left } => recovery_code_used(locale, product, to, left),
             Letter::SecondFactorGuessing => second_factor_guessing(locale, product, to),
         }
@@ -170,6 +171,30 @@ fn password_changed(locale: Locale, product: &str, to: &str) -> Email {
 }
 
 /// An authenticator app was added to the account, or removed.
+fn passkey_changed(locale: Locale, product: &str, to: &str, added: bool) -> Email {
+    let (subject, line) = match added {
+        true => (
+            t!(locale, mail.passkey_added_subject, product = product),
+            t!(locale, mail.passkey_added_line1),
+        ),
+        false => (
+            t!(locale, mail.passkey_removed_subject, product = product),
+            t!(locale, mail.passkey_removed_line1),
+        ),
+    };
+    compose(
+        locale,
+        product,
+        to,
+        subject,
+        &[
+            line.to_owned(),
+            t!(locale, mail.authenticator_not_you).to_owned(),
+        ],
+        None,
+    )
+}
+
 fn authenticator_changed(locale: Locale, product: &str, to: &str, added: bool) -> Email {
     let (subject, line) = if added {
         (

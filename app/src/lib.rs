@@ -17,6 +17,8 @@ pub mod pages;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "hydrate")]
+mod webauthn;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Html, MetaTags, Title};
@@ -35,6 +37,7 @@ use pages::{
     login::LoginPage,
     login_code::LoginCodePage,
     not_found::NotFound,
+    passkeys::PasskeysPage,
     password::ChangePasswordPage,
     profile::ProfilePage,
     reset::ResetPage,
@@ -131,6 +134,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/sessions") ssr=SsrMode::Async view=SessionsPage/>
                     <Route path=path!("/security") ssr=SsrMode::Async view=SecurityPage/>
                     <Route path=path!("/security/two-step") ssr=SsrMode::Async view=TwoStepPage/>
+                    <Route path=path!("/security/passkeys") ssr=SsrMode::Async view=PasskeysPage/>
                     <Route path=path!("/security/confirm") ssr=SsrMode::Async view=StepUpPage/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>

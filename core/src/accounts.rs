@@ -38,16 +38,23 @@ impl Services {
 
     /// Checks a new account's details and hashes its password (before any
     /// transaction: hashing takes a while).
+    /// `password`: `None` for an account without one (it signs in with a
+    /// passkey or an emailed code, and may set one later).
     pub(crate) async fn prepare_account(
         &self,
         email: &str,
         username: &str,
-        password: String,
+        password: Option<String>,
     ) -> Result<NewAccount, Error> {
         let email = validate::email(email)?;
         let username = validate::username(username)?;
-        password_policy::check(&password, self.config.min_password_len, &email, &username)?;
-        let password_hash = self.hasher.hash(password).await?;
+        let password_hash = match password {
+            Some(password) => {
+                password_policy::check(&password, self.config.min_password_len, &email, &username)?;
+                self.hasher.hash(password).await?
+            }
+            None => String::new(),
+        };
         Ok(NewAccount {
             email,
             username,
@@ -105,6 +112,9 @@ impl Services {
             return Ok(());
         }
         let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
+        if clear_password {
+            crate::passkeys::remove_since_in(&mut tx, user_id, 0).await?;
+        }
         // An app set up before the address was proven was set up by
         // whoever signed up, maybe not its owner: it goes with the password.
         if clear_password && second_factor::remove_in(&mut tx, user_id, 0).await? {
@@ -167,6 +177,18 @@ impl crate::Accounts<'_> {
         email: &str,
         username: &str,
         password: String,
+        client: &ClientInfo,
+    ) -> Result<(User, Issued), Error> {
+        self.open_account(email, username, Some(password), client)
+            .await
+    }
+
+    /// `signup`, for an account with or without a password.
+    pub(crate) async fn open_account(
+        &self,
+        email: &str,
+        username: &str,
+        password: Option<String>,
         client: &ClientInfo,
     ) -> Result<(User, Issued), Error> {
         self.limit_signups(client).await?;

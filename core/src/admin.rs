@@ -254,8 +254,9 @@ impl crate::Admin<'_> {
         self.admin_user(id).await
     }
 
-    /// Removes the user's authenticator app and recovery codes (they lost
-    /// the phone and the codes, and proved who they are some other way);
+    /// Removes the user's authenticator app, recovery codes and passkeys
+    /// (they lost the phone and the codes, and proved who they are some
+    /// other way);
     /// logged with the admin, and the user is mailed.
     pub async fn admin_reset_second_factors(&self, admin: &Auth, id: &str) -> Result<(), Error> {
         self.require_fresh_second_factor(admin).await?;
@@ -264,6 +265,7 @@ impl crate::Admin<'_> {
             .ok_or_else(no_such_user)?;
         let mut tx = self.db.begin().await?;
         crate::second_factor::remove_in(&mut tx, id, 0).await?;
+        crate::passkeys::remove_since_in(&mut tx, id, 0).await?;
         let event = Event::new(EventKind::SecondFactorRemoved, &admin.client)
             .user(id)
             .actor(&admin.user.id)
@@ -409,7 +411,9 @@ impl crate::Admin<'_> {
             }
             // Only a new account needs a password (and the wait for its hash).
             None => {
-                let account = self.prepare_account(&email, &username, password()?).await?;
+                let account = self
+                    .prepare_account(&email, &username, Some(password()?))
+                    .await?;
                 let mut tx = self.db.begin().await?;
                 let user = account.insert_in(&mut tx, Role::User, &cli).await?;
                 let signup = Event::new(EventKind::SignUp, &cli)

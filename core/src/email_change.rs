@@ -282,9 +282,10 @@ impl crate::Accounts<'_> {
         .await
         .map_err(StoreError::from)?;
         retire_reset_links_in(&mut tx, &row.user_id, now).await?;
-        // An app set up since the change is the intruder's: it goes too.
+        // An app or passkey set up since the change is the intruder's: it goes too.
         // (One from before stays: the old mailbox alone must not be able
         // to remove it.)
+        crate::passkeys::remove_since_in(&mut tx, &row.user_id, row.created_at).await?;
         if crate::second_factor::remove_in(&mut tx, &row.user_id, row.created_at).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&row.user_id)

@@ -42,6 +42,10 @@ pub enum Letter<'a> {
     AuthenticatorChanged {
         added: bool,
     },
+    /// A passkey was added to the account, or removed from it.
+    PasskeyChanged {
+        added: bool,
+    },
     /// A recovery code was used to sign in; `left` remain.
     RecoveryCodeUsed {
         left: u32,

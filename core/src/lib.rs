@@ -20,6 +20,7 @@ pub mod limits;
 pub mod links;
 pub mod outbox;
 pub mod own_sessions;
+pub mod passkeys;
 pub mod password_policy;
 pub mod passwords;
 pub mod quiet_signup;
@@ -63,6 +64,8 @@ pub struct Parts {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// Live sessions, so most requests need no database trip.
     pub session_cache: Arc<SessionCache>,
+    /// Passkeys' relying party; `None`: off (`PUBLIC_URL` is an address).
+    pub relying_party: Option<webauthn_rs::prelude::Webauthn>,
 }
 
 impl std::ops::Deref for Services {
@@ -86,6 +89,10 @@ impl Services {
         );
         let tokens = Arc::new(Tokens::new(&config));
         let session_cache = Arc::new(SessionCache::new(ephemeral.shared()));
+        // The server checked it at start-up (`passkeys::relying_party`).
+        let relying_party = passkeys::relying_party(&config.public_url, &config.product)
+            .ok()
+            .flatten();
         // Outside a runtime (a one-shot command) nothing is held long
         // enough to need the channel.
         if ephemeral.shared() && tokio::runtime::Handle::try_current().is_ok() {
@@ -100,6 +107,7 @@ impl Services {
             letters,
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             session_cache,
+            relying_party,
         }))
     }
 
@@ -165,6 +173,8 @@ areas! {
     /// Authenticator apps and recovery codes: setting them up, removing
     /// them, and the second step of a sign-in.
     SecondFactors => second_factors;
+    /// Passkeys: adding, naming and removing them, and signing in with one.
+    Passkeys => passkeys;
 }
 
 /// Current time in unix seconds.

@@ -264,6 +264,9 @@ impl crate::Passwords<'_> {
             Event::new(EventKind::PasswordReset, client).user(&user.id),
         )
         .await?;
+        if unproven {
+            crate::passkeys::remove_since_in(&mut tx, &user.id, 0).await?;
+        }
         if unproven && crate::second_factor::remove_in(&mut tx, &user.id, 0).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&user.id)

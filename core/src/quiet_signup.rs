@@ -58,7 +58,7 @@ impl Services {
         &self,
         email: &str,
         username: &str,
-        password: String,
+        password: Option<String>,
         client: &ClientInfo,
     ) -> Result<PendingSignup, Error> {
         self.limit_signups(client).await?;
@@ -143,8 +143,31 @@ impl crate::Accounts<'_> {
         password: String,
         client: &ClientInfo,
     ) -> Result<SignUp, Error> {
+        self.sign_up_with(email, username, Some(password), client)
+            .await
+    }
+
+    /// `sign_up` without a password: the account signs in with a passkey
+    /// (added next, while the sign-up still counts as a fresh sign-in) or
+    /// an emailed code, and may set a password later.
+    pub async fn sign_up_without_password(
+        &self,
+        email: &str,
+        username: &str,
+        client: &ClientInfo,
+    ) -> Result<SignUp, Error> {
+        self.sign_up_with(email, username, None, client).await
+    }
+
+    async fn sign_up_with(
+        &self,
+        email: &str,
+        username: &str,
+        password: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<SignUp, Error> {
         if !self.config.signup_hide_existing {
-            let (user, issued) = self.signup(email, username, password, client).await?;
+            let (user, issued) = self.open_account(email, username, password, client).await?;
             return Ok(SignUp::Started(user, issued));
         }
         self.start_quiet_signup(email, username, password, client)

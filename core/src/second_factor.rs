@@ -309,7 +309,7 @@ pub(crate) async fn remove_in(
 }
 
 /// Marks `session_id` as having proved the second factor now.
-async fn proved_in_session(db: &crate::Db, session_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn proved_in_session(db: &crate::Db, session_id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET second_factor_at = $1 WHERE id = $2")
         .bind(now())
         .bind(session_id)
@@ -342,8 +342,14 @@ pub(crate) async fn of_user(db: &crate::Db, user_id: &str) -> Result<SecondFacto
     let row = factor(db, user_id).await?;
     let mut tx = db.begin().await?;
     let left = recovery_codes_left_in(&mut tx, user_id).await?;
+    let (passkeys,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(SecondFactors {
+        passkeys: passkeys as u32,
         authenticator_since: row.as_ref().and_then(|r| r.confirmed_at),
         authenticator_pending: row
             .as_ref()

@@ -131,6 +131,7 @@ for (const lang of LOCALES) {
         ['sessions', '/sessions'],
         ['security', '/security'],
         ['two-step', '/security/two-step'],
+        ['passkeys', '/security/passkeys'],
         ['step-up', '/security/confirm?next=%2Fpassword'],
         ['delete-account', '/delete-account'],
         ['admin-users', '/admin'],

@@ -92,7 +92,7 @@ test('a reset link sets a new password once and signs out every other session', 
   await expect(otherPage).toHaveURL(/\/login$/);
   // The old password no longer works; the new one does.
   await submitLogin(otherPage, user.email, PASSWORD);
-  await expect(otherPage.locator('.form-alert')).toHaveText(LOGIN_FAILED);
+  await expect(otherPage.locator('form:has(#field-login) .form-alert')).toHaveText(LOGIN_FAILED);
   await submitLogin(otherPage, user.email, NEW_PASSWORD);
   await expect(otherPage).toHaveURL(/\/profile$/);
   await other.close();
@@ -174,7 +174,7 @@ test('deleting the account needs the password and removes it', async ({ page }) 
 
   await open(page, '/login');
   await submitLogin(page, user.email, PASSWORD);
-  await expect(page.locator('.form-alert')).toHaveText(LOGIN_FAILED);
+  await expect(page.locator('form:has(#field-login) .form-alert')).toHaveText(LOGIN_FAILED);
 });
 
 test('a reset link for another account is refused while signed in', async ({ page, browser, request }) => {

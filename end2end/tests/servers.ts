@@ -1,9 +1,13 @@
 // Addresses of the servers the suite starts (see webServer in
 // playwright.config.ts). Shared by the config and the tests; no test code here.
 
-/** The Latchkey server under test. */
+/**
+ * The Latchkey server under test, listening on 127.0.0.1 and reached by
+ * name: browsers refuse passkeys on an IP address, and localhost is a
+ * secure context without TLS.
+ */
 export const APP_PORT = 3100;
-export const APP_URL = `http://127.0.0.1:${APP_PORT}`;
+export const APP_URL = `http://localhost:${APP_PORT}`;
 
 /** The same server with SIGNUP_HIDE_EXISTING=true, on a database of its own. */
 export const HIDING_PORT = 3102;

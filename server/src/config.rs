@@ -78,6 +78,10 @@ impl Config {
             "SIGNUPS_PER_HOUR_PER_IP",
             u64::from(d.signups_per_hour_per_ip),
         );
+        let passkey_sign_ins_per_ip = parse(
+            "PASSKEY_SIGNINS_PER_MINUTE_PER_IP",
+            u64::from(d.passkey_sign_ins_per_minute_per_ip),
+        );
         let mail_give_up_after = parse("MAIL_GIVE_UP_AFTER_SECS", secs(d.mail_give_up_after));
         let code_ttl = parse("CODE_TTL_SECS", secs(d.codes.ttl));
         let reset_ttl = parse("RESET_TOKEN_TTL_SECS", secs(d.reset_ttl));
@@ -150,6 +154,12 @@ impl Config {
             problems.push(format!(
                 "PUBLIC_URL must use https:// in production, got {public_url:?}"
             ));
+        }
+        // Passkeys are scoped to PUBLIC_URL's domain: a URL they cannot use
+        // stops the start, an IP address only turns them off (logged at
+        // start-up).
+        if let Err(problem) = latchkey_core::passkeys::relying_party(&public_url, "Latchkey") {
+            problems.push(problem);
         }
 
         let mut cors_origins = Vec::new();
@@ -337,6 +347,9 @@ impl Config {
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 reset_ttl: Duration::from_secs(reset_ttl),
                 login_free_failures: (login_free_per_account, login_free_per_ip),
+                passkey_ceremony_ttl: d.passkey_ceremony_ttl,
+                passkey_sign_ins_per_minute_per_ip: passkey_sign_ins_per_ip.min(u64::from(u32::MAX))
+                    as u32,
             },
             public_url,
             cors_origins,

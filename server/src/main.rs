@@ -127,6 +127,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         config.auth.clone(),
         Arc::new(app::letters::Translated),
     );
+    if !services.passkeys().enabled() {
+        tracing::warn!(
+            "passkeys are off: PUBLIC_URL {} is an IP address, which browsers refuse them on \
+             (use a domain name, e.g. http://localhost:3000)",
+            config.public_url
+        );
+    }
     let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn({
         let services = services.clone();

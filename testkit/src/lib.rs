@@ -4,6 +4,7 @@
 //! PostgreSQL or Redis fails the test with the command that starts it. Mail
 //! goes to a real SMTP server on loopback (`smtp`), in the app's words.
 
+pub mod authenticator;
 pub mod smtp;
 
 use std::sync::Once;

@@ -140,6 +140,23 @@ pub enum Reason {
     /// `count`: minutes a proof of the second factor lets the session make
     /// such changes; confirm with a code first (`me/second-factors/step-up`).
     StepUpRequired,
+    /// Passkeys are off: `PUBLIC_URL` names no domain (browsers refuse
+    /// them on an IP address).
+    PasskeysOff,
+    /// The browser made no passkey (cancelled, timed out, or it has no
+    /// passkey support or no JavaScript).
+    PasskeyCancelled,
+    /// The ceremony expired or was used: start again.
+    PasskeyExpired,
+    /// The browser's answer did not verify.
+    PasskeyRefused,
+    /// No account here has this passkey (it may have been removed).
+    PasskeyUnknown,
+    /// `count`: the longest name, in characters.
+    PasskeyName,
+    /// `count`: the most passkeys an account may have.
+    TooManyPasskeys,
+    NoSuchPasskey,
     Unavailable,
     Unreachable,
     BadRequest,

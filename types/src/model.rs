@@ -117,10 +117,14 @@ pub enum EventKind {
     RecoveryCodesRenewed,
     /// A recovery code stood in for the app; `detail`: how many are left.
     RecoveryCodeUsed,
+    /// `detail`: the passkey's name.
+    PasskeyAdded,
+    /// `detail`: the passkey's name.
+    PasskeyRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         Self::SignUp,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -144,6 +148,8 @@ impl EventKind {
         Self::SecondFactorRemoved,
         Self::RecoveryCodesRenewed,
         Self::RecoveryCodeUsed,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -171,6 +177,8 @@ impl EventKind {
             Self::SecondFactorRemoved => "second_factor_removed",
             Self::RecoveryCodesRenewed => "recovery_codes_renewed",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -459,6 +467,9 @@ pub struct SecondFactors {
     pub recovery_codes_left: u32,
     /// An app was set up but not yet confirmed with a code.
     pub authenticator_pending: bool,
+    /// Passkeys on the account (each signs in by itself).
+    #[serde(default)]
+    pub passkeys: u32,
 }
 
 /// An authenticator app being set up: scan the QR code (or type the
@@ -472,4 +483,18 @@ pub struct AuthenticatorSetup {
     pub secret: String,
     /// The URI as a QR code, an SVG document drawn on the server.
     pub qr_svg: String,
+}
+
+/// A passkey on an account, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasskeyInfo {
+    /// The passkey's id here (not the credential's).
+    pub id: String,
+    /// What its owner called it ("Phone", "Work laptop").
+    pub name: String,
+    /// Unix seconds it was added.
+    pub created_at: i64,
+    /// Unix seconds it last signed in; `None`: never.
+    pub last_used_at: Option<i64>,
 }

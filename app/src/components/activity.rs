@@ -19,6 +19,9 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
     match event.kind {
         EventKind::SignUp => t!(locale, activity.sign_up).into(),
         EventKind::LoginSucceeded if detail == "code" => t!(locale, activity.login_code).into(),
+        EventKind::LoginSucceeded if detail == "passkey" => {
+            t!(locale, activity.login_passkey).into()
+        }
         EventKind::LoginSucceeded if detail.ends_with("+totp") => {
             t!(locale, activity.login_second_factor).into()
         }
@@ -91,6 +94,8 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::SecondFactorRemoved => t!(locale, activity.second_factor_removed).into(),
         EventKind::RecoveryCodesRenewed => t!(locale, activity.recovery_codes_renewed).into(),
         EventKind::RecoveryCodeUsed => t!(locale, activity.recovery_code_used, count = detail),
+        EventKind::PasskeyAdded => t!(locale, activity.passkey_added, detail = detail),
+        EventKind::PasskeyRemoved => t!(locale, activity.passkey_removed, detail = detail),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod code;
 pub mod form;
 pub mod header;
 pub mod language;
+pub mod passkey;
 pub mod password;
 pub mod session_item;
 pub mod time;

@@ -5,6 +5,7 @@ use leptos_router::components::A;
 
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::components::passkey::{PasskeyFields, PasskeySignIn};
 use crate::error::AppError;
 use crate::tr;
 
@@ -26,10 +27,34 @@ pub async fn login(login: String, password: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Signs in with the passkey the browser answered with (the log-in page's
+/// passkey form, filled by its island).
+#[server(prefix = "/fn", endpoint = "passkey_login")]
+pub async fn passkey_login(
+    #[server(default)] ceremony: String,
+    #[server(default)] credential: String,
+) -> Result<(), AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let (user, issued) = services
+        .passkeys()
+        .sign_in(&ceremony, &credential, &request::client_info())
+        .await?;
+    request::set_session_cookies(&services, &user, &issued).await?;
+    leptos_axum::redirect("/profile");
+    Ok(())
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let error = action_error(action);
+    let passkeys = super::passkeys_enabled();
+    // Autofill offers the device's passkeys in the name field too.
+    let login_autocomplete = match passkeys {
+        true => "username webauthn",
+        false => "username",
+    };
     view! {
         <Title text=tr!(login.title)/>
         <RedirectIfSignedIn/>
@@ -37,13 +62,30 @@ pub fn LoginPage() -> impl IntoView {
             <h1>{tr!(login.heading)}</h1>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <Field label=tr!(login.login) name="login" autocomplete="username" autofocus=true error/>
+                <Field label=tr!(login.login) name="login" autocomplete=login_autocomplete autofocus=true error/>
                 <Field label=tr!(login.password) name="password" kind="password" revealable=true autocomplete="current-password" error/>
                 <p class="field-aside"><A href="/forgot">{tr!(login.forgot)}</A></p>
                 <Submit label=tr!(login.submit) busy_label=tr!(login.busy)/>
             </ActionForm>
+            {passkeys.then(|| view! { <PasskeyForm/> })}
             <p class="switch"><A href="/login/code">{tr!(login.code_instead)}</A></p>
             <p class="switch">{tr!(login.new_here)} " " <A href="/signup">{tr!(login.create)}</A></p>
         </section>
+    }
+}
+
+/// "Sign in with a passkey": a form its island fills with the browser's
+/// answer and posts.
+#[component]
+fn PasskeyForm() -> impl IntoView {
+    let action = ServerAction::<PasskeyLogin>::new();
+    let error = action_error(action);
+    view! {
+        <p class="divider" aria-hidden="true"><span>{tr!(login.or)}</span></p>
+        <ActionForm action=action attr:novalidate=true attr:class="stack passkey-form">
+            <FormAlert error/>
+            <PasskeyFields ceremony=true/>
+            <PasskeySignIn label=tr!(login.passkey) busy_label=tr!(login.passkey_busy)/>
+        </ActionForm>
     }
 }

@@ -6,6 +6,7 @@ pub mod home;
 pub mod login;
 pub mod login_code;
 pub mod not_found;
+pub mod passkeys;
 pub mod password;
 pub mod profile;
 pub mod reset;
@@ -31,6 +32,18 @@ use crate::tr;
 pub fn address_says(flag: &str) -> bool {
     leptos_router::hooks::use_query_map()
         .with_untracked(|q| q.get(flag).is_some() && q.get("__err").is_none())
+}
+
+/// Whether this deployment offers passkeys (pages render on the server).
+pub fn passkeys_enabled() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ssr::request::services().is_ok_and(|s| s.passkeys().enabled())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        false
+    }
 }
 
 /// Renders `signed_in` for a signed-in user and sends everyone else to the

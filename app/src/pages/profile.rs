@@ -106,6 +106,7 @@ fn Profile(me: Me, rename: ServerAction<UpdateUsername>) -> impl IntoView {
                 <A href="/sessions" attr:class="button button-quiet">{tr!(profile.sessions)}</A>
                 <A href="/security" attr:class="button button-quiet">{tr!(profile.activity)}</A>
                 <A href="/security/two-step" attr:class="button button-quiet">{tr!(profile.two_step)}</A>
+                <A href="/security/passkeys" attr:class="button button-quiet">{tr!(security.passkeys)}</A>
             </p>
             <p class="muted" data-testid="signed-in-until">
                 {tr!(profile.signed_in_until, time = utc(until, crate::locale::current()))}

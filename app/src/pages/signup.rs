@@ -16,18 +16,42 @@ use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "signup")]
 pub async fn signup(email: String, username: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let answer = services
+        .accounts()
+        .sign_up(&email, &username, password, &request::client_info())
+        .await?;
+    signed_up(&services, answer, "/verify").await
+}
+
+/// Sign-up without a password: the account adds a passkey next.
+#[server(prefix = "/fn", endpoint = "signup_passkey")]
+pub async fn signup_passkey(email: String, username: String) -> Result<(), AppError> {
+    use crate::ssr::request;
+    let services = request::services()?;
+    let answer = services
+        .accounts()
+        .sign_up_without_password(&email, &username, &request::client_info())
+        .await?;
+    signed_up(&services, answer, "/security/passkeys?welcome").await
+}
+
+/// Where a sign-up goes next: signed in to `next`, or (addresses hidden)
+/// to the mailed code that makes the account.
+#[cfg(feature = "ssr")]
+async fn signed_up(
+    services: &latchkey_core::Services,
+    answer: latchkey_core::quiet_signup::SignUp,
+    next: &str,
+) -> Result<(), AppError> {
     use super::login_code::urlencoding;
     use crate::ssr::{cookies, request};
     use latchkey_core::quiet_signup::SignUp;
-    let services = request::services()?;
-    match services
-        .accounts()
-        .sign_up(&email, &username, password, &request::client_info())
-        .await?
-    {
+    match answer {
         SignUp::Started(user, issued) => {
-            request::set_session_cookies(&services, &user, &issued).await?;
-            leptos_axum::redirect("/verify");
+            request::set_session_cookies(services, &user, &issued).await?;
+            leptos_axum::redirect(next);
         }
         SignUp::Pending(pending) => {
             request::set_cookies([cookies::signup_token(
@@ -85,6 +109,15 @@ pub fn SignupCodePage() -> impl IntoView {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
+    let passkeys = super::passkeys_enabled();
+    match passkeys && use_query_map().with_untracked(|q| q.get("passkey").is_some()) {
+        true => view! { <PasskeySignup/> }.into_any(),
+        false => view! { <PasswordSignup passkeys/> }.into_any(),
+    }
+}
+
+#[component]
+fn PasswordSignup(passkeys: bool) -> impl IntoView {
     let action = ServerAction::<Signup>::new();
     let error = action_error(action);
     view! {
@@ -106,6 +139,38 @@ pub fn SignupPage() -> impl IntoView {
                 <NewPassword error/>
                 <Submit label=tr!(signup.submit) busy_label=tr!(signup.busy)/>
             </ActionForm>
+            {passkeys.then(|| view! {
+                <p class="switch"><A href="/signup?passkey">{tr!(signup.passkey_instead)}</A></p>
+            })}
+            <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
+        </section>
+    }
+}
+
+/// `/signup?passkey`: no password; a passkey is added right after.
+#[component]
+fn PasskeySignup() -> impl IntoView {
+    let action = ServerAction::<SignupPasskey>::new();
+    let error = action_error(action);
+    view! {
+        <Title text=tr!(signup.title)/>
+        <RedirectIfSignedIn/>
+        <section class="card auth-card">
+            <h1>{tr!(signup.heading)}</h1>
+            <p class="muted">{tr!(signup.passkey_intro)}</p>
+            <ActionForm action=action attr:novalidate=true attr:class="stack">
+                <FormAlert error/>
+                <Field label=tr!(signup.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
+                <Field
+                    label=tr!(signup.username)
+                    name="username"
+                    autocomplete="username"
+                    hint=tr!(signup.username_hint)
+                    error
+                />
+                <Submit label=tr!(signup.passkey_submit) busy_label=tr!(signup.busy)/>
+            </ActionForm>
+            <p class="switch"><A href="/signup">{tr!(signup.password_instead)}</A></p>
             <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
         </section>
     }

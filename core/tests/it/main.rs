@@ -10,5 +10,6 @@ use latchkey_testkit as common;
 mod accounts;
 mod codes;
 mod held_sessions;
+mod passkeys;
 mod passwords;
 mod second_factor;

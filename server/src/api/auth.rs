@@ -36,8 +36,12 @@ pub struct SignupRequest {
     /// 3–32 characters of `[a-z0-9_.-]`.
     #[schema(example = "ada")]
     username: String,
-    /// 8–128 characters, not a common password, not containing the email or username.
-    password: String,
+    /// 8–128 characters, not a common password, not containing the email
+    /// or username. Omitted: an account without a password, which adds a
+    /// passkey next (`me/passkeys/options`, within 10 minutes) or signs in
+    /// by emailed code, and may set a password later.
+    #[serde(default)]
+    password: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -99,10 +103,19 @@ async fn signup(
     Client(client): Client,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<Response, ApiError> {
-    let answer = services
-        .accounts()
-        .sign_up(&body.email, &body.username, body.password, &client)
-        .await?;
+    let accounts = services.accounts();
+    let answer = match body.password {
+        Some(password) => {
+            accounts
+                .sign_up(&body.email, &body.username, password, &client)
+                .await?
+        }
+        None => {
+            accounts
+                .sign_up_without_password(&body.email, &body.username, &client)
+                .await?
+        }
+    };
     Ok(match answer {
         SignUp::Started(user, issued) => (
             StatusCode::CREATED,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod me;
 pub mod oauth;
+pub mod passkeys;
 pub mod password;
 pub mod second_factor;
 
@@ -145,6 +146,7 @@ pub fn router() -> Router<Services> {
         .merge(password::router())
         .merge(admin::router())
         .merge(second_factor::router())
+        .merge(passkeys::router())
         .split_for_parts();
     document_common_errors(&mut document);
     let page = Html(docs::render(&document));

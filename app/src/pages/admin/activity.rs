@@ -103,6 +103,8 @@ fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
         EventKind::SecondFactorRemoved => td!(locale, admin.kind.second_factor_removed),
         EventKind::RecoveryCodesRenewed => td!(locale, admin.kind.recovery_codes_renewed),
         EventKind::RecoveryCodeUsed => td!(locale, admin.kind.recovery_code_used),
+        EventKind::PasskeyAdded => td!(locale, admin.kind.passkey_added),
+        EventKind::PasskeyRemoved => td!(locale, admin.kind.passkey_removed),
     }
 }
 

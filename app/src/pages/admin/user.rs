@@ -127,7 +127,7 @@ fn UserView(
         activity,
         second_factors,
     } = detail;
-    let two_step_on = second_factors.authenticator_since.is_some();
+    let two_step_on = second_factors.authenticator_since.is_some() || second_factors.passkeys > 0;
     let id = user.user.id.clone();
     let username = user.user.username.clone();
     let done = move || {
@@ -213,6 +213,10 @@ fn UserView(
                             None => tr!(admin.two_step_off).into_any(),
                         }}
                     </dd>
+                </div>
+                <div>
+                    <dt>{tr!(security.passkeys)}</dt>
+                    <dd data-testid="admin-user-passkeys">{second_factors.passkeys}</dd>
                 </div>
                 <div><dt>{tr!(admin.user_id)}</dt><dd><code>{id.clone()}</code></dd></div>
             </dl>

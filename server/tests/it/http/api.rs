@@ -827,3 +827,83 @@ on_both_backends!(api_step_up_before_a_password_change, |backend| {
     let changed = send(&app, bearer_post("/api/v1/me/password", &second, change)).await;
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
 });
+
+on_both_backends!(api_passkey_round_trip, |backend| {
+    use common::authenticator::SoftPasskey;
+    // Passkeys need a domain: this deployment is on localhost.
+    const SITE: &str = "http://localhost:3000";
+    let config = latchkey_core::AuthConfig {
+        public_url: SITE.into(),
+        ..latchkey_core::AuthConfig::for_tests()
+    };
+    let services = common::services_with(backend, config).await;
+    let app = server::router::build(services, leptos_options(), SITE);
+    let (name, tokens) = api_signup(&app).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    let started = send(
+        &app,
+        bearer_post(
+            "/api/v1/me/passkeys/options",
+            &access,
+            json!({ "name": "Phone", "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let options = body_json(started).await["options"].to_string();
+    let (mut passkey, answer) = SoftPasskey::create(&options, SITE);
+    let credential: Value = serde_json::from_str(&answer).unwrap();
+    let added = send(
+        &app,
+        bearer_post(
+            "/api/v1/me/passkeys",
+            &access,
+            json!({ "credential": credential }),
+        ),
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    assert_eq!(body_json(added).await["name"], "Phone");
+    let listed = body_json(send(&app, bearer_get("/api/v1/me/passkeys", &access)).await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // Signing in names no one: the passkey says whose it is.
+    let ceremony =
+        body_json(send(&app, json_post("/api/v1/auth/passkey/options", json!({}))).await).await;
+    let answer: Value =
+        serde_json::from_str(&passkey.get(&ceremony["options"].to_string())).unwrap();
+    let body = json!({ "ceremony": ceremony["ceremony"], "credential": answer });
+    let signed_in = send(&app, json_post("/api/v1/auth/passkey", body.clone())).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let signed_in = body_json(signed_in).await;
+    assert_eq!(signed_in["user"]["username"], name.as_str());
+    assert!(signed_in["access_token"].is_string());
+    // The ceremony was spent.
+    let again = send(&app, json_post("/api/v1/auth/passkey", body)).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    let again = body_json(again).await;
+    assert_eq!(again["error"]["reason"], "passkey_expired");
+    // Not a credential: a clear 400, nothing spent.
+    let ceremony =
+        body_json(send(&app, json_post("/api/v1/auth/passkey/options", json!({}))).await).await;
+    let garbage = send(
+        &app,
+        json_post(
+            "/api/v1/auth/passkey",
+            json!({ "ceremony": ceremony["ceremony"], "credential": { "id": 7 } }),
+        ),
+    )
+    .await;
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body_json(garbage).await["error"]["reason"],
+        "passkey_refused"
+    );
+
+    // On an IP address, passkeys are off and say so.
+    let plain = app_default_cors().await;
+    let off = send(&plain, json_post("/api/v1/auth/passkey/options", json!({}))).await;
+    assert_eq!(off.status(), StatusCode::CONFLICT);
+    assert_eq!(body_json(off).await["error"]["reason"], "passkeys_off");
+});

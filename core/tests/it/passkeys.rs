@@ -1,0 +1,378 @@
+//! Passkeys, on both deployments, answered by a software passkey with a
+//! real P-256 key (`testkit::authenticator`): adding, signing in, and the
+//! rules around the ceremonies.
+
+use std::time::Duration;
+
+use crate::common;
+
+use common::authenticator::SoftPasskey;
+use common::{client, smtp, NewAccount, PASSWORD};
+use latchkey_core::model::{EventKind, UserChange};
+use latchkey_core::{Auth, AuthConfig, ErrorCode, Reason, Services};
+
+/// Passkeys need a domain: the tests' site is on localhost.
+const ORIGIN: &str = "http://localhost:3000";
+
+fn config() -> AuthConfig {
+    AuthConfig {
+        public_url: ORIGIN.into(),
+        ..AuthConfig::for_tests()
+    }
+}
+
+fn reason<T: std::fmt::Debug>(result: Result<T, latchkey_core::Error>) -> Option<Reason> {
+    result.expect_err("should be refused").reason
+}
+
+/// Adds a passkey named `name` to `auth`'s account.
+async fn add(s: &Services, auth: &Auth, name: &str) -> SoftPasskey {
+    let pending = s
+        .passkeys()
+        .start_adding(auth, name, PASSWORD.into())
+        .await
+        .expect("the password starts a ceremony");
+    let (passkey, answer) = SoftPasskey::create(&pending.options, ORIGIN);
+    let added = s
+        .passkeys()
+        .finish_adding(auth, &answer, &client())
+        .await
+        .expect("the device's answer verifies");
+    assert_eq!(added.name, name);
+    passkey
+}
+
+async fn with_passkey(s: &Services) -> (NewAccount, SoftPasskey) {
+    let account = common::sign_up(s).await;
+    let auth = common::auth_of(s, &account).await;
+    let passkey = add(s, &auth, "Phone").await;
+    (account, passkey)
+}
+
+async fn sign_in(
+    s: &Services,
+    passkey: &mut SoftPasskey,
+) -> Result<(latchkey_core::model::User, latchkey_core::sessions::Issued), latchkey_core::Error> {
+    let ceremony = s.passkeys().start_sign_in(&client()).await.unwrap();
+    let answer = passkey.get(&ceremony.options);
+    s.passkeys()
+        .sign_in(&ceremony.ceremony, &answer, &client())
+        .await
+}
+
+on_both_backends!(a_passkey_signs_in_by_itself, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, config()).await;
+    let (account, mut passkey) = with_passkey(&s).await;
+    inbox
+        .wait_for_subject(&account.email, "passkey was added")
+        .await;
+    let (user, issued) = sign_in(&s, &mut passkey).await.expect("signed in");
+    assert_eq!(user.id, account.user.id);
+    let auth = s
+        .sessions()
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .expect("a live session");
+    // Listed, with its use.
+    let listed = s.passkeys().list(&auth).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "Phone");
+    assert!(listed[0].last_used_at.is_some());
+    // Logged as what it was.
+    let activity = s
+        .accounts()
+        .own_activity(&account.user.id, None)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = activity
+        .events
+        .iter()
+        .map(|e| (e.kind, e.detail.clone().unwrap_or_default()))
+        .collect();
+    assert!(
+        kinds.contains(&(EventKind::LoginSucceeded, "passkey".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(EventKind::PasskeyAdded, "Phone".into())),
+        "{kinds:?}"
+    );
+    // Again, and again: the counter moves on each time.
+    sign_in(&s, &mut passkey).await.expect("signed in again");
+    assert_eq!(passkey.counter, 2);
+});
+
+on_both_backends!(
+    a_sign_in_ceremony_is_spent_once_however_many_race,
+    |backend| {
+        let s = common::services_with(backend, config()).await;
+        let (_, mut passkey) = with_passkey(&s).await;
+        let ceremony = s.passkeys().start_sign_in(&client()).await.unwrap();
+        // Twenty copies of one valid answer at once: one session.
+        let answer = passkey.get(&ceremony.options);
+        let tries = (0..20).map(|_| {
+            let (s, ceremony, answer) = (s.clone(), ceremony.ceremony.clone(), answer.clone());
+            tokio::spawn(async move { s.passkeys().sign_in(&ceremony, &answer, &client()).await })
+        });
+        let results = futures::future::join_all(tries).await;
+        let signed_in = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(signed_in, 1);
+        for result in results {
+            if let Ok(Err(err)) = result {
+                assert_eq!(err.reason, Some(Reason::PasskeyExpired), "{err:?}");
+            }
+        }
+        // A token that was never given out, or is not one.
+        let answer = passkey.get(&ceremony.options);
+        for token in ["A".repeat(43), "nonsense".into()] {
+            assert_eq!(
+                reason(s.passkeys().sign_in(&token, &answer, &client()).await),
+                Some(Reason::PasskeyExpired)
+            );
+        }
+    }
+);
+
+on_both_backends!(a_ceremony_expires, |backend| {
+    let s = common::services_with(
+        backend,
+        AuthConfig {
+            passkey_ceremony_ttl: Duration::from_secs(1),
+            ..config()
+        },
+    )
+    .await;
+    let (_, mut passkey) = with_passkey(&s).await;
+    let ceremony = s.passkeys().start_sign_in(&client()).await.unwrap();
+    let answer = passkey.get(&ceremony.options);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        reason(
+            s.passkeys()
+                .sign_in(&ceremony.ceremony, &answer, &client())
+                .await
+        ),
+        Some(Reason::PasskeyExpired)
+    );
+});
+
+// The adding ceremony is the session's: another session of the same
+// account (or a stolen token for another) cannot finish it.
+on_both_backends!(adding_is_bound_to_the_session_that_asked, |backend| {
+    let s = common::services_with(backend, config()).await;
+    let account = common::sign_up(&s).await;
+    let first = common::auth_of(&s, &account).await;
+    let (_, issued) = s
+        .accounts()
+        .login(&account.email, PASSWORD.into(), &client())
+        .await
+        .unwrap();
+    let second = s
+        .sessions()
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .unwrap();
+    let pending = s
+        .passkeys()
+        .start_adding(&first, "Laptop", PASSWORD.into())
+        .await
+        .unwrap();
+    let (_, answer) = SoftPasskey::create(&pending.options, ORIGIN);
+    assert_eq!(
+        reason(
+            s.passkeys()
+                .finish_adding(&second, &answer, &client())
+                .await
+        ),
+        Some(Reason::PasskeyExpired)
+    );
+    // No answer (cancelled on the device) keeps it open; a wrong password
+    // never opens one.
+    assert_eq!(
+        reason(s.passkeys().finish_adding(&first, "", &client()).await),
+        Some(Reason::PasskeyCancelled)
+    );
+    assert!(s.passkeys().pending(&first).await.unwrap().is_some());
+    s.passkeys()
+        .finish_adding(&first, &answer, &client())
+        .await
+        .expect("its own session finishes it");
+    assert_eq!(
+        s.passkeys()
+            .start_adding(&second, "Other", "wrong password".into())
+            .await
+            .expect_err("a wrong password")
+            .code,
+        ErrorCode::InvalidCredentials
+    );
+    assert!(s.passkeys().pending(&second).await.unwrap().is_none());
+    // An answer made for another site does not verify.
+    let pending = s
+        .passkeys()
+        .start_adding(&first, "Elsewhere", PASSWORD.into())
+        .await
+        .unwrap();
+    let (_, answer) = SoftPasskey::create(&pending.options, "http://evil.localhost:3000");
+    assert_eq!(
+        reason(s.passkeys().finish_adding(&first, &answer, &client()).await),
+        Some(Reason::PasskeyRefused)
+    );
+});
+
+on_both_backends!(a_cloned_passkey_is_refused, |backend| {
+    let s = common::services_with(backend, config()).await;
+    let (_, mut passkey) = with_passkey(&s).await;
+    sign_in(&s, &mut passkey)
+        .await
+        .expect("the real one signs in");
+    sign_in(&s, &mut passkey).await.expect("and again");
+    // A copy still at the first count: its counter went backwards.
+    let ceremony = s.passkeys().start_sign_in(&client()).await.unwrap();
+    let answer = passkey.get_as_clone(&ceremony.options, 1);
+    assert_eq!(
+        reason(
+            s.passkeys()
+                .sign_in(&ceremony.ceremony, &answer, &client())
+                .await
+        ),
+        Some(Reason::PasskeyRefused)
+    );
+});
+
+on_both_backends!(
+    a_renamed_then_removed_passkey_no_longer_signs_in,
+    |backend| {
+        let s = common::services_with(backend, config()).await;
+        let (account, mut passkey) = with_passkey(&s).await;
+        let auth = common::auth_of(&s, &account).await;
+        let id = s.passkeys().list(&auth).await.unwrap()[0].id.clone();
+        s.passkeys()
+            .rename(&auth, &id, " Work phone ")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.passkeys().list(&auth).await.unwrap()[0].name,
+            "Work phone"
+        );
+        assert_eq!(
+            reason(s.passkeys().rename(&auth, &id, &"x".repeat(65)).await),
+            Some(Reason::PasskeyName)
+        );
+        // Someone else's account cannot touch it.
+        let stranger = common::sign_up(&s).await;
+        let stranger = common::auth_of(&s, &stranger).await;
+        assert_eq!(
+            reason(s.passkeys().rename(&stranger, &id, "Mine").await),
+            Some(Reason::NoSuchPasskey)
+        );
+        assert_eq!(
+            reason(
+                s.passkeys()
+                    .remove(&stranger, &id, PASSWORD.into(), &client())
+                    .await
+            ),
+            Some(Reason::NoSuchPasskey)
+        );
+        assert_eq!(
+            s.passkeys()
+                .remove(&auth, &id, "wrong password".into(), &client())
+                .await
+                .expect_err("needs the password")
+                .code,
+            ErrorCode::InvalidCredentials
+        );
+        s.passkeys()
+            .remove(&auth, &id, PASSWORD.into(), &client())
+            .await
+            .unwrap();
+        assert!(s.passkeys().list(&auth).await.unwrap().is_empty());
+        assert_eq!(
+            reason(sign_in(&s, &mut passkey).await),
+            Some(Reason::PasskeyUnknown)
+        );
+    }
+);
+
+on_both_backends!(a_disabled_account_is_refused_with_its_passkey, |backend| {
+    let s = common::services_with(backend, config()).await;
+    let admin = common::make_admin(&s).await;
+    let admin = common::auth_of(&s, &admin).await;
+    let (account, mut passkey) = with_passkey(&s).await;
+    s.admin()
+        .change_user(
+            &admin,
+            &account.user.id,
+            &UserChange {
+                disabled: Some(true),
+                ..UserChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sign_in(&s, &mut passkey).await.expect_err("disabled").code,
+        ErrorCode::AccountDisabled
+    );
+});
+
+// Someone signed up with another's address and added a passkey: when the
+// address's owner proves it, the passkey goes with the squatter's password.
+on_both_backends!(
+    a_squatters_passkey_goes_when_the_owner_proves_the_address,
+    |backend| {
+        let (s, inbox) = common::services_with_smtp(backend, config()).await;
+        let (squatter, mut passkey) = with_passkey(&s).await;
+        s.accounts()
+            .request_signin_code(&squatter.email, &client())
+            .await
+            .unwrap();
+        let mail = inbox
+            .wait_for_subject(&squatter.email, "sign-in code")
+            .await;
+        s.accounts()
+            .signin_with_code(&squatter.email, &smtp::code_in(&mail), &client())
+            .await
+            .expect("the mailbox's owner signs in");
+        assert_eq!(
+            reason(sign_in(&s, &mut passkey).await),
+            Some(Reason::PasskeyUnknown)
+        );
+    }
+);
+
+on_both_backends!(passkeys_are_off_on_an_ip_address, |backend| {
+    let s = common::services(backend).await;
+    assert!(!s.passkeys().enabled());
+    assert_eq!(
+        reason(s.passkeys().start_sign_in(&client()).await),
+        Some(Reason::PasskeysOff)
+    );
+    let account = common::sign_up(&s).await;
+    let auth = common::auth_of(&s, &account).await;
+    assert_eq!(
+        reason(
+            s.passkeys()
+                .start_adding(&auth, "Phone", PASSWORD.into())
+                .await
+        ),
+        Some(Reason::PasskeysOff)
+    );
+});
+
+on_both_backends!(one_address_starts_a_bounded_number_of_sign_ins, |backend| {
+    let s = common::services_with(backend, config()).await;
+    let from = client();
+    for _ in 0..30 {
+        s.passkeys().start_sign_in(&from).await.unwrap();
+    }
+    assert_eq!(
+        s.passkeys()
+            .start_sign_in(&from)
+            .await
+            .expect_err("the 31st in a minute")
+            .code,
+        ErrorCode::RateLimited
+    );
+});

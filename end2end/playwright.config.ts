@@ -74,7 +74,6 @@ function serverEnv(port: number, url: string, database: string): Record<string, 
     // Every test signs up from 127.0.0.1.
     SIGNUPS_PER_HOUR_PER_IP: '1000000',
     CODE_SENDS_PER_HOUR_PER_IP: '1000000',
-    PASSKEY_SIGNINS_PER_MINUTE_PER_IP: '1000000',
     METRICS_ADDR: '127.0.0.1:0',
   };
 }

@@ -401,6 +401,9 @@ impl crate::Admin<'_> {
                     let ended =
                         revoke_user_sessions_in(&mut tx, &user.id, None, "admin", now()).await?;
                     users_set_in(&mut tx, &user.id, "password_hash = ''").await?;
+                    // Whatever else whoever made it could sign in with.
+                    crate::passkeys::remove_since_in(&mut tx, &user.id, 0).await?;
+                    crate::second_factor::remove_in(&mut tx, &user.id, 0).await?;
                     let event = Event::new(EventKind::SessionRevoked, &cli)
                         .user(&user.id)
                         .reason(EventReason::Cli)

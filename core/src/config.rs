@@ -96,9 +96,6 @@ pub struct AuthConfig {
     pub login_free_failures: (u64, u64),
     /// How long a passkey ceremony may take between its two calls.
     pub passkey_ceremony_ttl: Duration,
-    /// Passkey sign-ins one client address may start a minute: each holds
-    /// a few hundred bytes of the ephemeral store for the ceremony's time.
-    pub passkey_sign_ins_per_minute_per_ip: u32,
 }
 
 /// The defaults every deployment starts from; the server overrides what
@@ -131,7 +128,6 @@ impl Default for AuthConfig {
             reset_ttl: Duration::from_secs(3600),
             login_free_failures: (5, 20),
             passkey_ceremony_ttl: Duration::from_secs(5 * 60),
-            passkey_sign_ins_per_minute_per_ip: 30,
         }
     }
 }

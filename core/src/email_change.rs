@@ -282,10 +282,12 @@ impl crate::Accounts<'_> {
         .await
         .map_err(StoreError::from)?;
         retire_reset_links_in(&mut tx, &row.user_id, now).await?;
-        // An app or passkey set up since the change is the intruder's: it goes too.
-        // (One from before stays: the old mailbox alone must not be able
-        // to remove it.)
-        crate::passkeys::remove_since_in(&mut tx, &row.user_id, row.created_at).await?;
+        // Every passkey goes, like the password: each is a way in by
+        // itself, and the intruder could have added one before confirming
+        // the change. An app set up since the change goes too (one from
+        // before stays: it is no way in alone, and the old mailbox alone
+        // must not be able to remove it).
+        crate::passkeys::remove_since_in(&mut tx, &row.user_id, 0).await?;
         if crate::second_factor::remove_in(&mut tx, &row.user_id, row.created_at).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&row.user_id)

@@ -36,10 +36,9 @@ use webauthn_rs_proto::{
 use crate::audit::{record_in, Event};
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
-use crate::limits::Rate;
 use crate::model::{EventKind, PasskeyInfo, User};
 use crate::sessions::Issued;
-use crate::tokens::{random_token, token_hash, well_formed};
+use crate::tokens::token_hash;
 use crate::user_store;
 use crate::{now, Auth, ClientInfo, Letter, Services};
 
@@ -111,8 +110,14 @@ fn adding_key(session_id: &str) -> String {
     format!("passkey-add:{session_id}")
 }
 
-fn sign_in_key(ceremony: &str) -> String {
-    format!("passkey-in:{}", token_hash(ceremony))
+/// What a sign-in ceremony token is sealed for.
+const SIGN_IN_SEAL: &str = "passkey-sign-in";
+/// A sealed ceremony is a few hundred characters; more is not one.
+const MAX_CEREMONY_LEN: usize = 4096;
+
+/// Marks a used sign-in ceremony (written only after a verified answer).
+fn spent_key(ceremony: &str) -> String {
+    format!("passkey-spent:{}", token_hash(ceremony))
 }
 
 fn expired() -> Error {
@@ -138,7 +143,10 @@ fn answer<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, Error> {
 
 /// A passkey's name: trimmed, "Passkey" when empty.
 fn clean_name(raw: &str) -> Result<String, Error> {
-    let name = raw.trim();
+    // Control characters (NUL, bidi overrides' neighbours, newlines) are
+    // nobody's name and some stores refuse them.
+    let name: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim();
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(Error::counted(
             ErrorCode::InvalidInput,
@@ -281,8 +289,10 @@ impl crate::Passkeys<'_> {
         else {
             return Ok(None);
         };
-        let adding: Adding =
-            serde_json::from_str(&kept).map_err(|e| Error::internal().caused_by(e))?;
+        // One kept by an older version that no longer reads: start again.
+        let Ok(adding) = serde_json::from_str::<Adding>(&kept) else {
+            return Ok(None);
+        };
         Ok(Some(PendingPasskey {
             name: adding.name,
             options: json(&adding.options)?,
@@ -313,8 +323,7 @@ impl crate::Passkeys<'_> {
             .take_text(&adding_key(&auth.session_id))
             .await?
             .ok_or_else(expired)?;
-        let adding: Adding =
-            serde_json::from_str(&kept).map_err(|e| Error::internal().caused_by(e))?;
+        let adding: Adding = serde_json::from_str(&kept).map_err(|_| expired())?;
         let passkey = relying
             .finish_passkey_registration(&credential, &adding.state)
             .map_err(|_| refused())?;
@@ -325,6 +334,25 @@ impl crate::Passkeys<'_> {
             last_used_at: None,
         };
         let mut tx = self.db.begin().await?;
+        // The user's row first (the order every change to an account takes
+        // its locks in): the owner taking the account back (which ends this
+        // session and removes passkeys) commits either wholly before this
+        // check or after this passkey, which it then removes. It also
+        // orders two sessions adding at once against the cap.
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+            .bind(&auth.user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let live: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL")
+                .bind(&auth.session_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        if live.is_none() {
+            return Err(Error::unauthorized());
+        }
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
             .bind(&auth.user.id)
             .fetch_one(&mut *tx)
@@ -441,35 +469,40 @@ impl crate::Passkeys<'_> {
     }
 
     /// Starts a sign-in with a passkey. No account is named: the device
-    /// offers the passkeys it holds for this site.
-    pub async fn start_sign_in(&self, client: &ClientInfo) -> Result<SignInCeremony, Error> {
+    /// offers the passkeys it holds for this site. Nothing is stored: the
+    /// ceremony token is webauthn-rs's state and its deadline, sealed
+    /// (XChaCha20-Poly1305 under `LATCHKEY_SECRET`), so a flood of log-in
+    /// pages costs no memory anywhere.
+    pub fn start_sign_in(&self) -> Result<SignInCeremony, Error> {
         let relying = self.relying()?;
-        if let Some(ip) = client.limit_key() {
-            self.limit(
-                &format!("rl:passkey:ip:{ip}"),
-                Rate::per_minute(self.config.passkey_sign_ins_per_minute_per_ip),
-            )
-            .await?;
-        }
         let (options, state) = relying
             .start_discoverable_authentication()
             .map_err(|e| Error::internal().caused_by(e))?;
-        let ceremony = random_token();
-        self.ephemeral
-            .put_text(
-                &sign_in_key(&ceremony),
-                &json(&state)?,
-                self.config.passkey_ceremony_ttl,
-            )
-            .await?;
+        let deadline = now() + self.config.passkey_ceremony_ttl.as_secs() as i64;
+        let plain = format!("{deadline}|{}", json(&state)?);
         Ok(SignInCeremony {
-            ceremony,
+            ceremony: self.tokens.seal(SIGN_IN_SEAL, plain.as_bytes()),
             options: json(&options)?,
         })
     }
 
+    /// A sign-in ceremony's state and deadline, if it is one of ours and
+    /// its time is not over.
+    fn opened(&self, ceremony: &str) -> Option<(DiscoverableAuthentication, i64)> {
+        if ceremony.len() > MAX_CEREMONY_LEN {
+            return None;
+        }
+        let plain = self.tokens.open(SIGN_IN_SEAL, ceremony)?;
+        let plain = std::str::from_utf8(&plain).ok()?;
+        let (deadline, state) = plain.split_once('|')?;
+        let deadline = deadline.parse::<i64>().ok().filter(|d| *d > now())?;
+        Some((serde_json::from_str(state).ok()?, deadline))
+    }
+
     /// Finishes a sign-in: `ceremony` from [`Self::start_sign_in`] and the
-    /// browser's answer. The ceremony is spent whatever the outcome.
+    /// browser's answer. A verified answer spends the ceremony (a marker
+    /// in the ephemeral store until its deadline: only a real passkey's
+    /// answer writes one).
     pub async fn sign_in(
         &self,
         ceremony: &str,
@@ -478,16 +511,16 @@ impl crate::Passkeys<'_> {
     ) -> Result<(User, Issued), Error> {
         let relying = self.relying()?;
         let credential: PublicKeyCredential = answer(credential)?;
-        if !well_formed(ceremony) {
+        let (state, deadline) = self.opened(ceremony).ok_or_else(expired)?;
+        // Used already: say so, rather than what its replay would fail on.
+        if self
+            .ephemeral
+            .remaining(&spent_key(ceremony))
+            .await?
+            .is_some()
+        {
             return Err(expired());
         }
-        let kept = self
-            .ephemeral
-            .take_text(&sign_in_key(ceremony))
-            .await?
-            .ok_or_else(expired)?;
-        let state: DiscoverableAuthentication =
-            serde_json::from_str(&kept).map_err(|e| Error::internal().caused_by(e))?;
         let (handle, credential_id) = relying
             .identify_discoverable_authentication(&credential)
             .map_err(|_| refused())?;
@@ -509,17 +542,35 @@ impl crate::Passkeys<'_> {
         let result = relying
             .finish_discoverable_authentication_v2(&credential, state, &passkey)
             .map_err(|_| refused())?;
+        // One sign-in per ceremony, however many right answers race.
+        let left = std::time::Duration::from_secs((deadline - now()).max(1) as u64);
+        if self
+            .ephemeral
+            .cooldown(&spent_key(ceremony), left)
+            .await?
+            .is_some()
+        {
+            return Err(expired());
+        }
         let stored = match passkey.update_credential(&result) {
             Some(true) => json(&passkey)?,
             _ => row.credential.clone(),
         };
-        sqlx::query("UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3")
-            .bind(stored)
-            .bind(now())
-            .bind(&row.id)
-            .execute(&self.db.pool)
-            .await
-            .map_err(StoreError::from)?;
+        // Only from the state checked: a passkey removed meanwhile, or
+        // another sign-in's newer counter, refuses this one.
+        let updated = sqlx::query(
+            "UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3 AND credential = $4",
+        )
+        .bind(stored)
+        .bind(now())
+        .bind(&row.id)
+        .bind(&row.credential)
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        if updated.rows_affected() != 1 {
+            return Err(refused());
+        }
         let user = user_store::by_id(&self.db, &row.user_id)
             .await?
             .ok_or_else(|| Error::of(ErrorCode::Unauthorized, Reason::PasskeyUnknown))?;

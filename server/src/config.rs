@@ -78,10 +78,6 @@ impl Config {
             "SIGNUPS_PER_HOUR_PER_IP",
             u64::from(d.signups_per_hour_per_ip),
         );
-        let passkey_sign_ins_per_ip = parse(
-            "PASSKEY_SIGNINS_PER_MINUTE_PER_IP",
-            u64::from(d.passkey_sign_ins_per_minute_per_ip),
-        );
         let mail_give_up_after = parse("MAIL_GIVE_UP_AFTER_SECS", secs(d.mail_give_up_after));
         let code_ttl = parse("CODE_TTL_SECS", secs(d.codes.ttl));
         let reset_ttl = parse("RESET_TOKEN_TTL_SECS", secs(d.reset_ttl));
@@ -348,8 +344,6 @@ impl Config {
                 reset_ttl: Duration::from_secs(reset_ttl),
                 login_free_failures: (login_free_per_account, login_free_per_ip),
                 passkey_ceremony_ttl: d.passkey_ceremony_ttl,
-                passkey_sign_ins_per_minute_per_ip: passkey_sign_ins_per_ip.min(u64::from(u32::MAX))
-                    as u32,
             },
             public_url,
             cors_origins,

@@ -96,13 +96,9 @@ pub struct Remove {
 #[utoipa::path(post, path = "/auth/passkey/options", tag = "auth", responses(
     (status = 200, description = "Options for `navigator.credentials.get`, and the ceremony to send back", body = Ceremony),
     (status = 409, description = "`conflict` (`passkeys_off`): PUBLIC_URL is an IP address", body = ErrorBody),
-    (status = 429, description = "`rate_limited`: 30 a minute per address", body = ErrorBody),
 ))]
-async fn sign_in_options(
-    State(services): State<Services>,
-    Client(client): Client,
-) -> Result<Json<Ceremony>, ApiError> {
-    let started = services.passkeys().start_sign_in(&client).await?;
+async fn sign_in_options(State(services): State<Services>) -> Result<Json<Ceremony>, ApiError> {
+    let started = services.passkeys().start_sign_in()?;
     Ok(Json(Ceremony::new(
         Some(started.ceremony),
         &started.options,
@@ -111,8 +107,8 @@ async fn sign_in_options(
 
 /// Sign in with the passkey the browser answered with.
 ///
-/// A passkey proves two factors: no `mfa_required` follows. The ceremony
-/// is spent whatever the outcome.
+/// A passkey proves two factors: no `mfa_required` follows. A verified
+/// answer spends the ceremony.
 #[utoipa::path(post, path = "/auth/passkey", tag = "auth", request_body = PasskeySignIn, responses(
     (status = 200, description = "Signed in", body = TokenResponse),
     (status = 400, description = "`bad_request`: no answer (`passkey_cancelled`) or not a credential (`passkey_refused`)", body = ErrorBody),

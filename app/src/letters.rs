@@ -182,17 +182,7 @@ fn passkey_changed(locale: Locale, product: &str, to: &str, added: bool) -> Emai
             t!(locale, mail.passkey_removed_line1),
         ),
     };
-    compose(
-        locale,
-        product,
-        to,
-        subject,
-        &[
-            line.to_owned(),
-            t!(locale, mail.authenticator_not_you).to_owned(),
-        ],
-        None,
-    )
+    factor_changed(locale, product, to, subject, line)
 }
 
 fn authenticator_changed(locale: Locale, product: &str, to: &str, added: bool) -> Email {
@@ -211,6 +201,12 @@ fn authenticator_changed(locale: Locale, product: &str, to: &str, added: bool) -
             t!(locale, mail.authenticator_removed_line1),
         )
     };
+    factor_changed(locale, product, to, subject, line)
+}
+
+/// A way to sign in was added or removed: what happened, and what to do
+/// if it was not the owner.
+fn factor_changed(locale: Locale, product: &str, to: &str, subject: String, line: &str) -> Email {
     compose(
         locale,
         product,

@@ -128,14 +128,7 @@ fn PasswordSignup(passkeys: bool) -> impl IntoView {
             <p class="muted">{tr!(signup.intro)}</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <Field label=tr!(signup.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
-                <Field
-                    label=tr!(signup.username)
-                    name="username"
-                    autocomplete="username"
-                    hint=tr!(signup.username_hint)
-                    error
-                />
+                <AccountFields error/>
                 <NewPassword error/>
                 <Submit label=tr!(signup.submit) busy_label=tr!(signup.busy)/>
             </ActionForm>
@@ -144,6 +137,21 @@ fn PasswordSignup(passkeys: bool) -> impl IntoView {
             })}
             <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
         </section>
+    }
+}
+
+/// The address and username every sign-up asks for.
+#[component]
+fn AccountFields(error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <Field label=tr!(signup.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
+        <Field
+            label=tr!(signup.username)
+            name="username"
+            autocomplete="username"
+            hint=tr!(signup.username_hint)
+            error
+        />
     }
 }
 
@@ -160,14 +168,7 @@ fn PasskeySignup() -> impl IntoView {
             <p class="muted">{tr!(signup.passkey_intro)}</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                <Field label=tr!(signup.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
-                <Field
-                    label=tr!(signup.username)
-                    name="username"
-                    autocomplete="username"
-                    hint=tr!(signup.username_hint)
-                    error
-                />
+                <AccountFields error/>
                 <Submit label=tr!(signup.passkey_submit) busy_label=tr!(signup.busy)/>
             </ActionForm>
             <p class="switch"><A href="/signup">{tr!(signup.password_instead)}</A></p>

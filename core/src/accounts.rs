@@ -113,7 +113,9 @@ impl Services {
         }
         let ended = revoke_user_sessions_in(&mut tx, user_id, keep, "address_proven", now).await?;
         if clear_password {
-            crate::passkeys::remove_since_in(&mut tx, user_id, 0).await?;
+            let why =
+                Event::new(EventKind::PasskeyRemoved, client).reason(EventReason::AddressProven);
+            crate::passkeys::remove_all_in(&mut tx, user_id, why).await?;
         }
         // An app set up before the address was proven was set up by
         // whoever signed up, maybe not its owner: it goes with the password.

@@ -265,17 +265,16 @@ impl crate::Admin<'_> {
             .ok_or_else(no_such_user)?;
         let mut tx = self.db.begin().await?;
         crate::second_factor::remove_in(&mut tx, id, 0).await?;
-        crate::passkeys::remove_since_in(&mut tx, id, 0).await?;
+        let why = Event::new(EventKind::PasskeyRemoved, &admin.client)
+            .actor(&admin.user.id)
+            .reason(EventReason::Admin);
+        crate::passkeys::remove_all_in(&mut tx, id, why).await?;
         let event = Event::new(EventKind::SecondFactorRemoved, &admin.client)
             .user(id)
             .actor(&admin.user.id)
             .reason(EventReason::Admin);
         record_in(&mut tx, event).await?;
-        let mail = self.letter(
-            &user.locale,
-            &user.email,
-            crate::Letter::AuthenticatorChanged { added: false },
-        );
+        let mail = self.letter(&user.locale, &user.email, crate::Letter::SignInFactorsReset);
         self.enqueue_mail_in(&mut tx, &mail).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.mail_wake.notify_one();
@@ -402,8 +401,14 @@ impl crate::Admin<'_> {
                         revoke_user_sessions_in(&mut tx, &user.id, None, "admin", now()).await?;
                     users_set_in(&mut tx, &user.id, "password_hash = ''").await?;
                     // Whatever else whoever made it could sign in with.
-                    crate::passkeys::remove_since_in(&mut tx, &user.id, 0).await?;
-                    crate::second_factor::remove_in(&mut tx, &user.id, 0).await?;
+                    let why = Event::new(EventKind::PasskeyRemoved, &cli).reason(EventReason::Cli);
+                    crate::passkeys::remove_all_in(&mut tx, &user.id, why).await?;
+                    if crate::second_factor::remove_in(&mut tx, &user.id, 0).await? {
+                        let removed = Event::new(EventKind::SecondFactorRemoved, &cli)
+                            .user(&user.id)
+                            .reason(EventReason::Cli);
+                        record_in(&mut tx, removed).await?;
+                    }
                     let event = Event::new(EventKind::SessionRevoked, &cli)
                         .user(&user.id)
                         .reason(EventReason::Cli)

@@ -287,7 +287,8 @@ impl crate::Accounts<'_> {
         // the change. An app set up since the change goes too (one from
         // before stays: it is no way in alone, and the old mailbox alone
         // must not be able to remove it).
-        crate::passkeys::remove_since_in(&mut tx, &row.user_id, 0).await?;
+        let why = Event::new(EventKind::PasskeyRemoved, client).reason(EventReason::Reverted);
+        crate::passkeys::remove_all_in(&mut tx, &row.user_id, why).await?;
         if crate::second_factor::remove_in(&mut tx, &row.user_id, row.created_at).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&row.user_id)

@@ -46,6 +46,8 @@ pub enum Letter<'a> {
     PasskeyChanged {
         added: bool,
     },
+    /// An administrator removed every second factor and passkey.
+    SignInFactorsReset,
     /// A recovery code was used to sign in; `left` remain.
     RecoveryCodeUsed {
         left: u32,

@@ -165,21 +165,25 @@ fn json<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::internal().caused_by(e))
 }
 
-/// Passkeys of `user_id` added at or after `since` (0: all), gone: the
+/// Every passkey of `user_id`, gone: the
 /// owner took the account back (first proof of the address, an email
 /// change undone) or an admin reset its sign-in factors, and a passkey an
-/// intruder added would be their way back in. Returns how many went.
-pub(crate) async fn remove_since_in(
+/// intruder added would be their way back in. The removal is logged (with
+/// `why` and how many went) so the owner sees it in their activity.
+pub(crate) async fn remove_all_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: &str,
-    since: i64,
+    why: Event<'_>,
 ) -> Result<u64, StoreError> {
-    let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND created_at >= $2")
+    let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
         .bind(user_id)
-        .bind(since)
         .execute(&mut **tx)
-        .await?;
-    Ok(removed.rows_affected())
+        .await?
+        .rows_affected();
+    if removed > 0 {
+        record_in(tx, why.user(user_id).detail(removed.to_string())).await?;
+    }
+    Ok(removed)
 }
 
 impl Services {

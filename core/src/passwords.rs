@@ -265,7 +265,9 @@ impl crate::Passwords<'_> {
         )
         .await?;
         if unproven {
-            crate::passkeys::remove_since_in(&mut tx, &user.id, 0).await?;
+            let why =
+                Event::new(EventKind::PasskeyRemoved, client).reason(EventReason::AddressProven);
+            crate::passkeys::remove_all_in(&mut tx, &user.id, why).await?;
         }
         if unproven && crate::second_factor::remove_in(&mut tx, &user.id, 0).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
@@ -341,7 +343,8 @@ impl crate::Passwords<'_> {
     /// confirms it is the owner asking.
     pub async fn delete_account(&self, auth: &Auth, password: String) -> Result<(), Error> {
         self.require_fresh_second_factor(auth).await?;
-        let user = self.confirm_password(auth, password, "password").await?;
+        // A passwordless account confirms with a recent sign-in.
+        let user = self.confirm_identity(auth, password, "password").await?;
         let mut tx = self.db.begin().await?;
         delete_user_in(&mut tx, &user.id).await?;
         let event = Event::new(EventKind::AccountDeleted, &auth.client)

@@ -156,6 +156,11 @@ impl crate::Accounts<'_> {
         username: &str,
         client: &ClientInfo,
     ) -> Result<SignUp, Error> {
+        // Without passkeys the account's only way in would be the mailbox:
+        // a password is part of signing up here.
+        if self.relying_party.is_none() {
+            return Err(Error::of(ErrorCode::Conflict, Reason::PasskeysOff));
+        }
         self.sign_up_with(email, username, None, client).await
     }
 

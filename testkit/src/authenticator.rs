@@ -5,7 +5,9 @@
 //!
 //! It answers the server's options JSON with the JSON a browser's
 //! `PublicKeyCredential.toJSON()` gives: "none" attestation, user present
-//! and verified, and a signature counter that counts up.
+//! and verified, and a signature counter that counts up; or, as a
+//! [`Device`] says, one that does not verify the user, or a synced passkey
+//! (backed up, counter always 0, as phones' password managers make them).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -14,10 +16,31 @@ use p256::ecdsa::{DerSignature, SigningKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// User present, user verified, attested credential data included.
+/// User present, user verified, backup eligible, backed up, attested
+/// credential data included (WebAuthn §6.1 flags).
 const UP: u8 = 0x01;
 const UV: u8 = 0x04;
+const BE: u8 = 0x08;
+const BS: u8 = 0x10;
 const AT: u8 = 0x40;
+
+/// How the device behind a passkey answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Device {
+    /// Asks for the fingerprint, face or PIN (the UV flag).
+    pub verifies_user: bool,
+    /// Kept in a synced password manager: backed up, and no counter.
+    pub synced: bool,
+}
+
+impl Default for Device {
+    fn default() -> Self {
+        Self {
+            verifies_user: true,
+            synced: false,
+        }
+    }
+}
 
 pub struct SoftPasskey {
     key: SigningKey,
@@ -28,6 +51,7 @@ pub struct SoftPasskey {
     /// The signature counter; a clone that answers with an old one is
     /// what the server must refuse.
     pub counter: u32,
+    pub device: Device,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -75,6 +99,11 @@ impl SoftPasskey {
     /// Makes a passkey from the server's creation options (`{"publicKey":
     /// …}`) on a page at `origin`; returns it and the registration answer.
     pub fn create(options: &str, origin: &str) -> (Self, String) {
+        Self::create_on(Device::default(), options, origin)
+    }
+
+    /// [`create`](Self::create) on a device that answers as `device` says.
+    pub fn create_on(device: Device, options: &str, origin: &str) -> (Self, String) {
         let options: Value = serde_json::from_str(options).expect("options JSON");
         let public_key = &options["publicKey"];
         let mut credential_id = vec![0u8; 32];
@@ -86,9 +115,10 @@ impl SoftPasskey {
             rp_id: public_key["rp"]["id"].as_str().expect("rp.id").to_owned(),
             origin: origin.to_owned(),
             counter: 0,
+            device,
         };
         let client_data = passkey.client_data("webauthn.create", &public_key["challenge"]);
-        let mut attested = passkey.auth_data(UP | UV | AT);
+        let mut attested = passkey.auth_data(AT);
         attested.extend([0u8; 16]); // AAGUID: none
         attested.extend((passkey.credential_id.len() as u16).to_be_bytes());
         attested.extend(&passkey.credential_id);
@@ -122,7 +152,9 @@ impl SoftPasskey {
     /// …}`) from the page at this passkey's origin.
     pub fn get(&mut self, options: &str) -> String {
         let options: Value = serde_json::from_str(options).expect("options JSON");
-        self.counter += 1;
+        if !self.device.synced {
+            self.counter += 1;
+        }
         self.answer(&options["publicKey"]["challenge"])
     }
 
@@ -138,7 +170,7 @@ impl SoftPasskey {
 
     fn answer(&self, challenge: &Value) -> String {
         let client_data = self.client_data("webauthn.get", challenge);
-        let auth_data = self.auth_data(UP | UV);
+        let auth_data = self.auth_data(0);
         let mut signed = auth_data.clone();
         signed.extend(Sha256::digest(&client_data));
         let signature: DerSignature = self.key.sign(&signed);
@@ -170,7 +202,15 @@ impl SoftPasskey {
         .into_bytes()
     }
 
+    /// The authenticator data: the device's own flags plus `flags`.
     fn auth_data(&self, flags: u8) -> Vec<u8> {
+        let mut flags = flags | UP;
+        if self.device.verifies_user {
+            flags |= UV;
+        }
+        if self.device.synced {
+            flags |= BE | BS;
+        }
         let mut data = Sha256::digest(self.rp_id.as_bytes()).to_vec();
         data.push(flags);
         data.extend(self.counter.to_be_bytes());

@@ -168,6 +168,22 @@ pub async fn services_with_smtp(backend: Backend, config: AuthConfig) -> (Servic
     (services, inbox)
 }
 
+/// Signs `email` in by the code mailed to it, as the mailbox's owner would.
+pub async fn sign_in_by_code(
+    s: &Services,
+    inbox: &smtp::Inbox,
+    email: &str,
+) -> Result<(latchkey_core::model::User, latchkey_core::sessions::Issued), latchkey_core::Error> {
+    s.accounts()
+        .request_signin_code(email, &client())
+        .await
+        .expect("a sign-in code is sent");
+    let mail = inbox.wait_for_subject(email, "sign-in code").await;
+    s.accounts()
+        .signin_with_code(email, &smtp::code_in(&mail), &client())
+        .await
+}
+
 /// Runs the outbox worker against the SMTP server on `port` until the test's
 /// runtime ends.
 pub fn start_outbox(services: &Services, port: u16) {

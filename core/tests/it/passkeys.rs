@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use crate::common;
 
-use common::authenticator::SoftPasskey;
+use common::authenticator::{Device, SoftPasskey};
 use common::{client, smtp, NewAccount, PASSWORD};
-use latchkey_core::model::{EventKind, UserChange};
+use latchkey_core::model::{EventKind, EventReason, UserChange};
+use latchkey_core::quiet_signup::SignUp;
 use latchkey_core::{Auth, AuthConfig, ErrorCode, Reason, Services};
 
 /// Passkeys need a domain: the tests' site is on localhost.
@@ -109,9 +110,9 @@ on_both_backends!(
         let s = common::services_with(backend, config()).await;
         let (_, mut passkey) = with_passkey(&s).await;
         let ceremony = s.passkeys().start_sign_in().unwrap();
-        // Twenty copies of one valid answer at once: one session.
+        // Two hundred copies of one valid answer at once: one session.
         let answer = passkey.get(&ceremony.options);
-        let tries = (0..20).map(|_| {
+        let tries = (0..200).map(|_| {
             let (s, ceremony, answer) = (s.clone(), ceremony.ceremony.clone(), answer.clone());
             tokio::spawn(async move { s.passkeys().sign_in(&ceremony, &answer, &client()).await })
         });
@@ -332,15 +333,7 @@ on_both_backends!(
     |backend| {
         let (s, inbox) = common::services_with_smtp(backend, config()).await;
         let (squatter, mut passkey) = with_passkey(&s).await;
-        s.accounts()
-            .request_signin_code(&squatter.email, &client())
-            .await
-            .unwrap();
-        let mail = inbox
-            .wait_for_subject(&squatter.email, "sign-in code")
-            .await;
-        s.accounts()
-            .signin_with_code(&squatter.email, &smtp::code_in(&mail), &client())
+        common::sign_in_by_code(&s, &inbox, &squatter.email)
             .await
             .expect("the mailbox's owner signs in");
         assert_eq!(
@@ -413,4 +406,242 @@ on_both_backends!(undoing_an_email_change_removes_every_passkey, |backend| {
         reason(sign_in(&s, &mut passkey).await),
         Some(Reason::PasskeyUnknown)
     );
+});
+
+on_both_backends!(
+    a_device_that_does_not_verify_its_user_is_refused,
+    |backend| {
+        let s = common::services_with(backend, config()).await;
+        let account = common::sign_up(&s).await;
+        let auth = common::auth_of(&s, &account).await;
+        let careless = Device {
+            verifies_user: false,
+            ..Device::default()
+        };
+        let pending = s
+            .passkeys()
+            .start_adding(&auth, "Key", PASSWORD.into())
+            .await
+            .unwrap();
+        let (_, answer) = SoftPasskey::create_on(careless, &pending.options, ORIGIN);
+        assert_eq!(
+            reason(s.passkeys().finish_adding(&auth, &answer, &client()).await),
+            Some(Reason::PasskeyRefused)
+        );
+        // A passkey is two factors only with the user verified: one whose
+        // device stops asking signs in no more.
+        let mut passkey = add(&s, &auth, "Phone").await;
+        passkey.device = careless;
+        assert_eq!(
+            reason(sign_in(&s, &mut passkey).await),
+            Some(Reason::PasskeyRefused)
+        );
+    }
+);
+
+// Passkeys kept in a phone's password manager are backed up and count
+// nothing (their counter stays 0): they sign in every time.
+on_both_backends!(a_synced_passkey_without_a_counter_signs_in, |backend| {
+    let s = common::services_with(backend, config()).await;
+    let account = common::sign_up(&s).await;
+    let auth = common::auth_of(&s, &account).await;
+    let pending = s
+        .passkeys()
+        .start_adding(&auth, "Synced", PASSWORD.into())
+        .await
+        .unwrap();
+    let synced = Device {
+        synced: true,
+        ..Device::default()
+    };
+    let (mut passkey, answer) = SoftPasskey::create_on(synced, &pending.options, ORIGIN);
+    s.passkeys()
+        .finish_adding(&auth, &answer, &client())
+        .await
+        .expect("a synced passkey is added");
+    for _ in 0..3 {
+        sign_in(&s, &mut passkey)
+            .await
+            .expect("a synced passkey signs in");
+    }
+    assert_eq!(passkey.counter, 0);
+});
+
+/// The account's activity as (kind, reason, detail).
+async fn activity(s: &Services, user_id: &str) -> Vec<(EventKind, Option<EventReason>, String)> {
+    let page = s.accounts().own_activity(user_id, None).await.unwrap();
+    page.events
+        .into_iter()
+        .map(|e| (e.kind, e.reason, e.detail.unwrap_or_default()))
+        .collect()
+}
+
+on_both_backends!(an_admin_reset_removes_passkeys_and_says_so, |backend| {
+    let (s, inbox) = common::services_with_smtp(backend, config()).await;
+    let (account, mut passkey) = with_passkey(&s).await;
+    let admin = common::make_admin(&s).await;
+    let admin_auth = common::auth_of(&s, &admin).await;
+    s.admin()
+        .admin_reset_second_factors(&admin_auth, &account.user.id)
+        .await
+        .expect("the admin resets the factors");
+    assert_eq!(
+        reason(sign_in(&s, &mut passkey).await),
+        Some(Reason::PasskeyUnknown)
+    );
+    let mail = inbox
+        .wait_for_subject(&account.email, "reset how you sign in")
+        .await;
+    assert!(mail.contains("passkeys"), "{mail}");
+    let logged = activity(&s, &account.user.id).await;
+    assert!(
+        logged.contains(&(
+            EventKind::PasskeyRemoved,
+            Some(EventReason::Admin),
+            "1".into()
+        )),
+        "{logged:?}"
+    );
+});
+
+// `create-admin --reset` on an account whose address was never proven:
+// whoever made it keeps no way in, passkeys included.
+on_both_backends!(
+    create_admin_with_reset_removes_the_squatters_passkeys,
+    |backend| {
+        let s = common::services_with(backend, config()).await;
+        let (squatter, mut passkey) = with_passkey(&s).await;
+        s.admin()
+            .create_admin(&squatter.email, "ignored", true, || Ok(PASSWORD.into()))
+            .await
+            .expect("promoted with --reset");
+        assert_eq!(
+            reason(sign_in(&s, &mut passkey).await),
+            Some(Reason::PasskeyUnknown)
+        );
+        let logged = activity(&s, &squatter.user.id).await;
+        assert!(
+            logged.contains(&(
+                EventKind::PasskeyRemoved,
+                Some(EventReason::Cli),
+                "1".into()
+            )),
+            "{logged:?}"
+        );
+    }
+);
+
+on_both_backends!(without_passkeys_a_sign_up_needs_a_password, |backend| {
+    let s = common::services(backend).await;
+    let name = common::unique_name();
+    let refused = s
+        .accounts()
+        .sign_up_without_password(&format!("{name}@example.com"), &name, &client())
+        .await;
+    assert_eq!(
+        refused.err().and_then(|e| e.reason),
+        Some(Reason::PasskeysOff)
+    );
+});
+
+on_both_backends!(
+    an_adding_ceremony_adds_one_passkey_however_many_race,
+    |backend| {
+        let s = common::services_with(backend, config()).await;
+        let account = common::sign_up(&s).await;
+        let auth = common::auth_of(&s, &account).await;
+        let pending = s
+            .passkeys()
+            .start_adding(&auth, "Phone", PASSWORD.into())
+            .await
+            .unwrap();
+        let (_, answer) = SoftPasskey::create(&pending.options, ORIGIN);
+        let tries = (0..200).map(|_| {
+            let (s, auth, answer) = (s.clone(), auth.clone(), answer.clone());
+            tokio::spawn(async move { s.passkeys().finish_adding(&auth, &answer, &client()).await })
+        });
+        let results = futures::future::join_all(tries).await;
+        let added = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(added, 1);
+        // The others found the ceremony taken, not a busy store.
+        for result in results {
+            if let Ok(Err(err)) = result {
+                assert_eq!(err.reason, Some(Reason::PasskeyExpired), "{err:?}");
+            }
+        }
+        assert_eq!(s.passkeys().list(&auth).await.unwrap().len(), 1);
+    }
+);
+
+// An account without a password deletes itself as it changes its address:
+// its sign-in, recent enough, stands in for the password.
+on_both_backends!(a_passwordless_account_can_delete_itself, |backend| {
+    let s = common::services_with(backend, config()).await;
+    let name = common::unique_name();
+    let answer = s
+        .accounts()
+        .sign_up_without_password(&format!("{name}@example.com"), &name, &client())
+        .await
+        .expect("a passwordless sign-up");
+    let SignUp::Started(user, issued) = answer else {
+        panic!("addresses are not hidden here: the account opens at once");
+    };
+    assert!(!user.has_password);
+    let auth = s
+        .sessions()
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await
+        .unwrap()
+        .expect("a live session");
+    // The same session an hour later must sign in again first.
+    let backdate = |by: i64| {
+        sqlx::query("UPDATE sessions SET created_at = created_at + $1 WHERE id = $2")
+            .bind(by)
+            .bind(auth.session_id.clone())
+            .execute(&s.db.pool)
+    };
+    backdate(-3600).await.unwrap();
+    let err = s
+        .passwords()
+        .delete_account(&auth, String::new())
+        .await
+        .expect_err("an old session is no proof");
+    assert_eq!(err.code, ErrorCode::ReauthRequired);
+    backdate(3600).await.unwrap();
+    s.passwords()
+        .delete_account(&auth, String::new())
+        .await
+        .expect("the fresh sign-up confirms it");
+    let gone = s
+        .sessions()
+        .authenticate(&issued.access_token, &common::NO_CLIENT)
+        .await;
+    assert!(!matches!(gone, Ok(Some(_))), "{gone:?}");
+});
+
+// With addresses hidden, a passwordless sign-up waits for its code like
+// any other, and the account it makes still has no password.
+on_both_backends!(a_hidden_passwordless_sign_up_finishes_by_code, |backend| {
+    let hiding = AuthConfig {
+        signup_hide_existing: true,
+        ..config()
+    };
+    let (s, inbox) = common::services_with_smtp(backend, hiding).await;
+    let name = common::unique_name();
+    let email = format!("{name}@example.com");
+    let answer = s
+        .accounts()
+        .sign_up_without_password(&email, &name, &client())
+        .await
+        .expect("a passwordless sign-up");
+    let SignUp::Pending(pending) = answer else {
+        panic!("addresses are hidden: the code makes the account");
+    };
+    let code = smtp::code_in(&inbox.wait_for_subject(&email, "finish signing up").await);
+    let (user, _) = s
+        .accounts()
+        .finish_signup(&email, &code, &pending.token, &client())
+        .await
+        .expect("the code finishes it");
+    assert!(user.email_verified && !user.has_password);
 });

@@ -293,14 +293,7 @@ on_both_backends!(every_first_factor_leads_to_the_second, |backend| {
     let (s, inbox) = common::services_with_smtp(backend, AuthConfig::for_tests()).await;
     let (account, secret, _codes) = with_app(&s).await;
     // Sign-in by emailed code.
-    s.accounts()
-        .request_signin_code(&account.email, &client())
-        .await
-        .unwrap();
-    let mail = inbox.wait_for_subject(&account.email, "sign-in code").await;
-    let err = s
-        .accounts()
-        .signin_with_code(&account.email, &smtp::code_in(&mail), &client())
+    let err = common::sign_in_by_code(&s, &inbox, &account.email)
         .await
         .expect_err("the mailbox alone does not sign in");
     let by_code = second_step_of(err);
@@ -608,15 +601,7 @@ on_both_backends!(an_app_from_before_the_address_was_proven_goes, |backend| {
         .confirm_authenticator(&auth, &app_code(&setup.secret, "now"), &client())
         .await
         .unwrap();
-    s.accounts()
-        .request_signin_code(&squatter.email, &client())
-        .await
-        .unwrap();
-    let mail = inbox
-        .wait_for_subject(&squatter.email, "sign-in code")
-        .await;
-    s.accounts()
-        .signin_with_code(&squatter.email, &smtp::code_in(&mail), &client())
+    common::sign_in_by_code(&s, &inbox, &squatter.email)
         .await
         .expect("the mailbox's owner signs in, without the squatter's app");
     let status = s.second_factors().status(&auth).await.unwrap();

@@ -94,7 +94,7 @@ impl TokenResponse {
 #[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest, responses(
     (status = 201, description = "Account created, signed in", body = TokenResponse),
     (status = 202, description = "`SIGNUP_HIDE_EXISTING`: finish with the mailed code", body = PendingSignup),
-    (status = 409, description = "`email_taken` or `username_taken`", body = ErrorBody),
+    (status = 409, description = "`email_taken` or `username_taken`; `passkeys_off` when `password` is left out on a deployment without passkeys", body = ErrorBody),
     (status = 422, description = "`invalid_input` or `weak_password`, with `field`", body = ErrorBody),
     (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
 ))]

@@ -153,15 +153,19 @@ async fn change(
 
 #[derive(Deserialize, ToSchema)]
 pub struct DeleteRequest {
+    /// The current password (an account without one: empty, within 10
+    /// minutes of signing in).
+    #[serde(default)]
     password: String,
 }
 
-/// Delete the account (the password is required).
+/// Delete the account (the password is required; an account without one
+/// must have signed in within 10 minutes).
 #[utoipa::path(post, path = "/me/delete", tag = "me", security(("bearer" = [])), request_body = DeleteRequest, responses(
     (status = 429, description = "`rate_limited`: too many tries, with `Retry-After`", body = ErrorBody),
     (status = 204, description = "The account, its sessions and links are gone"),
     (status = 401, description = "`invalid_credentials`: wrong password", body = ErrorBody),
-    (status = 403, description = "`reauth_required` with reason `step_up_required`: the account has an authenticator app and this session has not proved it in 10 minutes (`me/second-factors/step-up`)", body = ErrorBody),
+    (status = 403, description = "`reauth_required`: with reason `step_up_required`, the account has an authenticator app and this session has not proved it in 10 minutes (`me/second-factors/step-up`); without, the account has no password and this session is older than 10 minutes", body = ErrorBody),
 ))]
 async fn delete(
     State(services): State<Services>,

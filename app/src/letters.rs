@@ -39,6 +39,17 @@ impl Letters for Translated {
                 authenticator_changed(locale, product, to, added)
             }
             Letter::PasskeyChanged { added } => passkey_changed(locale, product, to, added),
+            Letter::SignInFactorsReset => compose(
+                locale,
+                product,
+                to,
+                t!(locale, mail.factors_reset_subject, product = product),
+                &[
+                    t!(locale, mail.factors_reset_line1).to_owned(),
+                    t!(locale, mail.factors_reset_not_you).to_owned(),
+                ],
+                None,
+            ),
             Letter::RecoveryCodeUsed { left } => recovery_code_used(locale, product, to, left),
             Letter::SecondFactorGuessing => second_factor_guessing(locale, product, to),
         }

@@ -84,6 +84,7 @@ for (const lang of LOCALES) {
       const visitorScreens: [string, string][] = [
         ['home', '/'],
         ['signup', '/signup'],
+        ['signup-passkey', '/signup?passkey'],
         ['signup-code', '/signup/code?email=someone%40example.com'],
         ['login', '/login'],
         ['login-code', '/login/code'],
@@ -149,6 +150,14 @@ for (const lang of LOCALES) {
       await page.getByRole('button', { name: lang === 'ko' ? '인증 앱 등록하기' : 'Set up an authenticator app' }).click();
       await expect(page.getByTestId('totp-secret')).toBeVisible();
       await check(page, lang, 'two-step-setup');
+
+      // Adding a passkey: the step that makes it on the device.
+      await open(page, '/security/passkeys');
+      await page.locator('#field-passkey-name').fill('Laptop');
+      await page.locator('#field-add-password').fill(PASSWORD);
+      await page.locator('form:has(#field-add-password) button[type="submit"]').click();
+      await expect(page.getByTestId('passkey-create')).toBeVisible();
+      await check(page, lang, 'passkeys-create');
 
       await open(page, `/admin?q=${member.username}`);
       await page.getByTestId('user-row').getByRole('link', { name: member.username }).click();

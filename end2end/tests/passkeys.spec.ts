@@ -138,6 +138,35 @@ test('the log-in page offers passkeys in the name field’s autofill', async ({ 
   await expectSignedInAs(page, user.username);
 });
 
+test('a log-in page left open takes a fresh ceremony before its own expires', async ({ page }) => {
+  await withoutAutofill(page);
+  await virtualAuthenticator(page);
+  const user = await signUpToProfile(page, newUser());
+  await addPasskey(page, user, 'Desk');
+  await page.context().clearCookies();
+  const ceremonies: string[] = [];
+  page.on('response', async (response) => {
+    if (response.url().endsWith('/api/v1/auth/passkey/options')) {
+      ceremonies.push((await response.json()).ceremony);
+    }
+  });
+  await page.clock.install();
+  await open(page, '/login');
+  await waitForHydration(page);
+  await expect.poll(() => ceremonies.length).toBe(1);
+  // The server takes answers for 5 minutes; the page renews at 4.
+  await page.clock.fastForward('04:01');
+  await expect.poll(() => ceremonies.length).toBe(2);
+  expect(ceremonies[1]).not.toBe(ceremonies[0]);
+  // The answer goes back with the fresh ceremony.
+  const posted = page.waitForRequest((r) => r.method() === 'POST' && (r.postData() ?? '').includes('credential='));
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  const form = new URLSearchParams((await posted).postData() ?? '');
+  expect(form.get('ceremony')).toBe(ceremonies[1]);
+  await expect(page).toHaveURL(/\/profile$/);
+  await expectSignedInAs(page, user.username);
+});
+
 test('a removed passkey no longer signs in, and says so', async ({ page }) => {
   await withoutAutofill(page);
   await virtualAuthenticator(page);
@@ -214,6 +243,13 @@ test('a passwordless sign-up: an email, a passkey, and the address proven by cod
   await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
   await expect(page).toHaveURL(/\/profile$/);
   await expectSignedInAs(page, user.username);
+
+  // No password to delete the account with: the fresh sign-in stands in.
+  await open(page, '/delete-account');
+  await expect(page.locator('#field-password')).toHaveCount(0);
+  await expect(page.getByText('Your account has no password')).toBeVisible();
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(page).toHaveURL(/\/\?deleted=1$/);
 });
 
 test('passkey screens in Korean', async ({ browser }) => {

@@ -95,6 +95,10 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::RecoveryCodesRenewed => t!(locale, activity.recovery_codes_renewed).into(),
         EventKind::RecoveryCodeUsed => t!(locale, activity.recovery_code_used, count = detail),
         EventKind::PasskeyAdded => t!(locale, activity.passkey_added, detail = detail),
+        // With a reason, the account was taken back and `detail` counts them.
+        EventKind::PasskeyRemoved if reason.is_some() => {
+            t!(locale, activity.passkeys_removed_all, count = detail)
+        }
         EventKind::PasskeyRemoved => t!(locale, activity.passkey_removed, detail = detail),
     }
 }
@@ -121,6 +125,7 @@ fn alarming(event: &ActivityEvent) -> bool {
             | EventKind::CodeFailed
             | EventKind::UserDisabled
             | EventKind::SecondFactorRemoved
+            | EventKind::PasskeyRemoved
             | EventKind::RecoveryCodeUsed
     ) || matches!(event.reason, Some(R::RefreshTokenReuse | R::Reverted))
 }

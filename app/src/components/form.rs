@@ -22,6 +22,31 @@ pub fn error_text(err: &AppError) -> String {
     err.localized(crate::locale::current())
 }
 
+/// The current password, asked before a change a borrowed session must not
+/// make; an account without one is told its recent sign-in stands in.
+#[component]
+pub fn CurrentPassword(
+    has_password: bool,
+    #[prop(into)] label: TextProp,
+    /// As [`Field`]'s: the element's id after `field-`.
+    id: &'static str,
+    #[prop(optional, into)] hint: Option<TextProp>,
+    #[prop(optional)] autofocus: bool,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    match (has_password, hint) {
+        (false, _) => view! { <p class="muted">{tr!(common.no_password)}</p> }.into_any(),
+        (true, Some(hint)) => view! {
+            <Field label name="password" id kind="password" revealable=true autocomplete="current-password" hint autofocus error/>
+        }
+        .into_any(),
+        (true, None) => view! {
+            <Field label name="password" id kind="password" revealable=true autocomplete="current-password" autofocus error/>
+        }
+        .into_any(),
+    }
+}
+
 #[component]
 pub fn Field(
     #[prop(into)] label: TextProp,

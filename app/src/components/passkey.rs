@@ -76,12 +76,21 @@ pub fn PasskeySignIn(
 
 #[cfg(feature = "hydrate")]
 mod sign_in {
+    use std::time::Duration;
+
     use leptos::prelude::*;
     use leptos::web_sys::AbortController;
 
     use crate::webauthn::{self, Failed};
 
     const OPTIONS_URL: &str = "/api/v1/auth/passkey/options";
+    /// How long a ceremony is used before a fresh one replaces it: the
+    /// server takes answers to one for 5 minutes, and a visitor may leave
+    /// the page open for longer before picking a passkey.
+    const FRESH_FOR: Duration = Duration::from_secs(240);
+    /// After a failed fetch (a network blip, a restart), when to try again;
+    /// the ceremony in hand stays meanwhile.
+    const RETRY_AFTER: Duration = Duration::from_secs(30);
 
     /// The page's one ceremony, and the autofill request waiting on it.
     #[derive(Clone, Copy)]
@@ -89,7 +98,13 @@ mod sign_in {
         button: NodeRef<leptos::html::Button>,
         busy: RwSignal<bool>,
         ceremony: StoredValue<Option<(String, String)>, LocalStorage>,
+        /// When the ceremony was fetched (`Date.now()`, ms).
+        fetched_at: StoredValue<f64>,
+        /// Bumped by each renewal, so a timer set by an older one (a tab
+        /// that slept, then woke and renewed) does nothing.
+        generation: StoredValue<u32>,
         pending: StoredValue<Option<AbortController>, LocalStorage>,
+        autofill: StoredValue<bool>,
     }
 
     impl Flow {
@@ -98,21 +113,72 @@ mod sign_in {
                 button,
                 busy,
                 ceremony: StoredValue::new_local(None),
+                fetched_at: StoredValue::new(0.0),
+                generation: StoredValue::new(0),
                 pending: StoredValue::new_local(None),
+                autofill: StoredValue::new(false),
             }
         }
 
         /// Fetches the ceremony and, where the browser can, offers passkeys
         /// in autofill; not on the answer to a refused one, which would
-        /// only be refused again.
+        /// only be refused again. Timers stop while a laptop sleeps or a
+        /// tab is in the background: coming back to the page renews a
+        /// ceremony that went stale meanwhile.
         pub fn wake(self) {
             leptos::task::spawn_local(async move {
-                self.ceremony
-                    .set_value(webauthn::fetch_ceremony(OPTIONS_URL).await);
-                if !self.refused() && webauthn::autofill_available().await {
-                    self.run(true);
+                let autofill = !self.refused() && webauthn::autofill_available().await;
+                self.autofill.set_value(autofill);
+                self.renew().await;
+            });
+            // Kept for the page's life, as the island is (the handle only
+            // removes the listener when asked).
+            _ = window_event_listener(leptos::ev::focus, move |_| {
+                if self.stale() && !self.busy.get_untracked() {
+                    leptos::task::spawn_local(self.renew());
                 }
             });
+        }
+
+        /// Takes a fresh ceremony (and offers it in autofill), and again
+        /// before it expires. An open dialog keeps the one it started with.
+        async fn renew(self) {
+            let generation = self.generation.get_value().wrapping_add(1);
+            self.generation.set_value(generation);
+            let fetched = webauthn::fetch_ceremony(OPTIONS_URL).await;
+            if self.generation.get_value() != generation {
+                return;
+            }
+            let next = match fetched {
+                Some(ceremony) => {
+                    self.ceremony.set_value(Some(ceremony));
+                    self.fetched_at.set_value(js_sys::Date::now());
+                    if !self.busy.get_untracked() {
+                        self.offer();
+                    }
+                    FRESH_FOR
+                }
+                None => RETRY_AFTER,
+            };
+            set_timeout(
+                move || {
+                    if self.generation.get_value() == generation {
+                        leptos::task::spawn_local(self.renew());
+                    }
+                },
+                next,
+            );
+        }
+
+        fn stale(self) -> bool {
+            js_sys::Date::now() - self.fetched_at.get_value() > FRESH_FOR.as_millis() as f64
+        }
+
+        /// Offers the ceremony in autofill, where the browser can.
+        fn offer(self) {
+            if self.autofill.get_value() {
+                self.run(true);
+            }
         }
 
         /// Whether the form came back with an error.
@@ -125,10 +191,17 @@ mod sign_in {
                 .is_some_and(|text| !text.trim().is_empty())
         }
 
-        /// The button: a dialog, in place of the autofill's request.
+        /// The button: a dialog, in place of the autofill's request, on a
+        /// ceremony fresh enough to be answered.
         pub fn ask(self) {
             self.busy.set(true);
-            self.run(false);
+            match self.stale() {
+                true => leptos::task::spawn_local(async move {
+                    self.renew().await;
+                    self.run(false);
+                }),
+                false => self.run(false),
+            }
         }
 
         fn abort(self) {
@@ -163,7 +236,7 @@ mod sign_in {
                     // Cancelled in the dialog: autofill offers them again.
                     Err(_) if !conditional => {
                         self.busy.set(false);
-                        self.run(true);
+                        self.offer();
                     }
                     Err(_) => {}
                 }

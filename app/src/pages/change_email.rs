@@ -11,7 +11,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::RequireUser;
 use crate::components::code::CodeField;
-use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::components::form::{action_error, CurrentPassword, Field, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
 use crate::{tr, tr_view};
@@ -78,12 +78,7 @@ fn ChangeEmail(
                     <ActionForm action=request attr:novalidate=true attr:class="stack">
                         <FormAlert error=request_error/>
                         <Field label=tr!(email_change.new_email) name="new_email" kind="email" autocomplete="email" autofocus=true error=request_error/>
-                        {match me.user.has_password {
-                            true => view! {
-                                <Field label=tr!(email_change.password) name="password" kind="password" revealable=true autocomplete="current-password" hint=tr!(email_change.password_hint) error=request_error/>
-                            }.into_any(),
-                            false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
-                        }}
+                        <CurrentPassword has_password=me.user.has_password label=tr!(email_change.password) id="password" hint=tr!(email_change.password_hint) error=request_error/>
                         <p class="muted">{tr!(email_change.notice)}</p>
                         <Submit label=tr!(email_change.send) busy_label=tr!(email_change.sending)/>
                     </ActionForm>

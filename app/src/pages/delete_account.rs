@@ -1,4 +1,4 @@
-//! Delete the account, confirmed by the password.
+//! Delete the account, confirmed by the password (or, without one, a recent sign-in).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -6,13 +6,13 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::RequireUser;
-use crate::components::form::{action_error, Field, FormAlert, Submit};
+use crate::components::form::{action_error, CurrentPassword, FormAlert, Submit};
 use crate::error::AppError;
 use crate::model::Me;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "delete_account")]
-pub async fn delete_account(password: String) -> Result<(), AppError> {
+pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     let auth = request::require_auth()?;
@@ -41,7 +41,7 @@ fn DeleteAccountForm(me: Me, action: ServerAction<DeleteAccount>) -> impl IntoVi
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <input type="text" name="username" value=me.user.username autocomplete="username" hidden/>
-                <Field label=tr!(delete.password) name="password" kind="password" revealable=true autocomplete="current-password" autofocus=true error/>
+                <CurrentPassword has_password=me.user.has_password label=tr!(delete.password) id="password" autofocus=true error/>
                 <Submit
                     label=tr!(delete.submit)
                     busy_label=tr!(delete.busy)

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use super::RequireUser;
-use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
+use crate::components::form::{action_error, CurrentPassword, ErrorNote, Field, FormAlert, Submit};
 use crate::components::passkey::{PasskeyCreate, PasskeyFields};
 use crate::components::time::date;
 use crate::error::AppError;
@@ -162,6 +162,7 @@ fn Passkeys(me: Me, state: Overview, forms: Forms) -> impl IntoView {
     let added = super::address_says("added");
     let welcome = super::address_says("welcome") && state.passkeys.is_empty();
     let has_password = me.user.has_password;
+    let verified = me.user.email_verified;
     let locale = crate::locale::current();
     let list = state.passkeys.clone();
     let any = !list.is_empty();
@@ -172,7 +173,12 @@ fn Passkeys(me: Me, state: Overview, forms: Forms) -> impl IntoView {
             {(!state.enabled).then(|| view! { <p class="form-alert" role="note">{tr!(passkeys.off)}</p> })}
             {welcome.then(|| view! {
                 <p class="notice" data-testid="passkey-welcome">
-                    {tr!(passkeys.welcome)} " " <A href="/verify">{tr!(passkeys.verify_link)}</A>
+                    {tr!(passkeys.welcome)}
+                    // A sign-up that finished by code has proven its address.
+                    {(!verified).then(|| view! {
+                        " " {tr!(passkeys.welcome_verify)} " "
+                        <A href="/verify">{tr!(passkeys.verify_link)}</A>
+                    })}
                 </p>
             })}
             <p class="form-success" role="status" aria-live="polite">
@@ -226,21 +232,7 @@ fn Start(has_password: bool, start: ServerAction<StartPasskey>) -> impl IntoView
                     required=false
                     error
                 />
-                {match has_password {
-                    true => view! {
-                        <Field
-                            label=tr!(passkeys.password)
-                            name="password"
-                            id="add-password"
-                            kind="password"
-                            revealable=true
-                            autocomplete="current-password"
-                            hint=tr!(passkeys.password_hint)
-                            error
-                        />
-                    }.into_any(),
-                    false => view! { <p class="muted">{tr!(passkeys.no_password)}</p> }.into_any(),
-                }}
+                <CurrentPassword has_password label=tr!(passkeys.password) id="add-password" hint=tr!(passkeys.password_hint) error/>
                 <Submit label=tr!(passkeys.add) busy_label=tr!(common.busy)/>
             </ActionForm>
         </section>
@@ -320,17 +312,7 @@ fn Remove(
             <ActionForm action=remove attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <Which id="remove-which" passkeys/>
-                {has_password.then(|| view! {
-                    <Field
-                        label=tr!(passkeys.password)
-                        name="password"
-                        id="remove-password"
-                        kind="password"
-                        revealable=true
-                        autocomplete="current-password"
-                        error
-                    />
-                })}
+                <CurrentPassword has_password label=tr!(passkeys.password) id="remove-password" error/>
                 <Submit label=tr!(passkeys.remove) busy_label=tr!(common.busy) class="button-danger"/>
             </ActionForm>
         </section>

@@ -78,7 +78,12 @@ pub async fn finish_signup(email: String, code: String) -> Result<(), AppError> 
         .await?;
     request::set_cookies([cookies::signup_token(&services.config, None)]);
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect("/profile");
+    // A passwordless sign-up goes on to add its passkey, as it would have
+    // without the code step.
+    leptos_axum::redirect(match user.has_password {
+        true => "/profile",
+        false => "/security/passkeys?welcome",
+    });
     Ok(())
 }
 

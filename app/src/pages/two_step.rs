@@ -10,7 +10,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use super::RequireUser;
-use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
+use crate::components::form::{action_error, CurrentPassword, ErrorNote, Field, FormAlert, Submit};
 use crate::components::time::date;
 use crate::error::AppError;
 use crate::model::{AuthenticatorSetup, Me, SecondFactors};
@@ -248,21 +248,7 @@ fn Start(has_password: bool, start: ServerAction<StartAuthenticator>) -> impl In
         // An app added from a borrowed session would lock the owner out.
         <ActionForm action=start attr:novalidate=true attr:class="stack">
             <FormAlert error/>
-            {match has_password {
-                true => view! {
-                    <Field
-                        label=tr!(two_step.password)
-                        name="password"
-                        id="start-password"
-                        kind="password"
-                        revealable=true
-                        autocomplete="current-password"
-                        hint=tr!(two_step.password_hint)
-                        error
-                    />
-                }.into_any(),
-                false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
-            }}
+            <CurrentPassword has_password label=tr!(two_step.password) id="start-password" hint=tr!(two_step.password_hint) error/>
             <Submit label=tr!(two_step.start) busy_label=tr!(common.busy)/>
         </ActionForm>
     }
@@ -334,12 +320,7 @@ fn Remove(has_password: bool, remove: ServerAction<RemoveAuthenticator>) -> impl
             <p class="muted">{tr!(two_step.remove_intro)}</p>
             <ActionForm action=remove attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
-                {match has_password {
-                    true => view! {
-                        <Field label=tr!(two_step.password) name="password" kind="password" revealable=true autocomplete="current-password" error/>
-                    }.into_any(),
-                    false => view! { <p class="muted">{tr!(email_change.no_password)}</p> }.into_any(),
-                }}
+                <CurrentPassword has_password label=tr!(two_step.password) id="password" error/>
                 <Field
                     label=tr!(two_step.code_or_recovery)
                     name="code"

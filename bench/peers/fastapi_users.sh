@@ -52,7 +52,8 @@ login=$(LOGIN_BODY='username=bench%d%%40example.com&password=correct+horse+batte
   measure -c16 -d"$duration" -s ../login.lua "$base/auth/jwt/login")
 
 # The master and its workers; not multiprocessing's resource tracker,
-# which is also its child.
+# which is also its child. Read 2 s after the flood, as Latchkey's.
+sleep 2
 rss_kib=0
 for pid in $server $(pgrep -P "$server" -f spawn_main || true); do
   kib=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)

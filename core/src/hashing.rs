@@ -2,14 +2,19 @@
 //! flood of logins queues here instead of starving the async runtime.
 //!
 //! Dedicated threads (not tokio's blocking pool) also bound memory: each
-//! hash needs 19 MiB, and each worker keeps one such block for all its jobs
-//! (`MEMORY`), so N workers hold N blocks and a flood allocates nothing;
-//! a churning pool of threads, each allocating per hash, grew to hundreds
-//! of MiB under load.
+//! hash needs 19 MiB, and each worker keeps one such block from job to job
+//! (`MEMORY`), so N workers hold at most N blocks and steady traffic
+//! allocates nothing; a churning pool of threads, each allocating per
+//! hash, grew to hundreds of MiB under load. A worker left without a job
+//! for [`IDLE_RELEASE`] gives its block back to the system, so an idle
+//! server does not hold 19 MiB per core.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -42,9 +47,14 @@ impl Default for HashParams {
 /// (≈ 17 ms a hash here).
 pub const DEFAULT_JOBS_PER_WORKER: usize = 128;
 
+/// How long a worker without a job keeps its memory: long enough that
+/// traffic with gaps (or an attacker pacing log-ins) does not map a fresh
+/// block per hash, short enough that a quiet server holds none.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
 pub struct Hasher {
     params: Params,
-    jobs: mpsc::Sender<Job>,
+    jobs: Sender<Job>,
     /// Jobs submitted and not yet finished.
     in_flight: Arc<AtomicUsize>,
     /// Past this many jobs in flight, new ones are refused (503) at once:
@@ -72,21 +82,17 @@ impl Hasher {
         // Made on the caller's thread: its memory is not kept.
         let mut memory = vec![Block::default(); params.block_count()];
         let dummy = hash_into(&params, &uuid::Uuid::new_v4().to_string(), &mut memory);
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        // Every worker waits on the one queue (a multi-consumer channel, so
+        // an idle worker waits with its memory already given back).
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         for n in 0..workers.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || loop {
-                    // The lock is held only while taking a job, not running it.
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // the Hasher is gone
+                .spawn(move || {
+                    // None: the Hasher is gone.
+                    while let Some(job) = next_job(&queue, IDLE_RELEASE) {
+                        job();
                     }
                 })
                 .expect("spawn a hashing thread");
@@ -195,8 +201,22 @@ fn nfkc(password: &str) -> String {
     password.nfkc().collect()
 }
 
+/// The next job for a hashing thread; with none for `idle`, the thread's
+/// memory goes back to the system before it waits on. `None`: the Hasher
+/// is gone.
+fn next_job(queue: &Receiver<Job>, idle: Duration) -> Option<Job> {
+    match queue.recv_timeout(idle) {
+        Ok(job) => return Some(job),
+        Err(RecvTimeoutError::Disconnected) => return None,
+        Err(RecvTimeoutError::Timeout) => {}
+    }
+    MEMORY.with(|memory| drop(memory.take()));
+    queue.recv().ok()
+}
+
 thread_local! {
-    /// A hashing thread's argon2 memory, kept from one job to the next.
+    /// A hashing thread's argon2 memory, kept from one job to the next
+    /// while jobs are waiting.
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -409,6 +429,33 @@ mod tests {
         assert_eq!(
             MEMORY.with(|m| (m.borrow().as_ptr(), m.borrow().len())),
             (kept, 1024)
+        );
+    }
+
+    #[test]
+    fn a_worker_keeps_its_memory_between_jobs_and_gives_it_back_when_idle() {
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        hash_with(&params, "pw");
+        let kept = MEMORY.with(|m| m.borrow().len());
+        assert_eq!(kept, 1024);
+        // A job within the idle time: taken with the memory kept.
+        jobs.send(Box::new(|| {})).unwrap();
+        next_job(&queue, Duration::from_secs(60)).expect("the waiting job")();
+        assert_eq!(MEMORY.with(|m| m.borrow().len()), kept);
+        // None for longer: the memory goes, then the worker waits on.
+        let later = jobs.clone();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            later.send(Box::new(|| {})).unwrap();
+        });
+        next_job(&queue, Duration::from_millis(10)).expect("the later job")();
+        sender.join().unwrap();
+        assert_eq!(MEMORY.with(|m| m.borrow().capacity()), 0);
+        drop(jobs);
+        assert!(
+            next_job(&queue, Duration::from_secs(60)).is_none(),
+            "the Hasher is gone"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The Latchkey server: configuration, router, JSON API and middleware
 //! around the `app` crate's pages and the domain crate's services.
 
+pub mod allocator;
 pub mod api;
 pub mod assets;
 pub mod client_addr;

@@ -52,6 +52,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    server::allocator::map_large_blocks();
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     // Log as text until the config says otherwise.

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 
@@ -150,6 +152,13 @@ for (const lang of LOCALES) {
       await page.getByRole('button', { name: lang === 'ko' ? '인증 앱 등록하기' : 'Set up an authenticator app' }).click();
       await expect(page.getByTestId('totp-secret')).toBeVisible();
       await check(page, lang, 'two-step-setup');
+      // …and the recovery codes, shown once the app's code confirms it.
+      const secret = ((await page.getByTestId('totp-secret').textContent()) ?? '').replace(/\s+/g, '');
+      const code = execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+      await page.locator('#field-code').fill(code);
+      await page.locator('form:has(#field-code) button[type="submit"]').click();
+      await expect(page.getByTestId('recovery-codes').locator('li code')).toHaveCount(10);
+      await check(page, lang, 'two-step-codes');
 
       // Adding a passkey: the step that makes it on the device.
       await open(page, '/security/passkeys');

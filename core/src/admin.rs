@@ -264,18 +264,24 @@ impl crate::Admin<'_> {
             .await?
             .ok_or_else(no_such_user)?;
         let mut tx = self.db.begin().await?;
-        crate::second_factor::remove_in(&mut tx, id, 0).await?;
+        let app = crate::second_factor::remove_in(&mut tx, id, 0).await?;
+        if app {
+            let event = Event::new(EventKind::SecondFactorRemoved, &admin.client)
+                .user(id)
+                .actor(&admin.user.id)
+                .reason(EventReason::Admin);
+            record_in(&mut tx, event).await?;
+        }
         let why = Event::new(EventKind::PasskeyRemoved, &admin.client)
             .actor(&admin.user.id)
             .reason(EventReason::Admin);
-        crate::passkeys::remove_all_in(&mut tx, id, why).await?;
-        let event = Event::new(EventKind::SecondFactorRemoved, &admin.client)
-            .user(id)
-            .actor(&admin.user.id)
-            .reason(EventReason::Admin);
-        record_in(&mut tx, event).await?;
-        let mail = self.letter(&user.locale, &user.email, crate::Letter::SignInFactorsReset);
-        self.enqueue_mail_in(&mut tx, &mail).await?;
+        let passkeys = crate::passkeys::remove_all_in(&mut tx, id, why).await?;
+        // Nothing to remove (reset twice, or from a stale page): nothing
+        // to log or tell.
+        if app || passkeys > 0 {
+            let mail = self.letter(&user.locale, &user.email, crate::Letter::SignInFactorsReset);
+            self.enqueue_mail_in(&mut tx, &mail).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         self.mail_wake.notify_one();
         Ok(())

@@ -51,6 +51,17 @@ impl Letters for Translated {
                 None,
             ),
             Letter::RecoveryCodeUsed { left } => recovery_code_used(locale, product, to, left),
+            Letter::RecoveryCodesRenewed => factor_changed(
+                locale,
+                product,
+                to,
+                t!(
+                    locale,
+                    mail.recovery_codes_renewed_subject,
+                    product = product
+                ),
+                t!(locale, mail.recovery_codes_renewed_line1),
+            ),
             Letter::SecondFactorGuessing => second_factor_guessing(locale, product, to),
         }
     }

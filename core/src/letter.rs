@@ -48,6 +48,8 @@ pub enum Letter<'a> {
     },
     /// An administrator removed every second factor and passkey.
     SignInFactorsReset,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRenewed,
     /// A recovery code was used to sign in; `left` remain.
     RecoveryCodeUsed {
         left: u32,

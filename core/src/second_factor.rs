@@ -789,7 +789,11 @@ impl crate::SecondFactors<'_> {
             Event::new(EventKind::RecoveryCodesRenewed, client).user(&user.id),
         )
         .await?;
+        // The owner hears of it: a session and one code are enough to renew.
+        let mail = self.letter(&user.locale, &user.email, Letter::RecoveryCodesRenewed);
+        self.enqueue_mail_in(&mut tx, &mail).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.mail_wake.notify_one();
         Ok(codes)
     }
 

@@ -183,6 +183,11 @@ on_both_backends!(a_recovery_code_works_once_and_tells_the_owner, |backend| {
         .renew_recovery_codes(&auth, &codes[4], &client())
         .await
         .unwrap();
+    // The owner is told: a session and one code were enough.
+    let notice = inbox
+        .wait_for_subject(&account.email, "New recovery codes were made")
+        .await;
+    assert!(notice.contains("only the new ones sign in"), "{notice}");
     assert_eq!(
         code_of(
             s.second_factors()

@@ -12,6 +12,14 @@ use latchkey_core::model::{EventKind, EventReason, UserChange};
 use latchkey_core::quiet_signup::SignUp;
 use latchkey_core::{Auth, AuthConfig, ErrorCode, Reason, Services};
 
+/// A sign-up with no password, under a fresh name.
+async fn sign_up_without_password(s: &Services) -> Result<SignUp, latchkey_core::Error> {
+    let name = common::unique_name();
+    s.accounts()
+        .sign_up_without_password(&format!("{name}@example.com"), &name, &client())
+        .await
+}
+
 /// Passkeys need a domain: the tests' site is on localhost.
 const ORIGIN: &str = "http://localhost:3000";
 
@@ -26,14 +34,19 @@ fn reason<T: std::fmt::Debug>(result: Result<T, latchkey_core::Error>) -> Option
     result.expect_err("should be refused").reason
 }
 
-/// Adds a passkey named `name` to `auth`'s account.
-async fn add(s: &Services, auth: &Auth, name: &str) -> SoftPasskey {
-    let pending = s
-        .passkeys()
+/// Opens a ceremony adding a passkey named `name` to `auth`'s account,
+/// with the password; returns its options for the device.
+async fn start(s: &Services, auth: &Auth, name: &str) -> String {
+    s.passkeys()
         .start_adding(auth, name, PASSWORD.into())
         .await
-        .expect("the password starts a ceremony");
-    let (passkey, answer) = SoftPasskey::create(&pending.options, ORIGIN);
+        .expect("the password starts a ceremony")
+        .options
+}
+
+/// Adds a passkey named `name` to `auth`'s account.
+async fn add(s: &Services, auth: &Auth, name: &str) -> SoftPasskey {
+    let (passkey, answer) = SoftPasskey::create(&start(s, auth, name).await, ORIGIN);
     let added = s
         .passkeys()
         .finish_adding(auth, &answer, &client())
@@ -183,12 +196,8 @@ on_both_backends!(adding_is_bound_to_the_session_that_asked, |backend| {
         .await
         .unwrap()
         .unwrap();
-    let pending = s
-        .passkeys()
-        .start_adding(&first, "Laptop", PASSWORD.into())
-        .await
-        .unwrap();
-    let (_, answer) = SoftPasskey::create(&pending.options, ORIGIN);
+    let options = start(&s, &first, "Laptop").await;
+    let (_, answer) = SoftPasskey::create(&options, ORIGIN);
     assert_eq!(
         reason(
             s.passkeys()
@@ -218,12 +227,8 @@ on_both_backends!(adding_is_bound_to_the_session_that_asked, |backend| {
     );
     assert!(s.passkeys().pending(&second).await.unwrap().is_none());
     // An answer made for another site does not verify.
-    let pending = s
-        .passkeys()
-        .start_adding(&first, "Elsewhere", PASSWORD.into())
-        .await
-        .unwrap();
-    let (_, answer) = SoftPasskey::create(&pending.options, "http://evil.localhost:3000");
+    let options = start(&s, &first, "Elsewhere").await;
+    let (_, answer) = SoftPasskey::create(&options, "http://evil.localhost:3000");
     assert_eq!(
         reason(s.passkeys().finish_adding(&first, &answer, &client()).await),
         Some(Reason::PasskeyRefused)
@@ -418,12 +423,8 @@ on_both_backends!(
             verifies_user: false,
             ..Device::default()
         };
-        let pending = s
-            .passkeys()
-            .start_adding(&auth, "Key", PASSWORD.into())
-            .await
-            .unwrap();
-        let (_, answer) = SoftPasskey::create_on(careless, &pending.options, ORIGIN);
+        let options = start(&s, &auth, "Key").await;
+        let (_, answer) = SoftPasskey::create_on(careless, &options, ORIGIN);
         assert_eq!(
             reason(s.passkeys().finish_adding(&auth, &answer, &client()).await),
             Some(Reason::PasskeyRefused)
@@ -445,16 +446,12 @@ on_both_backends!(a_synced_passkey_without_a_counter_signs_in, |backend| {
     let s = common::services_with(backend, config()).await;
     let account = common::sign_up(&s).await;
     let auth = common::auth_of(&s, &account).await;
-    let pending = s
-        .passkeys()
-        .start_adding(&auth, "Synced", PASSWORD.into())
-        .await
-        .unwrap();
+    let options = start(&s, &auth, "Synced").await;
     let synced = Device {
         synced: true,
         ..Device::default()
     };
-    let (mut passkey, answer) = SoftPasskey::create_on(synced, &pending.options, ORIGIN);
+    let (mut passkey, answer) = SoftPasskey::create_on(synced, &options, ORIGIN);
     s.passkeys()
         .finish_adding(&auth, &answer, &client())
         .await
@@ -533,11 +530,7 @@ on_both_backends!(
 
 on_both_backends!(without_passkeys_a_sign_up_needs_a_password, |backend| {
     let s = common::services(backend).await;
-    let name = common::unique_name();
-    let refused = s
-        .accounts()
-        .sign_up_without_password(&format!("{name}@example.com"), &name, &client())
-        .await;
+    let refused = sign_up_without_password(&s).await;
     assert_eq!(
         refused.err().and_then(|e| e.reason),
         Some(Reason::PasskeysOff)
@@ -550,12 +543,8 @@ on_both_backends!(
         let s = common::services_with(backend, config()).await;
         let account = common::sign_up(&s).await;
         let auth = common::auth_of(&s, &account).await;
-        let pending = s
-            .passkeys()
-            .start_adding(&auth, "Phone", PASSWORD.into())
-            .await
-            .unwrap();
-        let (_, answer) = SoftPasskey::create(&pending.options, ORIGIN);
+        let options = start(&s, &auth, "Phone").await;
+        let (_, answer) = SoftPasskey::create(&options, ORIGIN);
         let tries = (0..200).map(|_| {
             let (s, auth, answer) = (s.clone(), auth.clone(), answer.clone());
             tokio::spawn(async move { s.passkeys().finish_adding(&auth, &answer, &client()).await })
@@ -577,10 +566,7 @@ on_both_backends!(
 // its sign-in, recent enough, stands in for the password.
 on_both_backends!(a_passwordless_account_can_delete_itself, |backend| {
     let s = common::services_with(backend, config()).await;
-    let name = common::unique_name();
-    let answer = s
-        .accounts()
-        .sign_up_without_password(&format!("{name}@example.com"), &name, &client())
+    let answer = sign_up_without_password(&s)
         .await
         .expect("a passwordless sign-up");
     let SignUp::Started(user, issued) = answer else {

@@ -35,6 +35,24 @@ impl Default for CodeConfig {
     }
 }
 
+/// When token-signing keys rotate (see `signing_keys`).
+#[derive(Debug, Clone)]
+pub struct KeySchedule {
+    /// How long a key signs (`KEY_ROTATION_DAYS`).
+    pub rotation: Duration,
+    /// How long before it signs a key is published (`KEY_PUBLISH_AHEAD_DAYS`).
+    pub ahead: Duration,
+}
+
+impl Default for KeySchedule {
+    fn default() -> Self {
+        Self {
+            rotation: Duration::from_secs(30 * 24 * 3600),
+            ahead: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
 /// Features an operator can reserve for verified email addresses
 /// (`VERIFIED_ONLY=change_username,change_email`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +114,8 @@ pub struct AuthConfig {
     pub login_free_failures: (u64, u64),
     /// How long a passkey ceremony may take between its two calls.
     pub passkey_ceremony_ttl: Duration,
+    /// When token-signing keys rotate.
+    pub keys: KeySchedule,
 }
 
 /// The defaults every deployment starts from; the server overrides what
@@ -128,6 +148,7 @@ impl Default for AuthConfig {
             reset_ttl: Duration::from_secs(3600),
             login_free_failures: (5, 20),
             passkey_ceremony_ttl: Duration::from_secs(5 * 60),
+            keys: KeySchedule::default(),
         }
     }
 }

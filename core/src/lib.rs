@@ -4,6 +4,7 @@
 //! functions are thin wrappers over [`Services`], and words (error messages,
 //! mail text) are supplied by the edge. See docs/DESIGN.md.
 
+pub mod access_tokens;
 pub mod accounts;
 pub mod admin;
 pub mod audit;
@@ -27,6 +28,7 @@ pub mod quiet_signup;
 pub mod second_factor;
 pub mod session_cache;
 pub mod sessions;
+pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
 pub mod user_store;
@@ -34,6 +36,7 @@ pub mod validate;
 
 use std::sync::Arc;
 
+pub use access_tokens::AccessTokens;
 pub use client::{Auth, ClientInfo};
 pub use config::AuthConfig;
 pub use db::Db;
@@ -43,6 +46,7 @@ pub use hashing::Hasher;
 pub use latchkey_types::model;
 pub use letter::{Letter, Letters};
 pub use session_cache::{Change, SessionCache};
+pub use signing_keys::SigningKeys;
 pub use tokens::Tokens;
 
 /// Everything a flow needs. One shared allocation: the middleware and
@@ -57,6 +61,9 @@ pub struct Parts {
     pub ephemeral: Arc<dyn EphemeralStore>,
     pub hasher: Arc<Hasher>,
     pub tokens: Arc<Tokens>,
+    /// The keys that sign tokens, as published in the JWKS.
+    pub keys: Arc<SigningKeys>,
+    pub access_tokens: Arc<AccessTokens>,
     pub config: Arc<AuthConfig>,
     /// Words for each mail, in the account's language (supplied by the UI).
     pub letters: Arc<dyn Letters>,
@@ -88,6 +95,13 @@ impl Services {
                 .with_queue_limit(config.hash_queue_max),
         );
         let tokens = Arc::new(Tokens::new(&config));
+        let keys = Arc::new(SigningKeys::new(
+            db.clone(),
+            tokens.clone(),
+            config.keys.clone(),
+            config.access_ttl,
+        ));
+        let access_tokens = Arc::new(AccessTokens::new(&config, keys.clone()));
         let session_cache = Arc::new(SessionCache::new(ephemeral.shared()));
         // The server checked it at start-up (`passkeys::relying_party`).
         let relying_party = passkeys::relying_party(&config.public_url, &config.product)
@@ -103,6 +117,8 @@ impl Services {
             ephemeral,
             hasher,
             tokens,
+            keys,
+            access_tokens,
             config: Arc::new(config),
             letters,
             mail_wake: Arc::new(tokio::sync::Notify::new()),

@@ -85,26 +85,30 @@ impl Services {
         .await
         .map_err(StoreError::from)?;
         insert_refresh(tx, &refresh_token, &session_id, now, refresh_expires_at).await?;
-        Ok(self.issue(user, session_id, refresh_token, refresh_expires_at, now))
+        self.issue(user, session_id, refresh_token, refresh_expires_at, now)
+            .await
     }
 
-    fn issue(
+    async fn issue(
         &self,
         user: &UserRow,
         session_id: String,
         refresh_token: String,
         refresh_expires_at: i64,
         now: i64,
-    ) -> Issued {
+    ) -> Result<Issued, Error> {
         let role = Role::parse(&user.role).unwrap_or_default();
-        let (access_token, claims) = self.tokens.issue_access(&user.id, &session_id, role, now);
-        Issued {
+        let (access_token, claims) = self
+            .access_tokens
+            .issue(&user.id, &session_id, role, now)
+            .await?;
+        Ok(Issued {
             session_id,
             access_token,
             access_expires_at: claims.exp,
             refresh_token,
             refresh_expires_at,
-        }
+        })
     }
 
     async fn rotated_at(&self, hash: &str) -> Result<Option<i64>, Error> {
@@ -194,13 +198,15 @@ impl crate::Sessions<'_> {
             .await?
             .filter(|u| !u.is_disabled())
             .ok_or_else(session_ended)?;
-        let issued = self.issue(
-            &user,
-            row.session_id.clone(),
-            successor,
-            row.session_expires_at,
-            now,
-        );
+        let issued = self
+            .issue(
+                &user,
+                row.session_id.clone(),
+                successor,
+                row.session_expires_at,
+                now,
+            )
+            .await?;
         let auth = Auth {
             user: user.to_user(),
             session_id: row.session_id,
@@ -217,7 +223,7 @@ impl crate::Sessions<'_> {
         access_token: &str,
         client: &ClientInfo,
     ) -> Result<Option<Auth>, Error> {
-        let Some(claims) = self.tokens.verify_access(access_token) else {
+        let Some(claims) = self.access_tokens.verify(access_token).await? else {
             return Ok(None);
         };
         let now = now();

@@ -1,39 +1,20 @@
-//! Access tokens (JWT, HS256, algorithm pinned) and opaque refresh tokens.
+//! What the deployment secret keys: refresh-token successors, one-time
+//! code digests, device cookies and sealed secrets. Access tokens are
+//! signed with their own keys (`access_tokens`, `signing_keys`).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
-use crate::model::Role;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Claims {
-    pub sub: String,
-    pub sid: String,
-    pub role: Role,
-    pub iat: i64,
-    pub exp: i64,
-    pub iss: String,
-    pub aud: String,
-    pub jti: String,
-}
 
 pub struct Tokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
     refresh_key: Vec<u8>,
     code_key: Vec<u8>,
     device_key: Vec<u8>,
-    /// Seals authenticator secrets at rest.
+    /// Seals secrets at rest (authenticator apps, signing keys).
     seal_key: [u8; 32],
-    issuer: String,
-    audience: String,
-    access_ttl: i64,
 }
 
 impl Tokens {
@@ -44,58 +25,18 @@ impl Tokens {
             config.jwt_secret.len() >= 32,
             "the signing secret must be at least 32 bytes"
         );
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 0;
-        // Derive a separate key for refresh-token successors so the JWT key
-        // is used for one purpose only.
+        // One key per purpose, derived from the secret; the secret itself
+        // only checks access tokens from before signing keys.
         let refresh_key = hmac(&config.jwt_secret, b"latchkey refresh successor").to_vec();
         let code_key = hmac(&config.jwt_secret, b"latchkey one-time codes").to_vec();
         let device_key = hmac(&config.jwt_secret, b"latchkey device cookies").to_vec();
         let seal_key = hmac(&config.jwt_secret, b"latchkey sealed secrets");
         Self {
-            encoding: EncodingKey::from_secret(&config.jwt_secret),
-            decoding: DecodingKey::from_secret(&config.jwt_secret),
-            validation,
             refresh_key,
             code_key,
             device_key,
             seal_key,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-            access_ttl: config.access_ttl.as_secs() as i64,
         }
-    }
-
-    pub fn issue_access(
-        &self,
-        user_id: &str,
-        session_id: &str,
-        role: Role,
-        now: i64,
-    ) -> (String, Claims) {
-        let claims = Claims {
-            sub: user_id.to_owned(),
-            sid: session_id.to_owned(),
-            role,
-            iat: now,
-            exp: now + self.access_ttl,
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            jti: uuid::Uuid::new_v4().to_string(),
-        };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail");
-        (token, claims)
-    }
-
-    /// Checks signature (HS256 only), `exp`, `iss` and `aud`.
-    pub fn verify_access(&self, token: &str) -> Option<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
     }
 
     /// The successor of a refresh token is derived from it with a server key,
@@ -225,10 +166,6 @@ mod tests {
         Tokens::new(&AuthConfig::for_tests())
     }
 
-    fn now() -> i64 {
-        crate::now()
-    }
-
     #[test]
     fn device_cookies_are_signed() {
         let t = tokens();
@@ -241,48 +178,6 @@ mod tests {
         assert_eq!(t.device_of(&forged, "hash-a"), None);
         assert_eq!(t.device_of("user-1.abc", "hash-a"), None);
         assert_eq!(t.device_of("", ""), None);
-    }
-
-    #[test]
-    fn access_tokens_round_trip() {
-        let t = tokens();
-        let (jwt, claims) = t.issue_access("u1", "s1", Role::Admin, now());
-        assert_eq!(t.verify_access(&jwt), Some(claims));
-    }
-
-    #[test]
-    fn expired_tampered_and_foreign_tokens_are_refused() {
-        let t = tokens();
-        let (expired, _) = t.issue_access("u1", "s1", Role::User, now() - 3600);
-        assert_eq!(t.verify_access(&expired), None);
-
-        let (jwt, _) = t.issue_access("u1", "s1", Role::User, now());
-        let mut parts: Vec<String> = jwt.split('.').map(str::to_owned).collect();
-        let payload = URL_SAFE_NO_PAD.decode(&parts[1]).unwrap();
-        let forged = String::from_utf8(payload)
-            .unwrap()
-            .replace("\"user\"", "\"admin\"");
-        parts[1] = URL_SAFE_NO_PAD.encode(forged);
-        assert_eq!(t.verify_access(&parts.join(".")), None, "tampered payload");
-
-        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let unsigned = format!("{none_header}.{}.", jwt.split('.').nth(1).unwrap());
-        assert_eq!(t.verify_access(&unsigned), None, "alg none");
-
-        let mut other = AuthConfig::for_tests();
-        other.jwt_secret = b"another-secret-another-secret-another".to_vec();
-        let (foreign, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
-        assert_eq!(t.verify_access(&foreign), None, "wrong key");
-
-        let mut other = AuthConfig::for_tests();
-        other.audience = "someone-else".into();
-        let (wrong_aud, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
-        assert_eq!(t.verify_access(&wrong_aud), None, "wrong aud");
-
-        let mut other = AuthConfig::for_tests();
-        other.issuer = "https://evil.example".into();
-        let (wrong_iss, _) = Tokens::new(&other).issue_access("u1", "s1", Role::User, now());
-        assert_eq!(t.verify_access(&wrong_iss), None, "wrong iss");
     }
 
     #[test]

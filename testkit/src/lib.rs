@@ -119,12 +119,15 @@ pub async fn services(backend: Backend) -> Services {
 }
 
 pub async fn services_with(backend: Backend, config: AuthConfig) -> Services {
-    Services::new(
+    let services = Services::new(
         fresh_db(backend).await,
         ephemeral(backend).await,
         config,
         letters(),
-    )
+    );
+    // As the server does before it serves.
+    services.keys.ready().await.expect("signing keys");
+    services
 }
 
 /// The product's own letters (the app's words), which tests read.

@@ -705,8 +705,10 @@ on_both_backends!(
 /// A fresh access token for the session `auth` came from.
 async fn auth_token(s: &Services, auth: &latchkey_core::Auth) -> String {
     let now = latchkey_core::now();
-    s.tokens
-        .issue_access(&auth.user.id, &auth.session_id, auth.user.role, now)
+    s.access_tokens
+        .issue(&auth.user.id, &auth.session_id, auth.user.role, now)
+        .await
+        .unwrap()
         .0
 }
 

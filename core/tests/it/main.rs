@@ -13,3 +13,4 @@ mod held_sessions;
 mod passkeys;
 mod passwords;
 mod second_factor;
+mod signing_keys;

@@ -88,6 +88,9 @@ impl Config {
         );
         let login_free_per_account = parse("LOGIN_FREE_ATTEMPTS", d.login_free_failures.0);
         let login_free_per_ip = parse("LOGIN_FREE_ATTEMPTS_PER_IP", d.login_free_failures.1);
+        let days = |d: Duration| d.as_secs() / 86_400;
+        let key_rotation_days = parse("KEY_ROTATION_DAYS", days(d.keys.rotation));
+        let key_ahead_days = parse("KEY_PUBLISH_AHEAD_DAYS", days(d.keys.ahead));
 
         let signup_hide_existing = match get("SIGNUP_HIDE_EXISTING").as_deref() {
             None | Some("false" | "0" | "no" | "off") => false,
@@ -239,6 +242,15 @@ impl Config {
             );
         }
 
+        // A verifier caches the JWKS for an hour: a key published a day or
+        // more before it signs is always in the copy it holds.
+        if key_ahead_days < 1 || key_rotation_days <= key_ahead_days || key_rotation_days > 3650 {
+            problems.push(
+                "KEY_PUBLISH_AHEAD_DAYS must be at least 1 and below KEY_ROTATION_DAYS (at most 3650)"
+                    .into(),
+            );
+        }
+
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -344,6 +356,10 @@ impl Config {
                 reset_ttl: Duration::from_secs(reset_ttl),
                 login_free_failures: (login_free_per_account, login_free_per_ip),
                 passkey_ceremony_ttl: d.passkey_ceremony_ttl,
+                keys: latchkey_core::config::KeySchedule {
+                    rotation: Duration::from_secs(key_rotation_days * 86_400),
+                    ahead: Duration::from_secs(key_ahead_days * 86_400),
+                },
             },
             public_url,
             cors_origins,
@@ -428,6 +444,26 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(short.len(), 1, "{short:?}");
+    }
+
+    #[test]
+    fn key_schedules_a_cached_jwks_could_miss_are_refused() {
+        let ok = config(&[("KEY_ROTATION_DAYS", "14"), ("KEY_PUBLISH_AHEAD_DAYS", "3")]).unwrap();
+        assert_eq!(ok.auth.keys.rotation, Duration::from_secs(14 * 86_400));
+        assert_eq!(ok.auth.keys.ahead, Duration::from_secs(3 * 86_400));
+        for pair in [("0", "7"), ("7", "7"), ("8", "7"), ("1", "4000")] {
+            let problems = config(&[
+                ("KEY_PUBLISH_AHEAD_DAYS", pair.0),
+                ("KEY_ROTATION_DAYS", pair.1),
+            ])
+            .unwrap_err();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains("KEY_PUBLISH_AHEAD_DAYS must be")),
+                "{pair:?}: {problems:?}"
+            );
+        }
     }
 
     #[test]

@@ -17,3 +17,4 @@ pub mod security_headers;
 pub mod server_fn_status;
 pub mod session;
 pub mod telemetry;
+pub mod well_known;

@@ -48,6 +48,11 @@ enum Command {
         #[arg(long)]
         reset: bool,
     },
+    /// Rotate the token-signing keys now: the published successor of each
+    /// key signs from now on, and a new successor is published. Tokens of
+    /// the old keys verify until they expire. Running instances follow
+    /// within a minute.
+    RotateKeys,
 }
 
 #[tokio::main]
@@ -93,8 +98,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     })?;
     db.migrate().await?;
     tracing::info!(backend = ?db.backend, "database ready, migrations applied");
-    if let Command::Migrate = command {
-        return Ok(());
+    match command {
+        Command::Migrate => return Ok(()),
+        Command::RotateKeys => return rotate_keys(db, &config).await,
+        _ => {}
     }
     let ephemeral: Arc<dyn EphemeralStore> = match &config.redis_url {
         Some(url) => Arc::new(
@@ -115,7 +122,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             return create_admin(db, ephemeral, config, &email, &username, reset).await;
         }
-        Command::Serve | Command::Migrate | Command::HashRate { .. } => {}
+        Command::Serve | Command::Migrate | Command::HashRate { .. } | Command::RotateKeys => {}
     }
 
     let transport = Transport::from_url(config.smtp_url.as_deref()).map_err(anyhow::Error::msg)?;
@@ -128,6 +135,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         config.auth.clone(),
         Arc::new(app::letters::Translated),
     );
+    services
+        .keys
+        .ready()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the signing keys: {:?}", e.cause))?;
     if !services.passkeys().enabled() {
         tracing::warn!(
             "passkeys are off: PUBLIC_URL {} is an IP address, which browsers refuse them on \
@@ -248,6 +260,22 @@ async fn create_admin(
         println!("Created the administrator {who}.");
     } else {
         println!("{who} is now an administrator.");
+    }
+    Ok(())
+}
+
+async fn rotate_keys(db: Db, config: &Config) -> anyhow::Result<()> {
+    let keys = Arc::new(latchkey_core::SigningKeys::new(
+        db,
+        Arc::new(latchkey_core::Tokens::new(&config.auth)),
+        config.auth.keys.clone(),
+        config.auth.access_ttl,
+    ));
+    let failed = |e: latchkey_core::Error| anyhow::anyhow!("keys not rotated: {:?}", e.cause);
+    keys.rotate().await.map_err(failed)?;
+    for alg in latchkey_core::signing_keys::Alg::ALL {
+        let key = keys.signer(alg).await.map_err(failed)?;
+        println!("{} now signs with {}", alg.name(), key.kid);
     }
     Ok(())
 }

@@ -99,6 +99,10 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         )
         .route("/healthz", get(crate::health::healthz))
         .route(
+            "/.well-known/jwks.json",
+            get(crate::well_known::jwks).with_state(services.clone()),
+        )
+        .route(
             "/readyz",
             get(crate::health::readyz).with_state(services.clone()),
         )

@@ -887,6 +887,7 @@ async fn the_create_admin_command_works_from_a_script() {
         latchkey_core::AuthConfig::for_tests(),
         common::letters(),
     );
+    s.keys.ready().await.unwrap();
     let (user, _) = s
         .accounts()
         .login("root", PASSWORD.into(), &ClientInfo::default())

@@ -170,8 +170,11 @@ async fn every_endpoint_refuses_bad_input_with_the_error_shape() {
 /// that needs one, with `WWW-Authenticate`.
 #[tokio::test]
 async fn bad_bearer_tokens_are_refused() {
-    use latchkey_core::{now, AuthConfig, Tokens};
-    let app = app(Backend::Sqlite).await;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use latchkey_core::{now, AccessTokens, AuthConfig};
+    let s = common::services(Backend::Sqlite).await;
+    let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
     let (_, tokens) = api_signup(&app).await;
     let good = tokens["access_token"].as_str().unwrap().to_owned();
     let me = body_json(send(&app, bearer_get("/api/v1/auth/token-info", &good)).await).await;
@@ -180,12 +183,52 @@ async fn bad_bearer_tokens_are_refused() {
         me["session_id"].as_str().unwrap(),
     );
 
-    let forge = |change: &dyn Fn(&mut AuthConfig)| {
+    // Signed with this deployment's own keys, under other settings.
+    let signed = |change: &dyn Fn(&mut AuthConfig), at: i64| {
         let mut config = AuthConfig::for_tests();
         change(&mut config);
-        Tokens::new(&config)
-            .issue_access(user, sid, app::model::Role::Admin, now())
-            .0
+        let tokens = AccessTokens::new(&config, s.keys.clone());
+        async move {
+            tokens
+                .issue(user, sid, app::model::Role::Admin, at)
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    // Another deployment: its own database, so its own keys.
+    let elsewhere = common::services(Backend::Sqlite).await;
+    let foreign = elsewhere
+        .access_tokens
+        .issue(user, sid, app::model::Role::Admin, now())
+        .await
+        .unwrap()
+        .0;
+    let kid_of = |token: &str| {
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        header.kid.unwrap()
+    };
+    // The foreign signature under the name of one of our keys.
+    let mut header = jsonwebtoken::decode_header(&foreign).unwrap();
+    header.kid = Some(kid_of(&good));
+    let posing = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+        foreign.split_once('.').unwrap().1
+    );
+    // The shared secret signed tokens before signing keys; one made now is
+    // not one of those.
+    let claims: Value = {
+        let payload = good.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    let hs256 = |secret: &[u8]| {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     };
     let (head, rest) = good.split_once('.').unwrap();
     let (payload, signature) = rest.split_once('.').unwrap();
@@ -201,25 +244,27 @@ async fn bad_bearer_tokens_are_refused() {
             "tampered payload",
             format!("{head}.{tampered_payload}.{signature}"),
         ),
+        ("another deployment's key", foreign.clone()),
+        ("a foreign signature posing as our key", posing),
         (
-            "wrong key",
-            forge(&|c| c.jwt_secret = b"another-secret-another-secret-12345".to_vec()),
+            "HS256 with the secret, after the keys",
+            hs256(&AuthConfig::for_tests().jwt_secret),
+        ),
+        (
+            "HS256 with another secret",
+            hs256(b"another-secret-another-secret-12345"),
         ),
         (
             "wrong audience",
-            forge(&|c| c.audience = "someone-else".into()),
+            signed(&|c| c.audience = "someone-else".into(), now()).await,
         ),
         (
             "wrong issuer",
-            forge(&|c| c.issuer = "https://evil.example".into()),
+            signed(&|c| c.issuer = "https://evil.example".into(), now()).await,
         ),
-        (
-            "expired",
-            Tokens::new(&AuthConfig::for_tests())
-                .issue_access(user, sid, app::model::Role::User, now() - 3600)
-                .0,
-        ),
+        ("expired", signed(&|_| {}, now() - 3600).await),
     ];
+    assert_eq!(kid_of(&cases[8].1), kid_of(&good), "signed by our key");
     for (what, token) in cases {
         for uri in [
             "/api/v1/me",

@@ -6,6 +6,7 @@ mod api;
 mod contract;
 mod edge;
 mod forms;
+mod keys;
 
 use crate::common::{self, http::*};
 use axum::body::Body;

@@ -94,9 +94,10 @@ impl AccessTokens {
         Ok((token, claims))
     }
 
-    /// Checks the signature (EdDSA or ES256 by a published key, or a
-    /// legacy HS256 token), `exp`, `iss` and `aud`. `Ok(None)`: not a
-    /// valid token; `Err`: the keys could not be read.
+    /// Checks the signature (EdDSA by a published Ed25519 key, or a
+    /// legacy HS256 token), `exp`, `iss` and `aud`, and that the token
+    /// lives no longer than an access token does. `Ok(None)`: not a valid
+    /// token; `Err`: the keys could not be read.
     pub async fn verify(&self, token: &str) -> Result<Option<Claims>, Error> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(claims) = self.verified.get(&digest) {
@@ -113,28 +114,37 @@ impl AccessTokens {
         let Ok(header) = decode_header(token) else {
             return Ok(None);
         };
-        match header.alg {
-            Algorithm::EdDSA | Algorithm::ES256 => {
+        let claims = match header.alg {
+            // Access tokens are only ever Ed25519 (the P-256 keys are for
+            // other apps' tokens).
+            Algorithm::EdDSA => {
                 let Some(kid) = header.kid else {
                     return Ok(None);
                 };
-                let Some(key) = self.keys.verifier(&kid).await? else {
-                    return Ok(None);
-                };
-                Ok(self.decode(token, &key.decoding, key.alg.jwt()))
+                match self.keys.verifier(&kid).await? {
+                    Some(key) if key.alg == Alg::EdDSA => {
+                        self.decode(token, &key.decoding, Algorithm::EdDSA)
+                    }
+                    _ => None,
+                }
             }
             Algorithm::HS256 => {
-                let Some(claims) = self.decode(token, &self.legacy, Algorithm::HS256) else {
-                    return Ok(None);
-                };
-                // Made with the secret after the keys existed: not ours.
+                // Issued with the secret before the first key was made,
+                // and checked only for one access lifetime after that:
+                // whoever holds the secret cannot mint lasting ones.
                 let first = self.keys.first_made().await?;
-                Ok(first
-                    .is_some_and(|first| claims.iat < first)
-                    .then_some(claims))
+                self.decode(token, &self.legacy, Algorithm::HS256)
+                    .filter(|claims| {
+                        first.is_some_and(|first| {
+                            claims.iat < first && crate::now() < first + self.ttl
+                        })
+                    })
             }
-            _ => Ok(None),
-        }
+            _ => None,
+        };
+        // A token longer-lived than ours was not made here (or was made
+        // with a leaked key to outlast its rotation).
+        Ok(claims.filter(|c| c.exp - c.iat <= self.ttl))
     }
 
     fn decode(&self, token: &str, key: &DecodingKey, alg: Algorithm) -> Option<Claims> {

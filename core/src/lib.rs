@@ -112,6 +112,9 @@ impl Services {
         if ephemeral.shared() && tokio::runtime::Handle::try_current().is_ok() {
             SessionCache::listen(Arc::downgrade(&session_cache), ephemeral.clone());
         }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            SigningKeys::keep_in_background(Arc::downgrade(&keys));
+        }
         Self(Arc::new(Parts {
             db,
             ephemeral,

@@ -16,7 +16,7 @@
 //! once make one row (unique `(alg, signs_from)`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
@@ -114,6 +114,14 @@ impl Key {
     }
 }
 
+/// Whether a reread may write (make keys, drop expired ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Schedule,
+    /// Read only: the caller may be inside a write transaction.
+    Alone,
+}
+
 /// The keys as last read.
 struct Ring {
     keys: Vec<Arc<Key>>,
@@ -159,6 +167,8 @@ pub struct SigningKeys {
     kept_after: Duration,
     ring: RwLock<Arc<Ring>>,
     reading: tokio::sync::Mutex<()>,
+    /// When a reread was last tried.
+    tried_at: std::sync::Mutex<Option<Instant>>,
     /// A background reread is under way: requests meeting a stale copy
     /// start no other (with the database down, they would queue up).
     refreshing: AtomicBool,
@@ -177,6 +187,7 @@ impl SigningKeys {
                 read_at: None,
             })),
             reading: tokio::sync::Mutex::new(()),
+            tried_at: std::sync::Mutex::new(None),
             refreshing: AtomicBool::new(false),
         }
     }
@@ -185,7 +196,25 @@ impl SigningKeys {
     /// server calls it before it serves: a key is then never made inside
     /// another write (SQLite has one writer at a time).
     pub async fn ready(&self) -> Result<(), Error> {
-        self.reread(Duration::ZERO).await.map(drop)
+        self.reread(Duration::ZERO, Keep::Schedule).await.map(drop)
+    }
+
+    /// Rereads the keys and keeps the schedule once a minute, whether or
+    /// not requests come (a successor is due days ahead, traffic or not),
+    /// for as long as these keys are in use.
+    pub fn keep_in_background(keys: Weak<Self>) {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RELOAD_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(keys) = keys.upgrade() else { return };
+                if let Err(err) = keys.reread(Duration::ZERO, Keep::Schedule).await {
+                    tracing::warn!(cause = ?err.cause, "signing keys not reread");
+                }
+            }
+        });
     }
 
     /// The key that signs now with `alg`.
@@ -193,11 +222,13 @@ impl SigningKeys {
         if let Some(key) = self.fresh().await?.signer(alg, crate::now()) {
             return Ok(key);
         }
-        // The schedule ran past what was read: keep it and read again.
-        self.reread(Duration::ZERO)
+        // The schedule ran past what was read (the background task could
+        // not keep it). Read only: the caller may be inside a write, and
+        // with SQLite a second one would wait for it.
+        self.reread(UNKNOWN_KID_RELOAD, Keep::Alone)
             .await?
             .signer(alg, crate::now())
-            .ok_or_else(|| Error::internal().caused_by("no signing key after keeping the schedule"))
+            .ok_or_else(|| Error::internal().caused_by("no signing key: the schedule was not kept"))
     }
 
     /// The published key named `kid`, if there is one.
@@ -206,8 +237,13 @@ impl SigningKeys {
         if let Some(key) = ring.by_kid(kid) {
             return Ok(Some(key));
         }
-        // Another instance may have made it since this one last read.
-        Ok(self.reread(UNKNOWN_KID_RELOAD).await?.by_kid(kid))
+        // Another instance may have made it since this one last read. If
+        // the keys cannot be read now, the token is not one we know.
+        Ok(self
+            .reread(UNKNOWN_KID_RELOAD, Keep::Alone)
+            .await
+            .ok()
+            .and_then(|ring| ring.by_kid(kid)))
     }
 
     /// Every published key, for `/.well-known/jwks.json`.
@@ -281,7 +317,7 @@ impl SigningKeys {
             }
         }
         tx.commit().await.map_err(StoreError::from)?;
-        self.reread(Duration::ZERO).await?;
+        self.reread(Duration::ZERO, Keep::Schedule).await?;
         Ok(())
     }
 
@@ -295,13 +331,13 @@ impl SigningKeys {
     async fn fresh(self: &Arc<Self>) -> Result<Arc<Ring>, Error> {
         let ring = self.ring();
         match ring.age() {
-            None => self.reread(Duration::ZERO).await,
+            None => self.reread(Duration::ZERO, Keep::Schedule).await,
             Some(age) if age < RELOAD_EVERY => Ok(ring),
             Some(_) => {
                 if !self.refreshing.swap(true, Ordering::AcqRel) {
                     let keys = self.clone();
                     tokio::spawn(async move {
-                        if let Err(err) = keys.reread(RELOAD_EVERY).await {
+                        if let Err(err) = keys.reread(RELOAD_EVERY, Keep::Schedule).await {
                             tracing::warn!(cause = ?err.cause, "signing keys not reread");
                         }
                         keys.refreshing.store(false, Ordering::Release);
@@ -312,19 +348,26 @@ impl SigningKeys {
         }
     }
 
-    /// Reads the keys, and keeps the schedule when it needs it (makes
-    /// the next key, drops expired ones) — unless another caller read
-    /// them less than `unless_newer` ago (callers queue here, and the
-    /// first one's reading serves the rest).
-    async fn reread(&self, unless_newer: Duration) -> Result<Arc<Ring>, Error> {
+    /// Reads the keys, and with `Keep::Schedule` keeps the schedule when
+    /// it needs it (makes the next key, drops expired ones) — unless
+    /// another caller tried less than `unless_newer` ago, whether or not
+    /// that worked (callers queue here, and the first one's attempt
+    /// serves the rest: with the database down, they do not each wait
+    /// for it).
+    async fn reread(&self, unless_newer: Duration, keep: Keep) -> Result<Arc<Ring>, Error> {
         let _reading = self.reading.lock().await;
         let ring = self.ring();
-        if ring.age().is_some_and(|age| age < unless_newer) {
-            return Ok(ring);
+        let tried = *self.tried_at.lock().expect("key ring lock");
+        if tried.is_some_and(|at| at.elapsed() < unless_newer) {
+            return match ring.read_at {
+                Some(_) => Ok(ring),
+                None => Err(Error::unavailable().caused_by("signing keys not read yet")),
+            };
         }
+        *self.tried_at.lock().expect("key ring lock") = Some(Instant::now());
         let now = crate::now();
         let mut keys = self.read().await?;
-        if self.schedule_needs_keeping(&keys, now) {
+        if keep == Keep::Schedule && self.schedule_needs_keeping(&keys, now) {
             self.keep_schedule(&keys, now).await?;
             keys = self.read().await?;
         }
@@ -345,11 +388,11 @@ impl SigningKeys {
         keys.iter()
             .any(|k| k.signs_until < self.expired_before(now))
             || Alg::ALL.into_iter().any(|alg| {
-                let mine = || keys.iter().filter(move |k| k.alg == alg);
+                let mine = || {
+                    keys.iter()
+                        .filter(move |k| k.alg == alg && k.encoding.is_some())
+                };
                 !mine().any(|k| k.signs_at(now))
-                    || keys
-                        .iter()
-                        .any(|k| k.encoding.is_none() && k.signs_until > now)
                     || mine().map(|k| k.signs_until).max().unwrap_or(now) - now <= ahead
             })
     }
@@ -365,25 +408,10 @@ impl SigningKeys {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        // Keys sealed under another secret (a development server makes a
-        // new one each start) sign no more: they stay published only until
-        // their tokens expire, and do not pile up in the JWKS.
-        // One that never signed goes at once.
-        for key in keys
-            .iter()
-            .filter(|k| k.encoding.is_none() && k.signs_until > now)
-        {
-            let stop = match key.signs_from > now {
-                true => sqlx::query("DELETE FROM signing_keys WHERE kid = $1"),
-                false => {
-                    sqlx::query("UPDATE signing_keys SET signs_until = $1 WHERE kid = $2").bind(now)
-                }
-            };
-            stop.bind(&key.kid)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-        }
+        // Only keys that open here count: keys sealed under another
+        // secret (a development server makes a new one each start; a stale
+        // instance in a secret change) are left alone, to verify until
+        // they expire.
         for alg in Alg::ALL {
             let mine = || {
                 keys.iter()

@@ -49,9 +49,9 @@ enum Command {
         reset: bool,
     },
     /// Rotate the token-signing keys now: the published successor of each
-    /// key signs from now on, and a new successor is published. Tokens of
-    /// the old keys verify until they expire. Running instances follow
-    /// within a minute.
+    /// key (or, where none is published yet, a new key) signs from now on;
+    /// the next successor is published when due. Tokens of the old keys
+    /// verify until they expire. Running instances follow within a minute.
     RotateKeys,
 }
 

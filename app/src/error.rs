@@ -79,6 +79,7 @@ pub fn reason_text(reason: Reason, locale: Locale, count: u64) -> String {
         R::PasskeyName => t!(locale, errors.passkey_name, count = count),
         R::TooManyPasskeys => t!(locale, errors.too_many_passkeys, count = count),
         R::NoSuchPasskey => t!(locale, errors.no_such_passkey).into(),
+        R::AuthorizationExpired => t!(locale, errors.authorization_expired).into(),
         R::Unavailable => t!(locale, errors.unavailable).into(),
         R::Unreachable => t!(locale, errors.unreachable).into(),
         R::BadRequest => t!(locale, errors.bad_request).into(),

@@ -31,6 +31,7 @@ use components::{form::SubmitOnce, header::Header};
 use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
     change_email::ChangeEmailPage,
+    consent::{ConsentPage, ProblemPage},
     delete_account::DeleteAccountPage,
     forgot::ForgotPage,
     home::HomePage,
@@ -139,6 +140,8 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
+                    <Route path=path!("/oauth/consent") ssr=SsrMode::Async view=ConsentPage/>
+                    <Route path=path!("/oauth/problem") ssr=SsrMode::Async view=ProblemPage/>
                 </Routes>
             </main>
             <SubmitOnce/>

@@ -7,6 +7,7 @@
 pub mod access_tokens;
 pub mod accounts;
 pub mod admin;
+pub mod apps;
 pub mod audit;
 pub mod client;
 pub mod codes;
@@ -19,6 +20,7 @@ pub mod hashing;
 pub mod letter;
 pub mod limits;
 pub mod links;
+pub mod oidc;
 pub mod outbox;
 pub mod own_sessions;
 pub mod passkeys;
@@ -194,6 +196,11 @@ areas! {
     SecondFactors => second_factors;
     /// Passkeys: adding, naming and removing them, and signing in with one.
     Passkeys => passkeys;
+    /// Apps that sign their users in through Latchkey: registering and
+    /// changing them (the admin console).
+    Apps => apps;
+    /// The OpenID Connect provider: authorization, tokens, userinfo.
+    Oidc => oidc;
 }
 
 /// Current time in unix seconds.

@@ -10,6 +10,7 @@ pub mod health;
 pub mod locale;
 pub mod mailed_links;
 pub mod metrics;
+pub mod oidc;
 pub mod origin;
 pub mod outage;
 pub mod router;

@@ -52,8 +52,18 @@ enum Verdict {
     Refused,
 }
 
+/// The endpoints other apps call with their own credentials (client
+/// secret, PKCE verifier, bearer token), from any origin: cookies never
+/// count there.
+pub fn for_apps(path: &str) -> bool {
+    matches!(path, "/oauth/token" | "/oauth/userinfo")
+}
+
 fn verdict(path: &str, headers: &HeaderMap, origins: &Origins) -> Verdict {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if for_apps(path) {
+        return Verdict::WithoutCookies;
+    }
     match header("origin") {
         // Same origin as configured, or as the Host the browser talked to.
         Some(origin)

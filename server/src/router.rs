@@ -107,8 +107,14 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
             get(crate::health::readyz).with_state(services.clone()),
         )
         .nest_service("/pkg", assets)
+        .merge(crate::oidc::router(services.clone()))
         .merge(pages)
         .layer(middleware::from_fn(crate::metrics::track))
+        // Inside the session layer: it resumes for a signed-in browser.
+        .layer(middleware::from_fn_with_state(
+            services.clone(),
+            crate::oidc::resume_after_sign_in,
+        ))
         // Inside the session layer: the landing must know who is signed in.
         .layer(middleware::from_fn_with_state(
             services.clone(),

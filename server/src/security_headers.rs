@@ -46,10 +46,22 @@ pub fn page_csp() {
     ) else {
         return;
     };
+    // The consent page's answer redirects to the app, and browsers hold a
+    // form's redirects to `form-action` too; it also shows the app's logo.
+    // Apps' redirect URIs are https or http on a loopback address.
+    let consent = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path() == "/oauth/consent");
+    let (forms, images) = match consent {
+        true => (
+            "'self' https: http://localhost:* http://127.0.0.1:*",
+            "'self' data: https:",
+        ),
+        false => ("'self'", "'self' data:"),
+    };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         style-src 'self'; img-src {images}; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action {forms}; frame-ancestors 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);

@@ -157,6 +157,9 @@ pub enum Reason {
     /// `count`: the most passkeys an account may have.
     TooManyPasskeys,
     NoSuchPasskey,
+    /// An app's sign-in request waited too long (or is not ours): start
+    /// again from the app.
+    AuthorizationExpired,
     Unavailable,
     Unreachable,
     BadRequest,

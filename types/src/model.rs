@@ -121,10 +121,20 @@ pub enum EventKind {
     PasskeyAdded,
     /// `detail`: the passkey's name.
     PasskeyRemoved,
+    /// An app got a user's sign-in (a code redeemed); `detail`: the app.
+    AppAuthorized,
+    /// The user took an app's access back; `detail`: the app.
+    AppRevoked,
+    /// Admin: an app was registered, changed, given a new secret or
+    /// deleted; `detail`: the app.
+    AppRegistered,
+    AppChanged,
+    AppSecretRotated,
+    AppDeleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 31] = [
         Self::SignUp,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -150,6 +160,12 @@ impl EventKind {
         Self::RecoveryCodeUsed,
         Self::PasskeyAdded,
         Self::PasskeyRemoved,
+        Self::AppAuthorized,
+        Self::AppRevoked,
+        Self::AppRegistered,
+        Self::AppChanged,
+        Self::AppSecretRotated,
+        Self::AppDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -179,6 +195,12 @@ impl EventKind {
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRemoved => "passkey_removed",
+            Self::AppAuthorized => "app_authorized",
+            Self::AppRevoked => "app_revoked",
+            Self::AppRegistered => "app_registered",
+            Self::AppChanged => "app_changed",
+            Self::AppSecretRotated => "app_secret_rotated",
+            Self::AppDeleted => "app_deleted",
         }
     }
 
@@ -497,4 +519,51 @@ pub struct PasskeyInfo {
     pub created_at: i64,
     /// Unix seconds it last signed in; `None`: never.
     pub last_used_at: Option<i64>,
+}
+
+/// An app that signs its users in through Latchkey (OpenID Connect), as
+/// an administrator registers or changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppSpec {
+    pub name: String,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    /// Where codes may be sent, matched exactly (https, or http on a
+    /// loopback address).
+    pub redirect_uris: Vec<String>,
+    /// Where the app may send users after signing out through Latchkey.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A confidential app (a server) has a secret; a public one (a single
+    /// page or native app) has none and must use PKCE.
+    pub confidential: bool,
+    /// Of `openid profile email offline_access`.
+    pub scopes: Vec<String>,
+    /// Of `authorization_code refresh_token client_credentials`.
+    pub grant_types: Vec<String>,
+    /// Signs in without asking the user's consent.
+    #[serde(default)]
+    pub first_party: bool,
+    /// `EdDSA` (the default) or `ES256`, for the app's ID tokens.
+    #[serde(default)]
+    pub id_token_alg: Option<String>,
+}
+
+/// A registered app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct App {
+    pub client_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub confidential: bool,
+    pub scopes: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub first_party: bool,
+    pub id_token_alg: String,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

@@ -100,6 +100,12 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
             t!(locale, activity.passkeys_removed_all, count = detail)
         }
         EventKind::PasskeyRemoved => t!(locale, activity.passkey_removed, detail = detail),
+        EventKind::AppAuthorized => t!(locale, activity.app_authorized, detail = detail),
+        EventKind::AppRevoked => t!(locale, activity.app_revoked, detail = detail),
+        EventKind::AppRegistered => t!(locale, activity.app_registered, detail = detail),
+        EventKind::AppChanged => t!(locale, activity.app_changed, detail = detail),
+        EventKind::AppSecretRotated => t!(locale, activity.app_secret_rotated, detail = detail),
+        EventKind::AppDeleted => t!(locale, activity.app_deleted, detail = detail),
     }
 }
 

@@ -57,7 +57,8 @@ pub fn LoginPage() -> impl IntoView {
     };
     view! {
         <Title text=tr!(login.title)/>
-        <RedirectIfSignedIn/>
+        // `?again`: an app asked for a fresh sign-in (`prompt=login`).
+        {(!super::address_says("again")).then(|| view! { <RedirectIfSignedIn/> })}
         <section class="card auth-card">
             <h1>{tr!(login.heading)}</h1>
             <ActionForm action=action attr:novalidate=true attr:class="stack">

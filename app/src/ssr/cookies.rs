@@ -28,6 +28,11 @@ pub const SECOND_FACTOR: &str = "lk_2fa";
 pub const RECOVERY_CODES: &str = "lk_recovery";
 /// How long fresh recovery codes wait for that page.
 pub const RECOVERY_CODES_MAX_AGE: i64 = 60;
+/// An app's authorization request, sealed (`Oidc::park`), waiting while
+/// the user signs in; taken by the first page after the sign-in.
+pub const AUTHORIZING: &str = "lk_authorize";
+/// How long it waits.
+pub const AUTHORIZING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Marks a browser that has signed in to an account before, so a stranger
 /// throttling that account's log-in does not lock its owner out.
 pub const DEVICE: &str = "lk_device";

@@ -10,6 +10,7 @@ use latchkey_testkit as common;
 mod accounts;
 mod codes;
 mod held_sessions;
+mod oidc;
 mod passkeys;
 mod passwords;
 mod second_factor;

@@ -4,6 +4,7 @@
 //! `/api/v1/openapi.json` lists exactly the routes that exist.
 
 pub mod admin;
+pub mod apps;
 pub mod auth;
 pub mod docs;
 pub mod error;
@@ -145,6 +146,7 @@ pub fn router() -> Router<Services> {
         .merge(me::router())
         .merge(password::router())
         .merge(admin::router())
+        .merge(apps::router())
         .merge(second_factor::router())
         .merge(passkeys::router())
         .split_for_parts();

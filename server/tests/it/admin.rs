@@ -59,6 +59,17 @@ async fn events_of(s: &Services, user_id: &str) -> Vec<app::model::ActivityEvent
         .events
 }
 
+/// An app, as the console registers it.
+fn app_spec() -> serde_json::Value {
+    serde_json::json!({
+        "name": "Notes",
+        "redirect_uris": ["https://notes.example.com/callback"],
+        "confidential": true,
+        "scopes": ["openid"],
+        "grant_types": ["authorization_code"],
+    })
+}
+
 fn request(method: &str, uri: &str, token: Option<&str>) -> Request<Body> {
     let mut req = Request::builder()
         .method(method)
@@ -67,7 +78,12 @@ fn request(method: &str, uri: &str, token: Option<&str>) -> Request<Body> {
     if let Some(token) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let body = if method == "PATCH" { "{}" } else { "" };
+    let apps = uri.starts_with("/api/v1/admin/apps") && !uri.ends_with("/secret");
+    let body = match method {
+        "PATCH" => "{}".to_owned(),
+        "POST" | "PUT" if apps => app_spec().to_string(),
+        _ => String::new(),
+    };
     req.body(Body::from(body)).unwrap()
 }
 
@@ -87,7 +103,20 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
             }
         }
     }
-    assert_eq!(routes.len(), 9, "{routes:?}");
+    assert_eq!(routes.len(), 15, "{routes:?}");
+    let registered = send(
+        &app,
+        request(
+            "POST",
+            "/api/v1/admin/apps",
+            Some(&admin.issued.access_token),
+        ),
+    )
+    .await;
+    let client_id = body_json(registered).await["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Destructive routes last, the user's deletion very last.
     routes.sort_by_key(|(method, path)| (method == "DELETE", std::cmp::Reverse(path.len())));
 
@@ -96,6 +125,7 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
             "/api/v1{}",
             path.replace("{id}", &victim.user.id)
                 .replace("{session_id}", &victim.issued.session_id)
+                .replace("{client_id}", &client_id)
         );
         let anonymous = send(&app, request(method, &uri, None)).await;
         assert_eq!(

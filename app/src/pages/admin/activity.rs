@@ -105,6 +105,12 @@ fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
         EventKind::RecoveryCodeUsed => td!(locale, admin.kind.recovery_code_used),
         EventKind::PasskeyAdded => td!(locale, admin.kind.passkey_added),
         EventKind::PasskeyRemoved => td!(locale, admin.kind.passkey_removed),
+        EventKind::AppAuthorized => td!(locale, admin.kind.app_authorized),
+        EventKind::AppRevoked => td!(locale, admin.kind.app_revoked),
+        EventKind::AppRegistered => td!(locale, admin.kind.app_registered),
+        EventKind::AppChanged => td!(locale, admin.kind.app_changed),
+        EventKind::AppSecretRotated => td!(locale, admin.kind.app_secret_rotated),
+        EventKind::AppDeleted => td!(locale, admin.kind.app_deleted),
     }
 }
 

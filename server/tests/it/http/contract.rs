@@ -68,6 +68,12 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/admin/users/{id}/second-factors"),
         ("delete", "/admin/users/{id}/sessions/{session_id}"),
         ("get", "/admin/events"),
+        ("get", "/admin/apps"),
+        ("post", "/admin/apps"),
+        ("get", "/admin/apps/{client_id}"),
+        ("put", "/admin/apps/{client_id}"),
+        ("delete", "/admin/apps/{client_id}"),
+        ("post", "/admin/apps/{client_id}/secret"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

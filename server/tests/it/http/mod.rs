@@ -7,6 +7,7 @@ mod contract;
 mod edge;
 mod forms;
 mod keys;
+mod oidc;
 
 use crate::common::{self, http::*};
 use axum::body::Body;

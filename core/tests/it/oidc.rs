@@ -1,0 +1,663 @@
+//! The OpenID Connect provider's rules, through `Services`: registering
+//! apps, the authorization request, codes with PKCE, the token endpoint's
+//! grants, ID tokens against the JWKS, userinfo.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use latchkey_core::model::AppSpec;
+use latchkey_core::oidc::{AppCredentials, AuthorizeParams, Refusal, Step, TokenParams};
+use latchkey_core::{Auth, ErrorCode, Services};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+const REDIRECT: &str = "https://app.example.com/callback";
+const VERIFIER: &str = "a-pkce-code-verifier-that-is-long-enough-0123456789";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn spec(confidential: bool) -> AppSpec {
+    AppSpec {
+        name: "Notes".into(),
+        logo_url: None,
+        redirect_uris: vec![REDIRECT.into(), "http://127.0.0.1:8765/cb".into()],
+        post_logout_redirect_uris: vec![],
+        confidential,
+        scopes: ["openid", "profile", "email", "offline_access"]
+            .map(String::from)
+            .to_vec(),
+        grant_types: ["authorization_code", "refresh_token"]
+            .map(String::from)
+            .to_vec(),
+        first_party: false,
+        id_token_alg: None,
+    }
+}
+
+struct Setup {
+    s: Services,
+    user: Auth,
+    client_id: String,
+    secret: Option<String>,
+}
+
+async fn setup(backend: common::Backend, spec: AppSpec) -> Setup {
+    let s = common::services(backend).await;
+    let admin = common::make_admin(&s).await;
+    let admin = common::auth_of(&s, &admin).await;
+    let (app, secret) = s.apps().register(&admin, &spec).await.unwrap();
+    let account = common::sign_up(&s).await;
+    let user = common::auth_of(&s, &account).await;
+    Setup {
+        s,
+        user,
+        client_id: app.client_id,
+        secret,
+    }
+}
+
+fn params(client_id: &str, scope: &str) -> AuthorizeParams {
+    AuthorizeParams {
+        client_id: Some(client_id.into()),
+        redirect_uri: Some(REDIRECT.into()),
+        response_type: Some("code".into()),
+        scope: Some(scope.into()),
+        state: Some("st4te".into()),
+        nonce: Some("n0nce".into()),
+        code_challenge: Some(challenge(VERIFIER)),
+        code_challenge_method: Some("S256".into()),
+        ..Default::default()
+    }
+}
+
+/// The query of a redirect to the app, as a map.
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(url).unwrap();
+    assert!(url.as_str().starts_with(REDIRECT), "{url}");
+    url.query_pairs().into_owned().collect()
+}
+
+async fn allowed_code(t: &Setup, scope: &str) -> String {
+    let a =
+        t.s.oidc()
+            .authorization(&params(&t.client_id, scope))
+            .await
+            .unwrap();
+    // Asked once; then remembered.
+    let to = match t.s.oidc().step(Some(&t.user), &a).await.unwrap() {
+        Step::Consent => t.s.oidc().decide(&t.user, &a, true).await.unwrap(),
+        Step::Redirect(to) => to,
+        step => panic!("{step:?}"),
+    };
+    let q = query_of(&to);
+    assert_eq!(q["state"], "st4te");
+    assert_eq!(q["iss"], t.s.config.issuer);
+    q["code"].clone()
+}
+
+fn creds(t: &Setup) -> AppCredentials {
+    AppCredentials {
+        client_id: Some(t.client_id.clone()),
+        client_secret: t.secret.clone(),
+        basic: false,
+    }
+}
+
+fn code_params(code: &str, verifier: Option<&str>) -> TokenParams {
+    TokenParams {
+        grant_type: Some("authorization_code".into()),
+        code: Some(code.into()),
+        redirect_uri: Some(REDIRECT.into()),
+        code_verifier: verifier.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+fn claims_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+on_both_backends!(
+    a_public_app_signs_a_user_in_with_pkce_and_reads_userinfo,
+    |backend| {
+        let t = setup(backend, spec(false)).await;
+        assert_eq!(t.secret, None, "a public app has no secret");
+        let code = allowed_code(&t, "openid email profile").await;
+        let client = common::client();
+        let tokens =
+            t.s.oidc()
+                .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+                .await
+                .unwrap();
+        assert_eq!(tokens.token_type, "Bearer");
+        assert_eq!(tokens.scope, "email openid profile");
+        assert!(tokens.refresh_token.is_none(), "no offline_access asked");
+
+        // The ID token verifies against the published keys alone.
+        let id_token = tokens.id_token.unwrap();
+        let header = jsonwebtoken::decode_header(&id_token).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+        let jwks = serde_json::to_value(t.s.keys.jwks().await.unwrap()).unwrap();
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks).unwrap();
+        let jwk = set.find(header.kid.as_deref().unwrap()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+        validation.set_audience(&[&t.client_id]);
+        validation.set_issuer(&[&t.s.config.issuer]);
+        let claims = jsonwebtoken::decode::<Value>(
+            &id_token,
+            &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims["sub"], t.user.user.id.as_str());
+        assert_eq!(claims["nonce"], "n0nce");
+        assert_eq!(claims["email"], t.user.user.email.as_str());
+        assert_eq!(claims["preferred_username"], t.user.user.username.as_str());
+        assert_eq!(claims["sid"], t.user.session_id.as_str());
+        assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+
+        let info = t.s.oidc().userinfo(&tokens.access_token).await.unwrap();
+        assert_eq!(info["sub"], t.user.user.id.as_str());
+        assert_eq!(info["email"], t.user.user.email.as_str());
+        assert_eq!(info["email_verified"], false);
+        // The app's token is not a first-party one, nor the other way round.
+        assert_eq!(
+            t.s.access_tokens
+                .verify(&tokens.access_token)
+                .await
+                .unwrap(),
+            None
+        );
+        let err =
+            t.s.oidc()
+                .userinfo(&t.user_access(&t.s).await)
+                .await
+                .unwrap_err();
+        assert_eq!(err.error, "invalid_token");
+
+        // Consent is remembered for these scopes; a wider ask asks again.
+        let a =
+            t.s.oidc()
+                .authorization(&params(&t.client_id, "openid email"))
+                .await
+                .unwrap();
+        assert!(matches!(
+            t.s.oidc().step(Some(&t.user), &a).await.unwrap(),
+            Step::Redirect(_)
+        ));
+        let a =
+            t.s.oidc()
+                .authorization(&params(&t.client_id, "openid offline_access"))
+                .await
+                .unwrap();
+        assert_eq!(
+            t.s.oidc().step(Some(&t.user), &a).await.unwrap(),
+            Step::Consent
+        );
+    }
+);
+
+impl Setup {
+    /// A first-party access token of the signed-in user.
+    async fn user_access(&self, s: &Services) -> String {
+        s.access_tokens
+            .issue(
+                &self.user.user.id,
+                &self.user.session_id,
+                self.user.user.role,
+                latchkey_core::now(),
+            )
+            .await
+            .unwrap()
+            .0
+    }
+}
+
+on_both_backends!(
+    codes_are_refused_for_the_wrong_verifier_redirect_or_app_and_spent_by_a_try,
+    |backend| {
+        let t = setup(backend, spec(false)).await;
+        let client = common::client();
+        let oidc = t.s.oidc();
+        for (what, verifier, redirect) in [
+            (
+                "a wrong verifier",
+                Some("another-verifier-another-verifier-another-verifier"),
+                REDIRECT,
+            ),
+            ("no verifier", None, REDIRECT),
+            (
+                "another registered redirect URI",
+                Some(VERIFIER),
+                "http://127.0.0.1:8765/cb",
+            ),
+        ] {
+            let code = allowed_code(&t, "openid").await;
+            let mut p = code_params(&code, verifier);
+            p.redirect_uri = Some(redirect.into());
+            let err = oidc.token(&creds(&t), &p, &client).await.unwrap_err();
+            assert_eq!((err.error, err.status), ("invalid_grant", 400), "{what}");
+            // The try spent the code: the right verifier comes too late.
+            let err = oidc
+                .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+                .await
+                .unwrap_err();
+            assert_eq!(err.error, "invalid_grant", "{what}, then right");
+        }
+        // Another app cannot redeem this one's code.
+        let code = allowed_code(&t, "openid").await;
+        let mut other = spec(false);
+        other.name = "Other".into();
+        let admin = common::auth_of(&t.s, &common::make_admin(&t.s).await).await;
+        let (other, _) = t.s.apps().register(&admin, &other).await.unwrap();
+        let stranger = AppCredentials {
+            client_id: Some(other.client_id),
+            ..Default::default()
+        };
+        let err = oidc
+            .token(&stranger, &code_params(&code, Some(VERIFIER)), &client)
+            .await
+            .unwrap_err();
+        assert_eq!(err.error, "invalid_grant");
+        assert!(oidc
+            .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+            .await
+            .is_ok());
+    }
+);
+
+on_both_backends!(a_reused_code_revokes_what_the_first_use_got, |backend| {
+    let t = setup(backend, spec(false)).await;
+    let client = common::client();
+    let code = allowed_code(&t, "openid offline_access").await;
+    let p = code_params(&code, Some(VERIFIER));
+    // Racing redemptions: exactly one wins.
+    let oidc = t.s.oidc();
+    let c = creds(&t);
+    let (a, b) = tokio::join!(oidc.token(&c, &p, &client), oidc.token(&c, &p, &client));
+    let tokens = match (a, b) {
+        (Ok(tokens), Err(err)) | (Err(err), Ok(tokens)) => {
+            assert_eq!(err.error, "invalid_grant");
+            tokens
+        }
+        (a, b) => panic!("one of two must win: {:?} / {:?}", a.is_ok(), b.is_ok()),
+    };
+    // The loser's try was a reuse: the winner's grant is gone.
+    let err = oidc.userinfo(&tokens.access_token).await.unwrap_err();
+    assert_eq!(err.error, "invalid_token");
+    let refresh = TokenParams {
+        grant_type: Some("refresh_token".into()),
+        refresh_token: tokens.refresh_token.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        oidc.token(&c, &refresh, &client).await.unwrap_err().error,
+        "invalid_grant"
+    );
+});
+
+on_both_backends!(
+    refresh_rotates_never_widens_and_reuse_ends_the_grant,
+    |backend| {
+        let mut config = latchkey_core::AuthConfig::for_tests();
+        config.refresh_grace = std::time::Duration::ZERO;
+        let s = common::services_with(backend, config).await;
+        let admin = common::auth_of(&s, &common::make_admin(&s).await).await;
+        let (app, secret) = s.apps().register(&admin, &spec(true)).await.unwrap();
+        let user = common::auth_of(&s, &common::sign_up(&s).await).await;
+        let t = Setup {
+            s,
+            user,
+            client_id: app.client_id,
+            secret,
+        };
+        let client = common::client();
+        let oidc = t.s.oidc();
+        let code = allowed_code(&t, "openid email offline_access").await;
+        // A confidential app: its secret is required, PKCE optional but checked.
+        let wrong = AppCredentials {
+            client_id: Some(t.client_id.clone()),
+            client_secret: Some("not-the-secret".into()),
+            basic: true,
+        };
+        let err = oidc
+            .token(&wrong, &code_params(&code, Some(VERIFIER)), &client)
+            .await
+            .unwrap_err();
+        assert_eq!((err.error, err.status), ("invalid_client", 401));
+        let tokens = oidc
+            .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+            .await
+            .unwrap();
+        let first = tokens.refresh_token.unwrap();
+        let refresh = |token: &str, scope: Option<&str>| TokenParams {
+            grant_type: Some("refresh_token".into()),
+            refresh_token: Some(token.into()),
+            scope: scope.map(str::to_owned),
+            ..Default::default()
+        };
+        let wider = oidc
+            .token(
+                &creds(&t),
+                &refresh(&first, Some("openid email profile")),
+                &client,
+            )
+            .await;
+        assert_eq!(wider.unwrap_err().error, "invalid_scope");
+        let narrower = oidc
+            .token(&creds(&t), &refresh(&first, Some("openid")), &client)
+            .await
+            .unwrap();
+        assert_eq!(narrower.scope, "openid");
+        assert_eq!(claims_of(&narrower.access_token)["scope"], "openid");
+        let second = narrower.refresh_token.unwrap();
+        assert_ne!(second, first);
+        // The first token again, after the grace: theft. The grant ends.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let err = oidc
+            .token(&creds(&t), &refresh(&first, None), &client)
+            .await
+            .unwrap_err();
+        assert_eq!(err.error, "invalid_grant");
+        let err = oidc
+            .token(&creds(&t), &refresh(&second, None), &client)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.error, "invalid_grant",
+            "the successor died with the grant"
+        );
+    }
+);
+
+on_both_backends!(
+    authorization_requests_refuse_on_the_page_or_at_the_app,
+    |backend| {
+        let t = setup(backend, spec(false)).await;
+        let oidc = t.s.oidc();
+        let with = |change: &dyn Fn(&mut AuthorizeParams)| {
+            let mut p = params(&t.client_id, "openid");
+            change(&mut p);
+            p
+        };
+        // Unknown app or unregistered redirect URI: never sent anywhere.
+        for p in [
+            with(&|p| p.client_id = Some("nobody".into())),
+            with(&|p| p.client_id = None),
+        ] {
+            assert!(matches!(
+                oidc.authorization(&p).await,
+                Err(Refusal::UnknownApp)
+            ));
+        }
+        for uri in [
+            "https://app.example.com/callback/",
+            "https://app.example.com/callback?x=1",
+            "https://evil.example/callback",
+            "HTTPS://app.example.com/callback",
+        ] {
+            let p = with(&|p| p.redirect_uri = Some(uri.into()));
+            assert!(
+                matches!(oidc.authorization(&p).await, Err(Refusal::BadRedirectUri)),
+                "{uri}"
+            );
+        }
+        // The rest goes back to the app, with its state.
+        for (p, error) in [
+            (
+                with(&|p| p.response_type = Some("token".into())),
+                "unsupported_response_type",
+            ),
+            (
+                with(&|p| p.scope = Some("openid admin".into())),
+                "invalid_scope",
+            ),
+            (with(&|p| p.code_challenge = None), "invalid_request"),
+            (
+                with(&|p| p.code_challenge_method = Some("plain".into())),
+                "invalid_request",
+            ),
+            (
+                with(&|p| p.code_challenge = Some("short".into())),
+                "invalid_request",
+            ),
+            (
+                with(&|p| p.prompt = Some("select_account".into())),
+                "invalid_request",
+            ),
+        ] {
+            let Err(Refusal::Redirect(to)) = oidc.authorization(&p).await else {
+                panic!("{error}: not a redirect");
+            };
+            let q = query_of(&to);
+            assert_eq!((q["error"].as_str(), q["state"].as_str()), (error, "st4te"));
+        }
+        // prompt=none: never a screen.
+        let a = oidc
+            .authorization(&with(&|p| p.prompt = Some("none".into())))
+            .await
+            .unwrap();
+        let Step::Redirect(to) = oidc.step(None, &a).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(query_of(&to)["error"], "login_required");
+        let Step::Redirect(to) = oidc.step(Some(&t.user), &a).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(query_of(&to)["error"], "consent_required");
+        // prompt=login and max_age ask a signed-in user to sign in again
+        // (the session here began a second ago).
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        for p in [
+            with(&|p| p.prompt = Some("login".into())),
+            with(&|p| p.max_age = Some("0".into())),
+        ] {
+            let a = oidc.authorization(&p).await.unwrap();
+            assert_eq!(
+                oidc.step(Some(&t.user), &a).await.unwrap(),
+                Step::SignIn { again: true }
+            );
+            assert_eq!(
+                oidc.step(None, &a).await.unwrap(),
+                Step::SignIn { again: false }
+            );
+        }
+        let a = oidc
+            .authorization(&with(&|p| p.max_age = Some("3600".into())))
+            .await
+            .unwrap();
+        assert_eq!(oidc.step(Some(&t.user), &a).await.unwrap(), Step::Consent);
+        // Denied: back with access_denied.
+        let a = oidc
+            .authorization(&params(&t.client_id, "openid"))
+            .await
+            .unwrap();
+        let to = oidc.decide(&t.user, &a, false).await.unwrap();
+        assert_eq!(query_of(&to)["error"], "access_denied");
+        // A parked request opens only as itself.
+        let sealed = oidc.park(&a);
+        assert_eq!(oidc.unpark(&sealed), Some(a.clone()));
+        assert_eq!(oidc.unpark(&sealed[1..]), None);
+    }
+);
+
+on_both_backends!(registering_apps_checks_uris_scopes_and_grants, |backend| {
+    let s = common::services(backend).await;
+    let admin = common::auth_of(&s, &common::make_admin(&s).await).await;
+    let user = common::auth_of(&s, &common::sign_up(&s).await).await;
+    assert_eq!(
+        s.apps()
+            .register(&user, &spec(true))
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+    let bad = |change: &dyn Fn(&mut AppSpec)| {
+        let mut spec = spec(false);
+        change(&mut spec);
+        spec
+    };
+    for (what, spec, field) in [
+        (
+            "http off loopback",
+            bad(&|s| s.redirect_uris = vec!["http://app.example.com/cb".into()]),
+            "redirect_uris",
+        ),
+        (
+            "a wildcard",
+            bad(&|s| s.redirect_uris = vec!["https://*.example.com/cb".into()]),
+            "redirect_uris",
+        ),
+        (
+            "a fragment",
+            bad(&|s| s.redirect_uris = vec!["https://app.example.com/cb#x".into()]),
+            "redirect_uris",
+        ),
+        (
+            "relative",
+            bad(&|s| s.redirect_uris = vec!["/cb".into()]),
+            "redirect_uris",
+        ),
+        (
+            "no redirect",
+            bad(&|s| s.redirect_uris = vec![]),
+            "redirect_uris",
+        ),
+        (
+            "unknown scope",
+            bad(&|s| s.scopes = vec!["admin".into()]),
+            "scopes",
+        ),
+        (
+            "password grant",
+            bad(&|s| s.grant_types = vec!["password".into()]),
+            "grant_types",
+        ),
+        (
+            "public client_credentials",
+            bad(&|s| s.grant_types = vec!["client_credentials".into()]),
+            "grant_types",
+        ),
+        ("no name", bad(&|s| s.name = " ".into()), "name"),
+    ] {
+        let err = s.apps().register(&admin, &spec).await.unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::InvalidInput, Some(field)),
+            "{what}"
+        );
+    }
+    let (app, secret) = s.apps().register(&admin, &spec(true)).await.unwrap();
+    let secret = secret.unwrap();
+    let renewed = s
+        .apps()
+        .rotate_secret(&admin, &app.client_id)
+        .await
+        .unwrap();
+    assert_ne!(renewed, secret);
+    // The old secret stopped working; the new one works.
+    let creds = |secret: &str| AppCredentials {
+        client_id: Some(app.client_id.clone()),
+        client_secret: Some(secret.into()),
+        basic: false,
+    };
+    let p = TokenParams {
+        grant_type: Some("refresh_token".into()),
+        refresh_token: Some("none".into()),
+        ..Default::default()
+    };
+    let client = common::client();
+    assert_eq!(
+        s.oidc()
+            .token(&creds(&secret), &p, &client)
+            .await
+            .unwrap_err()
+            .error,
+        "invalid_client"
+    );
+    assert_eq!(
+        s.oidc()
+            .token(&creds(&renewed), &p, &client)
+            .await
+            .unwrap_err()
+            .error,
+        "invalid_grant"
+    );
+    s.apps().delete(&admin, &app.client_id).await.unwrap();
+    assert_eq!(
+        s.oidc()
+            .token(&creds(&renewed), &p, &client)
+            .await
+            .unwrap_err()
+            .error,
+        "invalid_client"
+    );
+    // Every change is in the log, with the admin.
+    let log = s
+        .admin()
+        .activity(&latchkey_core::audit::ActivityFilter::default())
+        .await
+        .unwrap();
+    let kinds: Vec<_> = log.events.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["app_registered", "app_secret_rotated", "app_deleted"] {
+        assert!(kinds.contains(&kind), "{kind}: {kinds:?}");
+    }
+});
+
+on_both_backends!(
+    client_credentials_are_for_confidential_apps_acting_for_themselves,
+    |backend| {
+        let mut app_spec = spec(true);
+        app_spec.grant_types.push("client_credentials".into());
+        let t = setup(backend, app_spec).await;
+        let client = common::client();
+        let p = TokenParams {
+            grant_type: Some("client_credentials".into()),
+            ..Default::default()
+        };
+        let tokens = t.s.oidc().token(&creds(&t), &p, &client).await.unwrap();
+        assert!(tokens.id_token.is_none() && tokens.refresh_token.is_none());
+        let claims = claims_of(&tokens.access_token);
+        assert_eq!(claims["sub"], t.client_id.as_str());
+        assert_eq!(claims["aud"], t.client_id.as_str());
+        let asking = TokenParams {
+            scope: Some("email".into()),
+            ..p.clone()
+        };
+        assert_eq!(
+            t.s.oidc()
+                .token(&creds(&t), &asking, &client)
+                .await
+                .unwrap_err()
+                .error,
+            "invalid_scope"
+        );
+        // An app not registered for it may not.
+        let t2 = setup(backend, spec(true)).await;
+        assert_eq!(
+            t2.s.oidc()
+                .token(&creds(&t2), &p, &client)
+                .await
+                .unwrap_err()
+                .error,
+            "unauthorized_client"
+        );
+        let unknown = TokenParams {
+            grant_type: Some("password".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            t2.s.oidc()
+                .token(&creds(&t2), &unknown, &client)
+                .await
+                .unwrap_err()
+                .error,
+            "unsupported_grant_type"
+        );
+    }
+);

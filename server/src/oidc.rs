@@ -1,0 +1,276 @@
+//! The OpenID Connect provider's HTTP side: discovery, the authorization
+//! endpoint (which sends the browser on to sign in, to the consent page or
+//! back to the app), the token and userinfo endpoints. The rules are in
+//! `latchkey_core::oidc`; the consent page is the app's
+//! (`/oauth/consent`).
+
+use std::time::Duration;
+
+use app::ssr::cookies;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use latchkey_core::oidc::{
+    AppCredentials, AuthorizeParams, OAuthError, Refusal, Step, TokenParams,
+};
+use latchkey_core::{apps, Auth, ClientInfo, Services};
+use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
+
+/// The provider's routes: discovery and authorization for browsers, token
+/// and userinfo for apps (any origin, no cookies: see `origin::for_apps`).
+pub fn router(services: Services) -> Router {
+    let for_apps = Router::new()
+        .route("/oauth/token", axum::routing::post(token))
+        .route("/oauth/userinfo", get(userinfo).post(userinfo))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(600)),
+        );
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/oauth/authorize", get(authorize))
+        .route("/oauth/resume", get(resume))
+        .merge(for_apps)
+        .with_state(services)
+}
+
+/// OpenID Connect Discovery 1.0 §3.
+async fn discovery(State(services): State<Services>) -> impl IntoResponse {
+    let issuer = &services.config.issuer;
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": apps::GRANT_TYPES,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA", "ES256"],
+        "scopes_supported": apps::SCOPES,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid",
+            "email", "email_verified", "preferred_username", "name", "locale",
+        ],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": ["en", "ko"],
+    });
+    (
+        [
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        Json(document),
+    )
+}
+
+/// `GET /oauth/authorize` (OIDC Core §3.1.2).
+async fn authorize(
+    State(services): State<Services>,
+    auth: Option<axum::Extension<Auth>>,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    let oidc = services.oidc();
+    match oidc.authorization(&params).await {
+        Ok(authorization) => proceed(&services, auth.map(|a| a.0), authorization).await,
+        Err(Refusal::Redirect(to)) => Redirect::to(&to).into_response(),
+        Err(Refusal::UnknownApp) => problem("unknown_app"),
+        Err(Refusal::BadRedirectUri) => problem("bad_redirect"),
+        Err(Refusal::Failed(err)) => {
+            tracing::warn!(code = ?err.code, cause = ?err.cause, "authorization failed");
+            problem("failed")
+        }
+    }
+}
+
+/// After signing in: the authorization parked in the cookie goes on.
+async fn resume(
+    State(services): State<Services>,
+    auth: Option<axum::Extension<Auth>>,
+    headers: HeaderMap,
+) -> Response {
+    let parked = cookies::read(&headers, &services.config, cookies::AUTHORIZING)
+        .and_then(|sealed| services.oidc().unpark(&sealed));
+    let clear = [(header::SET_COOKIE, parking(&services, None))];
+    match parked {
+        Some(authorization) => (
+            clear,
+            proceed(&services, auth.map(|a| a.0), authorization).await,
+        )
+            .into_response(),
+        None => (clear, Redirect::to("/profile")).into_response(),
+    }
+}
+
+async fn proceed(
+    services: &Services,
+    auth: Option<Auth>,
+    authorization: latchkey_core::oidc::Authorization,
+) -> Response {
+    let oidc = services.oidc();
+    match oidc.step(auth.as_ref(), &authorization).await {
+        Ok(Step::Redirect(to)) => Redirect::to(&to).into_response(),
+        Ok(Step::SignIn { again }) => {
+            let sealed = oidc.park(&authorization);
+            let to = if again { "/login?again" } else { "/login" };
+            (
+                [(header::SET_COOKIE, parking(services, Some(sealed)))],
+                Redirect::to(to),
+            )
+                .into_response()
+        }
+        Ok(Step::Consent) => {
+            let sealed = oidc.park(&authorization);
+            Redirect::to(&format!("/oauth/consent?request={sealed}")).into_response()
+        }
+        Err(err) => {
+            tracing::warn!(code = ?err.code, cause = ?err.cause, "authorization failed");
+            problem("failed")
+        }
+    }
+}
+
+/// `Set-Cookie` for the parked authorization (None: remove it).
+fn parking(services: &Services, sealed: Option<String>) -> String {
+    cookies::link_token(
+        &services.config,
+        cookies::AUTHORIZING,
+        sealed.as_deref(),
+        cookies::AUTHORIZING_MAX_AGE,
+    )
+}
+
+/// Whatever page a sign-in lands on, a parked authorization goes first.
+pub async fn resume_after_sign_in(
+    State(services): State<Services>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let resumes = req.method() == Method::GET
+        && req.uri().path() == "/profile"
+        && req.extensions().get::<Auth>().is_some()
+        && cookies::read(req.headers(), &services.config, cookies::AUTHORIZING).is_some();
+    match resumes {
+        true => Redirect::to("/oauth/resume").into_response(),
+        false => next.run(req).await,
+    }
+}
+
+/// A request Latchkey cannot send back to the app: said on its own page
+/// (`why` names one of a few fixed texts, so no caller's words appear).
+fn problem(why: &'static str) -> Response {
+    Redirect::to(&format!("/oauth/problem?why={why}")).into_response()
+}
+
+/// `POST /oauth/token` (RFC 6749 §3.2).
+async fn token(
+    State(services): State<Services>,
+    client: axum::Extension<ClientInfo>,
+    headers: HeaderMap,
+    form: Result<Form<TokenParams>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(params)) = form else {
+        return oauth_error(
+            OAuthError::new(
+                "invalid_request",
+                "Send the parameters as application/x-www-form-urlencoded.",
+            ),
+            false,
+        );
+    };
+    let credentials = match basic(&headers) {
+        Some((id, secret)) => AppCredentials {
+            client_id: Some(id),
+            client_secret: Some(secret),
+            basic: true,
+        },
+        None => AppCredentials {
+            client_id: params.client_id.clone(),
+            client_secret: params.client_secret.clone(),
+            basic: false,
+        },
+    };
+    match services.oidc().token(&credentials, &params, &client).await {
+        Ok(tokens) => (no_store(), Json(tokens)).into_response(),
+        Err(err) => oauth_error(err, credentials.basic),
+    }
+}
+
+/// `GET`/`POST /oauth/userinfo` (OIDC Core §5.3).
+async fn userinfo(State(services): State<Services>, headers: HeaderMap) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = bearer else {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    };
+    match services.oidc().userinfo(token).await {
+        Ok(info) => (no_store(), Json(info)).into_response(),
+        Err(err) => oauth_error(err, false),
+    }
+}
+
+/// `client_id:client_secret` from `Authorization: Basic` (RFC 6749 §2.3.1:
+/// both form-urlencoded first).
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+/// RFC 6749 §5.2 (and RFC 6750 §3 for `invalid_token`).
+fn oauth_error(err: OAuthError, basic: bool) -> Response {
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (
+        status,
+        no_store(),
+        Json(json!({ "error": err.error, "error_description": err.description })),
+    )
+        .into_response();
+    let challenge = match err.error {
+        "invalid_client" if basic => Some("Basic realm=\"latchkey\"".to_owned()),
+        "invalid_token" | "insufficient_scope" => Some(format!("Bearer error=\"{}\"", err.error)),
+        _ => None,
+    };
+    if let Some(value) = challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}

@@ -2,8 +2,8 @@
 # Installs what Latchkey's build needs and is missing, into a cache outside
 # the clone, and puts it on PATH. Sourced by dev.sh and test.sh.
 #   LATCHKEY_CACHE  where tools and the cargo target dir live (~/.cache/latchkey)
-# Pass --browser to also install what the tests need: Chromium, nginx and
-# the Playwright packages.
+# Pass --browser to also install what the tests need: Chromium, nginx, the
+# Playwright packages and the relying party's Python packages.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,5 +61,14 @@ if [[ "${1:-}" == "--browser" ]]; then
     say "installing the Playwright runner, axe-core and maildev (browsers come from Debian)"
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
     echo "$lock_sum" > "$root/end2end/node_modules/.lock-sum"
+  fi
+  # A relying party nobody here wrote, for the OpenID Connect tests: a
+  # Python app on Authlib (end2end/rp/relying_party.py).
+  AUTHLIB_VERSION=1.9.10
+  export LATCHKEY_RP_PYTHON="$tools/rp-venv/bin/python"
+  if ! "$LATCHKEY_RP_PYTHON" -c "import authlib, requests; assert authlib.__version__ == '$AUTHLIB_VERSION'" 2>/dev/null; then
+    say "installing Authlib $AUTHLIB_VERSION for the relying-party tests"
+    python3 -m venv "$tools/rp-venv"
+    "$tools/rp-venv/bin/pip" install --quiet --disable-pip-version-check "authlib==$AUTHLIB_VERSION" "requests==2.34.2"
   fi
 fi

@@ -92,10 +92,11 @@ fn Ask(details: ConsentDetails, name: String, request: String) -> impl IntoView 
     let allow_error = action_error(allow);
     let deny_error = action_error(deny);
     let app = details.app_name.clone();
-    let wants = details
-        .scopes
-        .iter()
-        .filter_map(|scope| match scope.as_str() {
+    // In a fixed order, who you are first.
+    let wants = ["openid", "profile", "email", "offline_access"]
+        .into_iter()
+        .filter(|scope| details.scopes.iter().any(|s| s == scope))
+        .filter_map(|scope| match scope {
             "openid" => Some(tr!(consent.scope_openid)),
             "profile" => Some(tr!(consent.scope_profile)),
             "email" => Some(tr!(consent.scope_email)),
@@ -111,7 +112,6 @@ fn Ask(details: ConsentDetails, name: String, request: String) -> impl IntoView 
         <p class="muted">{tr!(consent.signed_in_as, name = name)}</p>
         <p>{tr!(consent.wants)}</p>
         <ul class="scopes" data-testid="consent-scopes">{wants}</ul>
-        <p class="muted">{tr!(consent.later)}</p>
         <div class="consent-actions">
             <ActionForm action=allow attr:class="stack">
                 <FormAlert error=allow_error/>

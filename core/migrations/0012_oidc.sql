@@ -47,6 +47,7 @@ CREATE TABLE oauth_codes (
     used_at        BIGINT,
     grant_id       TEXT
 );
+CREATE INDEX oauth_codes_expires_at ON oauth_codes (expires_at);
 
 -- What an app holds for a user: one row per redeemed code (or client
 -- credentials grant), ended as a whole on revocation or on reuse of its code
@@ -62,6 +63,7 @@ CREATE TABLE oauth_grants (
     revoked_at  BIGINT
 );
 CREATE INDEX oauth_grants_user_id ON oauth_grants (user_id);
+CREATE INDEX oauth_grants_expires_at ON oauth_grants (expires_at);
 
 -- Refresh tokens of a grant (offline_access), as SHA-256; rotated on use
 -- like first-party ones.

@@ -63,6 +63,10 @@ impl AppRow {
         self.redirect_uris.split(' ').any(|u| u == uri)
     }
 
+    pub fn signs_out_to(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.split(' ').any(|u| u == uri)
+    }
+
     pub fn id_token_alg(&self) -> Alg {
         Alg::parse(&self.id_token_alg).unwrap_or(Alg::EdDSA)
     }
@@ -131,11 +135,11 @@ fn check_uri(field: &str, uri: &str) -> Result<(), Error> {
     if uri.contains('*') {
         return Err(bad("redirect URIs are matched exactly; no wildcards"));
     }
+    // Not `[::1]`: a page's CSP cannot name an IPv6 address, so the
+    // consent form could not send the browser there.
     let loopback = matches!(
         url.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+        Some(url::Host::Domain("localhost")) | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
     );
     match url.scheme() {
         "https" => Ok(()),

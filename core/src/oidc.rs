@@ -30,6 +30,8 @@ use crate::signing_keys::Alg;
 use crate::tokens::{random_token, token_hash};
 use crate::{now, Auth, ClientInfo};
 
+/// The `typ` of an app's access token (RFC 9068).
+const ACCESS_TYP: &str = "at+jwt";
 /// How long a code may wait to be redeemed.
 const CODE_TTL: i64 = 60;
 /// How long a parked authorization (while the user signs in or decides)
@@ -61,6 +63,9 @@ pub struct Authorization {
     pub app_name: String,
     pub logo_url: Option<String>,
     pub first_party: bool,
+    /// A confidential app proves itself at the token endpoint; a public
+    /// one cannot, so its users are asked every time (RFC 8252 §8.6).
+    pub confidential: bool,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub state: Option<String>,
@@ -317,6 +322,12 @@ impl crate::Oidc<'_> {
                     "A public app must send a PKCE code_challenge (S256).",
                 ))
             }
+            (None, _) if p.nonce.is_none() => {
+                return Err(refuse(
+                    "invalid_request",
+                    "Send a PKCE code_challenge (S256), or for OpenID Connect a nonce.",
+                ))
+            }
             (None, _) => None,
             (Some(challenge), Some("S256")) if pkce_shaped(challenge) => Some(challenge.clone()),
             (Some(_), Some("S256")) => {
@@ -359,6 +370,7 @@ impl crate::Oidc<'_> {
             app_name: app.name.clone(),
             logo_url: app.logo_url.clone(),
             first_party: app.first_party(),
+            confidential: app.confidential(),
             redirect_uri: redirect_uri.to_owned(),
             scopes,
             state: p.state.clone(),
@@ -372,6 +384,10 @@ impl crate::Oidc<'_> {
     /// What happens next for `auth` (signed in or not): sign in, consent,
     /// or back to the app (with a code once nothing more is needed).
     pub async fn step(&self, auth: Option<&Auth>, a: &Authorization) -> Result<Step, Error> {
+        let a = &match self.current(a).await? {
+            Ok(current) => current,
+            Err(refused) => return Ok(Step::Redirect(refused)),
+        };
         let none = a.prompt.as_deref() == Some("none");
         let Some(auth) = auth else {
             return Ok(match none {
@@ -388,7 +404,8 @@ impl crate::Oidc<'_> {
             });
         }
         let asked = a.prompt.as_deref() == Some("consent");
-        if !a.first_party && (asked || !self.consented(&auth.user.id, a).await?) {
+        let remembered = a.confidential && self.consented(&auth.user.id, a).await?;
+        if !a.first_party && (asked || !remembered) {
             return Ok(match none {
                 true => Step::Redirect(self.refused(a, "consent_required")),
                 false => Step::Consent,
@@ -407,6 +424,10 @@ impl crate::Oidc<'_> {
         a: &Authorization,
         allow: bool,
     ) -> Result<String, Error> {
+        let a = &match self.current(a).await? {
+            Ok(current) => current,
+            Err(refused) => return Ok(refused),
+        };
         if !allow {
             return Ok(self.refused(a, "access_denied"));
         }
@@ -440,6 +461,26 @@ impl crate::Oidc<'_> {
         let value: Value = serde_json::from_slice(&plain).ok()?;
         value["until"].as_i64().filter(|until| *until > now())?;
         serde_json::from_value(value["a"].clone()).ok()
+    }
+
+    /// A parked authorization against the app as registered now (it may
+    /// have changed or gone in the minutes the request waited): `Err` is
+    /// where to send the browser instead.
+    async fn current(&self, a: &Authorization) -> Result<Result<Authorization, String>, Error> {
+        let app = apps::by_id(&self.db, &a.client_id).await?;
+        let Some(app) = app.filter(|app| app.redirects_to(&a.redirect_uri)) else {
+            return Ok(Err("/oauth/problem?why=unknown_app".to_owned()));
+        };
+        if a.scopes.iter().any(|s| !app.allows_scope(s)) {
+            return Ok(Err(self.refused(a, "invalid_scope")));
+        }
+        Ok(Ok(Authorization {
+            app_name: app.name.clone(),
+            logo_url: app.logo_url.clone(),
+            first_party: app.first_party(),
+            confidential: app.confidential(),
+            ..a.clone()
+        }))
     }
 
     fn refused(&self, a: &Authorization, error: &str) -> String {
@@ -485,6 +526,7 @@ impl crate::Oidc<'_> {
     ) -> Result<String, Error> {
         let code = random_token();
         let now = now();
+        self.prune(now).await?;
         sqlx::query(
             "INSERT INTO oauth_codes (code_hash, client_id, user_id, session_id, redirect_uri, scopes, \
              nonce, code_challenge, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -573,16 +615,27 @@ impl crate::Oidc<'_> {
             .ok_or_else(|| OAuthError::new("invalid_request", "code is missing."))?;
         let hash = token_hash(code);
         let now = now();
+        const SELECT: &str = "SELECT client_id, user_id, session_id, redirect_uri, scopes, nonce, \
+             code_challenge, auth_time, expires_at, used_at, grant_id FROM oauth_codes WHERE code_hash = $1";
+        // Looked up first without the write lock (SQLite has one): made-up
+        // codes cost a read, not a turn at writing.
+        let known: Option<CodeRow> = sqlx::query_as(SELECT)
+            .bind(&hash)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        if known.is_none_or(|r| r.client_id != app.id) {
+            return Err(invalid("The code is unknown, or was made for another app."));
+        }
+        // Inside, every read goes through the transaction: it holds the
+        // lock and a connection, and must not wait for another.
         let mut tx = self.db.begin().await?;
-        let row: Option<CodeRow> = sqlx::query_as(
-            "SELECT client_id, user_id, session_id, redirect_uri, scopes, nonce, code_challenge, \
-             auth_time, expires_at, used_at, grant_id FROM oauth_codes WHERE code_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        let Some(row) = row.filter(|r| r.client_id == app.id) else {
+        let row: Option<CodeRow> = sqlx::query_as(SELECT)
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        let Some(row) = row else {
             return Err(invalid("The code is unknown, or was made for another app."));
         };
         // Taken once: of racing redemptions, one wins; a later one means
@@ -598,7 +651,7 @@ impl crate::Oidc<'_> {
         .rows_affected()
             == 1;
         if !claimed || row.used_at.is_some() {
-            drop(tx);
+            tx.rollback().await.map_err(StoreError::from)?;
             let grant_id: Option<String> =
                 sqlx::query_scalar("SELECT grant_id FROM oauth_codes WHERE code_hash = $1")
                     .bind(&hash)
@@ -629,12 +682,18 @@ impl crate::Oidc<'_> {
                 _ => Some("The PKCE code_verifier does not match the code_challenge."),
             }
         };
-        let user = match refusal {
+        let user: Option<crate::user_store::UserRow> = match refusal {
             Some(_) => None,
-            None => crate::user_store::by_id(&self.db, &row.user_id)
-                .await?
-                .filter(|u| !u.is_disabled()),
+            None => sqlx::query_as(&format!(
+                "SELECT {} FROM users u WHERE u.id = $1",
+                crate::user_store::COLUMNS
+            ))
+            .bind(&row.user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?,
         };
+        let user = user.filter(|u| !u.is_disabled());
         let Some(user) = user else {
             tx.commit().await.map_err(StoreError::from)?;
             return Err(invalid(
@@ -702,7 +761,7 @@ impl crate::Oidc<'_> {
                     claims["nonce"] = json!(nonce);
                 }
                 user_claims(&mut claims, &user, &scopes);
-                Some(self.sign(app.id_token_alg(), &claims).await?)
+                Some(self.sign(app.id_token_alg(), "JWT", &claims).await?)
             }
             false => None,
         };
@@ -742,17 +801,6 @@ impl crate::Oidc<'_> {
                     && expires_at > now
             })
             .ok_or_else(invalid)?;
-        let requested = match p.scope.as_deref() {
-            None => scopes_of(Some(&grant.scopes)),
-            Some(scope) => scopes_of(Some(scope)),
-        };
-        let granted: Vec<&str> = grant.scopes.split(' ').collect();
-        if requested.is_empty() || requested.iter().any(|s| !granted.contains(&s.as_str())) {
-            return Err(OAuthError::new(
-                "invalid_scope",
-                "A refresh may narrow the scopes, never widen them.",
-            ));
-        }
         let claimed = rotated_at.is_none()
             && sqlx::query("UPDATE oauth_refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL")
                 .bind(now)
@@ -778,6 +826,23 @@ impl crate::Oidc<'_> {
                 self.revoke_grant(&grant.id).await?;
                 return Err(invalid());
             }
+        }
+        // Checked after the token is taken, so a replayed one always meets
+        // the reuse check. What the app may still ask for bounds it too.
+        let granted: Vec<&str> = grant
+            .scopes
+            .split(' ')
+            .filter(|s| app.allows_scope(s))
+            .collect();
+        let requested = match p.scope.as_deref() {
+            None => granted.iter().map(|s| s.to_string()).collect(),
+            Some(scope) => scopes_of(Some(scope)),
+        };
+        if requested.is_empty() || requested.iter().any(|s| !granted.contains(&s.as_str())) {
+            return Err(OAuthError::new(
+                "invalid_scope",
+                "A refresh may narrow the scopes, never widen them.",
+            ));
         }
         let user_id = grant.user_id.clone().ok_or_else(invalid)?;
         let user = crate::user_store::by_id(&self.db, &user_id)
@@ -815,6 +880,7 @@ impl crate::Oidc<'_> {
             ));
         }
         let now = now();
+        self.prune(now).await?;
         let grant_id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO oauth_grants (id, client_id, user_id, session_id, scopes, created_at, expires_at) \
@@ -858,12 +924,15 @@ impl crate::Oidc<'_> {
             jti: uuid::Uuid::new_v4().to_string(),
         };
         let claims = serde_json::to_value(&claims).map_err(|e| Error::internal().caused_by(e))?;
-        self.sign(Alg::EdDSA, &claims).await
+        self.sign(Alg::EdDSA, ACCESS_TYP, &claims).await
     }
 
-    async fn sign(&self, alg: Alg, claims: &Value) -> Result<String, OAuthError> {
+    /// Signs `claims`; `typ` tells an access token (`at+jwt`, RFC 9068)
+    /// from an ID token (`JWT`), so neither passes for the other.
+    async fn sign(&self, alg: Alg, typ: &str, claims: &Value) -> Result<String, OAuthError> {
         let key = self.keys.signer(alg).await?;
         let mut header = Header::new(alg.jwt());
+        header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid.clone());
         let signing = key
             .encoding
@@ -933,6 +1002,9 @@ impl crate::Oidc<'_> {
         let Ok(header) = decode_header(token) else {
             return Ok(None);
         };
+        if header.typ.as_deref() != Some(ACCESS_TYP) {
+            return Ok(None);
+        }
         let (Algorithm::EdDSA, Some(kid)) = (header.alg, header.kid) else {
             return Ok(None);
         };
@@ -958,6 +1030,184 @@ impl crate::Oidc<'_> {
             g.client_id == claims.client_id && g.revoked_at.is_none() && g.expires_at > now()
         });
         Ok(standing.then_some(claims))
+    }
+}
+
+impl crate::Oidc<'_> {
+    /// RFC 7009: ends the grant an access or refresh token of this app
+    /// belongs to. A token that is unknown, dead or another app's changes
+    /// nothing and gets the same answer.
+    pub async fn revoke(
+        &self,
+        credentials: &AppCredentials,
+        token: &str,
+    ) -> Result<(), OAuthError> {
+        let app = self.authenticate_app(credentials).await?;
+        if let Some(grant) = self.grant_of(token).await? {
+            if grant.client_id == app.id && grant.revoked_at.is_none() {
+                self.revoke_grant(&grant.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 7662, for confidential apps (resource servers): whether a token
+    /// is live, and what it carries.
+    pub async fn introspect(
+        &self,
+        credentials: &AppCredentials,
+        token: &str,
+    ) -> Result<Value, OAuthError> {
+        let app = self.authenticate_app(credentials).await?;
+        if !app.confidential() {
+            return Err(OAuthError::new(
+                "invalid_client",
+                "Only an app with a secret may introspect tokens.",
+            ));
+        }
+        if let Some(c) = self.verify_app_token(token).await? {
+            return Ok(json!({
+                "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
+                "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti,
+            }));
+        }
+        let now = now();
+        if let Some((grant, expires_at, rotated_at)) = self.refresh_row(token).await? {
+            let live = grant.revoked_at.is_none()
+                && grant.expires_at > now
+                && expires_at > now
+                && rotated_at.is_none();
+            if live {
+                return Ok(json!({
+                    "active": true, "token_type": "refresh_token", "scope": grant.scopes,
+                    "client_id": grant.client_id, "sub": grant.user_id, "exp": expires_at,
+                    "iss": self.config.issuer,
+                }));
+            }
+        }
+        Ok(json!({ "active": false }))
+    }
+
+    /// RP-initiated logout: the session and app an ID token Latchkey issued
+    /// names (`sid`, `aud`), whatever its age (OIDC RP-Initiated Logout
+    /// 1.0 §2: an expired hint still identifies).
+    pub async fn logout_hint(&self, id_token: &str) -> Result<Option<(String, String)>, Error> {
+        let Ok(header) = decode_header(id_token) else {
+            return Ok(None);
+        };
+        let Some(kid) = header
+            .kid
+            .filter(|_| header.typ.as_deref() != Some(ACCESS_TYP))
+        else {
+            return Ok(None);
+        };
+        let Some(key) = self.keys.verifier(&kid).await? else {
+            return Ok(None);
+        };
+        if key.alg.jwt() != header.alg {
+            return Ok(None);
+        }
+        let mut validation = Validation::new(key.alg.jwt());
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+        let Ok(data) = decode::<Value>(id_token, &key.decoding, &validation) else {
+            return Ok(None);
+        };
+        let claims = data.claims;
+        match (claims["sid"].as_str(), claims["aud"].as_str()) {
+            (Some(sid), Some(aud)) => Ok(Some((sid.to_owned(), aud.to_owned()))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Where a signed-out user may be sent for the app `client_id`: the
+    /// address only if the app registered it, with `state`.
+    pub async fn after_logout(
+        &self,
+        client_id: &str,
+        uri: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let Some(uri) = uri else {
+            return Ok(None);
+        };
+        let app = apps::by_id(&self.db, client_id).await?;
+        Ok(app
+            .filter(|app| app.signs_out_to(uri))
+            .map(|_| redirect(uri, &[("state", state)])))
+    }
+
+    /// The grant of an app access token (signature checked, standing or
+    /// not) or of a refresh token.
+    async fn grant_of(&self, token: &str) -> Result<Option<GrantRow>, OAuthError> {
+        if let Some(gid) = self.app_token_grant(token).await? {
+            return self.grant(&gid).await;
+        }
+        Ok(self.refresh_row(token).await?.map(|(grant, _, _)| grant))
+    }
+
+    async fn refresh_row(
+        &self,
+        token: &str,
+    ) -> Result<Option<(GrantRow, i64, Option<i64>)>, OAuthError> {
+        let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT grant_id, expires_at, rotated_at FROM oauth_refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let Some((grant_id, expires_at, rotated_at)) = row else {
+            return Ok(None);
+        };
+        Ok(self
+            .grant(&grant_id)
+            .await?
+            .map(|g| (g, expires_at, rotated_at)))
+    }
+
+    /// `gid` of an app access token whose signature and issuer check out
+    /// (expired or revoked, still: revoking it again is harmless).
+    async fn app_token_grant(&self, token: &str) -> Result<Option<String>, OAuthError> {
+        let Ok(header) = decode_header(token) else {
+            return Ok(None);
+        };
+        if header.typ.as_deref() != Some(ACCESS_TYP) {
+            return Ok(None);
+        }
+        let (Algorithm::EdDSA, Some(kid)) = (header.alg, header.kid) else {
+            return Ok(None);
+        };
+        let Some(key) = self.keys.verifier(&kid).await? else {
+            return Ok(None);
+        };
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        Ok(decode::<AppAccessClaims>(token, &key.decoding, &validation)
+            .ok()
+            .map(|d| d.claims.gid))
+    }
+}
+
+impl crate::Oidc<'_> {
+    /// Drops what can no longer be used: codes a day after they expired
+    /// (long enough to catch a late reuse) and grants a day after they
+    /// ended, with their refresh tokens.
+    async fn prune(&self, now: i64) -> Result<(), StoreError> {
+        let before = now - 24 * 3600;
+        sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.db.pool)
+            .await?;
+        sqlx::query("DELETE FROM oauth_grants WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
     }
 }
 

@@ -309,6 +309,22 @@ pub(crate) async fn revoke_user_sessions_in(
     .bind(keep.unwrap_or_default())
     .execute(&mut **tx)
     .await?;
+    // What apps were given ends too: access an app got through a stolen
+    // session must not outlive a password reset or "sign out everywhere".
+    sqlx::query(
+        "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
+         (SELECT id FROM oauth_grants WHERE user_id = $1 AND revoked_at IS NULL)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE oauth_grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected())
 }
 

@@ -8,7 +8,9 @@ here knows Latchkey beyond its discovery document.
 `/login` starts the authorization code flow (PKCE S256, a nonce, a state);
 `/callback` trades the code at the token endpoint (client_secret_basic),
 verifies the ID token against the provider's JWKS (signature, iss, aud,
-exp, nonce) and reads userinfo, then shows who signed in.
+exp, nonce) and reads userinfo, then shows who signed in. `/logout` signs
+out through the provider (RP-initiated logout, with the last ID token as
+the hint: a test app with one user at a time) and comes back to `/bye`.
 """
 
 import html
@@ -32,6 +34,7 @@ if metadata["issuer"] != issuer:
     sys.exit(f"discovery names issuer {metadata['issuer']!r}, not {issuer!r}")
 redirect_uri = f"http://127.0.0.1:{port}/callback"
 pending = {}
+last_id_token = {}
 
 
 def session(**kwargs):
@@ -54,6 +57,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.login()
             elif url.path == "/callback":
                 self.callback()
+            elif url.path == "/logout":
+                self.logout()
+            elif url.path == "/bye":
+                query = urllib.parse.parse_qs(url.query)
+                self.page(200, f'<p id="bye">Signed out ({html.escape(query.get("state", [""])[0])})</p>')
             else:
                 self.page(404, "<p>Not here.</p>")
         except Exception as err:  # shown to the test, which fails on it
@@ -95,11 +103,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         info = client.get(metadata["userinfo_endpoint"]).json()
         if info["sub"] != claims["sub"]:
             raise ValueError("userinfo names another user than the ID token")
+        last_id_token["value"] = token["id_token"]
         self.page(
             200,
             f'<p id="who">Signed in as {html.escape(info["email"])}</p>'
             f'<p id="sub">{html.escape(claims["sub"])}</p>',
         )
+
+    def logout(self):
+        query = urllib.parse.urlencode(
+            {
+                "id_token_hint": last_id_token["value"],
+                "post_logout_redirect_uri": f"http://127.0.0.1:{port}/bye",
+                "state": "see-you",
+            }
+        )
+        self.send_response(302)
+        self.send_header("Location", f'{metadata["end_session_endpoint"]}?{query}')
+        self.end_headers()
 
     def page(self, status, body):
         data = f"<!doctype html><title>Relying party</title>{body}".encode()

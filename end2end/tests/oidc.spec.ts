@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
+import type { APIRequestContext, Page } from '@playwright/test';
+
 import { expect, makeAdmin, otherBrowser, signUp, snap, submitLogin, test } from './helpers';
 import { APP_URL } from './servers';
 
@@ -12,6 +14,8 @@ import { APP_URL } from './servers';
 
 const RP_PORT = 3190;
 const RP_URL = `http://127.0.0.1:${RP_PORT}`;
+const SECOND_RP_PORT = 3191;
+const SECOND_RP_URL = `http://127.0.0.1:${SECOND_RP_PORT}`;
 
 function rpPython(): string {
   const python = process.env.LATCHKEY_RP_PYTHON?.trim();
@@ -21,14 +25,14 @@ function rpPython(): string {
   return python;
 }
 
-async function startRelyingParty(clientId: string, secret: string): Promise<ChildProcess> {
+async function startRelyingParty(clientId: string, secret: string, port = RP_PORT): Promise<ChildProcess> {
   const script = path.join(__dirname, '..', 'rp', 'relying_party.py');
-  const rp = spawn(rpPython(), [script, APP_URL, clientId, secret, String(RP_PORT)], {
+  const rp = spawn(rpPython(), [script, APP_URL, clientId, secret, String(port)], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
     try {
-      await fetch(`${RP_URL}/ready`);
+      await fetch(`http://127.0.0.1:${port}/ready`);
       return rp;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -38,30 +42,44 @@ async function startRelyingParty(clientId: string, secret: string): Promise<Chil
   throw new Error('the relying party did not start (see its output above)');
 }
 
-test('an Authlib app signs a user in through the log-in page and consent, and verifies the tokens', async ({
-  page,
-  browser,
-  request,
-}) => {
-  // An administrator registers the app over the API.
+/** An administrator's API token (made with the server's create-admin). */
+async function adminToken(page: Page, request: APIRequestContext): Promise<string> {
   const admin = await signUp(page);
   await makeAdmin(page, admin);
   const login = await request.post('/api/v1/auth/login', {
     data: { login: admin.email, password: admin.password },
   });
-  const { access_token } = await login.json();
+  return (await login.json()).access_token;
+}
+
+/** Registers an app (at `rpUrl`) over the admin API. */
+async function registerApp(
+  request: APIRequestContext,
+  token: string,
+  name: string,
+  rpUrl: string,
+): Promise<{ client_id: string; client_secret: string }> {
   const registered = await request.post('/api/v1/admin/apps', {
-    headers: { authorization: `Bearer ${access_token}` },
+    headers: { authorization: `Bearer ${token}` },
     data: {
-      name: 'Notebook',
-      redirect_uris: [`${RP_URL}/callback`],
+      name,
+      redirect_uris: [`${rpUrl}/callback`],
+      post_logout_redirect_uris: [`${rpUrl}/bye`],
       confidential: true,
       scopes: ['openid', 'email', 'profile'],
       grant_types: ['authorization_code'],
     },
   });
   expect(registered.status()).toBe(201);
-  const app = await registered.json();
+  return registered.json();
+}
+
+test('an Authlib app signs a user in through the log-in page and consent, and verifies the tokens', async ({
+  page,
+  browser,
+  request,
+}) => {
+  const app = await registerApp(request, await adminToken(page, request), 'Notebook', RP_URL);
 
   const rp = await startRelyingParty(app.client_id, app.client_secret);
   try {
@@ -108,4 +126,42 @@ test('a request from an unknown app, or to an unregistered address, stays on Lat
   await expect(page).toHaveURL(/\/oauth\/problem\?why=unknown_app$/);
   await expect(page.getByTestId('oauth-problem')).toContainText('No app registered here sent this request');
   await snap(page, 'oauth-problem');
+});
+
+test('two apps share one Latchkey sign-in, and signing out through one ends it', async ({ page, browser, request }) => {
+  const token = await adminToken(page, request);
+  const first = await registerApp(request, token, 'Notebook', RP_URL);
+  const second = await registerApp(request, token, 'Calendar', SECOND_RP_URL);
+  const rps = [
+    await startRelyingParty(first.client_id, first.client_secret),
+    await startRelyingParty(second.client_id, second.client_secret, SECOND_RP_PORT),
+  ];
+  try {
+    const { context, page: visitor } = await otherBrowser(browser);
+    const user = await signUp(visitor);
+    for (const [rp, name] of [
+      [RP_URL, 'Notebook'],
+      [SECOND_RP_URL, 'Calendar'],
+    ]) {
+      // Already signed in to Latchkey: straight to the consent.
+      await visitor.goto(`${rp}/login`);
+      await expect(visitor.getByRole('heading', { level: 1 })).toHaveText(`${name} wants to sign you in`);
+      await visitor.getByRole('button', { name: 'Allow' }).click();
+      await expect(visitor.locator('#who')).toHaveText(`Signed in as ${user.email}`);
+    }
+    // Signing out of Calendar through Latchkey ends the Latchkey session…
+    await visitor.goto(`${SECOND_RP_URL}/logout`);
+    await expect(visitor).toHaveURL(`${SECOND_RP_URL}/bye?state=see-you`);
+    await expect(visitor.locator('#bye')).toHaveText('Signed out (see-you)');
+    await visitor.goto(`${APP_URL}/profile`);
+    await expect(visitor).toHaveURL(`${APP_URL}/login`);
+    // …so Notebook's next sign-in asks for the password again.
+    await visitor.goto(`${RP_URL}/login`);
+    await expect(visitor).toHaveURL(`${APP_URL}/login`);
+    await submitLogin(visitor, user.email, user.password);
+    await expect(visitor.locator('#who')).toHaveText(`Signed in as ${user.email}`);
+    await context.close();
+  } finally {
+    for (const rp of rps) rp.kill();
+  }
 });

@@ -27,6 +27,8 @@ pub fn router(services: Services) -> Router {
     let for_apps = Router::new()
         .route("/oauth/token", axum::routing::post(token))
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
+        .route("/oauth/revoke", axum::routing::post(revoke))
+        .route("/oauth/introspect", axum::routing::post(introspect))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -38,6 +40,7 @@ pub fn router(services: Services) -> Router {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth/authorize", get(authorize))
         .route("/oauth/resume", get(resume))
+        .route("/oauth/logout", get(logout))
         .merge(for_apps)
         .with_state(services)
 }
@@ -50,6 +53,9 @@ async fn discovery(State(services): State<Services>) -> impl IntoResponse {
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "end_session_endpoint": format!("{issuer}/oauth/logout"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -62,6 +68,8 @@ async fn discovery(State(services): State<Services>) -> impl IntoResponse {
             "email", "email_verified", "preferred_username", "name", "locale",
         ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
@@ -103,15 +111,51 @@ async fn resume(
 ) -> Response {
     let parked = cookies::read(&headers, &services.config, cookies::AUTHORIZING)
         .and_then(|sealed| services.oidc().unpark(&sealed));
-    let clear = [(header::SET_COOKIE, parking(&services, None))];
-    match parked {
-        Some(authorization) => (
-            clear,
-            proceed(&services, auth.map(|a| a.0), authorization).await,
-        )
-            .into_response(),
-        None => (clear, Redirect::to("/profile")).into_response(),
+    let mut response = match parked {
+        Some(authorization) => proceed(&services, auth.map(|a| a.0), authorization).await,
+        None => Redirect::to("/profile").into_response(),
+    };
+    // This answer ends the redirects that followed a sign-in form, and
+    // browsers hold a form's redirects to its page's `form-action`
+    // ('self'): the way out to the app is a page of its own.
+    let to_app = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|to| !to.starts_with('/'))
+        .map(str::to_owned);
+    if let Some(to) = to_app {
+        response = onward(&to);
     }
+    // Taken once, unless going on parked it again (a fresh sign-in asked).
+    if !response.headers().contains_key(header::SET_COOKIE) {
+        if let Ok(clear) = HeaderValue::from_str(&parking(&services, None)) {
+            response.headers_mut().insert(header::SET_COOKIE, clear);
+        }
+    }
+    response
+}
+
+/// A page that sends the browser on to `to` (an app's redirect URI, with
+/// the code): a refresh, and a link for whoever has refreshes off.
+fn onward(to: &str) -> Response {
+    let to = to
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={to}\">\
+         <title>Latchkey</title><p><a href=\"{to}\">Continue to the app</a></p>"
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
 }
 
 async fn proceed(
@@ -190,18 +234,11 @@ async fn token(
             false,
         );
     };
-    let credentials = match basic(&headers) {
-        Some((id, secret)) => AppCredentials {
-            client_id: Some(id),
-            client_secret: Some(secret),
-            basic: true,
-        },
-        None => AppCredentials {
-            client_id: params.client_id.clone(),
-            client_secret: params.client_secret.clone(),
-            basic: false,
-        },
-    };
+    let credentials = credentials_of(
+        &headers,
+        params.client_id.clone(),
+        params.client_secret.clone(),
+    );
     match services.oidc().token(&credentials, &params, &client).await {
         Ok(tokens) => (no_store(), Json(tokens)).into_response(),
         Err(err) => oauth_error(err, credentials.basic),
@@ -226,6 +263,142 @@ async fn userinfo(State(services): State<Services>, headers: HeaderMap) -> Respo
         Ok(info) => (no_store(), Json(info)).into_response(),
         Err(err) => oauth_error(err, false),
     }
+}
+
+/// The form of the revocation and introspection endpoints.
+#[derive(serde::Deserialize)]
+struct TokenForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// The app's credentials: `Authorization: Basic`, else the form's.
+fn credentials_of(
+    headers: &HeaderMap,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+) -> AppCredentials {
+    match basic(headers) {
+        Some((id, secret)) => AppCredentials {
+            client_id: Some(id),
+            client_secret: Some(secret),
+            basic: true,
+        },
+        None => AppCredentials {
+            client_id,
+            client_secret,
+            basic: false,
+        },
+    }
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was live.
+async fn revoke(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return oauth_error(
+            OAuthError::new(
+                "invalid_request",
+                "Send token as application/x-www-form-urlencoded.",
+            ),
+            false,
+        );
+    };
+    let credentials = credentials_of(&headers, form.client_id, form.client_secret);
+    let Some(token) = form.token else {
+        return oauth_error(
+            OAuthError::new("invalid_request", "token is missing."),
+            credentials.basic,
+        );
+    };
+    match services.oidc().revoke(&credentials, &token).await {
+        Ok(()) => (no_store(), StatusCode::OK).into_response(),
+        Err(err) => oauth_error(err, credentials.basic),
+    }
+}
+
+/// `POST /oauth/introspect` (RFC 7662), for apps with a secret.
+async fn introspect(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return oauth_error(
+            OAuthError::new(
+                "invalid_request",
+                "Send token as application/x-www-form-urlencoded.",
+            ),
+            false,
+        );
+    };
+    let credentials = credentials_of(&headers, form.client_id, form.client_secret);
+    let Some(token) = form.token else {
+        return oauth_error(
+            OAuthError::new("invalid_request", "token is missing."),
+            credentials.basic,
+        );
+    };
+    match services.oidc().introspect(&credentials, &token).await {
+        Ok(answer) => (no_store(), Json(answer)).into_response(),
+        Err(err) => oauth_error(err, credentials.basic),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LogoutParams {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /oauth/logout` (OIDC RP-Initiated Logout 1.0): ends this browser's
+/// Latchkey session when the app's ID token names it, then back to the
+/// app if it registered the address, else to the home page. Without a
+/// hint naming this session nothing ends: a link on another site cannot
+/// sign anyone out.
+async fn logout(
+    State(services): State<Services>,
+    auth: Option<axum::Extension<Auth>>,
+    Query(params): Query<LogoutParams>,
+) -> Response {
+    let oidc = services.oidc();
+    let hint = match params.id_token_hint.as_deref() {
+        Some(token) => oidc.logout_hint(token).await.unwrap_or_default(),
+        None => None,
+    };
+    let Some((sid, client_id)) = hint else {
+        return Redirect::to("/").into_response();
+    };
+    let mut cleared = Vec::new();
+    if let Some(axum::Extension(auth)) = auth.filter(|a| a.session_id == sid) {
+        if let Err(err) = services.sessions().logout(&auth).await {
+            tracing::warn!(code = ?err.code, cause = ?err.cause, "logout through an app failed");
+            return problem("failed");
+        }
+        cleared.extend(cookies::cleared(&services.config));
+    }
+    let to = oidc
+        .after_logout(
+            &client_id,
+            params.post_logout_redirect_uri.as_deref(),
+            params.state.as_deref(),
+        )
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "/".to_owned());
+    let mut response = Redirect::to(&to).into_response();
+    for value in cleared {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
 }
 
 /// `client_id:client_secret` from `Authorization: Basic` (RFC 6749 §2.3.1:

@@ -56,7 +56,10 @@ enum Verdict {
 /// secret, PKCE verifier, bearer token), from any origin: cookies never
 /// count there.
 pub fn for_apps(path: &str) -> bool {
-    matches!(path, "/oauth/token" | "/oauth/userinfo")
+    matches!(
+        path,
+        "/oauth/token" | "/oauth/userinfo" | "/oauth/revoke" | "/oauth/introspect"
+    )
 }
 
 fn verdict(path: &str, headers: &HeaderMap, origins: &Origins) -> Verdict {

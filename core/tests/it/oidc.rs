@@ -179,25 +179,57 @@ on_both_backends!(
                 .unwrap_err();
         assert_eq!(err.error, "invalid_token");
 
-        // Consent is remembered for these scopes; a wider ask asks again.
+        // A public app cannot prove who it is: its users are asked again.
         let a =
             t.s.oidc()
                 .authorization(&params(&t.client_id, "openid email"))
-                .await
-                .unwrap();
-        assert!(matches!(
-            t.s.oidc().step(Some(&t.user), &a).await.unwrap(),
-            Step::Redirect(_)
-        ));
-        let a =
-            t.s.oidc()
-                .authorization(&params(&t.client_id, "openid offline_access"))
                 .await
                 .unwrap();
         assert_eq!(
             t.s.oidc().step(Some(&t.user), &a).await.unwrap(),
             Step::Consent
         );
+    }
+);
+
+on_both_backends!(
+    a_confidential_apps_consent_is_remembered_per_scope_set,
+    |backend| {
+        let t = setup(backend, spec(true)).await;
+        allowed_code(&t, "openid email").await;
+        let step = |scope: &'static str| {
+            let t = &t;
+            async move {
+                let a =
+                    t.s.oidc()
+                        .authorization(&params(&t.client_id, scope))
+                        .await
+                        .unwrap();
+                t.s.oidc().step(Some(&t.user), &a).await.unwrap()
+            }
+        };
+        assert!(
+            matches!(step("openid").await, Step::Redirect(_)),
+            "fewer: remembered"
+        );
+        assert!(matches!(step("email openid").await, Step::Redirect(_)));
+        assert_eq!(
+            step("openid offline_access").await,
+            Step::Consent,
+            "more: asked"
+        );
+        // An admin marks it first-party: never asked.
+        let admin = common::auth_of(&t.s, &common::make_admin(&t.s).await).await;
+        let mut first_party = spec(true);
+        first_party.first_party = true;
+        t.s.apps()
+            .update(&admin, &t.client_id, &first_party)
+            .await
+            .unwrap();
+        assert!(matches!(
+            step("openid offline_access").await,
+            Step::Redirect(_)
+        ));
     }
 );
 
@@ -658,6 +690,151 @@ on_both_backends!(
                 .unwrap_err()
                 .error,
             "unsupported_grant_type"
+        );
+    }
+);
+
+on_both_backends!(revocation_and_introspection_follow_the_grant, |backend| {
+    let t = setup(backend, spec(true)).await;
+    let client = common::client();
+    let oidc = t.s.oidc();
+    let code = allowed_code(&t, "openid email offline_access").await;
+    let tokens = oidc
+        .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token.clone().unwrap();
+    let live = oidc
+        .introspect(&creds(&t), &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(live["active"], true);
+    assert_eq!(live["sub"], t.user.user.id.as_str());
+    assert_eq!(live["scope"], "email offline_access openid");
+    let live = oidc.introspect(&creds(&t), &refresh).await.unwrap();
+    assert_eq!(
+        (live["active"].as_bool(), live["token_type"].as_str()),
+        (Some(true), Some("refresh_token"))
+    );
+    assert_eq!(
+        oidc.introspect(&creds(&t), "junk").await.unwrap()["active"],
+        false
+    );
+
+    // Another app's revocation of this app's token changes nothing.
+    let admin = common::auth_of(&t.s, &common::make_admin(&t.s).await).await;
+    let mut other = spec(true);
+    other.name = "Other".into();
+    let (other, other_secret) = t.s.apps().register(&admin, &other).await.unwrap();
+    let stranger = AppCredentials {
+        client_id: Some(other.client_id),
+        client_secret: other_secret,
+        basic: false,
+    };
+    oidc.revoke(&stranger, &tokens.access_token).await.unwrap();
+    assert!(oidc.userinfo(&tokens.access_token).await.is_ok());
+
+    // The app revokes its access token: the whole grant ends.
+    oidc.revoke(&creds(&t), &tokens.access_token).await.unwrap();
+    assert_eq!(
+        oidc.userinfo(&tokens.access_token).await.unwrap_err().error,
+        "invalid_token"
+    );
+    assert_eq!(
+        oidc.introspect(&creds(&t), &tokens.access_token)
+            .await
+            .unwrap()["active"],
+        false
+    );
+    assert_eq!(
+        oidc.introspect(&creds(&t), &refresh).await.unwrap()["active"],
+        false
+    );
+    let again = TokenParams {
+        grant_type: Some("refresh_token".into()),
+        refresh_token: Some(refresh.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        oidc.token(&creds(&t), &again, &client)
+            .await
+            .unwrap_err()
+            .error,
+        "invalid_grant"
+    );
+    // Revoking twice, or junk, is still fine (RFC 7009 §2.2).
+    oidc.revoke(&creds(&t), &refresh).await.unwrap();
+    oidc.revoke(&creds(&t), "junk").await.unwrap();
+
+    // The ID token names the session and the app, for RP-initiated logout.
+    let code = allowed_code(&t, "openid").await;
+    let tokens = oidc
+        .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token.unwrap();
+    assert_eq!(
+        oidc.logout_hint(&id_token).await.unwrap(),
+        Some((t.user.session_id.clone(), t.client_id.clone()))
+    );
+    // One character in the middle of the signature changed.
+    let at = id_token.len() - 20;
+    let was = id_token.as_bytes()[at];
+    let mut forged = id_token.clone();
+    forged.replace_range(at..at + 1, if was == b'A' { "B" } else { "A" });
+    assert_eq!(oidc.logout_hint(&forged).await.unwrap(), None);
+    assert_eq!(
+        oidc.logout_hint(&tokens.access_token).await.unwrap(),
+        None,
+        "not an ID token"
+    );
+});
+
+on_both_backends!(only_apps_with_a_secret_introspect, |backend| {
+    let t = setup(backend, spec(false)).await;
+    let err =
+        t.s.oidc()
+            .introspect(&creds(&t), "anything")
+            .await
+            .unwrap_err();
+    assert_eq!((err.error, err.status), ("invalid_client", 401));
+});
+
+on_both_backends!(
+    signing_out_everywhere_ends_what_apps_were_given,
+    |backend| {
+        let t = setup(backend, spec(true)).await;
+        let client = common::client();
+        let code = allowed_code(&t, "openid offline_access").await;
+        let tokens =
+            t.s.oidc()
+                .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+                .await
+                .unwrap();
+        assert!(t.s.oidc().userinfo(&tokens.access_token).await.is_ok());
+        // An app's access got through a stolen session ends with "sign out
+        // everywhere else" (and with a password change or reset, which share it).
+        t.s.sessions().end_other_sessions(&t.user).await.unwrap();
+        assert_eq!(
+            t.s.oidc()
+                .userinfo(&tokens.access_token)
+                .await
+                .unwrap_err()
+                .error,
+            "invalid_token"
+        );
+        let refresh = TokenParams {
+            grant_type: Some("refresh_token".into()),
+            refresh_token: tokens.refresh_token,
+            ..Default::default()
+        };
+        assert_eq!(
+            t.s.oidc()
+                .token(&creds(&t), &refresh, &client)
+                .await
+                .unwrap_err()
+                .error,
+            "invalid_grant"
         );
     }
 );

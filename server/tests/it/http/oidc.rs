@@ -84,6 +84,14 @@ async fn discovery_names_the_endpoints_and_what_they_support() {
     assert_eq!(doc["jwks_uri"], format!("{ORIGIN}/.well-known/jwks.json"));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["response_types_supported"], json!(["code"]));
+    for (member, path) in [
+        ("revocation_endpoint", "/oauth/revoke"),
+        ("introspection_endpoint", "/oauth/introspect"),
+        ("end_session_endpoint", "/oauth/logout"),
+        ("userinfo_endpoint", "/oauth/userinfo"),
+    ] {
+        assert_eq!(doc[member], format!("{ORIGIN}{path}"));
+    }
 }
 
 /// A browser signs in to an app through Latchkey: not signed in, so to the
@@ -277,6 +285,47 @@ async fn bad_requests_stay_on_latchkey_and_token_errors_follow_the_rfc() {
         .to_str()
         .unwrap()
         .contains("invalid_token"));
+
+    // Introspection (with the secret) and revocation answer junk calmly.
+    let res = send(&app, {
+        let mut req = form_api_post("/oauth/introspect", "token=junk");
+        req.headers_mut().insert(
+            header::AUTHORIZATION,
+            basic(&client_id, &secret).parse().unwrap(),
+        );
+        req
+    })
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_json(res).await, json!({"active": false}));
+    let res = send(
+        &app,
+        form_api_post(
+            "/oauth/revoke",
+            &format!("token=junk&client_id={client_id}&client_secret={secret}"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = send(
+        &app,
+        form_api_post(
+            "/oauth/introspect",
+            &format!("token=junk&client_id={client_id}&client_secret=wrong"),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Signing out through an app needs an ID token naming this session.
+    let res = send(
+        &app,
+        page_get(
+            "/oauth/logout?id_token_hint=junk&post_logout_redirect_uri=https%3A%2F%2Fevil.example",
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(location(&res), "/");
 
     // The admin API: list, change, new secret, delete; users may not.
     let admin = common::make_admin(&s).await;

@@ -98,6 +98,7 @@ for (const lang of LOCALES) {
         ['revert-email-invalid', '/email/revert?token=not-a-real-token'],
         ['revert-email-done', '/email/revert?done=1'],
         ['not-found', '/no-such-page'],
+        ['oauth-problem', '/oauth/problem?why=bad_redirect'],
       ];
       for (const [name, path] of visitorScreens) {
         await open(page, path);
@@ -124,6 +125,23 @@ for (const lang of LOCALES) {
       await makeAdmin(page, admin);
       const member = await createAccount(page);
       await logIn(page, admin);
+      // An app to consent to (registered before the admin adds an
+      // authenticator app, after which the API asks for a fresh code).
+      const login = await page.request.post('/api/v1/auth/login', {
+        data: { login: admin.email, password: admin.password },
+      });
+      const registered = await page.request.post('/api/v1/admin/apps', {
+        headers: { authorization: `Bearer ${(await login.json()).access_token}` },
+        data: {
+          name: 'Notebook',
+          redirect_uris: ['https://notebook.example.com/callback'],
+          confidential: false,
+          scopes: ['openid', 'email', 'profile', 'offline_access'],
+          grant_types: ['authorization_code', 'refresh_token'],
+        },
+      });
+      expect(registered.status()).toBe(201);
+      const clientId = (await registered.json()).client_id;
 
       const screens: [string, string][] = [
         ['profile', '/profile'],
@@ -145,6 +163,14 @@ for (const lang of LOCALES) {
         await expect(page.locator('.nav-user-name')).toHaveText(admin.username);
         await check(page, lang, name);
       }
+      await open(
+        page,
+        `/oauth/authorize?response_type=code&client_id=${clientId}` +
+          '&redirect_uri=https%3A%2F%2Fnotebook.example.com%2Fcallback&scope=openid%20email%20profile%20offline_access' +
+          `&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&state=s`,
+      );
+      await expect(page).toHaveURL(/\/oauth\/consent\?request=/);
+      await check(page, lang, 'oauth-consent');
 
       // Setting up an authenticator app: the QR code, the key, the code field.
       await open(page, '/security/two-step');

@@ -31,6 +31,7 @@ use components::{form::SubmitOnce, header::Header};
 use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
 use pages::{
     change_email::ChangeEmailPage,
+    connected_apps::ConnectedAppsPage,
     consent::{ConsentPage, ProblemPage},
     delete_account::DeleteAccountPage,
     forgot::ForgotPage,
@@ -137,6 +138,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/security/two-step") ssr=SsrMode::Async view=TwoStepPage/>
                     <Route path=path!("/security/passkeys") ssr=SsrMode::Async view=PasskeysPage/>
                     <Route path=path!("/security/confirm") ssr=SsrMode::Async view=StepUpPage/>
+                    <Route path=path!("/security/apps") ssr=SsrMode::Async view=ConnectedAppsPage/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>

@@ -219,6 +219,18 @@ struct CodeRow {
     grant_id: Option<String>,
 }
 
+/// An app and what the user let it have (`Oidc::connected`).
+#[derive(sqlx::FromRow)]
+struct ConnectedRow {
+    id: String,
+    name: String,
+    logo_url: Option<String>,
+    consented: Option<String>,
+    consented_at: Option<i64>,
+    held: Option<String>,
+    held_since: Option<i64>,
+}
+
 #[derive(sqlx::FromRow)]
 struct GrantRow {
     id: String,
@@ -999,6 +1011,22 @@ impl crate::Oidc<'_> {
     /// A Latchkey access token for an app, checked: signature, issuer,
     /// expiry, and its grant still standing.
     async fn verify_app_token(&self, token: &str) -> Result<Option<AppAccessClaims>, OAuthError> {
+        let Some(claims) = self.decode_app_token(token, true).await? else {
+            return Ok(None);
+        };
+        let standing = self.grant(&claims.gid).await?.is_some_and(|g| {
+            g.client_id == claims.client_id && g.revoked_at.is_none() && g.expires_at > now()
+        });
+        Ok(standing.then_some(claims))
+    }
+
+    /// The claims of an app access token (`typ at+jwt`, EdDSA) whose
+    /// signature and issuer check out, and its expiry if `live`.
+    async fn decode_app_token(
+        &self,
+        token: &str,
+        live: bool,
+    ) -> Result<Option<AppAccessClaims>, OAuthError> {
         let Ok(header) = decode_header(token) else {
             return Ok(None);
         };
@@ -1017,19 +1045,13 @@ impl crate::Oidc<'_> {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.config.issuer]);
         validation.validate_aud = false;
+        validation.validate_exp = live;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
-        let Ok(data) = decode::<AppAccessClaims>(token, &key.decoding, &validation) else {
-            return Ok(None);
-        };
-        let claims = data.claims;
-        if claims.aud != claims.client_id {
-            return Ok(None);
-        }
-        let standing = self.grant(&claims.gid).await?.is_some_and(|g| {
-            g.client_id == claims.client_id && g.revoked_at.is_none() && g.expires_at > now()
-        });
-        Ok(standing.then_some(claims))
+        Ok(decode::<AppAccessClaims>(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+            .filter(|claims| claims.aud == claims.client_id))
     }
 }
 
@@ -1171,29 +1193,100 @@ impl crate::Oidc<'_> {
     /// `gid` of an app access token whose signature and issuer check out
     /// (expired or revoked, still: revoking it again is harmless).
     async fn app_token_grant(&self, token: &str) -> Result<Option<String>, OAuthError> {
-        let Ok(header) = decode_header(token) else {
-            return Ok(None);
-        };
-        if header.typ.as_deref() != Some(ACCESS_TYP) {
-            return Ok(None);
-        }
-        let (Algorithm::EdDSA, Some(kid)) = (header.alg, header.kid) else {
-            return Ok(None);
-        };
-        let Some(key) = self.keys.verifier(&kid).await? else {
-            return Ok(None);
-        };
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[&self.config.issuer]);
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        Ok(decode::<AppAccessClaims>(token, &key.decoding, &validation)
-            .ok()
-            .map(|d| d.claims.gid))
+        Ok(self.decode_app_token(token, false).await?.map(|c| c.gid))
     }
 }
 
 impl crate::Oidc<'_> {
+    /// The apps `auth`'s user let in: a remembered consent or a live grant.
+    pub async fn connected(&self, auth: &Auth) -> Result<Vec<crate::model::ConnectedApp>, Error> {
+        let now = now();
+        let rows: Vec<ConnectedRow> = sqlx::query_as(
+            "SELECT c.id, c.name, c.logo_url, \
+                    (SELECT scopes FROM oauth_consents o \
+                       WHERE o.user_id = $1 AND o.client_id = c.id) AS consented, \
+                    (SELECT created_at FROM oauth_consents o \
+                       WHERE o.user_id = $1 AND o.client_id = c.id) AS consented_at, \
+                    (SELECT g.scopes FROM oauth_grants g WHERE g.user_id = $1 AND g.client_id = c.id \
+                       AND g.revoked_at IS NULL AND g.expires_at > $2 ORDER BY g.created_at DESC LIMIT 1) AS held, \
+                    (SELECT MIN(g.created_at) FROM oauth_grants g WHERE g.user_id = $1 AND g.client_id = c.id \
+                       AND g.revoked_at IS NULL AND g.expires_at > $2) AS held_since \
+             FROM oauth_clients c ORDER BY c.name, c.id",
+        )
+        .bind(&auth.user.id)
+        .bind(now)
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.consented.is_some() || r.held.is_some())
+            .map(|r| crate::model::ConnectedApp {
+                scopes: scopes_of(r.consented.as_deref().or(r.held.as_deref())),
+                since: r
+                    .consented_at
+                    .into_iter()
+                    .chain(r.held_since)
+                    .min()
+                    .unwrap_or(now),
+                active: r.held.is_some(),
+                client_id: r.id,
+                name: r.name,
+                logo_url: r.logo_url,
+            })
+            .collect())
+    }
+
+    /// Takes back what the user let `client_id` have: its grants end (its
+    /// refresh tokens at once) and the consent is forgotten, so the next
+    /// sign-in asks again. Logged; an app not connected is a 404.
+    pub async fn disconnect(&self, auth: &Auth, client_id: &str) -> Result<(), Error> {
+        let app = apps::by_id(&self.db, client_id)
+            .await?
+            .ok_or_else(|| Error::detailed(ErrorCode::NotFound, "No app has this client_id."))?;
+        let now = now();
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
+             (SELECT id FROM oauth_grants WHERE user_id = $1 AND client_id = $2)",
+        )
+        .bind(&auth.user.id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        let grants = sqlx::query(
+            "UPDATE oauth_grants SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&auth.user.id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?
+        .rows_affected();
+        let consents =
+            sqlx::query("DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(&auth.user.id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected();
+        if grants + consents == 0 {
+            return Err(Error::detailed(
+                ErrorCode::NotFound,
+                "This app is not connected.",
+            ));
+        }
+        let event = Event::new(EventKind::AppRevoked, &auth.client)
+            .user(&auth.user.id)
+            .detail(&app.name);
+        crate::audit::record_in(&mut tx, event).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
     /// Drops what can no longer be used: codes a day after they expired
     /// (long enough to catch a late reuse) and grants a day after they
     /// ended, with their refresh tokens.

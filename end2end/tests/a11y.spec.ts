@@ -153,6 +153,7 @@ for (const lang of LOCALES) {
         ['security', '/security'],
         ['two-step', '/security/two-step'],
         ['passkeys', '/security/passkeys'],
+        ['connected-apps', '/security/apps'],
         ['step-up', '/security/confirm?next=%2Fpassword'],
         ['delete-account', '/delete-account'],
         ['admin-users', '/admin'],

@@ -105,6 +105,17 @@ test('an Authlib app signs a user in through the log-in page and consent, and ve
     // Asked once: the next sign-in goes straight back.
     await visitor.goto(`${RP_URL}/login`);
     await expect(visitor.locator('#who')).toHaveText(`Signed in as ${user.email}`);
+
+    // The user takes the app's access back; its next sign-in asks again.
+    await visitor.goto(`${APP_URL}/security/apps`);
+    await expect(visitor.getByTestId('connected-app')).toHaveCount(1);
+    await expect(visitor.getByTestId('connected-app')).toContainText('Notebook');
+    await snap(visitor, 'connected-apps');
+    await visitor.getByRole('button', { name: 'Remove the access of Notebook' }).click();
+    await expect(visitor.getByText('Access taken back.')).toBeVisible();
+    await expect(visitor.getByTestId('connected-apps-none')).toBeVisible();
+    await visitor.goto(`${RP_URL}/login`);
+    await expect(visitor).toHaveURL(/\/oauth\/consent\?request=/);
     await context.close();
 
     // Deny: the app hears access_denied.

@@ -293,27 +293,38 @@ fn credentials_of(
     }
 }
 
+/// The token and the app's credentials of a revocation or introspection
+/// request, or the error (and whether Basic was used) to answer.
+fn token_request(
+    headers: &HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<(AppCredentials, String), (OAuthError, bool)> {
+    let Ok(Form(form)) = form else {
+        let err = OAuthError::new(
+            "invalid_request",
+            "Send token as application/x-www-form-urlencoded.",
+        );
+        return Err((err, false));
+    };
+    let credentials = credentials_of(headers, form.client_id, form.client_secret);
+    match form.token {
+        Some(token) => Ok((credentials, token)),
+        None => Err((
+            OAuthError::new("invalid_request", "token is missing."),
+            credentials.basic,
+        )),
+    }
+}
+
 /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was live.
 async fn revoke(
     State(services): State<Services>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return oauth_error(
-            OAuthError::new(
-                "invalid_request",
-                "Send token as application/x-www-form-urlencoded.",
-            ),
-            false,
-        );
-    };
-    let credentials = credentials_of(&headers, form.client_id, form.client_secret);
-    let Some(token) = form.token else {
-        return oauth_error(
-            OAuthError::new("invalid_request", "token is missing."),
-            credentials.basic,
-        );
+    let (credentials, token) = match token_request(&headers, form) {
+        Ok(request) => request,
+        Err((err, basic)) => return oauth_error(err, basic),
     };
     match services.oidc().revoke(&credentials, &token).await {
         Ok(()) => (no_store(), StatusCode::OK).into_response(),
@@ -327,21 +338,9 @@ async fn introspect(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return oauth_error(
-            OAuthError::new(
-                "invalid_request",
-                "Send token as application/x-www-form-urlencoded.",
-            ),
-            false,
-        );
-    };
-    let credentials = credentials_of(&headers, form.client_id, form.client_secret);
-    let Some(token) = form.token else {
-        return oauth_error(
-            OAuthError::new("invalid_request", "token is missing."),
-            credentials.basic,
-        );
+    let (credentials, token) = match token_request(&headers, form) {
+        Ok(request) => request,
+        Err((err, basic)) => return oauth_error(err, basic),
     };
     match services.oidc().introspect(&credentials, &token).await {
         Ok(answer) => (no_store(), Json(answer)).into_response(),

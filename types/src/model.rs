@@ -567,3 +567,19 @@ pub struct App {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// An app the user let sign them in, as they see it (Connected apps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectedApp {
+    pub client_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    /// What it was allowed (the last consent, or what it holds).
+    pub scopes: Vec<String>,
+    /// Unix seconds of the first consent or sign-in.
+    pub since: i64,
+    /// Whether it holds access now (a live grant); without, it only has
+    /// the remembered consent.
+    pub active: bool,
+}

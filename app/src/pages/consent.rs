@@ -112,6 +112,7 @@ fn Ask(details: ConsentDetails, name: String, request: String) -> impl IntoView 
         <p class="muted">{tr!(consent.signed_in_as, name = name)}</p>
         <p>{tr!(consent.wants)}</p>
         <ul class="scopes" data-testid="consent-scopes">{wants}</ul>
+        <p class="muted">{tr!(consent.later)}</p>
         <div class="consent-actions">
             <ActionForm action=allow attr:class="stack">
                 <FormAlert error=allow_error/>

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod change_email;
+pub mod connected_apps;
 pub mod consent;
 pub mod delete_account;
 pub mod forgot;

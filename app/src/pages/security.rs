@@ -48,6 +48,7 @@ pub fn SecurityPage() -> impl IntoView {
                 </Suspense>
                 <p class="switch"><A href="/security/two-step">{tr!(security.two_step)}</A></p>
                 <p class="switch"><A href="/security/passkeys">{tr!(security.passkeys)}</A></p>
+                <p class="switch"><A href="/security/apps">{tr!(security.connected_apps)}</A></p>
                 <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
             </section>
         }/>

@@ -838,3 +838,58 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(the_user_takes_an_apps_access_back, |backend| {
+    let t = setup(backend, spec(true)).await;
+    let client = common::client();
+    let oidc = t.s.oidc();
+    assert!(oidc.connected(&t.user).await.unwrap().is_empty());
+    let code = allowed_code(&t, "openid email offline_access").await;
+    let tokens = oidc
+        .token(&creds(&t), &code_params(&code, Some(VERIFIER)), &client)
+        .await
+        .unwrap();
+    let apps = oidc.connected(&t.user).await.unwrap();
+    assert_eq!(apps.len(), 1);
+    assert_eq!((apps[0].name.as_str(), apps[0].active), ("Notes", true));
+    assert_eq!(apps[0].scopes, ["email", "offline_access", "openid"]);
+
+    oidc.disconnect(&t.user, &t.client_id).await.unwrap();
+    assert!(oidc.connected(&t.user).await.unwrap().is_empty());
+    assert_eq!(
+        oidc.userinfo(&tokens.access_token).await.unwrap_err().error,
+        "invalid_token"
+    );
+    let refresh = TokenParams {
+        grant_type: Some("refresh_token".into()),
+        refresh_token: tokens.refresh_token,
+        ..Default::default()
+    };
+    assert_eq!(
+        oidc.token(&creds(&t), &refresh, &client)
+            .await
+            .unwrap_err()
+            .error,
+        "invalid_grant"
+    );
+    // The next sign-in asks again; taking back twice finds nothing.
+    let a = oidc
+        .authorization(&params(&t.client_id, "openid email"))
+        .await
+        .unwrap();
+    assert_eq!(oidc.step(Some(&t.user), &a).await.unwrap(), Step::Consent);
+    assert_eq!(
+        oidc.disconnect(&t.user, &t.client_id)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::NotFound
+    );
+    // In the user's own activity.
+    let page =
+        t.s.accounts()
+            .own_activity(&t.user.user.id, None)
+            .await
+            .unwrap();
+    assert!(page.events.iter().any(|e| e.kind.as_str() == "app_revoked"));
+});

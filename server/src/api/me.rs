@@ -24,6 +24,8 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(sessions, end_other_sessions))
         .routes(routes!(end_session))
         .routes(routes!(activity))
+        .routes(routes!(connected_apps))
+        .routes(routes!(disconnect_app))
 }
 
 /// The signed-in user.
@@ -246,6 +248,34 @@ async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     services.sessions().end_session(&auth, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The apps the user let sign them in (Connected apps).
+#[utoipa::path(get, path = "/me/apps", tag = "me", security(("bearer" = [])), responses(
+    (status = 200, description = "The apps, by name", body = [app::model::ConnectedApp]),
+))]
+async fn connected_apps(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+) -> Result<Json<Vec<app::model::ConnectedApp>>, ApiError> {
+    Ok(Json(services.oidc().connected(&auth).await?))
+}
+
+/// Take back what an app was given: its tokens stop (refresh at once,
+/// access within minutes) and its next sign-in asks again.
+#[utoipa::path(delete, path = "/me/apps/{client_id}", tag = "me", security(("bearer" = [])),
+    params(("client_id" = String, Path, description = "An app's client_id from `GET /me/apps`")),
+    responses(
+        (status = 204, description = "Taken back"),
+        (status = 404, description = "`not_found`: no such app connected", body = ErrorBody),
+    ))]
+async fn disconnect_app(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    services.oidc().disconnect(&auth, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -80,6 +80,17 @@ pub fn reason_text(reason: Reason, locale: Locale, count: u64) -> String {
         R::TooManyPasskeys => t!(locale, errors.too_many_passkeys, count = count),
         R::NoSuchPasskey => t!(locale, errors.no_such_passkey).into(),
         R::AuthorizationExpired => t!(locale, errors.authorization_expired).into(),
+        R::AppName => t!(locale, errors.app_name, count = count),
+        R::AppAddress => t!(locale, errors.app_address).into(),
+        R::AppTooManyAddresses => t!(locale, errors.app_too_many_addresses, count = count),
+        R::AppNeedsRedirect => t!(locale, errors.app_needs_redirect).into(),
+        R::AppNeedsGrant => t!(locale, errors.app_needs_grant).into(),
+        R::AppCredentialsNeedSecret => t!(locale, errors.app_credentials_need_secret).into(),
+        R::AppRefreshNeedsCode => t!(locale, errors.app_refresh_needs_code).into(),
+        R::AppKindFixed => t!(locale, errors.app_kind_fixed).into(),
+        R::AppNoSecret => t!(locale, errors.app_no_secret).into(),
+        R::NoSuchApp => t!(locale, errors.no_such_app).into(),
+        R::ConfirmAppName => t!(locale, errors.confirm_app_name).into(),
         R::Unavailable => t!(locale, errors.unavailable).into(),
         R::Unreachable => t!(locale, errors.unreachable).into(),
         R::BadRequest => t!(locale, errors.bad_request).into(),
@@ -184,9 +195,10 @@ impl From<latchkey_core::Error> for AppError {
                 _ => tracing::warn!(%cause, code = ?err.code, "request refused"),
             }
         }
+        // An operator's detail says more than the reason's sentence.
         let message = match (err.reason, err.detail) {
-            (Some(reason), _) => reason_text(reason, Locale::en, err.count.unwrap_or_default()),
-            (None, Some(detail)) => detail,
+            (_, Some(detail)) => detail,
+            (Some(reason), None) => reason_text(reason, Locale::en, err.count.unwrap_or_default()),
             (None, None) => format!("{:?}", err.code),
         };
         Self {

@@ -150,7 +150,7 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<(User, Issued), Error> {
         let mut tx = self.db.begin().await?;
-        let issued = self.start_session_in(&mut tx, user, client).await?;
+        let issued = self.start_session_in(&mut tx, user, method, client).await?;
         logged_in_in(&mut tx, user, method, client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((user.to_user(), issued))
@@ -220,7 +220,9 @@ impl crate::Accounts<'_> {
             Event::new(EventKind::SignUp, client).user(&user.id),
         )
         .await?;
-        let issued = self.start_session_in(&mut tx, &user, client).await?;
+        let issued = self
+            .start_session_in(&mut tx, &user, "signup", client)
+            .await?;
         tx.commit().await.map_err(StoreError::from)?;
         // The account exists either way; a refused send (rate limit, store
         // down) only means the user asks for the code again.
@@ -353,7 +355,9 @@ impl crate::Accounts<'_> {
             };
             return Err(self.challenge(&user, "password", device).await);
         }
-        let issued = self.start_session_in(&mut tx, user, client).await?;
+        let issued = self
+            .start_session_in(&mut tx, user, "password", client)
+            .await?;
         logged_in_in(&mut tx, user, "password", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);

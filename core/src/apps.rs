@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use crate::audit::Event;
 use crate::db::StoreError;
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{App, AppSpec, EventKind};
 use crate::signing_keys::Alg;
 use crate::tokens::{random_token, token_hash};
@@ -115,16 +115,20 @@ pub(crate) async fn by_id(db: &crate::Db, id: &str) -> Result<Option<AppRow>, Er
     .map_err(StoreError::from)?)
 }
 
-/// Bad input from an administrator (or their script): said in English,
-/// like the rest of the console's API errors only an operator sees.
-fn invalid(field: &str, detail: impl Into<String>) -> Error {
-    Error::detailed(ErrorCode::InvalidInput, detail).on(field)
+/// Bad input from an administrator: the console says `reason` in their
+/// language; an API client reads the English `detail`, which names the
+/// value.
+fn invalid(field: &str, reason: Reason, detail: impl Into<String>) -> Error {
+    Error {
+        detail: Some(detail.into()),
+        ..Error::invalid(field, reason)
+    }
 }
 
 /// Whether `uri` may receive codes or signed-out users: absolute, no
 /// fragment, https or http on a loopback address.
 fn check_uri(field: &str, uri: &str) -> Result<(), Error> {
-    let bad = |why: &str| invalid(field, format!("{uri:.100}: {why}"));
+    let bad = |why: &str| invalid(field, Reason::AppAddress, format!("{uri:.100}: {why}"));
     if uri.len() > MAX_URI_LEN || uri.contains(' ') {
         return Err(bad("too long, or has spaces"));
     }
@@ -163,10 +167,14 @@ struct Checked {
 fn check(spec: &AppSpec) -> Result<Checked, Error> {
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-        return Err(invalid(
-            "name",
-            format!("a name of 1 to {MAX_NAME_LEN} characters"),
-        ));
+        return Err(Error {
+            count: Some(MAX_NAME_LEN as u64),
+            ..invalid(
+                "name",
+                Reason::AppName,
+                format!("a name of 1 to {MAX_NAME_LEN} characters"),
+            )
+        });
     }
     if let Some(logo) = &spec.logo_url {
         check_uri("logo_url", logo)?;
@@ -176,7 +184,14 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
         ("post_logout_redirect_uris", &spec.post_logout_redirect_uris),
     ] {
         if list.len() > MAX_URIS {
-            return Err(invalid(field, format!("at most {MAX_URIS}")));
+            return Err(Error {
+                count: Some(MAX_URIS as u64),
+                ..invalid(
+                    field,
+                    Reason::AppTooManyAddresses,
+                    format!("at most {MAX_URIS}"),
+                )
+            });
         }
         for uri in list {
             check_uri(field, uri)?;
@@ -186,6 +201,7 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
         if !SCOPES.contains(&scope.as_str()) {
             return Err(invalid(
                 "scopes",
+                Reason::UnknownChoice,
                 format!("{scope:.40}: not one of {}", SCOPES.join(" ")),
             ));
         }
@@ -194,35 +210,44 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
         if !GRANT_TYPES.contains(&grant.as_str()) {
             return Err(invalid(
                 "grant_types",
+                Reason::UnknownChoice,
                 format!("{grant:.40}: not one of {}", GRANT_TYPES.join(" ")),
             ));
         }
     }
     let has = |g: &str| spec.grant_types.iter().any(|x| x == g);
     if spec.grant_types.is_empty() {
-        return Err(invalid("grant_types", "at least one grant"));
+        return Err(invalid(
+            "grant_types",
+            Reason::AppNeedsGrant,
+            "at least one grant",
+        ));
     }
     if has("authorization_code") && spec.redirect_uris.is_empty() {
         return Err(invalid(
             "redirect_uris",
+            Reason::AppNeedsRedirect,
             "an app signing users in needs a redirect URI",
         ));
     }
     if has("client_credentials") && !spec.confidential {
         return Err(invalid(
             "grant_types",
+            Reason::AppCredentialsNeedSecret,
             "client_credentials needs a confidential app (one with a secret)",
         ));
     }
     if has("refresh_token") && !has("authorization_code") {
         return Err(invalid(
             "grant_types",
+            Reason::AppRefreshNeedsCode,
             "refresh_token comes with authorization_code",
         ));
     }
     let id_token_alg = match spec.id_token_alg.as_deref() {
         None => Alg::EdDSA,
-        Some(name) => Alg::parse(name).ok_or_else(|| invalid("id_token_alg", "EdDSA or ES256"))?,
+        Some(name) => Alg::parse(name)
+            .ok_or_else(|| invalid("id_token_alg", Reason::UnknownChoice, "EdDSA or ES256"))?,
     };
     let join = |list: &[String]| {
         let mut list = list.to_vec();
@@ -242,7 +267,10 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
 }
 
 fn not_found() -> Error {
-    Error::detailed(ErrorCode::NotFound, "No app has this client_id.")
+    Error {
+        detail: Some("No app has this client_id.".into()),
+        ..Error::of(ErrorCode::NotFound, Reason::NoSuchApp)
+    }
 }
 
 impl crate::Apps<'_> {
@@ -316,6 +344,7 @@ impl crate::Apps<'_> {
         if spec.confidential != current.confidential() {
             return Err(invalid(
                 "confidential",
+                Reason::AppKindFixed,
                 "an app stays public or confidential; register a new one to change it",
             ));
         }
@@ -354,7 +383,11 @@ impl crate::Apps<'_> {
         require_admin(admin)?;
         let current = by_id(&self.db, client_id).await?.ok_or_else(not_found)?;
         if !current.confidential() {
-            return Err(invalid("confidential", "a public app has no secret"));
+            return Err(invalid(
+                "confidential",
+                Reason::AppNoSecret,
+                "a public app has no secret",
+            ));
         }
         let secret = random_token();
         let mut tx = self.db.begin().await?;

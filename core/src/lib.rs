@@ -16,6 +16,7 @@ pub mod db;
 pub mod email_change;
 pub mod ephemeral;
 pub mod error;
+mod grants;
 pub mod hashing;
 pub mod letter;
 pub mod limits;

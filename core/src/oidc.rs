@@ -24,7 +24,10 @@ use jsonwebtoken::{decode, decode_header, encode, Algorithm, Header, Validation}
 use crate::apps::{self, AppRow};
 use crate::audit::Event;
 use crate::db::StoreError;
+use crate::ephemeral::{Attempt, Budget};
 use crate::error::{Error, ErrorCode};
+use crate::grants::{self, Grants};
+use crate::limits::Rate;
 use crate::model::EventKind;
 use crate::signing_keys::Alg;
 use crate::tokens::{random_token, token_hash};
@@ -34,6 +37,18 @@ use crate::{now, Auth, ClientInfo};
 const ACCESS_TYP: &str = "at+jwt";
 /// How long a code may wait to be redeemed.
 const CODE_TTL: i64 = 60;
+/// Codes one user may be given a minute: more than any person signs in
+/// to apps, few enough that a script on a signed-in session cannot fill
+/// the codes table.
+const CODES_PER_USER: Rate = Rate::per_minute(30);
+/// Failed token requests one address may make in a window (wrong
+/// secrets, spent or made-up codes and refresh tokens) before each further
+/// one waits, 1 s and doubling: room for a busy app's slips, none for
+/// guessing. Successes are given back: many users' sign-ins reach us from
+/// one app server.
+const TOKEN_FREE_FAILURES: u64 = 60;
+const TOKEN_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+const TOKEN_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 /// How long a parked authorization (while the user signs in or decides)
 /// stays good.
 const PARKED_TTL: i64 = 15 * 60;
@@ -113,6 +128,8 @@ pub struct OAuthError {
     pub description: String,
     /// 400, or 401 for `invalid_client` and `invalid_token`.
     pub status: u16,
+    /// Seconds to wait, when too many requests failed (status 429).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -128,6 +145,19 @@ impl OAuthError {
             error,
             description: description.into(),
             status,
+            retry_after: None,
+        }
+    }
+
+    /// Too many failed requests from one address: 429 with the wait.
+    fn throttled(wait: std::time::Duration) -> Self {
+        Self {
+            status: 429,
+            retry_after: Some(wait.as_secs().max(1)),
+            ..Self::new(
+                "temporarily_unavailable",
+                "Too many failed requests; try again later.",
+            )
         }
     }
 }
@@ -164,19 +194,29 @@ pub struct AppCredentials {
 
 /// The token endpoint's form.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenParams {
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
     pub grant_type: Option<String>,
+    /// `authorization_code`: the code from the redirect.
     pub code: Option<String>,
+    /// `authorization_code`: the redirect URI the code was sent to.
     pub redirect_uri: Option<String>,
+    /// `authorization_code`: the PKCE verifier (RFC 7636).
     pub code_verifier: Option<String>,
+    /// `refresh_token`: the token to rotate.
     pub refresh_token: Option<String>,
+    /// `refresh_token`, `client_credentials`: fewer scopes than granted.
     pub scope: Option<String>,
+    /// With `client_secret_post` or a public app (else in `Authorization: Basic`).
     pub client_id: Option<String>,
+    /// With `client_secret_post`.
     pub client_secret: Option<String>,
 }
 
 /// The token endpoint's answer (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenSet {
     pub access_token: String,
     pub token_type: &'static str,
@@ -214,9 +254,42 @@ struct CodeRow {
     nonce: Option<String>,
     code_challenge: Option<String>,
     auth_time: i64,
+    method: String,
     expires_at: i64,
     used_at: Option<i64>,
     grant_id: Option<String>,
+}
+
+/// When and how a session was signed in.
+#[derive(sqlx::FromRow)]
+struct SignIn {
+    created_at: i64,
+    method: String,
+}
+
+/// What a sign-in `method` proved, as RFC 8176 `amr` values, and the
+/// `acr` that follows (`"1"`: one factor, `"2"`: two, as Keycloak counts):
+/// nothing for a session from before methods were recorded.
+fn amr_acr(method: &str) -> Option<(Vec<&'static str>, &'static str)> {
+    let mut amr: Vec<&'static str> = Vec::new();
+    for part in method.split('+') {
+        let value = match part {
+            "password" | "signup" | "reset" => "pwd",
+            // Emailed codes, authenticator-app codes and recovery codes.
+            "code" | "totp" | "recovery" => "otp",
+            // A passkey proves possession of a key.
+            "passkey" => "pop",
+            _ => return None,
+        };
+        if !amr.contains(&value) {
+            amr.push(value);
+        }
+    }
+    let factors = method.split('+').count();
+    if factors > 1 {
+        amr.push("mfa");
+    }
+    Some((amr, if factors > 1 { "2" } else { "1" }))
 }
 
 /// An app and what the user let it have (`Oidc::connected`).
@@ -225,10 +298,10 @@ struct ConnectedRow {
     id: String,
     name: String,
     logo_url: Option<String>,
-    consented: Option<String>,
-    consented_at: Option<i64>,
-    held: Option<String>,
-    held_since: Option<i64>,
+    scopes: String,
+    since: i64,
+    /// 1 for a live grant, 0 for a remembered consent.
+    live: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -407,8 +480,8 @@ impl crate::Oidc<'_> {
                 false => Step::SignIn { again: false },
             });
         };
-        let signed_in_at = self.signed_in_at(&auth.session_id).await?;
-        let stale = a.not_before.is_some_and(|at| signed_in_at < at);
+        let sign_in = self.sign_in(&auth.session_id).await?;
+        let stale = a.not_before.is_some_and(|at| sign_in.created_at < at);
         if stale {
             return Ok(match none {
                 true => Step::Redirect(self.refused(a, "login_required")),
@@ -423,9 +496,7 @@ impl crate::Oidc<'_> {
                 false => Step::Consent,
             });
         }
-        Ok(Step::Redirect(
-            self.issue_code(auth, a, signed_in_at).await?,
-        ))
+        Ok(Step::Redirect(self.issue_code(auth, a, &sign_in).await?))
     }
 
     /// The user's answer on the consent screen: a code (and the consent
@@ -456,8 +527,8 @@ impl crate::Oidc<'_> {
         .execute(&self.db.pool)
         .await
         .map_err(StoreError::from)?;
-        let signed_in_at = self.signed_in_at(&auth.session_id).await?;
-        self.issue_code(auth, a, signed_in_at).await
+        let sign_in = self.sign_in(&auth.session_id).await?;
+        self.issue_code(auth, a, &sign_in).await
     }
 
     /// An authorization, sealed to wait while the user signs in or decides
@@ -506,13 +577,17 @@ impl crate::Oidc<'_> {
         )
     }
 
-    async fn signed_in_at(&self, session_id: &str) -> Result<i64, Error> {
-        let at: Option<i64> = sqlx::query_scalar("SELECT created_at FROM sessions WHERE id = $1")
-            .bind(session_id)
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(at.unwrap_or(0))
+    async fn sign_in(&self, session_id: &str) -> Result<SignIn, Error> {
+        let found: Option<SignIn> =
+            sqlx::query_as("SELECT created_at, method FROM sessions WHERE id = $1")
+                .bind(session_id)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(StoreError::from)?;
+        Ok(found.unwrap_or(SignIn {
+            created_at: 0,
+            method: String::new(),
+        }))
     }
 
     async fn consented(&self, user_id: &str, a: &Authorization) -> Result<bool, Error> {
@@ -534,14 +609,24 @@ impl crate::Oidc<'_> {
         &self,
         auth: &Auth,
         a: &Authorization,
-        signed_in_at: i64,
+        sign_in: &SignIn,
     ) -> Result<String, Error> {
+        match self
+            .limit(&format!("rl:oauth-code:{}", auth.user.id), CODES_PER_USER)
+            .await
+        {
+            Err(err) if err.code == ErrorCode::RateLimited => {
+                return Ok(self.refused(a, "temporarily_unavailable"))
+            }
+            other => other?,
+        }
         let code = random_token();
         let now = now();
         self.prune(now).await?;
         sqlx::query(
             "INSERT INTO oauth_codes (code_hash, client_id, user_id, session_id, redirect_uri, scopes, \
-             nonce, code_challenge, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             nonce, code_challenge, auth_time, method, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(token_hash(&code))
         .bind(&a.client_id)
@@ -551,7 +636,8 @@ impl crate::Oidc<'_> {
         .bind(a.scopes.join(" "))
         .bind(&a.nonce)
         .bind(&a.code_challenge)
-        .bind(signed_in_at)
+        .bind(sign_in.created_at)
+        .bind(&sign_in.method)
         .bind(now + CODE_TTL)
         .execute(&self.db.pool)
         .await
@@ -572,6 +658,35 @@ impl crate::Oidc<'_> {
     /// PKCE), `refresh_token` (rotated, reuse revokes the grant) and
     /// `client_credentials`.
     pub async fn token(
+        &self,
+        credentials: &AppCredentials,
+        p: &TokenParams,
+        client: &ClientInfo,
+    ) -> Result<TokenSet, OAuthError> {
+        // Counted before the work (atomically, so a burst cannot slip past
+        // a check made earlier), given back when it was not a failure.
+        let budgets = [Budget {
+            key: format!("oauth-token:ip:{}", client.ip.as_deref().unwrap_or("-")),
+            free: TOKEN_FREE_FAILURES,
+        }];
+        let attempt = self
+            .ephemeral
+            .attempt(&budgets, TOKEN_FAILURE_WINDOW, TOKEN_MAX_WAIT)
+            .await?;
+        if let Attempt::Wait(wait) = attempt {
+            return Err(OAuthError::throttled(wait));
+        }
+        let answer = self.exchange(credentials, p, client).await;
+        let failed = answer
+            .as_ref()
+            .is_err_and(|err| matches!(err.error, "invalid_client" | "invalid_grant"));
+        if !failed {
+            self.ephemeral.give_back(&budgets).await?;
+        }
+        answer
+    }
+
+    async fn exchange(
         &self,
         credentials: &AppCredentials,
         p: &TokenParams,
@@ -628,7 +743,7 @@ impl crate::Oidc<'_> {
         let hash = token_hash(code);
         let now = now();
         const SELECT: &str = "SELECT client_id, user_id, session_id, redirect_uri, scopes, nonce, \
-             code_challenge, auth_time, expires_at, used_at, grant_id FROM oauth_codes WHERE code_hash = $1";
+             code_challenge, auth_time, method, expires_at, used_at, grant_id FROM oauth_codes WHERE code_hash = $1";
         // Looked up first without the write lock (SQLite has one): made-up
         // codes cost a read, not a turn at writing.
         let known: Option<CodeRow> = sqlx::query_as(SELECT)
@@ -771,6 +886,10 @@ impl crate::Oidc<'_> {
                 });
                 if let Some(nonce) = &row.nonce {
                     claims["nonce"] = json!(nonce);
+                }
+                if let Some((amr, acr)) = amr_acr(&row.method) {
+                    claims["amr"] = json!(amr);
+                    claims["acr"] = json!(acr);
                 }
                 user_claims(&mut claims, &user, &scopes);
                 Some(self.sign(app.id_token_alg(), "JWT", &claims).await?)
@@ -967,17 +1086,7 @@ impl crate::Oidc<'_> {
     /// `userinfo` and introspection.
     async fn revoke_grant(&self, id: &str) -> Result<(), OAuthError> {
         let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE oauth_grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        sqlx::query("DELETE FROM oauth_refresh_tokens WHERE grant_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        grants::end_in(&mut tx, Grants::One(id), now()).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
@@ -1201,70 +1310,64 @@ impl crate::Oidc<'_> {
     /// The apps `auth`'s user let in: a remembered consent or a live grant.
     pub async fn connected(&self, auth: &Auth) -> Result<Vec<crate::model::ConnectedApp>, Error> {
         let now = now();
+        // Driven by this user's rows (both tables are keyed or indexed by
+        // user), never by the list of every app.
         let rows: Vec<ConnectedRow> = sqlx::query_as(
-            "SELECT c.id, c.name, c.logo_url, \
-                    (SELECT scopes FROM oauth_consents o \
-                       WHERE o.user_id = $1 AND o.client_id = c.id) AS consented, \
-                    (SELECT created_at FROM oauth_consents o \
-                       WHERE o.user_id = $1 AND o.client_id = c.id) AS consented_at, \
-                    (SELECT g.scopes FROM oauth_grants g WHERE g.user_id = $1 AND g.client_id = c.id \
-                       AND g.revoked_at IS NULL AND g.expires_at > $2 ORDER BY g.created_at DESC LIMIT 1) AS held, \
-                    (SELECT MIN(g.created_at) FROM oauth_grants g WHERE g.user_id = $1 AND g.client_id = c.id \
-                       AND g.revoked_at IS NULL AND g.expires_at > $2) AS held_since \
-             FROM oauth_clients c ORDER BY c.name, c.id",
+            "SELECT c.id, c.name, c.logo_url, x.scopes, x.since, x.live FROM ( \
+                 SELECT client_id, scopes, created_at AS since, CAST(0 AS BIGINT) AS live \
+                   FROM oauth_consents WHERE user_id = $1 \
+                 UNION ALL \
+                 SELECT client_id, scopes, created_at, CAST(1 AS BIGINT) FROM oauth_grants \
+                   WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ) x JOIN oauth_clients c ON c.id = x.client_id",
         )
         .bind(&auth.user.id)
         .bind(now)
         .fetch_all(&self.db.pool)
         .await
         .map_err(StoreError::from)?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| r.consented.is_some() || r.held.is_some())
-            .map(|r| crate::model::ConnectedApp {
-                scopes: scopes_of(r.consented.as_deref().or(r.held.as_deref())),
-                since: r
-                    .consented_at
-                    .into_iter()
-                    .chain(r.held_since)
-                    .min()
-                    .unwrap_or(now),
-                active: r.held.is_some(),
-                client_id: r.id,
-                name: r.name,
-                logo_url: r.logo_url,
-            })
-            .collect())
+        // One entry per app: what it was allowed or holds, since the first.
+        let mut apps: Vec<crate::model::ConnectedApp> = Vec::new();
+        for row in rows {
+            let scopes = scopes_of(Some(&row.scopes));
+            match apps.iter_mut().find(|a| a.client_id == row.id) {
+                Some(app) => {
+                    app.scopes.extend(scopes);
+                    app.scopes.sort();
+                    app.scopes.dedup();
+                    app.since = app.since.min(row.since);
+                    app.active |= row.live == 1;
+                }
+                None => apps.push(crate::model::ConnectedApp {
+                    client_id: row.id,
+                    name: row.name,
+                    logo_url: row.logo_url,
+                    scopes,
+                    since: row.since,
+                    active: row.live == 1,
+                }),
+            }
+        }
+        apps.sort_by(|a, b| (&a.name, &a.client_id).cmp(&(&b.name, &b.client_id)));
+        Ok(apps)
     }
 
     /// Takes back what the user let `client_id` have: its grants end (its
-    /// refresh tokens at once) and the consent is forgotten, so the next
-    /// sign-in asks again. Logged; an app not connected is a 404.
+    /// refresh tokens and unspent codes at once) and the consent is
+    /// forgotten. Logged. An app this user has not connected is a 404 with
+    /// the same words as one that does not exist, so a user learns nothing
+    /// about other apps' client ids.
     pub async fn disconnect(&self, auth: &Auth, client_id: &str) -> Result<(), Error> {
+        let not_connected = || Error::of(ErrorCode::NotFound, crate::error::Reason::NoSuchApp);
         let app = apps::by_id(&self.db, client_id)
             .await?
-            .ok_or_else(|| Error::detailed(ErrorCode::NotFound, "No app has this client_id."))?;
-        let now = now();
+            .ok_or_else(not_connected)?;
         let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
-             (SELECT id FROM oauth_grants WHERE user_id = $1 AND client_id = $2)",
-        )
-        .bind(&auth.user.id)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        let grants = sqlx::query(
-            "UPDATE oauth_grants SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(&auth.user.id)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?
-        .rows_affected();
+        let which = Grants::OfUserApp {
+            user_id: &auth.user.id,
+            client_id,
+        };
+        let ended = grants::end_in(&mut tx, which, now()).await?;
         let consents =
             sqlx::query("DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2")
                 .bind(&auth.user.id)
@@ -1273,11 +1376,8 @@ impl crate::Oidc<'_> {
                 .await
                 .map_err(StoreError::from)?
                 .rows_affected();
-        if grants + consents == 0 {
-            return Err(Error::detailed(
-                ErrorCode::NotFound,
-                "This app is not connected.",
-            ));
+        if ended + consents == 0 {
+            return Err(not_connected());
         }
         let event = Event::new(EventKind::AppRevoked, &auth.client)
             .user(&auth.user.id)
@@ -1336,4 +1436,28 @@ async fn insert_refresh(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amr_acr;
+
+    #[test]
+    fn sign_in_methods_become_amr_and_acr() {
+        assert_eq!(amr_acr("password"), Some((vec!["pwd"], "1")));
+        assert_eq!(amr_acr("code"), Some((vec!["otp"], "1")));
+        assert_eq!(amr_acr("passkey"), Some((vec!["pop"], "1")));
+        assert_eq!(
+            amr_acr("password+totp"),
+            Some((vec!["pwd", "otp", "mfa"], "2"))
+        );
+        assert_eq!(
+            amr_acr("code+recovery"),
+            Some((vec!["otp", "mfa"], "2")),
+            "two codes are still two factors"
+        );
+        // Sessions from before methods were recorded claim nothing.
+        assert_eq!(amr_acr(""), None);
+        assert_eq!(amr_acr("password+something"), None);
+    }
 }

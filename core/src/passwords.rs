@@ -283,7 +283,7 @@ impl crate::Passwords<'_> {
             email_verified: 1,
             ..user
         };
-        let issued = self.start_session(&user, client).await?;
+        let issued = self.start_session(&user, "reset", client).await?;
         if proved {
             self.reset_proved(&issued.session_id).await?;
         }

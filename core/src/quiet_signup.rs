@@ -234,7 +234,9 @@ impl crate::Accounts<'_> {
             email_verified: 1,
             ..user
         };
-        let issued = self.start_session_in(&mut tx, &user, client).await?;
+        let issued = self
+            .start_session_in(&mut tx, &user, "signup", client)
+            .await?;
         crate::accounts::logged_in_in(&mut tx, &user, "signup", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((user.to_user(), issued))

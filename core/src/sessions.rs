@@ -47,14 +47,17 @@ fn session_ended() -> Error {
 }
 
 impl Services {
-    /// Opens a session for `user` and issues its first tokens.
+    /// Opens a session for `user`, signed in by `method` (`password`,
+    /// `code`, `passkey`, `password+totp`, …; apps learn it as `amr`), and
+    /// issues its first tokens.
     pub(crate) async fn start_session(
         &self,
         user: &UserRow,
+        method: &str,
         client: &ClientInfo,
     ) -> Result<Issued, Error> {
         let mut tx = self.db.begin().await?;
-        let issued = self.start_session_in(&mut tx, user, client).await?;
+        let issued = self.start_session_in(&mut tx, user, method, client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(issued)
     }
@@ -65,6 +68,7 @@ impl Services {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user: &UserRow,
+        method: &str,
         client: &ClientInfo,
     ) -> Result<Issued, Error> {
         let now = now();
@@ -72,8 +76,8 @@ impl Services {
         let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
         let refresh_token = random_token();
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            "INSERT INTO sessions (id, user_id, user_agent, ip, created_at, last_used_at, expires_at, method) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
         )
         .bind(&session_id)
         .bind(&user.id)
@@ -81,6 +85,7 @@ impl Services {
         .bind(client.ip.as_deref())
         .bind(now)
         .bind(refresh_expires_at)
+        .bind(method)
         .execute(&mut **tx)
         .await
         .map_err(StoreError::from)?;
@@ -311,20 +316,7 @@ pub(crate) async fn revoke_user_sessions_in(
     .await?;
     // What apps were given ends too: access an app got through a stolen
     // session must not outlive a password reset or "sign out everywhere".
-    sqlx::query(
-        "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
-         (SELECT id FROM oauth_grants WHERE user_id = $1 AND revoked_at IS NULL)",
-    )
-    .bind(user_id)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE oauth_grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(&mut **tx)
-    .await?;
+    crate::grants::end_in(tx, crate::grants::Grants::OfUser(user_id), now).await?;
     Ok(done.rows_affected())
 }
 

@@ -15,11 +15,23 @@ use axum::routing::get;
 use axum::{Form, Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use latchkey_core::oidc::{
-    AppCredentials, AuthorizeParams, OAuthError, Refusal, Step, TokenParams,
+    AppCredentials, AuthorizeParams, OAuthError, Refusal, Step, TokenParams, TokenSet,
 };
 use latchkey_core::{apps, Auth, ClientInfo, Services};
 use serde_json::json;
 use tower_http::cors::{Any, CorsLayer};
+
+/// The provider's JSON endpoints, for the API's OpenAPI document. They are
+/// served from the site's root, not `/api/v1` (`api::router` says so on
+/// each path), take forms and answer RFC 6749's error shape.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(token, userinfo, revoke, introspect),
+    components(schemas(TokenParams, TokenSet, TokenForm, OAuthErrorBody)),
+    tags((name = "oidc", description = "The OpenID Connect provider's endpoints for registered apps \
+        (discovery: `/.well-known/openid-configuration`)"))
+)]
+pub struct ProviderDoc;
 
 /// The provider's routes: discovery and authorization for browsers, token
 /// and userinfo for apps (any origin, no cookies: see `origin::for_apps`).
@@ -64,7 +76,7 @@ async fn discovery(State(services): State<Services>) -> impl IntoResponse {
         "id_token_signing_alg_values_supported": ["EdDSA", "ES256"],
         "scopes_supported": apps::SCOPES,
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr",
             "email", "email_verified", "preferred_username", "name", "locale",
         ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -72,6 +84,8 @@ async fn discovery(State(services): State<Services>) -> impl IntoResponse {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
+        // "1": one factor, "2": two (see `oidc::amr_acr`).
+        "acr_values_supported": ["1", "2"],
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["en", "ko"],
     });
@@ -219,6 +233,21 @@ fn problem(why: &'static str) -> Response {
 }
 
 /// `POST /oauth/token` (RFC 6749 §3.2).
+#[utoipa::path(post, path = "/oauth/token", tag = "oidc",
+    summary = "Trade a code, rotate a refresh token, or get an app's own token",
+    description = "The app proves itself with `Authorization: Basic` (`client_secret_basic`), \
+        `client_id` and `client_secret` in the form (`client_secret_post`), or only `client_id` \
+        with PKCE (a public app).",
+    request_body(content = TokenParams, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (with an ID token when `openid` was granted)", body = TokenSet),
+        (status = 400, description = "`invalid_request`, `invalid_grant`, `unsupported_grant_type`, \
+            `unauthorized_client` or `invalid_scope`", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
+        (status = 429, description = "`temporarily_unavailable`: too many failed requests from this \
+            address; `Retry-After` says when to try again", body = OAuthErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
+    ))]
 async fn token(
     State(services): State<Services>,
     client: axum::Extension<ClientInfo>,
@@ -246,6 +275,15 @@ async fn token(
 }
 
 /// `GET`/`POST /oauth/userinfo` (OIDC Core §5.3).
+#[utoipa::path(method(get, post), path = "/oauth/userinfo", tag = "oidc",
+    summary = "The signed-in user's claims, as the app's access token allows",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`sub`, and the claims of the granted scopes", body = Object),
+        (status = 401, description = "`invalid_token` (or no token): see `WWW-Authenticate`", body = OAuthErrorBody),
+        (status = 403, description = "`insufficient_scope`: the token lacks `openid`", body = OAuthErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
+    ))]
 async fn userinfo(State(services): State<Services>, headers: HeaderMap) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -266,11 +304,20 @@ async fn userinfo(State(services): State<Services>, headers: HeaderMap) -> Respo
 }
 
 /// The form of the revocation and introspection endpoints.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct TokenForm {
+    /// An access or refresh token the app was given.
     token: Option<String>,
+    /// With `client_secret_post` or a public app.
     client_id: Option<String>,
     client_secret: Option<String>,
+}
+
+/// RFC 6749 §5.2's error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct OAuthErrorBody {
+    error: &'static str,
+    error_description: String,
 }
 
 /// The app's credentials: `Authorization: Basic`, else the form's.
@@ -317,6 +364,15 @@ fn token_request(
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was live.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oidc",
+    summary = "End a token the app was given (a refresh token ends its whole grant)",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Done, or the token was not live"),
+        (status = 400, description = "`invalid_request`", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
+    ))]
 async fn revoke(
     State(services): State<Services>,
     headers: HeaderMap,
@@ -333,6 +389,16 @@ async fn revoke(
 }
 
 /// `POST /oauth/introspect` (RFC 7662), for apps with a secret.
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oidc",
+    summary = "Whether a token is live, and what it carries (apps with a secret)",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "`{\"active\": false}`, or `active: true` with `scope`, \
+            `client_id`, `sub`, `exp`, `iat`, `token_type`", body = Object),
+        (status = 400, description = "`invalid_request`", body = OAuthErrorBody),
+        (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
+        (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
+    ))]
 async fn introspect(
     State(services): State<Services>,
     headers: HeaderMap,
@@ -431,7 +497,10 @@ fn oauth_error(err: OAuthError, basic: bool) -> Response {
     let mut response = (
         status,
         no_store(),
-        Json(json!({ "error": err.error, "error_description": err.description })),
+        Json(OAuthErrorBody {
+            error: err.error,
+            error_description: err.description,
+        }),
     )
         .into_response();
     let challenge = match err.error {
@@ -443,6 +512,11 @@ fn oauth_error(err: OAuthError, basic: bool) -> Response {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
+    }
+    if let Some(wait) = err.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     }
     response
 }

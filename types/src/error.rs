@@ -160,6 +160,23 @@ pub enum Reason {
     /// An app's sign-in request waited too long (or is not ours): start
     /// again from the app.
     AuthorizationExpired,
+    /// `count`: the longest an app's name may be.
+    AppName,
+    /// An app's address is not absolute https (http only on loopback), or
+    /// has a wildcard or fragment.
+    AppAddress,
+    /// `count`: the most addresses of one kind an app may have.
+    AppTooManyAddresses,
+    AppNeedsRedirect,
+    AppNeedsGrant,
+    AppCredentialsNeedSecret,
+    AppRefreshNeedsCode,
+    /// An app stays public or confidential.
+    AppKindFixed,
+    AppNoSecret,
+    NoSuchApp,
+    /// Deleting an app asks for its name, typed exactly.
+    ConfirmAppName,
     Unavailable,
     Unreachable,
     BadRequest,

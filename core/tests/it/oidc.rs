@@ -159,6 +159,9 @@ on_both_backends!(
         assert_eq!(claims["preferred_username"], t.user.user.username.as_str());
         assert_eq!(claims["sid"], t.user.session_id.as_str());
         assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+        // Signed up with a password: one factor (RFC 8176 `pwd`).
+        assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+        assert_eq!(claims["acr"], "1");
 
         let info = t.s.oidc().userinfo(&tokens.access_token).await.unwrap();
         assert_eq!(info["sub"], t.user.user.id.as_str());
@@ -893,3 +896,130 @@ on_both_backends!(the_user_takes_an_apps_access_back, |backend| {
             .unwrap();
     assert!(page.events.iter().any(|e| e.kind.as_str() == "app_revoked"));
 });
+
+on_both_backends!(
+    taking_access_back_spends_codes_not_yet_exchanged,
+    |backend| {
+        let t = setup(backend, spec(true)).await;
+        let oidc = t.s.oidc();
+        // A code fetched a moment before the user takes the access back.
+        let code = allowed_code(&t, "openid email").await;
+        oidc.disconnect(&t.user, &t.client_id).await.unwrap();
+        let err = oidc
+            .token(
+                &creds(&t),
+                &code_params(&code, Some(VERIFIER)),
+                &common::client(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.error, "invalid_grant");
+        // Not connected and not registered read the same: a user learns nothing
+        // about which client ids exist.
+        let not_connected = oidc.disconnect(&t.user, &t.client_id).await.unwrap_err();
+        let unknown = oidc.disconnect(&t.user, "no-such-app").await.unwrap_err();
+        assert_eq!(not_connected, unknown);
+        assert_eq!(
+            unknown.reason,
+            Some(latchkey_core::error::Reason::NoSuchApp)
+        );
+    }
+);
+
+on_both_backends!(connected_apps_show_what_live_grants_hold, |backend| {
+    let t = setup(backend, spec(true)).await;
+    let oidc = t.s.oidc();
+    let code = allowed_code(&t, "openid email offline_access").await;
+    oidc.token(
+        &creds(&t),
+        &code_params(&code, Some(VERIFIER)),
+        &common::client(),
+    )
+    .await
+    .unwrap();
+    // A later consent to less does not hide what the earlier grant holds.
+    let mut again = params(&t.client_id, "openid profile");
+    again.prompt = Some("consent".into());
+    let a = oidc.authorization(&again).await.unwrap();
+    assert_eq!(oidc.step(Some(&t.user), &a).await.unwrap(), Step::Consent);
+    oidc.decide(&t.user, &a, true).await.unwrap();
+    let apps = oidc.connected(&t.user).await.unwrap();
+    assert_eq!(apps.len(), 1, "one entry per app");
+    assert!(apps[0].active);
+    assert_eq!(
+        apps[0].scopes,
+        ["email", "offline_access", "openid", "profile"]
+    );
+});
+
+on_both_backends!(a_signed_in_user_gets_a_bounded_number_of_codes, |backend| {
+    let t = setup(
+        backend,
+        AppSpec {
+            first_party: true,
+            ..spec(true)
+        },
+    )
+    .await;
+    let oidc = t.s.oidc();
+    let a = oidc
+        .authorization(&params(&t.client_id, "openid"))
+        .await
+        .unwrap();
+    // Concurrently, as a script on a stolen session would.
+    let steps = futures::future::join_all((0..40).map(|_| oidc.step(Some(&t.user), &a))).await;
+    let (mut codes, mut refused) = (0, 0);
+    for step in steps {
+        let Step::Redirect(to) = step.unwrap() else {
+            panic!("a first-party app is not asked about");
+        };
+        let q = query_of(&to);
+        match q.get("error").map(String::as_str) {
+            None => codes += 1,
+            Some("temporarily_unavailable") => refused += 1,
+            Some(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!((codes, refused), (30, 10));
+});
+
+on_both_backends!(
+    failed_token_requests_from_one_address_must_wait,
+    |backend| {
+        let t = setup(backend, spec(true)).await;
+        let oidc = t.s.oidc();
+        let guesser = common::client();
+        let made_up = |i: usize| code_params(&format!("made-up-{i}"), Some(VERIFIER));
+        // 80 concurrent guesses: 60 are answered, the rest wait, however they
+        // interleave.
+        let oidc = &oidc;
+        let answers = futures::future::join_all((0..80).map(|i| {
+            let params = made_up(i);
+            let creds = creds(&t);
+            let guesser = guesser.clone();
+            async move { oidc.token(&creds, &params, &guesser).await.unwrap_err() }
+        }))
+        .await;
+        let waited: Vec<_> = answers.iter().filter(|e| e.status == 429).collect();
+        assert_eq!(answers.len() - waited.len(), 60, "the free failures");
+        assert!(
+            waited
+                .iter()
+                .all(|e| e.error == "temporarily_unavailable"
+                    && e.retry_after.is_some_and(|s| s >= 1))
+        );
+        // Another address is not held up, and successes are not counted.
+        let code = allowed_code(&t, "openid").await;
+        let other = common::client();
+        oidc.token(&creds(&t), &code_params(&code, Some(VERIFIER)), &other)
+            .await
+            .unwrap();
+        assert_eq!(
+            oidc.token(&creds(&t), &made_up(99), &other)
+                .await
+                .unwrap_err()
+                .error,
+            "invalid_grant"
+        );
+    }
+);

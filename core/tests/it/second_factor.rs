@@ -107,6 +107,13 @@ on_both_backends!(an_app_code_finishes_a_sign_in_once, |backend| {
         .await
         .expect("the next step's code signs in");
     assert_eq!(user.id, account.user.id);
+    // Apps are told both factors (`amr` ["pwd", "otp", "mfa"], `acr` "2").
+    let method: String = sqlx::query_scalar("SELECT method FROM sessions WHERE id = $1")
+        .bind(&issued.session_id)
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(method, "password+totp");
     assert!(s
         .sessions()
         .authenticate(&issued.access_token, &common::NO_CLIENT)

@@ -7,6 +7,12 @@ use utoipa::openapi::{OpenApi, RefOr};
 pub fn render(doc: &OpenApi) -> String {
     let mut body = String::new();
     for (path, item) in &doc.paths.paths {
+        // A path with its own server (the provider's, at the root) is
+        // shown where it is; the rest live under the API's base.
+        let base = match &item.servers {
+            Some(servers) => servers.first().map_or("", |s| s.url.trim_end_matches('/')),
+            None => "/api/v1",
+        };
         let operations = [
             ("GET", &item.get),
             ("POST", &item.post),
@@ -16,7 +22,7 @@ pub fn render(doc: &OpenApi) -> String {
         ];
         for (method, operation) in operations {
             if let Some(op) = operation {
-                body.push_str(&operation_html(method, path, op));
+                body.push_str(&operation_html(method, &format!("{base}{path}"), op));
             }
         }
     }
@@ -27,7 +33,7 @@ pub fn render(doc: &OpenApi) -> String {
 <body><main class="page api-docs"><section class="card">
 <h1>{title}</h1><p>{description}</p>
 <p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1) — load it into any OpenAPI client or code generator.
-Base URL: <code>/api/v1</code>.</p></section>{body}</main></body></html>"#,
+Base URL: <code>/api/v1</code>, but for the OpenID Connect provider's endpoints under <code>/oauth</code>.</p></section>{body}</main></body></html>"#,
         title = escape(&doc.info.title),
         description = escape(doc.info.description.as_deref().unwrap_or_default()),
     )
@@ -53,9 +59,12 @@ fn operation_html(method: &str, path: &str, op: &Operation) -> String {
         })
         .unwrap_or_default();
     format!(
-        r#"<section class="card endpoint" id="{anchor}"><h2><code>{method} /api/v1{path}</code></h2>
+        r#"<section class="card endpoint" id="{anchor}"><h2><code>{method} {path}</code></h2>
 <p><strong>{summary}</strong>{auth}</p><p>{description}</p>{body}<ul>{responses}</ul></section>"#,
-        anchor = escape(&format!("{method}{path}").replace(['/', '{', '}'], "-")),
+        anchor = escape(
+            &format!("{method}{}", path.trim_start_matches("/api/v1"))
+                .replace(['/', '{', '}'], "-")
+        ),
         path = escape(path),
         summary = escape(op.summary.as_deref().unwrap_or_default()),
         auth = if secured {

@@ -151,6 +151,12 @@ pub fn router() -> Router<Services> {
         .merge(passkeys::router())
         .split_for_parts();
     document_common_errors(&mut document);
+    // The provider's endpoints sit at the site's root.
+    let mut provider = crate::oidc::ProviderDoc::openapi();
+    for item in provider.paths.paths.values_mut() {
+        item.servers = Some(vec![utoipa::openapi::Server::new("/")]);
+    }
+    document.merge(provider);
     let page = Html(docs::render(&document));
     let json = document.to_pretty_json().unwrap_or_default();
     router

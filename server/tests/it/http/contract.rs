@@ -76,9 +76,24 @@ async fn the_openapi_document_describes_every_route() {
         ("put", "/admin/apps/{client_id}"),
         ("delete", "/admin/apps/{client_id}"),
         ("post", "/admin/apps/{client_id}/secret"),
+        // The provider's, at the site's root.
+        ("post", "/oauth/token"),
+        ("get", "/oauth/userinfo"),
+        ("post", "/oauth/userinfo"),
+        ("post", "/oauth/revoke"),
+        ("post", "/oauth/introspect"),
     ];
     let paths = doc["paths"].as_object().unwrap();
-    let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    let operations: usize = paths
+        .values()
+        .map(|p| {
+            p.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "servers")
+                .count()
+        })
+        .sum();
     assert_eq!(
         operations,
         expected.len(),
@@ -89,6 +104,11 @@ async fn the_openapi_document_describes_every_route() {
         let op = &doc["paths"][path][method];
         assert!(op["responses"].is_object(), "{method} {path} is documented");
         assert!(op["summary"].is_string(), "{method} {path} has a summary");
+        let server = &doc["paths"][path]["servers"][0]["url"];
+        match path.starts_with("/oauth/") {
+            true => assert_eq!(server, "/", "{path} is served from the root"),
+            false => assert!(server.is_null(), "{path} is under /api/v1"),
+        }
     }
     // Every schema a response names exists.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
@@ -108,6 +128,9 @@ async fn the_openapi_document_describes_every_route() {
         "AuthenticatorSetup",
         "RecoveryCodes",
         "SecondFactorBody",
+        "TokenParams",
+        "TokenSet",
+        "OAuthErrorBody",
     ] {
         assert!(schemas.contains_key(name), "schema {name}");
     }
@@ -117,6 +140,10 @@ async fn the_openapi_document_describes_every_route() {
     let html = body_text(page).await;
     assert!(html.contains("POST /api/v1/auth/token"), "{html}");
     assert!(html.contains("DELETE /api/v1/me/sessions/{id}"));
+    assert!(
+        html.contains("POST /oauth/token"),
+        "the provider's, at the root"
+    );
 }
 
 /// Every documented endpoint, fed malformed input by a signed-in client,
@@ -129,12 +156,15 @@ async fn every_endpoint_refuses_bad_input_with_the_error_shape() {
     let doc = body_json(send(&app, page_get("/api/v1/openapi.json", "")).await).await;
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
+        let base = item["servers"][0]["url"]
+            .as_str()
+            .map_or("/api/v1", |root| root.trim_end_matches('/'));
         for (method, op) in item.as_object().unwrap() {
             // Endpoints without a body (log out, …) have none to get wrong.
             if op["requestBody"].is_null() {
                 continue;
             }
-            let uri = format!("/api/v1{}", path.replace("{id}", "no-such-id"));
+            let uri = format!("{base}{}", path.replace("{id}", "no-such-id"));
             let bodies: [(&str, String); 5] = [
                 ("application/json", "{not json".into()),
                 ("application/json", r#"{"unexpected": true}"#.into()),

@@ -4,7 +4,7 @@
 
 use leptos::prelude::{document, window};
 use leptos::wasm_bindgen::JsCast;
-use leptos::web_sys::{HtmlFormElement, HtmlInputElement};
+use leptos::web_sys::{HtmlFormElement, HtmlInputElement, HtmlTextAreaElement};
 
 /// How long kept values wait for their form's page (the post and its answer).
 const KEEP_MS: u64 = 60_000;
@@ -38,16 +38,65 @@ fn kept_keys(storage: &leptos::web_sys::Storage) -> Vec<String> {
         .collect()
 }
 
-/// The inputs whose values are kept: those the server marks `data-keep`
-/// (addresses and names; never a password, even one shown as text, nor a
-/// code).
-fn typed_inputs(form: &HtmlFormElement) -> Vec<HtmlInputElement> {
-    let Ok(list) = form.query_selector_all("input[name][data-keep]") else {
+/// A field whose value is kept: one the server marks `data-keep`
+/// (addresses, names, choices; never a password, even one shown as text,
+/// nor a code).
+enum Kept {
+    Input(HtmlInputElement),
+    Area(HtmlTextAreaElement),
+}
+
+impl Kept {
+    fn name(&self) -> String {
+        match self {
+            Self::Input(input) => input.name(),
+            Self::Area(area) => area.name(),
+        }
+    }
+
+    fn is_checkbox(&self) -> bool {
+        matches!(self, Self::Input(input) if input.type_() == "checkbox")
+    }
+
+    /// What the post sends for it: nothing for an unticked box.
+    fn value(&self) -> Option<String> {
+        match self {
+            Self::Input(input) if self.is_checkbox() => input.checked().then(|| input.value()),
+            Self::Input(input) => Some(input.value()),
+            Self::Area(area) => Some(area.value()),
+        }
+    }
+
+    /// Puts back what was posted: the refused form shows what the person
+    /// wrote, not what the page filled in, so they fix only the mistake.
+    fn refill(&self, kept: &[(String, String)]) {
+        let value = kept
+            .iter()
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, v)| v);
+        match (self, value) {
+            (Self::Input(input), value) if self.is_checkbox() => input.set_checked(value.is_some()),
+            (Self::Input(input), Some(value)) => input.set_value(value),
+            (Self::Area(area), Some(value)) => area.set_value(value),
+            _ => {}
+        }
+    }
+}
+
+fn kept_fields(form: &HtmlFormElement) -> Vec<Kept> {
+    let Ok(list) = form.query_selector_all("[name][data-keep]") else {
         return Vec::new();
     };
     (0..list.length())
-        .filter_map(|i| list.item(i)?.dyn_into::<HtmlInputElement>().ok())
-        .filter(|input| input.type_() != "password" && !input.autocomplete().contains("password"))
+        .filter_map(|i| {
+            let node = list.item(i)?;
+            match node.dyn_into::<HtmlInputElement>() {
+                Ok(input) => (input.type_() != "password"
+                    && !input.autocomplete().contains("password"))
+                .then_some(Kept::Input(input)),
+                Err(node) => node.dyn_into::<HtmlTextAreaElement>().ok().map(Kept::Area),
+            }
+        })
         .collect()
 }
 
@@ -58,9 +107,9 @@ pub fn keep_values(form: &HtmlFormElement) {
     };
     let values = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
-            typed_inputs(form)
+            kept_fields(form)
                 .iter()
-                .map(|input| (input.name(), input.value())),
+                .filter_map(|field| Some((field.name(), field.value()?))),
         )
         .finish();
     let _ = storage.set_item(&key, &format!("{}|{values}", now()));
@@ -90,8 +139,7 @@ pub fn forget_stale() {
     }
 }
 
-/// Puts the kept values back into the empty fields of the refused form,
-/// then forgets them all.
+/// Puts the kept values back into the refused form, then forgets them all.
 pub fn refill_refused_form() {
     let Ok(Some(storage)) = window().session_storage() else {
         return;
@@ -104,14 +152,11 @@ pub fn refill_refused_form() {
             .filter_map(|i| forms.item(i)?.dyn_into::<HtmlFormElement>().ok())
             .find(|form| form.get_attribute("action").as_deref() == Some(path.as_str()));
         if let Some(form) = form {
-            let inputs = typed_inputs(&form);
-            for (name, value) in form_urlencoded::parse(values.as_bytes()) {
-                let empty = inputs
-                    .iter()
-                    .find(|i| i.name() == name && i.value().is_empty());
-                if let Some(input) = empty {
-                    input.set_value(&value);
-                }
+            let kept: Vec<(String, String)> = form_urlencoded::parse(values.as_bytes())
+                .into_owned()
+                .collect();
+            for field in kept_fields(&form) {
+                field.refill(&kept);
             }
         }
     }

@@ -89,6 +89,7 @@ pub fn reason_text(reason: Reason, locale: Locale, count: u64) -> String {
         R::AppRefreshNeedsCode => t!(locale, errors.app_refresh_needs_code).into(),
         R::AppKindFixed => t!(locale, errors.app_kind_fixed).into(),
         R::AppNoSecret => t!(locale, errors.app_no_secret).into(),
+        R::AppKeys => t!(locale, errors.app_keys).into(),
         R::NoSuchApp => t!(locale, errors.no_such_app).into(),
         R::ConfirmAppName => t!(locale, errors.confirm_app_name).into(),
         R::Unavailable => t!(locale, errors.unavailable).into(),

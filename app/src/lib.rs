@@ -28,7 +28,12 @@ use leptos_router::{
 };
 
 use components::{form::SubmitOnce, header::Header};
-use pages::admin::{activity::ActivityLogPage, user::UserPage, users::UsersPage};
+use pages::admin::{
+    activity::ActivityLogPage,
+    apps::{AppPage, AppsPage, NewAppPage},
+    user::UserPage,
+    users::UsersPage,
+};
 use pages::{
     change_email::ChangeEmailPage,
     connected_apps::ConnectedAppsPage,
@@ -142,6 +147,9 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
+                    <Route path=path!("/admin/apps") ssr=SsrMode::Async view=AppsPage/>
+                    <Route path=path!("/admin/apps/new") ssr=SsrMode::Async view=NewAppPage/>
+                    <Route path=path!("/admin/apps/:id") ssr=SsrMode::Async view=AppPage/>
                     <Route path=path!("/oauth/consent") ssr=SsrMode::Async view=ConsentPage/>
                     <Route path=path!("/oauth/problem") ssr=SsrMode::Async view=ProblemPage/>
                 </Routes>

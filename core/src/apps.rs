@@ -5,7 +5,8 @@
 //! Redirect URIs are matched exactly, never as patterns: https, or http on
 //! a loopback address (a developer's machine, a native app's listener).
 //! A confidential app's secret is 256 random bits, shown once, stored as
-//! SHA-256 and compared in constant time.
+//! SHA-256 and compared in constant time; or, instead of a secret, it
+//! registers public keys and signs assertions (`app_keys`).
 
 use sqlx::FromRow;
 use subtle::ConstantTimeEq;
@@ -38,13 +39,28 @@ pub(crate) struct AppRow {
     pub grants: String,
     pub first_party: i64,
     pub id_token_alg: String,
+    pub jwks: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl AppRow {
+    /// An app that can prove who it is: with a secret or with keys.
     pub fn confidential(&self) -> bool {
-        self.secret_hash.is_some()
+        self.secret_hash.is_some() || self.jwks.is_some()
+    }
+
+    /// The keys of an app that signs assertions (`private_key_jwt`).
+    pub fn keys(&self) -> Option<jsonwebtoken::jwk::JwkSet> {
+        serde_json::from_str(self.jwks.as_deref()?).ok()
+    }
+
+    fn auth_method(&self) -> &'static str {
+        match (&self.secret_hash, &self.jwks) {
+            (Some(_), _) => "client_secret",
+            (None, Some(_)) => "private_key_jwt",
+            (None, None) => "none",
+        }
     }
 
     pub fn first_party(&self) -> bool {
@@ -96,6 +112,11 @@ impl AppRow {
             grant_types: list(&self.grants),
             first_party: self.first_party(),
             id_token_alg: self.id_token_alg.clone(),
+            auth_method: self.auth_method().to_owned(),
+            jwks: self
+                .jwks
+                .as_deref()
+                .and_then(|keys| serde_json::from_str(keys).ok()),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -103,7 +124,7 @@ impl AppRow {
 }
 
 const COLUMNS: &str = "id, name, logo_url, redirect_uris, post_logout_redirect_uris, secret_hash, \
-                       scopes, grants, first_party, id_token_alg, created_at, updated_at";
+                       scopes, grants, first_party, id_token_alg, jwks, created_at, updated_at";
 
 pub(crate) async fn by_id(db: &crate::Db, id: &str) -> Result<Option<AppRow>, Error> {
     Ok(sqlx::query_as(&format!(
@@ -162,6 +183,7 @@ struct Checked {
     grants: String,
     first_party: bool,
     id_token_alg: Alg,
+    jwks: Option<String>,
 }
 
 fn check(spec: &AppSpec) -> Result<Checked, Error> {
@@ -249,6 +271,27 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
         Some(name) => Alg::parse(name)
             .ok_or_else(|| invalid("id_token_alg", Reason::UnknownChoice, "EdDSA or ES256"))?,
     };
+    let jwks = match &spec.jwks {
+        None => None,
+        Some(_) if !spec.confidential => {
+            return Err(invalid(
+                "jwks",
+                Reason::AppKeys,
+                "keys are for confidential apps (a public app proves itself with PKCE)",
+            ))
+        }
+        Some(set) if crate::app_keys::has_private_part(set) => {
+            return Err(invalid(
+                "jwks",
+                Reason::AppKeys,
+                "public keys only: a key has a private part (\"d\")",
+            ))
+        }
+        Some(set) => {
+            crate::app_keys::check_set(set).map_err(|why| invalid("jwks", Reason::AppKeys, why))?;
+            Some(set.to_string())
+        }
+    };
     let join = |list: &[String]| {
         let mut list = list.to_vec();
         list.dedup();
@@ -263,6 +306,7 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
         grants: join(&spec.grant_types),
         first_party: spec.first_party,
         id_token_alg,
+        jwks,
     })
 }
 
@@ -304,11 +348,12 @@ impl crate::Apps<'_> {
         require_admin(admin)?;
         let checked = check(spec)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let secret = spec.confidential.then(random_token);
+        // An app with keys signs assertions instead of sending a secret.
+        let secret = (spec.confidential && checked.jwks.is_none()).then(random_token);
         let now = now();
         let mut tx = self.db.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO oauth_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+            "INSERT INTO oauth_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
         ))
         .bind(&id)
         .bind(&checked.name)
@@ -320,6 +365,7 @@ impl crate::Apps<'_> {
         .bind(&checked.grants)
         .bind(i64::from(checked.first_party))
         .bind(checked.id_token_alg.name())
+        .bind(&checked.jwks)
         .bind(now)
         .execute(&mut *tx)
         .await
@@ -348,12 +394,19 @@ impl crate::Apps<'_> {
                 "an app stays public or confidential; register a new one to change it",
             ));
         }
+        if spec.jwks.is_some() != current.jwks.is_some() {
+            return Err(invalid(
+                "jwks",
+                Reason::AppKindFixed,
+                "an app keeps its way of proving itself (a secret or keys); register a new one to change it",
+            ));
+        }
         let checked = check(spec)?;
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "UPDATE oauth_clients SET name = $1, logo_url = $2, redirect_uris = $3, \
              post_logout_redirect_uris = $4, scopes = $5, grants = $6, first_party = $7, \
-             id_token_alg = $8, updated_at = $9 WHERE id = $10",
+             id_token_alg = $8, jwks = $9, updated_at = $10 WHERE id = $11",
         )
         .bind(&checked.name)
         .bind(&checked.logo_url)
@@ -363,6 +416,7 @@ impl crate::Apps<'_> {
         .bind(&checked.grants)
         .bind(i64::from(checked.first_party))
         .bind(checked.id_token_alg.name())
+        .bind(&checked.jwks)
         .bind(now())
         .bind(client_id)
         .execute(&mut *tx)
@@ -382,11 +436,11 @@ impl crate::Apps<'_> {
     pub async fn rotate_secret(&self, admin: &Auth, client_id: &str) -> Result<String, Error> {
         require_admin(admin)?;
         let current = by_id(&self.db, client_id).await?.ok_or_else(not_found)?;
-        if !current.confidential() {
+        if current.secret_hash.is_none() {
             return Err(invalid(
                 "confidential",
                 Reason::AppNoSecret,
-                "a public app has no secret",
+                "this app has no secret (it is public, or proves itself with keys)",
             ));
         }
         let secret = random_token();

@@ -7,6 +7,7 @@
 pub mod access_tokens;
 pub mod accounts;
 pub mod admin;
+pub mod app_keys;
 pub mod apps;
 pub mod audit;
 pub mod client;

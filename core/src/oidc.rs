@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, Header, Validation};
 
+use crate::app_keys;
 use crate::apps::{self, AppRow};
 use crate::audit::Event;
 use crate::db::StoreError;
@@ -190,7 +191,12 @@ pub struct AppCredentials {
     /// Sent in an `Authorization: Basic` header (`invalid_client` then
     /// answers 401 with `WWW-Authenticate`).
     pub basic: bool,
+    /// `private_key_jwt`: `client_assertion_type` and `client_assertion`.
+    pub assertion: Option<(String, String)>,
 }
+
+/// The one `client_assertion_type` there is (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The token endpoint's form.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -212,6 +218,12 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     /// With `client_secret_post`.
     pub client_secret: Option<String>,
+    /// With `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// With `private_key_jwt`: a JWT the app signed (`iss` = `sub` = its
+    /// `client_id`, `aud` = the issuer or this endpoint, a `jti`, at most
+    /// 10 minutes to `exp`), good once.
+    pub client_assertion: Option<String>,
 }
 
 /// The token endpoint's answer (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -720,6 +732,12 @@ impl crate::Oidc<'_> {
                 "The app is unknown or its credentials are wrong.",
             )
         };
+        if let Some((kind, assertion)) = &c.assertion {
+            return self
+                .authenticate_assertion(c, kind, assertion)
+                .await?
+                .ok_or_else(refused);
+        }
         let id = c.client_id.as_deref().ok_or_else(refused)?;
         let app = apps::by_id(&self.db, id).await?.ok_or_else(refused)?;
         match (&c.client_secret, app.confidential()) {
@@ -727,6 +745,46 @@ impl crate::Oidc<'_> {
             (None, false) => Ok(app),
             _ => Err(refused()),
         }
+    }
+
+    /// `private_key_jwt`: the app whose keys signed `assertion`, if it is
+    /// valid and its `jti` was never seen (remembered until it expires).
+    async fn authenticate_assertion(
+        &self,
+        c: &AppCredentials,
+        kind: &str,
+        assertion: &str,
+    ) -> Result<Option<AppRow>, OAuthError> {
+        let Some(id) = app_keys::claimed_app(assertion) else {
+            return Ok(None);
+        };
+        let one_way = c.client_secret.is_none() && !c.basic;
+        if kind != JWT_BEARER || !one_way || c.client_id.as_ref().is_some_and(|given| *given != id)
+        {
+            return Ok(None);
+        }
+        let Some(app) = apps::by_id(&self.db, &id).await? else {
+            return Ok(None);
+        };
+        let Some(keys) = app.keys() else {
+            return Ok(None);
+        };
+        let issuer = &self.config.issuer;
+        let audiences = ["", "/oauth/token", "/oauth/revoke", "/oauth/introspect"]
+            .map(|path| format!("{issuer}{path}"));
+        let now = now();
+        let Some(claims) = app_keys::verify(&keys, &app.id, &audiences, assertion, now) else {
+            return Ok(None);
+        };
+        let seen = format!(
+            "oauth-jti:{}",
+            token_hash(&format!("{}:{}", app.id, claims.jti))
+        );
+        let until = std::time::Duration::from_secs((claims.exp - now).max(0) as u64 + 60);
+        if self.ephemeral.cooldown(&seen, until).await?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(app))
     }
 
     async fn redeem_code(

@@ -158,6 +158,9 @@ for (const lang of LOCALES) {
         ['delete-account', '/delete-account'],
         ['admin-users', '/admin'],
         ['admin-activity', '/admin/activity'],
+        ['admin-apps', '/admin/apps'],
+        ['admin-app-new', '/admin/apps/new'],
+        ['admin-app', `/admin/apps/${clientId}`],
       ];
       for (const [name, path] of screens) {
         await open(page, path);

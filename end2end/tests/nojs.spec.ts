@@ -1,4 +1,4 @@
-import { expect, expectSignedOut, header, latestCode, latestMail, newUser, snap, submitSignUp, test } from './helpers';
+import { expect, expectSignedOut, header, latestCode, latestMail, makeAdmin, newUser, snap, submitSignUp, test, uniqueName } from './helpers';
 
 // Runs in the "no-js" project only: every form must work as a plain HTML
 // POST followed by a redirect.
@@ -86,4 +86,37 @@ test('a password reset works without JavaScript', { tag: '@nojs' }, async ({ pag
   await expect(page).toHaveURL(/\/profile\?changed=password$/);
   await expect(page.getByTestId('password-changed')).toBeVisible();
   await expect(page.getByTestId('nav-user')).toContainText(user.username);
+});
+
+test('an administrator registers an app and sees its secret once without JavaScript', { tag: '@nojs' }, async ({ page }) => {
+  expect(test.info().project.use.javaScriptEnabled, 'this test must run with JavaScript off').toBe(false);
+  const admin = newUser();
+  await page.goto('/signup');
+  await submitSignUp(page, admin);
+  await expect(page).toHaveURL(/\/verify$/);
+  await makeAdmin(page, admin);
+  const name = uniqueName('Diary-');
+  await page.goto('/admin/apps/new');
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Redirect URIs').fill('https://calendar.example.com/callback');
+  await page.getByRole('button', { name: 'Register app' }).click();
+  await expect(page.getByTestId('app-name')).toHaveText(name);
+  await expect(page.getByTestId('app-secret')).toHaveText(/^\S{40,}$/);
+  await snap(page, 'admin-app-registered-nojs');
+  // A new secret replaces it, shown once too.
+  const first = await page.getByTestId('app-secret').textContent();
+  await page.reload();
+  await expect(page.getByTestId('app-secret')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Make a new secret' }).click();
+  await expect(page.getByTestId('admin-done')).toContainText('new secret');
+  await expect(page.getByTestId('app-secret')).not.toHaveText(first ?? '');
+  // Deleting asks for the name.
+  await page.getByLabel(`Type ${name} to confirm`).fill(name.toLowerCase());
+  await page.getByRole('button', { name: `Delete ${name}` }).click();
+  await expect(page.locator('#field-confirm-error')).toHaveText("Type the app's name exactly as shown.");
+  await page.getByLabel(`Type ${name} to confirm`).fill(name);
+  await page.getByRole('button', { name: `Delete ${name}` }).click();
+  await expect(page).toHaveURL(/\/admin\/apps\?deleted=/);
+  await expect(page.getByTestId('admin-done')).toContainText(name);
+  await expect(page.getByTestId('app-row').filter({ hasText: name })).toHaveCount(0);
 });

@@ -79,9 +79,12 @@ async fn discovery(State(services): State<Services>) -> impl IntoResponse {
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr",
             "email", "email_verified", "preferred_username", "name", "locale",
         ],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
         // "1": one factor, "2": two (see `oidc::amr_acr`).
@@ -236,8 +239,8 @@ fn problem(why: &'static str) -> Response {
 #[utoipa::path(post, path = "/oauth/token", tag = "oidc",
     summary = "Trade a code, rotate a refresh token, or get an app's own token",
     description = "The app proves itself with `Authorization: Basic` (`client_secret_basic`), \
-        `client_id` and `client_secret` in the form (`client_secret_post`), or only `client_id` \
-        with PKCE (a public app).",
+        `client_id` and `client_secret` in the form (`client_secret_post`), a signed \
+        `client_assertion` (`private_key_jwt`, RFC 7523), or only `client_id` with PKCE (a public app).",
     request_body(content = TokenParams, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens (with an ID token when `openid` was granted)", body = TokenSet),
@@ -267,6 +270,10 @@ async fn token(
         &headers,
         params.client_id.clone(),
         params.client_secret.clone(),
+        params
+            .client_assertion_type
+            .clone()
+            .zip(params.client_assertion.clone()),
     );
     match services.oidc().token(&credentials, &params, &client).await {
         Ok(tokens) => (no_store(), Json(tokens)).into_response(),
@@ -311,6 +318,9 @@ struct TokenForm {
     /// With `client_secret_post` or a public app.
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// With `private_key_jwt`, as at the token endpoint.
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// RFC 6749 §5.2's error answer.
@@ -321,21 +331,25 @@ struct OAuthErrorBody {
 }
 
 /// The app's credentials: `Authorization: Basic`, else the form's.
+/// `assertion`: `private_key_jwt`'s type and JWT, when both came.
 fn credentials_of(
     headers: &HeaderMap,
     client_id: Option<String>,
     client_secret: Option<String>,
+    assertion: Option<(String, String)>,
 ) -> AppCredentials {
     match basic(headers) {
         Some((id, secret)) => AppCredentials {
             client_id: Some(id),
             client_secret: Some(secret),
             basic: true,
+            assertion,
         },
         None => AppCredentials {
             client_id,
             client_secret,
             basic: false,
+            assertion,
         },
     }
 }
@@ -353,7 +367,8 @@ fn token_request(
         );
         return Err((err, false));
     };
-    let credentials = credentials_of(headers, form.client_id, form.client_secret);
+    let assertion = form.client_assertion_type.zip(form.client_assertion);
+    let credentials = credentials_of(headers, form.client_id, form.client_secret, assertion);
     match form.token {
         Some(token) => Ok((credentials, token)),
         None => Err((

@@ -174,6 +174,8 @@ pub enum Reason {
     /// An app stays public or confidential.
     AppKindFixed,
     AppNoSecret,
+    /// An app's keys are not a JWK Set of public Ed25519 or P-256 keys.
+    AppKeys,
     NoSuchApp,
     /// Deleting an app asks for its name, typed exactly.
     ConfirmAppName,

@@ -548,6 +548,11 @@ pub struct AppSpec {
     /// `EdDSA` (the default) or `ES256`, for the app's ID tokens.
     #[serde(default)]
     pub id_token_alg: Option<String>,
+    /// A confidential app that proves itself with signed assertions
+    /// (`private_key_jwt`) instead of a secret: its public keys, as a JWK
+    /// Set of Ed25519 or P-256 keys.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
 }
 
 /// A registered app.
@@ -564,6 +569,11 @@ pub struct App {
     pub grant_types: Vec<String>,
     pub first_party: bool,
     pub id_token_alg: String,
+    /// How it proves itself at the token endpoint: `client_secret`,
+    /// `private_key_jwt` or `none` (a public app).
+    pub auth_method: String,
+    /// Its public keys, for `private_key_jwt`.
+    pub jwks: Option<serde_json::Value>,
     pub created_at: i64,
     pub updated_at: i64,
 }

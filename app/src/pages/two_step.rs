@@ -28,7 +28,7 @@ pub struct Overview {
 
 #[server(prefix = "/fn", endpoint = "two_step_overview")]
 pub async fn two_step_overview() -> Result<Overview, AppError> {
-    use crate::ssr::{cookies, request};
+    use crate::ssr::request;
     let services = request::services()?;
     let auth = request::require_auth()?;
     let second = services.second_factors();
@@ -37,14 +37,7 @@ pub async fn two_step_overview() -> Result<Overview, AppError> {
         None => second.pending_authenticator(&auth).await?,
         Some(_) => None,
     };
-    // Shown once: the cookie goes with this answer.
-    let fresh_codes = match request::cookie(cookies::RECOVERY_CODES) {
-        Some(sealed) => {
-            request::set_cookies([cookies::recovery_codes(&services.config, None)]);
-            opened_codes(&services, &auth, &sealed)
-        }
-        None => Vec::new(),
-    };
+    let fresh_codes = crate::ssr::once::take(&services, FRESH_CODES, &auth.user.id);
     Ok(Overview {
         status,
         setup,
@@ -103,50 +96,16 @@ pub async fn renew_recovery_codes(code: String) -> Result<Vec<String>, AppError>
     Ok(codes)
 }
 
-/// What the codes' cookie is sealed for: this account, and this use only.
+/// What the recovery codes' cookie is sealed for (`ssr::once`).
 #[cfg(feature = "ssr")]
-fn codes_owner(user_id: &str) -> String {
-    format!("recovery-codes:{user_id}")
-}
-
-/// The codes a sealed cookie carries, unless it was sealed for another
-/// account or use, or its minute is over.
-#[cfg(feature = "ssr")]
-fn opened_codes(
-    services: &latchkey_core::Services,
-    auth: &latchkey_core::Auth,
-    sealed: &str,
-) -> Vec<String> {
-    let plain = services
-        .tokens
-        .open(&codes_owner(&auth.user.id), sealed)
-        .and_then(|plain| String::from_utf8(plain).ok())
-        .unwrap_or_default();
-    match plain.split_once('|') {
-        Some((expires, codes))
-            if expires
-                .parse()
-                .is_ok_and(|e: i64| e >= latchkey_core::now()) =>
-        {
-            codes.split('.').map(str::to_owned).collect()
-        }
-        _ => Vec::new(),
-    }
-}
+const FRESH_CODES: &str = "recovery-codes";
 
 /// A posted form gets a redirect back to the page, not the answer: the
-/// new codes ride along in a short-lived HttpOnly cookie
-/// that the page's next load shows and clears.
+/// new codes ride along to the page's next load (`ssr::once`).
 #[cfg(feature = "ssr")]
 fn carry_codes(services: &latchkey_core::Services, auth: &latchkey_core::Auth, codes: &[String]) {
-    use crate::ssr::{cookies, request};
-    if request::is_form_post() {
-        let expires = latchkey_core::now() + cookies::RECOVERY_CODES_MAX_AGE;
-        let plain = format!("{expires}|{}", codes.join("."));
-        let sealed = services
-            .tokens
-            .seal(&codes_owner(&auth.user.id), plain.as_bytes());
-        request::set_cookies([cookies::recovery_codes(&services.config, Some(sealed))]);
+    if crate::ssr::request::is_form_post() {
+        crate::ssr::once::carry(services, FRESH_CODES, &auth.user.id, codes);
     }
 }
 

@@ -21,13 +21,13 @@ pub const SIGNUP: &str = "lk_signup";
 /// The challenge of a sign-in waiting for its second factor, between the
 /// first step's form and `/login/second-factor`.
 pub const SECOND_FACTOR: &str = "lk_2fa";
-/// Recovery codes just made by a posted form, carried
-/// to the page the post redirects to (which shows them once and clears it);
-/// encrypted and bound to the account (`Tokens::seal`), so the cookie
+/// Secrets a posted form just made (recovery codes, an app's secret),
+/// carried to the page the post redirects to, which shows them once and
+/// clears it; sealed for one use and account (`ssr::once`), so the cookie
 /// itself shows nothing to whatever logs headers.
-pub const RECOVERY_CODES: &str = "lk_recovery";
-/// How long fresh recovery codes wait for that page.
-pub const RECOVERY_CODES_MAX_AGE: i64 = 60;
+pub const ONCE: &str = "lk_once";
+/// How long they wait for that page.
+pub const ONCE_MAX_AGE: i64 = 60;
 /// An app's authorization request, sealed (`Oidc::park`), waiting while
 /// the user signs in; taken by the first page after the sign-in.
 pub const AUTHORIZING: &str = "lk_authorize";
@@ -94,9 +94,9 @@ pub fn is_session(config: &AuthConfig, set_cookie: &str) -> bool {
 }
 
 /// Whether a `Set-Cookie` value carries a secret other than the session:
-/// a pending sign-in or fresh recovery codes (no cache may keep it).
+/// a pending sign-in or a fresh secret (no cache may keep it).
 pub fn is_secret(config: &AuthConfig, set_cookie: &str) -> bool {
-    [SECOND_FACTOR, RECOVERY_CODES]
+    [SECOND_FACTOR, ONCE]
         .iter()
         .any(|base| set_cookie.starts_with(&format!("{}=", name(config, base))))
 }
@@ -161,11 +161,11 @@ pub fn second_factor(config: &AuthConfig, token: Option<&str>) -> String {
     )
 }
 
-/// `Set-Cookie` for fresh recovery codes on their way to the page that
-/// shows them, sealed for their owner (None: remove it).
-pub fn recovery_codes(config: &AuthConfig, sealed: Option<String>) -> String {
-    let max_age = sealed.as_ref().map_or(0, |_| RECOVERY_CODES_MAX_AGE);
-    build(config, RECOVERY_CODES, sealed.unwrap_or_default(), max_age)
+/// `Set-Cookie` for a fresh secret on its way to the page that shows it,
+/// sealed for its owner (None: remove it).
+pub fn once(config: &AuthConfig, sealed: Option<String>) -> String {
+    let max_age = sealed.as_ref().map_or(0, |_| ONCE_MAX_AGE);
+    build(config, ONCE, sealed.unwrap_or_default(), max_age)
 }
 
 /// The value of our cookie `base` (see [`name`]) in a request's headers.

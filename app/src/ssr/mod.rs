@@ -3,4 +3,5 @@
 //! it sets. The flows themselves live in the domain; see docs/DESIGN.md.
 
 pub mod cookies;
+pub mod once;
 pub mod request;

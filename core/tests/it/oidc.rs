@@ -33,6 +33,7 @@ fn spec(confidential: bool) -> AppSpec {
             .to_vec(),
         first_party: false,
         id_token_alg: None,
+        jwks: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn creds(t: &Setup) -> AppCredentials {
         client_id: Some(t.client_id.clone()),
         client_secret: t.secret.clone(),
         basic: false,
+        assertion: None,
     }
 }
 
@@ -358,6 +360,7 @@ on_both_backends!(
             client_id: Some(t.client_id.clone()),
             client_secret: Some("not-the-secret".into()),
             basic: true,
+            assertion: None,
         };
         let err = oidc
             .token(&wrong, &code_params(&code, Some(VERIFIER)), &client)
@@ -600,6 +603,7 @@ on_both_backends!(registering_apps_checks_uris_scopes_and_grants, |backend| {
         client_id: Some(app.client_id.clone()),
         client_secret: Some(secret.into()),
         basic: false,
+        assertion: None,
     };
     let p = TokenParams {
         grant_type: Some("refresh_token".into()),
@@ -733,6 +737,7 @@ on_both_backends!(revocation_and_introspection_follow_the_grant, |backend| {
         client_id: Some(other.client_id),
         client_secret: other_secret,
         basic: false,
+        assertion: None,
     };
     oidc.revoke(&stranger, &tokens.access_token).await.unwrap();
     assert!(oidc.userinfo(&tokens.access_token).await.is_ok());
@@ -1021,5 +1026,315 @@ on_both_backends!(
                 .error,
             "invalid_grant"
         );
+    }
+);
+
+/// An app's own Ed25519 key: the private half signs its assertions, the
+/// public half (as a JWK with `kid`) is what the admin registers.
+struct AppKey {
+    signing: jsonwebtoken::EncodingKey,
+    jwk: Value,
+}
+
+fn app_key(kid: &str) -> AppKey {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let der = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_der()
+    .unwrap();
+    AppKey {
+        signing: jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+        jwk: serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": kid, "use": "sig", "alg": "EdDSA",
+            "x": URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+        }),
+    }
+}
+
+/// An assertion `key` signs for `client_id`, with `change` applied to
+/// its claims.
+fn assertion(
+    key: &AppKey,
+    kid: &str,
+    client_id: &str,
+    aud: &str,
+    change: impl Fn(&mut Value),
+) -> String {
+    let now = latchkey_core::now();
+    let mut claims = serde_json::json!({
+        "iss": client_id, "sub": client_id, "aud": aud,
+        "jti": uuid::Uuid::new_v4().to_string(), "iat": now, "exp": now + 60,
+    });
+    change(&mut claims);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims, &key.signing).unwrap()
+}
+
+fn signed(assertion: String) -> AppCredentials {
+    AppCredentials {
+        assertion: Some((latchkey_core::oidc::JWT_BEARER.into(), assertion)),
+        ..Default::default()
+    }
+}
+
+on_both_backends!(
+    an_app_with_keys_proves_itself_with_a_signed_assertion_once,
+    |backend| {
+        let key = app_key("k1");
+        let t = setup(
+            backend,
+            AppSpec {
+                jwks: Some(serde_json::json!({ "keys": [key.jwk] })),
+                ..spec(true)
+            },
+        )
+        .await;
+        assert_eq!(t.secret, None, "an app with keys gets no secret");
+        let oidc = t.s.oidc();
+        let token_url = format!("{}/oauth/token", t.s.config.issuer);
+        let client = common::client();
+        let code = allowed_code(&t, "openid email").await;
+        let good = assertion(&key, "k1", &t.client_id, &token_url, |_| {});
+        let tokens = oidc
+            .token(
+                &signed(good.clone()),
+                &code_params(&code, Some(VERIFIER)),
+                &client,
+            )
+            .await
+            .expect("a valid assertion authenticates the app");
+        assert!(tokens.id_token.is_some());
+
+        // Each of these is refused as `invalid_client`.
+        let other = app_key("k1");
+        let refused = [
+            ("replayed", good),
+            (
+                "signed by another key",
+                assertion(&other, "k1", &t.client_id, &token_url, |_| {}),
+            ),
+            (
+                "unknown kid",
+                assertion(&key, "k2", &t.client_id, &token_url, |_| {}),
+            ),
+            (
+                "for another audience",
+                assertion(
+                    &key,
+                    "k1",
+                    &t.client_id,
+                    "https://elsewhere.example",
+                    |_| {},
+                ),
+            ),
+            (
+                "expired",
+                assertion(&key, "k1", &t.client_id, &token_url, |c| {
+                    c["exp"] = serde_json::json!(latchkey_core::now() - 120)
+                }),
+            ),
+            (
+                "living an hour",
+                assertion(&key, "k1", &t.client_id, &token_url, |c| {
+                    c["exp"] = serde_json::json!(latchkey_core::now() + 3600)
+                }),
+            ),
+            (
+                "issued by someone else",
+                assertion(&key, "k1", &t.client_id, &token_url, |c| {
+                    c["iss"] = serde_json::json!("someone-else")
+                }),
+            ),
+            (
+                "without a jti",
+                assertion(&key, "k1", &t.client_id, &token_url, |c| {
+                    c.as_object_mut().unwrap().remove("jti");
+                }),
+            ),
+        ];
+        for (why, jwt) in refused {
+            let code = allowed_code(&t, "openid email").await;
+            let err = oidc
+                .token(&signed(jwt), &code_params(&code, Some(VERIFIER)), &client)
+                .await
+                .unwrap_err();
+            assert_eq!((err.error, err.status), ("invalid_client", 401), "{why}");
+        }
+        // Neither a secret nor an assertion of the wrong type stands in.
+        let code = allowed_code(&t, "openid email").await;
+        let mut wrong_type = signed(assertion(&key, "k1", &t.client_id, &token_url, |_| {}));
+        wrong_type.assertion.as_mut().unwrap().0 = "urn:example:other".into();
+        for creds in [
+            wrong_type,
+            AppCredentials {
+                client_id: Some(t.client_id.clone()),
+                client_secret: Some("guess".into()),
+                ..Default::default()
+            },
+            AppCredentials {
+                client_id: Some(t.client_id.clone()),
+                ..Default::default()
+            },
+        ] {
+            let err = oidc
+                .token(&creds, &code_params(&code, Some(VERIFIER)), &client)
+                .await
+                .unwrap_err();
+            assert_eq!(err.error, "invalid_client");
+        }
+        // The issuer is an audience too (RFC 7523bis), and revocation takes it.
+        let fresh = assertion(&key, "k1", &t.client_id, &t.s.config.issuer, |_| {});
+        oidc.revoke(&signed(fresh), &tokens.access_token)
+            .await
+            .unwrap();
+    }
+);
+
+on_both_backends!(
+    concurrent_uses_of_one_assertion_authenticate_once,
+    |backend| {
+        let key = app_key("k1");
+        let t = setup(
+            backend,
+            AppSpec {
+                jwks: Some(serde_json::json!({ "keys": [key.jwk] })),
+                grant_types: vec!["client_credentials".into()],
+                ..spec(true)
+            },
+        )
+        .await;
+        let oidc = &t.s.oidc();
+        let jwt = assertion(
+            &key,
+            "k1",
+            &t.client_id,
+            &format!("{}/oauth/token", t.s.config.issuer),
+            |_| {},
+        );
+        let p = TokenParams {
+            grant_type: Some("client_credentials".into()),
+            ..Default::default()
+        };
+        let answers = futures::future::join_all((0..8).map(|_| {
+            let creds = signed(jwt.clone());
+            let p = p.clone();
+            async move { oidc.token(&creds, &p, &common::client()).await }
+        }))
+        .await;
+        assert_eq!(answers.iter().filter(|a| a.is_ok()).count(), 1);
+    }
+);
+
+on_both_backends!(
+    registering_keys_takes_public_ed25519_or_p256_keys_only,
+    |backend| {
+        let s = common::services(backend).await;
+        let admin = common::make_admin(&s).await;
+        let admin = common::auth_of(&s, &admin).await;
+        let key = app_key("k1");
+        let mut private = key.jwk.clone();
+        private["d"] = serde_json::json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
+        let unnamed = |k: &AppKey| {
+            let mut jwk = k.jwk.clone();
+            jwk.as_object_mut().unwrap().remove("kid");
+            jwk
+        };
+        let rsa = serde_json::json!({"kty": "RSA", "kid": "r", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"});
+        for (why, keys) in [
+            ("not a key set", serde_json::json!(["x"])),
+            ("no keys", serde_json::json!({ "keys": [] })),
+            ("a private part", serde_json::json!({ "keys": [private] })),
+            ("an RSA key", serde_json::json!({ "keys": [rsa] })),
+            (
+                "two keys without kids",
+                serde_json::json!({ "keys": [unnamed(&key), unnamed(&app_key("k2"))] }),
+            ),
+        ] {
+            let err = s
+                .apps()
+                .register(
+                    &admin,
+                    &AppSpec {
+                        jwks: Some(keys),
+                        ..spec(true)
+                    },
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (err.reason, err.field.as_deref()),
+                (Some(latchkey_core::error::Reason::AppKeys), Some("jwks")),
+                "{why}"
+            );
+        }
+        // Keys are for confidential apps; and an app keeps its way of proving
+        // itself.
+        let keys = serde_json::json!({ "keys": [key.jwk] });
+        let err = s
+            .apps()
+            .register(
+                &admin,
+                &AppSpec {
+                    jwks: Some(keys.clone()),
+                    ..spec(false)
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason, Some(latchkey_core::error::Reason::AppKeys));
+        let (with_secret, _) = s.apps().register(&admin, &spec(true)).await.unwrap();
+        let err = s
+            .apps()
+            .update(
+                &admin,
+                &with_secret.client_id,
+                &AppSpec {
+                    jwks: Some(keys.clone()),
+                    ..spec(true)
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason, Some(latchkey_core::error::Reason::AppKindFixed));
+        let (with_keys, secret) = s
+            .apps()
+            .register(
+                &admin,
+                &AppSpec {
+                    jwks: Some(keys),
+                    ..spec(true)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (secret, with_keys.auth_method.as_str()),
+            (None, "private_key_jwt")
+        );
+        let err = s
+            .apps()
+            .rotate_secret(&admin, &with_keys.client_id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason, Some(latchkey_core::error::Reason::AppNoSecret));
+        // A new key set replaces the old (a rotation), checked the same way.
+        let next = serde_json::json!({ "keys": [app_key("k2").jwk, app_key("k3").jwk] });
+        let changed = s
+            .apps()
+            .update(
+                &admin,
+                &with_keys.client_id,
+                &AppSpec {
+                    jwks: Some(next.clone()),
+                    ..spec(true)
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.jwks.unwrap()["keys"].as_array().unwrap().len(), 2);
     }
 );

@@ -1,8 +1,9 @@
-//! The admin console: users (list and detail) and the activity log. Every
+//! The admin console: users (list and detail), apps and the activity log. Every
 //! page, server function and API route checks the role read fresh from the
 //! database; visitors are sent to log in, members get a 403 page.
 
 pub mod activity;
+pub mod apps;
 pub mod user;
 pub mod users;
 
@@ -53,19 +54,23 @@ fn Forbidden() -> impl IntoView {
 #[component]
 pub fn AdminNav() -> impl IntoView {
     let path = use_location().pathname;
+    // Users is the console's home: every page not under another tab.
     let current = move |tab: &'static str| {
         let path = path.get();
-        let active = if tab == "/admin/activity" {
-            path.starts_with(tab)
-        } else {
-            !path.starts_with("/admin/activity")
+        let under = |section: &str| path.starts_with(section);
+        let active = match tab {
+            "/admin" => !under("/admin/activity") && !under("/admin/apps"),
+            section => under(section),
         };
         active.then_some("page")
     };
     view! {
         <nav class="tabs" aria-label=tr!(admin.console)>
-            <A href="/admin" attr:class="tab" attr:aria-current=move || current("/admin")>{tr!(admin.users)}</A>
-            <A href="/admin/activity" attr:class="tab" attr:aria-current=move || current("/admin/activity")>{tr!(admin.activity_log)}</A>
+            // Plain links: the router's `A` would also mark "/admin" current
+            // on every page under it.
+            <a href="/admin" class="tab" aria-current=move || current("/admin")>{tr!(admin.users)}</a>
+            <a href="/admin/apps" class="tab" aria-current=move || current("/admin/apps")>{tr!(admin.apps)}</a>
+            <a href="/admin/activity" class="tab" aria-current=move || current("/admin/activity")>{tr!(admin.activity_log)}</a>
         </nav>
     }
 }

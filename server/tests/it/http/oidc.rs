@@ -84,6 +84,15 @@ async fn discovery_names_the_endpoints_and_what_they_support() {
     assert_eq!(doc["jwks_uri"], format!("{ORIGIN}/.well-known/jwks.json"));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
+    );
     for (member, path) in [
         ("revocation_endpoint", "/oauth/revoke"),
         ("introspection_endpoint", "/oauth/introspect"),
@@ -338,7 +347,10 @@ async fn bad_requests_stay_on_latchkey_and_token_errors_follow_the_rfc() {
         .iter()
         .any(|a| a["client_id"] == client_id.as_str()));
     assert!(
-        list.to_string().find("client_secret").is_none(),
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.get("client_secret").is_none() && a.get("secret_hash").is_none()),
         "secrets never listed"
     );
     let (_, user_tokens) = api_signup(&app).await;
@@ -398,4 +410,69 @@ async fn bad_requests_stay_on_latchkey_and_token_errors_follow_the_rfc() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// An app registered with its public key over the admin API proves itself
+/// at the token endpoint with a form-posted `client_assertion`.
+#[tokio::test]
+async fn an_app_with_a_key_gets_a_token_with_a_signed_assertion() {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    let s = common::services(Backend::Sqlite).await;
+    let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let admin = common::make_admin(&s).await;
+    let res = send(
+        &app,
+        bearer_post(
+            "/api/v1/admin/apps",
+            &admin.issued.access_token,
+            json!({
+                "name": "Reports",
+                "redirect_uris": [],
+                "confidential": true,
+                "scopes": ["openid"],
+                "grant_types": ["client_credentials"],
+                "jwks": {"keys": [{
+                    "kty": "OKP", "crv": "Ed25519", "kid": "reports-1",
+                    "x": URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+                }]},
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body = body_json(res).await;
+    assert!(body["client_secret"].is_null(), "{body}");
+    assert_eq!(body["auth_method"], "private_key_jwt");
+    let client_id = body["client_id"].as_str().unwrap().to_owned();
+
+    let der = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_der()
+    .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("reports-1".into());
+    let now = latchkey_core::now();
+    let jwt = jsonwebtoken::encode(
+        &header,
+        &json!({
+            "iss": client_id, "sub": client_id, "aud": format!("{ORIGIN}/oauth/token"),
+            "jti": "one-use", "iat": now, "exp": now + 60,
+        }),
+        &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+    )
+    .unwrap();
+    let form = format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={jwt}",
+        enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    let res = send(&app, form_api_post("/oauth/token", &form)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_json(res).await["access_token"].is_string());
+    // Good once.
+    let res = send(&app, form_api_post("/oauth/token", &form)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body_json(res).await["error"], "invalid_client");
 }

@@ -54,14 +54,15 @@ impl Kept {
         }
     }
 
-    fn is_checkbox(&self) -> bool {
-        matches!(self, Self::Input(input) if input.type_() == "checkbox")
+    /// A checkbox or radio button: posted only when ticked.
+    fn is_choice(&self) -> bool {
+        matches!(self, Self::Input(input) if matches!(input.type_().as_str(), "checkbox" | "radio"))
     }
 
-    /// What the post sends for it: nothing for an unticked box.
+    /// What the post sends for it: nothing for an unticked choice.
     fn value(&self) -> Option<String> {
         match self {
-            Self::Input(input) if self.is_checkbox() => input.checked().then(|| input.value()),
+            Self::Input(input) if self.is_choice() => input.checked().then(|| input.value()),
             Self::Input(input) => Some(input.value()),
             Self::Area(area) => Some(area.value()),
         }
@@ -70,12 +71,13 @@ impl Kept {
     /// Puts back what was posted: the refused form shows what the person
     /// wrote, not what the page filled in, so they fix only the mistake.
     fn refill(&self, kept: &[(String, String)]) {
-        let value = kept
-            .iter()
-            .find(|(name, _)| *name == self.name())
-            .map(|(_, v)| v);
-        match (self, value) {
-            (Self::Input(input), value) if self.is_checkbox() => input.set_checked(value.is_some()),
+        let name = self.name();
+        let posted = kept.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+        match (self, posted) {
+            // A choice is ticked when its own value was posted.
+            (Self::Input(input), posted) if self.is_choice() => {
+                input.set_checked(posted.is_some_and(|v| *v == input.value()))
+            }
             (Self::Input(input), Some(value)) => input.set_value(value),
             (Self::Area(area), Some(value)) => area.set_value(value),
             _ => {}
@@ -146,12 +148,15 @@ pub fn refill_refused_form() {
     };
     if let Some(path) = refused_form() {
         let kept = storage.get_item(&format!("{KEY}{path}")).ok().flatten();
-        let values = kept.as_deref().and_then(fresh).unwrap_or_default();
+        // Nothing kept for this page (posted before the script ran, or a
+        // link that only looks like a refused post): the form stays as the
+        // server drew it.
+        let values = kept.as_deref().and_then(fresh);
         let forms = document().forms();
         let form = (0..forms.length())
             .filter_map(|i| forms.item(i)?.dyn_into::<HtmlFormElement>().ok())
             .find(|form| form.get_attribute("action").as_deref() == Some(path.as_str()));
-        if let Some(form) = form {
+        if let (Some(form), Some(values)) = (form, values) {
             let kept: Vec<(String, String)> = form_urlencoded::parse(values.as_bytes())
                 .into_owned()
                 .collect();

@@ -194,6 +194,9 @@ impl crate::Accounts<'_> {
         client: &ClientInfo,
     ) -> Result<(User, Issued), Error> {
         self.limit_signups(client).await?;
+        // A passwordless account's first session proves nothing yet (it
+        // claims no `amr`).
+        let method = if password.is_some() { "signup" } else { "new" };
         let account = self.prepare_account(email, username, password).await?;
         // The account, its log entry and its first session: all or nothing,
         // so an outage mid-way leaves no account its owner cannot use.
@@ -221,7 +224,7 @@ impl crate::Accounts<'_> {
         )
         .await?;
         let issued = self
-            .start_session_in(&mut tx, &user, "signup", client)
+            .start_session_in(&mut tx, &user, method, client)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         // The account exists either way; a refused send (rate limit, store

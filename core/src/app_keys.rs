@@ -18,7 +18,8 @@ pub const MAX_KEYS: usize = 5;
 /// remembered until it expires, so a long-lived one costs memory.
 pub const MAX_ASSERTION_LIFETIME: i64 = 600;
 
-/// What is wrong with a key set, for the admin.
+/// The key set, parsed (what is stored is its re-serialised form, so no
+/// member Latchkey does not read is kept), or what is wrong, for the admin.
 pub fn check_set(set: &serde_json::Value) -> Result<JwkSet, String> {
     let set: JwkSet = serde_json::from_value(set.clone())
         .map_err(|_| "a JWK Set: {\"keys\": [ … ]} of public keys".to_owned())?;
@@ -31,6 +32,22 @@ pub fn check_set(set: &serde_json::Value) -> Result<JwkSet, String> {
     }
     if set.keys.len() > 1 && set.keys.iter().any(|k| k.common.key_id.is_none()) {
         return Err("with several keys, each needs a kid".into());
+    }
+    let mut kids: Vec<_> = set
+        .keys
+        .iter()
+        .filter_map(|k| k.common.key_id.as_deref())
+        .collect();
+    kids.sort_unstable();
+    if kids.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err("each key needs a kid of its own".into());
+    }
+    if set
+        .keys
+        .iter()
+        .any(|k| k.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption))
+    {
+        return Err("signing keys only (\"use\": \"sig\" or none)".into());
     }
     Ok(set)
 }
@@ -61,6 +78,8 @@ pub struct AssertionClaims {
     pub sub: String,
     pub jti: String,
     pub exp: i64,
+    /// Checked to be one string, not a list (see `verify`).
+    aud: serde_json::Value,
 }
 
 /// The `sub` an assertion names, before anything is verified (it says
@@ -73,12 +92,15 @@ pub fn claimed_app(assertion: &str) -> Option<String> {
 }
 
 /// Verifies `assertion` as `client_id`'s: signed by one of `keys` with
-/// that key's algorithm, `iss` = `sub` = `client_id`, for one of
-/// `audiences`, unexpired and short-lived. The caller makes it single use.
+/// that key's algorithm, `iss` = `sub` = `client_id`, unexpired (and not
+/// before its `nbf`), short-lived, and for `issuer` alone: its `aud` is
+/// that one string, not an endpoint or a list, so an assertion the app was
+/// tricked into making for another server's look-alike endpoint is no
+/// good here (draft-ietf-oauth-rfc7523bis). The caller makes it single use.
 pub fn verify(
     keys: &JwkSet,
     client_id: &str,
-    audiences: &[String],
+    issuer: &str,
     assertion: &str,
     now: i64,
 ) -> Option<AssertionClaims> {
@@ -94,14 +116,16 @@ pub fn verify(
     }
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[client_id]);
-    validation.set_audience(audiences);
+    validation.set_audience(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.validate_nbf = true;
     validation.leeway = 30;
     let claims =
         decode::<AssertionClaims>(assertion, &DecodingKey::from_jwk(key).ok()?, &validation)
             .ok()?
             .claims;
     let fits = claims.sub == client_id
+        && claims.aud.as_str() == Some(issuer)
         && !claims.jti.is_empty()
         && claims.jti.len() <= 200
         && claims.exp - now <= MAX_ASSERTION_LIFETIME;

@@ -288,8 +288,9 @@ fn check(spec: &AppSpec) -> Result<Checked, Error> {
             ))
         }
         Some(set) => {
-            crate::app_keys::check_set(set).map_err(|why| invalid("jwks", Reason::AppKeys, why))?;
-            Some(set.to_string())
+            let set = crate::app_keys::check_set(set)
+                .map_err(|why| invalid("jwks", Reason::AppKeys, why))?;
+            Some(serde_json::to_string(&set).map_err(|e| Error::internal().caused_by(e))?)
         }
     };
     let join = |list: &[String]| {
@@ -464,6 +465,14 @@ impl crate::Apps<'_> {
         require_admin(admin)?;
         let current = by_id(&self.db, client_id).await?.ok_or_else(not_found)?;
         let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
+             (SELECT id FROM oauth_grants WHERE client_id = $1)",
+        )
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
         for table in ["oauth_codes", "oauth_consents", "oauth_grants"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1"))
                 .bind(client_id)

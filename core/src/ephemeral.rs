@@ -39,7 +39,9 @@ impl Budget {
     fn counter(&self) -> String {
         format!("attempts:{}", self.key)
     }
-    fn lock(&self) -> String {
+    /// The key of the wait this budget's attempts may have started
+    /// (`remaining` on it says whether one runs).
+    pub(crate) fn lock(&self) -> String {
         format!("wait:{}", self.key)
     }
 }

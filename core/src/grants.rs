@@ -32,36 +32,29 @@ impl Grants<'_> {
     }
 }
 
-/// Ends `which` grants inside `tx`: their refresh tokens go at once (their
-/// access tokens fail at `userinfo` and introspection), and a user's codes
-/// not yet exchanged are spent, so a code fetched a moment before cannot
-/// open a new grant. Returns how many live grants ended.
+/// Ends `which` grants inside `tx`: a user's codes not yet exchanged are
+/// spent (a code fetched a moment before cannot open a new grant), live
+/// grants are marked revoked (their access tokens fail at `userinfo` and
+/// introspection), and their refresh tokens go. In that order: on
+/// PostgreSQL each statement sees what committed before it, so a code
+/// redemption that holds its code while we wait has committed its grant by
+/// the time the grants are revoked. Returns how many live grants ended.
 pub(crate) async fn end_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     which: Grants<'_>,
     now: i64,
 ) -> Result<u64, StoreError> {
-    let (of_grants, values) = which.condition(1);
-    let tokens = format!(
-        "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
-         (SELECT id FROM oauth_grants WHERE {of_grants})"
-    );
-    let mut delete = sqlx::query(&tokens);
-    for value in &values {
-        delete = delete.bind(*value);
-    }
-    delete.execute(&mut **tx).await?;
     // `now` is `$1` of the updates, the grants' values after it.
     let (condition, values) = which.condition(2);
+    let codes =
+        format!("UPDATE oauth_codes SET used_at = $1 WHERE {condition} AND used_at IS NULL");
     let grants = format!(
         "UPDATE oauth_grants SET revoked_at = $1 \
          WHERE {condition} AND revoked_at IS NULL AND expires_at > $1"
     );
-    let codes =
-        format!("UPDATE oauth_codes SET used_at = $1 WHERE {condition} AND used_at IS NULL");
     let mut updates = vec![grants.as_str()];
     if !matches!(which, Grants::One(_)) {
-        updates.push(codes.as_str());
+        updates.insert(0, codes.as_str());
     }
     let mut ended = 0;
     for sql in updates {
@@ -74,5 +67,15 @@ pub(crate) async fn end_in(
             ended = done.rows_affected();
         }
     }
+    let (of_grants, values) = which.condition(1);
+    let tokens = format!(
+        "DELETE FROM oauth_refresh_tokens WHERE grant_id IN \
+         (SELECT id FROM oauth_grants WHERE {of_grants})"
+    );
+    let mut delete = sqlx::query(&tokens);
+    for value in &values {
+        delete = delete.bind(*value);
+    }
+    delete.execute(&mut **tx).await?;
     Ok(ended)
 }

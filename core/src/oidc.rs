@@ -25,7 +25,7 @@ use crate::app_keys;
 use crate::apps::{self, AppRow};
 use crate::audit::Event;
 use crate::db::StoreError;
-use crate::ephemeral::{Attempt, Budget};
+use crate::ephemeral::Budget;
 use crate::error::{Error, ErrorCode};
 use crate::grants::{self, Grants};
 use crate::limits::Rate;
@@ -42,11 +42,11 @@ const CODE_TTL: i64 = 60;
 /// to apps, few enough that a script on a signed-in session cannot fill
 /// the codes table.
 const CODES_PER_USER: Rate = Rate::per_minute(30);
-/// Failed token requests one address may make in a window (wrong
-/// secrets, spent or made-up codes and refresh tokens) before each further
-/// one waits, 1 s and doubling: room for a busy app's slips, none for
-/// guessing. Successes are given back: many users' sign-ins reach us from
-/// one app server.
+/// Requests with wrong app credentials one address (an IPv6 /64) may make
+/// in a window before each further one waits, 1 s and doubling. Only
+/// `invalid_client` counts: a spent or expired code or refresh token is an
+/// app's everyday answer (and 256 random bits cannot be guessed), and
+/// anyone could make an app's server collect those.
 const TOKEN_FREE_FAILURES: u64 = 60;
 const TOKEN_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 const TOKEN_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
@@ -286,9 +286,10 @@ fn amr_acr(method: &str) -> Option<(Vec<&'static str>, &'static str)> {
     let mut amr: Vec<&'static str> = Vec::new();
     for part in method.split('+') {
         let value = match part {
-            "password" | "signup" | "reset" => "pwd",
-            // Emailed codes, authenticator-app codes and recovery codes.
-            "code" | "totp" | "recovery" => "otp",
+            "password" | "signup" => "pwd",
+            // Emailed codes and links (a reset proves the mailbox, not a
+            // password), authenticator-app codes and recovery codes.
+            "code" | "reset" | "totp" | "recovery" => "otp",
             // A passkey proves possession of a key.
             "passkey" => "pop",
             _ => return None,
@@ -675,25 +676,33 @@ impl crate::Oidc<'_> {
         p: &TokenParams,
         client: &ClientInfo,
     ) -> Result<TokenSet, OAuthError> {
-        // Counted before the work (atomically, so a burst cannot slip past
-        // a check made earlier), given back when it was not a failure.
-        let budgets = [Budget {
-            key: format!("oauth-token:ip:{}", client.ip.as_deref().unwrap_or("-")),
+        // Failures are counted after the fact, so requests in flight never
+        // hold the budget: a burst of wrong ones overshoots by at most what
+        // is in flight (each costs one lookup and one hash).
+        let budget = client.limit_key().map(|key| Budget {
+            key: format!("oauth-token:{key}"),
             free: TOKEN_FREE_FAILURES,
-        }];
-        let attempt = self
-            .ephemeral
-            .attempt(&budgets, TOKEN_FAILURE_WINDOW, TOKEN_MAX_WAIT)
-            .await?;
-        if let Attempt::Wait(wait) = attempt {
-            return Err(OAuthError::throttled(wait));
+        });
+        if let Some(budget) = &budget {
+            if let Some(wait) = self.ephemeral.remaining(&budget.lock()).await? {
+                return Err(OAuthError::throttled(wait));
+            }
         }
         let answer = self.exchange(credentials, p, client).await;
-        let failed = answer
-            .as_ref()
-            .is_err_and(|err| matches!(err.error, "invalid_client" | "invalid_grant"));
-        if !failed {
-            self.ephemeral.give_back(&budgets).await?;
+        if let (Some(budget), Err(err)) = (&budget, &answer) {
+            if err.error == "invalid_client" {
+                let counted = self
+                    .ephemeral
+                    .attempt(
+                        std::slice::from_ref(budget),
+                        TOKEN_FAILURE_WINDOW,
+                        TOKEN_MAX_WAIT,
+                    )
+                    .await;
+                if let Err(err) = counted {
+                    tracing::warn!(%err, "oidc: a failed token request went uncounted");
+                }
+            }
         }
         answer
     }
@@ -769,11 +778,9 @@ impl crate::Oidc<'_> {
         let Some(keys) = app.keys() else {
             return Ok(None);
         };
-        let issuer = &self.config.issuer;
-        let audiences = ["", "/oauth/token", "/oauth/revoke", "/oauth/introspect"]
-            .map(|path| format!("{issuer}{path}"));
         let now = now();
-        let Some(claims) = app_keys::verify(&keys, &app.id, &audiences, assertion, now) else {
+        let Some(claims) = app_keys::verify(&keys, &app.id, &self.config.issuer, assertion, now)
+        else {
             return Ok(None);
         };
         let seen = format!(
@@ -1251,7 +1258,7 @@ impl crate::Oidc<'_> {
         if !app.confidential() {
             return Err(OAuthError::new(
                 "invalid_client",
-                "Only an app with a secret may introspect tokens.",
+                "Only a confidential app (with a secret or keys) may introspect tokens.",
             ));
         }
         if let Some(c) = self.verify_app_token(token).await? {
@@ -1514,7 +1521,11 @@ mod tests {
             Some((vec!["otp", "mfa"], "2")),
             "two codes are still two factors"
         );
-        // Sessions from before methods were recorded claim nothing.
+        // A reset link proves the mailbox, not a password.
+        assert_eq!(amr_acr("reset"), Some((vec!["otp"], "1")));
+        // Sessions from before methods were recorded, and a passwordless
+        // account's first, claim nothing.
+        assert_eq!(amr_acr("new"), None);
         assert_eq!(amr_acr(""), None);
         assert_eq!(amr_acr("password+something"), None);
     }

@@ -109,6 +109,7 @@ test('an administrator registers an app and sees its secret once without JavaScr
   await expect(page.getByTestId('app-secret')).toHaveCount(0);
   await page.getByRole('button', { name: 'Make a new secret' }).click();
   await expect(page.getByTestId('admin-done')).toContainText('new secret');
+  await expect(page.getByTestId('app-secret')).toHaveText(/^\S{40,}$/);
   await expect(page.getByTestId('app-secret')).not.toHaveText(first ?? '');
   // Deleting asks for the name.
   await page.getByLabel(`Type ${name} to confirm`).fill(name.toLowerCase());
@@ -116,7 +117,7 @@ test('an administrator registers an app and sees its secret once without JavaScr
   await expect(page.locator('#field-confirm-error')).toHaveText("Type the app's name exactly as shown.");
   await page.getByLabel(`Type ${name} to confirm`).fill(name);
   await page.getByRole('button', { name: `Delete ${name}` }).click();
-  await expect(page).toHaveURL(/\/admin\/apps\?deleted=/);
-  await expect(page.getByTestId('admin-done')).toContainText(name);
+  await expect(page).toHaveURL(/\/admin\/apps\?deleted$/);
+  await expect(page.getByTestId('admin-done')).toHaveText('The app was deleted; its tokens stop working.');
   await expect(page.getByTestId('app-row').filter({ hasText: name })).toHaveCount(0);
 });

@@ -247,6 +247,7 @@ fn problem(why: &'static str) -> Response {
         (status = 400, description = "`invalid_request`, `invalid_grant`, `unsupported_grant_type`, \
             `unauthorized_client` or `invalid_scope`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
+        (status = 413, description = "A form over 64 KiB"),
         (status = 429, description = "`temporarily_unavailable`: too many failed requests from this \
             address; `Retry-After` says when to try again", body = OAuthErrorBody),
         (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
@@ -298,7 +299,17 @@ async fn userinfo(State(services): State<Services>, headers: HeaderMap) -> Respo
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(token) = bearer else {
-        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        // RFC 6750 §3.1 puts no error code in the challenge of a request
+        // without a token; the body still has the documented shape.
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            no_store(),
+            Json(OAuthErrorBody {
+                error: "invalid_token",
+                error_description: "Send the access token as Authorization: Bearer.".into(),
+            }),
+        )
+            .into_response();
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -386,6 +397,7 @@ fn token_request(
         (status = 200, description = "Done, or the token was not live"),
         (status = 400, description = "`invalid_request`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
+        (status = 413, description = "A form over 64 KiB"),
         (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
     ))]
 async fn revoke(
@@ -412,6 +424,7 @@ async fn revoke(
             `client_id`, `sub`, `exp`, `iat`, `token_type`", body = Object),
         (status = 400, description = "`invalid_request`", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`", body = OAuthErrorBody),
+        (status = 413, description = "A form over 64 KiB"),
         (status = 503, description = "`temporarily_unavailable`", body = OAuthErrorBody),
     ))]
 async fn introspect(

@@ -116,7 +116,7 @@ pub fn Field(
                 maxlength=maxlength
                 // What a refused post may bring back (`crate::browser`):
                 // addresses and names, never a secret or a code.
-                data-keep=matches!(autocomplete, "email" | "username" | "username webauthn" | "name").then_some("")
+                data-keep=matches!(autocomplete, "email" | "username" | "username webauthn" | "name" | "url").then_some("")
                 aria-invalid=move || invalid.get().then_some("true")
                 aria-describedby=described_by
             />

@@ -989,43 +989,51 @@ on_both_backends!(a_signed_in_user_gets_a_bounded_number_of_codes, |backend| {
 });
 
 on_both_backends!(
-    failed_token_requests_from_one_address_must_wait,
+    wrong_app_credentials_from_one_address_must_wait,
     |backend| {
         let t = setup(backend, spec(true)).await;
-        let oidc = t.s.oidc();
+        let oidc = &t.s.oidc();
         let guesser = common::client();
+        let wrong = AppCredentials {
+            client_id: Some(t.client_id.clone()),
+            client_secret: Some("a guess".into()),
+            ..Default::default()
+        };
         let made_up = |i: usize| code_params(&format!("made-up-{i}"), Some(VERIFIER));
-        // 80 concurrent guesses: 60 are answered, the rest wait, however they
-        // interleave.
-        let oidc = &oidc;
-        let answers = futures::future::join_all((0..80).map(|i| {
-            let params = made_up(i);
-            let creds = creds(&t);
-            let guesser = guesser.clone();
-            async move { oidc.token(&creds, &params, &guesser).await.unwrap_err() }
+        // 60 concurrent guesses are answered; then the address waits, even
+        // with the right secret.
+        let answers = futures::future::join_all((0..60).map(|i| {
+            let (wrong, params, guesser) = (wrong.clone(), made_up(i), guesser.clone());
+            async move { oidc.token(&wrong, &params, &guesser).await.unwrap_err() }
         }))
         .await;
-        let waited: Vec<_> = answers.iter().filter(|e| e.status == 429).collect();
-        assert_eq!(answers.len() - waited.len(), 60, "the free failures");
-        assert!(
-            waited
-                .iter()
-                .all(|e| e.error == "temporarily_unavailable"
-                    && e.retry_after.is_some_and(|s| s >= 1))
+        assert!(answers
+            .iter()
+            .all(|e| (e.error, e.status) == ("invalid_client", 401)));
+        let waited = oidc
+            .token(&creds(&t), &made_up(60), &guesser)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (waited.error, waited.status),
+            ("temporarily_unavailable", 429)
         );
-        // Another address is not held up, and successes are not counted.
+        assert!(waited.retry_after.is_some_and(|s| s >= 1));
+
+        // An app's server with the right secret never waits for its spent or
+        // made-up codes (anyone can make it send those), nor for successes.
+        let server = common::client();
+        for i in 0..70 {
+            let err = oidc
+                .token(&creds(&t), &made_up(i), &server)
+                .await
+                .unwrap_err();
+            assert_eq!(err.error, "invalid_grant");
+        }
         let code = allowed_code(&t, "openid").await;
-        let other = common::client();
-        oidc.token(&creds(&t), &code_params(&code, Some(VERIFIER)), &other)
+        oidc.token(&creds(&t), &code_params(&code, Some(VERIFIER)), &server)
             .await
             .unwrap();
-        assert_eq!(
-            oidc.token(&creds(&t), &made_up(99), &other)
-                .await
-                .unwrap_err()
-                .error,
-            "invalid_grant"
-        );
     }
 );
 
@@ -1095,10 +1103,12 @@ on_both_backends!(
         .await;
         assert_eq!(t.secret, None, "an app with keys gets no secret");
         let oidc = t.s.oidc();
-        let token_url = format!("{}/oauth/token", t.s.config.issuer);
+        // The audience is the issuer, alone (draft-ietf-oauth-rfc7523bis).
+        let issuer = t.s.config.issuer.clone();
+        let token_url = format!("{issuer}/oauth/token");
         let client = common::client();
         let code = allowed_code(&t, "openid email").await;
-        let good = assertion(&key, "k1", &t.client_id, &token_url, |_| {});
+        let good = assertion(&key, "k1", &t.client_id, &issuer, |_| {});
         let tokens = oidc
             .token(
                 &signed(good.clone()),
@@ -1111,18 +1121,30 @@ on_both_backends!(
 
         // Each of these is refused as `invalid_client`.
         let other = app_key("k1");
+        let es256 = {
+            use p256::pkcs8::EncodePrivateKey as _;
+            let key = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+            jsonwebtoken::EncodingKey::from_ec_der(key.to_pkcs8_der().unwrap().as_bytes())
+        };
+        let now = latchkey_core::now();
+        let with =
+            |change: &dyn Fn(&mut Value)| assertion(&key, "k1", &t.client_id, &issuer, change);
         let refused = [
             ("replayed", good),
             (
                 "signed by another key",
-                assertion(&other, "k1", &t.client_id, &token_url, |_| {}),
+                assertion(&other, "k1", &t.client_id, &issuer, |_| {}),
             ),
             (
                 "unknown kid",
-                assertion(&key, "k2", &t.client_id, &token_url, |_| {}),
+                assertion(&key, "k2", &t.client_id, &issuer, |_| {}),
             ),
             (
-                "for another audience",
+                "for the token endpoint",
+                assertion(&key, "k1", &t.client_id, &token_url, |_| {}),
+            ),
+            (
+                "for another server",
                 assertion(
                     &key,
                     "k1",
@@ -1132,29 +1154,40 @@ on_both_backends!(
                 ),
             ),
             (
+                "for a list of audiences",
+                with(&|c| c["aud"] = serde_json::json!([issuer, "https://elsewhere.example"])),
+            ),
+            (
                 "expired",
-                assertion(&key, "k1", &t.client_id, &token_url, |c| {
-                    c["exp"] = serde_json::json!(latchkey_core::now() - 120)
-                }),
+                with(&|c| c["exp"] = serde_json::json!(now - 120)),
+            ),
+            (
+                "not yet valid",
+                with(&|c| c["nbf"] = serde_json::json!(now + 300)),
             ),
             (
                 "living an hour",
-                assertion(&key, "k1", &t.client_id, &token_url, |c| {
-                    c["exp"] = serde_json::json!(latchkey_core::now() + 3600)
-                }),
+                with(&|c| c["exp"] = serde_json::json!(now + 3600)),
             ),
             (
                 "issued by someone else",
-                assertion(&key, "k1", &t.client_id, &token_url, |c| {
-                    c["iss"] = serde_json::json!("someone-else")
-                }),
+                with(&|c| c["iss"] = serde_json::json!("someone-else")),
             ),
             (
                 "without a jti",
-                assertion(&key, "k1", &t.client_id, &token_url, |c| {
+                with(&|c| {
                     c.as_object_mut().unwrap().remove("jti");
                 }),
             ),
+            ("ES256 in the header of an Ed25519 key", {
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+                header.kid = Some("k1".into());
+                let claims = serde_json::json!({
+                    "iss": t.client_id, "sub": t.client_id, "aud": issuer,
+                    "jti": "alg-swap", "exp": now + 60,
+                });
+                jsonwebtoken::encode(&header, &claims, &es256).unwrap()
+            }),
         ];
         for (why, jwt) in refused {
             let code = allowed_code(&t, "openid email").await;
@@ -1164,33 +1197,47 @@ on_both_backends!(
                 .unwrap_err();
             assert_eq!((err.error, err.status), ("invalid_client", 401), "{why}");
         }
-        // Neither a secret nor an assertion of the wrong type stands in.
+        // Nothing else stands in, nor goes beside it.
         let code = allowed_code(&t, "openid email").await;
-        let mut wrong_type = signed(assertion(&key, "k1", &t.client_id, &token_url, |_| {}));
+        let fresh = || signed(assertion(&key, "k1", &t.client_id, &issuer, |_| {}));
+        let mut wrong_type = fresh();
         wrong_type.assertion.as_mut().unwrap().0 = "urn:example:other".into();
-        for creds in [
-            wrong_type,
-            AppCredentials {
-                client_id: Some(t.client_id.clone()),
-                client_secret: Some("guess".into()),
-                ..Default::default()
-            },
-            AppCredentials {
-                client_id: Some(t.client_id.clone()),
-                ..Default::default()
-            },
+        let mut with_basic = fresh();
+        (
+            with_basic.client_id,
+            with_basic.client_secret,
+            with_basic.basic,
+        ) = (Some(t.client_id.clone()), Some("x".into()), true);
+        let mut for_another_app = fresh();
+        for_another_app.client_id = Some("another-app".into());
+        for (why, creds) in [
+            ("a wrong assertion type", wrong_type),
+            ("Basic beside it", with_basic),
+            ("another client_id beside it", for_another_app),
+            (
+                "a secret instead",
+                AppCredentials {
+                    client_id: Some(t.client_id.clone()),
+                    client_secret: Some("guess".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "nothing",
+                AppCredentials {
+                    client_id: Some(t.client_id.clone()),
+                    ..Default::default()
+                },
+            ),
         ] {
             let err = oidc
                 .token(&creds, &code_params(&code, Some(VERIFIER)), &client)
                 .await
                 .unwrap_err();
-            assert_eq!(err.error, "invalid_client");
+            assert_eq!(err.error, "invalid_client", "{why}");
         }
-        // The issuer is an audience too (RFC 7523bis), and revocation takes it.
-        let fresh = assertion(&key, "k1", &t.client_id, &t.s.config.issuer, |_| {});
-        oidc.revoke(&signed(fresh), &tokens.access_token)
-            .await
-            .unwrap();
+        // Revocation takes an assertion too.
+        oidc.revoke(&fresh(), &tokens.access_token).await.unwrap();
     }
 );
 
@@ -1208,13 +1255,7 @@ on_both_backends!(
         )
         .await;
         let oidc = &t.s.oidc();
-        let jwt = assertion(
-            &key,
-            "k1",
-            &t.client_id,
-            &format!("{}/oauth/token", t.s.config.issuer),
-            |_| {},
-        );
+        let jwt = assertion(&key, "k1", &t.client_id, &t.s.config.issuer, |_| {});
         let p = TokenParams {
             grant_type: Some("client_credentials".into()),
             ..Default::default()
@@ -1253,6 +1294,15 @@ on_both_backends!(
                 "two keys without kids",
                 serde_json::json!({ "keys": [unnamed(&key), unnamed(&app_key("k2"))] }),
             ),
+            (
+                "two keys with one kid",
+                serde_json::json!({ "keys": [key.jwk, app_key("k1").jwk] }),
+            ),
+            ("an encryption key", {
+                let mut jwk = key.jwk.clone();
+                jwk["use"] = serde_json::json!("enc");
+                serde_json::json!({ "keys": [jwk] })
+            }),
         ] {
             let err = s
                 .apps()

@@ -153,8 +153,8 @@ pub async fn delete_app(client_id: String, confirm: String) -> Result<(), AppErr
         );
     }
     apps.delete(&admin, &client_id).await?;
-    let name: String = form_urlencoded::byte_serialize(app.name.as_bytes()).collect();
-    leptos_axum::redirect(&format!("/admin/apps?deleted={name}"));
+    // A flag, not the name: a link could put any words into the banner.
+    leptos_axum::redirect("/admin/apps?deleted");
     Ok(())
 }
 
@@ -169,9 +169,9 @@ pub fn AppsPage() -> impl IntoView {
                     <h1>{tr!(admin_apps.heading)}</h1>
                     <AdminNav/>
                 </div>
-                {move || use_query_map().with(|q| q.get("deleted")).map(|name| view! {
+                {super::super::address_says("deleted").then(|| view! {
                     <div class="banner banner-ok" role="status" data-testid="admin-done">
-                        {tr!(admin_apps.deleted, name = name.clone())}
+                        {tr!(admin_apps.deleted)}
                     </div>
                 })}
                 <p class="muted">{tr!(admin_apps.intro)}</p>
@@ -502,11 +502,11 @@ fn AppForm(app: Option<App>, save: ServerAction<SaveApp>) -> impl IntoView {
                     <fieldset class="choices" class:field-invalid=invalid("confidential")>
                         <legend>{tr!(admin_apps.kind_legend)}</legend>
                         <label class="checkbox">
-                            <input type="radio" name="choices[kind]" value="confidential" checked=confidential/>
+                            <input type="radio" name="choices[kind]" value="confidential" checked=confidential data-keep=""/>
                             <span>{tr!(admin_apps.kind_confidential)}</span>
                         </label>
                         <label class="checkbox">
-                            <input type="radio" name="choices[kind]" value="public" checked=!confidential/>
+                            <input type="radio" name="choices[kind]" value="public" checked=!confidential data-keep=""/>
                             <span>{tr!(admin_apps.kind_public)}</span>
                         </label>
                     </fieldset>
@@ -530,13 +530,15 @@ fn AppForm(app: Option<App>, save: ServerAction<SaveApp>) -> impl IntoView {
                 {check("choices[first_party]", app.first_party, tr!(admin_apps.first_party), "first-party")}
                 <p class="field-hint">{tr!(admin_apps.first_party_hint)}</p>
             </fieldset>
-            <div class="field">
-                <label for="field-id_token_alg">{tr!(admin_apps.id_token_alg)}</label>
-                <select id="field-id_token_alg" name="choices[id_token_alg]">
-                    <option value="EdDSA" selected=app.id_token_alg == "EdDSA">"EdDSA (Ed25519)"</option>
-                    <option value="ES256" selected=app.id_token_alg == "ES256">"ES256 (P-256)"</option>
-                </select>
-            </div>
+            <fieldset class="choices">
+                <legend>{tr!(admin_apps.id_token_alg)}</legend>
+                {[("EdDSA", "EdDSA (Ed25519)"), ("ES256", "ES256 (P-256)")].map(|(alg, label)| view! {
+                    <label class="checkbox">
+                        <input type="radio" name="choices[id_token_alg]" value=alg checked=app.id_token_alg == alg data-keep=""/>
+                        <span>{label}</span>
+                    </label>
+                })}
+            </fieldset>
             <p>
                 <Submit
                     label=if editing { tr!(admin_apps.save) } else { tr!(admin_apps.register_button) }

@@ -346,13 +346,7 @@ async fn bad_requests_stay_on_latchkey_and_token_errors_follow_the_rfc() {
         .unwrap()
         .iter()
         .any(|a| a["client_id"] == client_id.as_str()));
-    assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a.get("client_secret").is_none() && a.get("secret_hash").is_none()),
-        "secrets never listed"
-    );
+    assert!(!list.to_string().contains(&secret), "secrets never listed");
     let (_, user_tokens) = api_signup(&app).await;
     let res = send(
         &app,
@@ -458,7 +452,7 @@ async fn an_app_with_a_key_gets_a_token_with_a_signed_assertion() {
     let jwt = jsonwebtoken::encode(
         &header,
         &json!({
-            "iss": client_id, "sub": client_id, "aud": format!("{ORIGIN}/oauth/token"),
+            "iss": client_id, "sub": client_id, "aud": ORIGIN,
             "jti": "one-use", "iat": now, "exp": now + 60,
         }),
         &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),

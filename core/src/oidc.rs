@@ -272,6 +272,21 @@ struct CodeRow {
     grant_id: Option<String>,
 }
 
+/// Whether the admin's first-party mark spares the user the consent
+/// screen. Not for a public app sending the code to a loopback address:
+/// any program on the user's machine can listen there and claim to be it,
+/// so the user is asked (RFC 8252 §8.6).
+fn skips_consent(a: &Authorization) -> bool {
+    let loopback = url::Url::parse(&a.redirect_uri).is_ok_and(|url| {
+        matches!(
+            url.host(),
+            Some(url::Host::Domain("localhost"))
+                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+        )
+    });
+    a.first_party && (a.confidential || !loopback)
+}
+
 /// When and how a session was signed in.
 #[derive(sqlx::FromRow)]
 struct SignIn {
@@ -503,7 +518,7 @@ impl crate::Oidc<'_> {
         }
         let asked = a.prompt.as_deref() == Some("consent");
         let remembered = a.confidential && self.consented(&auth.user.id, a).await?;
-        if !a.first_party && (asked || !remembered) {
+        if !skips_consent(a) && (asked || !remembered) {
             return Ok(match none {
                 true => Step::Redirect(self.refused(a, "consent_required")),
                 false => Step::Consent,

@@ -1388,3 +1388,34 @@ on_both_backends!(
         assert_eq!(changed.jwks.unwrap()["keys"].as_array().unwrap().len(), 2);
     }
 );
+
+on_both_backends!(
+    a_first_party_public_app_on_a_loopback_address_is_still_asked,
+    |backend| {
+        let t = setup(
+            backend,
+            AppSpec {
+                first_party: true,
+                ..spec(false)
+            },
+        )
+        .await;
+        let oidc = t.s.oidc();
+        // At its https address: straight back with a code.
+        let a = oidc
+            .authorization(&params(&t.client_id, "openid"))
+            .await
+            .unwrap();
+        let Step::Redirect(to) = oidc.step(Some(&t.user), &a).await.unwrap() else {
+            panic!("a first-party app at its https address is not asked about");
+        };
+        assert!(query_of(&to).contains_key("code"));
+        // At its loopback address any local program could be listening.
+        let loopback = AuthorizeParams {
+            redirect_uri: Some("http://127.0.0.1:8765/cb".into()),
+            ..params(&t.client_id, "openid")
+        };
+        let a = oidc.authorization(&loopback).await.unwrap();
+        assert_eq!(oidc.step(Some(&t.user), &a).await.unwrap(), Step::Consent);
+    }
+);

@@ -37,6 +37,17 @@ cargo test --locked -p latchkey-types -p latchkey-core -p app -p server --featur
 say "release build (server + WASM)"
 cargo leptos build --release --precompress
 
+say "the README's server commands, through scripts/server, from elsewhere"
+scratch="$(mktemp -d)"
+(
+  cd "$scratch"
+  export DATABASE_URL="sqlite://$scratch/readme.db"
+  printf '%s\n' "a scratch administrator passphrase" |
+    "$root/scripts/server" create-admin --email ops@example.com --username ops | grep "Created the administrator" >/dev/null
+  "$root/scripts/server" rotate-keys | grep "now signs with" >/dev/null
+)
+rm -rf "$scratch"
+
 say "generated bad input against the OpenAPI document (schemathesis)"
 ./scripts/fuzz-api.sh
 

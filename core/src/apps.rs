@@ -146,6 +146,16 @@ fn invalid(field: &str, reason: Reason, detail: impl Into<String>) -> Error {
     }
 }
 
+/// Whether `url` names this machine: `localhost` or `127.0.0.1`. Not
+/// `[::1]`: a page's CSP cannot name an IPv6 address, so the consent form
+/// could not send the browser there.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost")) | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+    )
+}
+
 /// Whether `uri` may receive codes or signed-out users: absolute, no
 /// fragment, https or http on a loopback address.
 fn check_uri(field: &str, uri: &str) -> Result<(), Error> {
@@ -160,15 +170,9 @@ fn check_uri(field: &str, uri: &str) -> Result<(), Error> {
     if uri.contains('*') {
         return Err(bad("redirect URIs are matched exactly; no wildcards"));
     }
-    // Not `[::1]`: a page's CSP cannot name an IPv6 address, so the
-    // consent form could not send the browser there.
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost")) | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-    );
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
         _ => Err(bad("use https (http only on a loopback address)")),
     }
 }

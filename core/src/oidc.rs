@@ -277,13 +277,7 @@ struct CodeRow {
 /// any program on the user's machine can listen there and claim to be it,
 /// so the user is asked (RFC 8252 §8.6).
 fn skips_consent(a: &Authorization) -> bool {
-    let loopback = url::Url::parse(&a.redirect_uri).is_ok_and(|url| {
-        matches!(
-            url.host(),
-            Some(url::Host::Domain("localhost"))
-                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-        )
-    });
+    let loopback = url::Url::parse(&a.redirect_uri).is_ok_and(|url| apps::is_loopback(&url));
     a.first_party && (a.confidential || !loopback)
 }
 

@@ -415,9 +415,9 @@ async fn revoke(
     }
 }
 
-/// `POST /oauth/introspect` (RFC 7662), for apps with a secret.
+/// `POST /oauth/introspect` (RFC 7662), for confidential apps.
 #[utoipa::path(post, path = "/oauth/introspect", tag = "oidc",
-    summary = "Whether a token is live, and what it carries (apps with a secret)",
+    summary = "Whether a token is live, and what it carries (confidential apps)",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "`{\"active\": false}`, or `active: true` with `scope`, \

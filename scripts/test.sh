@@ -37,16 +37,42 @@ cargo test --locked -p latchkey-types -p latchkey-core -p app -p server --featur
 say "release build (server + WASM)"
 cargo leptos build --release --precompress
 
-say "the README's server commands, through scripts/server, from elsewhere"
+say "the README's and docs/deploy.md's server commands, through scripts/server, from elsewhere"
 scratch="$(mktemp -d)"
 (
   cd "$scratch"
-  export DATABASE_URL="sqlite://$scratch/readme.db"
+  export DATABASE_URL="sqlite://$scratch/readme.db" METRICS_ADDR=off LEPTOS_SITE_ADDR=127.0.0.1:0
+  "$root/scripts/server" check-config | grep "does not exist yet" >/dev/null
   printf '%s\n' "a scratch administrator passphrase" |
     "$root/scripts/server" create-admin --email ops@example.com --username ops | grep "Created the administrator" >/dev/null
   "$root/scripts/server" rotate-keys | grep "now signs with" >/dev/null
+  "$root/scripts/server" backup --to "$scratch/copy.db" | grep "Wrote a copy" >/dev/null
+  # Settings from a file, the environment winning: the file names the copy
+  # and an SMTP server nobody runs.
+  printf 'database_url = "sqlite://%s"\nsmtp_url = "smtp://127.0.0.1:1"\n' "$scratch/copy.db" > settings.toml
+  export LATCHKEY_CONFIG="$scratch/settings.toml"
+  if "$root/scripts/server" check-config >check.out; then
+    echo "FAIL: check-config passed with an unreachable SMTP server" >&2; cat check.out >&2; exit 1
+  fi
+  grep "readme.db  (env)" check.out >/dev/null
+  grep "cannot reach the SMTP server at smtp://127.0.0.1:1" check.out >/dev/null
+  # The copy is a whole, migrated database.
+  printf 'database_url = "sqlite://%s"\n' "$scratch/copy.db" > settings.toml
+  (unset DATABASE_URL; "$root/scripts/server" check-config >check.out) || { cat check.out >&2; exit 1; }
+  grep "copy.db  (file)" check.out >/dev/null
+  if grep "migration(s)" check.out; then
+    echo "FAIL: the backup lacks migrations" >&2; exit 1
+  fi
 )
 rm -rf "$scratch"
+
+say "the systemd unit (deploy/latchkey.service): valid, and confined"
+unit="$(mktemp -d)"
+sed "s#/opt/latchkey/latchkey#$CARGO_TARGET_DIR/release/server#" deploy/latchkey.service > "$unit/latchkey.service"
+systemd-analyze verify "$unit/latchkey.service"
+systemd-analyze security --offline=true --threshold=20 "$unit/latchkey.service" >/dev/null ||
+  { systemd-analyze security --offline=true "$unit/latchkey.service" | tail -n 1; exit 1; }
+rm -rf "$unit"
 
 say "generated bad input against the OpenAPI document (schemathesis)"
 ./scripts/fuzz-api.sh

@@ -46,14 +46,14 @@ fi
 
 if [[ "${1:-}" == "--browser" ]]; then
   # Chromium, the CJK fonts the Korean screens are drawn (and
-  # photographed) with, nginx, which the proxy test puts in front, and
-  # oathtool, which plays the authenticator app (the second-factor tests,
-  # Rust and Playwright alike).
+  # photographed) with, nginx and Caddy, which the proxy tests put in
+  # front, and oathtool, which plays the authenticator app (the
+  # second-factor tests, Rust and Playwright alike).
   if [[ ! -x /usr/bin/chromium ]] || ! fc-list :lang=ko 2>/dev/null | grep -q . \
-     || [[ ! -x /usr/sbin/nginx ]] || [[ ! -x /usr/bin/oathtool ]]; then
-    say "installing Chromium, Noto CJK fonts, nginx and oathtool from Debian"
+     || [[ ! -x /usr/sbin/nginx ]] || [[ ! -x /usr/bin/caddy ]] || [[ ! -x /usr/bin/oathtool ]]; then
+    say "installing Chromium, Noto CJK fonts, nginx, Caddy and oathtool from Debian"
     sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-noto-cjk nginx-light oathtool >/dev/null
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium fonts-noto-cjk nginx-light caddy oathtool >/dev/null
   fi
   # Reinstalled whenever package-lock.json changes (a new test dependency).
   lock_sum="$(sha256sum "$root/end2end/package-lock.json" | cut -d' ' -f1)"

@@ -69,6 +69,13 @@ impl Feature {
             _ => None,
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ChangeUsername => "change_username",
+            Self::ChangeEmail => "change_email",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

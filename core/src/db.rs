@@ -142,7 +142,36 @@ impl Db {
 
     /// Applies the embedded migrations (the same SQL serves both backends).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        sqlx::migrate!("./migrations").run(&self.pool).await
+        MIGRATIONS.run(&self.pool).await
+    }
+
+    /// Writes a consistent copy of a SQLite database to `path` while the
+    /// server keeps running (`VACUUM INTO`: one read transaction, so writes
+    /// made meanwhile are either all in the copy or none). The file must
+    /// not exist yet. PostgreSQL has `pg_dump` for this.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), String> {
+        if self.backend != Backend::Sqlite {
+            return Err(
+                "the backup command copies SQLite databases; for PostgreSQL use \
+                        pg_dump --format=custom (docs/deploy.md)"
+                    .into(),
+            );
+        }
+        if path.exists() {
+            return Err(format!(
+                "{} exists already: name a new file",
+                path.display()
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or("the backup path must be UTF-8")?
+            .replace('\'', "''");
+        sqlx::query(&format!("VACUUM INTO '{target}'"))
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once
@@ -161,6 +190,76 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// The migrations this build carries, applied in order at every start.
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A database as found by [`inspect`], which changes nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// A SQLite file that does not exist yet: the first start creates it.
+    NotYet,
+    Schema {
+        /// Migrations this build would apply at start, as `0013 oidc methods`.
+        pending: Vec<String>,
+        /// Versions applied by a newer build, which this one would refuse
+        /// to start on.
+        newer: Vec<i64>,
+    },
+}
+
+/// Opens the database at `url` read-only and compares its migrations with
+/// this build's, for `check-config`. A SQLite file is never created.
+pub async fn inspect(url: &str) -> Result<Found, sqlx::Error> {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    const SQLITE_HAS: &str =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
+    const POSTGRES_HAS: &str = "SELECT count(*) FROM pg_catalog.pg_tables \
+         WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()";
+    const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+    let applied: Vec<i64> = match Backend::from_url(url) {
+        Some(Backend::Sqlite) => {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.read_only(true);
+            if !options.get_filename().exists() {
+                return Ok(Found::NotYet);
+            }
+            let mut conn = options.connect().await?;
+            let has: i64 = sqlx::query_scalar(SQLITE_HAS).fetch_one(&mut conn).await?;
+            if has == 0 {
+                Vec::new()
+            } else {
+                sqlx::query_scalar(APPLIED).fetch_all(&mut conn).await?
+            }
+        }
+        Some(Backend::Postgres) => {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            let has: i64 = sqlx::query_scalar(POSTGRES_HAS)
+                .fetch_one(&mut conn)
+                .await?;
+            if has == 0 {
+                Vec::new()
+            } else {
+                sqlx::query_scalar(APPLIED).fetch_all(&mut conn).await?
+            }
+        }
+        None => {
+            return Err(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite: or postgres://".into(),
+            ))
+        }
+    };
+    let pending = MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| format!("{:04} {}", m.version, m.description))
+        .collect();
+    let newer = applied
+        .into_iter()
+        .filter(|v| !MIGRATIONS.iter().any(|m| m.version == *v))
+        .collect();
+    Ok(Found::Schema { pending, newer })
 }
 
 /// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere, wildcards in

@@ -45,6 +45,19 @@ impl Transport {
         }
     }
 
+    /// Connects to the SMTP server, greets it and logs in when the URL
+    /// carries credentials, sending nothing (`check-config`).
+    pub async fn check(&self) -> Result<(), String> {
+        match self {
+            Self::Log => Ok(()),
+            Self::Smtp(smtp) => match smtp.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the SMTP server did not answer NOOP".into()),
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+
     async fn send(&self, from: &Mailbox, row: &OutboxRow) -> Result<(), String> {
         match self {
             Self::Log => {

@@ -61,6 +61,29 @@ pub fn with_hashes(options: LeptosOptions) -> Result<LeptosOptions, String> {
     Ok(options)
 }
 
+/// Whether the site the options point at was built: its WASM, JS glue and
+/// stylesheet are in `pkg/`.
+pub fn check_site(options: &LeptosOptions) -> Result<(), String> {
+    let dir = pkg_dir(options);
+    let output = options.output_name.as_ref();
+    let names: Vec<String> = file_names(&dir).collect();
+    let has = |ext: &str| {
+        names
+            .iter()
+            .any(|n| n.starts_with(output) && n.ends_with(ext))
+    };
+    if has(".wasm") && has(".js") && has(".css") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} holds no built site ({output}.wasm, .js and .css): build it with \
+             `cargo leptos build --release --precompress` and point LEPTOS_SITE_ROOT at \
+             its target/site",
+            dir.display()
+        ))
+    }
+}
+
 fn pkg_dir(options: &LeptosOptions) -> PathBuf {
     Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }

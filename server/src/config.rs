@@ -1,7 +1,12 @@
-//! Configuration from the environment (and an optional `.env`), validated at
-//! start-up: every problem is reported at once, one line each.
+//! Configuration from the environment (and an optional `.env`), then an
+//! optional settings file (`latchkey.toml`), validated at start-up: every
+//! problem is reported at once, one line each. `check-config` prints the
+//! effective settings beside the same problems.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -39,18 +44,177 @@ pub struct Config {
     pub metrics_bind: Option<SocketAddr>,
     pub site_root: String,
     pub json_logs: bool,
+    /// No `LATCHKEY_SECRET` was given: a random one signs for this process.
+    pub random_secret: bool,
     pub auth: AuthConfig,
+}
+
+/// Where settings come from: the process environment (with `.env`) first,
+/// then the settings file. The file's keys are the environment's names, in
+/// any case (`public_url = "https://…"`); lists may be TOML arrays.
+#[derive(Debug, Default)]
+pub struct Sources {
+    file: Option<SettingsFile>,
+    /// Tests read a file alone, whatever the process environment holds.
+    ignore_environment: bool,
+}
+
+#[derive(Debug)]
+struct SettingsFile {
+    path: PathBuf,
+    values: BTreeMap<String, String>,
+}
+
+/// Where one setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    File,
+    Default,
+}
+
+impl Sources {
+    /// `LATCHKEY_CONFIG` names the settings file, which must then exist;
+    /// without it, `latchkey.toml` in the working directory is read when
+    /// present.
+    pub fn load() -> Result<Self, String> {
+        let (path, required) = match std::env::var_os("LATCHKEY_CONFIG") {
+            Some(path) if !path.is_empty() => (PathBuf::from(path), true),
+            _ => (PathBuf::from("latchkey.toml"), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_toml(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Self::default()),
+            Err(e) => Err(format!(
+                "cannot read the settings file {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    /// Reads a settings file's text (`path` names it in problems).
+    pub fn from_toml(path: PathBuf, text: &str) -> Result<Self, String> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?;
+        let mut values = BTreeMap::new();
+        for (key, value) in table {
+            let flat = match value {
+                toml::Value::String(s) => Some(s),
+                toml::Value::Integer(n) => Some(n.to_string()),
+                toml::Value::Boolean(b) => Some(b.to_string()),
+                toml::Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        toml::Value::String(s) => Some(s),
+                        toml::Value::Integer(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .map(|items| items.join(",")),
+                _ => None,
+            };
+            let Some(flat) = flat else {
+                return Err(format!(
+                    "{}: {key} must be a string, a whole number, true/false or a list of strings",
+                    path.display()
+                ));
+            };
+            values.insert(key.to_uppercase(), flat);
+        }
+        Ok(Self {
+            file: Some(SettingsFile { path, values }),
+            ignore_environment: false,
+        })
+    }
+
+    /// These sources without the process environment (tests).
+    pub fn file_only(self) -> Self {
+        Self {
+            ignore_environment: true,
+            ..self
+        }
+    }
+
+    /// The file read, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_ref().map(|f| f.path.as_path())
+    }
+
+    /// A setting's raw value: the environment's, else the file's. Blank
+    /// counts as unset.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.lookup(key).0
+    }
+
+    pub fn origin(&self, key: &str) -> Origin {
+        self.lookup(key).1
+    }
+
+    fn lookup(&self, key: &str) -> (Option<String>, Origin) {
+        let set = |v: &String| !v.trim().is_empty();
+        let env = (!self.ignore_environment)
+            .then(|| std::env::var(key).ok())
+            .flatten();
+        if let Some(value) = env.filter(set) {
+            return (Some(value), Origin::Environment);
+        }
+        match self
+            .file
+            .as_ref()
+            .and_then(|f| f.values.get(key))
+            .filter(|v| set(v))
+        {
+            Some(value) => (Some(value.clone()), Origin::File),
+            None => (None, Origin::Default),
+        }
+    }
 }
 
 const SECRET_MIN_BYTES: usize = 32;
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, Vec<String>> {
-        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+    /// Reads the process environment and the settings file.
+    pub fn load(sources: &Sources) -> Result<Self, Vec<String>> {
+        let (config, problems) = Self::read(sources);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The settings as they would take effect (a value that cannot be read
+    /// is replaced by its default) and every problem with them, including a
+    /// key in the settings file that names no setting.
+    pub fn read(sources: &Sources) -> (Self, Vec<String>) {
+        let asked = RefCell::new(BTreeSet::new());
+        let (config, mut problems) = Self::read_lookup(|key| {
+            asked.borrow_mut().insert(key.to_owned());
+            sources.get(key)
+        });
+        if let Some(file) = &sources.file {
+            let asked = asked.borrow();
+            for key in file.values.keys().filter(|key| !asked.contains(*key)) {
+                problems.push(format!(
+                    "{} names no setting: {key} (see docs/deploy.md for the list)",
+                    file.path.display()
+                ));
+            }
+        }
+        (config, problems)
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let (config, problems) = Self::read_lookup(get);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn read_lookup(get: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let mut problems = Vec::new();
         let mut parse = |key: &str, default: u64| -> u64 {
             match get(key) {
@@ -197,6 +361,7 @@ impl Config {
             }
         }
 
+        let random_secret = get("LATCHKEY_SECRET").is_none();
         let jwt_secret = match get("LATCHKEY_SECRET") {
             Some(raw) => {
                 let bytes = STANDARD
@@ -217,10 +382,6 @@ impl Config {
                 Vec::new()
             }
             None => {
-                tracing::warn!(
-                    "LATCHKEY_SECRET is not set: using a random development secret. \
-                     Every restart signs everyone out. Never run production like this."
-                );
                 let mut bytes = vec![0u8; 48];
                 rand::rngs::OsRng.fill_bytes(&mut bytes);
                 bytes
@@ -311,10 +472,7 @@ impl Config {
             }
         };
 
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Self {
+        let config = Self {
             mode,
             database_url,
             redis_url,
@@ -324,6 +482,7 @@ impl Config {
             metrics_bind,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             json_logs,
+            random_secret,
             auth: AuthConfig {
                 verified_only,
                 product: d.product.clone(),
@@ -364,7 +523,174 @@ impl Config {
             public_url,
             cors_origins,
             trusted_proxies,
-        })
+        };
+        (config, problems)
+    }
+
+    /// Every setting as it takes effect, by its environment name, secrets
+    /// masked: what `check-config` prints.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let a = &self.auth;
+        let list = |items: Vec<String>, none: &str| {
+            if items.is_empty() {
+                none.to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
+        vec![
+            ("LATCHKEY_ENV", format!("{:?}", self.mode).to_lowercase()),
+            ("PUBLIC_URL", self.public_url.clone()),
+            ("LEPTOS_SITE_ADDR", self.bind.to_string()),
+            ("LEPTOS_SITE_ROOT", self.site_root.clone()),
+            (
+                "METRICS_ADDR",
+                self.metrics_bind.map_or("off".into(), |a| a.to_string()),
+            ),
+            ("DATABASE_URL", redact(&self.database_url)),
+            (
+                "REDIS_URL",
+                self.redis_url.as_deref().map_or(
+                    "unset: codes and limits live in this process (one instance only)".into(),
+                    redact,
+                ),
+            ),
+            ("REDIS_PREFIX", self.redis_prefix.clone()),
+            (
+                "SMTP_URL",
+                self.smtp_url
+                    .as_deref()
+                    .map_or("unset: mail is printed to the log".into(), redact),
+            ),
+            ("MAIL_FROM", a.mail_from.clone()),
+            (
+                "LATCHKEY_SECRET",
+                if self.random_secret {
+                    "unset: a random one for this process (every restart signs everyone out)".into()
+                } else {
+                    format!("set ({} bytes, not shown)", a.jwt_secret.len())
+                },
+            ),
+            (
+                "TRUSTED_PROXIES",
+                list(
+                    self.trusted_proxies
+                        .networks
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    "none: forwarding headers are ignored",
+                ),
+            ),
+            (
+                "FORWARDED_HEADER",
+                self.trusted_proxies.header.name().into(),
+            ),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                list(self.cors_origins.clone(), "none"),
+            ),
+            (
+                "LOG_FORMAT",
+                if self.json_logs { "json" } else { "text" }.into(),
+            ),
+            ("ACCESS_TOKEN_TTL_SECS", a.access_ttl.as_secs().to_string()),
+            (
+                "REFRESH_TOKEN_TTL_SECS",
+                a.refresh_ttl.as_secs().to_string(),
+            ),
+            (
+                "KEY_ROTATION_DAYS",
+                (a.keys.rotation.as_secs() / 86_400).to_string(),
+            ),
+            (
+                "KEY_PUBLISH_AHEAD_DAYS",
+                (a.keys.ahead.as_secs() / 86_400).to_string(),
+            ),
+            ("PASSWORD_MIN_LENGTH", a.min_password_len.to_string()),
+            ("ARGON2_MEMORY_KIB", a.hash_params.m_cost.to_string()),
+            ("ARGON2_ITERATIONS", a.hash_params.t_cost.to_string()),
+            ("HASH_WORKERS", a.hash_workers.to_string()),
+            ("HASH_QUEUE_MAX", a.hash_queue_max.to_string()),
+            ("LOGIN_FREE_ATTEMPTS", a.login_free_failures.0.to_string()),
+            (
+                "LOGIN_FREE_ATTEMPTS_PER_IP",
+                a.login_free_failures.1.to_string(),
+            ),
+            (
+                "SIGNUPS_PER_HOUR_PER_IP",
+                a.signups_per_hour_per_ip.to_string(),
+            ),
+            ("SIGNUP_HIDE_EXISTING", a.signup_hide_existing.to_string()),
+            (
+                "VERIFIED_ONLY",
+                list(
+                    a.verified_only
+                        .iter()
+                        .map(|f| f.name().to_owned())
+                        .collect(),
+                    "none",
+                ),
+            ),
+            ("CODE_TTL_SECS", a.codes.ttl.as_secs().to_string()),
+            (
+                "CODE_RESEND_COOLDOWN_SECS",
+                a.codes.resend_cooldown.as_secs().to_string(),
+            ),
+            (
+                "CODE_SENDS_PER_HOUR_PER_IP",
+                a.codes.sends_per_hour_per_ip.to_string(),
+            ),
+            ("RESET_TOKEN_TTL_SECS", a.reset_ttl.as_secs().to_string()),
+            (
+                "MAIL_GIVE_UP_AFTER_SECS",
+                a.mail_give_up_after.as_secs().to_string(),
+            ),
+        ]
+    }
+
+    /// Settings that work but are likely a mistake where they are.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        // Latchkey speaks plain HTTP: an https:// address means something in
+        // front terminates TLS, and unless it is trusted, every client looks
+        // like that proxy to the rate limits.
+        if self.public_url.starts_with("https://") && self.trusted_proxies.networks.is_empty() {
+            warnings.push(
+                "PUBLIC_URL is https:// but TRUSTED_PROXIES is empty: behind a TLS proxy every \
+                 client shares the proxy's address, so one client's failures throttle everyone. \
+                 Name the proxy's address (e.g. TRUSTED_PROXIES=127.0.0.1)."
+                    .into(),
+            );
+        }
+        if self.mode == Mode::Production && self.redis_url.is_none() {
+            warnings.push(
+                "REDIS_URL is unset: run exactly one instance (codes, limits and sign-outs \
+                 are kept in its memory)."
+                    .into(),
+            );
+        }
+        if self.mode == Mode::Production && self.database_url.starts_with("sqlite:") {
+            warnings.push(
+                "DATABASE_URL is SQLite: fine for one instance; back it up with \
+                 `latchkey backup` (docs/deploy.md)."
+                    .into(),
+            );
+        }
+        warnings
+    }
+
+    /// The Leptos options the server renders with: the built site under
+    /// `LEPTOS_SITE_ROOT`, linked by the hashed names the build made.
+    pub fn leptos_options(&self) -> Result<leptos::config::LeptosOptions, String> {
+        crate::assets::with_hashes(
+            leptos::config::LeptosOptions::builder()
+                .output_name("latchkey")
+                .site_root(self.site_root.as_str())
+                .site_pkg_dir("pkg")
+                .site_addr(self.bind)
+                .build(),
+        )
     }
 
     /// What the router needs to know about the network in front of it.
@@ -374,6 +700,15 @@ impl Config {
             cors_origins: self.cors_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
         }
+    }
+}
+
+/// A URL with its password (everything between `://` and `@`) hidden, for
+/// logs and `check-config`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
     }
 }
 
@@ -388,6 +723,98 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn file(text: &str) -> Sources {
+        Sources::from_toml(PathBuf::from("latchkey.toml"), text)
+            .unwrap()
+            .file_only()
+    }
+
+    /// `check-config` shows every setting the server reads: a new setting
+    /// cannot be forgotten there.
+    #[test]
+    fn every_setting_read_is_shown_by_check_config() {
+        let asked = RefCell::new(BTreeSet::new());
+        let (config, _) = Config::read_lookup(|key| {
+            asked.borrow_mut().insert(key.to_owned());
+            None
+        });
+        let shown: BTreeSet<String> = config
+            .settings()
+            .into_iter()
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        let mut asked = asked.into_inner();
+        asked.remove("BIND_ADDR"); // LEPTOS_SITE_ADDR's older name
+        assert_eq!(asked, shown);
+    }
+
+    #[test]
+    fn the_settings_file_takes_env_names_in_any_case_and_lists_as_arrays() {
+        let sources = file(
+            r#"
+            latchkey_env = "production"
+            PUBLIC_URL = "https://auth.example.com"
+            smtp_url = "smtp://mail.example.com:25"
+            latchkey_secret = "0123456789abcdef0123456789abcdef0123456789"
+            trusted_proxies = ["10.0.0.0/8", "127.0.0.1"]
+            access_token_ttl_secs = 600
+            signup_hide_existing = true
+            "#,
+        );
+        let c = Config::load(&sources).unwrap();
+        assert_eq!(c.mode, Mode::Production);
+        assert_eq!(c.public_url, "https://auth.example.com");
+        assert_eq!(c.trusted_proxies.networks.len(), 2);
+        assert_eq!(c.auth.access_ttl, Duration::from_secs(600));
+        assert!(c.auth.signup_hide_existing);
+        assert!(!c.random_secret);
+        assert_eq!(sources.origin("PUBLIC_URL"), Origin::File);
+        assert_eq!(sources.origin("REDIS_URL"), Origin::Default);
+    }
+
+    #[test]
+    fn a_settings_file_key_that_names_no_setting_is_a_problem() {
+        let problems = Config::load(&file("pubilc_url = \"https://x.example\"\n")).unwrap_err();
+        assert_eq!(
+            problems,
+            ["latchkey.toml names no setting: PUBILC_URL (see docs/deploy.md for the list)"]
+        );
+        let nested = Sources::from_toml(PathBuf::from("l.toml"), "[database]\nurl = \"x\"\n");
+        assert_eq!(
+            nested.unwrap_err(),
+            "l.toml: database must be a string, a whole number, true/false or a list of strings"
+        );
+        let broken = Sources::from_toml(PathBuf::from("l.toml"), "public_url = \n").unwrap_err();
+        assert!(broken.starts_with("l.toml is not valid TOML"), "{broken}");
+    }
+
+    #[test]
+    fn settings_hide_passwords_and_the_secret() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://latchkey:hunter2@db/latchkey"),
+            ("REDIS_URL", "redis://:redispw@cache:6379"),
+            ("LATCHKEY_SECRET", "a secret of more than thirty-two bytes"),
+        ])
+        .unwrap();
+        let shown = format!("{:?}", c.settings());
+        for secret in ["hunter2", "redispw", "thirty-two"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://…@db/latchkey"), "{shown}");
+    }
+
+    #[test]
+    fn https_without_a_trusted_proxy_is_warned_about() {
+        let behind = config(&[("PUBLIC_URL", "https://auth.example.com")]).unwrap();
+        assert!(behind.warnings()[0].contains("TRUSTED_PROXIES is empty"));
+        let named = config(&[
+            ("PUBLIC_URL", "https://auth.example.com"),
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+        ])
+        .unwrap();
+        assert!(named.warnings().is_empty(), "{:?}", named.warnings());
     }
 
     #[test]

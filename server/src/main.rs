@@ -6,8 +6,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use latchkey_core::outbox::Transport;
 use latchkey_core::{Db, EphemeralStore, MemoryStore, RedisStore, Services};
-use leptos::config::LeptosOptions;
-use server::config::Config;
+use server::config::{redact, Config, Sources};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +52,18 @@ enum Command {
     /// the next successor is published when due. Tokens of the old keys
     /// verify until they expire. Running instances follow within a minute.
     RotateKeys,
+    /// Print the effective settings (secrets masked) and every problem at
+    /// once: in the settings, and in reaching the database, Redis, SMTP,
+    /// the built site and the addresses to listen on. Changes nothing.
+    /// Exits 1 on any problem.
+    CheckConfig,
+    /// Copy a SQLite database, consistently, while Latchkey keeps running
+    /// (PostgreSQL: use pg_dump). The file must not exist yet.
+    Backup {
+        /// The new file to write, e.g. /var/backups/latchkey-$(date +%F).db
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -60,12 +71,31 @@ async fn main() -> ExitCode {
     server::allocator::map_large_blocks();
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    let sources = match Sources::load() {
+        Ok(sources) => sources,
+        Err(problem) => {
+            eprintln!("Latchkey cannot start: {problem}");
+            return ExitCode::from(2);
+        }
+    };
     // Log as text until the config says otherwise.
-    let json_logs = std::env::var("LOG_FORMAT").as_deref() == Ok("json")
-        || std::env::var("LATCHKEY_ENV").as_deref() == Ok("production");
+    let json_logs = sources.get("LOG_FORMAT").as_deref() == Some("json")
+        || matches!(
+            sources.get("LATCHKEY_ENV").as_deref(),
+            Some("production" | "prod")
+        );
     server::telemetry::init(json_logs);
 
-    let config = match Config::from_env() {
+    if let Some(Command::CheckConfig) = cli.command {
+        let report = server::check::check(&sources).await;
+        print!("{}", report.text);
+        return if report.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let config = match Config::load(&sources) {
         Ok(config) => config,
         Err(problems) => {
             eprintln!("Latchkey cannot start; fix the configuration:");
@@ -96,6 +126,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             redact(&config.database_url)
         )
     })?;
+    // A backup copies the database as it is, migrated or not.
+    if let Command::Backup { to } = &command {
+        db.backup_to(to).await.map_err(anyhow::Error::msg)?;
+        println!("Wrote a copy of the database to {}", to.display());
+        return Ok(());
+    }
     db.migrate().await?;
     tracing::info!(backend = ?db.backend, "database ready, migrations applied");
     match command {
@@ -114,15 +150,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Arc::new(MemoryStore::new())
         }
     };
-    match command {
-        Command::CreateAdmin {
-            email,
-            username,
-            reset,
-        } => {
-            return create_admin(db, ephemeral, config, &email, &username, reset).await;
-        }
-        Command::Serve | Command::Migrate | Command::HashRate { .. } | Command::RotateKeys => {}
+    if let Command::CreateAdmin {
+        email,
+        username,
+        reset,
+    } = command
+    {
+        return create_admin(db, ephemeral, config, &email, &username, reset).await;
+    }
+
+    if config.random_secret {
+        tracing::warn!(
+            "LATCHKEY_SECRET is not set: using a random development secret. \
+             Every restart signs everyone out. Never run production like this."
+        );
+    }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
 
     let transport = Transport::from_url(config.smtp_url.as_deref()).map_err(anyhow::Error::msg)?;
@@ -157,15 +201,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
         }
     });
-    let leptos_options = server::assets::with_hashes(
-        LeptosOptions::builder()
-            .output_name("latchkey")
-            .site_root(config.site_root.as_str())
-            .site_pkg_dir("pkg")
-            .site_addr(config.bind)
-            .build(),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    let leptos_options = config.leptos_options().map_err(anyhow::Error::msg)?;
     if let Some(addr) = config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -324,12 +360,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-}
-
-/// Hides a password in a database URL before it is logged.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }

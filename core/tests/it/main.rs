@@ -15,3 +15,4 @@ mod passkeys;
 mod passwords;
 mod second_factor;
 mod signing_keys;
+mod upgrades;

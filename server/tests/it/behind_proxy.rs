@@ -1,9 +1,10 @@
-//! Latchkey behind a real nginx, configured with the very location block the
-//! README shows (`deploy/nginx.conf`): clients are told apart by the address
-//! nginx forwards, and a forged `X-Forwarded-For` gains nothing, through
-//! nginx or straight at the app's port. Clients use distinct loopback
-//! addresses (127.0.0.2, 127.0.0.3, …) as their source, so nginx and the
-//! app see real, different peers.
+//! Latchkey behind a real nginx and a real Caddy, each configured with the
+//! very file docs/deploy.md shows (`deploy/nginx.conf`, `deploy/Caddyfile`):
+//! clients are told apart by the address the proxy forwards, and a forged
+//! `X-Forwarded-For` gains nothing, through the proxy or straight at the
+//! app's port. Clients use distinct loopback addresses (127.0.0.2,
+//! 127.0.0.3, …) as their source, so the proxy and the app see real,
+//! different peers.
 
 use crate::common;
 
@@ -16,9 +17,16 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const NGINX: &str = "/usr/sbin/nginx";
+const CADDY: &str = "/usr/bin/caddy";
 
-/// nginx on a free loopback port, proxying to `app_port`; stopped on drop.
-struct Nginx {
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Nginx,
+    Caddy,
+}
+
+/// A proxy on a free loopback port, in front of `app_port`; stopped on drop.
+struct Proxy {
     child: tokio::process::Child,
     port: u16,
     _dir: TempDir,
@@ -40,22 +48,66 @@ fn free_port() -> u16 {
         .port()
 }
 
-impl Nginx {
-    async fn start(app_port: u16) -> Self {
+fn deploy_file(name: &str) -> String {
+    let path = format!("{}/../deploy/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+impl Proxy {
+    async fn start(kind: Kind, app_port: u16) -> Self {
+        let (program, package) = match kind {
+            Kind::Nginx => (NGINX, "nginx-light"),
+            Kind::Caddy => (CADDY, "caddy"),
+        };
         assert!(
-            std::path::Path::new(NGINX).exists(),
-            "nginx is not installed: scripts/tools.sh installs it (apt-get install nginx-light)"
+            std::path::Path::new(program).exists(),
+            "{program} is not installed: scripts/tools.sh --browser installs it (apt-get install {package})"
         );
-        let dir = std::env::temp_dir().join(format!("lk-nginx-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!("lk-proxy-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
-        let location =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nginx.conf"))
-                .expect("deploy/nginx.conf")
-                .replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}"));
-        let d = dir.display();
-        let conf = format!(
-            "worker_processes 1;\n\
+        let mut command = match kind {
+            Kind::Nginx => nginx(&dir, port, app_port),
+            Kind::Caddy => caddy(&dir, port, app_port),
+        };
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("stderr.log")).unwrap(),
+            ))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {program}: {e}"));
+        let proxy = Self {
+            child,
+            port,
+            _dir: TempDir(dir),
+        };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return proxy;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let log = |name: &str| std::fs::read_to_string(proxy._dir.0.join(name)).unwrap_or_default();
+        panic!(
+            "{program} did not start: {}{}",
+            log("stderr.log"),
+            log("error.log")
+        );
+    }
+}
+
+/// nginx with `deploy/nginx.conf` as its one server's location.
+fn nginx(dir: &std::path::Path, port: u16, app_port: u16) -> tokio::process::Command {
+    let location =
+        deploy_file("nginx.conf").replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}"));
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes 1;\n\
              pid {d}/nginx.pid;\n\
              error_log {d}/error.log warn;\n\
              events {{ worker_connections 256; }}\n\
@@ -71,41 +123,38 @@ impl Nginx {
                  {location}\n\
                }}\n\
              }}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = tokio::process::Command::new(NGINX)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off; user root;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start nginx");
-        let nginx = Self {
-            child,
-            port,
-            _dir: TempDir(dir),
-        };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return nginx;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "nginx did not start: {}",
-            std::fs::read_to_string(nginx._dir.0.join("error.log")).unwrap_or_default()
-        );
-    }
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut command = tokio::process::Command::new(NGINX);
+    command
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off; user root;"]);
+    command
 }
 
-impl Drop for Nginx {
+/// Caddy with `deploy/Caddyfile`, its site address made plain HTTP on a
+/// loopback port (the test has no certificate), its admin API and state
+/// kept out of the way.
+fn caddy(dir: &std::path::Path, port: u16, app_port: u16) -> tokio::process::Command {
+    let site = deploy_file("Caddyfile")
+        .replace("auth.example.com", &format!("http://127.0.0.1:{port}"))
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}"));
+    let conf = format!("{{\n\tadmin off\n\tauto_https off\n}}\n{site}");
+    std::fs::write(dir.join("Caddyfile"), conf).unwrap();
+    let mut command = tokio::process::Command::new(CADDY);
+    command
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(dir.join("Caddyfile"))
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"));
+    command
+}
+
+impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
     }
@@ -172,6 +221,15 @@ async fn bad_login(from: Ipv4Addr, port: u16, headers: &[(&str, &str)]) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
+    clients_are_told_apart_and_forgery_gains_nothing(Kind::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_behind_caddy_are_told_apart_and_forgery_gains_nothing() {
+    clients_are_told_apart_and_forgery_gains_nothing(Kind::Caddy).await;
+}
+
+async fn clients_are_told_apart_and_forgery_gains_nothing(kind: Kind) {
     let db = common::fresh_db_url(common::Backend::Sqlite).await;
     let app = ServerProcess::start(&[
         ("DATABASE_URL", db),
@@ -179,14 +237,14 @@ async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
         ("LOGIN_FREE_ATTEMPTS_PER_IP", "3".into()),
     ])
     .await;
-    let nginx = Nginx::start(app.port).await;
+    let proxy = Proxy::start(kind, app.port).await;
 
-    // B signs up through nginx: its session and its log carry B's address.
+    // B signs up through the proxy: its session and its log carry B's address.
     let name = common::unique_name();
     let signup = json!({ "email": format!("{name}@example.com"), "username": name, "password": common::PASSWORD });
     let (status, tokens) = call(
         CLIENT_B,
-        nginx.port,
+        proxy.port,
         "POST",
         "/api/v1/auth/signup",
         &[],
@@ -198,7 +256,7 @@ async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
     let auth = [("Authorization", bearer.as_str())];
     let (_, activity) = call(
         CLIENT_B,
-        nginx.port,
+        proxy.port,
         "GET",
         "/api/v1/me/activity",
         &auth,
@@ -208,7 +266,7 @@ async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
     assert_eq!(activity["events"][0]["ip"], "127.0.0.3", "{activity}");
     let (_, sessions) = call(
         CLIENT_B,
-        nginx.port,
+        proxy.port,
         "GET",
         "/api/v1/me/sessions",
         &auth,
@@ -217,13 +275,13 @@ async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
     .await;
     assert!(sessions.to_string().contains("127.0.0.3"), "{sessions}");
 
-    // A spends its address's budget through nginx, forging a different
+    // A spends its address's budget through the proxy, forging a different
     // address on the left of X-Forwarded-For each time; the waits grow
     // until one outlasts the checks below.
     let forged = [("X-Forwarded-For", "198.51.100.77")];
     let mut waited = 0;
     loop {
-        match bad_login(CLIENT_A, nginx.port, &forged).await {
+        match bad_login(CLIENT_A, proxy.port, &forged).await {
             401 => {}
             429 => {
                 waited += 1;
@@ -238,13 +296,13 @@ async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
         }
     }
     assert_eq!(
-        bad_login(CLIENT_A, nginx.port, &forged).await,
+        bad_login(CLIENT_A, proxy.port, &forged).await,
         429,
         "A waits"
     );
-    // B, through the same nginx, has a budget of its own.
+    // B, through the same proxy, has a budget of its own.
     assert_eq!(
-        bad_login(CLIENT_B, nginx.port, &[]).await,
+        bad_login(CLIENT_B, proxy.port, &[]).await,
         401,
         "B is not throttled by A"
     );
@@ -257,5 +315,5 @@ async fn clients_behind_nginx_are_told_apart_and_forgery_gains_nothing() {
         "A is still A"
     );
     // …and B's budget was not touched by it.
-    assert_eq!(bad_login(CLIENT_B, nginx.port, &[]).await, 401);
+    assert_eq!(bad_login(CLIENT_B, proxy.port, &[]).await, 401);
 }

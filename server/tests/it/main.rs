@@ -13,5 +13,6 @@ mod common;
 
 mod admin;
 mod behind_proxy;
+mod check_config;
 mod http;
 mod outages;

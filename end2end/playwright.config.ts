@@ -7,6 +7,8 @@ import { defineConfig } from '@playwright/test';
 import {
   APP_PORT,
   APP_URL,
+  BRANDED_PORT,
+  BRANDED_URL,
   HIDING_PORT,
   HIDING_URL,
   MAIL_FROM,
@@ -58,6 +60,8 @@ const mailDirectory = path.join(os.tmpdir(), `latchkey-e2e-mail-${Date.now()}`);
 
 process.env.E2E_HIDING_DATABASE_URL ||= `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-hiding-${Date.now()}.db`)}`;
 const hidingDatabaseUrl = process.env.E2E_HIDING_DATABASE_URL;
+process.env.E2E_BRANDED_DATABASE_URL ||= `sqlite://${path.join(os.tmpdir(), `latchkey-e2e-branded-${Date.now()}.db`)}`;
+const brandedDatabaseUrl = process.env.E2E_BRANDED_DATABASE_URL;
 
 /** The environment of a Latchkey server under test. */
 function serverEnv(port: number, url: string, database: string): Record<string, string> {
@@ -179,6 +183,22 @@ export default defineConfig({
         SIGNUP_HIDE_EXISTING: 'true',
         // A second sign-up for the same address comes seconds later.
         CODE_RESEND_COOLDOWN_SECS: '1',
+      },
+    },
+    {
+      // Another product's Latchkey: its brand comes from a settings file
+      // (tests/brand.spec.ts).
+      name: 'Latchkey (branded)',
+      command: shellQuote(serverBin),
+      cwd: __dirname,
+      url: `${BRANDED_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        ...serverEnv(BRANDED_PORT, BRANDED_URL, brandedDatabaseUrl),
+        LATCHKEY_CONFIG: path.join(__dirname, 'fixtures', 'brand', 'branded.toml'),
       },
     },
   ],

@@ -67,6 +67,15 @@ impl Letters for Translated {
     }
 }
 
+/// Text for the HTML part: the words carry addresses, names and the
+/// operator's product name, none of which is markup.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A plain mail of paragraphs; `extra_html` goes after the first one.
 fn compose(
     locale: Locale,
@@ -84,7 +93,7 @@ fn compose(
     );
     for (i, paragraph) in paragraphs.iter().enumerate() {
         text += &format!("{paragraph}\n\n");
-        html += &format!("<p>{paragraph}</p>");
+        html += &format!("<p>{}</p>", escape(paragraph));
         if i == 0 {
             if let Some((extra_text, extra_html)) = &extra {
                 text += &format!("{extra_text}\n\n");
@@ -93,7 +102,7 @@ fn compose(
         }
     }
     text += &format!("{signature}\n");
-    html += &format!("<p>{signature}</p></body></html>");
+    html += &format!("<p>{}</p></body></html>", escape(&signature));
     Email {
         to: to.to_owned(),
         subject,
@@ -389,6 +398,14 @@ fn account_deleted(locale: Locale, product: &str, to: &str) -> Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_product_name_is_text_in_the_html_part() {
+        let mail = password_changed(Locale::en, "Acme & <Co>", "a@example.com");
+        assert!(mail.html.contains("Acme &amp; &lt;Co&gt;"), "{}", mail.html);
+        assert!(!mail.html.contains("<Co>"));
+        assert!(mail.text.contains("Acme & <Co>"), "{}", mail.text);
+    }
 
     #[test]
     fn code_mails_have_text_and_html_with_the_code() {

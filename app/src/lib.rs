@@ -5,6 +5,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
+pub mod brand;
 #[cfg(feature = "hydrate")]
 mod browser;
 pub mod components;
@@ -27,7 +28,7 @@ use leptos_router::{
     path, SsrMode,
 };
 
-use components::{form::SubmitOnce, header::Header};
+use components::{footer::Footer, form::SubmitOnce, header::Header};
 use pages::admin::{
     activity::ActivityLogPage,
     apps::{AppPage, AppsPage, NewAppPage},
@@ -58,10 +59,13 @@ use pages::{
     verify::VerifyPage,
 };
 
-pub const PRODUCT: &str = "Latchkey";
-
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let brand = brand::current();
+    let (icon, icon_type) = brand
+        .favicon
+        .clone()
+        .unwrap_or_else(|| ("/favicon.svg".into(), "image/svg+xml".into()));
     view! {
         <!DOCTYPE html>
         // `lang` comes from the page's locale (see `App`).
@@ -70,10 +74,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="icon" href=icon type=icon_type/>
                 <AutoReload options=options.clone()/>
                 // The build's hashed name when it made one (see `server::assets`).
                 <HashedStylesheet options=options.clone() id="leptos"/>
+                // The product's colours over the app's own (`server::brand`).
+                {brand.stylesheet.clone().map(|href| view! { <link rel="stylesheet" href=href/> })}
                 // Islands: the pages are HTML from the server, and only the parts
                 // that act in the browser (each an `#[island]`) ship as WASM.
                 <HydrationScripts options islands=true/>
@@ -113,10 +119,9 @@ fn page_locale() -> locale::Locale {
 #[component]
 fn Shell() -> impl IntoView {
     session::provide_session();
+    let brand = brand::current();
     view! {
-        <Title formatter=|page: String| {
-            if page.is_empty() { PRODUCT.to_owned() } else { format!("{page} · {PRODUCT}") }
-        }/>
+        <Title formatter=move |page: String| brand.title(&page)/>
         <Router>
             <a class="skip-link" href="#main">{tr!(common.skip)}</a>
             <Header/>
@@ -154,6 +159,7 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/oauth/problem") ssr=SsrMode::Async view=ProblemPage/>
                 </Routes>
             </main>
+            <Footer/>
             <SubmitOnce/>
         </Router>
     }

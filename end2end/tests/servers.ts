@@ -14,6 +14,13 @@ export const HIDING_PORT = 3102;
 export const HIDING_URL = `http://127.0.0.1:${HIDING_PORT}`;
 
 /**
+ * The same server made another product's own (fixtures/brand/branded.toml,
+ * through LATCHKEY_CONFIG), on a database of its own.
+ */
+export const BRANDED_PORT = 3104;
+export const BRANDED_URL = `http://127.0.0.1:${BRANDED_PORT}`;
+
+/**
  * MailDev (npm "maildev", 3.x): a real SMTP server that keeps what it receives
  * and lists it over HTTP. Both ports are bound to 127.0.0.1 only.
  */

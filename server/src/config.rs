@@ -13,6 +13,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use latchkey_core::config::{AuthConfig, CodeConfig, Feature, HashParams};
 use rand::RngCore;
 
+use crate::brand::Branding;
 use crate::client_addr::{ForwardedHeader, TrustedProxies};
 use crate::router::Edge;
 
@@ -46,6 +47,8 @@ pub struct Config {
     pub json_logs: bool,
     /// No `LATCHKEY_SECRET` was given: a random one signs for this process.
     pub random_secret: bool,
+    /// The product's name, logo, colours and links (`server::brand`).
+    pub brand: Branding,
     pub auth: AuthConfig,
 }
 
@@ -321,7 +324,8 @@ impl Config {
         // Passkeys are scoped to PUBLIC_URL's domain: a URL they cannot use
         // stops the start, an IP address only turns them off (logged at
         // start-up).
-        if let Err(problem) = latchkey_core::passkeys::relying_party(&public_url, "Latchkey") {
+        let brand = Branding::read(&get, &mut problems);
+        if let Err(problem) = latchkey_core::passkeys::relying_party(&public_url, &brand.product) {
             problems.push(problem);
         }
 
@@ -433,7 +437,19 @@ impl Config {
             ),
             _ => {}
         }
-        let mail_from = get("MAIL_FROM").unwrap_or_else(|| d.mail_from.clone());
+        // Unset, mail comes from the product's name at a placeholder address.
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| {
+            let placeholder = d
+                .mail_from
+                .parse::<lettre::message::Mailbox>()
+                .map(|m| m.email);
+            match placeholder {
+                Ok(email) => {
+                    lettre::message::Mailbox::new(Some(brand.product.clone()), email).to_string()
+                }
+                Err(_) => d.mail_from.clone(),
+            }
+        });
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             problems.push(format!("MAIL_FROM must be an address like 'Latchkey <no-reply@example.com>', got {mail_from:?}"));
         }
@@ -485,7 +501,7 @@ impl Config {
             random_secret,
             auth: AuthConfig {
                 verified_only,
-                product: d.product.clone(),
+                product: brand.product.clone(),
                 mail_from,
                 codes: CodeConfig {
                     ttl: Duration::from_secs(code_ttl),
@@ -523,6 +539,7 @@ impl Config {
             public_url,
             cors_origins,
             trusted_proxies,
+            brand,
         };
         (config, problems)
     }
@@ -531,6 +548,7 @@ impl Config {
     /// masked: what `check-config` prints.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         let a = &self.auth;
+        let brand = self.brand.settings();
         let list = |items: Vec<String>, none: &str| {
             if items.is_empty() {
                 none.to_owned()
@@ -647,6 +665,9 @@ impl Config {
                 a.mail_give_up_after.as_secs().to_string(),
             ),
         ]
+        .into_iter()
+        .chain(brand)
+        .collect()
     }
 
     /// Settings that work but are likely a mistake where they are.
@@ -699,6 +720,7 @@ impl Config {
             public_url: self.public_url.clone(),
             cors_origins: self.cors_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            brand: self.brand.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod allocator;
 pub mod api;
 pub mod assets;
+pub mod brand;
 pub mod check;
 pub mod client_addr;
 pub mod config;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::get;
-use axum::{middleware, Router};
+use axum::{middleware, Extension, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::util::option_layer;
@@ -29,8 +29,9 @@ use crate::client_addr::TrustedProxies;
 const BODY_LIMIT: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How the deployment meets the network: its public URL, the origins whose
-/// pages may call the JSON API, and the proxies in front of it.
+/// How the deployment meets the network and its visitors: its public URL,
+/// the origins whose pages may call the JSON API, the proxies in front of
+/// it, and the product its pages speak for.
 #[derive(Debug, Clone, Default)]
 pub struct Edge {
     pub public_url: String,
@@ -38,6 +39,7 @@ pub struct Edge {
     /// with the session cookies).
     pub cors_origins: Vec<String>,
     pub trusted_proxies: TrustedProxies,
+    pub brand: crate::brand::Branding,
 }
 
 impl Edge {
@@ -58,7 +60,9 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         public_url,
         cors_origins,
         trusted_proxies,
+        brand,
     } = edge;
+    let (brand, brand_files) = brand.serve();
     let public_url = public_url.as_str();
     let cors_origins = cors_origins.as_slice();
     let routes = generate_route_list(App);
@@ -82,7 +86,10 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
-        .with_state(leptos_options);
+        .with_state(leptos_options)
+        // What the pages show of the product (`app::brand::current`); the
+        // API never needs it.
+        .layer(Extension(Arc::new(brand)));
 
     crate::metrics::handle();
     let https = public_url.starts_with("https://");
@@ -107,6 +114,7 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
             get(crate::health::readyz).with_state(services.clone()),
         )
         .nest_service("/pkg", assets)
+        .merge(brand_files)
         .merge(crate::oidc::router(services.clone()))
         .merge(pages)
         .layer(middleware::from_fn(crate::metrics::track))

@@ -39,7 +39,7 @@ pub async fn authenticate(
         // The database is down: say so, rather than answer as if signed out.
         Some(token) => match services.sessions().authenticate(token, &client).await {
             Ok(auth) => auth,
-            Err(err) => return unavailable(&req, err.into()),
+            Err(err) => return unavailable(&req, err.into(), &services.config.product),
         },
         None => None,
     };
@@ -104,7 +104,7 @@ pub async fn authenticate(
 
 /// A 503 in the form the client reads: a short page for browsers, the API's
 /// JSON error otherwise.
-fn unavailable(req: &Request, err: AppError) -> Response {
+fn unavailable(req: &Request, err: AppError, product: &str) -> Response {
     let wants_html = req
         .headers()
         .get(header::ACCEPT)
@@ -113,7 +113,7 @@ fn unavailable(req: &Request, err: AppError) -> Response {
     if !wants_html {
         return ApiError::from(err).into_response();
     }
-    let page = crate::outage::page(crate::locale::negotiate(req.headers()));
+    let page = crate::outage::page(crate::locale::negotiate(req.headers()), product);
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response();
     response
         .headers_mut()

@@ -1,4 +1,4 @@
-//! The site header: the product name and the signed-in state.
+//! The site header: the product's name (and logo) and the signed-in state.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -12,11 +12,19 @@ use crate::tr;
 #[component]
 pub fn Header() -> impl IntoView {
     let session = use_session();
+    let brand = crate::brand::current();
+    let mark = match brand.logo.clone() {
+        // Beside the name, the logo adds nothing for a screen reader.
+        Some(src) => {
+            view! { <img class="brand-logo" src=src alt="" width="28" height="28"/> }.into_any()
+        }
+        None => view! { <span class="brand-mark" aria-hidden="true">"◆"</span> }.into_any(),
+    };
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
-                <span class="brand-mark" aria-hidden="true">"◆"</span>
-                "Latchkey"
+                {mark}
+                {brand.product.clone()}
             </A>
             <div class="header-end">
                 <LanguageSwitcher/>

@@ -1,6 +1,7 @@
 pub mod activity;
 pub mod badge;
 pub mod code;
+pub mod footer;
 pub mod form;
 pub mod header;
 pub mod language;

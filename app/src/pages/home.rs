@@ -9,14 +9,26 @@ use crate::tr;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let session = use_session();
+    let brand = crate::brand::current();
+    let product = brand.product.clone();
+    // Latchkey under its own name says what it is; a product's says whose
+    // account this is.
+    let (headline, lead) = if brand.is_latchkey() {
+        (tr!(home.headline).to_owned(), tr!(home.lead).to_owned())
+    } else {
+        (
+            tr!(home.branded_headline, product = product.clone()),
+            tr!(home.branded_lead, product = product.clone()),
+        )
+    };
     view! {
         <Title text=""/>
         {move || use_query_map().with(|q| q.get("deleted").is_some()).then(|| view! {
-            <div class="banner" role="status" data-testid="deleted-notice">{tr!(home.deleted)}</div>
+            <div class="banner" role="status" data-testid="deleted-notice">{tr!(home.deleted, product = product.clone())}</div>
         })}
         <section class="hero">
-            <h1>{tr!(home.headline)}</h1>
-            <p class="lead">{tr!(home.lead)}</p>
+            <h1>{headline}</h1>
+            <p class="lead">{lead}</p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match session.me.await {

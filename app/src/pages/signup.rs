@@ -140,12 +140,36 @@ fn PasswordSignup(passkeys: bool) -> impl IntoView {
             {passkeys.then(|| view! {
                 <p class="switch"><A href="/signup?passkey">{tr!(signup.passkey_instead)}</A></p>
             })}
+            <Agreement/>
             <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
         </section>
     }
 }
 
 /// The address and username every sign-up asks for.
+/// What creating an account agrees to, when the operator links terms or a
+/// privacy policy (`TERMS_URL`, `PRIVACY_URL`).
+#[component]
+fn Agreement() -> impl IntoView {
+    let brand = crate::brand::current();
+    let text = match (brand.terms_url.clone(), brand.privacy_url.clone()) {
+        (Some(terms), Some(privacy)) => tr_view!(
+            signup.agree_both,
+            <terms> = <a href=terms.clone()/>,
+            <privacy> = <a href=privacy.clone()/>
+        )
+        .into_any(),
+        (Some(terms), None) => {
+            tr_view!(signup.agree_terms, <terms> = <a href=terms.clone()/>).into_any()
+        }
+        (None, Some(privacy)) => {
+            tr_view!(signup.agree_privacy, <privacy> = <a href=privacy.clone()/>).into_any()
+        }
+        (None, None) => return None,
+    };
+    Some(view! { <p class="agreement" data-testid="signup-agreement">{text}</p> })
+}
+
 #[component]
 fn AccountFields(error: Signal<Option<AppError>>) -> impl IntoView {
     view! {
@@ -177,6 +201,7 @@ fn PasskeySignup() -> impl IntoView {
                 <Submit label=tr!(signup.passkey_submit) busy_label=tr!(signup.busy)/>
             </ActionForm>
             <p class="switch"><A href="/signup">{tr!(signup.password_instead)}</A></p>
+            <Agreement/>
             <p class="switch">{tr!(signup.have_account)} " " <A href="/login">{tr!(signup.log_in)}</A></p>
         </section>
     }

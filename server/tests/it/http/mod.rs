@@ -3,6 +3,7 @@
 //! file per concern.
 
 mod api;
+mod brand;
 mod contract;
 mod edge;
 mod forms;

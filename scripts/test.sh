@@ -47,6 +47,11 @@ scratch="$(mktemp -d)"
     "$root/scripts/server" create-admin --email ops@example.com --username ops | grep "Created the administrator" >/dev/null
   "$root/scripts/server" rotate-keys | grep "now signs with" >/dev/null
   "$root/scripts/server" backup --to "$scratch/copy.db" | grep "Wrote a copy" >/dev/null
+  "$root/scripts/server" preview-mail reset --lang ko | grep "^Subject: " >/dev/null
+  mkdir -p "$scratch/mail/en"
+  printf 'Your {{ product }} link: {{ link }}\n' > "$scratch/mail/en/reset.txt"
+  MAIL_TEMPLATES="$scratch/mail" "$root/scripts/server" preview-mail reset |
+    grep "Your Latchkey link: https://auth.example.com/reset?token=" >/dev/null
   # Settings from a file, the environment winning: the file names the copy
   # and an SMTP server nobody runs.
   printf 'database_url = "sqlite://%s"\nsmtp_url = "smtp://127.0.0.1:1"\n' "$scratch/copy.db" > settings.toml

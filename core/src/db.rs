@@ -148,8 +148,11 @@ impl Db {
     /// Writes a consistent copy of a SQLite database to `path` while the
     /// server keeps running (`VACUUM INTO`: one read transaction, so writes
     /// made meanwhile are either all in the copy or none). The file must
-    /// not exist yet. PostgreSQL has `pg_dump` for this.
+    /// not exist yet; it is made readable by its owner only (it holds
+    /// password hashes and sealed secrets) and is on disk when this
+    /// returns. PostgreSQL has `pg_dump` for this.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), String> {
+        use std::os::unix::fs::OpenOptionsExt;
         if self.backend != Backend::Sqlite {
             return Err(
                 "the backup command copies SQLite databases; for PostgreSQL use \
@@ -157,21 +160,37 @@ impl Db {
                     .into(),
             );
         }
-        if path.exists() {
-            return Err(format!(
-                "{} exists already: name a new file",
-                path.display()
-            ));
-        }
-        let target = path
-            .to_str()
-            .ok_or("the backup path must be UTF-8")?
-            .replace('\'', "''");
-        sqlx::query(&format!("VACUUM INTO '{target}'"))
+        let target = path.to_str().ok_or("the backup path must be UTF-8")?;
+        // Made here, empty and private (SQLite writes into an empty file);
+        // `create_new` also refuses one that exists.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    format!("{} exists already: name a new file", path.display())
+                }
+                _ => format!("cannot create {}: {e}", path.display()),
+            })?;
+        let written = sqlx::query(&format!("VACUUM INTO '{}'", target.replace('\'', "''")))
             .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            .await;
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(path);
+            return Err(format!("cannot write {}: {e}", path.display()));
+        }
+        // VACUUM INTO does not sync what it wrote.
+        let synced = std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .and_then(
+                |()| match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    Some(dir) => std::fs::File::open(dir)?.sync_all(),
+                    None => std::fs::File::open(".")?.sync_all(),
+                },
+            );
+        synced.map_err(|e| format!("cannot flush {} to disk: {e}", path.display()))
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once
@@ -206,11 +225,19 @@ pub enum Found {
         /// Versions applied by a newer build, which this one would refuse
         /// to start on.
         newer: Vec<i64>,
+        /// Versions applied from different SQL than this build carries (a
+        /// migration edited after it shipped): the start refuses them.
+        altered: Vec<i64>,
+        /// Versions whose migration failed part-way: the start refuses them.
+        failed: Vec<i64>,
     },
 }
 
-/// Opens the database at `url` read-only and compares its migrations with
-/// this build's, for `check-config`. A SQLite file is never created.
+/// Opens the database at `url` and compares its migrations with this
+/// build's, for `check-config`, writing nothing: a SQLite file that does not
+/// exist is not created, and an existing one is opened as the server opens
+/// it (read-write, so the WAL's side files are cleaned up on close, as its
+/// last connection does) and closed again.
 pub async fn inspect(url: &str) -> Result<Found, sqlx::Error> {
     use sqlx::{ConnectOptions, Connection};
     use std::str::FromStr;
@@ -218,31 +245,36 @@ pub async fn inspect(url: &str) -> Result<Found, sqlx::Error> {
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
     const POSTGRES_HAS: &str = "SELECT count(*) FROM pg_catalog.pg_tables \
          WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()";
-    const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
-    let applied: Vec<i64> = match Backend::from_url(url) {
+    const APPLIED: &str =
+        "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version";
+    let applied: Vec<(i64, bool, Vec<u8>)> = match Backend::from_url(url) {
         Some(Backend::Sqlite) => {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.read_only(true);
-            if !options.get_filename().exists() {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .read_only(false)
+                .create_if_missing(false);
+            if !options.get_filename().try_exists()? {
                 return Ok(Found::NotYet);
             }
             let mut conn = options.connect().await?;
             let has: i64 = sqlx::query_scalar(SQLITE_HAS).fetch_one(&mut conn).await?;
-            if has == 0 {
-                Vec::new()
-            } else {
-                sqlx::query_scalar(APPLIED).fetch_all(&mut conn).await?
-            }
+            let rows = match has {
+                0 => Vec::new(),
+                _ => sqlx::query_as(APPLIED).fetch_all(&mut conn).await?,
+            };
+            conn.close().await?;
+            rows
         }
         Some(Backend::Postgres) => {
             let mut conn = sqlx::PgConnection::connect(url).await?;
             let has: i64 = sqlx::query_scalar(POSTGRES_HAS)
                 .fetch_one(&mut conn)
                 .await?;
-            if has == 0 {
-                Vec::new()
-            } else {
-                sqlx::query_scalar(APPLIED).fetch_all(&mut conn).await?
-            }
+            let rows = match has {
+                0 => Vec::new(),
+                _ => sqlx::query_as(APPLIED).fetch_all(&mut conn).await?,
+            };
+            conn.close().await?;
+            rows
         }
         None => {
             return Err(sqlx::Error::Configuration(
@@ -250,16 +282,33 @@ pub async fn inspect(url: &str) -> Result<Found, sqlx::Error> {
             ))
         }
     };
+    let ours = |version: i64| MIGRATIONS.iter().find(|m| m.version == version);
     let pending = MIGRATIONS
         .iter()
-        .filter(|m| !applied.contains(&m.version))
+        .filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version))
         .map(|m| format!("{:04} {}", m.version, m.description))
         .collect();
     let newer = applied
-        .into_iter()
-        .filter(|v| !MIGRATIONS.iter().any(|m| m.version == *v))
+        .iter()
+        .filter(|(v, _, _)| ours(*v).is_none())
+        .map(|(v, _, _)| *v)
         .collect();
-    Ok(Found::Schema { pending, newer })
+    let altered = applied
+        .iter()
+        .filter(|(v, ok, sum)| *ok && ours(*v).is_some_and(|m| *m.checksum != **sum))
+        .map(|(v, _, _)| *v)
+        .collect();
+    let failed = applied
+        .iter()
+        .filter(|(_, ok, _)| !ok)
+        .map(|(v, _, _)| *v)
+        .collect();
+    Ok(Found::Schema {
+        pending,
+        newer,
+        altered,
+        failed,
+    })
 }
 
 /// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere, wildcards in

@@ -27,6 +27,9 @@ const MAX_FILE_BYTES: usize = 256 * 1024;
 
 /// WCAG 2.1 AA for text (links, and the words on a button).
 const TEXT_CONTRAST: f32 = 4.5;
+/// WCAG 2.1 AA for the parts of controls (1.4.11): buttons, checkboxes and
+/// focused fields are drawn in the primary colour.
+const CONTROL_CONTRAST: f32 = 3.0;
 
 /// The colours links are drawn on, per theme: `--surface` and `--bg` in
 /// `style/main.css` (a test holds these to the stylesheet).
@@ -35,6 +38,10 @@ const DARK_GROUNDS: [(&str, &str); 2] = [("surface", "#161922"), ("background", 
 /// The two inks a button's words can take: the light theme's text and white.
 const DARK_INK: &str = "#111827";
 const LIGHT_INK: &str = "#ffffff";
+/// The text drawn on the highlight tint, per theme: `--text` and
+/// `--text-muted` (notices sit on it).
+const LIGHT_TEXTS: [&str; 2] = ["#111827", "#4b5563"];
+const DARK_TEXTS: [&str; 2] = ["#e6e8ee", "#a3a9b6"];
 
 /// The brand as configured: what the pages show and the files served.
 #[derive(Debug, Clone)]
@@ -225,13 +232,20 @@ fn mix(a: Srgb<u8>, b: Srgb<u8>, share_of_b: f32) -> Srgb<u8> {
     Srgb::<u8>::from_linear(a.mix(b, share_of_b))
 }
 
+/// Whether `c` reaches `ratio` against every ground.
+fn meets(c: Srgb<u8>, grounds: &[Srgb<u8>], ratio: f32) -> bool {
+    grounds.iter().all(|g| contrast(c, *g) >= ratio)
+}
+
 /// Moves `c`'s lightness (Oklch) step by step, darker or lighter, until it
-/// reads at `TEXT_CONTRAST` on every ground; hue and chroma stay.
-fn readable_on(c: Srgb<u8>, grounds: &[Srgb<u8>], lighter: bool) -> Srgb<u8> {
+/// reaches `ratio` against every ground; hue and chroma stay. (Black and
+/// white reach 15:1 on any ground here, so it always gets there; the
+/// caller checks anyway.)
+fn readable_on(c: Srgb<u8>, grounds: &[Srgb<u8>], lighter: bool, ratio: f32) -> Srgb<u8> {
     let mut lch: Oklch = c.into_format::<f32>().into_linear().into_color();
     let mut out = c;
     for _ in 0..100 {
-        if grounds.iter().all(|g| contrast(out, *g) >= TEXT_CONTRAST) {
+        if meets(out, grounds, ratio) {
             break;
         }
         lch.l = (lch.l + if lighter { 0.01 } else { -0.01 }).clamp(0.0, 1.0);
@@ -277,21 +291,23 @@ impl Colours {
             (None, None) => unreachable!("checked above"),
         };
         let light = theme(
-            ("BRAND_PRIMARY", primary),
+            ("BRAND_PRIMARY", primary, true),
             ("BRAND_ACCENT", accent_base, accent.is_some()),
-            ("the light theme", &LIGHT_GROUNDS),
-            false,
+            &LIGHT,
             &mut problems,
         );
         let dark = theme(
-            ("BRAND_PRIMARY_DARK", primary_dark.unwrap_or(primary)),
+            (
+                "BRAND_PRIMARY_DARK",
+                primary_dark.unwrap_or(primary),
+                primary_dark.is_some(),
+            ),
             (
                 "BRAND_ACCENT_DARK",
                 accent_dark.unwrap_or(accent_base),
                 accent_dark.is_some(),
             ),
-            ("the dark theme", &DARK_GROUNDS),
-            true,
+            &DARK,
             &mut problems,
         );
         if problems.is_empty() {
@@ -323,16 +339,81 @@ impl Colours {
     }
 }
 
-/// One theme's colours. A given accent must read on the theme's grounds
-/// (a problem otherwise); a derived one is moved until it does. The tint
-/// behind highlighted items is faded until the accent reads on it too.
-fn theme(
-    (primary_key, primary): (&str, Srgb<u8>),
-    (accent_key, accent, accent_given): (&str, Srgb<u8>, bool),
-    (theme_name, grounds): (&str, &[(&str, &str)]),
+/// What a theme draws brand colours on, and with.
+struct Ground {
+    name: &'static str,
+    grounds: [(&'static str, &'static str); 2],
+    texts: [&'static str; 2],
+    /// Dark theme: colours are moved lighter to stand out.
     dark: bool,
+}
+
+const LIGHT: Ground = Ground {
+    name: "the light theme",
+    grounds: LIGHT_GROUNDS,
+    texts: LIGHT_TEXTS,
+    dark: false,
+};
+const DARK: Ground = Ground {
+    name: "the dark theme",
+    grounds: DARK_GROUNDS,
+    texts: DARK_TEXTS,
+    dark: true,
+};
+
+/// One theme's colours. A given colour must meet its ratio on the theme's
+/// grounds (a problem names the pair otherwise); a derived one is moved
+/// until it does. The tint behind highlighted items is faded until the
+/// accent and the theme's text read on it.
+fn theme(
+    (primary_key, primary, primary_given): (&str, Srgb<u8>, bool),
+    (accent_key, accent, accent_given): (&str, Srgb<u8>, bool),
+    ground: &Ground,
     problems: &mut Vec<String>,
 ) -> Theme {
+    let Ground {
+        name: theme_name,
+        grounds,
+        dark,
+        ..
+    } = ground;
+    let dark = *dark;
+    let (lighter_or_darker, unset_hint) = (if dark { "lighter" } else { "darker" }, |key: &str| {
+        if key.ends_with("_DARK") || key == "BRAND_ACCENT" {
+            format!(", or leave {key} unset to have one derived")
+        } else {
+            String::new()
+        }
+    });
+    let grounds_rgb: Vec<Srgb<u8>> = grounds.iter().map(|(_, g)| colour(g)).collect();
+    let check = |key: &str, c: Srgb<u8>, ratio: f32, what: &str| -> Vec<String> {
+        grounds
+            .iter()
+            .filter_map(|(name, g)| {
+                let found = contrast(c, colour(g));
+                (found < ratio).then(|| {
+                    format!(
+                        "{key} {} on {theme_name}'s {name} ({g}) has a contrast of {found:.2}:1; \
+                         {what} and WCAG AA asks {ratio}:1. Choose a {lighter_or_darker} colour{}.",
+                        hex(c),
+                        unset_hint(key)
+                    )
+                })
+            })
+            .collect()
+    };
+
+    let primary = if primary_given {
+        problems.extend(check(
+            primary_key,
+            primary,
+            CONTROL_CONTRAST,
+            "buttons, checkboxes and focused fields are drawn in it",
+        ));
+        primary
+    } else {
+        readable_on(primary, &grounds_rgb, dark, CONTROL_CONTRAST)
+    };
     let (dark_ink, light_ink) = (colour(DARK_INK), colour(LIGHT_INK));
     let primary_text = if contrast(primary, light_ink) >= contrast(primary, dark_ink) {
         light_ink
@@ -343,9 +424,14 @@ fn theme(
     if best < TEXT_CONTRAST {
         problems.push(format!(
             "{primary_key} {} carries button text at {best:.2}:1 at best (with {}); WCAG AA asks \
-             {TEXT_CONTRAST}:1. Choose a darker or a lighter colour.",
+             {TEXT_CONTRAST}:1. Choose a darker or a lighter colour{}.",
             hex(primary),
-            hex(primary_text)
+            hex(primary_text),
+            if primary_given {
+                String::new()
+            } else {
+                format!(" for {primary_key}")
+            }
         ));
     }
     // Away from the text, so the hovered button reads at least as well.
@@ -359,28 +445,35 @@ fn theme(
         0.18,
     );
 
-    let grounds_rgb: Vec<Srgb<u8>> = grounds.iter().map(|(_, g)| colour(g)).collect();
     let accent = if accent_given {
-        for (name, ground) in grounds {
-            let ratio = contrast(accent, colour(ground));
-            if ratio < TEXT_CONTRAST {
-                problems.push(format!(
-                    "{accent_key} {} on {theme_name}'s {name} ({ground}) has a contrast of \
-                     {ratio:.2}:1; links are drawn in it and WCAG AA asks {TEXT_CONTRAST}:1. \
-                     Choose a {} colour, or leave {accent_key} unset to have one derived.",
-                    hex(accent),
-                    if dark { "lighter" } else { "darker" }
-                ));
-            }
-        }
+        problems.extend(check(
+            accent_key,
+            accent,
+            TEXT_CONTRAST,
+            "links are drawn in it",
+        ));
         accent
     } else {
-        readable_on(accent, &grounds_rgb, dark)
+        readable_on(accent, &grounds_rgb, dark, TEXT_CONTRAST)
     };
+    if !meets(primary, &grounds_rgb, CONTROL_CONTRAST) && !primary_given
+        || !meets(accent, &grounds_rgb, TEXT_CONTRAST) && !accent_given
+    {
+        problems.push(format!(
+            "no readable colour could be derived for {theme_name}: set {primary_key} and {accent_key}"
+        ));
+    }
     let surface = grounds_rgb[0];
+    let readers: Vec<Srgb<u8>> = std::iter::once(accent)
+        .chain(ground.texts.iter().map(|t| colour(t)))
+        .collect();
     let mut share = if dark { 0.22 } else { 0.1 };
     let mut accent_soft = mix(surface, accent, share);
-    while contrast(accent, accent_soft) < TEXT_CONTRAST && share > 0.0 {
+    while !readers
+        .iter()
+        .all(|r| contrast(*r, accent_soft) >= TEXT_CONTRAST)
+        && share > 0.0
+    {
         share = (share - 0.02f32).max(0.0);
         accent_soft = mix(surface, accent, share);
     }
@@ -413,16 +506,21 @@ impl Asset {
                 ))
             }
         };
-        let bytes = std::fs::read(&path)
-            .map_err(|e| format!("{key}: cannot read {}: {e}", path.display()))?;
-        if bytes.len() > MAX_FILE_BYTES {
+        let unreadable = |e: std::io::Error| format!("{key}: cannot read {}: {e}", path.display());
+        // Weighed before reading: a pipe or a huge file never hangs the start.
+        let meta = std::fs::metadata(&path).map_err(unreadable)?;
+        if !meta.is_file() {
+            return Err(format!("{key}: {} is not a file", path.display()));
+        }
+        if meta.len() > MAX_FILE_BYTES as u64 {
             return Err(format!(
                 "{key}: {} weighs {} KiB; at most {} KiB (it is sent on every first visit)",
                 path.display(),
-                bytes.len() / 1024,
+                meta.len() / 1024,
                 MAX_FILE_BYTES / 1024
             ));
         }
+        let bytes = std::fs::read(&path).map_err(unreadable)?;
         let looks_right = match extension {
             "svg" => std::str::from_utf8(&bytes).is_ok_and(|text| text.contains("<svg")),
             "png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
@@ -551,6 +649,10 @@ mod tests {
             );
         }
         assert!(light.contains(&format!("--text: {DARK_INK};")));
+        assert!(light.contains(&format!("--text: {};", LIGHT_TEXTS[0])));
+        assert!(light.contains(&format!("--text-muted: {};", LIGHT_TEXTS[1])));
+        assert!(dark.contains(&format!("--text: {};", DARK_TEXTS[0])));
+        assert!(dark.contains(&format!("--text-muted: {};", DARK_TEXTS[1])));
     }
 
     #[test]
@@ -589,13 +691,46 @@ mod tests {
     }
 
     #[test]
-    fn a_yellow_button_gets_dark_words() {
-        let c = Colours::from_settings(&given(Some("#facc15"), None))
+    fn a_yellow_button_vanishes_on_white_and_is_refused() {
+        let problems = Colours::from_settings(&given(Some("#facc15"), None)).unwrap_err();
+        assert!(
+            problems[0].starts_with(
+                "BRAND_PRIMARY #facc15 on the light theme's surface (#ffffff) has a contrast of 1.5"
+            ),
+            "{problems:#?}"
+        );
+        assert!(problems[0].contains("buttons, checkboxes and focused fields"));
+        // A dark gold carries white words and reads; the dark theme's is
+        // derived lighter, with dark words.
+        let c = Colours::from_settings(&given(Some("#a16207"), None))
             .unwrap()
             .unwrap();
-        assert_eq!(hex(c.light.primary_text), DARK_INK);
-        // Derived darker for links on white.
-        assert!(contrast(c.light.accent, colour("#ffffff")) >= TEXT_CONTRAST);
+        assert_eq!(hex(c.light.primary_text), LIGHT_INK);
+        assert!(meets(
+            c.dark.primary,
+            &DARK_GROUNDS.map(|(_, g)| colour(g)),
+            CONTROL_CONTRAST
+        ));
+    }
+
+    #[test]
+    fn a_navy_brand_gets_a_dark_theme_primary_that_stands_out() {
+        let c = Colours::from_settings(&given(Some("#1e3a8a"), None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.light.primary, colour("#1e3a8a"));
+        assert_ne!(
+            c.dark.primary, c.light.primary,
+            "too dark on the dark theme"
+        );
+        let dark_grounds = DARK_GROUNDS.map(|(_, g)| colour(g));
+        assert!(meets(c.dark.primary, &dark_grounds, CONTROL_CONTRAST));
+        assert!(contrast(c.dark.primary, c.dark.primary_text) >= TEXT_CONTRAST);
+        assert!(meets(c.dark.accent, &dark_grounds, TEXT_CONTRAST));
+        // Notices put the theme's text on the tint.
+        for text in DARK_TEXTS {
+            assert!(contrast(colour(text), c.dark.accent_soft) >= TEXT_CONTRAST);
+        }
     }
 
     #[test]

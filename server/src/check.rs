@@ -59,7 +59,9 @@ pub async fn check(sources: &Sources) -> Report {
         }
     };
     section("Notes", &notes);
-    section("Warnings", &config.warnings());
+    let mut warnings = config.warnings();
+    warnings.extend(exposed_secrets(sources));
+    section("Warnings", &warnings);
     section("Problems", &problems);
     let _ = writeln!(
         text,
@@ -76,6 +78,42 @@ pub async fn check(sources: &Sources) -> Report {
     Report { text, problems }
 }
 
+/// A settings file anyone on the machine can read should hold no secret.
+fn exposed_secrets(sources: &Sources) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = sources.file()?;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o004 == 0 {
+            return None;
+        }
+        let held: Vec<&str> = ["LATCHKEY_SECRET", "DATABASE_URL", "REDIS_URL", "SMTP_URL"]
+            .into_iter()
+            // What the file holds, even where the environment overrides it.
+            .filter(|key| {
+                sources.file_value(key).is_some_and(|value| {
+                    !value.trim().is_empty()
+                        && (*key == "LATCHKEY_SECRET" || redact(value) != value)
+                })
+            })
+            .collect();
+        (!held.is_empty()).then(|| {
+            format!(
+                "{} is readable by every user and holds {}: `chmod 640` it, or move \
+                 secrets to a root-only environment file (docs/deploy.md)",
+                path.display(),
+                held.join(", ")
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = sources;
+        None
+    }
+}
+
 async fn probe(config: &Config, problems: &mut Vec<String>, notes: &mut Vec<String>) {
     let database = redact(&config.database_url);
     match timed(db::inspect(&config.database_url)).await {
@@ -83,7 +121,25 @@ async fn probe(config: &Config, problems: &mut Vec<String>, notes: &mut Vec<Stri
         Ok(Found::NotYet) => notes.push(format!(
             "the SQLite database {database} does not exist yet: the first start creates it"
         )),
-        Ok(Found::Schema { pending, newer }) => {
+        Ok(Found::Schema {
+            pending,
+            newer,
+            altered,
+            failed,
+        }) => {
+            if !altered.is_empty() {
+                problems.push(format!(
+                    "the database at {database} applied migrations {altered:?} from other SQL \
+                     than this build carries (edited after they shipped?): it would refuse to start"
+                ));
+            }
+            if !failed.is_empty() {
+                problems.push(format!(
+                    "migrations {failed:?} failed part-way on the database at {database}: it \
+                     would refuse to start; restore a backup, or repair it by hand and delete \
+                     their rows from _sqlx_migrations"
+                ));
+            }
             if !newer.is_empty() {
                 problems.push(format!(
                     "the database at {database} was migrated by a newer Latchkey \

@@ -49,6 +49,8 @@ pub struct Config {
     pub random_secret: bool,
     /// The product's name, logo, colours and links (`server::brand`).
     pub brand: Branding,
+    /// The operator's mail templates (`MAIL_TEMPLATES`), checked.
+    pub mail_templates: Option<std::sync::Arc<crate::mail::Templates>>,
     pub auth: AuthConfig,
 }
 
@@ -99,7 +101,21 @@ impl Sources {
     pub fn from_toml(path: PathBuf, text: &str) -> Result<Self, String> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?;
+            // The message and place only: the parser's own text quotes the
+            // line, which may hold a secret.
+            .map_err(|e: toml::de::Error| {
+                let line = e
+                    .span()
+                    .map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
+                match line {
+                    Some(line) => format!(
+                        "{} is not valid TOML (line {line}): {}",
+                        path.display(),
+                        e.message()
+                    ),
+                    None => format!("{} is not valid TOML: {}", path.display(), e.message()),
+                }
+            })?;
         let mut values = BTreeMap::new();
         for (key, value) in table {
             let flat = match value {
@@ -137,6 +153,14 @@ impl Sources {
             ignore_environment: true,
             ..self
         }
+    }
+
+    /// The file's own value for `key`, whatever the environment says.
+    pub fn file_value(&self, key: &str) -> Option<&str> {
+        self.file
+            .as_ref()
+            .and_then(|f| f.values.get(key))
+            .map(String::as_str)
     }
 
     /// The file read, if any.
@@ -200,7 +224,7 @@ impl Config {
             let asked = asked.borrow();
             for key in file.values.keys().filter(|key| !asked.contains(*key)) {
                 problems.push(format!(
-                    "{} names no setting: {key} (see docs/deploy.md for the list)",
+                    "{} names no setting: {key} (the README's Configuration table lists them)",
                     file.path.display()
                 ));
             }
@@ -284,7 +308,8 @@ impl Config {
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://latchkey.db".into());
         if latchkey_core::db::Backend::from_url(&database_url).is_none() {
             problems.push(format!(
-                "DATABASE_URL must start with sqlite: or postgres://, got {database_url:?}"
+                "DATABASE_URL must start with sqlite: or postgres://, got {:?}",
+                redact(&database_url)
             ));
         }
 
@@ -420,7 +445,8 @@ impl Config {
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 problems.push(format!(
-                    "REDIS_URL must start with redis:// or rediss://, got {url:?}"
+                    "REDIS_URL must start with redis:// or rediss://, got {:?}",
+                    redact(url)
                 ));
             }
         }
@@ -477,6 +503,17 @@ impl Config {
         if !(1..=86_400).contains(&reset_ttl) {
             problems.push("RESET_TOKEN_TTL_SECS must be between 1 and 86400".into());
         }
+
+        let mail_templates = get("MAIL_TEMPLATES").and_then(|dir| {
+            let deployment = crate::mail::Deployment {
+                support_email: brand.support_email.clone(),
+                public_url: public_url.clone(),
+            };
+            crate::mail::Templates::load(std::path::Path::new(dir.trim()), &deployment)
+                .map(std::sync::Arc::new)
+                .map_err(|more| problems.extend(more))
+                .ok()
+        });
 
         let json_logs = match get("LOG_FORMAT").as_deref() {
             Some("json") => true,
@@ -540,6 +577,7 @@ impl Config {
             cors_origins,
             trusted_proxies,
             brand,
+            mail_templates,
         };
         (config, problems)
     }
@@ -581,6 +619,14 @@ impl Config {
                     .map_or("unset: mail is printed to the log".into(), redact),
             ),
             ("MAIL_FROM", a.mail_from.clone()),
+            (
+                "MAIL_TEMPLATES",
+                self.mail_templates
+                    .as_ref()
+                    .map_or("unset: the built-in mails".into(), |t| {
+                        format!("{} ({} parts replaced)", t.dir().display(), t.count())
+                    }),
+            ),
             (
                 "LATCHKEY_SECRET",
                 if self.random_secret {
@@ -714,6 +760,18 @@ impl Config {
         )
     }
 
+    /// The letters this deployment writes: the built-in ones, with the
+    /// parts `MAIL_TEMPLATES` replaces.
+    pub fn letters(&self) -> crate::mail::Templated {
+        crate::mail::Templated {
+            templates: self.mail_templates.clone(),
+            deployment: crate::mail::Deployment {
+                support_email: self.brand.support_email.clone(),
+                public_url: self.public_url.clone(),
+            },
+        }
+    }
+
     /// What the router needs to know about the network in front of it.
     pub fn edge(&self) -> Edge {
         Edge {
@@ -725,13 +783,32 @@ impl Config {
     }
 }
 
-/// A URL with its password (everything between `://` and `@`) hidden, for
-/// logs and `check-config`.
+/// A URL with its secrets hidden, for logs and `check-config`: the
+/// password (everything between `://` and `@`) and any query parameter
+/// that carries one (`?password=…`, which sqlx and redis also read).
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    // The authority first, over the whole URL: a password may hold `?`.
+    let masked = match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
         _ => url.to_owned(),
-    }
+    };
+    let Some((base, query)) = masked.split_once('?') else {
+        return masked;
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((key, _))
+                if ["pass", "secret", "token", "key"]
+                    .iter()
+                    .any(|s| key.to_ascii_lowercase().contains(s)) =>
+            {
+                format!("{key}=…")
+            }
+            _ => param.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", params.join("&"))
 }
 
 #[cfg(test)]
@@ -801,15 +878,42 @@ mod tests {
         let problems = Config::load(&file("pubilc_url = \"https://x.example\"\n")).unwrap_err();
         assert_eq!(
             problems,
-            ["latchkey.toml names no setting: PUBILC_URL (see docs/deploy.md for the list)"]
+            ["latchkey.toml names no setting: PUBILC_URL (the README's Configuration table lists them)"]
         );
         let nested = Sources::from_toml(PathBuf::from("l.toml"), "[database]\nurl = \"x\"\n");
         assert_eq!(
             nested.unwrap_err(),
             "l.toml: database must be a string, a whole number, true/false or a list of strings"
         );
-        let broken = Sources::from_toml(PathBuf::from("l.toml"), "public_url = \n").unwrap_err();
-        assert!(broken.starts_with("l.toml is not valid TOML"), "{broken}");
+        let broken = Sources::from_toml(
+            PathBuf::from("l.toml"),
+            "public_url = \"x\"\nlatchkey_secret = \"hunter2-and-more\n",
+        )
+        .unwrap_err();
+        assert!(
+            broken.starts_with("l.toml is not valid TOML (line 2)"),
+            "{broken}"
+        );
+        assert!(
+            !broken.contains("hunter2"),
+            "the line is not quoted: {broken}"
+        );
+    }
+
+    #[test]
+    fn redact_hides_passwords_in_the_authority_and_the_query() {
+        assert_eq!(redact("postgres://u:pw@db/x"), "postgres://…@db/x");
+        assert_eq!(
+            redact("postgres://db/x?user=u&password=pw&sslmode=require"),
+            "postgres://db/x?user=u&password=…&sslmode=require"
+        );
+        assert_eq!(
+            redact("sqlite://latchkey.db?mode=rwc"),
+            "sqlite://latchkey.db?mode=rwc"
+        );
+        assert_eq!(redact("postgres://u:pa?ss@db/x"), "postgres://…@db/x");
+        let problems = config(&[("DATABASE_URL", "mysql://u:hunter2@db/x")]).unwrap_err();
+        assert!(!format!("{problems:?}").contains("hunter2"), "{problems:?}");
     }
 
     #[test]

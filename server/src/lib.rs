@@ -10,6 +10,7 @@ pub mod client_addr;
 pub mod config;
 pub mod health;
 pub mod locale;
+pub mod mail;
 pub mod mailed_links;
 pub mod metrics;
 pub mod oidc;

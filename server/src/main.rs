@@ -57,6 +57,19 @@ enum Command {
     /// the built site and the addresses to listen on. Changes nothing.
     /// Exits 1 on any problem.
     CheckConfig,
+    /// Print a mail as it would be sent, with sample values: the built-in
+    /// words, or the MAIL_TEMPLATES files that replace them.
+    PreviewMail {
+        /// Which mail: verify_code, reset, password_changed, … (README,
+        /// "Mail templates", lists them all).
+        mail: String,
+        /// en or ko.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Print the HTML part instead of the text.
+        #[arg(long)]
+        html: bool,
+    },
     /// Copy a SQLite database, consistently, while Latchkey keeps running
     /// (PostgreSQL: use pg_dump). The file must not exist yet.
     Backup {
@@ -75,15 +88,20 @@ async fn main() -> ExitCode {
         Ok(sources) => sources,
         Err(problem) => {
             eprintln!("Latchkey cannot start: {problem}");
-            return ExitCode::from(2);
+            // check-config exits 1 on any problem, this one included.
+            let check = matches!(cli.command, Some(Command::CheckConfig));
+            return ExitCode::from(if check { 1 } else { 2 });
         }
     };
     // Log as text until the config says otherwise.
-    let json_logs = sources.get("LOG_FORMAT").as_deref() == Some("json")
-        || matches!(
+    let json_logs = match sources.get("LOG_FORMAT").as_deref() {
+        Some("json") => true,
+        Some("text") => false,
+        _ => matches!(
             sources.get("LATCHKEY_ENV").as_deref(),
             Some("production" | "prod")
-        );
+        ),
+    };
     server::telemetry::init(json_logs);
 
     if let Some(Command::CheckConfig) = cli.command {
@@ -119,6 +137,21 @@ async fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     if let Command::HashRate { seconds } = command {
         return hash_rate(&config, seconds).await;
+    }
+    if let Command::PreviewMail { mail, lang, html } = &command {
+        return preview_mail(&config, mail, lang, *html);
+    }
+    // A backup of a file that is not there would be of a new, empty one.
+    if matches!(command, Command::Backup { .. })
+        && latchkey_core::db::inspect(&config.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?
+            == latchkey_core::db::Found::NotYet
+    {
+        anyhow::bail!(
+            "there is no database at {}: check DATABASE_URL and the working directory",
+            redact(&config.database_url)
+        );
     }
     let db = Db::connect(&config.database_url).await.map_err(|e| {
         anyhow::anyhow!(
@@ -177,7 +210,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         db,
         ephemeral,
         config.auth.clone(),
-        Arc::new(app::letters::Translated),
+        Arc::new(config.letters()),
     );
     services
         .keys
@@ -231,6 +264,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn preview_mail(config: &Config, mail: &str, lang: &str, html: bool) -> anyhow::Result<()> {
+    use latchkey_core::Letters;
+    let letter = server::mail::sample(mail).ok_or_else(|| {
+        let known: Vec<&str> = server::mail::MAILS.iter().map(|(m, _)| *m).collect();
+        anyhow::anyhow!(
+            "no mail is called {mail:?}; the mails are {}",
+            known.join(", ")
+        )
+    })?;
+    if app::locale::from_tag(lang).is_none() {
+        anyhow::bail!("--lang takes en or ko, got {lang:?}");
+    }
+    let email = config
+        .letters()
+        .write(lang, &config.auth.product, "ada@example.com", letter);
+    println!("Subject: {}\n", email.subject);
+    println!("{}", if html { &email.html } else { &email.text });
+    Ok(())
+}
+
 /// Keeps every hashing thread busy for `seconds`, as a flood of log-ins would.
 async fn hash_rate(config: &Config, seconds: u64) -> anyhow::Result<()> {
     let params = &config.auth.hash_params;
@@ -280,12 +333,8 @@ async fn create_admin(
     // With Redis, the running instances hear the change at once (it may
     // end sessions or change a role they hold in memory); without, the one
     // instance sees it within the 10 s its memory keeps anything.
-    let services = Services::new(
-        db,
-        ephemeral,
-        config.auth,
-        Arc::new(app::letters::Translated),
-    );
+    let letters = Arc::new(config.letters());
+    let services = Services::new(db, ephemeral, config.auth, letters);
     let (admin, created) = services
         .admin()
         .create_admin(email, username, reset, read_password)

@@ -146,7 +146,6 @@ fn PasswordSignup(passkeys: bool) -> impl IntoView {
     }
 }
 
-/// The address and username every sign-up asks for.
 /// What creating an account agrees to, when the operator links terms or a
 /// privacy policy (`TERMS_URL`, `PRIVACY_URL`).
 #[component]
@@ -170,6 +169,7 @@ fn Agreement() -> impl IntoView {
     Some(view! { <p class="agreement" data-testid="signup-agreement">{text}</p> })
 }
 
+/// The address and username every sign-up asks for.
 #[component]
 fn AccountFields(error: Signal<Option<AppError>>) -> impl IntoView {
     view! {

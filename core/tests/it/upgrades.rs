@@ -21,6 +21,45 @@ const SESSION_REFRESH: &str = "oldSessionRefreshToken0123456789abcdefghijk";
 const APP_SECRET: &str = "theAppSecretFromThePreviousRelease012345678";
 const APP_REFRESH: &str = "oldAppRefreshToken0123456789abcdefghijklmnop";
 
+/// SHA-384 of each migration as it shipped (what sqlx records and checks
+/// at every start): a shipped migration is never edited, or databases
+/// made by it would refuse to start. Add each new one when it ships.
+const SHIPPED: &[(i64, &str)] = &[
+    (1, "b5db7f06d7bbf7c541d808d101ba99612338b9b57e6b1638f864be625e5bf5cfb4eb6564b6cd94bdefe73dd03cb1f238"),
+    (2, "de240e17ec912812019b4eee018ad0ae896aee7eb8f9a617a4cf1cc6578d7f572696db406e35d9fb575bbd433466c68d"),
+    (3, "64dfbd1f29407fb5e9919075b3def784225ae7cc11e4dd590448dfd5e1d6698b27e28ea20ab04ce332b927cdc980cdfd"),
+    (4, "fafa7cb266f6f723f90cf164d5eff9896ab8fb1d4e5f79b60d73647207faa54b3047b08231fb13365f865c09c76cfa9c"),
+    (5, "d1e658433941ba0642770da5dbf905e225b25ff275772f5fac1dc0e2bc5c263e630847c05a13783434c2eadc572f34c3"),
+    (6, "88dbfbfc13ca4d5b58d665d77534705659ba33a358a12a258115e164c93c1c2b5ff39e12e2c5f0dec807befc883bbfc6"),
+    (7, "300f31cc45f64439c48b35d6c87ff9f7f294a5fb4b8d7253c8878ef80750172afe4b4814cb82fd807d5c42de81d87eed"),
+    (8, "3e13f07ecdf8dad4233afb3f73dc202cc241039561522a5cd3c3e6f18f3ef9e4463fecc25ee5f882c50314987c4b72a0"),
+    (9, "0e9a42cb533c34bd5038116c90791f6367cecb4ed4a7c38109d48335fcf617347600b27047ac357cb2a4bc75c3ee9c65"),
+    (10, "fef2c4de64e7fcdf8482f099b4bede66797605bef6e89b06f62811dc242459bbcc4a7cda2c91849542732e4648db6aae"),
+    (11, "0730984b04871897f2631800fddcc6c50f9e702d9136c6f8e5a1dacd40da02b5a50dd3da54b6682e6f1d28e1bbaf7f39"),
+    (12, "de379da180c5b59b19355fcef938364ffaab32a60b84d4ebc8e57a8f501a02401817dc9fb6cccf860213dcc8a17f3dd3"),
+    (13, "8ca4688d9806961a602e025d02e5fc10961290d3061b93c7b64339f4d7364ae5eeb1565614ae7c8fe406a0db6734b5c5"),
+];
+
+#[test]
+fn shipped_migrations_are_never_edited() {
+    for (version, sha384) in SHIPPED {
+        let migration = latchkey_core::db::MIGRATIONS
+            .iter()
+            .find(|m| m.version == *version)
+            .unwrap_or_else(|| panic!("migration {version} is gone"));
+        let found: String = migration
+            .checksum
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            &found, sha384,
+            "migration {version} was edited after it shipped"
+        );
+    }
+    assert!(SHIPPED.iter().any(|(v, _)| *v == PREVIOUS_RELEASE));
+}
+
 /// The previous release's migrations, applied to the empty database at
 /// `url`.
 async fn previous_release_schema(url: &str) -> latchkey_core::Db {
@@ -244,9 +283,19 @@ on_both_backends!(
             })
             .collect();
         s.db.backup_to(&copy).await.unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "password hashes are for the owner only"
+            );
+        }
         let after = common::sign_up(&s).await;
+        let mut racing = Vec::new();
         for writer in writers {
-            writer.await.unwrap();
+            racing.push(writer.await.unwrap());
         }
         let refused = s.db.backup_to(&copy).await.unwrap_err();
         assert!(refused.contains("exists already"), "{refused}");
@@ -268,6 +317,24 @@ on_both_backends!(
             .await
             .unwrap();
         assert!(missing.is_none(), "a sign-up after the copy is not in it");
+        // A sign-up racing the copy is in it whole (account, log entry and
+        // session: one transaction) or not at all.
+        for account in &racing {
+            let mut whole = Vec::new();
+            for sql in [
+                "SELECT count(*) FROM users WHERE id = $1",
+                "SELECT count(*) FROM audit_events WHERE user_id = $1 AND kind = 'sign_up'",
+                "SELECT count(*) FROM sessions WHERE user_id = $1",
+            ] {
+                let (n,): (i64,) = sqlx::query_as(sql)
+                    .bind(&account.user.id)
+                    .fetch_one(&restored.db.pool)
+                    .await
+                    .unwrap();
+                whole.push(n > 0);
+            }
+            assert!(whole == [true; 3] || whole == [false; 3], "{whole:?}");
+        }
         restored
             .accounts()
             .login(&kept.user.email, PASSWORD.into(), &common::client())

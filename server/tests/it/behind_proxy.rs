@@ -142,7 +142,7 @@ fn caddy(dir: &std::path::Path, port: u16, app_port: u16) -> tokio::process::Com
     let site = deploy_file("Caddyfile")
         .replace("auth.example.com", &format!("http://127.0.0.1:{port}"))
         .replace("127.0.0.1:3000", &format!("127.0.0.1:{app_port}"));
-    let conf = format!("{{\n\tadmin off\n\tauto_https off\n}}\n{site}");
+    let conf = format!("{{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}}\n{site}");
     std::fs::write(dir.join("Caddyfile"), conf).unwrap();
     let mut command = tokio::process::Command::new(CADDY);
     command

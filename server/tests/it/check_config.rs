@@ -45,7 +45,7 @@ async fn every_problem_is_reported_at_once_with_secrets_hidden() {
         public_url = "https://auth.example.com"
         database_url = "postgres://latchkey:hunter2@127.0.0.1:1/latchkey"
         redis_url = "redis://:redispw@127.0.0.1:1"
-        smtp_url = "smtp://127.0.0.1:1"
+        smtp_url = "smtp://mailer:smtppw@127.0.0.1:1"
         latchkey_secret = "tiny-secret-value"
         access_token_ttl_secs = "soon"
         leptos_site_root = "/nonexistent/site"
@@ -62,7 +62,7 @@ async fn every_problem_is_reported_at_once_with_secrets_hidden() {
         "names no setting: COLOUR",
         "cannot open the database at postgres://…@127.0.0.1:1/latchkey",
         "cannot reach Redis at redis://…@127.0.0.1:1",
-        "cannot reach the SMTP server at smtp://127.0.0.1:1",
+        "cannot reach the SMTP server at smtp://…@127.0.0.1:1",
         "/nonexistent/site/pkg holds no built site",
     ] {
         assert!(
@@ -72,7 +72,7 @@ async fn every_problem_is_reported_at_once_with_secrets_hidden() {
         );
     }
     assert_eq!(report.problems.len(), 7, "{:#?}", report.problems);
-    for secret in ["hunter2", "redispw", "tiny-secret-value"] {
+    for secret in ["hunter2", "redispw", "smtppw", "tiny-secret-value"] {
         assert!(
             !report.text.contains(secret),
             "{secret} shown:\n{}",
@@ -110,10 +110,11 @@ async fn a_working_production_setup_passes_and_its_database_is_left_alone() {
     assert!(report.ok(), "{}", report.text);
     assert!(report.text.contains("No problems"), "{}", report.text);
     assert!(!report.text.contains("Warnings"), "{}", report.text);
+    let all = latchkey_core::db::MIGRATIONS.iter().count();
     assert!(
         report
             .text
-            .contains("the first start applies 13 migration(s)"),
+            .contains(&format!("the first start applies {all} migration(s)")),
         "{}",
         report.text
     );
@@ -175,7 +176,82 @@ async fn a_sqlite_file_that_does_not_exist_is_not_created() {
         "{}",
         report.text
     );
-    assert!(!db.exists(), "check-config created {}", db.display());
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "check-config made {left:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(site).unwrap();
+}
+
+#[tokio::test]
+async fn a_settings_file_everyone_can_read_must_not_hold_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("lk-perm-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = built_site();
+    let path = dir.join("latchkey.toml");
+    let text = format!(
+        "latchkey_secret = \"a secret of more than thirty-two bytes, surely\"\n\
+         database_url = \"sqlite://{}/l.db\"\nleptos_site_root = \"{}\"\n\
+         leptos_site_addr = \"127.0.0.1:0\"\nmetrics_addr = \"off\"\n",
+        dir.display(),
+        site.display()
+    );
+    std::fs::write(&path, &text).unwrap();
+    let warned = |mode: u32| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let sources = Sources::from_toml(path.clone(), &text).unwrap().file_only();
+        async move {
+            let report = check(&sources).await;
+            assert!(report.ok(), "{}", report.text);
+            report
+                .text
+                .contains("is readable by every user and holds LATCHKEY_SECRET")
+        }
+    };
+    assert!(warned(0o644).await);
+    assert!(!warned(0o640).await);
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(site).unwrap();
+}
+
+/// An existing database (WAL mode, as the server leaves it) comes back
+/// byte for byte, with no side file left behind.
+#[tokio::test]
+async fn an_existing_sqlite_database_is_left_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("lk-check-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latchkey.db");
+    let url = format!("sqlite://{}", path.display());
+    let db = common::connect(&url).await;
+    db.pool.close().await;
+    let files = || {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let (before, bytes) = (files(), std::fs::read(&path).unwrap());
+    assert_eq!(before, ["latchkey.db"]);
+    let site = built_site();
+    let report = check(&sources(&format!(
+        "database_url = \"{url}\"\nleptos_site_root = \"{}\"\nleptos_site_addr = \"127.0.0.1:0\"\nmetrics_addr = \"off\"\n",
+        site.display()
+    )))
+    .await;
+    assert!(
+        report.ok() && !report.text.contains("migration(s)"),
+        "{}",
+        report.text
+    );
+    assert_eq!(files(), before);
+    assert!(std::fs::read(&path).unwrap() == bytes, "the file changed");
     std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_dir_all(site).unwrap();
 }

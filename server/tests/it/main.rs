@@ -15,4 +15,5 @@ mod admin;
 mod behind_proxy;
 mod check_config;
 mod http;
+mod mail_templates;
 mod outages;

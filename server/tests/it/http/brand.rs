@@ -56,9 +56,12 @@ async fn a_branded_page_links_its_files_which_are_kept_for_a_year() {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"/>",
     )
     .unwrap();
+    let icon = d.join("icon.png");
+    std::fs::write(&icon, b"\x89PNG\r\n\x1a\n not really the rest").unwrap();
     let app = branded(&[
         ("PRODUCT_NAME", "Acme & <Notes>"),
         ("BRAND_LOGO", logo.to_str().unwrap()),
+        ("BRAND_FAVICON", icon.to_str().unwrap()),
         ("BRAND_PRIMARY", "#0f766e"),
         ("SUPPORT_EMAIL", "help@acme.test"),
         ("TERMS_URL", "https://acme.test/terms"),
@@ -75,14 +78,14 @@ async fn a_branded_page_links_its_files_which_are_kept_for_a_year() {
     assert!(html.contains("data-testid=\"signup-agreement\""), "{html}");
     let logo_url = attr_after(&html, "class=\"brand-logo\"", "src");
     let css_url = attr_after(&html, "/brand/colours.", "href");
-    assert_eq!(
-        attr_after(&html, "rel=\"icon\"", "href"),
-        "/favicon.svg",
-        "no BRAND_FAVICON"
+    let icon_url = attr_after(&html, "rel=\"icon\"", "href");
+    assert!(
+        icon_url.starts_with("/brand/icon.") && icon_url.ends_with(".png"),
+        "{icon_url}"
     );
-
     for (url, content_type) in [
         (&logo_url, "image/svg+xml"),
+        (&icon_url, "image/png"),
         (&css_url, "text/css; charset=utf-8"),
     ] {
         let res = send(&app, page_get(url, "")).await;
@@ -92,6 +95,10 @@ async fn a_branded_page_links_its_files_which_are_kept_for_a_year() {
             res.headers()[header::CACHE_CONTROL],
             "public, max-age=31536000, immutable"
         );
+        // An operator's SVG opened on its own runs nothing.
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'"), "{url}: {csp}");
     }
     let css = body_text(send(&app, page_get(&css_url, "")).await).await;
     assert!(css.contains("--accent:#0f766e;"), "{css}");

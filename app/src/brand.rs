@@ -52,11 +52,17 @@ impl Brand {
         } else {
             format!("{page} · {}", self.product)
         };
-        title
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
+        escape(&title)
     }
+}
+
+/// Text for HTML written by hand (the title, mails, the outage page): the
+/// product's name and the words around it are never markup.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The brand of the request being rendered.

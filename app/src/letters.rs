@@ -4,6 +4,7 @@
 
 use latchkey_core::{codes::Purpose, outbox::Email, Letter, Letters};
 
+use crate::brand::escape;
 use crate::i18n::td_string as t;
 use crate::locale::Locale;
 
@@ -65,15 +66,6 @@ impl Letters for Translated {
             Letter::SecondFactorGuessing => second_factor_guessing(locale, product, to),
         }
     }
-}
-
-/// Text for the HTML part: the words carry addresses, names and the
-/// operator's product name, none of which is markup.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A plain mail of paragraphs; `extra_html` goes after the first one.

@@ -169,6 +169,11 @@ impl From<Error> for OAuthError {
             ErrorCode::Unavailable | ErrorCode::RateLimited => {
                 Self::new("temporarily_unavailable", "Try again shortly.")
             }
+            // Text the database cannot hold (a NUL in a client_id, on
+            // PostgreSQL): the request's fault, not ours.
+            ErrorCode::InvalidInput | ErrorCode::BadRequest => {
+                Self::new("invalid_request", "The request is malformed.")
+            }
             _ => {
                 tracing::error!(cause = ?err.cause, code = ?err.code, "oidc: failed");
                 Self::new("server_error", "The request could not be completed.")
@@ -386,7 +391,11 @@ impl crate::Oidc<'_> {
         let client_id = p.client_id.as_deref().ok_or(Refusal::UnknownApp)?;
         let app = apps::by_id(&self.db, client_id)
             .await
-            .map_err(Refusal::Failed)?
+            .map_err(|err| match err.code {
+                // A client_id the database cannot hold names no app.
+                ErrorCode::InvalidInput => Refusal::UnknownApp,
+                _ => Refusal::Failed(err),
+            })?
             .ok_or(Refusal::UnknownApp)?;
         let redirect_uri = p.redirect_uri.as_deref().ok_or(Refusal::BadRedirectUri)?;
         if !app.redirects_to(redirect_uri) {

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 
-import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 
 import {
   PASSWORD,
   type TestUser,
   expect,
+  expectAccessible,
   makeAdmin,
   newUser,
   open,
@@ -21,17 +21,6 @@ import {
 
 const LOCALES = ['en', 'ko'] as const;
 type Lang = (typeof LOCALES)[number];
-
-/** Runs axe on the page as it is now and expects no violations. */
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
-    .analyze();
-  const problems = results.violations.map(
-    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
-  );
-  expect(problems, `axe on ${what} at ${page.url()}`).toEqual([]);
-}
 
 /** Axe at desktop width, then screenshots at both widths. */
 async function check(page: Page, lang: Lang, name: string): Promise<void> {

@@ -1,7 +1,4 @@
-import AxeBuilder from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
-
-import { expect, newUser, open, signUp, snap, test } from './helpers';
+import { expect, expectAccessible, newUser, open, signUp, snap, test } from './helpers';
 import { BRANDED_URL } from './servers';
 
 // A Latchkey made the product's own (fixtures/brand/branded.toml, read
@@ -16,15 +13,6 @@ const LANGS = [
   { lang: 'ko', locale: 'ko-KR', login: '로그인', terms: '이용약관', privacy: '개인정보 처리방침' },
 ] as const;
 
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
-    .analyze();
-  const problems = results.violations.map(
-    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
-  );
-  expect(problems, `axe on ${what}`).toEqual([]);
-}
 
 for (const { lang, locale, login, terms, privacy } of LANGS) {
   test.describe(`branded (${lang})`, () => {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
+import AxeBuilder from '@axe-core/playwright';
 import {
   test as base,
   expect,
@@ -34,6 +35,17 @@ export function uniqueName(prefix = 'u'): string {
 export function newUser(): TestUser {
   const username = uniqueName();
   return { username, email: `${username}@example.com`, password: PASSWORD };
+}
+
+/** Runs axe on the page as it is now and expects no violations. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
+    .analyze();
+  const problems = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`,
+  );
+  expect(problems, `axe on ${what} at ${page.url()}`).toEqual([]);
 }
 
 /** Saves a full-page screenshot as end2end/screenshots/<name>.png. */

@@ -17,14 +17,7 @@ pub fn page(locale: Locale, product: &str) -> String {
         title = t!(locale, unavailable.title),
         message = t!(locale, errors.unavailable),
         retry = t!(locale, unavailable.retry),
-        product = html_escape(product),
+        // The operator's text: escaped like any other.
+        product = app::brand::escape(product),
     )
-}
-
-/// The product's name is the operator's text: escaped like any other.
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

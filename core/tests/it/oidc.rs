@@ -1422,3 +1422,46 @@ on_both_backends!(
         assert_eq!(oidc.step(Some(&t.user), &a).await.unwrap(), Step::Consent);
     }
 );
+
+on_both_backends!(
+    a_nul_in_an_apps_credentials_is_the_requests_fault,
+    |backend| {
+        // PostgreSQL cannot hold a NUL: found by schemathesis at /oauth/revoke.
+        let s = common::services(backend).await;
+        let creds = AppCredentials {
+            client_id: Some("app\u{0}id".into()),
+            client_secret: Some("secret".into()),
+            basic: false,
+            assertion: None,
+        };
+        let client = common::client();
+        let revoke = s.oidc().revoke(&creds, "token\u{0}").await.unwrap_err();
+        let introspect = s.oidc().introspect(&creds, "token").await.unwrap_err();
+        let p = TokenParams {
+            grant_type: Some("refresh_token".into()),
+            refresh_token: Some("x".into()),
+            ..Default::default()
+        };
+        let token = s.oidc().token(&creds, &p, &client).await.unwrap_err();
+        for err in [revoke, introspect, token] {
+            assert!(
+                matches!(err.error, "invalid_request" | "invalid_client"),
+                "{}: {}",
+                err.error,
+                err.description
+            );
+            assert!(err.status < 500);
+        }
+        let authorize = s
+            .oidc()
+            .authorization(&AuthorizeParams {
+                client_id: Some("app\u{0}id".into()),
+                ..Default::default()
+            })
+            .await;
+        assert!(
+            matches!(authorize, Err(Refusal::UnknownApp)),
+            "{authorize:?}"
+        );
+    }
+);

@@ -378,13 +378,16 @@ fn theme(
         ..
     } = ground;
     let dark = *dark;
-    let (lighter_or_darker, unset_hint) = (if dark { "lighter" } else { "darker" }, |key: &str| {
+    let lighter_or_darker = if dark { "lighter" } else { "darker" };
+    // BRAND_PRIMARY is the base every other colour comes from: it cannot be
+    // left unset the way the others can.
+    let unset_hint = |key: &str| {
         if key.ends_with("_DARK") || key == "BRAND_ACCENT" {
             format!(", or leave {key} unset to have one derived")
         } else {
             String::new()
         }
-    });
+    };
     let grounds_rgb: Vec<Srgb<u8>> = grounds.iter().map(|(_, g)| colour(g)).collect();
     let check = |key: &str, c: Srgb<u8>, ratio: f32, what: &str| -> Vec<String> {
         grounds

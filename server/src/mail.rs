@@ -199,26 +199,7 @@ impl Templates {
         // An unknown variable is an error, never an empty string.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         let mut replaced = BTreeSet::new();
-        let langs = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                return Err(vec![format!(
-                    "MAIL_TEMPLATES: cannot read {}: {e}",
-                    dir.display()
-                )])
-            }
-        };
-        for lang in langs {
-            let lang = match lang {
-                Ok(lang) => lang,
-                Err(e) => {
-                    problems.push(format!(
-                        "MAIL_TEMPLATES: cannot read {}: {e}",
-                        dir.display()
-                    ));
-                    continue;
-                }
-            };
+        for lang in entries(dir, &mut problems) {
             let lang_name = lang.file_name().to_string_lossy().into_owned();
             if !LANGS.contains(&lang_name.as_str()) || !lang.path().is_dir() {
                 problems.push(format!(
@@ -227,27 +208,7 @@ impl Templates {
                 ));
                 continue;
             }
-            let files = match std::fs::read_dir(lang.path()) {
-                Ok(files) => files,
-                Err(e) => {
-                    problems.push(format!(
-                        "MAIL_TEMPLATES: cannot read {}: {e}",
-                        lang.path().display()
-                    ));
-                    continue;
-                }
-            };
-            for file in files {
-                let file = match file {
-                    Ok(file) => file,
-                    Err(e) => {
-                        problems.push(format!(
-                            "MAIL_TEMPLATES: cannot read {}: {e}",
-                            lang.path().display()
-                        ));
-                        continue;
-                    }
-                };
+            for file in entries(&lang.path(), &mut problems) {
                 let file_name = file.file_name().to_string_lossy().into_owned();
                 let name = format!("{lang_name}/{file_name}");
                 let Some((mail, part)) = file_name.rsplit_once('.').filter(|(mail, part)| {
@@ -331,7 +292,7 @@ impl Templates {
                 ..deployment.clone()
             };
             for deployment in [deployment, &without_support] {
-                let context = context(&letter, "Latchkey", "ada@example.com", deployment);
+                let (_, context) = context(&letter, "Latchkey", "ada@example.com", deployment);
                 if let Err(e) = templates.render(lang, mail, part, context) {
                     problems.push(format!("MAIL_TEMPLATES: {e}"));
                     break;
@@ -362,14 +323,26 @@ impl Templates {
         part: &str,
         context: Value,
     ) -> Result<Option<String>, minijinja::Error> {
-        if !self
-            .replaced
-            .contains(&(lang.to_owned(), mail.to_owned(), part.to_owned()))
-        {
-            return Ok(None);
+        match self.env.get_template(&format!("{lang}/{mail}.{part}")) {
+            Ok(template) => template.render(context).map(Some),
+            // No file replaces this part: the built-in one stays.
+            Err(e) if e.kind() == minijinja::ErrorKind::TemplateNotFound => Ok(None),
+            Err(e) => Err(e),
         }
-        let template = self.env.get_template(&format!("{lang}/{mail}.{part}"))?;
-        template.render(context).map(Some)
+    }
+}
+
+/// The entries of `dir`; what cannot be read is a problem.
+fn entries(dir: &Path, problems: &mut Vec<String>) -> Vec<std::fs::DirEntry> {
+    let cannot = |e: std::io::Error| format!("MAIL_TEMPLATES: cannot read {}: {e}", dir.display());
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.map_err(|e| problems.push(cannot(e))).ok())
+            .collect(),
+        Err(e) => {
+            problems.push(cannot(e));
+            Vec::new()
+        }
     }
 }
 
@@ -380,8 +353,14 @@ pub struct Deployment {
     pub public_url: String,
 }
 
-fn context(letter: &Letter<'_>, product: &str, to: &str, deployment: &Deployment) -> Value {
-    let (_, own) = describe(letter);
+/// The mail a letter is, and every variable its templates can use.
+fn context(
+    letter: &Letter<'_>,
+    product: &str,
+    to: &str,
+    deployment: &Deployment,
+) -> (&'static str, Value) {
+    let (mail, own) = describe(letter);
     let mut vars: BTreeMap<String, Value> =
         own.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     vars.insert("product".into(), Value::from(product));
@@ -397,7 +376,7 @@ fn context(letter: &Letter<'_>, product: &str, to: &str, deployment: &Deployment
         "public_url".into(),
         Value::from(deployment.public_url.as_str()),
     );
-    Value::from(vars)
+    (mail, Value::from(vars))
 }
 
 /// The letters this deployment sends: the built-in ones, with the parts
@@ -415,8 +394,7 @@ impl Letters for Templated {
             return email;
         };
         let lang = app::locale::tag(app::locale::from_tag(locale).unwrap_or_default());
-        let (mail, _) = describe(&letter);
-        let context = context(&letter, product, to, &self.deployment);
+        let (mail, context) = context(&letter, product, to, &self.deployment);
         for (part, slot) in [
             ("subject", &mut email.subject),
             ("txt", &mut email.text),

@@ -37,6 +37,14 @@ fn spec(confidential: bool) -> AppSpec {
     }
 }
 
+/// `app` marked first-party by an admin: its users are not asked.
+fn first_party(app: AppSpec) -> AppSpec {
+    AppSpec {
+        first_party: true,
+        ..app
+    }
+}
+
 struct Setup {
     s: Services,
     user: Auth,
@@ -961,14 +969,7 @@ on_both_backends!(connected_apps_show_what_live_grants_hold, |backend| {
 });
 
 on_both_backends!(a_signed_in_user_gets_a_bounded_number_of_codes, |backend| {
-    let t = setup(
-        backend,
-        AppSpec {
-            first_party: true,
-            ..spec(true)
-        },
-    )
-    .await;
+    let t = setup(backend, first_party(spec(true))).await;
     let oidc = t.s.oidc();
     let a = oidc
         .authorization(&params(&t.client_id, "openid"))
@@ -1395,14 +1396,7 @@ on_both_backends!(
 on_both_backends!(
     a_first_party_public_app_on_a_loopback_address_is_still_asked,
     |backend| {
-        let t = setup(
-            backend,
-            AppSpec {
-                first_party: true,
-                ..spec(false)
-            },
-        )
-        .await;
+        let t = setup(backend, first_party(spec(false))).await;
         let oidc = t.s.oidc();
         // At its https address: straight back with a code.
         let a = oidc

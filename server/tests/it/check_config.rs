@@ -27,6 +27,32 @@ fn shown(text: &str, key: &str) -> String {
         .join(" ")
 }
 
+/// A new, empty directory of this test's own.
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lk-check-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The names in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Settings that serve `site` from a free loopback port, without metrics.
+fn serving(site: &Path) -> String {
+    format!(
+        "leptos_site_root = \"{}\"\nleptos_site_addr = \"127.0.0.1:0\"\nmetrics_addr = \"off\"\n",
+        site.display()
+    )
+}
+
 /// A directory that looks like a built site (`pkg/` with the three files).
 fn built_site() -> PathBuf {
     let root = std::env::temp_dir().join(format!("lk-site-{}", uuid::Uuid::new_v4().simple()));
@@ -160,14 +186,13 @@ async fn a_working_production_setup_passes_and_its_database_is_left_alone() {
 
 #[tokio::test]
 async fn a_sqlite_file_that_does_not_exist_is_not_created() {
-    let dir = std::env::temp_dir().join(format!("lk-check-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch();
     let db: &Path = &dir.join("latchkey.db");
     let site = built_site();
     let report = check(&sources(&format!(
-        "database_url = \"sqlite://{}\"\nleptos_site_root = \"{}\"\nleptos_site_addr = \"127.0.0.1:0\"\nmetrics_addr = \"off\"\n",
+        "database_url = \"sqlite://{}\"\n{}",
         db.display(),
-        site.display()
+        serving(&site)
     )))
     .await;
     assert!(report.ok(), "{}", report.text);
@@ -176,11 +201,7 @@ async fn a_sqlite_file_that_does_not_exist_is_not_created() {
         "{}",
         report.text
     );
-    let left: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = files_in(&dir);
     assert!(left.is_empty(), "check-config made {left:?}");
     std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_dir_all(site).unwrap();
@@ -189,16 +210,14 @@ async fn a_sqlite_file_that_does_not_exist_is_not_created() {
 #[tokio::test]
 async fn a_settings_file_everyone_can_read_must_not_hold_secrets() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("lk-perm-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch();
     let site = built_site();
     let path = dir.join("latchkey.toml");
     let text = format!(
         "latchkey_secret = \"a secret of more than thirty-two bytes, surely\"\n\
-         database_url = \"sqlite://{}/l.db\"\nleptos_site_root = \"{}\"\n\
-         leptos_site_addr = \"127.0.0.1:0\"\nmetrics_addr = \"off\"\n",
+         database_url = \"sqlite://{}/l.db\"\n{}",
         dir.display(),
-        site.display()
+        serving(&site)
     );
     std::fs::write(&path, &text).unwrap();
     let warned = |mode: u32| {
@@ -222,27 +241,17 @@ async fn a_settings_file_everyone_can_read_must_not_hold_secrets() {
 /// byte for byte, with no side file left behind.
 #[tokio::test]
 async fn an_existing_sqlite_database_is_left_as_it_was() {
-    let dir = std::env::temp_dir().join(format!("lk-check-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch();
     let path = dir.join("latchkey.db");
     let url = format!("sqlite://{}", path.display());
     let db = common::connect(&url).await;
     db.pool.close().await;
-    let files = || {
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    };
-    let (before, bytes) = (files(), std::fs::read(&path).unwrap());
+    let (before, bytes) = (files_in(&dir), std::fs::read(&path).unwrap());
     assert_eq!(before, ["latchkey.db"]);
     let site = built_site();
     let report = check(&sources(&format!(
-        "database_url = \"{url}\"\nleptos_site_root = \"{}\"\nleptos_site_addr = \"127.0.0.1:0\"\nmetrics_addr = \"off\"\n",
-        site.display()
+        "database_url = \"{url}\"\n{}",
+        serving(&site)
     )))
     .await;
     assert!(
@@ -250,7 +259,7 @@ async fn an_existing_sqlite_database_is_left_as_it_was() {
         "{}",
         report.text
     );
-    assert_eq!(files(), before);
+    assert_eq!(files_in(&dir), before);
     assert!(std::fs::read(&path).unwrap() == bytes, "the file changed");
     std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_dir_all(site).unwrap();

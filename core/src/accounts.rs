@@ -329,26 +329,51 @@ impl crate::Accounts<'_> {
         // The session opens only if the password is still the one checked:
         // a reset, a change or the first proof of the address (which clears
         // a squatter's password and ends their sessions) may have committed
-        // while this log-in was hashing. The row lock this takes orders the
-        // two, so either this log-in is refused or its session is ended.
+        // while this log-in was hashing. The lock taken here orders the two
+        // (SQLite's write lock, from BEGIN IMMEDIATE; PostgreSQL's row lock),
+        // so either this log-in is refused or its session is ended.
         let mut tx = self.db.begin().await?;
-        let current = sqlx::query(
-            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4",
-        )
-        .bind(rehash.as_deref().unwrap_or(&user.password_hash))
-        .bind(now())
-        .bind(&user.id)
-        .bind(&user.password_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if current.rows_affected() != 1 {
+        let second_factor = match rehash.as_deref() {
+            // Most log-ins: a locking read that also says whether a second
+            // factor is due, in one trip (no row is rewritten, and log-ins
+            // to one account do not queue behind each other).
+            None => sqlx::query_as::<_, (i64,)>(&format!(
+                "SELECT (SELECT COUNT(*) FROM totp_factors t \
+                   WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) \
+                 FROM users u WHERE u.id = $1 AND u.password_hash = $2{}",
+                self.db.share_lock("u")
+            ))
+            .bind(&user.id)
+            .bind(&user.password_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .map(|(factors,)| factors > 0),
+            Some(new_hash) => {
+                let current = sqlx::query(
+                    "UPDATE users SET password_hash = $1, updated_at = $2 \
+                     WHERE id = $3 AND password_hash = $4",
+                )
+                .bind(new_hash)
+                .bind(now())
+                .bind(&user.id)
+                .bind(&user.password_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+                match current.rows_affected() {
+                    1 => Some(second_factor::required_in(&mut tx, &user.id).await?),
+                    _ => None,
+                }
+            }
+        };
+        let Some(second_factor) = second_factor else {
             return Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
             ));
-        }
-        if second_factor::required_in(&mut tx, &user.id).await? {
+        };
+        if second_factor {
             // Keeps a rehash; the session waits for the second factor.
             tx.commit().await.map_err(StoreError::from)?;
             metrics::counter!("latchkey_logins_total", "outcome" => "second_factor").increment(1);

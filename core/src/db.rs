@@ -123,6 +123,11 @@ impl Db {
             .max_connections(max)
             // Fail fast with a 503 when the database is gone, instead of hanging.
             .acquire_timeout(Duration::from_secs(3))
+            // No ping before each use: it was a round trip (and on SQLite two
+            // thread hand-offs) on every query. A connection PostgreSQL
+            // dropped fails its next query (a 503, once) and is replaced;
+            // none is kept longer than sqlx's 30 minutes.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -202,6 +207,18 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// What a `SELECT` inside [`Db::begin`]'s transaction appends to keep
+    /// the rows it read from changing until the commit. PostgreSQL needs a
+    /// row lock (shared: readers do not wait for each other); SQLite's
+    /// `BEGIN IMMEDIATE` already holds the database's write lock.
+    /// `table` is the name (or alias) in the `FROM` whose rows to lock.
+    pub fn share_lock(&self, table: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR SHARE OF {table}"),
+        }
     }
 
     /// Cheap reachability probe for readiness checks.

@@ -165,7 +165,12 @@ export default defineConfig({
       timeout: 120_000,
       stdout: 'pipe',
       stderr: 'pipe',
-      env: serverEnv(PORT, BASE_URL, databaseUrl),
+      env: {
+        ...serverEnv(PORT, BASE_URL, databaseUrl),
+        // Webhook endpoints on 127.0.0.1 (tests/webhooks.spec.ts): a
+        // deployment refuses private addresses unless told otherwise.
+        WEBHOOK_ALLOW_PRIVATE: 'true',
+      },
     },
     {
       // The same binary with SIGNUP_HIDE_EXISTING=true, on a database of

@@ -62,13 +62,15 @@ if [[ "${1:-}" == "--browser" ]]; then
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
     echo "$lock_sum" > "$root/end2end/node_modules/.lock-sum"
   fi
-  # A relying party nobody here wrote, for the OpenID Connect tests: a
-  # Python app on Authlib (end2end/rp/relying_party.py).
+  # Code nobody here wrote, in Python: a relying party on Authlib for the
+  # OpenID Connect tests (end2end/rp/relying_party.py), and a webhook
+  # receiver verifying with `standardwebhooks` (testkit/webhook_receiver.py).
   AUTHLIB_VERSION=1.9.10
+  STANDARDWEBHOOKS_VERSION=1.1.0
   export LATCHKEY_RP_PYTHON="$tools/rp-venv/bin/python"
-  if ! "$LATCHKEY_RP_PYTHON" -c "import authlib, requests; assert authlib.__version__ == '$AUTHLIB_VERSION'" 2>/dev/null; then
-    say "installing Authlib $AUTHLIB_VERSION for the relying-party tests"
+  if ! "$LATCHKEY_RP_PYTHON" -c "import authlib, requests, standardwebhooks, importlib.metadata as m; assert authlib.__version__ == '$AUTHLIB_VERSION'; assert m.version('standardwebhooks') == '$STANDARDWEBHOOKS_VERSION'" 2>/dev/null; then
+    say "installing Authlib $AUTHLIB_VERSION and standardwebhooks $STANDARDWEBHOOKS_VERSION for the relying-party and webhook tests"
     python3 -m venv "$tools/rp-venv"
-    "$tools/rp-venv/bin/pip" install --quiet --disable-pip-version-check "authlib==$AUTHLIB_VERSION" "requests==2.34.2"
+    "$tools/rp-venv/bin/pip" install --quiet --disable-pip-version-check "authlib==$AUTHLIB_VERSION" "requests==2.34.2" "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
   fi
 fi

@@ -64,6 +64,22 @@ impl Letters for Translated {
                 t!(locale, mail.recovery_codes_renewed_line1),
             ),
             Letter::SecondFactorGuessing => second_factor_guessing(locale, product, to),
+            Letter::WebhookDisabled { url } => compose(
+                locale,
+                product,
+                to,
+                t!(locale, mail.webhook_disabled_subject, product = product),
+                &[
+                    t!(
+                        locale,
+                        mail.webhook_disabled_line1,
+                        url = url,
+                        product = product
+                    ),
+                    t!(locale, mail.webhook_disabled_line2).to_owned(),
+                ],
+                None,
+            ),
         }
     }
 }

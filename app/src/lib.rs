@@ -34,6 +34,7 @@ use pages::admin::{
     apps::{AppPage, AppsPage, NewAppPage},
     user::UserPage,
     users::UsersPage,
+    webhooks::{NewWebhookPage, WebhookPage, WebhooksPage},
 };
 use pages::{
     change_email::ChangeEmailPage,
@@ -155,6 +156,9 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/admin/apps") ssr=SsrMode::Async view=AppsPage/>
                     <Route path=path!("/admin/apps/new") ssr=SsrMode::Async view=NewAppPage/>
                     <Route path=path!("/admin/apps/:id") ssr=SsrMode::Async view=AppPage/>
+                    <Route path=path!("/admin/webhooks") ssr=SsrMode::Async view=WebhooksPage/>
+                    <Route path=path!("/admin/webhooks/new") ssr=SsrMode::Async view=NewWebhookPage/>
+                    <Route path=path!("/admin/webhooks/:id") ssr=SsrMode::Async view=WebhookPage/>
                     <Route path=path!("/oauth/consent") ssr=SsrMode::Async view=ConsentPage/>
                     <Route path=path!("/oauth/problem") ssr=SsrMode::Async view=ProblemPage/>
                 </Routes>

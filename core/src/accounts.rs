@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Transaction};
 
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::codes::Purpose;
 use crate::config::Feature;
 use crate::db::StoreError;
@@ -115,7 +115,7 @@ impl Services {
         if clear_password {
             let why =
                 Event::new(EventKind::PasskeyRemoved, client).reason(EventReason::AddressProven);
-            crate::passkeys::remove_all_in(&mut tx, user_id, why).await?;
+            self.remove_passkeys_in(&mut tx, user_id, why).await?;
         }
         // An app set up before the address was proven was set up by
         // whoever signed up, maybe not its owner: it goes with the password.
@@ -123,19 +123,19 @@ impl Services {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(user_id)
                 .reason(EventReason::AddressProven);
-            record_in(&mut tx, removed).await?;
+            self.record_in(&mut tx, removed).await?;
         }
         let mut verified = Event::new(EventKind::EmailVerified, client).user(user_id);
         if clear_password {
             verified = verified.reason(EventReason::PasswordCleared);
         }
-        record_in(&mut tx, verified).await?;
+        self.record_in(&mut tx, verified).await?;
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, client)
                 .user(user_id)
                 .reason(EventReason::AddressProven)
                 .detail(ended.to_string());
-            record_in(&mut tx, event).await?;
+            self.record_in(&mut tx, event).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(user_id).await;
@@ -151,7 +151,7 @@ impl Services {
     ) -> Result<(User, Issued), Error> {
         let mut tx = self.db.begin().await?;
         let issued = self.start_session_in(&mut tx, user, method, client).await?;
-        logged_in_in(&mut tx, user, method, client).await?;
+        self.logged_in_in(&mut tx, user, method, client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((user.to_user(), issued))
     }
@@ -218,7 +218,7 @@ impl crate::Accounts<'_> {
             }
             Err(err) => return Err(err),
         };
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::SignUp, client).user(&user.id),
         )
@@ -386,7 +386,7 @@ impl crate::Accounts<'_> {
         let issued = self
             .start_session_in(&mut tx, user, "password", client)
             .await?;
-        logged_in_in(&mut tx, user, "password", client).await?;
+        self.logged_in_in(&mut tx, user, "password", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
         Ok((user.to_user(), issued))
@@ -641,15 +641,18 @@ pub(crate) fn conflict_to_field(err: StoreError) -> Error {
     }
 }
 
-/// Logs a sign-in in the transaction that opens its session: one commit.
-pub(crate) async fn logged_in_in(
-    tx: &mut Transaction<'_, Any>,
-    user: &UserRow,
-    method: &str,
-    client: &ClientInfo,
-) -> Result<(), Error> {
-    let event = Event::new(EventKind::LoginSucceeded, client)
-        .user(&user.id)
-        .detail(method);
-    Ok(record_in(tx, event).await?)
+impl Services {
+    /// Logs a sign-in in the transaction that opens its session: one commit.
+    pub(crate) async fn logged_in_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        user: &UserRow,
+        method: &str,
+        client: &ClientInfo,
+    ) -> Result<(), Error> {
+        let event = Event::new(EventKind::LoginSucceeded, client)
+            .user(&user.id)
+            .detail(method);
+        Ok(self.record_in(tx, event).await?)
+    }
 }

@@ -5,7 +5,7 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use crate::audit::{record_in, ActivityFilter, Event};
+use crate::audit::{ActivityFilter, Event};
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{
@@ -230,24 +230,27 @@ impl crate::Admin<'_> {
         };
         if let Some(role) = change.role.filter(|r| r.as_str() != user.role) {
             users_set_in(&mut tx, id, role_assignment(role)).await?;
-            record_in(&mut tx, event(EventKind::RoleChanged).detail(role.as_str())).await?;
+            self.record_in(&mut tx, event(EventKind::RoleChanged).detail(role.as_str()))
+                .await?;
         }
         match change.disabled {
             Some(true) if !user.is_disabled() => {
                 users_set_in(&mut tx, id, "disabled = 1").await?;
                 let ended = revoke_user_sessions_in(&mut tx, id, None, "disabled", now()).await?;
                 let disabled = event(EventKind::UserDisabled).detail(ended.to_string());
-                record_in(&mut tx, disabled).await?;
+                self.record_in(&mut tx, disabled).await?;
             }
             Some(false) if user.is_disabled() => {
                 users_set_in(&mut tx, id, "disabled = 0").await?;
-                record_in(&mut tx, event(EventKind::UserEnabled)).await?;
+                self.record_in(&mut tx, event(EventKind::UserEnabled))
+                    .await?;
             }
             _ => {}
         }
         if change.email_verified == Some(true) && user.email_verified == 0 {
             users_set_in(&mut tx, id, "email_verified = 1").await?;
-            record_in(&mut tx, event(EventKind::EmailVerified)).await?;
+            self.record_in(&mut tx, event(EventKind::EmailVerified))
+                .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(id).await;
@@ -270,12 +273,12 @@ impl crate::Admin<'_> {
                 .user(id)
                 .actor(&admin.user.id)
                 .reason(EventReason::Admin);
-            record_in(&mut tx, event).await?;
+            self.record_in(&mut tx, event).await?;
         }
         let why = Event::new(EventKind::PasskeyRemoved, &admin.client)
             .actor(&admin.user.id)
             .reason(EventReason::Admin);
-        let passkeys = crate::passkeys::remove_all_in(&mut tx, id, why).await?;
+        let passkeys = self.remove_passkeys_in(&mut tx, id, why).await?;
         // Nothing to remove (reset twice, or from a stale page): nothing
         // to log or tell.
         if app || passkeys > 0 {
@@ -337,7 +340,7 @@ impl crate::Admin<'_> {
             .actor(&admin.user.id)
             .reason(EventReason::Admin)
             .detail(ended.to_string());
-        record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(id).await;
         Ok(ended)
@@ -355,7 +358,7 @@ impl crate::Admin<'_> {
             .user(id)
             .actor(&admin.user.id)
             .detail(user.email.clone());
-        record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(id).await;
         Ok(())
@@ -408,18 +411,18 @@ impl crate::Admin<'_> {
                     users_set_in(&mut tx, &user.id, "password_hash = ''").await?;
                     // Whatever else whoever made it could sign in with.
                     let why = Event::new(EventKind::PasskeyRemoved, &cli).reason(EventReason::Cli);
-                    crate::passkeys::remove_all_in(&mut tx, &user.id, why).await?;
+                    self.remove_passkeys_in(&mut tx, &user.id, why).await?;
                     if crate::second_factor::remove_in(&mut tx, &user.id, 0).await? {
                         let removed = Event::new(EventKind::SecondFactorRemoved, &cli)
                             .user(&user.id)
                             .reason(EventReason::Cli);
-                        record_in(&mut tx, removed).await?;
+                        self.record_in(&mut tx, removed).await?;
                     }
                     let event = Event::new(EventKind::SessionRevoked, &cli)
                         .user(&user.id)
                         .reason(EventReason::Cli)
                         .detail(format!("{ended}"));
-                    record_in(&mut tx, event).await?;
+                    self.record_in(&mut tx, event).await?;
                 }
                 (tx, user, false)
             }
@@ -433,7 +436,7 @@ impl crate::Admin<'_> {
                 let signup = Event::new(EventKind::SignUp, &cli)
                     .user(&user.id)
                     .reason(EventReason::Cli);
-                record_in(&mut tx, signup).await?;
+                self.record_in(&mut tx, signup).await?;
                 (tx, user, true)
             }
         };
@@ -441,15 +444,18 @@ impl crate::Admin<'_> {
         let event = |kind: EventKind| Event::new(kind, &cli).user(&id).reason(EventReason::Cli);
         if user.role != Role::Admin.as_str() {
             users_set_in(&mut tx, &id, role_assignment(Role::Admin)).await?;
-            record_in(&mut tx, event(EventKind::RoleChanged).detail("admin")).await?;
+            self.record_in(&mut tx, event(EventKind::RoleChanged).detail("admin"))
+                .await?;
         }
         if user.is_disabled() {
             users_set_in(&mut tx, &id, "disabled = 0").await?;
-            record_in(&mut tx, event(EventKind::UserEnabled)).await?;
+            self.record_in(&mut tx, event(EventKind::UserEnabled))
+                .await?;
         }
         if user.email_verified == 0 {
             users_set_in(&mut tx, &id, "email_verified = 1").await?;
-            record_in(&mut tx, event(EventKind::EmailVerified)).await?;
+            self.record_in(&mut tx, event(EventKind::EmailVerified))
+                .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(&id).await;

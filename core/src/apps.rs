@@ -375,7 +375,7 @@ impl crate::Apps<'_> {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        self.record_in(&mut tx, admin, EventKind::AppRegistered, &checked.name)
+        self.record_app_in(&mut tx, admin, EventKind::AppRegistered, &checked.name)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         let app = by_id(&self.db, &id).await?.ok_or_else(not_found)?.to_app();
@@ -427,7 +427,7 @@ impl crate::Apps<'_> {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        self.record_in(&mut tx, admin, EventKind::AppChanged, &checked.name)
+        self.record_app_in(&mut tx, admin, EventKind::AppChanged, &checked.name)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(by_id(&self.db, client_id)
@@ -457,7 +457,7 @@ impl crate::Apps<'_> {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        self.record_in(&mut tx, admin, EventKind::AppSecretRotated, &current.name)
+        self.record_app_in(&mut tx, admin, EventKind::AppSecretRotated, &current.name)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(secret)
@@ -489,13 +489,13 @@ impl crate::Apps<'_> {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        self.record_in(&mut tx, admin, EventKind::AppDeleted, &current.name)
+        self.record_app_in(&mut tx, admin, EventKind::AppDeleted, &current.name)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
 
-    async fn record_in(
+    async fn record_app_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         admin: &Auth,
@@ -505,7 +505,7 @@ impl crate::Apps<'_> {
         let event = Event::new(kind, &admin.client)
             .actor(&admin.user.id)
             .detail(name);
-        crate::audit::record_in(tx, event).await?;
+        self.record_in(tx, event).await?;
         Ok(())
     }
 }

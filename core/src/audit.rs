@@ -8,6 +8,7 @@ use crate::client::{describe, truncate};
 use crate::db::StoreError;
 use crate::error::Error;
 use crate::model::{ActivityEvent, ActivityPage, EventKind, EventReason, UserRef};
+use crate::webhook_queue::{event_of, queue_in};
 use crate::{now, ClientInfo, Services};
 
 /// Longest page of events served at once.
@@ -141,16 +142,11 @@ fn failures_only(detail: String) -> String {
     }
 }
 
-/// Inserts an event inside `tx`, so it commits or rolls back with the change
-/// it describes.
-pub async fn record_in(tx: &mut Transaction<'_, Any>, event: Event<'_>) -> Result<(), StoreError> {
-    insert(&mut **tx, event).await
-}
-
-async fn insert<'e, E>(executor: E, event: Event<'_>) -> Result<(), StoreError>
+async fn insert<'e, E>(executor: E, event: Event<'_>) -> Result<String, StoreError>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
+    let id = uuid::Uuid::now_v7().to_string();
     tracing::info!(
         event = event.kind.as_str(),
         user_id = event.user_id,
@@ -162,7 +158,7 @@ where
         "INSERT INTO audit_events (id, at, kind, user_id, actor_id, reason, detail, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&id)
     .bind(now())
     .bind(event.kind.as_str())
     .bind(event.user_id)
@@ -179,13 +175,38 @@ where
     )
     .execute(executor)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 impl Services {
+    /// Records an event inside `tx`, so it commits or rolls back with the
+    /// change it describes, and queues its webhooks with it.
+    pub(crate) async fn record_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        event: Event<'_>,
+    ) -> Result<(), StoreError> {
+        let webhook = event_of(event.kind).filter(|e| self.subscriptions.wants(*e));
+        let user_id = event.user_id;
+        let id = insert(&mut **tx, event).await?;
+        if let Some(webhook) = webhook {
+            queue_in(tx, &id, webhook, user_id).await?;
+            // Seen once the change commits (or within the worker's second).
+            self.wake_webhooks();
+        }
+        Ok(())
+    }
+
     /// Records an event on its own.
     pub(crate) async fn record(&self, event: Event<'_>) -> Result<(), Error> {
-        Ok(insert(&self.db.pool, event).await?)
+        if event_of(event.kind).is_some_and(|e| self.subscriptions.wants(e)) {
+            let mut tx = self.db.begin().await?;
+            self.record_in(&mut tx, event).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(());
+        }
+        insert(&self.db.pool, event).await?;
+        Ok(())
     }
 }
 

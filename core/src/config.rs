@@ -123,6 +123,15 @@ pub struct AuthConfig {
     pub passkey_ceremony_ttl: Duration,
     /// When token-signing keys rotate.
     pub keys: KeySchedule,
+    /// `WEBHOOK_ALLOW_PRIVATE`: webhooks may go to loopback and private
+    /// addresses, and over plain http (a receiver on the same network).
+    pub webhook_allow_private: bool,
+    /// How long a webhook is retried before it is marked failed, and how
+    /// long an endpoint may fail every delivery before it is turned off
+    /// (`WEBHOOK_GIVE_UP_AFTER_SECS`).
+    pub webhook_give_up_after: Duration,
+    /// The wait after a webhook's first failure; it doubles with each one.
+    pub webhook_retry_base: Duration,
 }
 
 /// The defaults every deployment starts from; the server overrides what
@@ -156,6 +165,9 @@ impl Default for AuthConfig {
             login_free_failures: (5, 20),
             passkey_ceremony_ttl: Duration::from_secs(5 * 60),
             keys: KeySchedule::default(),
+            webhook_allow_private: false,
+            webhook_give_up_after: Duration::from_secs(24 * 3600),
+            webhook_retry_base: Duration::from_secs(5),
         }
     }
 }

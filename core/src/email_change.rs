@@ -7,7 +7,7 @@
 
 use sqlx::{Any, FromRow};
 
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::codes::Purpose;
 use crate::config::Feature;
 use crate::db::StoreError;
@@ -166,13 +166,13 @@ impl crate::Accounts<'_> {
         let event = Event::new(EventKind::EmailChanged, client)
             .user(user_id)
             .detail(format!("{old_email} → {new_email}"));
-        record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, client)
                 .user(user_id)
                 .reason(EventReason::EmailChanged)
                 .detail(ended.to_string());
-            record_in(&mut tx, event).await?;
+            self.record_in(&mut tx, event).await?;
         }
         // An address never proven may not be its account's owner's: it
         // gets no power to undo the change, and reserves nothing.
@@ -288,12 +288,12 @@ impl crate::Accounts<'_> {
         // before stays: it is no way in alone, and the old mailbox alone
         // must not be able to remove it).
         let why = Event::new(EventKind::PasskeyRemoved, client).reason(EventReason::Reverted);
-        crate::passkeys::remove_all_in(&mut tx, &row.user_id, why).await?;
+        self.remove_passkeys_in(&mut tx, &row.user_id, why).await?;
         if crate::second_factor::remove_in(&mut tx, &row.user_id, row.created_at).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&row.user_id)
                 .reason(EventReason::Reverted);
-            record_in(&mut tx, removed).await?;
+            self.record_in(&mut tx, removed).await?;
         }
         let ended =
             revoke_user_sessions_in(&mut tx, &row.user_id, None, "email_reverted", now).await?;
@@ -301,13 +301,13 @@ impl crate::Accounts<'_> {
             .user(&row.user_id)
             .reason(EventReason::Reverted)
             .detail(format!("{} → {}", row.new_email, row.old_email));
-        record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         if ended > 0 {
             let event = Event::new(EventKind::SessionRevoked, client)
                 .user(&row.user_id)
                 .reason(EventReason::EmailReverted)
                 .detail(ended.to_string());
-            record_in(&mut tx, event).await?;
+            self.record_in(&mut tx, event).await?;
         }
         let signin_link = format!("{}/login/code", self.config.public_url);
         let letter = self.letter(

@@ -57,6 +57,11 @@ pub enum Letter<'a> {
     /// Too many wrong second factors after a right first one: the second
     /// step is paused for the day, and someone may know the password.
     SecondFactorGuessing,
+    /// To each administrator: every delivery to the webhook endpoint at
+    /// `url` failed for a day, and it was turned off.
+    WebhookDisabled {
+        url: &'a str,
+    },
 }
 
 /// Writes letters. `locale` is the account's language tag (`en`, `ko`;

@@ -37,6 +37,8 @@ pub mod throttle;
 pub mod tokens;
 pub mod user_store;
 pub mod validate;
+pub mod webhook_queue;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -48,6 +50,7 @@ pub use ephemeral::{EphemeralStore, MemoryStore, RedisStore};
 pub use error::{Error, ErrorCode, Reason};
 pub use hashing::Hasher;
 pub use latchkey_types::model;
+pub use latchkey_types::webhooks as webhook_model;
 pub use letter::{Letter, Letters};
 pub use session_cache::{Change, SessionCache};
 pub use signing_keys::SigningKeys;
@@ -77,6 +80,10 @@ pub struct Parts {
     pub session_cache: Arc<SessionCache>,
     /// Passkeys' relying party; `None`: off (`PUBLIC_URL` is an address).
     pub relying_party: Option<webauthn_rs::prelude::Webauthn>,
+    /// The events some webhook endpoint wants.
+    pub subscriptions: webhook_queue::Subscriptions,
+    /// Wakes the webhook worker when deliveries are waiting.
+    pub webhook_wake: tokio::sync::Notify,
 }
 
 impl std::ops::Deref for Services {
@@ -131,6 +138,8 @@ impl Services {
             mail_wake: Arc::new(tokio::sync::Notify::new()),
             session_cache,
             relying_party,
+            subscriptions: webhook_queue::Subscriptions::default(),
+            webhook_wake: tokio::sync::Notify::new(),
         }))
     }
 
@@ -193,6 +202,8 @@ areas! {
     Admin => admin;
     /// The mail outbox: its worker and its depth.
     Outbox => outbox;
+    /// Webhook endpoints, their deliveries, and the worker that sends them.
+    Webhooks => webhooks;
     /// Authenticator apps and recovery codes: setting them up, removing
     /// them, and the second step of a sign-in.
     SecondFactors => second_factors;

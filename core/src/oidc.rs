@@ -950,7 +950,7 @@ impl crate::Oidc<'_> {
         let event = Event::new(EventKind::AppAuthorized, client)
             .user(&user.id)
             .detail(&app.name);
-        crate::audit::record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
 
         let access_token = self
@@ -1465,7 +1465,7 @@ impl crate::Oidc<'_> {
         let event = Event::new(EventKind::AppRevoked, &auth.client)
             .user(&auth.user.id)
             .detail(&app.name);
-        crate::audit::record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }

@@ -212,7 +212,7 @@ impl Services {
         let worker = crate::ClientInfo::default();
         let event = crate::audit::Event::new(crate::model::EventKind::MailFailed, &worker)
             .detail(row.recipient.clone());
-        crate::audit::record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -258,7 +258,7 @@ impl crate::Outbox<'_> {
     }
 }
 
-async fn enqueue_in<'e>(
+pub(crate) async fn enqueue_in<'e>(
     db: impl sqlx::Executor<'e, Database = sqlx::Any>,
     email: &Email,
 ) -> Result<(), StoreError> {

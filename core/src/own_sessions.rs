@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::client::describe;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
@@ -87,7 +87,7 @@ impl crate::Sessions<'_> {
         let event = Event::new(EventKind::SessionRevoked, &auth.client)
             .user(&auth.user.id)
             .reason(reason);
-        record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.forget(Change::Session(session_id.to_owned())).await;
         Ok(())
@@ -109,7 +109,7 @@ impl crate::Sessions<'_> {
                 .user(&auth.user.id)
                 .reason(EventReason::SignedOutElsewhere)
                 .detail(ended.to_string());
-            record_in(&mut tx, event).await?;
+            self.record_in(&mut tx, event).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(&auth.user.id).await;

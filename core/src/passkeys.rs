@@ -33,7 +33,7 @@ use webauthn_rs_proto::{
     AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy,
 };
 
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{EventKind, PasskeyInfo, User};
@@ -165,25 +165,29 @@ fn json<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::internal().caused_by(e))
 }
 
-/// Every passkey of `user_id`, gone: the
-/// owner took the account back (first proof of the address, an email
-/// change undone) or an admin reset its sign-in factors, and a passkey an
-/// intruder added would be their way back in. The removal is logged (with
-/// `why` and how many went) so the owner sees it in their activity.
-pub(crate) async fn remove_all_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    user_id: &str,
-    why: Event<'_>,
-) -> Result<u64, StoreError> {
-    let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if removed > 0 {
-        record_in(tx, why.user(user_id).detail(removed.to_string())).await?;
+impl Services {
+    /// Every passkey of `user_id`, gone: the
+    /// owner took the account back (first proof of the address, an email
+    /// change undone) or an admin reset its sign-in factors, and a passkey an
+    /// intruder added would be their way back in. The removal is logged (with
+    /// `why` and how many went) so the owner sees it in their activity.
+    pub(crate) async fn remove_passkeys_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user_id: &str,
+        why: Event<'_>,
+    ) -> Result<u64, StoreError> {
+        let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if removed > 0 {
+            self.record_in(tx, why.user(user_id).detail(removed.to_string()))
+                .await?;
+        }
+        Ok(removed)
     }
-    Ok(removed)
 }
 
 impl Services {
@@ -388,7 +392,7 @@ impl crate::Passkeys<'_> {
             Err(StoreError::Conflict(_)) => return Err(refused()),
             Err(err) => return Err(err.into()),
         }
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::PasskeyAdded, client)
                 .user(&auth.user.id)
@@ -454,7 +458,7 @@ impl crate::Passkeys<'_> {
         if removed.rows_affected() != 1 {
             return Err(Error::of(ErrorCode::NotFound, Reason::NoSuchPasskey));
         }
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::PasskeyRemoved, client)
                 .user(&user.id)

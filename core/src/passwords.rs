@@ -3,7 +3,7 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::hashing::Verified;
@@ -259,7 +259,7 @@ impl crate::Passwords<'_> {
             .await
             .map_err(StoreError::from)?;
         set_password_in(&mut tx, &user.id, &hash, None, now).await?;
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::PasswordReset, client).user(&user.id),
         )
@@ -267,13 +267,13 @@ impl crate::Passwords<'_> {
         if unproven {
             let why =
                 Event::new(EventKind::PasskeyRemoved, client).reason(EventReason::AddressProven);
-            crate::passkeys::remove_all_in(&mut tx, &user.id, why).await?;
+            self.remove_passkeys_in(&mut tx, &user.id, why).await?;
         }
         if unproven && crate::second_factor::remove_in(&mut tx, &user.id, 0).await? {
             let removed = Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&user.id)
                 .reason(EventReason::AddressProven);
-            record_in(&mut tx, removed).await?;
+            self.record_in(&mut tx, removed).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(&user.id).await;
@@ -328,7 +328,7 @@ impl crate::Passwords<'_> {
         let hash = self.hasher.hash(new).await?;
         let mut tx = self.db.begin().await?;
         set_password_in(&mut tx, &user.id, &hash, Some(&auth.session_id), now()).await?;
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::PasswordChanged, &auth.client).user(&user.id),
         )
@@ -350,7 +350,7 @@ impl crate::Passwords<'_> {
         let event = Event::new(EventKind::AccountDeleted, &auth.client)
             .user(&user.id)
             .detail(user.email.clone());
-        record_in(&mut tx, event).await?;
+        self.record_in(&mut tx, event).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.forget_user(&user.id).await;
         self.enqueue_mail(self.letter(&user.locale, &user.email, Letter::AccountDeleted))

@@ -18,7 +18,7 @@
 use sqlx::FromRow;
 
 use crate::accounts::NewAccount;
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::codes::Purpose;
 use crate::db::StoreError;
 use crate::email_change::address_reserved_in;
@@ -225,7 +225,7 @@ impl crate::Accounts<'_> {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::SignUp, client).user(&user.id),
         )
@@ -237,7 +237,7 @@ impl crate::Accounts<'_> {
         let issued = self
             .start_session_in(&mut tx, &user, "signup", client)
             .await?;
-        crate::accounts::logged_in_in(&mut tx, &user, "signup", client).await?;
+        self.logged_in_in(&mut tx, &user, "signup", client).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((user.to_user(), issued))
     }

@@ -33,7 +33,7 @@ use sqlx::{Any, FromRow, Transaction};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use crate::audit::{record_in, Event};
+use crate::audit::Event;
 use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::model::{AuthenticatorSetup, EventKind, EventReason, SecondFactors, User};
@@ -719,7 +719,7 @@ impl crate::SecondFactors<'_> {
             return Err(Error::of(ErrorCode::Conflict, Reason::AuthenticatorOff));
         }
         let codes = renew_recovery_codes_in(self, &mut tx, user_id).await?;
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::SecondFactorAdded, client)
                 .user(user_id)
@@ -752,7 +752,7 @@ impl crate::SecondFactors<'_> {
         self.require_second_factor(&user, code, client).await?;
         let mut tx = self.db.begin().await?;
         remove_in(&mut tx, &user.id, 0).await?;
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::SecondFactorRemoved, client)
                 .user(&user.id)
@@ -784,7 +784,7 @@ impl crate::SecondFactors<'_> {
         self.require_second_factor(&user, code, client).await?;
         let mut tx = self.db.begin().await?;
         let codes = renew_recovery_codes_in(self, &mut tx, &user.id).await?;
-        record_in(
+        self.record_in(
             &mut tx,
             Event::new(EventKind::RecoveryCodesRenewed, client).user(&user.id),
         )

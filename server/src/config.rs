@@ -270,6 +270,8 @@ impl Config {
             u64::from(d.signups_per_hour_per_ip),
         );
         let mail_give_up_after = parse("MAIL_GIVE_UP_AFTER_SECS", secs(d.mail_give_up_after));
+        let webhook_give_up_after =
+            parse("WEBHOOK_GIVE_UP_AFTER_SECS", secs(d.webhook_give_up_after));
         let code_ttl = parse("CODE_TTL_SECS", secs(d.codes.ttl));
         let reset_ttl = parse("RESET_TOKEN_TTL_SECS", secs(d.reset_ttl));
         let code_cooldown = parse("CODE_RESEND_COOLDOWN_SECS", secs(d.codes.resend_cooldown));
@@ -283,16 +285,16 @@ impl Config {
         let key_rotation_days = parse("KEY_ROTATION_DAYS", days(d.keys.rotation));
         let key_ahead_days = parse("KEY_PUBLISH_AHEAD_DAYS", days(d.keys.ahead));
 
-        let signup_hide_existing = match get("SIGNUP_HIDE_EXISTING").as_deref() {
+        let mut flag = |key: &str| match get(key).as_deref() {
             None | Some("false" | "0" | "no" | "off") => false,
             Some("true" | "1" | "yes" | "on") => true,
             Some(other) => {
-                problems.push(format!(
-                    "SIGNUP_HIDE_EXISTING must be true or false, got {other:?}"
-                ));
+                problems.push(format!("{key} must be true or false, got {other:?}"));
                 false
             }
         };
+        let signup_hide_existing = flag("SIGNUP_HIDE_EXISTING");
+        let webhook_allow_private = flag("WEBHOOK_ALLOW_PRIVATE");
 
         let mode = match get("LATCHKEY_ENV").as_deref() {
             None | Some("development") | Some("dev") => Mode::Development,
@@ -572,6 +574,9 @@ impl Config {
                     rotation: Duration::from_secs(key_rotation_days * 86_400),
                     ahead: Duration::from_secs(key_ahead_days * 86_400),
                 },
+                webhook_allow_private,
+                webhook_give_up_after: Duration::from_secs(webhook_give_up_after.max(60)),
+                webhook_retry_base: d.webhook_retry_base,
             },
             public_url,
             cors_origins,
@@ -710,6 +715,11 @@ impl Config {
                 "MAIL_GIVE_UP_AFTER_SECS",
                 a.mail_give_up_after.as_secs().to_string(),
             ),
+            ("WEBHOOK_ALLOW_PRIVATE", a.webhook_allow_private.to_string()),
+            (
+                "WEBHOOK_GIVE_UP_AFTER_SECS",
+                a.webhook_give_up_after.as_secs().to_string(),
+            ),
         ]
         .into_iter()
         .chain(brand)
@@ -741,6 +751,13 @@ impl Config {
             warnings.push(
                 "DATABASE_URL is SQLite: fine for one instance; back it up with \
                  `latchkey backup` (docs/deploy.md)."
+                    .into(),
+            );
+        }
+        if self.mode == Mode::Production && self.auth.webhook_allow_private {
+            warnings.push(
+                "WEBHOOK_ALLOW_PRIVATE is on: an administrator's webhook can reach this \
+                 machine and its private network, over plain http."
                     .into(),
             );
         }

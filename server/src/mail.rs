@@ -42,6 +42,7 @@ pub const MAILS: &[(&str, &[&str])] = &[
     ("recovery_codes_renewed", &[]),
     ("recovery_code_used", &["left"]),
     ("second_factor_guessing", &[]),
+    ("webhook_disabled", &["url"]),
 ];
 
 /// What every mail's template can use: the product's name, the recipient,
@@ -122,6 +123,7 @@ pub fn describe(letter: &Letter<'_>) -> (&'static str, Vec<(&'static str, Value)
             ("recovery_code_used", vec![("left", Value::from(left))])
         }
         Letter::SecondFactorGuessing => ("second_factor_guessing", vec![]),
+        Letter::WebhookDisabled { url } => ("webhook_disabled", vec![("url", Value::from(url))]),
     }
 }
 
@@ -160,6 +162,9 @@ pub fn sample(name: &str) -> Option<Letter<'static>> {
         "recovery_codes_renewed" => Letter::RecoveryCodesRenewed,
         "recovery_code_used" => Letter::RecoveryCodeUsed { left: 7 },
         "second_factor_guessing" => Letter::SecondFactorGuessing,
+        "webhook_disabled" => Letter::WebhookDisabled {
+            url: "https://hooks.example.com/latchkey",
+        },
         _ => return None,
     })
 }

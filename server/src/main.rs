@@ -224,15 +224,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             config.public_url
         );
     }
-    let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn({
         let services = services.clone();
-        async move {
-            services
-                .outbox()
-                .run_outbox(transport, outbox_stopped)
-                .await
-        }
+        let stopped = workers_stopped.clone();
+        async move { services.outbox().run_outbox(transport, stopped).await }
+    });
+    let webhooks = tokio::spawn({
+        let services = services.clone();
+        async move { services.webhooks().run_webhooks(workers_stopped).await }
     });
     let leptos_options = config.leptos_options().map_err(anyhow::Error::msg)?;
     if let Some(addr) = config.metrics_bind {
@@ -257,9 +257,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    // Let the worker finish the mail in hand; the rest waits in the outbox.
-    let _ = stop_outbox.send(true);
-    let _ = outbox.await;
+    // Let the workers finish the mail and deliveries in hand; the rest
+    // waits in the database.
+    let _ = stop_workers.send(true);
+    let _ = tokio::join!(outbox, webhooks);
     tracing::info!("shut down cleanly");
     Ok(())
 }

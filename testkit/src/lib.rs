@@ -6,6 +6,7 @@
 
 pub mod authenticator;
 pub mod smtp;
+pub mod webhook_receiver;
 
 use std::sync::Once;
 
@@ -197,6 +198,14 @@ pub fn start_outbox(services: &Services, port: u16) {
     std::mem::forget(stop);
     let services = services.clone();
     tokio::spawn(async move { services.outbox().run_outbox(transport, stopped).await });
+}
+
+/// Runs the webhook worker until the test's runtime ends.
+pub fn start_webhooks(services: &Services) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    let services = services.clone();
+    tokio::spawn(async move { services.webhooks().run_webhooks(stopped).await });
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -179,6 +179,15 @@ pub enum Reason {
     NoSuchApp,
     /// Deleting an app asks for its name, typed exactly.
     ConfirmAppName,
+    /// A webhook's address is not absolute https, or names a loopback or
+    /// private address (without `WEBHOOK_ALLOW_PRIVATE`).
+    WebhookAddress,
+    /// `count`: the longest a webhook's description may be.
+    WebhookDescription,
+    /// `count`: the most webhook endpoints a deployment may have.
+    TooManyWebhooks,
+    NoSuchWebhook,
+    NoSuchDelivery,
     Unavailable,
     Unreachable,
     BadRequest,

@@ -3,5 +3,6 @@
 
 pub mod error;
 pub mod model;
+pub mod webhooks;
 
 pub use error::{ErrorCode, Reason};

@@ -131,10 +131,19 @@ pub enum EventKind {
     AppChanged,
     AppSecretRotated,
     AppDeleted,
+    /// Admin: a webhook endpoint was registered, changed, given a new
+    /// secret or deleted; `detail`: its address.
+    WebhookAdded,
+    WebhookChanged,
+    WebhookSecretRotated,
+    WebhookDeleted,
+    /// Every delivery to an endpoint failed for a day: Latchkey turned it
+    /// off; `detail`: its address.
+    WebhookDisabled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 31] = [
+    pub const ALL: [EventKind; 36] = [
         Self::SignUp,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -166,6 +175,11 @@ impl EventKind {
         Self::AppChanged,
         Self::AppSecretRotated,
         Self::AppDeleted,
+        Self::WebhookAdded,
+        Self::WebhookChanged,
+        Self::WebhookSecretRotated,
+        Self::WebhookDeleted,
+        Self::WebhookDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -201,6 +215,11 @@ impl EventKind {
             Self::AppChanged => "app_changed",
             Self::AppSecretRotated => "app_secret_rotated",
             Self::AppDeleted => "app_deleted",
+            Self::WebhookAdded => "webhook_added",
+            Self::WebhookChanged => "webhook_changed",
+            Self::WebhookSecretRotated => "webhook_secret_rotated",
+            Self::WebhookDeleted => "webhook_deleted",
+            Self::WebhookDisabled => "webhook_disabled",
         }
     }
 

@@ -106,6 +106,13 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::AppChanged => t!(locale, activity.app_changed, detail = detail),
         EventKind::AppSecretRotated => t!(locale, activity.app_secret_rotated, detail = detail),
         EventKind::AppDeleted => t!(locale, activity.app_deleted, detail = detail),
+        EventKind::WebhookAdded => t!(locale, activity.webhook_added, detail = detail),
+        EventKind::WebhookChanged => t!(locale, activity.webhook_changed, detail = detail),
+        EventKind::WebhookSecretRotated => {
+            t!(locale, activity.webhook_secret_rotated, detail = detail)
+        }
+        EventKind::WebhookDeleted => t!(locale, activity.webhook_deleted, detail = detail),
+        EventKind::WebhookDisabled => t!(locale, activity.webhook_disabled, detail = detail),
     }
 }
 

@@ -697,70 +697,77 @@ on_both_backends!(concurrent_guesses_get_only_the_free_attempts, |backend| {
 // Log-ins racing a password change: each one either fails or has its
 // session ended by the change, whatever the order they commit in. No
 // session opened with the old password outlives the change.
-on_both_backends!(log_ins_racing_a_password_change_keep_no_session, |backend| {
-    let s = services_with(
-        backend,
-        AuthConfig {
-            login_free_failures: (1000, 1000),
-            ..AuthConfig::for_tests()
-        },
-    )
-    .await;
-    let account = common::sign_up(&s).await;
-    let auth = common::auth_of(&s, &account).await;
-    // The change starts once a first log-in is through, while the others
-    // are still being hashed or committed.
-    let first_done = std::sync::Arc::new(tokio::sync::Notify::new());
-    let logins = (0..12).map(|i| {
-        let s = s.clone();
-        let email = account.email.clone();
-        let first_done = first_done.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(i * 10)).await;
-            let result = s.accounts().login(&email, PASSWORD.into(), &client()).await;
-            first_done.notify_one();
-            result
-        }
-    });
-    let change = async {
-        first_done.notified().await;
-        s.passwords()
-            .change_password(&auth, PASSWORD.into(), "a brand new horse battery".into())
-            .await
-    };
-    let (results, changed) = tokio::join!(futures::future::join_all(logins), change);
-    changed.unwrap();
-    let mut opened = 0;
-    for result in results {
-        let Ok((_, issued)) = result else { continue };
-        opened += 1;
-        assert!(
-            s.sessions()
-                .authenticate(&issued.access_token, &common::NO_CLIENT)
+on_both_backends!(
+    log_ins_racing_a_password_change_keep_no_session,
+    |backend| {
+        let s = services_with(
+            backend,
+            AuthConfig {
+                login_free_failures: (1000, 1000),
+                ..AuthConfig::for_tests()
+            },
+        )
+        .await;
+        let account = common::sign_up(&s).await;
+        let auth = common::auth_of(&s, &account).await;
+        // The change starts once a first log-in is through, while the others
+        // are still being hashed or committed.
+        let first_done = std::sync::Arc::new(tokio::sync::Notify::new());
+        let logins = (0..12).map(|i| {
+            let s = s.clone();
+            let email = account.email.clone();
+            let first_done = first_done.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(i * 10)).await;
+                let result = s.accounts().login(&email, PASSWORD.into(), &client()).await;
+                first_done.notify_one();
+                result
+            }
+        });
+        let change = async {
+            first_done.notified().await;
+            s.passwords()
+                .change_password(&auth, PASSWORD.into(), "a brand new horse battery".into())
                 .await
-                .unwrap()
-                .is_none(),
-            "a session opened with the old password survived the change"
-        );
+        };
+        let (results, changed) = tokio::join!(futures::future::join_all(logins), change);
+        changed.unwrap();
+        let mut opened = 0;
+        for result in results {
+            let Ok((_, issued)) = result else { continue };
+            opened += 1;
+            assert!(
+                s.sessions()
+                    .authenticate(&issued.access_token, &common::NO_CLIENT)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "a session opened with the old password survived the change"
+            );
+            assert!(s
+                .sessions()
+                .refresh(&issued.refresh_token, &common::NO_CLIENT)
+                .await
+                .is_err());
+        }
+        assert!(opened > 0, "some log-ins finished before the change");
+        // The one who changed it is still in; the new password works.
         assert!(s
             .sessions()
-            .refresh(&issued.refresh_token, &common::NO_CLIENT)
+            .authenticate(&account.issued.access_token, &common::NO_CLIENT)
             .await
-            .is_err());
+            .unwrap()
+            .is_some());
+        s.accounts()
+            .login(
+                &account.email,
+                "a brand new horse battery".into(),
+                &client(),
+            )
+            .await
+            .unwrap();
     }
-    assert!(opened > 0, "some log-ins finished before the change");
-    // The one who changed it is still in; the new password works.
-    assert!(s
-        .sessions()
-        .authenticate(&account.issued.access_token, &common::NO_CLIENT)
-        .await
-        .unwrap()
-        .is_some());
-    s.accounts()
-        .login(&account.email, "a brand new horse battery".into(), &client())
-        .await
-        .unwrap();
-});
+);
 
 on_both_backends!(successful_logins_spend_no_budget, |backend| {
     let s = services(backend).await;

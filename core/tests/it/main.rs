@@ -16,3 +16,4 @@ mod passwords;
 mod second_factor;
 mod signing_keys;
 mod upgrades;
+mod webhooks;

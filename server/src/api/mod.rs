@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod passkeys;
 pub mod password;
 pub mod second_factor;
+pub mod webhooks;
 
 use axum::http::header;
 use axum::response::Html;
@@ -40,8 +41,21 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Sign up, log in, tokens"),
         (name = "me", description = "The signed-in user, their email and sessions"),
         (name = "password", description = "Reset, change and strength"),
-        (name = "admin", description = "The admin console: users, roles, sessions and the activity log (administrators only)")
-    )
+        (name = "admin", description = "The admin console: users, roles, sessions and the activity log (administrators only)"),
+        (name = "webhooks", description = "Endpoints that receive account events (administrators only). \
+            Each event is POSTed as JSON (`WebhookPayload`, payload version 1) with Standard Webhooks headers: \
+            `webhook-id` (`msg_` and the event's id, the same on every attempt), `webhook-timestamp` (Unix seconds \
+            of the attempt) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under \
+            the endpoint's secret; two during a secret's overlap). Verify with any Standard Webhooks library, answer \
+            2xx within 10 s; anything else is retried with backoff for 24 hours. An account's events reach an \
+            endpoint in order.")
+    ),
+    components(schemas(
+        latchkey_core::webhook_model::WebhookPayload,
+        latchkey_core::webhook_model::WebhookData,
+        latchkey_core::webhook_model::WebhookUser,
+        latchkey_core::webhook_model::WebhookEvent,
+    ))
 )]
 struct ApiDoc;
 
@@ -149,6 +163,7 @@ pub fn router() -> Router<Services> {
         .merge(apps::router())
         .merge(second_factor::router())
         .merge(passkeys::router())
+        .merge(webhooks::router())
         .split_for_parts();
     document_common_errors(&mut document);
     // The provider's endpoints sit at the site's root.

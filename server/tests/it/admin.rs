@@ -70,6 +70,11 @@ fn app_spec() -> serde_json::Value {
     })
 }
 
+/// A webhook endpoint, as the console registers it.
+fn webhook_spec() -> serde_json::Value {
+    serde_json::json!({ "url": "https://hooks.example.com/latchkey", "events": ["user.created"] })
+}
+
 fn request(method: &str, uri: &str, token: Option<&str>) -> Request<Body> {
     let mut req = Request::builder()
         .method(method)
@@ -79,9 +84,13 @@ fn request(method: &str, uri: &str, token: Option<&str>) -> Request<Body> {
         req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
     let apps = uri.starts_with("/api/v1/admin/apps") && !uri.ends_with("/secret");
+    let webhooks = uri.starts_with("/api/v1/admin/webhooks")
+        && !uri.ends_with("/secret")
+        && !uri.ends_with("/send-again");
     let body = match method {
         "PATCH" => "{}".to_owned(),
         "POST" | "PUT" if apps => app_spec().to_string(),
+        "POST" | "PUT" if webhooks => webhook_spec().to_string(),
         _ => String::new(),
     };
     req.body(Body::from(body)).unwrap()
@@ -103,7 +112,7 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
             }
         }
     }
-    assert_eq!(routes.len(), 15, "{routes:?}");
+    assert_eq!(routes.len(), 23, "{routes:?}");
     let registered = send(
         &app,
         request(
@@ -117,15 +126,52 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
         .as_str()
         .unwrap()
         .to_owned();
+    let webhook = body_json(
+        send(
+            &app,
+            request(
+                "POST",
+                "/api/v1/admin/webhooks",
+                Some(&admin.issued.access_token),
+            ),
+        )
+        .await,
+    )
+    .await["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A sign-up queues a delivery (nothing sends it here).
+    sign_up(&s).await;
+    let page = body_json(
+        send(
+            &app,
+            bearer_get(
+                &format!("/api/v1/admin/webhooks/{webhook}/deliveries"),
+                &admin.issued.access_token,
+            ),
+        )
+        .await,
+    )
+    .await;
+    let message_id = page["deliveries"][0]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Destructive routes last, the user's deletion very last.
     routes.sort_by_key(|(method, path)| (method == "DELETE", std::cmp::Reverse(path.len())));
 
     for (method, path) in &routes {
+        let id = match path.starts_with("/admin/webhooks") {
+            true => &webhook,
+            false => &victim.user.id,
+        };
         let uri = format!(
             "/api/v1{}",
-            path.replace("{id}", &victim.user.id)
+            path.replace("{id}", id)
                 .replace("{session_id}", &victim.issued.session_id)
                 .replace("{client_id}", &client_id)
+                .replace("{message_id}", &message_id)
         );
         let anonymous = send(&app, request(method, &uri, None)).await;
         assert_eq!(

@@ -111,6 +111,11 @@ fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
         EventKind::AppChanged => td!(locale, admin.kind.app_changed),
         EventKind::AppSecretRotated => td!(locale, admin.kind.app_secret_rotated),
         EventKind::AppDeleted => td!(locale, admin.kind.app_deleted),
+        EventKind::WebhookAdded => td!(locale, admin.kind.webhook_added),
+        EventKind::WebhookChanged => td!(locale, admin.kind.webhook_changed),
+        EventKind::WebhookSecretRotated => td!(locale, admin.kind.webhook_secret_rotated),
+        EventKind::WebhookDeleted => td!(locale, admin.kind.webhook_deleted),
+        EventKind::WebhookDisabled => td!(locale, admin.kind.webhook_disabled),
     }
 }
 

@@ -1,11 +1,13 @@
-//! The admin console: users (list and detail), apps and the activity log. Every
-//! page, server function and API route checks the role read fresh from the
-//! database; visitors are sent to log in, members get a 403 page.
+//! The admin console: users (list and detail), apps, webhooks and the
+//! activity log. Every page, server function and API route checks the role
+//! read fresh from the database; visitors are sent to log in, members get a
+//! 403 page.
 
 pub mod activity;
 pub mod apps;
 pub mod user;
 pub mod users;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -59,7 +61,9 @@ pub fn AdminNav() -> impl IntoView {
         let path = path.get();
         let under = |section: &str| path.starts_with(section);
         let active = match tab {
-            "/admin" => !under("/admin/activity") && !under("/admin/apps"),
+            "/admin" => {
+                !under("/admin/activity") && !under("/admin/apps") && !under("/admin/webhooks")
+            }
             section => under(section),
         };
         active.then_some("page")
@@ -70,6 +74,7 @@ pub fn AdminNav() -> impl IntoView {
             // on every page under it.
             <a href="/admin" class="tab" aria-current=move || current("/admin")>{tr!(admin.users)}</a>
             <a href="/admin/apps" class="tab" aria-current=move || current("/admin/apps")>{tr!(admin.apps)}</a>
+            <a href="/admin/webhooks" class="tab" aria-current=move || current("/admin/webhooks")>{tr!(admin.webhooks)}</a>
             <a href="/admin/activity" class="tab" aria-current=move || current("/admin/activity")>{tr!(admin.activity_log)}</a>
         </nav>
     }

@@ -76,6 +76,17 @@ async fn the_openapi_document_describes_every_route() {
         ("put", "/admin/apps/{client_id}"),
         ("delete", "/admin/apps/{client_id}"),
         ("post", "/admin/apps/{client_id}/secret"),
+        ("get", "/admin/webhooks"),
+        ("post", "/admin/webhooks"),
+        ("get", "/admin/webhooks/{id}"),
+        ("put", "/admin/webhooks/{id}"),
+        ("delete", "/admin/webhooks/{id}"),
+        ("post", "/admin/webhooks/{id}/secret"),
+        ("get", "/admin/webhooks/{id}/deliveries"),
+        (
+            "post",
+            "/admin/webhooks/{id}/deliveries/{message_id}/send-again",
+        ),
         // The provider's, at the site's root.
         ("post", "/oauth/token"),
         ("get", "/oauth/userinfo"),

@@ -26,10 +26,12 @@ CREATE TABLE webhook_endpoints (
 
 -- `event_id` is the activity log's row (the payload is made from it and
 -- the account as it was: `email`, `username`); `user_key` orders each
--- account's deliveries (the account's id, '' for none). A delivery is
--- pending until `delivered_at` or `failed_at`.
+-- account's deliveries (the account's id; the event's own for none). A
+-- delivery is pending until `delivered_at` or `failed_at`. Endpoints are
+-- not a foreign key: a delivery queued while its endpoint is deleted must
+-- not fail the change that logged it (the worker drops orphans).
 CREATE TABLE webhook_deliveries (
-    endpoint_id     TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    endpoint_id     TEXT NOT NULL,
     event_id        TEXT NOT NULL,
     event_type      TEXT NOT NULL,
     user_key        TEXT NOT NULL,

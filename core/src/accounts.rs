@@ -333,46 +333,53 @@ impl crate::Accounts<'_> {
         // (SQLite's write lock, from BEGIN IMMEDIATE; PostgreSQL's row lock),
         // so either this log-in is refused or its session is ended.
         let mut tx = self.db.begin().await?;
-        let second_factor = match rehash.as_deref() {
-            // Most log-ins: a locking read that also says whether a second
-            // factor is due, in one trip (no row is rewritten, and log-ins
-            // to one account do not queue behind each other).
-            None => sqlx::query_as::<_, (i64,)>(&format!(
-                "SELECT (SELECT COUNT(*) FROM totp_factors t \
-                   WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) \
-                 FROM users u WHERE u.id = $1 AND u.password_hash = $2{}",
-                self.db.share_lock("u")
-            ))
+        // A weaker stored hash is replaced first (the row is then held).
+        if let Some(new_hash) = rehash.as_deref() {
+            let replaced = sqlx::query(
+                "UPDATE users SET password_hash = $1, updated_at = $2 \
+                 WHERE id = $3 AND password_hash = $4",
+            )
+            .bind(new_hash)
+            .bind(now())
             .bind(&user.id)
             .bind(&user.password_hash)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await
-            .map_err(StoreError::from)?
-            .map(|(factors,)| factors > 0),
-            Some(new_hash) => {
-                let current = sqlx::query(
-                    "UPDATE users SET password_hash = $1, updated_at = $2 \
-                     WHERE id = $3 AND password_hash = $4",
-                )
-                .bind(new_hash)
-                .bind(now())
-                .bind(&user.id)
-                .bind(&user.password_hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-                match current.rows_affected() {
-                    1 => Some(second_factor::required_in(&mut tx, &user.id).await?),
-                    _ => None,
-                }
+            .map_err(StoreError::from)?;
+            if replaced.rows_affected() != 1 {
+                return Err(Error::of(
+                    ErrorCode::InvalidCredentials,
+                    Reason::WrongCredentials,
+                ));
             }
-        };
-        let Some(second_factor) = second_factor else {
+        }
+        // A locking read that also says whether the account was disabled
+        // meanwhile and whether a second factor is due, in one trip (most
+        // log-ins do not rewrite the row).
+        let current = sqlx::query_as::<_, (i64, i64)>(&format!(
+            "SELECT ({}), u.disabled FROM users u WHERE u.id = $1 AND u.password_hash = $2{}",
+            second_factor::required_sql("u.id"),
+            self.db.share_lock("u")
+        ))
+        .bind(&user.id)
+        .bind(rehash.as_deref().unwrap_or(&user.password_hash))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from)?
+        .map(|(factors, disabled)| (factors > 0, disabled != 0));
+        let Some((second_factor, disabled)) = current else {
             return Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
             ));
         };
+        // Disabled while this log-in was hashing: refused like one that
+        // was disabled before.
+        if disabled {
+            drop(tx);
+            metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
+            return self.refuse_disabled(&user.id, client).await;
+        }
         if second_factor {
             // Keeps a rehash; the session waits for the second factor.
             tx.commit().await.map_err(StoreError::from)?;

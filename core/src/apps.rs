@@ -351,6 +351,7 @@ impl crate::Apps<'_> {
         spec: &AppSpec,
     ) -> Result<(App, Option<String>), Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let checked = check(spec)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         // An app with keys signs assertions instead of sending a secret.
@@ -391,6 +392,7 @@ impl crate::Apps<'_> {
         spec: &AppSpec,
     ) -> Result<App, Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let current = by_id(&self.db, client_id).await?.ok_or_else(not_found)?;
         if spec.confidential != current.confidential() {
             return Err(invalid(
@@ -440,6 +442,7 @@ impl crate::Apps<'_> {
     /// stops working at once.
     pub async fn rotate_secret(&self, admin: &Auth, client_id: &str) -> Result<String, Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let current = by_id(&self.db, client_id).await?.ok_or_else(not_found)?;
         if current.secret_hash.is_none() {
             return Err(invalid(
@@ -467,6 +470,7 @@ impl crate::Apps<'_> {
     /// stop working; its access tokens expire within minutes).
     pub async fn delete(&self, admin: &Auth, client_id: &str) -> Result<(), Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let current = by_id(&self.db, client_id).await?.ok_or_else(not_found)?;
         let mut tx = self.db.begin().await?;
         sqlx::query(

@@ -124,9 +124,9 @@ impl Db {
             // Fail fast with a 503 when the database is gone, instead of hanging.
             .acquire_timeout(Duration::from_secs(3))
             // No ping before each use: it was a round trip (and on SQLite two
-            // thread hand-offs) on every query. A connection PostgreSQL
-            // dropped fails its next query (a 503, once) and is replaced;
-            // none is kept longer than sqlx's 30 minutes.
+            // thread hand-offs) on every query. After a PostgreSQL restart,
+            // each pooled connection fails its next query once (a 503) and
+            // is replaced; none is kept longer than sqlx's 30 minutes.
             .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {

@@ -240,18 +240,25 @@ async fn factor(db: &crate::Db, user_id: &str) -> Result<Option<FactorRow>, Stor
     .await?)
 }
 
+/// SQL counting the second factors the account `user` (a parameter or a
+/// column) must give one of to sign in: more than none means one is due.
+/// The one definition, for [`required_in`] and the log-in's locking read.
+pub(crate) fn required_sql(user: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM totp_factors t WHERE t.user_id = {user} AND t.confirmed_at IS NOT NULL"
+    )
+}
+
 /// Whether `user_id` must give a second factor to sign in.
 pub(crate) async fn required_in(
     tx: &mut Transaction<'_, Any>,
     user_id: &str,
 ) -> Result<bool, StoreError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
-    )
-    .bind(user_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.is_some())
+    let (factors,): (i64,) = sqlx::query_as(&required_sql("$1"))
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(factors > 0)
 }
 
 /// Replaces `user_id`'s recovery codes with fresh ones; returns them.

@@ -2,7 +2,7 @@
 //! log entries make which webhook, which ones some endpoint wants, and the
 //! insert that queues them. Delivery and endpoints are in `webhooks`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use sqlx::AnyConnection;
 
@@ -38,23 +38,39 @@ pub(crate) fn bit(event: WebhookEvent) -> u32 {
 /// The events some enabled endpoint wants, as bits. Until first read from
 /// the database it answers yes to everything (a one-shot command such as
 /// `create-admin` never reads it, and queues like any instance).
-pub struct Subscriptions(AtomicU32);
+pub struct Subscriptions {
+    bits: AtomicU32,
+    /// Reads started: a read that finishes after a later one started
+    /// (which saw a newer commit) is dropped, not stored over it.
+    reads: AtomicU64,
+}
 
 const UNKNOWN: u32 = 1 << 31;
 
 impl Default for Subscriptions {
     fn default() -> Self {
-        Self(AtomicU32::new(UNKNOWN))
+        Self {
+            bits: AtomicU32::new(UNKNOWN),
+            reads: AtomicU64::new(0),
+        }
     }
 }
 
 impl Subscriptions {
-    pub(crate) fn set(&self, bits: u32) {
-        self.0.store(bits, Ordering::Relaxed);
+    /// A read of the endpoints is starting; its ticket goes to [`set`].
+    pub(crate) fn begin(&self) -> u64 {
+        self.reads.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Stores what read `ticket` found, unless a later read has started.
+    pub(crate) fn set(&self, ticket: u64, bits: u32) {
+        if self.reads.load(Ordering::SeqCst) == ticket {
+            self.bits.store(bits, Ordering::SeqCst);
+        }
     }
 
     pub fn wants(&self, event: WebhookEvent) -> bool {
-        self.0.load(Ordering::Relaxed) & (bit(event) | UNKNOWN) != 0
+        self.bits.load(Ordering::SeqCst) & (bit(event) | UNKNOWN) != 0
     }
 }
 
@@ -78,7 +94,9 @@ pub(crate) async fn queue_in(
     )
     .bind(event_id)
     .bind(event.as_str())
-    .bind(user_id.unwrap_or_default())
+    // An account's deliveries go in order; an event about no account
+    // (a failed log-in with an unknown name) waits for nothing.
+    .bind(user_id.unwrap_or(event_id))
     .bind(now())
     .bind(pattern)
     .execute(conn)
@@ -91,10 +109,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unread_subscriptions_want_everything() {
+    fn unread_subscriptions_want_everything_and_stale_reads_lose() {
         let subs = Subscriptions::default();
         assert!(WebhookEvent::ALL.iter().all(|e| subs.wants(*e)));
-        subs.0.store(bit(WebhookEvent::Deleted), Ordering::Relaxed);
+        let stale = subs.begin();
+        let fresh = subs.begin();
+        subs.set(fresh, bit(WebhookEvent::Deleted));
+        subs.set(stale, 0);
         assert!(subs.wants(WebhookEvent::Deleted));
         assert!(!subs.wants(WebhookEvent::LoggedIn));
     }

@@ -32,7 +32,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use rand::RngCore;
 use sqlx::FromRow;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::admin::require_admin;
 use crate::audit::Event;
@@ -56,7 +56,9 @@ const CLAIM_SECS: i64 = 30;
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// Deliveries claimed in one pass.
-const BATCH: i64 = 50;
+const BATCH: usize = 50;
+/// Attempts posting at once, across endpoints.
+const IN_FLIGHT: usize = 64;
 /// Deliveries in a page of the log.
 const PAGE: usize = 50;
 /// How long delivered and failed deliveries stay in the log.
@@ -118,11 +120,19 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let s = v6.segments();
-            // 64:ff9b::/96 (NAT64) carries an IPv4 address in its last 32 bits.
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
+            let v4 = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                Ipv4Addr::new(a, b, c, d)
+            };
+            // NAT64 (64:ff9b::/96) and IPv4-translated (::ffff:0:0:0/96)
+            // addresses carry an IPv4 address in their last 32 bits, 6to4
+            // (2002::/16) in the 32 after the prefix.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+                return is_public_v4(v4(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public_v4(v4(s[1], s[2]));
             }
             !(v6.is_unspecified()
                 || v6.is_loopback()
@@ -131,6 +141,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (s[0] & 0xffc0) == 0xfe80 // link-local
                 || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64
                 || (s[0] == 0x2001 && s[1] < 0x200) // IETF protocol assignments
                 || s[..5] == [0, 0, 0, 0, 0]) // IPv4-compatible and the like
         }
@@ -185,6 +196,15 @@ fn check_url(raw: &str, allow_private: bool) -> Result<String, Error> {
     Ok(url.to_string())
 }
 
+/// An endpoint's address as logs, the activity log and mail show it: its
+/// origin only, since the path or query often carries the receiver's own
+/// token.
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
 /// Resolves names for the webhook client, keeping only public addresses
 /// (unless private ones are allowed): the check happens on the address
 /// actually connected to.
@@ -196,16 +216,18 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_private = self.allow_private;
         Box::pin(async move {
+            // One answer whether the name does not exist or points inside:
+            // the error an administrator sees must not map the network.
             let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
-                .filter(|addr| allow_private || is_public(addr.ip()))
-                .collect();
+                .await
+                .map(|addrs| {
+                    addrs
+                        .filter(|addr| allow_private || is_public(addr.ip()))
+                        .collect()
+                })
+                .unwrap_or_default();
             if found.is_empty() {
-                return Err(format!(
-                    "{} has no public address (WEBHOOK_ALLOW_PRIVATE is off)",
-                    name.as_str()
-                )
-                .into());
+                return Err(format!("{} has no public address", name.as_str()).into());
             }
             let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
             Ok(addrs)
@@ -307,6 +329,7 @@ fn check(spec: &WebhookSpec, allow_private: bool) -> Result<Checked, Error> {
 impl Services {
     /// Reads which events some enabled endpoint wants.
     pub(crate) async fn refresh_subscriptions(&self) -> Result<(), StoreError> {
+        let ticket = self.subscriptions.begin();
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT events FROM webhook_endpoints WHERE enabled = 1")
                 .fetch_all(&self.db.pool)
@@ -314,7 +337,7 @@ impl Services {
         let bits = rows
             .iter()
             .fold(0, |bits, (events,)| bits | events_bits(events));
-        self.subscriptions.set(bits);
+        self.subscriptions.set(ticket, bits);
         Ok(())
     }
 
@@ -354,6 +377,9 @@ impl crate::Webhooks<'_> {
         spec: &WebhookSpec,
     ) -> Result<WebhookWithSecret, Error> {
         require_admin(admin)?;
+        // Where events (and the accounts in them) go: an administrator's
+        // second factor is asked for again, as for changes to users.
+        self.require_fresh_second_factor(admin).await?;
         let checked = check(spec, self.config.webhook_allow_private)?;
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_endpoints")
             .fetch_one(&self.db.pool)
@@ -404,6 +430,7 @@ impl crate::Webhooks<'_> {
         spec: &WebhookSpec,
     ) -> Result<Webhook, Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let checked = check(spec, self.config.webhook_allow_private)?;
         self.endpoint(id).await?;
         let mut tx = self.db.begin().await?;
@@ -411,6 +438,7 @@ impl crate::Webhooks<'_> {
             "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, enabled = $4, \
              disabled_reason = CASE WHEN $4 = 1 THEN NULL ELSE disabled_reason END, \
              failing_since = CASE WHEN $4 = 1 AND enabled = 0 THEN NULL ELSE failing_since END, \
+             last_delivered_at = CASE WHEN $4 = 1 AND enabled = 0 THEN $5 ELSE last_delivered_at END, \
              updated_at = $5 WHERE id = $6",
         )
         .bind(&checked.url)
@@ -435,6 +463,7 @@ impl crate::Webhooks<'_> {
     /// refusing a delivery.
     pub async fn rotate_secret(&self, admin: &Auth, id: &str) -> Result<WebhookWithSecret, Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let current = self.endpoint(id).await?;
         let (secret, key) = new_secret();
         let now = now();
@@ -467,6 +496,7 @@ impl crate::Webhooks<'_> {
     /// Deletes an endpoint with its deliveries.
     pub async fn delete(&self, admin: &Auth, id: &str) -> Result<(), Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let current = self.endpoint(id).await?;
         let mut tx = self.db.begin().await?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
@@ -482,6 +512,13 @@ impl crate::Webhooks<'_> {
         self.record_endpoint_in(&mut tx, admin, EventKind::WebhookDeleted, &current.url)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        // A delivery queued while this ran (deliveries name their endpoint
+        // without a foreign key) goes too.
+        sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
+            .bind(id)
+            .execute(&self.db.pool)
+            .await
+            .map_err(StoreError::from)?;
         self.refresh_subscriptions().await?;
         Ok(())
     }
@@ -533,6 +570,7 @@ impl crate::Webhooks<'_> {
         message_id: &str,
     ) -> Result<WebhookDelivery, Error> {
         require_admin(admin)?;
+        self.require_fresh_second_factor(admin).await?;
         let event_id = message_id.strip_prefix("msg_").unwrap_or(message_id);
         let changed = sqlx::query(
             "UPDATE webhook_deliveries SET delivered_at = NULL, failed_at = NULL, \
@@ -571,7 +609,7 @@ impl crate::Webhooks<'_> {
     ) -> Result<(), Error> {
         let event = Event::new(kind, &admin.client)
             .actor(&admin.user.id)
-            .detail(url);
+            .detail(origin_of(url));
         Ok(self.record_in(tx, event).await?)
     }
 
@@ -579,6 +617,7 @@ impl crate::Webhooks<'_> {
     /// deliveries in hand before returning.
     pub async fn run_webhooks(&self, mut shutdown: watch::Receiver<bool>) {
         let client = client(self.config.webhook_allow_private);
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         // None: not yet (an Instant in the past could be before boot).
         let mut read_at: Option<Instant> = None;
         let mut pruned_at: Option<Instant> = None;
@@ -591,20 +630,21 @@ impl crate::Webhooks<'_> {
                 pruned_at = Some(Instant::now());
             }
             // Endpoints registered on other instances are heard of here
-            // within a second.
+            // within a second (attempts run beside this loop, so a slow
+            // receiver does not hold it up).
             if due(read_at, Duration::from_secs(1)) {
                 if let Err(e) = self.refresh_subscriptions().await {
                     tracing::warn!(error = %e, "webhooks: could not read the endpoints");
                 }
                 read_at = Some(Instant::now());
             }
-            match self.deliver_due(&client).await {
-                Ok(done) if done > 0 => continue,
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.deliver_due(&client, &slots).await {
+                Ok(started) if started > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "webhooks: could not read due deliveries"),
-            }
-            if *shutdown.borrow() {
-                return;
             }
             tokio::select! {
                 _ = self.webhook_wake.notified() => {}
@@ -612,6 +652,10 @@ impl crate::Webhooks<'_> {
                 _ = shutdown.changed() => {}
             }
         }
+        // The attempts in hand finish (each has ATTEMPT_TIMEOUT); the rest
+        // waits in the database.
+        let all = u32::try_from(IN_FLIGHT).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(2 * ATTEMPT_TIMEOUT, slots.acquire_many(all)).await;
     }
 
     /// Drops deliveries that ended (delivered or failed) before [`KEEP`]:
@@ -635,14 +679,28 @@ impl crate::Webhooks<'_> {
         Ok(())
     }
 
-    /// Claims and posts what is due, every account's first pending
-    /// delivery per endpoint; returns how many were attempted.
-    async fn deliver_due(&self, client: &reqwest::Client) -> Result<usize, StoreError> {
+    /// Claims what is due, every account's first pending delivery per
+    /// endpoint, and starts posting each on its own (at most [`IN_FLIGHT`]
+    /// at once), so one slow receiver does not hold up the others; returns
+    /// how many were started.
+    async fn deliver_due(
+        &self,
+        client: &reqwest::Client,
+        slots: &Arc<Semaphore>,
+    ) -> Result<usize, StoreError> {
+        let free = slots.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
         let now = now();
+        // Later deliveries of an account whose first is being retried wait
+        // as long as it (see `settle`), so this reads along the due index
+        // and the NOT EXISTS only guards the order.
         let due: Vec<DueRow> = sqlx::query_as(&format!(
             "SELECT d.endpoint_id, d.event_id, d.event_type, d.user_key, d.email, d.username, \
-             d.attempts, d.created_at, e.at, e.kind, e.actor_id, e.reason, e.detail, e.ip, \
-             w.url, w.secret, w.previous_secret, w.previous_secret_until, w.last_delivered_at \
+             d.attempts, d.created_at, e.at, e.kind, e.user_id, e.actor_id, e.reason, \
+             e.detail, e.ip, w.url, w.secret, w.previous_secret, w.previous_secret_until, \
+             w.last_delivered_at \
              FROM webhook_deliveries d \
              JOIN webhook_endpoints w ON w.id = d.endpoint_id \
              JOIN audit_events e ON e.id = d.event_id \
@@ -651,40 +709,53 @@ impl crate::Webhooks<'_> {
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o \
                 WHERE o.endpoint_id = d.endpoint_id AND o.user_key = d.user_key \
                 AND o.event_id < d.event_id AND o.delivered_at IS NULL AND o.failed_at IS NULL) \
-             ORDER BY d.event_id LIMIT {BATCH}"
+             ORDER BY d.next_attempt_at, d.event_id LIMIT {}",
+            free.min(BATCH)
         ))
         .bind(now)
         .fetch_all(&self.db.pool)
         .await?;
-        let mut attempts = Vec::new();
+        let mut started = 0;
         for row in due {
-            // Claim it: another instance may be looking at the same row. A
-            // claim lapses, so a delivery whose outcome could not be
-            // written is sent again (at least once).
+            // Claim it: another instance may be looking at the same row (and
+            // may have tried it since this one read it). A claim lapses, so
+            // a delivery whose outcome could not be written is sent again:
+            // at least once.
             let claimed = sqlx::query(
                 "UPDATE webhook_deliveries SET locked_until = $1 \
                  WHERE endpoint_id = $2 AND event_id = $3 AND delivered_at IS NULL \
-                 AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < $4)",
+                 AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < $4) \
+                 AND attempts = $5 AND next_attempt_at <= $4",
             )
             .bind(now + CLAIM_SECS)
             .bind(&row.endpoint_id)
             .bind(&row.event_id)
             .bind(now)
+            .bind(row.attempts)
             .execute(&self.db.pool)
             .await?
             .rows_affected();
-            if claimed == 1 {
-                attempts.push(async move {
-                    let outcome = self.attempt(client, &row).await;
-                    (row, outcome)
-                });
+            if claimed != 1 {
+                continue;
             }
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            started += 1;
+            let services = self.0.clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let webhooks = services.webhooks();
+                let outcome = webhooks.attempt(&client, &row).await;
+                if let Err(e) = webhooks.settle(&row, outcome).await {
+                    // The claim lapses and the delivery is tried again.
+                    tracing::warn!(error = %e, "webhooks: could not record an attempt");
+                }
+                drop(slot);
+                services.wake_webhooks();
+            });
         }
-        let count = attempts.len();
-        for (row, outcome) in futures_util::future::join_all(attempts).await {
-            self.settle(&row, outcome).await?;
-        }
-        Ok(count)
+        Ok(started)
     }
 
     /// Posts one delivery, signed with the endpoint's secret (and the one
@@ -744,8 +815,8 @@ impl crate::Webhooks<'_> {
             version: PAYLOAD_VERSION,
             data: WebhookData {
                 event_id: row.event_id.clone(),
-                user: (!row.user_key.is_empty()).then(|| WebhookUser {
-                    id: row.user_key.clone(),
+                user: row.user_id.clone().map(|id| WebhookUser {
+                    id,
                     email: row.email.clone(),
                     username: row.username.clone(),
                 }),
@@ -816,7 +887,7 @@ impl crate::Webhooks<'_> {
             .bind(&row.endpoint_id)
             .execute(&self.db.pool)
             .await?;
-            return Ok(());
+            return self.release_next(row, now).await;
         }
         let give_up_after = self.config.webhook_give_up_after.as_secs() as i64;
         let give_up = now - row.created_at >= give_up_after;
@@ -851,6 +922,23 @@ impl crate::Webhooks<'_> {
         .bind(&row.event_id)
         .execute(&self.db.pool)
         .await?;
+        if give_up {
+            self.release_next(row, now).await?;
+        } else {
+            // The account's later deliveries wait as long as this one, so
+            // the due query does not read them again and again meanwhile.
+            sqlx::query(
+                "UPDATE webhook_deliveries SET next_attempt_at = $1 \
+                 WHERE endpoint_id = $2 AND user_key = $3 AND event_id > $4 \
+                 AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at < $1",
+            )
+            .bind(retry_at)
+            .bind(&row.endpoint_id)
+            .bind(&row.user_key)
+            .bind(&row.event_id)
+            .execute(&self.db.pool)
+            .await?;
+        }
         // Nothing has reached it since this delivery was made, or since the
         // last one that did, whichever is later.
         let failing_since = row
@@ -865,6 +953,25 @@ impl crate::Webhooks<'_> {
         .await?;
         self.turn_off_if_failing(&row.endpoint_id, now - give_up_after)
             .await
+    }
+
+    /// `row` is done with (delivered or given up): the account's next
+    /// delivery to the endpoint, held back while it was retried, is due now.
+    async fn release_next(&self, row: &DueRow, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET next_attempt_at = $1 \
+             WHERE endpoint_id = $2 AND user_key = $3 AND next_attempt_at > $1 \
+             AND delivered_at IS NULL AND failed_at IS NULL \
+             AND event_id = (SELECT MIN(event_id) FROM webhook_deliveries \
+                WHERE endpoint_id = $2 AND user_key = $3 \
+                AND delivered_at IS NULL AND failed_at IS NULL)",
+        )
+        .bind(now)
+        .bind(&row.endpoint_id)
+        .bind(&row.user_key)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
     }
 
     /// Turns an endpoint off when nothing reached it since `since` (once,
@@ -889,6 +996,7 @@ impl crate::Webhooks<'_> {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
+        let url = origin_of(&url);
         tracing::warn!(endpoint = id, %url, "webhooks: endpoint failing for a day, turned off");
         metrics::counter!("latchkey_webhook_endpoints_disabled_total").increment(1);
         let worker = crate::ClientInfo::default();
@@ -974,6 +1082,7 @@ struct DueRow {
     created_at: i64,
     at: i64,
     kind: String,
+    user_id: Option<String>,
     actor_id: Option<String>,
     reason: Option<String>,
     detail: Option<String>,
@@ -1047,6 +1156,9 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2001:db8::1",
             "::127.0.0.1",
+            "::ffff:0:a00:1",
+            "2002:7f00:1::1",
+            "64:ff9b:1::1",
         ] {
             let ip: IpAddr = internal.parse().unwrap();
             assert!(!is_public(ip), "{internal} passed as public");
@@ -1056,6 +1168,7 @@ mod tests {
             "1.1.1.1",
             "2606:4700::1111",
             "::ffff:1.1.1.1",
+            "2002:101:101::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public} refused");
         }
@@ -1079,6 +1192,14 @@ mod tests {
         }
         assert!(check_url("http://127.0.0.1:9000/hook", true).is_ok());
         assert!(check_url("ftp://127.0.0.1/", true).is_err());
+        // Other spellings of loopback are IP hosts once parsed.
+        for spelling in ["https://2130706433/", "https://0x7f.1/", "https://127.1/"] {
+            assert!(check_url(spelling, false).is_err(), "{spelling} allowed");
+        }
+        assert_eq!(
+            origin_of("https://hooks.example.com/T0/B0/secret?token=x"),
+            "https://hooks.example.com"
+        );
     }
 
     #[tokio::test]

@@ -124,7 +124,7 @@ pub struct WebhookData {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookUser {
     pub id: String,
-    /// `None` once the account is gone (`user.deleted` sent late).
+    /// `None` in `user.deleted` (the account is gone when it is logged).
     pub email: Option<String>,
     pub username: Option<String>,
 }

@@ -693,64 +693,83 @@ on_both_backends!(concurrent_guesses_get_only_the_free_attempts, |backend| {
     assert_eq!(wrong + waits, 300);
 });
 
-// A success gives its attempt back: signing in often never throttles.
+/// Twelve log-ins with `account`'s password, and `interrupt` once the
+/// first is through while the others are still hashing or committing: the
+/// sessions the log-ins opened.
+async fn racing_log_ins<F: std::future::Future<Output = ()>>(
+    s: &Services,
+    account: &common::NewAccount,
+    interrupt: F,
+) -> Vec<Issued> {
+    let first_done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let logins = (0..12).map(|i| {
+        let s = s.clone();
+        let email = account.email.clone();
+        let first_done = first_done.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(i * 10)).await;
+            let result = s.accounts().login(&email, PASSWORD.into(), &client()).await;
+            first_done.notify_one();
+            result
+        }
+    });
+    let interrupt = async {
+        first_done.notified().await;
+        interrupt.await
+    };
+    let (results, ()) = tokio::join!(futures::future::join_all(logins), interrupt);
+    let opened: Vec<Issued> = results
+        .into_iter()
+        .filter_map(|r| r.ok())
+        .map(|(_, i)| i)
+        .collect();
+    assert!(!opened.is_empty(), "some log-ins finished first");
+    opened
+}
+
+async fn assert_ended(s: &Services, sessions: &[Issued], why: &str) {
+    for issued in sessions {
+        assert!(
+            s.sessions()
+                .authenticate(&issued.access_token, &common::NO_CLIENT)
+                .await
+                .unwrap()
+                .is_none(),
+            "a session opened before {why} survived it"
+        );
+        assert!(s
+            .sessions()
+            .refresh(&issued.refresh_token, &common::NO_CLIENT)
+            .await
+            .is_err());
+    }
+}
+
+fn many_attempts() -> AuthConfig {
+    AuthConfig {
+        login_free_failures: (1000, 1000),
+        ..AuthConfig::for_tests()
+    }
+}
+
 // Log-ins racing a password change: each one either fails or has its
 // session ended by the change, whatever the order they commit in. No
 // session opened with the old password outlives the change.
 on_both_backends!(
     log_ins_racing_a_password_change_keep_no_session,
     |backend| {
-        let s = services_with(
-            backend,
-            AuthConfig {
-                login_free_failures: (1000, 1000),
-                ..AuthConfig::for_tests()
-            },
-        )
-        .await;
+        let s = services_with(backend, many_attempts()).await;
         let account = common::sign_up(&s).await;
         let auth = common::auth_of(&s, &account).await;
-        // The change starts once a first log-in is through, while the others
-        // are still being hashed or committed.
-        let first_done = std::sync::Arc::new(tokio::sync::Notify::new());
-        let logins = (0..12).map(|i| {
-            let s = s.clone();
-            let email = account.email.clone();
-            let first_done = first_done.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(i * 10)).await;
-                let result = s.accounts().login(&email, PASSWORD.into(), &client()).await;
-                first_done.notify_one();
-                result
-            }
-        });
-        let change = async {
-            first_done.notified().await;
+        let new = "a brand new horse battery";
+        let opened = super::racing_log_ins(&s, &account, async {
             s.passwords()
-                .change_password(&auth, PASSWORD.into(), "a brand new horse battery".into())
+                .change_password(&auth, PASSWORD.into(), new.into())
                 .await
-        };
-        let (results, changed) = tokio::join!(futures::future::join_all(logins), change);
-        changed.unwrap();
-        let mut opened = 0;
-        for result in results {
-            let Ok((_, issued)) = result else { continue };
-            opened += 1;
-            assert!(
-                s.sessions()
-                    .authenticate(&issued.access_token, &common::NO_CLIENT)
-                    .await
-                    .unwrap()
-                    .is_none(),
-                "a session opened with the old password survived the change"
-            );
-            assert!(s
-                .sessions()
-                .refresh(&issued.refresh_token, &common::NO_CLIENT)
-                .await
-                .is_err());
-        }
-        assert!(opened > 0, "some log-ins finished before the change");
+                .unwrap();
+        })
+        .await;
+        super::assert_ended(&s, &opened, "the password change").await;
         // The one who changed it is still in; the new password works.
         assert!(s
             .sessions()
@@ -759,16 +778,49 @@ on_both_backends!(
             .unwrap()
             .is_some());
         s.accounts()
-            .login(
-                &account.email,
-                "a brand new horse battery".into(),
-                &client(),
-            )
+            .login(&account.email, new.into(), &client())
             .await
             .unwrap();
     }
 );
 
+// The same against an administrator disabling the account: a log-in that
+// checked the password before the disable is refused, or its session
+// ended; none outlives it, and none is left for the account's return.
+on_both_backends!(log_ins_racing_a_disable_keep_no_session, |backend| {
+    let s = services_with(backend, many_attempts()).await;
+    let admin = common::make_admin(&s).await;
+    let admin_auth = common::auth_of(&s, &admin).await;
+    let account = common::sign_up(&s).await;
+    let opened = super::racing_log_ins(&s, &account, async {
+        s.admin()
+            .change_user(
+                &admin_auth,
+                &account.user.id,
+                &latchkey_core::model::UserChange {
+                    disabled: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    })
+    .await;
+    s.admin()
+        .change_user(
+            &admin_auth,
+            &account.user.id,
+            &latchkey_core::model::UserChange {
+                disabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    super::assert_ended(&s, &opened, "the disable").await;
+});
+
+// A success gives its attempt back: signing in often never throttles.
 on_both_backends!(successful_logins_spend_no_budget, |backend| {
     let s = services(backend).await;
     let account = common::sign_up(&s).await;

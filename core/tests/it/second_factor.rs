@@ -576,8 +576,36 @@ on_both_backends!(an_admin_with_an_app_steps_up_before_acting, |backend| {
             .reason,
         Some(latchkey_core::Reason::StepUpRequired)
     );
+    // Where events go, and which apps may sign users in, too.
+    let hook = latchkey_core::webhook_model::WebhookSpec {
+        url: "https://hooks.example.com/latchkey".into(),
+        description: String::new(),
+        events: vec![],
+        enabled: true,
+    };
+    assert_eq!(
+        s.webhooks().create(&auth, &hook).await.unwrap_err().reason,
+        Some(latchkey_core::Reason::StepUpRequired)
+    );
+    let app = latchkey_core::model::AppSpec {
+        name: "Notes".into(),
+        logo_url: None,
+        redirect_uris: vec!["https://notes.example.com/callback".into()],
+        post_logout_redirect_uris: vec![],
+        confidential: true,
+        scopes: vec!["openid".into()],
+        grant_types: vec!["authorization_code".into()],
+        first_party: false,
+        id_token_alg: None,
+        jwks: None,
+    };
+    assert_eq!(
+        s.apps().register(&auth, &app).await.unwrap_err().reason,
+        Some(latchkey_core::Reason::StepUpRequired)
+    );
     // Reading is not acting.
     s.admin().user_detail(&member.user.id).await.unwrap();
+    s.webhooks().list(&auth).await.unwrap();
     s.second_factors()
         .step_up(
             &auth,

@@ -82,8 +82,8 @@ on_both_backends!(every_event_reaches_the_product_verified, |backend| {
         .login(&nobody, PASSWORD.into(), &client())
         .await
         .unwrap_err();
-    // user.email_verified, user.role_changed, user.disabled (with its
-    // session.revoked), user.enabled, by an administrator.
+    // user.email_verified, user.role_changed, user.disabled and
+    // user.enabled, by an administrator.
     for change in [
         UserChange {
             email_verified: Some(true),

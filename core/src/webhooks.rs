@@ -297,6 +297,17 @@ const ENDPOINT: &str =
         AND d.created_at >= $1 AND d.failed_at IS NOT NULL) AS failed_24h \
      FROM webhook_endpoints w";
 
+/// A delivery as its log shows it ([`DeliveryRow`]).
+const DELIVERY: &str =
+    "SELECT event_id, event_type, attempts, last_status, last_error, latency_ms, \
+     next_attempt_at, delivered_at, failed_at, created_at FROM webhook_deliveries";
+
+/// What endpoint `id`'s secrets are sealed for: a sealed secret moved to
+/// another endpoint's row does not open.
+fn seal_owner(id: &str) -> String {
+    format!("{SECRET_SEAL}{id}")
+}
+
 fn not_found() -> Error {
     Error::of(ErrorCode::NotFound, Reason::NoSuchWebhook)
 }
@@ -406,7 +417,7 @@ impl crate::Webhooks<'_> {
         .bind(&checked.description)
         .bind(&checked.events)
         .bind(i64::from(spec.enabled))
-        .bind(self.tokens.seal(&format!("{SECRET_SEAL}{id}"), &key))
+        .bind(self.tokens.seal(&seal_owner(&id), &key))
         .bind(now)
         .execute(&mut *tx)
         .await
@@ -473,7 +484,7 @@ impl crate::Webhooks<'_> {
              secret = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(now + SECRET_OVERLAP.as_secs() as i64)
-        .bind(self.tokens.seal(&format!("{SECRET_SEAL}{id}"), &key))
+        .bind(self.tokens.seal(&seal_owner(id), &key))
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
@@ -535,9 +546,7 @@ impl crate::Webhooks<'_> {
         self.endpoint(id).await?;
         let before = before.and_then(|b| b.strip_prefix("msg_"));
         let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
-            "SELECT event_id, event_type, attempts, last_status, last_error, latency_ms, \
-             next_attempt_at, delivered_at, failed_at, created_at FROM webhook_deliveries \
-             WHERE endpoint_id = $1 AND ($2 = '' OR event_id < $2) \
+            "{DELIVERY} WHERE endpoint_id = $1 AND ($2 = '' OR event_id < $2) \
              ORDER BY event_id DESC LIMIT {}",
             PAGE + 1
         ))
@@ -586,11 +595,9 @@ impl crate::Webhooks<'_> {
             return Err(Error::of(ErrorCode::NotFound, Reason::NoSuchDelivery));
         }
         self.wake_webhooks();
-        let row: DeliveryRow = sqlx::query_as(
-            "SELECT event_id, event_type, attempts, last_status, last_error, latency_ms, \
-             next_attempt_at, delivered_at, failed_at, created_at FROM webhook_deliveries \
-             WHERE endpoint_id = $1 AND event_id = $2",
-        )
+        let row: DeliveryRow = sqlx::query_as(&format!(
+            "{DELIVERY} WHERE endpoint_id = $1 AND event_id = $2"
+        ))
         .bind(id)
         .bind(event_id)
         .fetch_one(&self.db.pool)
@@ -834,7 +841,7 @@ impl crate::Webhooks<'_> {
 
     /// `webhook-timestamp` and `webhook-signature` for `body`, sent now.
     fn signature(&self, row: &DueRow, body: &str) -> Option<(i64, String)> {
-        let owner = format!("{SECRET_SEAL}{}", row.endpoint_id);
+        let owner = seal_owner(&row.endpoint_id);
         let timestamp = now();
         let msg_id = format!("msg_{}", row.event_id);
         let sign = |sealed: &str| {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod letters;
 pub mod locale;
 pub mod model;
+pub use latchkey_types::overview;
 pub mod pages;
 pub mod session;
 #[cfg(feature = "ssr")]
@@ -32,6 +33,7 @@ use components::{footer::Footer, form::SubmitOnce, header::Header};
 use pages::admin::{
     activity::ActivityLogPage,
     apps::{AppPage, AppsPage, NewAppPage},
+    overview::OverviewPage,
     user::UserPage,
     users::UsersPage,
     webhooks::{NewWebhookPage, WebhookPage, WebhooksPage},
@@ -150,7 +152,8 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/security/passkeys") ssr=SsrMode::Async view=PasskeysPage/>
                     <Route path=path!("/security/confirm") ssr=SsrMode::Async view=StepUpPage/>
                     <Route path=path!("/security/apps") ssr=SsrMode::Async view=ConnectedAppsPage/>
-                    <Route path=path!("/admin") ssr=SsrMode::Async view=UsersPage/>
+                    <Route path=path!("/admin") ssr=SsrMode::Async view=OverviewPage/>
+                    <Route path=path!("/admin/users") ssr=SsrMode::Async view=UsersPage/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>
                     <Route path=path!("/admin/activity") ssr=SsrMode::Async view=ActivityLogPage/>
                     <Route path=path!("/admin/apps") ssr=SsrMode::Async view=AppsPage/>

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod links;
 pub mod oidc;
 pub mod outbox;
+pub mod overview;
 pub mod own_sessions;
 pub mod passkeys;
 pub mod password_policy;
@@ -50,6 +51,7 @@ pub use ephemeral::{EphemeralStore, MemoryStore, RedisStore};
 pub use error::{Error, ErrorCode, Reason};
 pub use hashing::Hasher;
 pub use latchkey_types::model;
+pub use latchkey_types::overview as overview_model;
 pub use latchkey_types::webhooks as webhook_model;
 pub use letter::{Letter, Letters};
 pub use session_cache::{Change, SessionCache};
@@ -84,6 +86,8 @@ pub struct Parts {
     pub subscriptions: webhook_queue::Subscriptions,
     /// Wakes the webhook worker when deliveries are waiting.
     pub webhook_wake: tokio::sync::Notify,
+    /// The admin overview's days that can no longer change.
+    pub overview_cache: overview::OverviewCache,
 }
 
 impl std::ops::Deref for Services {
@@ -139,6 +143,7 @@ impl Services {
             session_cache,
             relying_party,
             subscriptions: webhook_queue::Subscriptions::default(),
+            overview_cache: overview::OverviewCache::default(),
             webhook_wake: tokio::sync::Notify::new(),
         }))
     }
@@ -197,8 +202,8 @@ areas! {
     /// Forgotten passwords, resets, changes, the strength meter, deleting
     /// an account.
     Passwords => passwords;
-    /// The admin console: users, their changes and the whole activity log;
-    /// `create-admin`.
+    /// The admin console: users, their changes, the whole activity log and
+    /// the overview of the last days; `create-admin`.
     Admin => admin;
     /// The mail outbox: its worker and its depth.
     Outbox => outbox;

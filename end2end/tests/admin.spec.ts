@@ -21,7 +21,7 @@ import type { Page } from '@playwright/test';
 async function adminPage(page: Page): Promise<TestUser> {
   const admin = await signUp(page);
   await makeAdmin(page, admin);
-  await open(page, '/admin');
+  await open(page, '/admin/users');
   await expect(page.getByRole('heading', { name: 'Users', level: 1 })).toBeVisible();
   await expect(page.getByTestId('nav-admin')).toBeVisible();
   return admin;
@@ -29,10 +29,10 @@ async function adminPage(page: Page): Promise<TestUser> {
 
 /** Searches the user list and opens `user`'s page. */
 async function findUser(page: Page, user: TestUser): Promise<void> {
-  await open(page, '/admin');
+  await open(page, '/admin/users');
   await page.getByLabel('Search').fill(user.username);
   await page.getByRole('button', { name: 'Search' }).click();
-  await expect(page).toHaveURL(new RegExp(`/admin\\?q=${user.username}`));
+  await expect(page).toHaveURL(new RegExp(`/admin/users\\?q=${user.username}`));
   await expect(page.getByTestId('user-row')).toHaveCount(1);
   await expect(page.getByTestId('user-count')).toHaveText('1–1 of 1 user');
   await page.getByTestId('user-row').getByRole('link', { name: user.username }).click();
@@ -130,7 +130,7 @@ test('an admin deletes a user after typing their name', async ({ page, request }
   await expect(page.locator('#field-confirm-error')).toHaveText('Type the username exactly to confirm.');
   await page.getByLabel('Type the username to confirm').fill(user.username);
   await page.getByRole('button', { name: `Delete ${user.username}` }).click();
-  await expect(page).toHaveURL(/\/admin\?deleted=/);
+  await expect(page).toHaveURL(/\/admin\/users\?deleted=/);
   await expect(page.getByTestId('admin-done')).toHaveText(`The account ${user.username} was deleted.`);
   const login = await request.post('/api/v1/auth/login', { data: { login: user.username, password: PASSWORD } });
   expect(login.status()).toBe(401);
@@ -155,7 +155,7 @@ test('the console works without JavaScript @nojs', async ({ page, browser }) => 
   });
   expect(created.status()).toBe(201);
 
-  await page.goto('/admin');
+  await page.goto('/admin/users');
   await page.getByLabel('Search').fill(user.username);
   await page.getByLabel('Status').selectOption('active');
   await page.getByRole('button', { name: 'Search' }).click();

@@ -40,8 +40,8 @@ test('an admin adds a webhook endpoint, sees its secret once and follows its del
   await open(page, '/admin/webhooks');
   await expect(page.getByRole('heading', { name: 'Webhooks', level: 1 })).toBeVisible();
   const tabs = page.getByRole('navigation', { name: 'Admin console' }).getByRole('link');
-  await expect(tabs).toHaveText(['Users', 'Apps', 'Webhooks', 'Activity log']);
-  await expect(tabs.nth(2)).toHaveAttribute('aria-current', 'page');
+  await expect(tabs).toHaveText(['Overview', 'Users', 'Apps', 'Webhooks', 'Activity log']);
+  await expect(tabs.nth(3)).toHaveAttribute('aria-current', 'page');
   // Before any endpoint (other tests delete theirs): what webhooks are.
   if ((await page.getByTestId('webhook-row').count()) === 0) {
     await expect(page.getByTestId('webhooks-none')).toContainText('Standard Webhooks');

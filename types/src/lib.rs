@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod model;
+pub mod overview;
 pub mod webhooks;
 
 pub use error::{ErrorCode, Reason};

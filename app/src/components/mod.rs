@@ -1,5 +1,6 @@
 pub mod activity;
 pub mod badge;
+pub mod chart;
 pub mod code;
 pub mod footer;
 pub mod form;

@@ -48,6 +48,12 @@ pub fn date(secs: i64, locale: Locale) -> String {
     )
 }
 
+/// Day and month: "23 Nov" / "11월 23일".
+pub fn day_month(secs: i64, locale: Locale) -> String {
+    let (_, m, day) = civil_from_days(secs.div_euclid(86_400));
+    t!(locale, time.day_month, day = day, month = month(locale, m))
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;

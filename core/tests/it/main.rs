@@ -11,6 +11,7 @@ mod accounts;
 mod codes;
 mod held_sessions;
 mod oidc;
+mod overview;
 mod passkeys;
 mod passwords;
 mod second_factor;

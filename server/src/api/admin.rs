@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use latchkey_core::audit::ActivityFilter;
+use latchkey_core::overview_model::Overview;
 use latchkey_core::Services;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(reset_second_factors))
         .routes(routes!(revoke_session))
         .routes(routes!(events))
+        .routes(routes!(overview))
 }
 
 /// Find users: search, filter and page through them, newest first.
@@ -219,4 +221,18 @@ async fn events(
         limit: query.limit,
     };
     Ok(Json(services.admin().activity(&filter).await?))
+}
+
+/// What happened on each of the last 30 days (UTC, today last): sign-ups,
+/// active users, log-ins, failed and throttled log-ins (with spikes
+/// marked), codes and mails sent and failed, webhook deliveries.
+#[utoipa::path(get, path = "/admin/overview", tag = "admin", security(("bearer" = [])), responses(
+    (status = 200, description = "Per-day counts, oldest first", body = Overview),
+    (status = 403, description = "`forbidden`", body = ErrorBody),
+))]
+async fn overview(
+    State(services): State<Services>,
+    AdminAuth(_): AdminAuth,
+) -> Result<Json<Overview>, ApiError> {
+    Ok(Json(services.admin().overview().await?))
 }

@@ -112,7 +112,7 @@ on_both_backends!(every_admin_route_is_for_admins_only, |backend| {
             }
         }
     }
-    assert_eq!(routes.len(), 23, "{routes:?}");
+    assert_eq!(routes.len(), 24, "{routes:?}");
     let registered = send(
         &app,
         request(
@@ -771,7 +771,7 @@ on_both_backends!(ten_thousand_users_search_filter_and_page_fast, |backend| {
         let started = Instant::now();
         let res = send(
             &app,
-            page_get(&format!("/admin?q={q}&page={}", i % 7 + 1), &cookie),
+            page_get(&format!("/admin/users?q={q}&page={}", i % 7 + 1), &cookie),
         )
         .await;
         let status = res.status();
@@ -1013,6 +1013,7 @@ on_both_backends!(
                 "/fn/admin_events",
                 "q=&kind=&admin_only=false&user_id=&before=".to_owned(),
             ),
+            ("/fn/admin_overview", String::new()),
         ];
         for (uri, form) in &functions {
             let res = send(&app, call(uri, form.clone(), None)).await;
@@ -1045,6 +1046,7 @@ on_both_backends!(
 
         for page in [
             "/admin",
+            "/admin/users",
             &format!("/admin/users/{id}"),
             "/admin/activity?admin=1",
         ] {
@@ -1131,4 +1133,58 @@ on_both_backends!(an_admin_resets_a_lost_second_factor, |backend| {
         .filter(|e| e.kind == EventKind::SecondFactorRemoved)
         .count();
     assert_eq!(removals, 1);
+});
+
+on_both_backends!(the_overview_draws_each_day_and_marks_a_spike, |backend| {
+    let s = common::services(backend).await;
+    let app = router(&s);
+    let admin = make_admin(&s).await;
+    // Today: 40 failed log-ins against none before, as a flood leaves them.
+    let now = latchkey_core::now();
+    for i in 0..40 {
+        sqlx::query("INSERT INTO audit_events (id, at, kind, reason) VALUES ($1, $2, 'login_failed', 'unknown_account')")
+            .bind(format!("flood-{i}"))
+            .bind(now)
+            .execute(&s.db.pool)
+            .await
+            .unwrap();
+    }
+    let cookie = format!("lk_access={}", admin.issued.access_token);
+    let res = send(&app, page_get("/admin", &cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = body_text(res).await;
+    for chart in ["accounts", "logins", "mail", "webhooks"] {
+        assert!(
+            html.contains(&format!("data-testid=\"chart-{chart}\"")),
+            "{chart}"
+        );
+    }
+    // 30 focusable days in each of the four charts, each with its numbers.
+    assert_eq!(
+        html.matches("<g tabindex=\"0\" role=\"img\" aria-label=")
+            .count(),
+        4 * 30
+    );
+    assert_eq!(html.matches("class=\"chart-mark\"").count(), 1, "one spike");
+    assert!(html.contains("Failed 40, Throttled 0 — Unusually many failed log-ins"));
+    // The table under each chart: 30 rows each.
+    assert_eq!(html.matches("<th scope=\"row\"").count(), 4 * 30);
+
+    // The same numbers over JSON.
+    let res = send(
+        &app,
+        request(
+            "GET",
+            "/api/v1/admin/overview",
+            Some(&admin.issued.access_token),
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let overview = body_json(res).await;
+    let days = overview["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["failed_logins"], 40);
+    assert_eq!(days[29]["failed_login_spike"], true);
+    assert_eq!(overview["accounts"], 1);
 });

@@ -7,7 +7,7 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use super::{query_string, AdminNav, RequireAdmin};
+use super::{query_string, ConsoleCard, RequireAdmin};
 use crate::components::activity::ActivityList;
 use crate::components::form::ErrorNote;
 use crate::error::AppError;
@@ -129,11 +129,7 @@ pub fn ActivityLogPage() -> impl IntoView {
     view! {
         <Title text=tr!(admin.activity_title)/>
         <RequireAdmin admin=move |_| view! {
-            <section class="card card-wide">
-                <div class="card-head">
-                    <h1>{tr!(admin.activity_log)}</h1>
-                    <AdminNav/>
-                </div>
+            <ConsoleCard heading=tr!(admin.activity_log)>
                 <FilterForm filters=filters.get_untracked()/>
                 <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
                     {move || Suspend::new(async move {
@@ -147,7 +143,7 @@ pub fn ActivityLogPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </section>
+            </ConsoleCard>
         }/>
     }
 }

@@ -11,7 +11,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
-use super::{AdminNav, RequireAdmin};
+use super::{ConsoleCard, RequireAdmin};
 use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
 use crate::components::time::date;
 use crate::error::AppError;
@@ -164,11 +164,7 @@ pub fn AppsPage() -> impl IntoView {
     view! {
         <Title text=tr!(admin_apps.title)/>
         <RequireAdmin admin=move |_| view! {
-            <section class="card card-wide">
-                <div class="card-head">
-                    <h1>{tr!(admin_apps.heading)}</h1>
-                    <AdminNav/>
-                </div>
+            <ConsoleCard heading=tr!(admin_apps.heading)>
                 {super::super::address_says("deleted").then(|| view! {
                     <div class="banner banner-ok" role="status" data-testid="admin-done">
                         {tr!(admin_apps.deleted)}
@@ -187,7 +183,7 @@ pub fn AppsPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </section>
+            </ConsoleCard>
         }/>
     }
 }
@@ -247,14 +243,10 @@ pub fn NewAppPage() -> impl IntoView {
     view! {
         <Title text=tr!(admin_apps.new_title)/>
         <RequireAdmin admin=move |_| view! {
-            <section class="card card-wide">
-                <div class="card-head">
-                    <h1>{tr!(admin_apps.new_heading)}</h1>
-                    <AdminNav/>
-                </div>
+            <ConsoleCard heading=tr!(admin_apps.new_heading)>
                 <p><A href="/admin/apps">{tr!(admin_apps.all_apps)}</A></p>
                 <AppForm app=None save/>
-            </section>
+            </ConsoleCard>
         }/>
     }
 }
@@ -277,11 +269,10 @@ pub fn AppPage() -> impl IntoView {
                     match detail.await {
                         Ok(detail) => view! { <AppView detail save secret delete/> }.into_any(),
                         Err(error) => view! {
-                            <section class="card card-wide">
-                                <div class="card-head"><h1>{tr!(admin_apps.heading)}</h1><AdminNav/></div>
+                            <ConsoleCard heading=tr!(admin_apps.heading)>
                                 <ErrorNote error/>
                                 <p><A href="/admin/apps">{tr!(admin_apps.all_apps)}</A></p>
-                            </section>
+                            </ConsoleCard>
                         }.into_any(),
                     }
                 })}
@@ -317,13 +308,11 @@ fn AppView(
     let client_id = app.client_id.clone();
     let name = app.name.clone();
     let discovery = format!("{issuer}/.well-known/openid-configuration");
+    // The card's children are moved into it; the sections below keep `app`.
+    let card = app.clone();
     view! {
         <Title text=tr!(admin_apps.app_title, name = name.clone())/>
-        <section class="card card-wide">
-            <div class="card-head">
-                <h1 data-testid="app-name">{name.clone()}</h1>
-                <AdminNav/>
-            </div>
+        <ConsoleCard heading={name.clone()} testid="app-name">
             <p><A href="/admin/apps">{tr!(admin_apps.all_apps)}</A></p>
             {move || done().map(|message| view! {
                 <div class="banner banner-ok" role="status" data-testid="admin-done">{message}</div>
@@ -336,20 +325,20 @@ fn AppView(
                 </div>
             })}
             <dl class="facts">
-                <div><dt>{tr!(admin_apps.client_id)}</dt><dd><code data-testid="app-client-id">{client_id.clone()}</code></dd></div>
-                <div><dt>{tr!(admin_apps.col_kind)}</dt><dd><KindBadges app=app.clone()/></dd></div>
+                <div><dt>{tr!(admin_apps.client_id)}</dt><dd><code data-testid="app-client-id">{card.client_id.clone()}</code></dd></div>
+                <div><dt>{tr!(admin_apps.col_kind)}</dt><dd><KindBadges app=card.clone()/></dd></div>
                 <div>
                     <dt>{tr!(admin_apps.proves_with)}</dt>
-                    <dd data-testid="app-auth-method">{match app.auth_method.as_str() {
+                    <dd data-testid="app-auth-method">{match card.auth_method.as_str() {
                         "private_key_jwt" => tr!(admin_apps.proves_with_keys),
                         "client_secret" => tr!(admin_apps.proves_with_secret),
                         _ => tr!(admin_apps.proves_with_pkce),
                     }}</dd>
                 </div>
                 <div><dt>{tr!(admin_apps.discovery)}</dt><dd><code>{discovery}</code></dd></div>
-                <div><dt>{tr!(admin_apps.col_created)}</dt><dd>{date(app.created_at, crate::locale::current())}</dd></div>
+                <div><dt>{tr!(admin_apps.col_created)}</dt><dd>{date(card.created_at, crate::locale::current())}</dd></div>
             </dl>
-        </section>
+        </ConsoleCard>
 
         <section class="card card-wide">
             <h2>{tr!(admin_apps.settings)}</h2>

@@ -1,10 +1,11 @@
-//! The admin console: users (list and detail), apps, webhooks and the
-//! activity log. Every page, server function and API route checks the role
+//! The admin console: an overview, users (list and detail), apps, webhooks
+//! and the activity log. Every page, server function and API route checks the role
 //! read fresh from the database; visitors are sent to log in, members get a
 //! 403 page.
 
 pub mod activity;
 pub mod apps;
+pub mod overview;
 pub mod user;
 pub mod users;
 pub mod webhooks;
@@ -52,19 +53,37 @@ fn Forbidden() -> impl IntoView {
     }
 }
 
+/// A console page's card: its heading, the console's tabs, then
+/// `children`.
+#[component]
+pub fn ConsoleCard(
+    #[prop(into)] heading: String,
+    /// The heading's `data-testid`, for pages whose heading is a name.
+    #[prop(optional)]
+    testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section class="card card-wide">
+            <div class="card-head">
+                <h1 data-testid=testid>{heading}</h1>
+                <AdminNav/>
+            </div>
+            {children()}
+        </section>
+    }
+}
+
 /// The console's tabs.
 #[component]
-pub fn AdminNav() -> impl IntoView {
+fn AdminNav() -> impl IntoView {
     let path = use_location().pathname;
-    // Users is the console's home: every page not under another tab.
+    // The overview is the console's home; every other tab is a section.
     let current = move |tab: &'static str| {
         let path = path.get();
-        let under = |section: &str| path.starts_with(section);
         let active = match tab {
-            "/admin" => {
-                !under("/admin/activity") && !under("/admin/apps") && !under("/admin/webhooks")
-            }
-            section => under(section),
+            "/admin" => path.trim_end_matches('/') == "/admin",
+            section => path.starts_with(section),
         };
         active.then_some("page")
     };
@@ -72,7 +91,8 @@ pub fn AdminNav() -> impl IntoView {
         <nav class="tabs" aria-label=tr!(admin.console)>
             // Plain links: the router's `A` would also mark "/admin" current
             // on every page under it.
-            <a href="/admin" class="tab" aria-current=move || current("/admin")>{tr!(admin.users)}</a>
+            <a href="/admin" class="tab" aria-current=move || current("/admin")>{tr!(admin.overview)}</a>
+            <a href="/admin/users" class="tab" aria-current=move || current("/admin/users")>{tr!(admin.users)}</a>
             <a href="/admin/apps" class="tab" aria-current=move || current("/admin/apps")>{tr!(admin.apps)}</a>
             <a href="/admin/webhooks" class="tab" aria-current=move || current("/admin/webhooks")>{tr!(admin.webhooks)}</a>
             <a href="/admin/activity" class="tab" aria-current=move || current("/admin/activity")>{tr!(admin.activity_log)}</a>

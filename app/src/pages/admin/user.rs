@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{AdminNav, RequireAdmin};
+use super::{ConsoleCard, RequireAdmin};
 use crate::components::activity::ActivityList;
 use crate::components::badge::VerifiedBadge;
 use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
@@ -67,7 +67,10 @@ pub async fn admin_delete(id: String, confirm: String) -> Result<(), AppError> {
         .into());
     }
     services.admin().admin_delete_user(&admin, &id).await?;
-    leptos_axum::redirect(&format!("/admin?deleted={}", detail.user.user.username));
+    leptos_axum::redirect(&format!(
+        "/admin/users?deleted={}",
+        detail.user.user.username
+    ));
     Ok(())
 }
 
@@ -102,11 +105,10 @@ pub fn UserPage() -> impl IntoView {
                     match detail.await {
                         Ok(detail) => view! { <UserView detail act delete/> }.into_any(),
                         Err(error) => view! {
-                            <section class="card card-wide">
-                                <div class="card-head"><h1>{tr!(admin.user)}</h1><AdminNav/></div>
+                            <ConsoleCard heading=tr!(admin.user)>
                                 <ErrorNote error/>
-                                <p><A href="/admin">{tr!(admin.all_users)}</A></p>
-                            </section>
+                                <p><A href="/admin/users">{tr!(admin.all_users)}</A></p>
+                            </ConsoleCard>
                         }.into_any(),
                     }
                 })}
@@ -160,12 +162,8 @@ fn UserView(
     let delete_name = username.clone();
     view! {
         <Title text=tr!(admin.user_title, name = title_name.clone())/>
-        <section class="card card-wide">
-            <div class="card-head">
-                <h1 data-testid="admin-user-name">{username.clone()}</h1>
-                <AdminNav/>
-            </div>
-            <p><A href="/admin">{tr!(admin.all_users)}</A></p>
+        <ConsoleCard heading={username.clone()} testid="admin-user-name">
+            <p><A href="/admin/users">{tr!(admin.all_users)}</A></p>
             {move || done().map(|message| view! {
                 <div class="banner banner-ok" role="status" data-testid="admin-done">{message}</div>
             })}
@@ -218,9 +216,9 @@ fn UserView(
                     <dt>{tr!(security.passkeys)}</dt>
                     <dd data-testid="admin-user-passkeys">{second_factors.passkeys}</dd>
                 </div>
-                <div><dt>{tr!(admin.user_id)}</dt><dd><code>{id.clone()}</code></dd></div>
+                <div><dt>{tr!(admin.user_id)}</dt><dd><code>{user.user.id.clone()}</code></dd></div>
             </dl>
-        </section>
+        </ConsoleCard>
 
         <section class="card card-wide">
             <h2>{tr!(admin.actions)}</h2>

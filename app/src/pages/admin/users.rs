@@ -8,7 +8,7 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use super::{query_string, AdminNav, RequireAdmin};
+use super::{query_string, ConsoleCard, RequireAdmin};
 use crate::components::badge::VerifiedBadge;
 use crate::components::form::ErrorNote;
 use crate::components::time::date;
@@ -73,9 +73,9 @@ impl Filters {
             ("page", if page == "1" { "" } else { &page }),
         ]);
         if query.is_empty() {
-            "/admin".into()
+            "/admin/users".into()
         } else {
-            format!("/admin?{query}")
+            format!("/admin/users?{query}")
         }
     }
 }
@@ -87,11 +87,7 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <Title text=tr!(admin.users_title)/>
         <RequireAdmin admin=move |_| view! {
-            <section class="card card-wide">
-                <div class="card-head">
-                    <h1>{tr!(admin.users)}</h1>
-                    <AdminNav/>
-                </div>
+            <ConsoleCard heading=tr!(admin.users)>
                 {move || use_query_map().with(|q| q.get("deleted")).map(|name| view! {
                     <div class="banner banner-ok" role="status" data-testid="admin-done">
                         {tr!(admin.deleted, name = name.clone())}
@@ -106,7 +102,7 @@ pub fn UsersPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </section>
+            </ConsoleCard>
         }/>
     }
 }
@@ -138,7 +134,7 @@ fn FilterForm(filters: Filters) -> impl IntoView {
         TextProp::from(get(crate::locale::current()))
     };
     view! {
-        <Form method="GET" action="/admin" attr:class="filters" attr:role="search">
+        <Form method="GET" action="/admin/users" attr:class="filters" attr:role="search">
             <div class="field field-grow">
                 <label for="filter-q">{tr!(admin.search)}</label>
                 <input

@@ -16,7 +16,7 @@ use latchkey_types::webhooks::{
     DeliveryPage, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent,
 };
 
-use super::{AdminNav, RequireAdmin};
+use super::{ConsoleCard, RequireAdmin};
 use crate::components::form::{action_error, ErrorNote, Field, FormAlert, Submit};
 use crate::components::time::{date, utc};
 use crate::error::AppError;
@@ -226,11 +226,7 @@ pub fn WebhooksPage() -> impl IntoView {
     view! {
         <Title text=tr!(admin_webhooks.title)/>
         <RequireAdmin admin=move |_| view! {
-            <section class="card card-wide">
-                <div class="card-head">
-                    <h1>{tr!(admin_webhooks.heading)}</h1>
-                    <AdminNav/>
-                </div>
+            <ConsoleCard heading=tr!(admin_webhooks.heading)>
                 {super::super::address_says("deleted").then(|| view! {
                     <div class="banner banner-ok" role="status" data-testid="admin-done">
                         {tr!(admin_webhooks.deleted)}
@@ -247,7 +243,7 @@ pub fn WebhooksPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-            </section>
+            </ConsoleCard>
         }/>
     }
 }
@@ -387,14 +383,10 @@ pub fn NewWebhookPage() -> impl IntoView {
                     };
                     view! {
                         <Title text=title/>
-                        <section class="card card-wide">
-                            <div class="card-head">
-                                <h1>{heading}</h1>
-                                <AdminNav/>
-                            </div>
+                        <ConsoleCard heading=heading>
                             <p><a href="/admin/webhooks">{tr!(admin_webhooks.all_endpoints)}</a></p>
                             {body}
-                        </section>
+                        </ConsoleCard>
                     }
                 })}
             </Suspense>
@@ -468,11 +460,10 @@ pub fn WebhookPage() -> impl IntoView {
                             <WebhookView detail save secret send delete/>
                         }.into_any(),
                         Err(error) => view! {
-                            <section class="card card-wide">
-                                <div class="card-head"><h1>{tr!(admin_webhooks.heading)}</h1><AdminNav/></div>
+                            <ConsoleCard heading=tr!(admin_webhooks.heading)>
                                 <ErrorNote error/>
                                 <p><a href="/admin/webhooks">{tr!(admin_webhooks.all_endpoints)}</a></p>
-                            </section>
+                            </ConsoleCard>
                         }.into_any(),
                     }
                 })}
@@ -511,12 +502,10 @@ fn WebhookView(
     let secret_id = id.clone();
     let url = webhook.url.clone();
     let description = Some(webhook.description.clone()).filter(|d| !d.is_empty());
+    // The card's children are moved into it; the sections below keep `webhook`.
+    let card = webhook.clone();
     view! {
-        <section class="card card-wide">
-            <div class="card-head">
-                <h1 data-testid="webhook-url">{url.clone()}</h1>
-                <AdminNav/>
-            </div>
+        <ConsoleCard heading={url.clone()} testid="webhook-url">
             <p><a href="/admin/webhooks">{tr!(admin_webhooks.all_endpoints)}</a></p>
             {move || done().map(|message| view! {
                 <div class="banner banner-ok" role="status" data-testid="admin-done">{message}</div>
@@ -526,21 +515,21 @@ fn WebhookView(
                 {description.map(|d| view! {
                     <div><dt>{tr!(admin_webhooks.description)}</dt><dd>{d}</dd></div>
                 })}
-                <div><dt>{tr!(admin_webhooks.col_state)}</dt><dd><StateBadges webhook=webhook.clone()/></dd></div>
-                {webhook.failing_since.map(|since| view! {
+                <div><dt>{tr!(admin_webhooks.col_state)}</dt><dd><StateBadges webhook=card.clone()/></dd></div>
+                {card.failing_since.map(|since| view! {
                     <div><dt>{tr!(admin_webhooks.failing_since)}</dt><dd>{utc(since, locale)}</dd></div>
                 })}
                 <div>
                     <dt>{tr!(admin_webhooks.col_events)}</dt>
-                    <dd data-testid="webhook-events"><EventsSummary events=webhook.events.clone()/></dd>
+                    <dd data-testid="webhook-events"><EventsSummary events=card.events.clone()/></dd>
                 </div>
-                <div><dt>{tr!(admin_webhooks.col_deliveries)}</dt><dd><DeliveryCounts webhook=webhook.clone()/></dd></div>
+                <div><dt>{tr!(admin_webhooks.col_deliveries)}</dt><dd><DeliveryCounts webhook=card.clone()/></dd></div>
                 {previous_signs_until.map(|until| view! {
                     <div><dt>{tr!(admin_webhooks.previous_until)}</dt><dd>{utc(until, locale)}</dd></div>
                 })}
-                <div><dt>{tr!(admin_webhooks.created)}</dt><dd>{date(webhook.created_at, locale)}</dd></div>
+                <div><dt>{tr!(admin_webhooks.created)}</dt><dd>{date(card.created_at, locale)}</dd></div>
             </dl>
-        </section>
+        </ConsoleCard>
 
         <DeliveryLog id=id.clone() deliveries send/>
 

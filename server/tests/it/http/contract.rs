@@ -68,6 +68,7 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/admin/users/{id}/second-factors"),
         ("delete", "/admin/users/{id}/sessions/{session_id}"),
         ("get", "/admin/events"),
+        ("get", "/admin/overview"),
         ("get", "/me/apps"),
         ("delete", "/me/apps/{client_id}"),
         ("get", "/admin/apps"),

@@ -40,6 +40,18 @@ impl Letters for Translated {
                 authenticator_changed(locale, product, to, added)
             }
             Letter::PasskeyChanged { added } => passkey_changed(locale, product, to, added),
+            Letter::IdentityLinked { provider } => factor_changed(
+                locale,
+                product,
+                to,
+                t!(
+                    locale,
+                    mail.identity_linked_subject,
+                    provider = provider,
+                    product = product
+                ),
+                &t!(locale, mail.identity_linked_line1, provider = provider),
+            ),
             Letter::SignInFactorsReset => compose(
                 locale,
                 product,

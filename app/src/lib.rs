@@ -45,6 +45,7 @@ use pages::{
     delete_account::DeleteAccountPage,
     forgot::ForgotPage,
     home::HomePage,
+    linked_accounts::{ConfirmLinkPage, LinkedAccountsPage},
     login::LoginPage,
     login_code::LoginCodePage,
     not_found::NotFound,
@@ -152,6 +153,8 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/security/passkeys") ssr=SsrMode::Async view=PasskeysPage/>
                     <Route path=path!("/security/confirm") ssr=SsrMode::Async view=StepUpPage/>
                     <Route path=path!("/security/apps") ssr=SsrMode::Async view=ConnectedAppsPage/>
+                    <Route path=path!("/security/accounts") ssr=SsrMode::Async view=LinkedAccountsPage/>
+                    <Route path=path!("/security/link") ssr=SsrMode::Async view=ConfirmLinkPage/>
                     <Route path=path!("/admin") ssr=SsrMode::Async view=OverviewPage/>
                     <Route path=path!("/admin/users") ssr=SsrMode::Async view=UsersPage/>
                     <Route path=path!("/admin/users/:id") ssr=SsrMode::Async view=UserPage/>

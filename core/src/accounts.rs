@@ -64,7 +64,11 @@ impl Services {
 
     /// The id of the device cookie `client` carries, when it is genuine and
     /// was given for `user` since its password last changed.
-    fn known_device<'c>(&self, user: &UserRow, client: &'c ClientInfo) -> Option<&'c str> {
+    pub(crate) fn known_device<'c>(
+        &self,
+        user: &UserRow,
+        client: &'c ClientInfo,
+    ) -> Option<&'c str> {
         let token = client.device.as_deref()?;
         let (owner, device) = self.tokens.device_of(token, &user.password_hash)?;
         (owner == user.id).then_some(device)

@@ -194,11 +194,13 @@ impl crate::Admin<'_> {
             .await?
             .events;
         let second_factors = crate::second_factor::of_user(&self.db, id).await?;
+        let identities = self.upstream().identities(id).await?;
         Ok(UserDetail {
             user,
             sessions,
             activity,
             second_factors,
+            identities,
         })
     }
 

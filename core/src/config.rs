@@ -132,6 +132,8 @@ pub struct AuthConfig {
     pub webhook_give_up_after: Duration,
     /// The wait after a webhook's first failure; it doubles with each one.
     pub webhook_retry_base: Duration,
+    /// Other identity providers people may sign in with (`upstream`).
+    pub upstreams: Vec<UpstreamProvider>,
 }
 
 /// The defaults every deployment starts from; the server overrides what
@@ -168,6 +170,7 @@ impl Default for AuthConfig {
             webhook_allow_private: false,
             webhook_give_up_after: Duration::from_secs(24 * 3600),
             webhook_retry_base: Duration::from_secs(5),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -181,6 +184,32 @@ impl AuthConfig {
             jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
             signups_per_hour_per_ip: 100_000,
             ..Self::default()
+        }
+    }
+}
+
+/// An identity provider people may sign in with, as the operator
+/// configured it (`upstream`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamProvider {
+    /// Its id in addresses: `[a-z0-9-]`, e.g. `kakao`.
+    pub id: String,
+    /// Its name on the button ("Kakao", "Acme SSO").
+    pub name: String,
+    /// The OpenID Connect issuer; discovery is at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Asked for besides `openid` (e.g. `email`, `profile`).
+    pub scopes: Vec<String>,
+}
+
+impl UpstreamProvider {
+    pub fn info(&self) -> crate::model::UpstreamInfo {
+        crate::model::UpstreamInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
         }
     }
 }

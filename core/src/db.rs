@@ -221,6 +221,16 @@ impl Db {
         }
     }
 
+    /// ` FOR UPDATE OF {table}` on PostgreSQL: a read that holds the row
+    /// against every other writer until the transaction ends (SQLite's
+    /// transactions already hold its one write lock).
+    pub fn update_lock(&self, table: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {table}"),
+        }
+    }
+
     /// Cheap reachability probe for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

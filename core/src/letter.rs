@@ -46,6 +46,11 @@ pub enum Letter<'a> {
     PasskeyChanged {
         added: bool,
     },
+    /// An account at another provider was linked: a new way in.
+    IdentityLinked {
+        /// The provider's name ("Kakao").
+        provider: &'a str,
+    },
     /// An administrator removed every second factor and passkey.
     SignInFactorsReset,
     /// New recovery codes replaced the old ones.

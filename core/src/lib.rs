@@ -36,6 +36,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
+pub mod upstream;
 pub mod user_store;
 pub mod validate;
 pub mod webhook_queue;
@@ -88,6 +89,8 @@ pub struct Parts {
     pub webhook_wake: tokio::sync::Notify,
     /// The admin overview's days that can no longer change.
     pub overview_cache: overview::OverviewCache,
+    /// Other identity providers' discovered metadata.
+    pub upstreams: upstream::Upstreams,
 }
 
 impl std::ops::Deref for Services {
@@ -144,6 +147,7 @@ impl Services {
             relying_party,
             subscriptions: webhook_queue::Subscriptions::default(),
             overview_cache: overview::OverviewCache::default(),
+            upstreams: upstream::Upstreams::default(),
             webhook_wake: tokio::sync::Notify::new(),
         }))
     }
@@ -219,6 +223,9 @@ areas! {
     Apps => apps;
     /// The OpenID Connect provider: authorization, tokens, userinfo.
     Oidc => oidc;
+    /// Signing in through other identity providers, and the identities
+    /// linked to an account.
+    Upstream => upstream;
 }
 
 /// Current time in unix seconds.

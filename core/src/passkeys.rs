@@ -166,11 +166,12 @@ fn json<T: Serialize>(value: &T) -> Result<String, Error> {
 }
 
 impl Services {
-    /// Every passkey of `user_id`, gone: the
-    /// owner took the account back (first proof of the address, an email
-    /// change undone) or an admin reset its sign-in factors, and a passkey an
-    /// intruder added would be their way back in. The removal is logged (with
-    /// `why` and how many went) so the owner sees it in their activity.
+    /// Every passkey of `user_id`, gone, and every account at another
+    /// provider unlinked: the owner took the account back (first proof of
+    /// the address, an email change undone) or an admin reset its sign-in
+    /// factors, and either would be an intruder's way back in. Each removal
+    /// is logged (with `why` and how many went) so the owner sees it in
+    /// their activity. Returns the passkeys removed.
     pub(crate) async fn remove_passkeys_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -182,6 +183,19 @@ impl Services {
             .execute(&mut **tx)
             .await?
             .rows_affected();
+        let unlinked = sqlx::query("DELETE FROM identities WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if unlinked > 0 {
+            let event = Event {
+                kind: EventKind::IdentityUnlinked,
+                ..why.clone()
+            };
+            self.record_in(tx, event.user(user_id).detail(unlinked.to_string()))
+                .await?;
+        }
         if removed > 0 {
             self.record_in(tx, why.user(user_id).detail(removed.to_string()))
                 .await?;

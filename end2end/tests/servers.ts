@@ -21,6 +21,15 @@ export const BRANDED_PORT = 3104;
 export const BRANDED_URL = `http://127.0.0.1:${BRANDED_PORT}`;
 
 /**
+ * A second Latchkey that offers "Sign in with Upstream Latchkey" (the server
+ * under test, as its OpenID Connect provider). Started by
+ * tests/upstream.spec.ts itself, on 127.0.0.1 so its cookies never meet the
+ * provider's (on localhost).
+ */
+export const DOWNSTREAM_PORT = 3196;
+export const DOWNSTREAM_URL = `http://127.0.0.1:${DOWNSTREAM_PORT}`;
+
+/**
  * MailDev (npm "maildev", 3.x): a real SMTP server that keeps what it receives
  * and lists it over HTTP. Both ports are bound to 127.0.0.1 only.
  */

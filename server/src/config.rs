@@ -352,6 +352,7 @@ impl Config {
         // stops the start, an IP address only turns them off (logged at
         // start-up).
         let brand = Branding::read(&get, &mut problems);
+        let upstreams = crate::upstream::read(&get, &mut problems);
         if let Err(problem) = latchkey_core::passkeys::relying_party(&public_url, &brand.product) {
             problems.push(problem);
         }
@@ -577,6 +578,7 @@ impl Config {
                 webhook_allow_private,
                 webhook_give_up_after: Duration::from_secs(webhook_give_up_after.max(60)),
                 webhook_retry_base: d.webhook_retry_base,
+                upstreams,
             },
             public_url,
             cors_origins,
@@ -723,6 +725,9 @@ impl Config {
         ]
         .into_iter()
         .chain(brand)
+        .chain(crate::upstream::settings(|id| {
+            a.upstreams.iter().find(|p| p.id == id).cloned()
+        }))
         .collect()
     }
 

@@ -21,4 +21,5 @@ pub mod security_headers;
 pub mod server_fn_status;
 pub mod session;
 pub mod telemetry;
+pub mod upstream;
 pub mod well_known;

@@ -38,6 +38,7 @@ pub const MAILS: &[(&str, &[&str])] = &[
     ("authenticator_removed", &[]),
     ("passkey_added", &[]),
     ("passkey_removed", &[]),
+    ("identity_linked", &["provider"]),
     ("factors_reset", &[]),
     ("recovery_codes_renewed", &[]),
     ("recovery_code_used", &["left"]),
@@ -117,6 +118,9 @@ pub fn describe(letter: &Letter<'_>) -> (&'static str, Vec<(&'static str, Value)
         Letter::AuthenticatorChanged { added: false } => ("authenticator_removed", vec![]),
         Letter::PasskeyChanged { added: true } => ("passkey_added", vec![]),
         Letter::PasskeyChanged { added: false } => ("passkey_removed", vec![]),
+        Letter::IdentityLinked { provider } => {
+            ("identity_linked", vec![("provider", Value::from(provider))])
+        }
         Letter::SignInFactorsReset => ("factors_reset", vec![]),
         Letter::RecoveryCodesRenewed => ("recovery_codes_renewed", vec![]),
         Letter::RecoveryCodeUsed { left } => {
@@ -158,6 +162,7 @@ pub fn sample(name: &str) -> Option<Letter<'static>> {
         "authenticator_removed" => Letter::AuthenticatorChanged { added: false },
         "passkey_added" => Letter::PasskeyChanged { added: true },
         "passkey_removed" => Letter::PasskeyChanged { added: false },
+        "identity_linked" => Letter::IdentityLinked { provider: "Kakao" },
         "factors_reset" => Letter::SignInFactorsReset,
         "recovery_codes_renewed" => Letter::RecoveryCodesRenewed,
         "recovery_code_used" => Letter::RecoveryCodeUsed { left: 7 },

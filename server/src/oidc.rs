@@ -142,7 +142,7 @@ async fn resume(
         .filter(|to| !to.starts_with('/'))
         .map(str::to_owned);
     if let Some(to) = to_app {
-        response = onward(&to);
+        response = onward(&to, "Continue to the app");
     }
     // Taken once, unless going on parked it again (a fresh sign-in asked).
     if !response.headers().contains_key(header::SET_COOKIE) {
@@ -153,9 +153,10 @@ async fn resume(
     response
 }
 
-/// A page that sends the browser on to `to` (an app's redirect URI, with
-/// the code): a refresh, and a link for whoever has refreshes off.
-fn onward(to: &str) -> Response {
+/// A page that sends the browser on to `to` (an app's redirect URI with
+/// the code, another provider's sign-in): a refresh, and a link saying
+/// `text` for whoever has refreshes off.
+pub(crate) fn onward(to: &str, text: &str) -> Response {
     let to = to
         .replace('&', "&amp;")
         .replace('"', "&quot;")
@@ -163,7 +164,7 @@ fn onward(to: &str) -> Response {
         .replace('>', "&gt;");
     let page = format!(
         "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={to}\">\
-         <title>Latchkey</title><p><a href=\"{to}\">Continue to the app</a></p>"
+         <title>Latchkey</title><p><a href=\"{to}\">{text}</a></p>"
     );
     (
         [
@@ -219,14 +220,22 @@ pub async fn resume_after_sign_in(
     req: Request,
     next: Next,
 ) -> Response {
-    let resumes = req.method() == Method::GET
+    let landed = req.method() == Method::GET
         && req.uri().path() == "/profile"
-        && req.extensions().get::<Auth>().is_some()
-        && cookies::read(req.headers(), &services.config, cookies::AUTHORIZING).is_some();
-    match resumes {
-        true => Redirect::to("/oauth/resume").into_response(),
-        false => next.run(req).await,
+        && req.extensions().get::<Auth>().is_some();
+    let (authorizing, linking) = {
+        let parked =
+            |base| landed && cookies::read(req.headers(), &services.config, base).is_some();
+        (parked(cookies::AUTHORIZING), parked(cookies::LINKING))
+    };
+    if authorizing {
+        return Redirect::to("/oauth/resume").into_response();
     }
+    // An identity at another provider waits for this sign-in to be linked.
+    if linking {
+        return Redirect::to("/security/link").into_response();
+    }
+    next.run(req).await
 }
 
 /// A request Latchkey cannot send back to the app: said on its own page

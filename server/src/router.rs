@@ -116,6 +116,7 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         .nest_service("/pkg", assets)
         .merge(brand_files)
         .merge(crate::oidc::router(services.clone()))
+        .merge(crate::upstream::router(services.clone()))
         .merge(pages)
         .layer(middleware::from_fn(crate::metrics::track))
         // Inside the session layer: it resumes for a signed-in browser.

@@ -179,6 +179,29 @@ pub enum Reason {
     NoSuchApp,
     /// Deleting an app asks for its name, typed exactly.
     ConfirmAppName,
+    /// No provider of that name is enabled here.
+    UpstreamUnknown,
+    /// The sign-in at another provider took too long, was finished
+    /// already, or began in another browser: start again.
+    UpstreamExpired,
+    /// The person cancelled at the provider.
+    UpstreamCancelled,
+    /// The provider did not answer, or its answer did not verify.
+    UpstreamFailed,
+    /// The provider shared no email it has verified: no account can be
+    /// opened or found by it.
+    UpstreamNoEmail,
+    /// That account at the provider is linked to another account here.
+    UpstreamTaken,
+    /// This account already has an account at that provider linked.
+    UpstreamAlreadyLinked,
+    /// Removing it would leave no way to sign in: set a password or add a
+    /// passkey first.
+    UpstreamLastWay,
+    /// The link waiting for a sign-in expired or belongs to another
+    /// account.
+    UpstreamLinkExpired,
+    NoSuchIdentity,
     /// A webhook's address is not absolute https, or names a loopback or
     /// private address (without `WEBHOOK_ALLOW_PRIVATE`).
     WebhookAddress,

@@ -121,6 +121,11 @@ pub enum EventKind {
     PasskeyAdded,
     /// `detail`: the passkey's name.
     PasskeyRemoved,
+    /// An account at another provider was linked; `detail`: the provider.
+    IdentityLinked,
+    /// A linked account at another provider was removed; `detail`: the
+    /// provider.
+    IdentityUnlinked,
     /// An app got a user's sign-in (a code redeemed); `detail`: the app.
     AppAuthorized,
     /// The user took an app's access back; `detail`: the app.
@@ -143,7 +148,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 36] = [
+    pub const ALL: [EventKind; 38] = [
         Self::SignUp,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -169,6 +174,8 @@ impl EventKind {
         Self::RecoveryCodeUsed,
         Self::PasskeyAdded,
         Self::PasskeyRemoved,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
         Self::AppAuthorized,
         Self::AppRevoked,
         Self::AppRegistered,
@@ -209,6 +216,8 @@ impl EventKind {
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRemoved => "passkey_removed",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
             Self::AppAuthorized => "app_authorized",
             Self::AppRevoked => "app_revoked",
             Self::AppRegistered => "app_registered",
@@ -450,6 +459,9 @@ pub struct UserDetail {
     /// Their authenticator app and recovery codes.
     #[serde(default)]
     pub second_factors: SecondFactors,
+    /// Their accounts at other providers that sign in here.
+    #[serde(default)]
+    pub identities: Vec<LinkedIdentity>,
 }
 
 /// The admin user list's search, filters and page (all optional).
@@ -535,6 +547,33 @@ pub struct PasskeyInfo {
     /// What its owner called it ("Phone", "Work laptop").
     pub name: String,
     /// Unix seconds it was added.
+    pub created_at: i64,
+    /// Unix seconds it last signed in; `None`: never.
+    pub last_used_at: Option<i64>,
+}
+
+/// An identity provider this deployment offers on its sign-in page
+/// ("Sign in with Kakao").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpstreamInfo {
+    /// Its id in addresses (`/login/with/kakao`): `google`, `kakao`,
+    /// `github`, `naver`, or the operator's own OpenID Connect provider.
+    pub id: String,
+    /// Its name as its button shows it.
+    pub name: String,
+}
+
+/// An account at another provider linked to this one: it signs in here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkedIdentity {
+    /// The provider's id (see `UpstreamInfo`).
+    pub provider: String,
+    /// The address the provider gave when it was linked (for recognising
+    /// it; it grants nothing).
+    pub email: String,
+    /// Unix seconds it was linked.
     pub created_at: i64,
     /// Unix seconds it last signed in; `None`: never.
     pub last_used_at: Option<i64>,

@@ -22,6 +22,13 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::LoginSucceeded if detail == "passkey" => {
             t!(locale, activity.login_passkey).into()
         }
+        EventKind::LoginSucceeded if detail.starts_with("upstream:") => {
+            let id = detail["upstream:".len()..]
+                .split('+')
+                .next()
+                .unwrap_or_default();
+            t!(locale, activity.login_upstream, detail = provider_name(id))
+        }
         EventKind::LoginSucceeded if detail.ends_with("+totp") => {
             t!(locale, activity.login_second_factor).into()
         }
@@ -100,6 +107,24 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
             t!(locale, activity.passkeys_removed_all, count = detail)
         }
         EventKind::PasskeyRemoved => t!(locale, activity.passkey_removed, detail = detail),
+        EventKind::IdentityLinked => {
+            t!(
+                locale,
+                activity.identity_linked,
+                detail = provider_name(detail)
+            )
+        }
+        // With a reason, the account was taken back and `detail` counts them.
+        EventKind::IdentityUnlinked if reason.is_some() => {
+            t!(locale, activity.identities_removed_all, count = detail)
+        }
+        EventKind::IdentityUnlinked => {
+            t!(
+                locale,
+                activity.identity_unlinked,
+                detail = provider_name(detail)
+            )
+        }
         EventKind::AppAuthorized => t!(locale, activity.app_authorized, detail = detail),
         EventKind::AppRevoked => t!(locale, activity.app_revoked, detail = detail),
         EventKind::AppRegistered => t!(locale, activity.app_registered, detail = detail),
@@ -114,6 +139,12 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
         EventKind::WebhookDeleted => t!(locale, activity.webhook_deleted, detail = detail),
         EventKind::WebhookDisabled => t!(locale, activity.webhook_disabled, detail = detail),
     }
+}
+
+/// A provider's name by its id (as the log keeps it), or the id for one
+/// no longer offered.
+fn provider_name(id: &str) -> String {
+    crate::components::upstream::name_of(id).unwrap_or_else(|| id.to_owned())
 }
 
 /// Who acted, when it was not the user: the admin's name in admin views.
@@ -139,6 +170,7 @@ fn alarming(event: &ActivityEvent) -> bool {
             | EventKind::UserDisabled
             | EventKind::SecondFactorRemoved
             | EventKind::PasskeyRemoved
+            | EventKind::IdentityUnlinked
             | EventKind::RecoveryCodeUsed
     ) || matches!(event.reason, Some(R::RefreshTokenReuse | R::Reverted))
 }

@@ -10,3 +10,4 @@ pub mod passkey;
 pub mod password;
 pub mod session_item;
 pub mod time;
+pub mod upstream;

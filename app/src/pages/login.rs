@@ -6,6 +6,7 @@ use leptos_router::components::A;
 use super::RedirectIfSignedIn;
 use crate::components::form::{action_error, Field, FormAlert, Submit};
 use crate::components::passkey::{PasskeyFields, PasskeySignIn};
+use crate::components::upstream::{UpstreamButtons, UpstreamProblem};
 use crate::error::AppError;
 use crate::tr;
 
@@ -61,6 +62,7 @@ pub fn LoginPage() -> impl IntoView {
         {(!super::address_says("again")).then(|| view! { <RedirectIfSignedIn/> })}
         <section class="card auth-card">
             <h1>{tr!(login.heading)}</h1>
+            <UpstreamProblem/>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <Field label=tr!(login.login) name="login" autocomplete=login_autocomplete autofocus=true error/>
@@ -69,6 +71,7 @@ pub fn LoginPage() -> impl IntoView {
                 <Submit label=tr!(login.submit) busy_label=tr!(login.busy)/>
             </ActionForm>
             {passkeys.then(|| view! { <PasskeyForm/> })}
+            <UpstreamButtons next=super::address_value("next")/>
             <p class="switch"><A href="/login/code">{tr!(login.code_instead)}</A></p>
             <p class="switch">{tr!(login.new_here)} " " <A href="/signup">{tr!(login.create)}</A></p>
         </section>

@@ -5,6 +5,7 @@ pub mod consent;
 pub mod delete_account;
 pub mod forgot;
 pub mod home;
+pub mod linked_accounts;
 pub mod login;
 pub mod login_code;
 pub mod not_found;
@@ -34,6 +35,11 @@ use crate::tr;
 pub fn address_says(flag: &str) -> bool {
     leptos_router::hooks::use_query_map()
         .with_untracked(|q| q.get(flag).is_some() && q.get("__err").is_none())
+}
+
+/// The value the page's address gives `key` (`/login?next=/security`).
+pub fn address_value(key: &str) -> Option<String> {
+    leptos_router::hooks::use_query_map().with_untracked(|q| q.get(key))
 }
 
 /// Whether this deployment offers passkeys (pages render on the server).

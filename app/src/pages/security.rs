@@ -49,6 +49,9 @@ pub fn SecurityPage() -> impl IntoView {
                 <p class="switch"><A href="/security/two-step">{tr!(security.two_step)}</A></p>
                 <p class="switch"><A href="/security/passkeys">{tr!(security.passkeys)}</A></p>
                 <p class="switch"><A href="/security/apps">{tr!(security.connected_apps)}</A></p>
+                {(!crate::components::upstream::providers().is_empty()).then(|| view! {
+                    <p class="switch"><A href="/security/accounts">{tr!(security.linked_accounts)}</A></p>
+                })}
                 <p class="switch"><A href="/profile">{tr!(common.back_to_profile)}</A></p>
             </section>
         }/>

@@ -33,6 +33,12 @@ pub const ONCE_MAX_AGE: i64 = 60;
 pub const AUTHORIZING: &str = "lk_authorize";
 /// How long it waits.
 pub const AUTHORIZING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The `state` of a sign-in at another provider, binding its way back to
+/// this browser (`latchkey_core::upstream`).
+pub const UPSTREAM: &str = "lk_upstream";
+/// An identity at another provider waiting for its account's owner to
+/// sign in and confirm the link (`/security/link`).
+pub const LINKING: &str = "lk_link";
 /// Marks a browser that has signed in to an account before, so a stranger
 /// throttling that account's log-in does not lock its owner out.
 pub const DEVICE: &str = "lk_device";
@@ -96,7 +102,7 @@ pub fn is_session(config: &AuthConfig, set_cookie: &str) -> bool {
 /// Whether a `Set-Cookie` value carries a secret other than the session:
 /// a pending sign-in or a fresh secret (no cache may keep it).
 pub fn is_secret(config: &AuthConfig, set_cookie: &str) -> bool {
-    [SECOND_FACTOR, ONCE]
+    [SECOND_FACTOR, ONCE, UPSTREAM, LINKING]
         .iter()
         .any(|base| set_cookie.starts_with(&format!("{}=", name(config, base))))
 }
@@ -166,6 +172,12 @@ pub fn second_factor(config: &AuthConfig, token: Option<&str>) -> String {
 pub fn once(config: &AuthConfig, sealed: Option<String>) -> String {
     let max_age = sealed.as_ref().map_or(0, |_| ONCE_MAX_AGE);
     build(config, ONCE, sealed.unwrap_or_default(), max_age)
+}
+
+/// `Set-Cookie` for one of the sign-in-elsewhere tokens (`UPSTREAM`,
+/// `LINKING`; None: remove it); they live as long as the sign-in may.
+pub fn upstream(config: &AuthConfig, base: &'static str, token: Option<&str>) -> String {
+    link_token(config, base, token, latchkey_core::upstream::STATE_TTL)
 }
 
 /// The value of our cookie `base` (see [`name`]) in a request's headers.

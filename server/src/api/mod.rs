@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod passkeys;
 pub mod password;
 pub mod second_factor;
+pub mod upstream;
 pub mod webhooks;
 
 use axum::http::header;
@@ -163,6 +164,7 @@ pub fn router() -> Router<Services> {
         .merge(apps::router())
         .merge(second_factor::router())
         .merge(passkeys::router())
+        .merge(upstream::router())
         .merge(webhooks::router())
         .split_for_parts();
     document_common_errors(&mut document);

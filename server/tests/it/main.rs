@@ -17,3 +17,4 @@ mod check_config;
 mod http;
 mod mail_templates;
 mod outages;
+mod upstream;

@@ -105,6 +105,8 @@ fn kind_label(locale: Locale, kind: EventKind) -> &'static str {
         EventKind::RecoveryCodeUsed => td!(locale, admin.kind.recovery_code_used),
         EventKind::PasskeyAdded => td!(locale, admin.kind.passkey_added),
         EventKind::PasskeyRemoved => td!(locale, admin.kind.passkey_removed),
+        EventKind::IdentityLinked => td!(locale, admin.kind.identity_linked),
+        EventKind::IdentityUnlinked => td!(locale, admin.kind.identity_unlinked),
         EventKind::AppAuthorized => td!(locale, admin.kind.app_authorized),
         EventKind::AppRevoked => td!(locale, admin.kind.app_revoked),
         EventKind::AppRegistered => td!(locale, admin.kind.app_registered),

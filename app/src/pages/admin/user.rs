@@ -128,6 +128,7 @@ fn UserView(
         sessions,
         activity,
         second_factors,
+        identities,
     } = detail;
     let two_step_on = second_factors.authenticator_since.is_some() || second_factors.passkeys > 0;
     let id = user.user.id.clone();
@@ -215,6 +216,17 @@ fn UserView(
                 <div>
                     <dt>{tr!(security.passkeys)}</dt>
                     <dd data-testid="admin-user-passkeys">{second_factors.passkeys}</dd>
+                </div>
+                <div>
+                    <dt>{tr!(security.linked_accounts)}</dt>
+                    <dd data-testid="admin-user-identities">{match identities.is_empty() {
+                        true => tr!(admin.none_linked).into_any(),
+                        false => identities.iter().map(|identity| {
+                            let name = crate::components::upstream::name_of(&identity.provider)
+                                .unwrap_or_else(|| identity.provider.clone());
+                            view! { <span class="identity">{format!("{name} · {}", identity.email)}</span> }
+                        }).collect_view().into_any(),
+                    }}</dd>
                 </div>
                 <div><dt>{tr!(admin.user_id)}</dt><dd><code>{user.user.id.clone()}</code></dd></div>
             </dl>

@@ -102,6 +102,17 @@ impl Upstream {
         format!("lk_access={}", tokens["access_token"].as_str().unwrap())
     }
 
+    /// The browser at the provider again: signed in there and the app
+    /// allowed before, it is sent straight back; to where.
+    async fn remembered(&self, authorize: &str, session: &str) -> String {
+        let path = authorize
+            .strip_prefix(&self.url)
+            .expect("the provider's address");
+        let answer = location(&send(&self.app, page_get(path, session)).await);
+        assert!(answer.starts_with(BACK), "{answer}");
+        answer
+    }
+
     /// The browser at the provider: signed in there, it allows the app
     /// (or cancels); where the provider sends it back to.
     async fn consent(&self, authorize: &str, session: &str, allow: bool) -> String {
@@ -233,9 +244,7 @@ async fn a_new_identity_opens_an_account_and_signs_straight_in_next_time() {
         // Next time: straight in (the provider remembers the consent), the
         // same account.
         let (to, state) = begin(&app, "next=", None).await;
-        let path = to.strip_prefix(&upstream.url).unwrap();
-        let answer = location(&send(&upstream.app, page_get(path, &there)).await);
-        assert!(answer.starts_with(BACK), "{answer}");
+        let answer = upstream.remembered(&to, &there).await;
         let res = back(&app, &answer, &state).await;
         assert_eq!(location(&res), "/profile");
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -257,8 +266,7 @@ async fn a_new_identity_opens_an_account_and_signs_straight_in_next_time() {
             .await
             .unwrap();
         let (to, state) = begin(&app, "next=", None).await;
-        let path = to.strip_prefix(&upstream.url).unwrap();
-        let answer = location(&send(&upstream.app, page_get(path, &there)).await);
+        let answer = upstream.remembered(&to, &there).await;
         let res = back(&app, &answer, &state).await;
         assert_eq!(
             location(&res),
@@ -366,8 +374,7 @@ async fn an_address_with_an_account_here_is_linked_only_after_its_owner_signs_in
 
     // From now on the identity signs in to that account.
     let (to, state) = begin(&app, "next=", None).await;
-    let path = to.strip_prefix(&upstream.url).unwrap();
-    let answer = location(&send(&upstream.app, page_get(path, &there)).await);
+    let answer = upstream.remembered(&to, &there).await;
     let res = back(&app, &answer, &state).await;
     assert_eq!(location(&res), "/profile");
     assert!(cookie_jar(&res).contains("lk_access="));
@@ -488,8 +495,7 @@ async fn two_returns_at_once_open_one_account() {
     let (to_a, state_a) = begin(&app, "next=", None).await;
     let answer_a = upstream.consent(&to_a, &there, true).await;
     let (to_b, state_b) = begin(&app, "next=", None).await;
-    let path = to_b.strip_prefix(&upstream.url).unwrap();
-    let answer_b = location(&send(&upstream.app, page_get(path, &there)).await);
+    let answer_b = upstream.remembered(&to_b, &there).await;
     let (a, b) = tokio::join!(
         back(&app, &answer_a, &state_a),
         back(&app, &answer_b, &state_b)

@@ -107,6 +107,7 @@ pub fn reason_text(reason: Reason, locale: Locale, count: u64) -> String {
         R::UpstreamLastWay => t!(locale, errors.upstream_last_way).into(),
         R::UpstreamLinkExpired => t!(locale, errors.upstream_link_expired).into(),
         R::NoSuchIdentity => t!(locale, errors.no_such_identity).into(),
+        R::UpstreamTokenNotKept => t!(locale, errors.upstream_token_not_kept).into(),
         R::Unavailable => t!(locale, errors.unavailable).into(),
         R::Unreachable => t!(locale, errors.unreachable).into(),
         R::BadRequest => t!(locale, errors.bad_request).into(),

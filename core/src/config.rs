@@ -134,6 +134,10 @@ pub struct AuthConfig {
     pub webhook_retry_base: Duration,
     /// Other identity providers people may sign in with (`upstream`).
     pub upstreams: Vec<UpstreamProvider>,
+    /// `UPSTREAM_KEEP_TOKENS`: keep (sealed) the access token a provider
+    /// gave at the last sign-in, for the person to fetch; off, nothing of
+    /// the provider's is kept.
+    pub keep_upstream_tokens: bool,
 }
 
 /// The defaults every deployment starts from; the server overrides what
@@ -171,6 +175,7 @@ impl Default for AuthConfig {
             webhook_give_up_after: Duration::from_secs(24 * 3600),
             webhook_retry_base: Duration::from_secs(5),
             upstreams: Vec::new(),
+            keep_upstream_tokens: false,
         }
     }
 }
@@ -196,16 +201,44 @@ pub struct UpstreamProvider {
     pub id: String,
     /// Its name on the button ("Kakao", "Acme SSO").
     pub name: String,
-    /// The OpenID Connect issuer; discovery is at
-    /// `{issuer}/.well-known/openid-configuration`.
+    /// How it is spoken to.
+    pub kind: UpstreamKind,
+    /// Who vouches for its identities (the key they are stored under),
+    /// and where it answers: the OpenID Connect issuer, whose discovery is
+    /// at `{issuer}/.well-known/openid-configuration`; for GitHub and
+    /// Naver, their address (`https://github.com`, a GitHub Enterprise
+    /// Server's, `https://nid.naver.com`).
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
     /// Asked for besides `openid` (e.g. `email`, `profile`).
     pub scopes: Vec<String>,
+    /// Its ids for people differ from one registered app to the next
+    /// (Kakao's and Naver's): they mean someone only with the client id.
+    pub per_app_subjects: bool,
+}
+
+/// The ways a provider is spoken to: OpenID Connect, or plain OAuth 2.0
+/// and the provider's own profile endpoints (GitHub's and Naver's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamKind {
+    #[default]
+    OpenIdConnect,
+    GitHub,
+    Naver,
 }
 
 impl UpstreamProvider {
+    /// Whom its subjects are stored under: the issuer, and for a provider
+    /// whose ids are per app, the client id too (another app's id 123 is
+    /// another person, and must not sign in as ours).
+    pub fn subject_space(&self) -> String {
+        match self.per_app_subjects {
+            true => format!("{} client_id={}", self.issuer, self.client_id),
+            false => self.issuer.clone(),
+        }
+    }
+
     pub fn info(&self) -> crate::model::UpstreamInfo {
         crate::model::UpstreamInfo {
             id: self.id.clone(),

@@ -1,7 +1,9 @@
 //! Signing in through another identity provider ("Sign in with Kakao"):
 //! any OpenID Connect provider (Google and Kakao are presets of it), with
 //! the authorization code flow, PKCE and a nonce always, and the ID token
-//! verified against the provider's published keys.
+//! verified against the provider's published keys; and GitHub and Naver,
+//! which speak plain OAuth 2.0 and say who signed in at their profile
+//! endpoints (`oauth`).
 //!
 //! The rules, safe by default:
 //! - an identity already linked signs in to its account (a disabled one is
@@ -28,9 +30,9 @@ use openidconnect::core::{
     CoreResponseType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AuthType, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessToken, AuthType, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret,
+    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -40,7 +42,7 @@ use crate::db::StoreError;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::letter::Letter;
 use crate::limits::Rate;
-use crate::model::{EventKind, LinkedIdentity, Role, UpstreamInfo, User};
+use crate::model::{EventKind, LinkedIdentity, Role, UpstreamInfo, UpstreamToken, User};
 use crate::sessions::Issued;
 use crate::tokens::{random_token, token_hash};
 use crate::user_store::{self, UserRow};
@@ -57,7 +59,9 @@ const REFETCH_AFTER: Duration = Duration::from_secs(30);
 /// for ten minutes.
 const STARTS_PER_HOUR_PER_IP: u32 = 60;
 
-pub use crate::config::UpstreamProvider as Provider;
+pub use crate::config::{UpstreamKind as Kind, UpstreamProvider as Provider};
+
+mod oauth;
 
 /// The providers' discovered metadata and the HTTP client that asks them.
 pub struct Upstreams {
@@ -191,6 +195,9 @@ struct Pending {
     at: i64,
     /// …but not a session already open in that same second.
     open_then: Vec<String>,
+    /// The provider's access token, sealed, when kept.
+    #[serde(default)]
+    token: Option<String>,
 }
 
 /// A pending link as the confirmation page shows it.
@@ -201,7 +208,7 @@ pub struct PendingLink {
 }
 
 /// What a provider said about the person, once verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Profile {
     pub subject: String,
     /// Only an address the provider says it verified.
@@ -210,6 +217,9 @@ pub struct Profile {
     pub email: Option<String>,
     /// A name to start the username from.
     pub name_hint: Option<String>,
+    /// The provider's access token (never printed), kept only when the
+    /// operator asks.
+    pub access_token: AccessToken,
 }
 
 fn state_key(state: &str) -> String {
@@ -244,6 +254,30 @@ pub fn same_site_path(next: &str) -> String {
     } else {
         "/profile".to_owned()
     }
+}
+
+/// A profile from what a provider said: the address counts as verified
+/// only when it is one (`verified`) and a usable address.
+fn profile_of(
+    subject: String,
+    email: Option<String>,
+    verified: bool,
+    name_hint: Option<String>,
+    access_token: AccessToken,
+) -> Profile {
+    let email = email.and_then(|e| validate::email(&e).ok());
+    Profile {
+        subject,
+        verified_email: email.clone().filter(|_| verified),
+        email,
+        name_hint,
+        access_token,
+    }
+}
+
+/// What a kept token is sealed to: its identity's row.
+fn token_owner(issuer: &str, subject: &str) -> String {
+    format!("identity\n{issuer}\n{subject}")
 }
 
 /// A username made from a provider's name for the person: the allowed
@@ -324,27 +358,21 @@ impl crate::Upstream<'_> {
             )
             .await?;
         }
-        let oidc = self.client(provider, false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = random_token();
         let nonce = random_token();
-        let mut request = oidc
-            .authorize_url(
-                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-                {
-                    let state = state.clone();
-                    move || CsrfToken::new(state)
-                },
-                {
-                    let nonce = nonce.clone();
-                    move || Nonce::new(nonce)
-                },
-            )
-            .set_pkce_challenge(challenge);
-        for scope in &provider.scopes {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        let (url, _, _) = request.url();
+        let url = match provider.kind {
+            Kind::OpenIdConnect => {
+                self.oidc_authorize_url(provider, &state, &nonce, challenge)
+                    .await?
+            }
+            _ => oauth::authorize_url(
+                provider,
+                &self.redirect_uri(provider),
+                &state,
+                challenge.as_str(),
+            )?,
+        };
         let flight = Flight {
             provider: provider.id.clone(),
             verifier: verifier.secret().clone(),
@@ -356,10 +384,36 @@ impl crate::Upstream<'_> {
         self.ephemeral
             .put_text(&state_key(&state), &flight, STATE_TTL)
             .await?;
-        Ok(Started {
-            url: url.to_string(),
-            state,
-        })
+        Ok(Started { url, state })
+    }
+
+    /// The provider's authorization address, from its discovery document.
+    async fn oidc_authorize_url(
+        &self,
+        provider: &Provider,
+        state: &str,
+        nonce: &str,
+        challenge: PkceCodeChallenge,
+    ) -> Result<String, Error> {
+        let oidc = self.client(provider, false).await?;
+        let mut request = oidc
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                {
+                    let state = state.to_owned();
+                    move || CsrfToken::new(state)
+                },
+                {
+                    let nonce = nonce.to_owned();
+                    move || Nonce::new(nonce)
+                },
+            )
+            .set_pkce_challenge(challenge);
+        for scope in &provider.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, _, _) = request.url();
+        Ok(url.into())
     }
 
     /// Finishes a sign-in when the browser comes back from `provider`
@@ -413,7 +467,18 @@ impl crate::Upstream<'_> {
             });
         }
         let code = answer.code.as_deref().ok_or_else(expired)?;
-        let profile = self.profile(provider, code, &flight).await?;
+        let profile = match provider.kind {
+            Kind::OpenIdConnect => self.oidc_profile(provider, code, &flight).await?,
+            _ => {
+                let back = oauth::Returned {
+                    code,
+                    state: answer.state.as_deref().unwrap_or_default(),
+                    verifier: &flight.verifier,
+                    redirect_uri: &self.redirect_uri(provider),
+                };
+                oauth::profile(&self.upstreams.http, provider, back).await?
+            }
+        };
         let owner = identity_owner(&self.db, provider, &profile.subject).await?;
         if let Some(user_id) = &flight.link_to {
             return match owner {
@@ -423,7 +488,8 @@ impl crate::Upstream<'_> {
                 Some(_) => Err(Error::of(ErrorCode::Conflict, Reason::UpstreamTaken)),
                 None => {
                     let email = profile.email.clone().unwrap_or_default();
-                    self.link(user_id, provider, &profile.subject, &email, client)
+                    let token = self.kept(provider, &profile);
+                    self.link(user_id, provider, &profile.subject, &email, token, client)
                         .await?;
                     Ok(Finished::Linked {
                         provider: provider.id.clone(),
@@ -435,13 +501,23 @@ impl crate::Upstream<'_> {
             let user = user_store::by_id(&self.db, &user_id)
                 .await?
                 .ok_or_else(expired)?;
-            return self.sign_in(&user, provider, flight.next, client).await;
+            return self
+                .sign_in(&user, provider, &profile, flight.next, client)
+                .await;
         }
         let email = profile
             .verified_email
             .as_deref()
             .ok_or_else(|| Error::of(ErrorCode::Forbidden, Reason::UpstreamNoEmail))?;
         if let Some(user) = user_store::by_login(&self.db, email).await? {
+            // This same person's other return may have opened it since the
+            // look-up above (the account and its identity commit together).
+            if identity_owner(&self.db, provider, &profile.subject).await? == Some(user.id.clone())
+            {
+                return self
+                    .sign_in(&user, provider, &profile, flight.next, client)
+                    .await;
+            }
             let token = random_token();
             let at = now();
             let open_then: Vec<String> = sqlx::query_scalar(
@@ -459,6 +535,7 @@ impl crate::Upstream<'_> {
                 user_id: user.id,
                 at,
                 open_then,
+                token: self.kept(provider, &profile),
             };
             let pending =
                 serde_json::to_string(&pending).map_err(|e| Error::internal().caused_by(e))?;
@@ -496,7 +573,7 @@ impl crate::Upstream<'_> {
     /// signature, issuer, audience, expiry and nonce are checked; an email
     /// counts only if the provider says it verified it (in the ID token,
     /// or else at its userinfo endpoint).
-    async fn profile(
+    async fn oidc_profile(
         &self,
         provider: &Provider,
         code: &str,
@@ -552,12 +629,70 @@ impl crate::Upstream<'_> {
                     .and_then(|e| e.split('@').next())
                     .map(str::to_owned)
             });
-        let email = email.and_then(|e| validate::email(&e).ok());
-        Ok(Profile {
-            subject: subject.as_str().to_owned(),
-            verified_email: email.clone().filter(|_| verified == Some(true)),
+        Ok(profile_of(
+            subject.as_str().to_owned(),
             email,
+            verified == Some(true),
             name_hint,
+            tokens.access_token().clone(),
+        ))
+    }
+
+    /// The access token to keep, sealed to its identity: only when the
+    /// operator asks.
+    fn kept(&self, provider: &Provider, profile: &Profile) -> Option<String> {
+        self.config.keep_upstream_tokens.then(|| {
+            let owner = token_owner(&provider.subject_space(), &profile.subject);
+            self.tokens
+                .seal(&owner, profile.access_token.secret().as_bytes())
+        })
+    }
+
+    /// With tokens not kept (any more), removes those kept before: run at
+    /// start-up. How many went.
+    pub async fn forget_tokens_unless_kept(&self) -> Result<u64, Error> {
+        if self.config.keep_upstream_tokens {
+            return Ok(0);
+        }
+        let gone = sqlx::query(
+            "UPDATE identities SET access_token = NULL, token_kept_at = NULL \
+             WHERE access_token IS NOT NULL",
+        )
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(gone.rows_affected())
+    }
+
+    /// The access token `provider` gave at the user's last sign-in through
+    /// it, when the deployment keeps them.
+    pub async fn kept_token(&self, user_id: &str, provider: &str) -> Result<UpstreamToken, Error> {
+        let row: Option<(String, String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT issuer, subject, access_token, token_kept_at FROM identities \
+             WHERE user_id = $1 AND provider = $2",
+        )
+        .bind(user_id)
+        .bind(provider)
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let (issuer, subject, sealed, kept_at) =
+            row.ok_or_else(|| Error::of(ErrorCode::NotFound, Reason::NoSuchIdentity))?;
+        // Kept before the operator stopped keeping them: no longer handed out.
+        let token = (sealed, kept_at, self.config.keep_upstream_tokens);
+        let (Some(sealed), Some(kept_at), true) = token else {
+            return Err(Error::of(ErrorCode::NotFound, Reason::UpstreamTokenNotKept));
+        };
+        let access_token = self
+            .tokens
+            .open(&token_owner(&issuer, &subject), &sealed)
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            // Sealed under another deployment secret.
+            .ok_or_else(|| Error::of(ErrorCode::NotFound, Reason::UpstreamTokenNotKept))?;
+        Ok(UpstreamToken {
+            provider: provider.to_owned(),
+            access_token,
+            kept_at,
         })
     }
 
@@ -566,19 +701,28 @@ impl crate::Upstream<'_> {
         &self,
         user: &UserRow,
         provider: &Provider,
+        profile: &Profile,
         next: String,
         client: &ClientInfo,
     ) -> Result<Finished, Error> {
         if user.is_disabled() {
             return self.refuse_disabled(&user.id, client).await;
         }
-        sqlx::query("UPDATE identities SET last_used_at = $1 WHERE user_id = $2 AND provider = $3")
-            .bind(now())
-            .bind(&user.id)
-            .bind(&provider.id)
-            .execute(&self.db.pool)
-            .await
-            .map_err(StoreError::from)?;
+        // The newest token replaces the kept one (or, not kept any more,
+        // clears it).
+        let token = self.kept(provider, profile);
+        sqlx::query(
+            "UPDATE identities SET last_used_at = $1, access_token = $2, token_kept_at = $3 \
+             WHERE issuer = $4 AND subject = $5",
+        )
+        .bind(now())
+        .bind(&token)
+        .bind(token.as_ref().map(|_| now()))
+        .bind(provider.subject_space())
+        .bind(&profile.subject)
+        .execute(&self.db.pool)
+        .await
+        .map_err(StoreError::from)?;
         let method = method_of(provider);
         let (factors,): (i64,) = sqlx::query_as(&crate::second_factor::required_sql("$1"))
             .bind(&user.id)
@@ -633,7 +777,7 @@ impl crate::Upstream<'_> {
                         None => None,
                     };
                     return match user {
-                        Some(user) => self.sign_in(&user, provider, next, client).await,
+                        Some(user) => self.sign_in(&user, provider, profile, next, client).await,
                         None => Err(err),
                     };
                 }
@@ -644,7 +788,13 @@ impl crate::Upstream<'_> {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
-            insert_identity(&mut tx, &user.id, provider, &profile.subject, email, true).await?;
+            let token = self.kept(provider, profile);
+            let identity = Identity {
+                subject: &profile.subject,
+                email,
+                token,
+            };
+            insert_identity(&mut tx, &user.id, provider, &identity, true).await?;
             self.record_in(
                 &mut tx,
                 Event::new(EventKind::SignUp, client).user(&user.id),
@@ -681,13 +831,19 @@ impl crate::Upstream<'_> {
         provider: &Provider,
         subject: &str,
         email: &str,
+        token: Option<String>,
         client: &ClientInfo,
     ) -> Result<(), Error> {
         let owner = user_store::by_id(&self.db, user_id)
             .await?
             .ok_or_else(Error::unauthorized)?;
         let mut tx = self.db.begin().await?;
-        insert_identity(&mut tx, user_id, provider, subject, email, false).await?;
+        let identity = Identity {
+            subject,
+            email,
+            token,
+        };
+        insert_identity(&mut tx, user_id, provider, &identity, false).await?;
         self.record_in(
             &mut tx,
             Event::new(EventKind::IdentityLinked, client)
@@ -764,6 +920,7 @@ impl crate::Upstream<'_> {
                     provider,
                     &pending.subject,
                     &pending.email,
+                    pending.token,
                     &auth.client,
                 )
                 .await?
@@ -884,11 +1041,19 @@ async fn identity_owner(
 ) -> Result<Option<String>, StoreError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
-            .bind(&provider.issuer)
+            .bind(provider.subject_space())
             .bind(subject)
             .fetch_optional(&db.pool)
             .await?;
     Ok(row.map(|(id,)| id))
+}
+
+/// An identity to store: who at the provider, the address it gave, its
+/// token (sealed) when kept.
+struct Identity<'a> {
+    subject: &'a str,
+    email: &'a str,
+    token: Option<String>,
 }
 
 /// Stores a link (`signed_in`: it just signed in, too); the keys refuse a
@@ -898,22 +1063,24 @@ async fn insert_identity(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: &str,
     provider: &Provider,
-    subject: &str,
-    email: &str,
+    identity: &Identity<'_>,
     signed_in: bool,
 ) -> Result<(), Error> {
     let now = now();
     let inserted = sqlx::query(
-        "INSERT INTO identities (issuer, subject, provider, user_id, email, created_at, last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO identities \
+         (issuer, subject, provider, user_id, email, created_at, last_used_at, access_token, token_kept_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(&provider.issuer)
-    .bind(subject)
+    .bind(provider.subject_space())
+    .bind(identity.subject)
     .bind(&provider.id)
     .bind(user_id)
-    .bind(email)
+    .bind(identity.email)
     .bind(now)
     .bind(signed_in.then_some(now))
+    .bind(&identity.token)
+    .bind(identity.token.as_ref().map(|_| now))
     .execute(&mut **tx)
     .await;
     match inserted {

@@ -15,6 +15,7 @@ import {
   navUser,
   newUser,
   open,
+  otherBrowser,
   snap,
   submitLogin,
   test,
@@ -34,6 +35,15 @@ const BUTTON = `Sign in with ${PROVIDER_NAME}`;
 /** The downstream as an app registered at the provider (its consent page names it). */
 const APP_NAME = 'Downstream Latchkey';
 const CALLBACK = `${DOWNSTREAM_URL}/login/with/oidc/back`;
+/** A loopback address nothing answers on (the discard port). */
+const NOWHERE = 'http://127.0.0.1:9';
+/** The presets, in the order their buttons show, with each provider's own words for its button. */
+const PRESETS = [
+  { id: 'google', address: 'ISSUER', en: 'Sign in with Google', ko: 'Google 계정으로 로그인' },
+  { id: 'kakao', address: 'ISSUER', en: 'Login with Kakao', ko: '카카오 로그인' },
+  { id: 'github', address: 'URL', en: 'Sign in with GitHub', ko: 'GitHub로 로그인' },
+  { id: 'naver', address: 'URL', en: 'Log in with NAVER', ko: '네이버 로그인' },
+];
 
 /** `text` as a regular expression that matches it literally. */
 function literally(text: string): string {
@@ -168,6 +178,16 @@ async function startDownstream(clientId: string, clientSecret: string, log: stri
     UPSTREAM_OIDC_CLIENT_ID: clientId,
     UPSTREAM_OIDC_CLIENT_SECRET: clientSecret,
     UPSTREAM_OIDC_NAME: PROVIDER_NAME,
+    // The presets' buttons, for their words and colours: nothing here
+    // answers at this address, so these are never clicked (their flows run
+    // against each provider's shape in server/tests/it/upstream/shapes.rs).
+    ...Object.fromEntries(
+      PRESETS.flatMap((p) => [
+        [`UPSTREAM_${p.id.toUpperCase()}_CLIENT_ID`, 'e2e-client'],
+        [`UPSTREAM_${p.id.toUpperCase()}_CLIENT_SECRET`, 'e2e-secret'],
+        [`UPSTREAM_${p.id.toUpperCase()}_${p.address}`, NOWHERE],
+      ]),
+    ),
   };
   const out = fs.openSync(log, 'a');
   const server = spawn(required('LATCHKEY_SERVER_BIN'), [], {
@@ -281,7 +301,8 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
     await open(page, `${DOWNSTREAM_URL}/login`);
     const buttons = page.getByTestId('upstream-buttons');
-    const form = buttons.locator('form');
+    await expect(buttons.locator('form')).toHaveCount(PRESETS.length + 1);
+    const form = buttons.locator('form[action="/login/with/oidc"]');
     await expect(form).toHaveCount(1);
     await expect(form).toHaveAttribute('method', 'post');
     await expect(form).toHaveAttribute('action', '/login/with/oidc');
@@ -290,11 +311,6 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
     await expect(button).toHaveText(BUTTON);
     await expect(button).toHaveClass(/\bupstream-oidc\b/);
     await expect(page.locator('p.divider:has(+ [data-testid="upstream-buttons"])')).toHaveText('or');
-    await snap(page, 'upstream-login-buttons');
-    await page.setViewportSize({ width: 360, height: 800 });
-    await expect(button).toBeVisible();
-    await snap(page, 'upstream-login-buttons-phone');
-    await page.setViewportSize({ width: 1280, height: 800 });
 
     // The post answers with a page that moves on to the provider.
     const onward = await request.post(`${DOWNSTREAM_URL}/login/with/oidc`, {
@@ -320,8 +336,10 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
     await expect(linked).toContainText(PROVIDER_NAME);
     await expect(linked).toContainText(person.email);
     await expect(page.getByRole('heading', { name: 'Remove a linked account' })).toBeVisible();
-    // Every provider offered is linked: nothing more to link.
-    await expect(page.getByRole('heading', { name: 'Link another account' })).toHaveCount(0);
+    // The linked one is not offered again; the others are.
+    await expect(page.getByRole('heading', { name: 'Link another account' })).toBeVisible();
+    const offered = page.getByTestId('link-buttons').getByRole('button');
+    await expect(offered).toHaveText(PRESETS.map((p) => p.en));
     await snap(page, 'upstream-linked-accounts');
 
     // Next time: the provider remembers the consent and its session, so
@@ -420,21 +438,89 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Other sign-in accounts');
     await expect(page.getByTestId('no-linked-accounts')).toHaveText('No other accounts are linked.');
     await expect(page.getByRole('heading', { name: 'Link another account' })).toBeVisible();
-    await expect(page.locator('#link-password-oidc')).toBeVisible();
+    await expect(page.locator('#link-password')).toBeVisible();
     await expect(page.getByRole('button', { name: BUTTON })).toBeVisible();
     await expect(page.getByRole('heading', { name: 'Remove a linked account' })).toHaveCount(0);
     await expectAccessible(page, 'the linked accounts page');
+    // One password, a button per provider: each button posts to its own
+    // provider (its formaction), not the form's first. This address is
+    // not proven yet, so the provider named in the answer says which.
+    await settle(page);
+    await page.locator('#link-password').fill(user.password);
+    await page.getByTestId('link-buttons').getByRole('button', { name: BUTTON }).click();
+    await expect(page).toHaveURL(`${DOWNSTREAM_URL}/security/accounts?upstream=oidc&problem=verify_first`);
 
     // The button in Korean.
     const korean = await browser.newContext({ locale: 'ko-KR' });
     try {
       const ko = await korean.newPage();
       await ko.goto(`${DOWNSTREAM_URL}/login`);
-      await expect(ko.getByTestId('upstream-buttons').getByRole('button')).toHaveText(
+      await expect(ko.getByTestId('upstream-buttons').locator('form[action="/login/with/oidc"] button')).toHaveText(
         `${PROVIDER_NAME}(으)로 로그인`,
       );
     } finally {
       await korean.close();
+    }
+  });
+
+  test("every provider's button in its own words, in both languages, on a phone and a desktop", async ({
+    browser,
+    request,
+  }) => {
+    // Someone signed in with a password and nothing linked: the security
+    // page offers every provider.
+    const user = newUser();
+    await downstreamAccount(request, user);
+    for (const language of ['en', 'ko'] as const) {
+      const { context, page } = await otherBrowser(browser, { locale: language === 'ko' ? 'ko-KR' : 'en-US' });
+      try {
+        for (const [device, width] of [
+          ['desktop', 1280],
+          ['phone', 360],
+        ] as const) {
+          await page.setViewportSize({ width, height: 800 });
+          await open(page, `${DOWNSTREAM_URL}/login`);
+          const buttons = page.getByTestId('upstream-buttons').getByRole('button');
+          await expect(buttons).toHaveText([
+            ...PRESETS.map((p) => p[language]),
+            language === 'ko' ? `${PROVIDER_NAME}(으)로 로그인` : BUTTON,
+          ]);
+          for (const preset of PRESETS) {
+            await expect(page.locator(`form[action="/login/with/${preset.id}"] button`)).toHaveClass(
+              new RegExp(`\\bupstream-${preset.id}\\b`),
+            );
+          }
+          // Each button fits its line on a phone: nothing is cut or wraps.
+          for (const box of await buttons.evaluateAll((all) =>
+            all.map((b) => ({ scroll: b.scrollWidth, client: b.clientWidth, height: b.clientHeight })),
+          )) {
+            expect(box.scroll).toBeLessThanOrEqual(box.client);
+            expect(box.height).toBeLessThan(60);
+          }
+          await expectAccessible(page, `the log-in page with every provider (${language}, ${device})`);
+          await snap(page, `upstream-login-buttons-${language}-${device}`);
+        }
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await open(page, `${DOWNSTREAM_URL}/login`);
+        await submitLogin(page, user.username, user.password);
+        await expect(page).toHaveURL(`${DOWNSTREAM_URL}/profile`);
+        for (const [device, width] of [
+          ['desktop', 1280],
+          ['phone', 360],
+        ] as const) {
+          await page.setViewportSize({ width, height: 800 });
+          await open(page, `${DOWNSTREAM_URL}/security/accounts`);
+          await expect(page.locator('#link-password')).toBeVisible();
+          await expect(page.getByTestId('link-buttons').getByRole('button')).toHaveText([
+            ...PRESETS.map((p) => p[language]),
+            language === 'ko' ? `${PROVIDER_NAME}(으)로 로그인` : BUTTON,
+          ]);
+          await expectAccessible(page, `the linked accounts page (${language}, ${device})`);
+          await snap(page, `upstream-linked-accounts-${language}-${device}`);
+        }
+      } finally {
+        await context.close();
+      }
     }
   });
 

@@ -295,6 +295,7 @@ impl Config {
         };
         let signup_hide_existing = flag("SIGNUP_HIDE_EXISTING");
         let webhook_allow_private = flag("WEBHOOK_ALLOW_PRIVATE");
+        let keep_upstream_tokens = flag("UPSTREAM_KEEP_TOKENS");
 
         let mode = match get("LATCHKEY_ENV").as_deref() {
             None | Some("development") | Some("dev") => Mode::Development,
@@ -579,6 +580,7 @@ impl Config {
                 webhook_give_up_after: Duration::from_secs(webhook_give_up_after.max(60)),
                 webhook_retry_base: d.webhook_retry_base,
                 upstreams,
+                keep_upstream_tokens,
             },
             public_url,
             cors_origins,
@@ -718,6 +720,7 @@ impl Config {
                 a.mail_give_up_after.as_secs().to_string(),
             ),
             ("WEBHOOK_ALLOW_PRIVATE", a.webhook_allow_private.to_string()),
+            ("UPSTREAM_KEEP_TOKENS", a.keep_upstream_tokens.to_string()),
             (
                 "WEBHOOK_GIVE_UP_AFTER_SECS",
                 a.webhook_give_up_after.as_secs().to_string(),

@@ -217,6 +217,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .ready()
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the signing keys: {:?}", e.cause))?;
+    let forgotten = services
+        .upstream()
+        .forget_tokens_unless_kept()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot clear the providers' tokens: {:?}", e.cause))?;
+    if forgotten > 0 {
+        tracing::info!(
+            count = forgotten,
+            "UPSTREAM_KEEP_TOKENS is off: removed the providers' tokens kept before"
+        );
+    }
     if !services.passkeys().enabled() {
         tracing::warn!(
             "passkeys are off: PUBLIC_URL {} is an IP address, which browsers refuse them on \

@@ -142,7 +142,7 @@ async fn resume(
         .filter(|to| !to.starts_with('/'))
         .map(str::to_owned);
     if let Some(to) = to_app {
-        response = onward(&to, "Continue to the app");
+        response = onward(&to, Onward::ToApp, &headers);
     }
     // Taken once, unless going on parked it again (a fresh sign-in asked).
     if !response.headers().contains_key(header::SET_COOKIE) {
@@ -153,17 +153,32 @@ async fn resume(
     response
 }
 
-/// A page that sends the browser on to `to` (an app's redirect URI with
-/// the code, another provider's sign-in): a refresh, and a link saying
-/// `text` for whoever has refreshes off.
-pub(crate) fn onward(to: &str, text: &str) -> Response {
+/// Where an `onward` page goes.
+pub(crate) enum Onward {
+    /// Back to an app, with the code.
+    ToApp,
+    /// On to another provider's sign-in.
+    ToProvider,
+}
+
+/// A page that sends the browser on to `to`: a refresh, and a link in the
+/// reader's language for whoever has refreshes off.
+pub(crate) fn onward(to: &str, kind: Onward, headers: &HeaderMap) -> Response {
+    use app::i18n::td_string as t;
+    let locale = crate::locale::negotiate(headers);
+    let text = match kind {
+        Onward::ToApp => t!(locale, onward.to_app),
+        Onward::ToProvider => t!(locale, onward.go_on),
+    };
+    let lang = app::locale::tag(locale);
     let to = to
         .replace('&', "&amp;")
         .replace('"', "&quot;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
     let page = format!(
-        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={to}\">\
+        "<!doctype html><html lang=\"{lang}\"><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={to}\">\
          <title>Latchkey</title><p><a href=\"{to}\">{text}</a></p>"
     );
     (

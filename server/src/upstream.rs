@@ -10,26 +10,34 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
-use latchkey_core::upstream::{Answer, Finished, Provider};
+use latchkey_core::upstream::{Answer, Finished, Kind, Provider};
 use latchkey_core::{Auth, ClientInfo, Error, ErrorCode, Services};
 use serde::Deserialize;
+
+use crate::oidc::Onward;
 
 /// A provider set up by its client id and secret alone.
 struct Preset {
     id: &'static str,
     name: &'static str,
+    kind: Kind,
     issuer: &'static str,
     scopes: &'static [&'static str],
-    /// Its settings: client id, client secret, issuer (an override).
+    /// Its ids for people are per registered app.
+    per_app_subjects: bool,
+    /// Its settings: client id, client secret, and its address (an
+    /// override: another issuer, a GitHub Enterprise Server, a test's).
     keys: [&'static str; 3],
 }
 
-const PRESETS: [Preset; 2] = [
+const PRESETS: [Preset; 4] = [
     Preset {
         id: "google",
         name: "Google",
+        kind: Kind::OpenIdConnect,
         issuer: "https://accounts.google.com",
         scopes: &["email", "profile"],
+        per_app_subjects: false,
         keys: [
             "UPSTREAM_GOOGLE_CLIENT_ID",
             "UPSTREAM_GOOGLE_CLIENT_SECRET",
@@ -40,12 +48,43 @@ const PRESETS: [Preset; 2] = [
     Preset {
         id: "kakao",
         name: "Kakao",
+        kind: Kind::OpenIdConnect,
         issuer: "https://kauth.kakao.com",
         scopes: &["account_email", "profile_nickname"],
+        per_app_subjects: true,
         keys: [
             "UPSTREAM_KAKAO_CLIENT_ID",
             "UPSTREAM_KAKAO_CLIENT_SECRET",
             "UPSTREAM_KAKAO_ISSUER",
+        ],
+    },
+    // Plain OAuth 2.0: the profile and the list of addresses.
+    Preset {
+        id: "github",
+        name: "GitHub",
+        kind: Kind::GitHub,
+        issuer: "https://github.com",
+        scopes: &["read:user", "user:email"],
+        per_app_subjects: false,
+        keys: [
+            "UPSTREAM_GITHUB_CLIENT_ID",
+            "UPSTREAM_GITHUB_CLIENT_SECRET",
+            "UPSTREAM_GITHUB_URL",
+        ],
+    },
+    // Plain OAuth 2.0; what it shares is chosen in Naver's console, not
+    // by scopes.
+    Preset {
+        id: "naver",
+        name: "Naver",
+        kind: Kind::Naver,
+        issuer: "https://nid.naver.com",
+        scopes: &[],
+        per_app_subjects: true,
+        keys: [
+            "UPSTREAM_NAVER_CLIENT_ID",
+            "UPSTREAM_NAVER_CLIENT_SECRET",
+            "UPSTREAM_NAVER_URL",
         ],
     },
 ];
@@ -86,11 +125,18 @@ pub fn read(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -
                 providers.push(Provider {
                     id: preset.id.to_owned(),
                     name: preset.name.to_owned(),
-                    // As written: discovery compares it exactly (some end in /).
-                    issuer: issuer.trim().to_owned(),
+                    kind: preset.kind,
+                    // An issuer as written: discovery compares it exactly
+                    // (some end in /); an address without its last /, so
+                    // both spellings store people under one key.
+                    issuer: match preset.kind {
+                        Kind::OpenIdConnect => issuer.trim().to_owned(),
+                        _ => issuer.trim().trim_end_matches('/').to_owned(),
+                    },
                     client_id,
                     client_secret,
                     scopes: preset.scopes.iter().map(|s| (*s).to_owned()).collect(),
+                    per_app_subjects: preset.per_app_subjects,
                 });
             }
         }
@@ -107,6 +153,7 @@ pub fn read(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -
                 providers.push(Provider {
                     id: "oidc".into(),
                     name,
+                    kind: Kind::OpenIdConnect,
                     issuer: issuer.trim().to_owned(),
                     client_id,
                     client_secret,
@@ -115,6 +162,8 @@ pub fn read(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -
                         .filter(|s| !s.is_empty() && *s != "openid")
                         .map(str::to_owned)
                         .collect(),
+                    // OpenID Connect's `sub` is unique at its issuer.
+                    per_app_subjects: false,
                 });
             }
         }
@@ -202,6 +251,7 @@ async fn begin(
     Path(provider): Path<String>,
     auth: Option<Extension<Auth>>,
     Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
     Form(form): Form<Begin>,
 ) -> Response {
     let upstream = services.upstream();
@@ -213,7 +263,7 @@ async fn begin(
     };
     match started {
         Ok(started) => {
-            let mut response = crate::oidc::onward(&started.url, "Continue");
+            let mut response = crate::oidc::onward(&started.url, Onward::ToProvider, &headers);
             set_cookie(
                 &mut response,
                 cookies::upstream(&services.config, cookies::UPSTREAM, Some(&started.state)),
@@ -345,6 +395,34 @@ mod tests {
             problems,
             ["UPSTREAM_GOOGLE_CLIENT_ID and UPSTREAM_GOOGLE_CLIENT_SECRET go together: set both or neither"]
         );
+    }
+
+    #[test]
+    fn per_app_ids_are_stored_with_their_client_and_addresses_without_a_last_slash() {
+        let space = |id: &str, client: &str| {
+            let key = id.to_uppercase();
+            let (id_key, secret_key) = (
+                format!("UPSTREAM_{key}_CLIENT_ID"),
+                format!("UPSTREAM_{key}_CLIENT_SECRET"),
+            );
+            let (providers, problems) =
+                read_from(&[(id_key.as_str(), client), (secret_key.as_str(), "s")]);
+            assert!(problems.is_empty(), "{problems:?}");
+            providers[0].subject_space()
+        };
+        // Kakao's and Naver's ids mean someone only within one app.
+        for id in ["kakao", "naver"] {
+            assert_ne!(space(id, "app-a"), space(id, "app-b"), "{id}");
+        }
+        for id in ["google", "github"] {
+            assert_eq!(space(id, "app-a"), space(id, "app-b"), "{id}");
+        }
+        let (providers, _) = read_from(&[
+            ("UPSTREAM_GITHUB_CLIENT_ID", "c"),
+            ("UPSTREAM_GITHUB_CLIENT_SECRET", "s"),
+            ("UPSTREAM_GITHUB_URL", "https://git.example.com/"),
+        ]);
+        assert_eq!(providers[0].issuer, "https://git.example.com");
     }
 
     #[test]

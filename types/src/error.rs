@@ -202,6 +202,10 @@ pub enum Reason {
     /// account.
     UpstreamLinkExpired,
     NoSuchIdentity,
+    /// No access token of that provider is kept for this account: the
+    /// deployment keeps none (`UPSTREAM_KEEP_TOKENS`), or the one kept no
+    /// longer opens (sealed under another deployment secret).
+    UpstreamTokenNotKept,
     /// A webhook's address is not absolute https, or names a loopback or
     /// private address (without `WEBHOOK_ALLOW_PRIVATE`).
     WebhookAddress,

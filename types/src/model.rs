@@ -579,6 +579,28 @@ pub struct LinkedIdentity {
     pub last_used_at: Option<i64>,
 }
 
+/// The access token a provider gave at the account's last sign-in through
+/// it, kept when the deployment asks (`UPSTREAM_KEEP_TOKENS`): for the
+/// product to call that provider's API for the person.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpstreamToken {
+    pub provider: String,
+    /// As the provider issued it; it may have expired there since.
+    pub access_token: String,
+    /// Unix seconds it was received.
+    pub kept_at: i64,
+}
+
+impl std::fmt::Debug for UpstreamToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamToken")
+            .field("provider", &self.provider)
+            .field("kept_at", &self.kept_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An app that signs its users in through Latchkey (OpenID Connect), as
 /// an administrator registers or changes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

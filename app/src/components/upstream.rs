@@ -38,6 +38,8 @@ pub fn label(provider: &UpstreamInfo, locale: Locale) -> String {
     match provider.id.as_str() {
         "google" => t!(locale, upstream.google).into(),
         "kakao" => t!(locale, upstream.kakao).into(),
+        "naver" => t!(locale, upstream.naver).into(),
+        "github" => t!(locale, upstream.github).into(),
         _ => t!(locale, upstream.other, name = provider.name.clone()),
     }
 }

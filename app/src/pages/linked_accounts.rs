@@ -132,25 +132,29 @@ fn Accounts(me: Me, state: Linked, unlink: ServerAction<UnlinkAccount>) -> impl 
             <section class="card">
                 <h2>{tr!(linked.link_heading)}</h2>
                 <p class="muted">{tr!(linked.link_intro)}</p>
-                // A plain form to the server's route: it answers with a page
-                // that moves on to the provider.
-                {unlinked.into_iter().map(|provider| {
-                    let id = format!("link-password-{}", provider.id);
-                    view! {
-                        <form method="post" action=format!("/login/with/{}", provider.id) class="stack">
-                            <input type="hidden" name="link" value="1"/>
-                            {has_password.then(|| view! {
-                                <div class="field">
-                                    <label for=id.clone()>{tr!(passkeys.password)}</label>
-                                    <input id=id type="password" name="password" autocomplete="current-password"/>
-                                </div>
-                            })}
-                            <button type="submit" class=format!("button upstream upstream-{}", provider.id)>
-                                {label(&provider, locale)}
+                // A plain form to the server's routes, one button each (its
+                // `formaction`), so one password serves them all; the answer
+                // is a page that moves on to the provider.
+                <form method="post" action=format!("/login/with/{}", unlinked[0].id) class="stack">
+                    <input type="hidden" name="link" value="1"/>
+                    {has_password.then(|| view! {
+                        <div class="field">
+                            <label for="link-password">{tr!(passkeys.password)}</label>
+                            <input id="link-password" type="password" name="password" autocomplete="current-password"/>
+                        </div>
+                    })}
+                    <div class="upstream-buttons" data-testid="link-buttons">
+                        {unlinked.iter().map(|provider| view! {
+                            <button
+                                type="submit"
+                                formaction=format!("/login/with/{}", provider.id)
+                                class=format!("button upstream upstream-{}", provider.id)
+                            >
+                                {label(provider, locale)}
                             </button>
-                        </form>
-                    }
-                }).collect_view()}
+                        }).collect_view()}
+                    </div>
+                </form>
                 {(!has_password).then(|| view! { <p class="muted">{tr!(common.no_password)}</p> })}
             </section>
         })}

@@ -3,7 +3,7 @@
 //! sign-in itself is a browser's round trip through the provider
 //! (`POST /login/with/{id}`, outside the API).
 
-use app::model::{LinkedIdentity, UpstreamInfo};
+use app::model::{LinkedIdentity, UpstreamInfo, UpstreamToken};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<Services> {
         .routes(routes!(providers))
         .routes(routes!(linked))
         .routes(routes!(remove))
+        .routes(routes!(token))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -77,4 +78,26 @@ async fn remove(
         .unlink(&auth, &provider, body.password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The access token the provider gave at the signed-in user's last
+/// sign-in through it, for calling that provider's API for them. Only
+/// when the deployment keeps them (`UPSTREAM_KEEP_TOKENS`; off by default:
+/// nothing of the provider's is kept).
+#[utoipa::path(get, path = "/me/identities/{provider}/token", tag = "me", security(("bearer" = [])),
+    params(("provider" = String, Path, description = "The provider's id (`github`, `naver`, …)")),
+    responses(
+        (status = 200, description = "The kept token; it may have expired at the provider", body = UpstreamToken),
+        (status = 404, description = "`not_found`: none linked at that provider (`no_such_identity`), or no token kept (`upstream_token_not_kept`)", body = ErrorBody),
+    ))]
+async fn token(
+    State(services): State<Services>,
+    AuthUser(auth): AuthUser,
+    Path(provider): Path<String>,
+) -> Result<Json<UpstreamToken>, ApiError> {
+    let kept = services
+        .upstream()
+        .kept_token(&auth.user.id, &provider)
+        .await?;
+    Ok(Json(kept))
 }

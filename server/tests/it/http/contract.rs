@@ -62,6 +62,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/auth/providers"),
         ("get", "/me/identities"),
         ("post", "/me/identities/{provider}/remove"),
+        ("get", "/me/identities/{provider}/token"),
         ("get", "/admin/users"),
         ("get", "/admin/users/{id}"),
         ("patch", "/admin/users/{id}"),

@@ -713,13 +713,14 @@ impl crate::Upstream<'_> {
         let token = self.kept(provider, profile);
         sqlx::query(
             "UPDATE identities SET last_used_at = $1, access_token = $2, token_kept_at = $3 \
-             WHERE issuer = $4 AND subject = $5",
+             WHERE issuer = $4 AND subject = $5 AND user_id = $6",
         )
         .bind(now())
         .bind(&token)
         .bind(token.as_ref().map(|_| now()))
         .bind(provider.subject_space())
         .bind(&profile.subject)
+        .bind(&user.id)
         .execute(&self.db.pool)
         .await
         .map_err(StoreError::from)?;

@@ -191,6 +191,14 @@ async fn events(s: &Services, user_id: &str) -> Vec<(String, Option<String>)> {
         .unwrap()
 }
 
+/// How many accounts and linked identities there are.
+async fn counts(s: &Services) -> (i64, i64) {
+    sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM identities)")
+        .fetch_one(&s.db.pool)
+        .await
+        .unwrap()
+}
+
 async fn user_id_of(s: &Services, email: &str) -> Option<String> {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
@@ -251,10 +259,7 @@ async fn a_new_identity_opens_an_account_and_signs_straight_in_next_time() {
         let answer = upstream.remembered(&to, &there).await;
         let res = back(&app, &answer, &state).await;
         assert_eq!(location(&res), "/profile");
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&s.db.pool)
-            .await
-            .unwrap();
+        let count = counts(&s).await.0;
         assert_eq!(count, 1);
         let kinds = events(&s, &id).await;
         assert_eq!(
@@ -327,10 +332,7 @@ async fn an_address_with_an_account_here_is_linked_only_after_its_owner_signs_in
     )
     .await;
     assert!(location(&res).contains("__err"), "{:?}", res.headers());
-    let linked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities")
-        .fetch_one(&s.db.pool)
-        .await
-        .unwrap();
+    let linked = counts(&s).await.1;
     assert_eq!(linked, 0);
 
     // Signing in afresh (here: the password) lands on the confirmation.
@@ -441,13 +443,7 @@ async fn the_state_is_bound_to_its_browser_spent_once_and_a_cancel_is_said() {
             "/profile"
         ]
     );
-    assert_eq!(
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
-            .fetch_one(&s.db.pool)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(counts(&s).await.0, 1);
 
     // Cancelled at the provider: said so, nothing made.
     let (to, state) = begin(&app, "next=", None).await;
@@ -511,13 +507,7 @@ async fn two_returns_at_once_open_one_account() {
             ["/profile", "/profile"],
             "round {round}"
         );
-        let (users, identities): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM identities)",
-        )
-        .fetch_one(&s.db.pool)
-        .await
-        .unwrap();
-        assert_eq!((users, identities), (round, round));
+        assert_eq!(counts(&s).await, (round, round));
     }
 }
 

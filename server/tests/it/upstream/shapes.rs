@@ -696,10 +696,7 @@ async fn each_provider_opens_an_account_for_a_vouched_address_and_signs_in_again
         // Next time: the same account.
         let res = round_trip(&shape, &at, &app).await;
         assert_eq!(location(&res), "/profile", "{kind:?}");
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&s.db.pool)
-            .await
-            .unwrap();
+        let count = counts(&s).await.0;
         assert_eq!(count, 1, "{kind:?}");
         let logins = events(&s, &id)
             .await
@@ -735,10 +732,7 @@ async fn each_provider_unvouched_or_missing_addresses_open_nothing() {
             );
             assert!(!cookie_jar(&res).contains("lk_access="));
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&s.db.pool)
-            .await
-            .unwrap();
+        let count = counts(&s).await.0;
         assert_eq!(count, 0, "{kind:?}");
         let page =
             body_text(send(&app, page_get(&problem(kind, "upstream_no_email"), "")).await).await;
@@ -781,10 +775,7 @@ async fn each_provider_refusals_and_cancels_are_said_and_change_nothing() {
             assert_eq!(location(&res), "/profile", "{kind:?}");
         } else {
             assert_eq!(location(&res), problem(kind, "upstream_failed"), "{kind:?}");
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                .fetch_one(&s.db.pool)
-                .await
-                .unwrap();
+            let count = counts(&s).await.0;
             assert_eq!(count, 0, "{kind:?}");
         }
         let page =
@@ -822,10 +813,7 @@ async fn each_provider_an_address_with_an_account_here_asks_its_owner_first() {
         let res = round_trip(&shape, &at, &app).await;
         assert_eq!(location(&res), problem(kind, "prove"), "{kind:?}");
         assert!(cookie_jar(&res).starts_with("lk_link="), "{kind:?}");
-        let linked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities")
-            .fetch_one(&s.db.pool)
-            .await
-            .unwrap();
+        let linked = counts(&s).await.1;
         assert_eq!(linked, 0, "{kind:?}: never on the provider's word");
     }
 }
@@ -967,10 +955,7 @@ async fn two_removals_at_once_never_leave_an_account_without_a_way_in() {
             [StatusCode::NO_CONTENT, StatusCode::CONFLICT],
             "{backend:?}"
         );
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities")
-            .fetch_one(&s.db.pool)
-            .await
-            .unwrap();
+        let left = counts(&s).await.1;
         assert_eq!(left, 1, "{backend:?}");
     }
 }
@@ -1002,13 +987,7 @@ async fn two_hundred_people_returning_at_once_each_get_their_own_account() {
         assert_eq!(location(res), "/profile", "{person:?}");
         assert!(cookie_jar(res).contains("lk_access="), "{person:?}");
     }
-    let (users, identities): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(DISTINCT user_id) FROM identities)",
-    )
-    .fetch_one(&s.db.pool)
-    .await
-    .unwrap();
-    assert_eq!((users, identities), (PEOPLE as i64, PEOPLE as i64));
+    assert_eq!(counts(&s).await, (PEOPLE as i64, PEOPLE as i64));
     eprintln!("{PEOPLE} returns from GitHub at once: {took:?}");
 }
 
@@ -1026,10 +1005,7 @@ async fn forged_id_tokens_open_nothing() {
                 problem(kind, "upstream_failed"),
                 "{kind:?} {forgery:?}"
             );
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                .fetch_one(&s.db.pool)
-                .await
-                .unwrap();
+            let count = counts(&s).await.0;
             assert_eq!(count, 0, "{kind:?} {forgery:?}");
             // The provider's own token, next: in.
             shape.book().forge = None;

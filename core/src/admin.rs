@@ -280,10 +280,10 @@ impl crate::Admin<'_> {
         let why = Event::new(EventKind::PasskeyRemoved, &admin.client)
             .actor(&admin.user.id)
             .reason(EventReason::Admin);
-        let passkeys = self.remove_passkeys_in(&mut tx, id, why).await?;
+        let ways_in = self.remove_passkeys_in(&mut tx, id, why).await?;
         // Nothing to remove (reset twice, or from a stale page): nothing
         // to log or tell.
-        if app || passkeys > 0 {
+        if app || ways_in > 0 {
             let mail = self.letter(&user.locale, &user.email, crate::Letter::SignInFactorsReset);
             self.enqueue_mail_in(&mut tx, &mail).await?;
         }

@@ -171,7 +171,8 @@ impl Services {
     /// the address, an email change undone) or an admin reset its sign-in
     /// factors, and either would be an intruder's way back in. Each removal
     /// is logged (with `why` and how many went) so the owner sees it in
-    /// their activity. Returns the passkeys removed.
+    /// their activity. Returns how many ways in went (passkeys and linked
+    /// accounts).
     pub(crate) async fn remove_passkeys_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -200,7 +201,7 @@ impl Services {
             self.record_in(tx, why.user(user_id).detail(removed.to_string()))
                 .await?;
         }
-        Ok(removed)
+        Ok(removed + unlinked)
     }
 }
 

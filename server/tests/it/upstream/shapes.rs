@@ -1112,3 +1112,82 @@ async fn an_app_here_signs_its_user_in_through_github() {
     assert_eq!(info["email"], email.as_str(), "{info}");
     assert_eq!(info["email_verified"], true, "{info}");
 }
+
+/// An account with an authenticator app: linking another provider asks a
+/// fresh code, signing in through one still asks the app, and an admin's
+/// reset of its sign-in factors (a lost phone) unlinks every provider too.
+#[tokio::test]
+async fn a_second_factor_guards_provider_links_and_sign_ins_and_a_reset_unlinks_them() {
+    let (github, at_github) = Shape::start(Kind::GitHub).await;
+    let (naver, at_naver) = Shape::start(Kind::Naver).await;
+    let (s, app) = offering(&[&github, &naver], false, Backend::Sqlite).await;
+    let person = Person::new(Kind::GitHub, true);
+    let email = person.email.clone().unwrap();
+    github.book().person = Some(person);
+    let res = round_trip(&github, &at_github, &app).await;
+    let session = format!("lk_access={}", access_of(&cookie_jar(&res)));
+    let id = user_id_of(&s, &email).await.unwrap();
+    // An authenticator app on the account (its secret is not used here).
+    let now = latchkey_core::now();
+    sqlx::query(
+        "INSERT INTO totp_factors (user_id, secret, confirmed_at, created_at) \
+         VALUES ($1, 'unused', $2, $2)",
+    )
+    .bind(&id)
+    .bind(now)
+    .execute(&s.db.pool)
+    .await
+    .unwrap();
+
+    // Linking Naver: a fresh code first…
+    let res = send(
+        &app,
+        form_post("/login/with/naver", "link=1&password=", Some(&session)),
+    )
+    .await;
+    assert!(
+        location(&res).starts_with("/security/accounts?upstream=naver&problem=step_up_required"),
+        "{}",
+        location(&res)
+    );
+    // …then on, once the session has given one (as the step-up page
+    // records it).
+    sqlx::query("UPDATE sessions SET second_factor_at = $1 WHERE user_id = $2")
+        .bind(now)
+        .bind(&id)
+        .execute(&s.db.pool)
+        .await
+        .unwrap();
+    naver.book().person = Some(Person::new(Kind::Naver, true));
+    let (answer, cookies) =
+        to_provider(&naver, &at_naver, &app, "link=1&password=", &session).await;
+    let res = back(&app, &answer, &cookies).await;
+    assert_eq!(location(&res), "/security/accounts?upstream=naver&linked");
+
+    // GitHub's word is the first factor only: the app's code is asked.
+    let res = round_trip(&github, &at_github, &app).await;
+    assert_eq!(location(&res), "/login/second-factor");
+    let jar = cookie_jar(&res);
+    assert!(!jar.contains("lk_access="), "{jar}");
+
+    // An admin resets the account's sign-in factors: both providers go,
+    // logged, and the next return from GitHub is a stranger's (its address
+    // has an account: prove first).
+    let admin = common::make_admin(&s).await;
+    let req = Request::delete(format!("/api/v1/admin/users/{id}/second-factors"))
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", admin.issued.access_token),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, req).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(counts(&s).await.1, 0);
+    let unlinked = events(&s, &id).await;
+    assert!(
+        unlinked.contains(&("identity_unlinked".into(), Some("2".into()))),
+        "{unlinked:?}"
+    );
+    let res = round_trip(&github, &at_github, &app).await;
+    assert_eq!(location(&res), problem(Kind::GitHub, "prove"));
+}

@@ -106,7 +106,7 @@ test('an admin finds a user, disables, re-enables and promotes them, all in the 
 
 test('members get a 403 page, visitors are sent to log in', async ({ page }) => {
   const response = await page.goto('/admin');
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?next=%2Fadmin$/);
   expect(response?.status()).toBe(200);
 
   await signUp(page);

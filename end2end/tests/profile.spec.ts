@@ -1,4 +1,13 @@
-import { expect, expectSignedInAs, signUpToProfile, test, uniqueName, waitForHydration } from './helpers';
+import {
+  expect,
+  expectSignedInAs,
+  newUser,
+  signUpToProfile,
+  submitLogin,
+  test,
+  uniqueName,
+  waitForHydration,
+} from './helpers';
 
 test('changing the username saves it and updates the header', async ({ page }) => {
   const user = await signUpToProfile(page);
@@ -38,3 +47,27 @@ test('the profile is only for signed-in users', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Welcome back' })).toBeVisible();
   expect(response?.ok(), 'the redirect ends on a page that loads').toBe(true);
 });
+
+for (const js of [true, false]) {
+  test(
+    `a page that needs a sign-in brings the visitor back to it ${js ? 'with' : 'without'} JavaScript`,
+    { tag: js ? [] : ['@nojs'] },
+    async ({ page, request }) => {
+      const user = newUser();
+      const created = await request.post('/api/v1/auth/signup', {
+        data: { email: user.email, username: user.username, password: user.password },
+      });
+      expect(created.status(), await created.text()).toBe(201);
+      await page.goto('/sessions');
+      await expect(page).toHaveURL(/\/login\?next=%2Fsessions$/);
+      if (js) await waitForHydration(page);
+      // A refused try keeps where the visitor was going.
+      await submitLogin(page, user.username, 'not the right password at all');
+      await expect(page.getByRole('alert').filter({ hasText: /\S/ })).toBeVisible();
+      await submitLogin(page, user.username, user.password);
+      await expect(page).toHaveURL(/\/sessions$/);
+      await expect(page.getByRole('heading', { level: 1 })).toHaveText('Devices and sessions');
+      await expectSignedInAs(page, user.username);
+    },
+  );
+}

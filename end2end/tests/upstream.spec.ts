@@ -343,8 +343,10 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
     await snap(page, 'upstream-linked-accounts');
 
     // Next time: the provider remembers the consent and its session, so
-    // the button signs straight in.
+    // the button signs straight in, and back to the page that asked for it.
     await logOutDownstream(page);
+    await open(page, `${DOWNSTREAM_URL}/sessions`);
+    await expect(page).toHaveURL(`${DOWNSTREAM_URL}/login?next=%2Fsessions`);
     // Every page the tab asks for on the way, each hop of a redirect too.
     const asked: string[] = [];
     page.on('request', (req) => {
@@ -352,7 +354,9 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
     });
     await settle(page);
     await clickUpstream(page);
-    await expectDownstreamProfile(page, person.email);
+    await expect(page).toHaveURL(`${DOWNSTREAM_URL}/sessions`);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Devices and sessions');
+    await expect(navUser(page)).toBeVisible();
     expect(asked.some((url) => url.startsWith(`${APP_URL}/oauth/authorize?`)), `by the provider: ${asked.join(' ')}`).toBe(
       true,
     );

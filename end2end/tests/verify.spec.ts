@@ -197,7 +197,7 @@ test('the profile of an unverified user links to /verify', async ({ page }) => {
 
 test('/verify is only for signed-in users', async ({ page }) => {
   const response = await page.goto('/verify');
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?next=%2Fverify$/);
   await expect(page.getByRole('heading', { name: 'Welcome back' })).toBeVisible();
   expect(response?.ok(), 'the redirect ends on a page that loads').toBe(true);
 });

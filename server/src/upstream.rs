@@ -318,7 +318,8 @@ async fn back(
             challenge: Some(challenge),
             ..
         }) => {
-            let mut response = Redirect::to("/login/second-factor").into_response();
+            let second = latchkey_types::paths::with_next("/login/second-factor", &finish.next);
+            let mut response = Redirect::to(&second).into_response();
             set_cookie(
                 &mut response,
                 cookies::second_factor(config, Some(&challenge.0)),

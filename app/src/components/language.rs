@@ -29,39 +29,20 @@ pub async fn set_locale(locale: String, back: String) -> Result<(), AppError> {
             .await?;
     }
     request::set_cookies([cookies::locale(&services.config, locale)]);
-    leptos_axum::redirect(same_site_path(&back).unwrap_or("/"));
+    leptos_axum::redirect(latchkey_types::paths::same_site_path(&back).unwrap_or("/"));
     Ok(())
-}
-
-/// `back` when it can only mean a page of this site. Browsers read `\` as
-/// `/` and drop tabs and newlines anywhere in a URL, so `/\evil.example`
-/// and `/<TAB>/evil.example` would become `//evil.example`: another host.
-/// The same characters percent-encoded are refused too: some proxy or
-/// browser in between may decode them. None of our paths needs them.
-#[cfg(feature = "ssr")]
-fn same_site_path(back: &str) -> Option<&str> {
-    let risky = |c: u8| c == b'\\' || c == b'/' || c.is_ascii_control() || c == b' ';
-    let encoded_risky = back.as_bytes().windows(3).any(|w| {
-        w[0] == b'%'
-            && std::str::from_utf8(&w[1..])
-                .ok()
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                .is_some_and(risky)
-    });
-    let safe = back.starts_with('/')
-        && !back.starts_with("//")
-        && !encoded_risky
-        && !back
-            .chars()
-            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
-    safe.then_some(back)
 }
 
 #[component]
 pub fn LanguageSwitcher() -> impl IntoView {
     let current = crate::locale::current();
     let location = use_location();
-    let back = move || format!("{}{}", location.pathname.get(), location.search.get());
+    let back = move || {
+        // Tracked: the switcher sits in the header, across navigations.
+        location.pathname.track();
+        location.search.track();
+        crate::pages::address(&location)
+    };
     view! {
         <form method="post" action=SetLocale::url() class="lang-switch" aria-label=tr!(header.language)>
             <input type="hidden" name="back" value=back/>
@@ -78,33 +59,5 @@ pub fn LanguageSwitcher() -> impl IntoView {
                 </button>
             }).collect_view()}
         </form>
-    }
-}
-
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::same_site_path;
-
-    #[test]
-    fn back_never_leaves_the_site() {
-        assert_eq!(same_site_path("/profile?x=1"), Some("/profile?x=1"));
-        for bad in [
-            "//evil.example",
-            "/\\evil.example",
-            "/\t/evil.example",
-            "/\n/evil.example",
-            "https://evil.example",
-            "evil.example",
-            "",
-        ] {
-            assert_eq!(same_site_path(bad), None, "{bad:?}");
-        }
-        for encoded in ["/%09/evil.example", "/%5Cevil.example", "/%2f/evil.example"] {
-            assert_eq!(same_site_path(encoded), None, "{encoded:?}");
-        }
-        assert_eq!(
-            same_site_path("/login?email=a%40b.c"),
-            Some("/login?email=a%40b.c")
-        );
     }
 }

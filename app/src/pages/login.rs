@@ -1,3 +1,4 @@
+use latchkey_types::paths::with_next;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,7 +12,11 @@ use crate::error::AppError;
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "login")]
-pub async fn login(login: String, password: String) -> Result<(), AppError> {
+pub async fn login(
+    login: String,
+    password: String,
+    #[server(default)] next: String,
+) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
     let Some((user, issued)) = request::unless_second_factor(
@@ -19,12 +24,13 @@ pub async fn login(login: String, password: String) -> Result<(), AppError> {
             .accounts()
             .login(&login, password, &request::client_info())
             .await,
+        &next,
     )?
     else {
         return Ok(());
     };
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect("/profile");
+    leptos_axum::redirect(latchkey_types::paths::landing(&next));
     Ok(())
 }
 
@@ -34,6 +40,7 @@ pub async fn login(login: String, password: String) -> Result<(), AppError> {
 pub async fn passkey_login(
     #[server(default)] ceremony: String,
     #[server(default)] credential: String,
+    #[server(default)] next: String,
 ) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
@@ -42,7 +49,7 @@ pub async fn passkey_login(
         .sign_in(&ceremony, &credential, &request::client_info())
         .await?;
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect("/profile");
+    leptos_axum::redirect(latchkey_types::paths::landing(&next));
     Ok(())
 }
 
@@ -51,11 +58,16 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let error = action_error(action);
     let passkeys = super::passkeys_enabled();
+    // Where the visitor was going when a page asked them to sign in.
+    let next = super::address_value("next").unwrap_or_default();
     // Autofill offers the device's passkeys in the name field too.
     let login_autocomplete = match passkeys {
         true => "username webauthn",
         false => "username",
     };
+    let passkey_form = passkeys.then(|| view! { <PasskeyForm next=next.clone()/> });
+    let code_instead = with_next("/login/code", &next);
+    let upstream_next = Some(next.clone());
     view! {
         <Title text=tr!(login.title)/>
         // `?again`: an app asked for a fresh sign-in (`prompt=login`).
@@ -65,14 +77,15 @@ pub fn LoginPage() -> impl IntoView {
             <UpstreamProblem/>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
+                <input type="hidden" name="next" value=next/>
                 <Field label=tr!(login.login) name="login" autocomplete=login_autocomplete autofocus=true error/>
                 <Field label=tr!(login.password) name="password" kind="password" revealable=true autocomplete="current-password" error/>
                 <p class="field-aside"><A href="/forgot">{tr!(login.forgot)}</A></p>
                 <Submit label=tr!(login.submit) busy_label=tr!(login.busy)/>
             </ActionForm>
-            {passkeys.then(|| view! { <PasskeyForm/> })}
-            <UpstreamButtons next=super::address_value("next")/>
-            <p class="switch"><A href="/login/code">{tr!(login.code_instead)}</A></p>
+            {passkey_form}
+            <UpstreamButtons next=upstream_next/>
+            <p class="switch"><A href=code_instead>{tr!(login.code_instead)}</A></p>
             <p class="switch">{tr!(login.new_here)} " " <A href="/signup">{tr!(login.create)}</A></p>
         </section>
     }
@@ -81,13 +94,14 @@ pub fn LoginPage() -> impl IntoView {
 /// "Sign in with a passkey": a form its island fills with the browser's
 /// answer and posts.
 #[component]
-fn PasskeyForm() -> impl IntoView {
+fn PasskeyForm(next: String) -> impl IntoView {
     let action = ServerAction::<PasskeyLogin>::new();
     let error = action_error(action);
     view! {
         <p class="divider" aria-hidden="true"><span>{tr!(login.or)}</span></p>
         <ActionForm action=action attr:novalidate=true attr:class="stack passkey-form">
             <FormAlert error/>
+            <input type="hidden" name="next" value=next/>
             <PasskeyFields ceremony=true/>
             <PasskeySignIn label=tr!(login.passkey) busy_label=tr!(login.passkey_busy)/>
         </ActionForm>

@@ -1,5 +1,6 @@
 //! Passwordless sign-in: a 6-digit code mailed to the address.
 
+use latchkey_types::paths::with_next;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,19 +14,29 @@ use crate::error::AppError;
 use crate::{tr, tr_view};
 
 #[server(prefix = "/fn", endpoint = "request_signin_code")]
-pub async fn request_signin_code(email: String) -> Result<(), AppError> {
+pub async fn request_signin_code(
+    email: String,
+    #[server(default)] next: String,
+) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
     let email = services
         .accounts()
         .request_signin_code(&email, &request::client_info())
         .await?;
-    leptos_axum::redirect(&format!("/login/code?email={}", urlencoding(&email)));
+    leptos_axum::redirect(&with_next(
+        &format!("/login/code?email={}", urlencoding(&email)),
+        &next,
+    ));
     Ok(())
 }
 
 #[server(prefix = "/fn", endpoint = "signin_with_code")]
-pub async fn signin_with_code(email: String, code: String) -> Result<(), AppError> {
+pub async fn signin_with_code(
+    email: String,
+    code: String,
+    #[server(default)] next: String,
+) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
     let Some((user, issued)) = request::unless_second_factor(
@@ -33,12 +44,13 @@ pub async fn signin_with_code(email: String, code: String) -> Result<(), AppErro
             .accounts()
             .signin_with_code(&email, &code, &request::client_info())
             .await,
+        &next,
     )?
     else {
         return Ok(());
     };
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect("/profile");
+    leptos_axum::redirect(latchkey_types::paths::landing(&next));
     Ok(())
 }
 
@@ -56,27 +68,34 @@ pub fn LoginCodePage() -> impl IntoView {
             .with(|q| q.get("email"))
             .filter(|e| !e.is_empty())
     };
+    // Where the visitor was going when a page asked them to sign in.
+    let next = super::address_value("next").unwrap_or_default();
+    let password_login = with_next("/login", &next);
     view! {
         <Title text=tr!(login_code.title)/>
         <RedirectIfSignedIn/>
         <section class="card auth-card">
             <h1>{tr!(login_code.title)}</h1>
-            {move || match email() {
-                None => view! { <RequestStep request/> }.into_any(),
-                Some(email) => view! { <ConfirmStep email confirm/> }.into_any(),
+            {move || {
+                let next = next.clone();
+                match email() {
+                    None => view! { <RequestStep request next/> }.into_any(),
+                    Some(email) => view! { <ConfirmStep email confirm next/> }.into_any(),
+                }
             }}
-            <p class="switch">{tr!(login_code.prefer_password)} " " <A href="/login">{tr!(login_code.password_login)}</A></p>
+            <p class="switch">{tr!(login_code.prefer_password)} " " <A href=password_login>{tr!(login_code.password_login)}</A></p>
         </section>
     }
 }
 
 #[component]
-fn RequestStep(request: ServerAction<RequestSigninCode>) -> impl IntoView {
+fn RequestStep(request: ServerAction<RequestSigninCode>, next: String) -> impl IntoView {
     let error = action_error(request);
     view! {
         <p class="muted">{tr!(login_code.intro)}</p>
         <ActionForm action=request attr:novalidate=true attr:class="stack">
             <FormAlert error/>
+            <input type="hidden" name="next" value=next/>
             <Field label=tr!(login_code.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
             <Submit label=tr!(login_code.send) busy_label=tr!(login_code.sending)/>
         </ActionForm>
@@ -84,8 +103,13 @@ fn RequestStep(request: ServerAction<RequestSigninCode>) -> impl IntoView {
 }
 
 #[component]
-fn ConfirmStep(email: String, confirm: ServerAction<SigninWithCode>) -> impl IntoView {
+fn ConfirmStep(
+    email: String,
+    confirm: ServerAction<SigninWithCode>,
+    next: String,
+) -> impl IntoView {
     let error = action_error(confirm);
+    let other_email = with_next("/login/code", &next);
     view! {
         <p class="muted">
             {tr_view!(login_code.sent, email = email.clone(), <b> = <strong data-testid="code-email"/>)}
@@ -93,9 +117,10 @@ fn ConfirmStep(email: String, confirm: ServerAction<SigninWithCode>) -> impl Int
         <ActionForm action=confirm attr:novalidate=true attr:class="stack">
             <FormAlert error/>
             <input type="hidden" name="email" value=email/>
+            <input type="hidden" name="next" value=next/>
             <CodeField error/>
             <Submit label=tr!(login_code.submit) busy_label=tr!(login_code.busy)/>
         </ActionForm>
-        <p class="switch"><A href="/login/code">{tr!(login_code.other_email)}</A></p>
+        <p class="switch"><A href=other_email>{tr!(login_code.other_email)}</A></p>
     }
 }

@@ -25,6 +25,8 @@ pub mod verify;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
+use latchkey_types::paths::{landing, with_next};
+
 use crate::model::Me;
 use crate::session::use_session;
 use crate::tr;
@@ -42,6 +44,16 @@ pub fn address_value(key: &str) -> Option<String> {
     leptos_router::hooks::use_query_map().with_untracked(|q| q.get(key))
 }
 
+/// The page's path and query (`/sessions?all=1`), as a link back to it.
+pub fn address(location: &leptos_router::location::Location) -> String {
+    let path = location.pathname.get_untracked();
+    let query = location.search.get_untracked();
+    match query.trim_start_matches('?') {
+        "" => path,
+        query => format!("{path}?{query}"),
+    }
+}
+
 /// Whether this deployment offers passkeys (pages render on the server).
 pub fn passkeys_enabled() -> bool {
     #[cfg(feature = "ssr")]
@@ -55,33 +67,44 @@ pub fn passkeys_enabled() -> bool {
 }
 
 /// Renders `signed_in` for a signed-in user and sends everyone else to the
-/// log-in page (a 302).
+/// log-in page (a 302), which brings them back here once signed in.
 #[component]
 pub fn RequireUser<V>(signed_in: impl Fn(Me) -> V + Send + Sync + Copy + 'static) -> impl IntoView
 where
     V: IntoView + 'static,
 {
     let session = use_session();
+    // Where the log-in page sends them back to.
+    let location = leptos_router::hooks::use_location();
+    let login = with_next("/login", &address(&location));
     view! {
         <Suspense fallback=move || view! { <p class="muted">{tr!(common.loading)}</p> }>
-            {move || Suspend::new(async move {
-                match session.me.await {
-                    Ok(Some(me)) => signed_in(me).into_any(),
-                    _ => view! { <Redirect path="/login"/> }.into_any(),
+            {move || Suspend::new({
+                let login = login.clone();
+                async move {
+                    match session.me.await {
+                        Ok(Some(me)) => signed_in(me).into_any(),
+                        _ => view! { <Redirect path=login/> }.into_any(),
+                    }
                 }
             })}
         </Suspense>
     }
 }
 
-/// Sends a signed-in user away from pages meant for visitors (log in, sign up).
+/// Sends a signed-in user away from pages meant for visitors (log in, sign
+/// up): on to where they were going (`?next=`), else the profile.
 #[component]
 pub fn RedirectIfSignedIn() -> impl IntoView {
     let session = use_session();
+    let to = landing(&address_value("next").unwrap_or_default()).to_owned();
     view! {
         <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                matches!(session.me.await, Ok(Some(_))).then(|| view! { <Redirect path="/profile"/> })
+            {move || Suspend::new({
+                let to = to.clone();
+                async move {
+                    matches!(session.me.await, Ok(Some(_))).then(|| view! { <Redirect path=to/> })
+                }
             })}
         </Suspense>
     }

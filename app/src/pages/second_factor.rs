@@ -14,7 +14,7 @@ use crate::error::{AppError, Reason};
 use crate::tr;
 
 #[server(prefix = "/fn", endpoint = "second_factor")]
-pub async fn second_factor(code: String) -> Result<(), AppError> {
+pub async fn second_factor(code: String, #[server(default)] next: String) -> Result<(), AppError> {
     use crate::ssr::{cookies, request};
     let services = request::services()?;
     let challenge = request::cookie(cookies::SECOND_FACTOR).unwrap_or_default();
@@ -24,7 +24,7 @@ pub async fn second_factor(code: String) -> Result<(), AppError> {
         .await?;
     request::set_cookies([cookies::second_factor(&services.config, None)]);
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect("/profile");
+    leptos_axum::redirect(latchkey_types::paths::landing(&next));
     Ok(())
 }
 
@@ -32,6 +32,8 @@ pub async fn second_factor(code: String) -> Result<(), AppError> {
 pub fn SecondFactorPage() -> impl IntoView {
     let action = ServerAction::<SecondFactor>::new();
     let error = action_error(action);
+    let next = super::address_value("next").unwrap_or_default();
+    let again = latchkey_types::paths::with_next("/login", &next);
     // A challenge that expired (or was spent) cannot be tried again.
     let expired = move || {
         error
@@ -46,6 +48,7 @@ pub fn SecondFactorPage() -> impl IntoView {
             <p class="muted">{tr!(second_factor.intro)}</p>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
+                <input type="hidden" name="next" value=next/>
                 <Field
                     label=tr!(second_factor.code)
                     name="code"
@@ -59,10 +62,10 @@ pub fn SecondFactorPage() -> impl IntoView {
                 />
                 <Submit label=tr!(second_factor.submit) busy_label=tr!(second_factor.busy)/>
             </ActionForm>
-            {move || expired().then(|| view! {
-                <p><A href="/login" attr:class="button button-primary">{tr!(second_factor.again)}</A></p>
+            {let again = again.clone(); move || expired().then(|| view! {
+                <p><A href=again.clone() attr:class="button button-primary">{tr!(second_factor.again)}</A></p>
             })}
-            <p class="switch"><A href="/login">{tr!(common.back_to_login)}</A></p>
+            <p class="switch"><A href=again>{tr!(common.back_to_login)}</A></p>
         </section>
     }
 }

@@ -18,12 +18,7 @@ use crate::tr;
 /// Where to go back to: a path on this site, never another host
 /// (`//host`, `/\host`), else the two-step page.
 pub fn back_to(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if local {
-        next
-    } else {
-        "/security/two-step"
-    }
+    latchkey_types::paths::same_site_path(next).unwrap_or("/security/two-step")
 }
 
 #[server(prefix = "/fn", endpoint = "step_up")]

@@ -82,9 +82,11 @@ pub async fn set_session_cookies(
 /// In a server function: a first factor's answer (password, emailed code,
 /// reset link). When the account also asks for its authenticator app, the
 /// challenge goes into a cookie and the browser on to
-/// `/login/second-factor`, and the answer is `None`.
+/// `/login/second-factor` (carrying `next`, where the sign-in lands), and
+/// the answer is `None`.
 pub fn unless_second_factor<T>(
     answer: Result<T, latchkey_core::Error>,
+    next: &str,
 ) -> Result<Option<T>, AppError> {
     match answer {
         Ok(done) => Ok(Some(done)),
@@ -97,7 +99,10 @@ pub fn unless_second_factor<T>(
                 &services()?.config,
                 Some(&challenge.0),
             )]);
-            leptos_axum::redirect("/login/second-factor");
+            leptos_axum::redirect(&latchkey_types::paths::with_next(
+                "/login/second-factor",
+                next,
+            ));
             Ok(None)
         }
         Err(err) => Err(err.into()),

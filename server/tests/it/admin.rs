@@ -1052,7 +1052,13 @@ on_both_backends!(
         ] {
             let res = send(&app, page_get(page, "")).await;
             assert_eq!(res.status(), StatusCode::FOUND, "{page} anonymous");
-            assert_eq!(res.headers()[header::LOCATION], "/login");
+            // ...and brought back here once signed in.
+            let back: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+            assert_eq!(
+                res.headers()[header::LOCATION],
+                format!("/login?next={back}").as_str(),
+                "{page} anonymous"
+            );
             let res = send(&app, page_get(page, &cookie(&user))).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{page} as a member");
             assert!(body_text(res).await.contains("Administrators only"));

@@ -227,3 +227,167 @@ on_both_backends!(
         assert!(cookie_jar(&landing).starts_with("lk_reset="));
     }
 );
+
+/// `next` as the log-in forms post it.
+fn enc(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+// A page that needs a sign-in sends the visitor to log in and back; every
+// way of signing in (password, emailed code, with the authenticator app
+// after) lands there, and never on another site.
+on_both_backends!(
+    a_sign_in_goes_back_to_the_page_that_asked_for_it,
+    |backend| {
+        let (s, inbox) =
+            common::services_with_smtp(backend, latchkey_core::AuthConfig::for_tests()).await;
+        let app = server::router::build(s.clone(), leptos_options(), ORIGIN);
+        let page = "/sessions?all=1";
+
+        let res = send(&app, page_get(page, "")).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let login = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        assert_eq!(login, format!("/login?next={}", enc(page)));
+        let html = body_text(send(&app, page_get(&login, "")).await).await;
+        assert!(
+            html.contains(r#"name="next" value="/sessions?all=1""#),
+            "the password form carries it: {html}"
+        );
+        assert!(
+            html.contains(&format!(r#"href="/login/code?next={}""#, enc(page))),
+            "so does the way to a code"
+        );
+
+        // The password. (The address is proven, so a later code is not its
+        // first proof, which would clear the password and the app.)
+        let user = common::sign_up(&s).await;
+        sqlx::query("UPDATE users SET email_verified = 1 WHERE email = $1")
+            .bind(&user.email)
+            .execute(&s.db.pool)
+            .await
+            .unwrap();
+        let password = |next: &str| {
+            format!(
+                "login={}&password={}&next={}",
+                user.name,
+                enc(common::PASSWORD),
+                enc(next)
+            )
+        };
+        let res = send(&app, form_post("/fn/login", &password(page), None)).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(res.headers()[header::LOCATION], page);
+        let jar = cookie_jar(&res);
+        assert_eq!(
+            send(&app, page_get(page, &jar)).await.status(),
+            StatusCode::OK
+        );
+        // Signed in already, the log-in page sends the browser on too.
+        let res = send(&app, page_get(&login, &jar)).await;
+        assert_eq!(res.headers()[header::LOCATION], page);
+
+        // Never elsewhere: anything but a path here lands on the profile.
+        for elsewhere in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/%2F/evil.example",
+            "/\t/evil.example",
+            "evil.example",
+        ] {
+            let res = send(&app, form_post("/fn/login", &password(elsewhere), None)).await;
+            assert_eq!(res.status(), StatusCode::FOUND, "{elsewhere:?}");
+            assert_eq!(res.headers()[header::LOCATION], "/profile", "{elsewhere:?}");
+        }
+
+        // With an authenticator app: the second step carries it on.
+        let access = user.issued.access_token.clone();
+        let setup = send(
+            &app,
+            bearer_post(
+                "/api/v1/me/second-factors/authenticator",
+                &access,
+                json!({ "password": common::PASSWORD }),
+            ),
+        )
+        .await;
+        let secret = body_json(setup).await["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let confirmed = send(
+            &app,
+            bearer_post(
+                "/api/v1/me/second-factors/authenticator/confirm",
+                &access,
+                json!({ "code": common::authenticator_code(&secret, "now") }),
+            ),
+        )
+        .await;
+        assert_eq!(confirmed.status(), StatusCode::OK);
+        let recovery = body_json(confirmed).await["recovery_codes"][0]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = send(&app, form_post("/fn/login", &password(page), None)).await;
+        let second = format!("/login/second-factor?next={}", enc(page));
+        assert_eq!(res.headers()[header::LOCATION], second.as_str());
+        let challenge = cookie_jar(&res);
+        let html = body_text(send(&app, page_get(&second, &challenge)).await).await;
+        assert!(
+            html.contains(r#"name="next" value="/sessions?all=1""#),
+            "{html}"
+        );
+        // The code the app shows next: the one just used for the set-up is spent.
+        let code = common::authenticator_code(&secret, "now + 30 seconds");
+        let res = send(
+            &app,
+            form_post(
+                "/fn/second_factor",
+                &format!("code={code}&next={}", enc(page)),
+                Some(&challenge),
+            ),
+        )
+        .await;
+        assert_eq!(res.headers()[header::LOCATION], page);
+
+        // An emailed code, with a recovery code for the second step.
+        let res = send(
+            &app,
+            form_post(
+                "/fn/request_signin_code",
+                &format!("email={}&next={}", enc(&user.email), enc("/security")),
+                None,
+            ),
+        )
+        .await;
+        assert_eq!(
+            res.headers()[header::LOCATION],
+            format!("/login/code?email={}&next=%2Fsecurity", enc(&user.email)).as_str()
+        );
+        let code =
+            common::smtp::code_in(&inbox.wait_for_subject(&user.email, "sign-in code").await);
+        let res = send(
+            &app,
+            form_post(
+                "/fn/signin_with_code",
+                &format!("email={}&code={code}&next=%2Fsecurity", enc(&user.email)),
+                None,
+            ),
+        )
+        .await;
+        // The account has an app now: its second step, then on.
+        let second = "/login/second-factor?next=%2Fsecurity";
+        assert_eq!(res.headers()[header::LOCATION], second);
+        let res = send(
+            &app,
+            form_post(
+                "/fn/second_factor",
+                &format!("code={recovery}&next=%2Fsecurity"),
+                Some(&cookie_jar(&res)),
+            ),
+        )
+        .await;
+        assert_eq!(res.headers()[header::LOCATION], "/security");
+    }
+);

@@ -121,6 +121,11 @@ struct Book {
     refuse_tokens: bool,
     /// The ID tokens it hands out are forged.
     forge: Option<Forgery>,
+    /// It rotated its signing key: it signs with a newer one, under a new
+    /// key id, and publishes only that.
+    rotated: bool,
+    /// How many times its published keys were fetched.
+    key_fetches: usize,
     codes: HashMap<String, Grant>,
     tokens: HashMap<String, Person>,
 }
@@ -424,18 +429,40 @@ fn id_token(shape: &Shape, grant: &Grant) -> String {
             }
         }
     }
-    let forge = shape.book().forge;
-    let (alg, key) = match forge {
-        None => (Algorithm::RS256, shape.key.clone()),
-        Some(Forgery::OtherKey) => (Algorithm::RS256, EncodingKey::from_rsa_der(OTHER_RSA_KEY)),
+    let (forge, rotated) = {
+        let book = shape.book();
+        (book.forge, book.rotated)
+    };
+    let (alg, key, kid) = match forge {
+        None => signing_key(shape, rotated),
+        Some(Forgery::OtherKey) => (
+            Algorithm::RS256,
+            EncodingKey::from_rsa_der(OTHER_RSA_KEY),
+            "shape-key",
+        ),
         Some(Forgery::ClientSecret) => (
             Algorithm::HS256,
             EncodingKey::from_secret(CLIENT_SECRET.as_bytes()),
+            "shape-key",
         ),
     };
     let mut head = jsonwebtoken::Header::new(alg);
-    head.kid = Some("shape-key".into());
+    head.kid = Some(kid.into());
     jsonwebtoken::encode(&head, &claims, &key).unwrap()
+}
+
+/// The key the provider signs with and publishes, and its id: the first
+/// one, or after a rotation the newer one (here the key a forger used
+/// before, now the provider's own).
+fn signing_key(shape: &Shape, rotated: bool) -> (Algorithm, EncodingKey, &'static str) {
+    match rotated {
+        false => (Algorithm::RS256, shape.key.clone(), "shape-key"),
+        true => (
+            Algorithm::RS256,
+            EncodingKey::from_rsa_der(OTHER_RSA_KEY),
+            "shape-key-2",
+        ),
+    }
 }
 
 async fn discovery(State(shape): Shared) -> Json<Value> {
@@ -470,8 +497,14 @@ async fn discovery(State(shape): Shared) -> Json<Value> {
 }
 
 async fn jwks(State(shape): Shared) -> Json<Value> {
-    let mut jwk = Jwk::from_encoding_key(&shape.key, Algorithm::RS256).unwrap();
-    jwk.common.key_id = Some("shape-key".into());
+    let rotated = {
+        let mut book = shape.book();
+        book.key_fetches += 1;
+        book.rotated
+    };
+    let (alg, key, kid) = signing_key(&shape, rotated);
+    let mut jwk = Jwk::from_encoding_key(&key, alg).unwrap();
+    jwk.common.key_id = Some(kid.into());
     jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
     Json(json!({ "keys": [jwk] }))
 }
@@ -1190,4 +1223,328 @@ async fn a_second_factor_guards_provider_links_and_sign_ins_and_a_reset_unlinks_
     );
     let res = round_trip(&github, &at_github, &app).await;
     assert_eq!(location(&res), problem(Kind::GitHub, "prove"));
+}
+
+/// How the address's owner first proves it is theirs.
+#[derive(Debug, Clone, Copy)]
+enum Proof {
+    /// Signs in by the code mailed to it.
+    Code,
+    /// Sets a password with the reset link mailed to it.
+    ResetLink,
+}
+
+/// Someone signed up with another person's address (never proven) and
+/// linked two providers to the account: each vouched for that address,
+/// and they signed in afresh with the password they chose and confirmed.
+/// When the address's owner first proves it (an emailed code, a reset
+/// link), the account is theirs: every provider is unlinked, logged with
+/// how many went, the squatter's sessions end, and the squatter's
+/// providers open nothing any more.
+#[tokio::test]
+async fn the_owners_first_proof_of_the_address_unlinks_a_squatters_providers() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        for proof in [Proof::Code, Proof::ResetLink] {
+            let case = format!("{backend:?} {proof:?}");
+            let (github, at_github) = Shape::start(Kind::GitHub).await;
+            let (naver, at_naver) = Shape::start(Kind::Naver).await;
+            let (s, app) = offering(&[&github, &naver], false, backend).await;
+            let (port, inbox) = common::smtp::start().await;
+            common::start_outbox(&s, port);
+
+            // The owner's address (a Naver mailbox: both providers may
+            // vouch for it), signed up with by someone else.
+            let owner = Kind::Naver.address();
+            let res = send(
+                &app,
+                json_post(
+                    "/api/v1/auth/signup",
+                    json!({ "email": owner, "username": unique_name(), "password": PASSWORD }),
+                ),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::CREATED, "{case}");
+            let squatters = body_json(res).await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let id = user_id_of(&s, &owner).await.unwrap();
+
+            // Each provider vouches for the address: prove first, then the
+            // password in that browser, then the link.
+            for (shape, at) in [(&github, &at_github), (&naver, &at_naver)] {
+                let kind = shape.kind;
+                shape.book().person = Some(Person {
+                    email: Some(owner.clone()),
+                    ..Person::new(kind, true)
+                });
+                let res = round_trip(shape, at, &app).await;
+                assert_eq!(location(&res), problem(kind, "prove"), "{case}");
+                let waiting = cookie_jar(&res);
+                assert!(waiting.starts_with("lk_link="), "{case}: {waiting}");
+                let res = send(
+                    &app,
+                    form_post(
+                        "/fn/login",
+                        &format!("login={}&password={}", url_enc(&owner), url_enc(PASSWORD)),
+                        Some(&waiting),
+                    ),
+                )
+                .await;
+                let session = format!("lk_access={}", access_of(&cookie_jar(&res)));
+                let res = send(
+                    &app,
+                    form_post(
+                        "/fn/confirm_link",
+                        "answer=link",
+                        Some(&format!("{session}; {waiting}")),
+                    ),
+                )
+                .await;
+                assert_eq!(
+                    location(&res),
+                    format!("/security/accounts?upstream={}&linked", kind.id()),
+                    "{case}"
+                );
+                // The mailbox's owner is told of each new way in.
+                let told = format!("A {} account was linked", kind.name());
+                inbox.wait_for_subject(&owner, &told).await;
+            }
+            assert_eq!(counts(&s).await, (1, 2), "{case}");
+            let verified: i64 =
+                sqlx::query_scalar("SELECT email_verified FROM users WHERE id = $1")
+                    .bind(&id)
+                    .fetch_one(&s.db.pool)
+                    .await
+                    .unwrap();
+            assert_eq!(verified, 0, "{case}: the address is still unproven");
+            // Until the owner acts, each signs the squatter straight in.
+            for (shape, at) in [(&github, &at_github), (&naver, &at_naver)] {
+                let res = round_trip(shape, at, &app).await;
+                assert_eq!(location(&res), "/profile", "{case} {:?}", shape.kind);
+            }
+
+            // The owner proves the address.
+            match proof {
+                Proof::Code => {
+                    let res = send(
+                        &app,
+                        form_post(
+                            "/fn/request_signin_code",
+                            &format!("email={}&next=", url_enc(&owner)),
+                            None,
+                        ),
+                    )
+                    .await;
+                    assert!(location(&res).starts_with("/login/code?"), "{case}");
+                    let mail = inbox.wait_for_subject(&owner, "sign-in code").await;
+                    let code = common::smtp::code_in(&mail);
+                    let res = send(
+                        &app,
+                        form_post(
+                            "/fn/signin_with_code",
+                            &format!("email={}&code={code}&next=", url_enc(&owner)),
+                            None,
+                        ),
+                    )
+                    .await;
+                    assert_eq!(location(&res), "/profile", "{case}");
+                    assert!(cookie_jar(&res).contains("lk_access="), "{case}");
+                }
+                Proof::ResetLink => {
+                    let res = send(
+                        &app,
+                        json_post("/api/v1/password/forgot", json!({ "email": owner })),
+                    )
+                    .await;
+                    assert_eq!(res.status(), StatusCode::ACCEPTED, "{case}");
+                    let mail = inbox.wait_for_subject(&owner, "Reset your").await;
+                    let token = common::smtp::reset_token_in(&mail);
+                    let res = send(
+                        &app,
+                        json_post(
+                            "/api/v1/password/reset",
+                            json!({ "token": token, "password": "the owners own passphrase 5e4d" }),
+                        ),
+                    )
+                    .await;
+                    assert_eq!(res.status(), StatusCode::OK, "{case}");
+                }
+            }
+
+            // Both providers unlinked, logged as one removal of two, for the
+            // address proven; the squatter's session is over.
+            assert_eq!(counts(&s).await, (1, 0), "{case}");
+            let unlinked: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT reason, detail FROM audit_events \
+                 WHERE user_id = $1 AND kind = 'identity_unlinked'",
+            )
+            .bind(&id)
+            .fetch_all(&s.db.pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                unlinked,
+                [(Some("address_proven".into()), Some("2".into()))],
+                "{case}"
+            );
+            let res = send(&app, bearer_get("/api/v1/me", &squatters)).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{case}");
+            // The squatter's providers are strangers now: their address has
+            // an account, whose owner would have to sign in and confirm.
+            for (shape, at) in [(&github, &at_github), (&naver, &at_naver)] {
+                let res = round_trip(shape, at, &app).await;
+                assert_eq!(location(&res), problem(shape.kind, "prove"), "{case}");
+                assert!(!cookie_jar(&res).contains("lk_access="), "{case}");
+            }
+        }
+    }
+}
+
+/// A request as it arrives from `ip` (the connection's peer, no proxy in
+/// front).
+fn from_address(ip: &str, mut req: Request<Body>) -> Request<Body> {
+    let peer = std::net::SocketAddr::new(ip.parse().unwrap(), 50_000);
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    req
+}
+
+/// Each client address begins at most 60 sign-ins at providers an hour
+/// (each holds a little memory for ten minutes): the 61st is refused,
+/// said on the log-in page, and holds nothing; another address still
+/// begins, and a sign-in begun before the limit still finishes.
+#[tokio::test]
+async fn each_address_begins_at_most_sixty_sign_ins_at_providers_an_hour() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (shape, at) = Shape::start(Kind::GitHub).await;
+        let (s, app) = offering(&[&shape], false, backend).await;
+        let begin = |ip: &'static str| {
+            let app = app.clone();
+            async move {
+                send(
+                    &app,
+                    from_address(ip, form_post("/login/with/github", "next=", None)),
+                )
+                .await
+            }
+        };
+        let mut first = None;
+        for n in 1..=60 {
+            let res = begin("203.0.113.7").await;
+            assert_eq!(res.status(), StatusCode::OK, "{backend:?}: start {n}");
+            let state = cookie_jar(&res);
+            assert!(state.starts_with("lk_upstream="), "{backend:?}: start {n}");
+            if first.is_none() {
+                first = Some((state, body_text(res).await));
+            }
+        }
+        let refused = begin("203.0.113.7").await;
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER, "{backend:?}");
+        let to = location(&refused);
+        let retry = to
+            .strip_prefix(&format!(
+                "{}&count=",
+                problem(Kind::GitHub, "too_many_attempts")
+            ))
+            .unwrap_or_else(|| panic!("{backend:?}: {to}"));
+        let retry: u64 = retry.parse().unwrap();
+        assert!((1..=3600).contains(&retry), "{backend:?}: {retry}");
+        assert!(
+            !cookie_jar(&refused).contains("lk_upstream="),
+            "{backend:?}: no state for a refused start"
+        );
+        let page = body_text(send(&app, page_get(&to, "")).await).await;
+        assert!(
+            page.contains("Too many attempts. Please wait a while and try again."),
+            "{backend:?}"
+        );
+        // Another address has its own budget.
+        let res = begin("203.0.113.8").await;
+        assert_eq!(res.status(), StatusCode::OK, "{backend:?}");
+        assert!(cookie_jar(&res).starts_with("lk_upstream="), "{backend:?}");
+
+        // The first sign-in, begun before the limit, still comes back in.
+        let (state, page) = first.unwrap();
+        let to = page
+            .split("url=")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a refresh to the provider")
+            .replace("&amp;", "&");
+        shape.book().person = Some(Person::new(Kind::GitHub, true));
+        let path = to.strip_prefix(&shape.url).expect("the provider's address");
+        let answer = location(&send(&at, page_get(path, "")).await);
+        let res = send(
+            &app,
+            from_address(
+                "203.0.113.7",
+                page_get(answer.strip_prefix(ORIGIN).unwrap(), &state),
+            ),
+        )
+        .await;
+        assert_eq!(location(&res), "/profile", "{backend:?}");
+        assert_eq!(counts(&s).await, (1, 1), "{backend:?}");
+    }
+}
+
+/// An OpenID Connect provider rotates its signing key: an ID token signed
+/// by a key this deployment's copy of its keys does not hold has them
+/// fetched again, but not within 30 s of the last fetch (answers cannot
+/// make it hammer the provider). Right after the first fetch, the new key
+/// is refused and nothing is fetched; 30 s on, it is fetched and the same
+/// person signs in to the same account; the provider going back to its
+/// old key at once is refused, with no fetch. About 31 s, both databases
+/// at once.
+#[tokio::test]
+async fn a_rotated_signing_key_is_fetched_again_but_not_within_30_s() {
+    tokio::join!(
+        key_rotation(Backend::Sqlite),
+        key_rotation(Backend::Postgres)
+    );
+}
+
+async fn key_rotation(backend: Backend) {
+    let kind = Kind::Google;
+    let (shape, at) = Shape::start(kind).await;
+    let (s, app) = offering(&[&shape], false, backend).await;
+    let fetches = || shape.book().key_fetches;
+    shape.book().person = Some(Person::new(kind, true));
+    let res = round_trip(&shape, &at, &app).await;
+    assert_eq!(location(&res), "/profile", "{backend:?}");
+    assert_eq!(fetches(), 1, "{backend:?}");
+
+    // Rotated within 30 s of the fetch: refused, nothing fetched.
+    shape.book().rotated = true;
+    let res = round_trip(&shape, &at, &app).await;
+    assert_eq!(
+        location(&res),
+        problem(kind, "upstream_failed"),
+        "{backend:?}"
+    );
+    assert_eq!(fetches(), 1, "{backend:?}: not within 30 s");
+
+    // Past the floor: fetched once more, and in.
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    let res = round_trip(&shape, &at, &app).await;
+    assert_eq!(location(&res), "/profile", "{backend:?}");
+    assert!(cookie_jar(&res).contains("lk_access="), "{backend:?}");
+    assert_eq!(fetches(), 2, "{backend:?}");
+    assert_eq!(counts(&s).await, (1, 1), "{backend:?}: the same account");
+    // The new key is held now: no fetch.
+    let res = round_trip(&shape, &at, &app).await;
+    assert_eq!(location(&res), "/profile", "{backend:?}");
+    assert_eq!(fetches(), 2, "{backend:?}");
+
+    // Another key it does not hold, within 30 s of that fetch: refused,
+    // nothing fetched.
+    shape.book().rotated = false;
+    let res = round_trip(&shape, &at, &app).await;
+    assert_eq!(
+        location(&res),
+        problem(kind, "upstream_failed"),
+        "{backend:?}"
+    );
+    assert_eq!(fetches(), 2, "{backend:?}: not within 30 s");
+    assert_eq!(counts(&s).await, (1, 1), "{backend:?}");
 }

@@ -361,6 +361,9 @@ test.describe.serial('signing in with another OpenID Connect provider', () => {
       true,
     );
     expect(asked.filter((url) => url.includes('/oauth/consent') || url.startsWith(`${APP_URL}/login`))).toEqual([]);
+    // The same account as the first time.
+    await open(page, `${DOWNSTREAM_URL}/profile`);
+    await expectDownstreamProfile(page, person.email);
   });
 
   test('an unverified address at the provider is refused and said', async ({ page, request }) => {

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use latchkey_core::upstream::{Answer, Finished, Kind, Provider};
 use latchkey_core::{Auth, ClientInfo, Error, ErrorCode, Services};
+use latchkey_types::paths::with_next;
 use serde::Deserialize;
 
 use crate::oidc::Onward;
@@ -270,7 +271,7 @@ async fn begin(
             );
             response
         }
-        Err(err) => landing_for(&provider, linking, &err),
+        Err(err) => landing_for(&provider, linking, &form.next, &err),
     }
 }
 
@@ -290,7 +291,11 @@ async fn back(
         .await;
     let mut response = match finish.outcome {
         Ok(Finished::SignedIn { user, issued, next }) => {
-            let mut response = Redirect::to(&next).into_response();
+            let next = match waiting(&headers, config) {
+                true => "/profile",
+                false => &next,
+            };
+            let mut response = Redirect::to(next).into_response();
             for value in cookies::for_session(config, &issued) {
                 set_cookie(&mut response, value);
             }
@@ -318,7 +323,11 @@ async fn back(
             challenge: Some(challenge),
             ..
         }) => {
-            let second = latchkey_types::paths::with_next("/login/second-factor", &finish.next);
+            let next = match waiting(&headers, config) {
+                true => "",
+                false => &finish.next,
+            };
+            let second = with_next("/login/second-factor", next);
             let mut response = Redirect::to(&second).into_response();
             set_cookie(
                 &mut response,
@@ -326,7 +335,7 @@ async fn back(
             );
             response
         }
-        Err(err) => landing_for(&provider, finish.linking, &err),
+        Err(err) => landing_for(&provider, finish.linking, &finish.next, &err),
     };
     // The state is spent whatever happened.
     set_cookie(
@@ -339,7 +348,7 @@ async fn back(
 /// Where a refused sign-in (or link) is explained: the log-in page, or the
 /// security page for a signed-in user linking. The page words it from
 /// the reason's name and the provider's (never from the provider's text).
-fn landing_for(provider: &str, linking: bool, err: &Error) -> Response {
+fn landing_for(provider: &str, linking: bool, next: &str, err: &Error) -> Response {
     if err.code == ErrorCode::Internal || err.code == ErrorCode::Unavailable {
         tracing::warn!(provider, code = ?err.code, cause = ?err.cause, "sign-in at a provider failed");
     }
@@ -355,10 +364,22 @@ fn landing_for(provider: &str, linking: bool, err: &Error) -> Response {
     };
     let provider: String = url::form_urlencoded::byte_serialize(provider.as_bytes()).collect();
     let count = err.count.map(|n| format!("&count={n}")).unwrap_or_default();
-    Redirect::to(&format!(
-        "{page}?upstream={provider}&problem={reason}{count}"
-    ))
-    .into_response()
+    let page = format!("{page}?upstream={provider}&problem={reason}{count}");
+    // A sign-in tried again from there still goes back where it was going.
+    let page = match linking {
+        true => page,
+        false => with_next(&page, next),
+    };
+    Redirect::to(&page).into_response()
+}
+
+/// Whether an app's authorization or a provider's link waits for this
+/// sign-in: they go on from the profile (`crate::oidc::resume_after_sign_in`),
+/// so a sign-in lands there whatever its `next`.
+fn waiting(headers: &HeaderMap, config: &latchkey_core::AuthConfig) -> bool {
+    [cookies::AUTHORIZING, cookies::LINKING]
+        .into_iter()
+        .any(|base| cookies::read(headers, config, base).is_some())
 }
 
 fn set_cookie(response: &mut Response, value: String) {

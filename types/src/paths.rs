@@ -6,11 +6,13 @@
 /// `next` when it can only mean a page of this site. Browsers read `\` as
 /// `/` and drop tabs and newlines anywhere in a URL, so `/\evil.example`
 /// and `/<TAB>/evil.example` would become `//evil.example`: another host.
-/// The same characters percent-encoded are refused too: some proxy or
-/// browser in between may decode them. None of our paths needs them.
+/// The same characters percent-encoded in the path are refused too: some
+/// proxy or browser in between may decode them, and none of our paths
+/// needs them. (The query may hold them: `/login?next=%2Fsessions`.)
 pub fn same_site_path(next: &str) -> Option<&str> {
     let risky = |c: u8| c == b'\\' || c == b'/' || c.is_ascii_control() || c == b' ';
-    let encoded_risky = next.as_bytes().windows(3).any(|w| {
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    let encoded_risky = path.as_bytes().windows(3).any(|w| {
         w[0] == b'%'
             && std::str::from_utf8(&w[1..])
                 .ok()
@@ -73,6 +75,21 @@ mod tests {
             same_site_path("/login?email=a%40b.c"),
             Some("/login?email=a%40b.c")
         );
+        // A page's own address, `next` and all (the language switcher's
+        // way back, a sign-in asked for by the step-up page).
+        for own in [
+            "/login?next=%2Fsessions",
+            "/security/confirm?next=%2Fpassword",
+        ] {
+            assert_eq!(same_site_path(own), Some(own));
+            assert_eq!(
+                with_next("/login", own),
+                format!(
+                    "/login?next={}",
+                    form_urlencoded::byte_serialize(own.as_bytes()).collect::<String>()
+                )
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub async fn login(
         return Ok(());
     };
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect(latchkey_types::paths::landing(&next));
+    leptos_axum::redirect(request::landing(&next));
     Ok(())
 }
 
@@ -49,7 +49,7 @@ pub async fn passkey_login(
         .sign_in(&ceremony, &credential, &request::client_info())
         .await?;
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect(latchkey_types::paths::landing(&next));
+    leptos_axum::redirect(request::landing(&next));
     Ok(())
 }
 
@@ -59,7 +59,7 @@ pub fn LoginPage() -> impl IntoView {
     let error = action_error(action);
     let passkeys = super::passkeys_enabled();
     // Where the visitor was going when a page asked them to sign in.
-    let next = super::address_value("next").unwrap_or_default();
+    let next = super::next_page();
     // Autofill offers the device's passkeys in the name field too.
     let login_autocomplete = match passkeys {
         true => "username webauthn",

@@ -50,7 +50,7 @@ pub async fn signin_with_code(
         return Ok(());
     };
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect(latchkey_types::paths::landing(&next));
+    leptos_axum::redirect(request::landing(&next));
     Ok(())
 }
 
@@ -69,7 +69,7 @@ pub fn LoginCodePage() -> impl IntoView {
             .filter(|e| !e.is_empty())
     };
     // Where the visitor was going when a page asked them to sign in.
-    let next = super::address_value("next").unwrap_or_default();
+    let next = super::next_page();
     let password_login = with_next("/login", &next);
     view! {
         <Title text=tr!(login_code.title)/>

@@ -44,6 +44,13 @@ pub fn address_value(key: &str) -> Option<String> {
     leptos_router::hooks::use_query_map().with_untracked(|q| q.get(key))
 }
 
+/// The page a sign-in goes back to (`?next=`), when it is one of ours.
+pub fn next_page() -> String {
+    address_value("next")
+        .and_then(|next| latchkey_types::paths::same_site_path(&next).map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// The page's path and query (`/sessions?all=1`), as a link back to it.
 pub fn address(location: &leptos_router::location::Location) -> String {
     let path = location.pathname.get_untracked();

@@ -24,7 +24,7 @@ pub async fn second_factor(code: String, #[server(default)] next: String) -> Res
         .await?;
     request::set_cookies([cookies::second_factor(&services.config, None)]);
     request::set_session_cookies(&services, &user, &issued).await?;
-    leptos_axum::redirect(latchkey_types::paths::landing(&next));
+    leptos_axum::redirect(request::landing(&next));
     Ok(())
 }
 
@@ -32,7 +32,7 @@ pub async fn second_factor(code: String, #[server(default)] next: String) -> Res
 pub fn SecondFactorPage() -> impl IntoView {
     let action = ServerAction::<SecondFactor>::new();
     let error = action_error(action);
-    let next = super::address_value("next").unwrap_or_default();
+    let next = super::next_page();
     let again = latchkey_types::paths::with_next("/login", &next);
     // A challenge that expired (or was spent) cannot be tried again.
     let expired = move || {

@@ -79,6 +79,19 @@ pub async fn set_session_cookies(
     Ok(())
 }
 
+/// In a server function: where a sign-in lands. `next` when it is a page
+/// here, unless an app's authorization or a provider's link waits for
+/// this sign-in: those go on from the profile
+/// (`server::oidc::resume_after_sign_in`), so they never stall.
+pub fn landing(next: &str) -> &str {
+    let waiting =
+        cookie(super::cookies::AUTHORIZING).is_some() || cookie(super::cookies::LINKING).is_some();
+    match waiting {
+        true => "/profile",
+        false => latchkey_types::paths::landing(next),
+    }
+}
+
 /// In a server function: a first factor's answer (password, emailed code,
 /// reset link). When the account also asks for its authenticator app, the
 /// challenge goes into a cookie and the browser on to
@@ -101,7 +114,7 @@ pub fn unless_second_factor<T>(
             )]);
             leptos_axum::redirect(&latchkey_types::paths::with_next(
                 "/login/second-factor",
-                next,
+                landing(next),
             ));
             Ok(None)
         }

@@ -286,6 +286,13 @@ on_both_backends!(
         let res = send(&app, page_get(&login, &jar)).await;
         assert_eq!(res.headers()[header::LOCATION], page);
 
+        // An app's authorization or a provider's link waiting for this
+        // sign-in goes first: they go on from the profile.
+        for waiting in ["lk_authorize=sealed", "lk_link=token"] {
+            let res = send(&app, form_post("/fn/login", &password(page), Some(waiting))).await;
+            assert_eq!(res.headers()[header::LOCATION], "/profile", "{waiting}");
+        }
+
         // Never elsewhere: anything but a path here lands on the profile.
         for elsewhere in [
             "//evil.example/",

@@ -1197,11 +1197,24 @@ async fn a_second_factor_guards_provider_links_and_sign_ins_and_a_reset_unlinks_
     let res = back(&app, &answer, &cookies).await;
     assert_eq!(location(&res), "/security/accounts?upstream=naver&linked");
 
-    // GitHub's word is the first factor only: the app's code is asked.
+    // GitHub's word is the first factor only: the app's code is asked, and
+    // the second step still goes back where the sign-in was going.
     let res = round_trip(&github, &at_github, &app).await;
     assert_eq!(location(&res), "/login/second-factor");
     let jar = cookie_jar(&res);
     assert!(!jar.contains("lk_access="), "{jar}");
+    let (answer, cookies) = to_provider(&github, &at_github, &app, "next=%2Fsessions", "").await;
+    let res = back(&app, &answer, &cookies).await;
+    assert_eq!(location(&res), "/login/second-factor?next=%2Fsessions");
+    // A refusal keeps it too, for the sign-in tried after.
+    github.book().cancel = true;
+    let (answer, cookies) = to_provider(&github, &at_github, &app, "next=%2Fsessions", "").await;
+    let res = back(&app, &answer, &cookies).await;
+    assert_eq!(
+        location(&res),
+        "/login?upstream=github&problem=upstream_cancelled&next=%2Fsessions"
+    );
+    github.book().cancel = false;
 
     // An admin resets the account's sign-in factors: both providers go,
     // logged, and the next return from GitHub is a stranger's (its address

@@ -131,11 +131,13 @@ test('the log-in page offers passkeys in the name field’s autofill', async ({ 
   // Signed out by dropping the cookies: logging out lands on /login, whose
   // autofill would sign straight back in before the test could look.
   await page.context().clearCookies();
-  await page.goto('/login');
+  // A page that needs a sign-in sends to log in, and back.
+  await page.goto('/security');
   // A conditional request waits on the field; the virtual authenticator
   // picks its passkey from it as a person would from the autofill list.
-  await expect(page).toHaveURL(/\/profile$/, { timeout: 15_000 });
+  await expect(page).toHaveURL(/\/security$/, { timeout: 15_000 });
   await expectSignedInAs(page, user.username);
+  await expect(page.getByText('Signed in with a passkey')).toBeVisible();
 });
 
 test('a log-in page left open takes a fresh ceremony before its own expires', async ({ page }) => {

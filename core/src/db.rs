@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use crate::error::{Error, ErrorCode, Reason};
 
@@ -128,6 +128,23 @@ impl Db {
             // each pooled connection fails its next query once (a 503) and
             // is replaced; none is kept longer than sqlx's 30 minutes.
             .test_before_acquire(false)
+            // A future dropped (its client hung up) after SQLite's worker
+            // ran its BEGIN but before it read the answer makes no
+            // `Transaction`, so nothing rolls it back: that connection
+            // would come back holding the write lock, and every later
+            // write would fail. A connection still in a transaction once
+            // its queued rollback has run (the ping waits for it) is
+            // closed, which ends the transaction. The common case costs
+            // one atomic read.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -9,6 +9,7 @@ use latchkey_testkit as common;
 
 mod accounts;
 mod codes;
+mod db;
 mod held_sessions;
 mod oidc;
 mod overview;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use app::ssr::cookies;
+use app::ssr::cookies::{self, Waiting};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -238,19 +238,15 @@ pub async fn resume_after_sign_in(
     let landed = req.method() == Method::GET
         && req.uri().path() == "/profile"
         && req.extensions().get::<Auth>().is_some();
-    let (authorizing, linking) = {
-        let parked =
-            |base| landed && cookies::read(req.headers(), &services.config, base).is_some();
-        (parked(cookies::AUTHORIZING), parked(cookies::LINKING))
-    };
-    if authorizing {
-        return Redirect::to("/oauth/resume").into_response();
+    let waiting = landed
+        .then(|| cookies::waiting_for_sign_in(req.headers(), &services.config))
+        .flatten();
+    match waiting {
+        Some(Waiting::Authorization) => Redirect::to("/oauth/resume").into_response(),
+        // An identity at another provider waits for this sign-in to be linked.
+        Some(Waiting::Link) => Redirect::to("/security/link").into_response(),
+        None => next.run(req).await,
     }
-    // An identity at another provider waits for this sign-in to be linked.
-    if linking {
-        return Redirect::to("/security/link").into_response();
-    }
-    next.run(req).await
 }
 
 /// A request Latchkey cannot send back to the app: said on its own page

@@ -291,7 +291,7 @@ async fn back(
         .await;
     let mut response = match finish.outcome {
         Ok(Finished::SignedIn { user, issued, next }) => {
-            let next = match waiting(&headers, config) {
+            let next = match cookies::waiting_for_sign_in(&headers, config).is_some() {
                 true => "/profile",
                 false => &next,
             };
@@ -323,7 +323,7 @@ async fn back(
             challenge: Some(challenge),
             ..
         }) => {
-            let next = match waiting(&headers, config) {
+            let next = match cookies::waiting_for_sign_in(&headers, config).is_some() {
                 true => "",
                 false => &finish.next,
             };
@@ -371,15 +371,6 @@ fn landing_for(provider: &str, linking: bool, next: &str, err: &Error) -> Respon
         false => with_next(&page, next),
     };
     Redirect::to(&page).into_response()
-}
-
-/// Whether an app's authorization or a provider's link waits for this
-/// sign-in: they go on from the profile (`crate::oidc::resume_after_sign_in`),
-/// so a sign-in lands there whatever its `next`.
-fn waiting(headers: &HeaderMap, config: &latchkey_core::AuthConfig) -> bool {
-    [cookies::AUTHORIZING, cookies::LINKING]
-        .into_iter()
-        .any(|base| cookies::read(headers, config, base).is_some())
 }
 
 fn set_cookie(response: &mut Response, value: String) {

@@ -185,6 +185,25 @@ pub fn read(headers: &HeaderMap, config: &AuthConfig, base: &'static str) -> Opt
     read_named(headers, &name(config, base))
 }
 
+/// What waits for a sign-in, and goes on from `/profile` once it is done
+/// (`server::oidc::resume_after_sign_in`), whatever page the sign-in was
+/// to land on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// An app's authorization, parked in `AUTHORIZING`.
+    Authorization,
+    /// An identity at a provider, to link (`LINKING`).
+    Link,
+}
+
+/// What waits for this browser's sign-in, if anything.
+pub fn waiting_for_sign_in(headers: &HeaderMap, config: &AuthConfig) -> Option<Waiting> {
+    if read(headers, config, AUTHORIZING).is_some() {
+        return Some(Waiting::Authorization);
+    }
+    read(headers, config, LINKING).map(|_| Waiting::Link)
+}
+
 /// The value of the cookie called exactly `name`.
 pub fn read_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

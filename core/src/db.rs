@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
-use sqlx::{AnyPool, Connection, Executor};
+use sqlx::{AnyPool, Executor};
 
 use crate::error::{Error, ErrorCode, Reason};
 
@@ -128,23 +128,6 @@ impl Db {
             // each pooled connection fails its next query once (a 503) and
             // is replaced; none is kept longer than sqlx's 30 minutes.
             .test_before_acquire(false)
-            // A future dropped (its client hung up) after SQLite's worker
-            // ran its BEGIN but before it read the answer makes no
-            // `Transaction`, so nothing rolls it back: that connection
-            // would come back holding the write lock, and every later
-            // write would fail. A connection still in a transaction once
-            // its queued rollback has run (the ping waits for it) is
-            // closed, which ends the transaction. The common case costs
-            // one atomic read.
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    if !conn.is_in_transaction() {
-                        return Ok(true);
-                    }
-                    conn.ping().await?;
-                    Ok(!conn.is_in_transaction())
-                })
-            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -219,11 +202,29 @@ impl Db {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot
     /// upgrade once another connection has written, and fails with
     /// SQLITE_BUSY instead of waiting its turn.
+    ///
+    /// The transaction begins in a task of its own. A caller's future is
+    /// dropped wherever it waits when its client hangs up, and sqlx 0.8
+    /// can leave a `BEGIN` it sent unrecorded if dropped mid-way
+    /// (PostgreSQL: while the answer is on its way; SQLite: while it
+    /// checks the answer), so the connection would go back to the pool
+    /// inside a transaction nobody ends — on SQLite holding the one write
+    /// lock, on PostgreSQL with later queries' writes never committed. The
+    /// task always finishes, and a transaction nobody took is dropped,
+    /// which rolls it back.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let pool = self.pool.clone();
+        let backend = self.backend;
+        let begun = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => pool.begin().await,
+            }
         })
+        .await
+        // Only a runtime shutting down cancels it.
+        .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+        Ok(begun?)
     }
 
     /// What a `SELECT` inside [`Db::begin`]'s transaction appends to keep

@@ -5,26 +5,34 @@
 use std::time::Duration;
 
 use futures::FutureExt;
+use sqlx::Connection;
 
 use super::*;
 use common::Backend;
 
-/// A `BEGIN` the database ran whose answer nobody read (the future was
-/// dropped between the worker's reply and its next poll) must not come
-/// back to the pool as an open transaction: on SQLite that connection
-/// would keep the write lock, and every write after it would fail.
+/// A `BEGIN` dropped at any step (before the database answered, after,
+/// while the driver checks the answer) leaves no connection in the pool
+/// inside a transaction: on SQLite it would keep the write lock, on
+/// PostgreSQL later writes on it would never commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_transaction_abandoned_as_it_begins_leaves_the_pool_writable() {
+async fn a_transaction_abandoned_as_it_begins_leaves_no_connection_inside_one() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let db = latchkey_core::Db::connect(&common::fresh_db_url(backend).await)
-            .await
-            .unwrap();
+        let url = common::fresh_db_url(backend).await;
+        let db = latchkey_core::Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
+        // On PostgreSQL the next transaction on the same connection would
+        // end a stale one (its BEGIN is only warned about, its end ends
+        // both), so the database is asked after each: every test has a
+        // database of its own.
+        let mut watcher = match backend {
+            Backend::Postgres => Some(sqlx::PgConnection::connect(&url).await.unwrap()),
+            Backend::Sqlite => None,
+        };
         for i in 0..200 {
             let mut begin = Box::pin(db.begin());
-            // Each poll takes the next step (a connection, the BEGIN); the
-            // worker (SQLite) or the server answers while this thread
-            // sleeps; then the future is dropped unread.
+            // Each poll takes the next step; the database or SQLite's
+            // worker answers while this thread sleeps; then the future is
+            // dropped unread.
             for _ in 0..=i % 4 {
                 if (&mut begin).now_or_never().is_some() {
                     break;
@@ -33,9 +41,39 @@ async fn a_transaction_abandoned_as_it_begins_leaves_the_pool_writable() {
             }
             drop(begin);
             tokio::time::sleep(Duration::from_millis(5)).await;
+            if let Some(watcher) = watcher.as_mut() {
+                // A rollback on its way clears within moments; a leak stays.
+                let mut stale = 0_i64;
+                for _ in 0..50 {
+                    (stale,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                         AND state LIKE 'idle in transaction%'",
+                    )
+                    .fetch_one(&mut *watcher)
+                    .await
+                    .unwrap();
+                    if stale == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                assert_eq!(stale, 0, "PostgreSQL: left inside a transaction (try {i})");
+            }
         }
-        // Every pooled connection, in turn, opens and commits a write.
-        for i in 0..12 {
+        // What the dropped futures left runs in the background: a moment.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // None of the pooled connections is inside a transaction as the
+        // driver counts them (SQLite's stays so: a new BEGIN on it fails).
+        let mut held = Vec::new();
+        for _ in 0..db.pool.size().max(1) {
+            held.push(db.pool.acquire().await.unwrap());
+        }
+        for (i, conn) in held.iter().enumerate() {
+            assert!(!conn.is_in_transaction(), "{backend:?}: connection {i}");
+        }
+        drop(held);
+        // And each takes its turn at writing.
+        for i in 0..8 {
             let mut tx = tokio::time::timeout(Duration::from_secs(10), db.begin())
                 .await
                 .expect("a transaction begins")

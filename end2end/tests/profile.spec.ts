@@ -60,6 +60,9 @@ for (const js of [true, false]) {
       expect(created.status(), await created.text()).toBe(201);
       await page.goto('/sessions');
       await expect(page).toHaveURL(/\/login\?next=%2Fsessions$/);
+      await expect(page.getByTestId('login-for-page')).toHaveText(
+        'Log in to go on to the page you opened.',
+      );
       if (js) await waitForHydration(page);
       // A refused try keeps where the visitor was going.
       await submitLogin(page, user.username, 'not the right password at all');

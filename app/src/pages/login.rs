@@ -68,12 +68,17 @@ pub fn LoginPage() -> impl IntoView {
     let passkey_form = passkeys.then(|| view! { <PasskeyForm next=next.clone()/> });
     let code_instead = with_next("/login/code", &next);
     let upstream_next = Some(next.clone());
+    // Says why the log-in page came instead of the one opened.
+    let for_page = (!next.is_empty() && next != "/profile").then(|| {
+        view! { <p class="muted" role="status" data-testid="login-for-page">{tr!(login.for_page)}</p> }
+    });
     view! {
         <Title text=tr!(login.title)/>
         // `?again`: an app asked for a fresh sign-in (`prompt=login`).
         {(!super::address_says("again")).then(|| view! { <RedirectIfSignedIn/> })}
         <section class="card auth-card">
             <h1>{tr!(login.heading)}</h1>
+            {for_page}
             <UpstreamProblem/>
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>

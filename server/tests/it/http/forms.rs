@@ -257,6 +257,18 @@ on_both_backends!(
             html.contains(&format!(r#"href="/login/code?next={}""#, enc(page))),
             "so does the way to a code"
         );
+        assert!(
+            html.contains("Log in to go on to the page you opened."),
+            "the page says why it came"
+        );
+        for plain in [
+            "/login",
+            "/login?next=%2F%2Fevil.example",
+            "/login?next=%2Fprofile",
+        ] {
+            let html = body_text(send(&app, page_get(plain, "")).await).await;
+            assert!(!html.contains("login-for-page"), "not on {plain}");
+        }
 
         // The password. (The address is proven, so a later code is not its
         // first proof, which would clear the password and the app.)

@@ -80,6 +80,7 @@ for (const lang of LOCALES) {
         ['signup-passkey', '/signup?passkey'],
         ['signup-code', '/signup/code?email=someone%40example.com'],
         ['login', '/login'],
+        ['login-for-page', '/login?next=%2Fsessions'],
         ['login-code', '/login/code'],
         ['login-code-sent', '/login/code?email=someone%40example.com'],
         ['login-second-factor', '/login/second-factor'],

@@ -16,7 +16,27 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the binary and waits (up to 30 s) until `/healthz` answers.
+    ///
+    /// The port is probed free, then released for the server to bind, so
+    /// another socket (one of the server's own connections to PostgreSQL,
+    /// say) can take it in between: the server then stops with "Address
+    /// already in use", and it is started again on another port.
     pub async fn start(env: &[(&str, String)]) -> Self {
+        let mut tries = 0;
+        loop {
+            let mut server = Self::spawn(env);
+            if server.answers().await {
+                return server;
+            }
+            tries += 1;
+            let exited = matches!(server.child.try_wait(), Ok(Some(_)));
+            if !(exited && server.output().contains("Address already in use")) || tries == 4 {
+                panic!("the server did not start:\n{}", server.output());
+            }
+        }
+    }
+
+    fn spawn(env: &[(&str, String)]) -> Self {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -67,20 +87,30 @@ impl ServerProcess {
                 }
             });
         }
-        let server = Self {
+        Self {
             child,
             port,
             output,
-        };
+        }
+    }
+
+    /// Whether `/healthz` answers within 30 s; false as soon as the process
+    /// has exited.
+    async fn answers(&mut self) -> bool {
         for _ in 0..300 {
             if let Ok((200, _)) =
-                super::http::try_over_tcp(port, "GET", "/healthz", None, None).await
+                super::http::try_over_tcp(self.port, "GET", "/healthz", None, None).await
             {
-                return server;
+                return true;
+            }
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                // Let the readers take the last lines the process printed.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return false;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the server did not start:\n{}", server.output());
+        false
     }
 
     /// Everything the server printed so far.

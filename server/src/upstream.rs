@@ -291,11 +291,8 @@ async fn back(
         .await;
     let mut response = match finish.outcome {
         Ok(Finished::SignedIn { user, issued, next }) => {
-            let next = match cookies::waiting_for_sign_in(&headers, config).is_some() {
-                true => "/profile",
-                false => &next,
-            };
-            let mut response = Redirect::to(next).into_response();
+            let mut response =
+                Redirect::to(cookies::landing(&headers, config, &next)).into_response();
             for value in cookies::for_session(config, &issued) {
                 set_cookie(&mut response, value);
             }
@@ -323,10 +320,7 @@ async fn back(
             challenge: Some(challenge),
             ..
         }) => {
-            let next = match cookies::waiting_for_sign_in(&headers, config).is_some() {
-                true => "",
-                false => &finish.next,
-            };
+            let next = cookies::landing(&headers, config, &finish.next);
             let second = with_next("/login/second-factor", next);
             let mut response = Redirect::to(&second).into_response();
             set_cookie(

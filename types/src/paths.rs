@@ -34,10 +34,16 @@ pub fn landing(next: &str) -> &str {
     same_site_path(next).unwrap_or("/profile")
 }
 
+/// `next` when it is a page here other than the profile, where a sign-in
+/// lands anyway: the only `next` worth carrying or mentioning.
+pub fn elsewhere(next: &str) -> Option<&str> {
+    same_site_path(next).filter(|n| *n != "/profile")
+}
+
 /// `path` carrying `next` on to the step after it (`/login?next=…`), when
-/// `next` is a page here other than the profile (the default landing).
+/// `next` is [`elsewhere`].
 pub fn with_next(path: &str, next: &str) -> String {
-    match same_site_path(next).filter(|n| *n != "/profile") {
+    match elsewhere(next) {
         None => path.to_owned(),
         Some(next) => {
             let glue = if path.contains('?') { '&' } else { '?' };
@@ -105,5 +111,15 @@ mod tests {
         assert_eq!(with_next("/login", "/profile"), "/login");
         assert_eq!(with_next("/login", "//evil.example"), "/login");
         assert_eq!(with_next("/login", ""), "/login");
+    }
+
+    #[test]
+    fn elsewhere_is_a_page_here_but_not_the_profile() {
+        assert_eq!(elsewhere("/security?x=1"), Some("/security?x=1"));
+        for not in ["/profile", "", "//evil.example", "https://evil.example/"] {
+            assert_eq!(elsewhere(not), None, "{not}");
+        }
+        assert_eq!(landing("/security"), "/security");
+        assert_eq!(landing("//evil.example"), "/profile");
     }
 }

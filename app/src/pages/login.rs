@@ -69,7 +69,7 @@ pub fn LoginPage() -> impl IntoView {
     let code_instead = with_next("/login/code", &next);
     let upstream_next = Some(next.clone());
     // Says why the log-in page came instead of the one opened.
-    let for_page = (!next.is_empty() && next != "/profile").then(|| {
+    let for_page = latchkey_types::paths::elsewhere(&next).is_some().then(|| {
         view! { <p class="muted" role="status" data-testid="login-for-page">{tr!(login.for_page)}</p> }
     });
     view! {

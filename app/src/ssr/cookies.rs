@@ -204,6 +204,15 @@ pub fn waiting_for_sign_in(headers: &HeaderMap, config: &AuthConfig) -> Option<W
     read(headers, config, LINKING).map(|_| Waiting::Link)
 }
 
+/// Where this browser's sign-in lands: the profile when something waits
+/// for it (it goes on from there), else `next` if it is a page here.
+pub fn landing<'a>(headers: &HeaderMap, config: &AuthConfig, next: &'a str) -> &'a str {
+    match waiting_for_sign_in(headers, config) {
+        Some(_) => "/profile",
+        None => latchkey_types::paths::landing(next),
+    }
+}
+
 /// The value of the cookie called exactly `name`.
 pub fn read_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

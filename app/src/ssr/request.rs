@@ -84,14 +84,9 @@ pub async fn set_session_cookies(
 /// this sign-in: those go on from the profile
 /// (`server::oidc::resume_after_sign_in`), so they never stall.
 pub fn landing(next: &str) -> &str {
-    let waiting = use_context::<Services>()
-        .zip(use_context::<Parts>())
-        .is_some_and(|(services, parts)| {
-            super::cookies::waiting_for_sign_in(&parts.headers, &services.config).is_some()
-        });
-    match waiting {
-        true => "/profile",
-        false => latchkey_types::paths::landing(next),
+    match use_context::<Services>().zip(use_context::<Parts>()) {
+        Some((services, parts)) => super::cookies::landing(&parts.headers, &services.config, next),
+        None => latchkey_types::paths::landing(next),
     }
 }
 

@@ -30,7 +30,10 @@ impl ServerProcess {
             }
             tries += 1;
             let exited = matches!(server.child.try_wait(), Ok(Some(_)));
-            if !(exited && server.output().contains("Address already in use")) || tries == 4 {
+            let port_taken = server
+                .output()
+                .contains("Latchkey stopped: Address already in use");
+            if !(exited && port_taken) || tries == 4 {
                 panic!("the server did not start:\n{}", server.output());
             }
         }
@@ -98,15 +101,17 @@ impl ServerProcess {
     /// has exited.
     async fn answers(&mut self) -> bool {
         for _ in 0..300 {
-            if let Ok((200, _)) =
-                super::http::try_over_tcp(self.port, "GET", "/healthz", None, None).await
-            {
-                return true;
-            }
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 // Let the readers take the last lines the process printed.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 return false;
+            }
+            if let Ok((200, _)) =
+                super::http::try_over_tcp(self.port, "GET", "/healthz", None, None).await
+            {
+                // Ours only if it still runs (not another test's server
+                // that took the port).
+                return matches!(self.child.try_wait(), Ok(None));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

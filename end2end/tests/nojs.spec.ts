@@ -52,7 +52,26 @@ test('form errors are shown without JavaScript', { tag: '@nojs' }, async ({ page
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).toHaveURL(/\/login/);
   await expect(page.getByRole('alert')).toHaveText('Incorrect email, username or password.');
+  // What was typed is back (the server drew it), the password is not.
+  await expect(page.getByLabel('Email or username')).toHaveValue('nobody-here');
+  await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
   await snap(page, 'login-error-nojs');
+});
+
+test('a refused sign-up shows again what was typed, never the password, without JavaScript', { tag: '@nojs' }, async ({ page }) => {
+  const user = { ...newUser(), password: 'shortpw' };
+  await page.goto('/signup');
+  await submitSignUp(page, user);
+  await expect(page).toHaveURL(/\/signup\?/);
+  await expect(page.locator('#field-password-error')).toHaveText('Use at least 8 characters.');
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue(user.email);
+  await expect(page.getByLabel('Username', { exact: true })).toHaveValue(user.username);
+  await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
+  expect(await page.content(), 'the password is nowhere in the page').not.toContain(user.password);
+  // Kept only for the page that showed the refusal.
+  expect((await page.context().cookies()).map((c) => c.name)).not.toContain('lk_kept');
+  await page.goto('/signup');
+  await expect(page.getByLabel('Email', { exact: true })).toHaveValue('');
 });
 
 test('a password reset works without JavaScript', { tag: '@nojs' }, async ({ page, request }) => {

@@ -9,6 +9,7 @@ pub mod check;
 pub mod client_addr;
 pub mod config;
 pub mod health;
+pub mod kept_values;
 pub mod locale;
 pub mod mail;
 pub mod mailed_links;

@@ -79,6 +79,10 @@ pub fn build_with(services: Services, leptos_options: LeptosOptions, edge: Edge)
         .route_layer(middleware::from_fn(
             crate::server_fn_status::status_from_error,
         ))
+        .route_layer(middleware::from_fn_with_state(
+            services.clone(),
+            crate::kept_values::carry,
+        ))
         .fallback(leptos_axum::file_and_error_handler(page))
         // A page names this build's assets and carries a fresh nonce: the
         // browser asks again every time (signed-in ones get `no-store`).

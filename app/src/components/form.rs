@@ -68,6 +68,11 @@ pub fn Field(
     /// page runs its script, since without it the button could do nothing).
     #[prop(optional)]
     revealable: bool,
+    /// The server function this field's form posts to, when another form
+    /// on the page has a field of the same name: a refused post's value
+    /// then comes back to its own form only.
+    #[prop(optional)]
+    posts_to: Option<&'static str>,
     /// The form's error; shown here when it names this field.
     #[prop(into)]
     error: Signal<Option<AppError>>,
@@ -97,6 +102,23 @@ pub fn Field(
         }
     };
     let placeholder = placeholder.map(|p| p.get());
+    let kept = latchkey_types::forms::KEPT_FIELDS.contains(&name);
+    debug_assert!(
+        !kept
+            || !(kind == "password"
+                || autocomplete.contains("password")
+                || autocomplete == "one-time-code"),
+        "a kept field ({name}) must never hold a secret or a code"
+    );
+    // What this field held when its form was refused, over what the page
+    // would fill in.
+    #[cfg(feature = "ssr")]
+    let value = kept
+        .then(|| crate::ssr::kept::value(name, posts_to))
+        .flatten()
+        .or(value);
+    #[cfg(not(feature = "ssr"))]
+    let _ = posts_to;
     let reveal = revealable.then(|| view! { <RevealPassword target=id.clone()/> });
     view! {
         <div class="field" class:field-invalid=move || invalid.get()>
@@ -114,9 +136,8 @@ pub fn Field(
                 autofocus=autofocus || invalid.get_untracked()
                 inputmode=inputmode
                 maxlength=maxlength
-                // What a refused post may bring back (`crate::browser`):
-                // addresses and names, never a secret or a code.
-                data-keep=matches!(autocomplete, "email" | "username" | "username webauthn" | "name" | "url").then_some("")
+                // What a refused post may bring back (`crate::browser`).
+                data-keep=kept.then_some("")
                 aria-invalid=move || invalid.get().then_some("true")
                 aria-describedby=described_by
             />

@@ -227,6 +227,7 @@ fn Start(has_password: bool, start: ServerAction<StartPasskey>) -> impl IntoView
                     label=tr!(passkeys.name)
                     name="name"
                     id="passkey-name"
+                    posts_to={<StartPasskey as leptos::server_fn::ServerFn>::PATH}
                     hint=tr!(passkeys.name_hint)
                     maxlength=64
                     required=false
@@ -291,7 +292,14 @@ fn Rename(passkeys: Vec<PasskeyInfo>, rename: ServerAction<RenamePasskey>) -> im
             <ActionForm action=rename attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <Which id="rename-which" passkeys/>
-                <Field label=tr!(passkeys.name) name="name" id="rename-name" maxlength=64 error/>
+                <Field
+                    label=tr!(passkeys.name)
+                    name="name"
+                    id="rename-name"
+                    posts_to={<RenamePasskey as leptos::server_fn::ServerFn>::PATH}
+                    maxlength=64
+                    error
+                />
                 <Submit label=tr!(passkeys.rename) busy_label=tr!(common.busy) class="button-quiet"/>
             </ActionForm>
         </section>

@@ -28,6 +28,11 @@ pub const SECOND_FACTOR: &str = "lk_2fa";
 pub const ONCE: &str = "lk_once";
 /// How long they wait for that page.
 pub const ONCE_MAX_AGE: i64 = 60;
+/// What a refused form post had in its kept fields (`ssr::kept`), sealed,
+/// carried to the page that shows the refusal.
+pub const KEPT: &str = "lk_kept";
+/// How long it waits for that page (the post and its redirect).
+pub const KEPT_MAX_AGE: i64 = 60;
 /// An app's authorization request, sealed (`Oidc::park`), waiting while
 /// the user signs in; taken by the first page after the sign-in.
 pub const AUTHORIZING: &str = "lk_authorize";
@@ -100,9 +105,10 @@ pub fn is_session(config: &AuthConfig, set_cookie: &str) -> bool {
 }
 
 /// Whether a `Set-Cookie` value carries a secret other than the session:
-/// a pending sign-in or a fresh secret (no cache may keep it).
+/// a pending sign-in, a fresh secret or what a refused form kept (no cache
+/// may keep it, nor the page that shows it).
 pub fn is_secret(config: &AuthConfig, set_cookie: &str) -> bool {
-    [SECOND_FACTOR, ONCE, UPSTREAM, LINKING]
+    [SECOND_FACTOR, ONCE, UPSTREAM, LINKING, KEPT]
         .iter()
         .any(|base| set_cookie.starts_with(&format!("{}=", name(config, base))))
 }
@@ -172,6 +178,12 @@ pub fn second_factor(config: &AuthConfig, token: Option<&str>) -> String {
 pub fn once(config: &AuthConfig, sealed: Option<String>) -> String {
     let max_age = sealed.as_ref().map_or(0, |_| ONCE_MAX_AGE);
     build(config, ONCE, sealed.unwrap_or_default(), max_age)
+}
+
+/// `Set-Cookie` for a refused form's kept values, sealed (None: remove it).
+pub fn kept(config: &AuthConfig, sealed: Option<String>) -> String {
+    let max_age = sealed.as_ref().map_or(0, |_| KEPT_MAX_AGE);
+    build(config, KEPT, sealed.unwrap_or_default(), max_age)
 }
 
 /// `Set-Cookie` for one of the sign-in-elsewhere tokens (`UPSTREAM`,

@@ -3,5 +3,6 @@
 //! it sets. The flows themselves live in the domain; see docs/DESIGN.md.
 
 pub mod cookies;
+pub mod kept;
 pub mod once;
 pub mod request;

@@ -410,3 +410,82 @@ on_both_backends!(
         assert_eq!(res.headers()[header::LOCATION], "/security");
     }
 );
+
+on_both_backends!(
+    a_refused_form_shows_again_what_was_typed_without_javascript,
+    |backend| {
+        let app = app(backend).await;
+        let name = unique_name();
+        // Too short a password: the sign-up is refused.
+        let form = format!("email={name}%40example.com&username={name}&password=shortpw");
+        let res = send(&app, form_post("/fn/signup", &form, None)).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let back = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        assert!(
+            back.contains("__path=%2Ffn%2Fsignup") || back.contains("__path=/fn/signup"),
+            "{back}"
+        );
+        let set: Vec<_> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let kept = set
+            .iter()
+            .find(|c| c.starts_with("lk_kept="))
+            .unwrap_or_else(|| panic!("the typed values ride to the form's page: {set:?}"));
+        assert!(
+            kept.contains("HttpOnly") && kept.contains("Max-Age=60"),
+            "{kept}"
+        );
+        // Sealed: a header log reads neither the address nor anything else.
+        assert!(!kept.contains(&name) && !kept.contains("shortpw"), "{kept}");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        let jar = cookie_jar(&res);
+
+        let page = send(&app, page_get(&back, &jar)).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
+        let cleared: Vec<_> = page
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            cleared
+                .iter()
+                .any(|c| c.starts_with("lk_kept=;") && c.contains("Max-Age=0")),
+            "the page that used them clears them: {cleared:?}"
+        );
+        let html = body_text(page).await;
+        assert!(
+            html.contains(&format!("value=\"{name}@example.com\"")),
+            "the address is back"
+        );
+        assert!(
+            html.contains(&format!("value=\"{name}\"")),
+            "the username is back"
+        );
+        assert!(!html.contains("shortpw"), "never the password");
+
+        // Another form's page, or the same page without a refusal in its
+        // address, takes nothing from the cookie.
+        let elsewhere = back
+            .replace("%2Ffn%2Fsignup", "%2Ffn%2Flogin")
+            .replace("/fn/signup", "/fn/login");
+        for uri in [elsewhere.as_str(), "/signup"] {
+            let html = body_text(send(&app, page_get(uri, &jar)).await).await;
+            assert!(!html.contains(&format!("value=\"{name}")), "{uri}");
+        }
+
+        // Too much to carry in a cookie: the refusal still comes back, the
+        // fields empty.
+        let long = "a".repeat(1100);
+        let form = format!("email={long}%40example.com&username={name}&password=shortpw");
+        let res = send(&app, form_post("/fn/signup", &form, None)).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert!(!cookie_jar(&res).contains("lk_kept="));
+    }
+);

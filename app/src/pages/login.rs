@@ -68,8 +68,10 @@ pub fn LoginPage() -> impl IntoView {
     let passkey_form = passkeys.then(|| view! { <PasskeyForm next=next.clone()/> });
     let code_instead = with_next("/login/code", &next);
     let upstream_next = Some(next.clone());
-    // Says why the log-in page came instead of the one opened.
-    let for_page = latchkey_types::paths::elsewhere(&next).is_some().then(|| {
+    // Says why the log-in page came instead of the one opened, when the
+    // sign-in goes on to it.
+    let lands = super::sign_in_lands(&next);
+    let for_page = latchkey_types::paths::elsewhere(&lands).is_some().then(|| {
         view! { <p class="muted" role="status" data-testid="login-for-page">{tr!(login.for_page)}</p> }
     });
     view! {

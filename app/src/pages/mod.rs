@@ -61,6 +61,20 @@ pub fn address(location: &leptos_router::location::Location) -> String {
     }
 }
 
+/// Where a sign-in from this page lands (pages render on the server):
+/// `next` if it is a page here, unless something waits for the sign-in
+/// (`ssr::cookies::landing`).
+pub fn sign_in_lands(next: &str) -> String {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ssr::request::landing(next).to_owned()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        landing(next).to_owned()
+    }
+}
+
 /// Whether this deployment offers passkeys (pages render on the server).
 pub fn passkeys_enabled() -> bool {
     #[cfg(feature = "ssr")]

@@ -269,6 +269,13 @@ on_both_backends!(
             let html = body_text(send(&app, page_get(plain, "")).await).await;
             assert!(!html.contains("login-for-page"), "not on {plain}");
         }
+        // An app's authorization or a link waiting for this sign-in goes
+        // first (the sign-in lands on the profile): the page says nothing
+        // of the page opened.
+        for waiting in ["lk_authorize=sealed", "lk_link=sealed"] {
+            let html = body_text(send(&app, page_get(&login, waiting)).await).await;
+            assert!(!html.contains("login-for-page"), "not with {waiting}");
+        }
 
         // The password. (The address is proven, so a later code is not its
         // first proof, which would clear the password and the app.)

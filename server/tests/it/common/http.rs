@@ -59,6 +59,15 @@ pub fn form_post(uri: &str, form: &str, cookies: Option<&str>) -> Request<Body> 
     req.body(Body::from(form.to_owned())).unwrap()
 }
 
+/// A response's `Set-Cookie` headers, whole.
+pub fn set_cookies(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
 /// `name=value; …` from a response's Set-Cookie headers (non-empty values).
 pub fn cookie_jar(res: &Response<Body>) -> String {
     res.headers()

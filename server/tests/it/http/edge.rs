@@ -448,12 +448,7 @@ async fn https_cookies_carry_the_host_prefix() {
         .insert(header::ORIGIN, public.parse().unwrap());
     let res = send(&app, signup).await;
     assert_eq!(res.status(), StatusCode::FOUND);
-    let set: Vec<String> = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let set = set_cookies(&res);
     for base in ["lk_access", "lk_refresh", "lk_device"] {
         assert!(
             set.iter().any(|c| c.starts_with(&format!("__Host-{base}="))

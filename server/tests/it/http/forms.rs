@@ -10,12 +10,7 @@ on_both_backends!(browser_forms_work_without_javascript, |backend| {
     let res = send(&app, form_post("/fn/signup", &form, None)).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()[header::LOCATION], "/verify");
-    let set: Vec<_> = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let set = set_cookies(&res);
     assert!(set.iter().any(|c| c.starts_with("lk_access=")
         && c.contains("HttpOnly")
         && c.contains("SameSite=Lax")));
@@ -432,12 +427,7 @@ on_both_backends!(
             back.contains("__path=%2Ffn%2Fsignup") || back.contains("__path=/fn/signup"),
             "{back}"
         );
-        let set: Vec<_> = res
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
+        let set = set_cookies(&res);
         let kept = set
             .iter()
             .find(|c| c.starts_with("lk_kept="))
@@ -454,12 +444,7 @@ on_both_backends!(
         let page = send(&app, page_get(&back, &jar)).await;
         assert_eq!(page.status(), StatusCode::OK);
         assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
-        let cleared: Vec<_> = page
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
+        let cleared = set_cookies(&page);
         assert!(
             cleared
                 .iter()

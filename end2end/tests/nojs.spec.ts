@@ -55,6 +55,8 @@ test('form errors are shown without JavaScript', { tag: '@nojs' }, async ({ page
   // What was typed is back (the server drew it), the password is not.
   await expect(page.getByLabel('Email or username')).toHaveValue('nobody-here');
   await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
+  // The keyboard starts where the next thing to type is.
+  await expect(page.getByLabel('Password', { exact: true })).toBeFocused();
   await snap(page, 'login-error-nojs');
 });
 

@@ -68,6 +68,8 @@ pub fn LoginPage() -> impl IntoView {
     let passkey_form = passkeys.then(|| view! { <PasskeyForm next=next.clone()/> });
     let code_instead = with_next("/login/code", &next);
     let upstream_next = Some(next.clone());
+    // A refused try brings the login back: the password is what to type.
+    let login_kept = super::kept("login");
     // Says why the log-in page came instead of the one opened, when the
     // sign-in goes on to it.
     let lands = super::sign_in_lands(&next);
@@ -85,8 +87,8 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action=action attr:novalidate=true attr:class="stack">
                 <FormAlert error/>
                 <input type="hidden" name="next" value=next/>
-                <Field label=tr!(login.login) name="login" autocomplete=login_autocomplete autofocus=true error/>
-                <Field label=tr!(login.password) name="password" kind="password" revealable=true autocomplete="current-password" error/>
+                <Field label=tr!(login.login) name="login" autocomplete=login_autocomplete autofocus=!login_kept error/>
+                <Field label=tr!(login.password) name="password" kind="password" revealable=true autocomplete="current-password" autofocus=login_kept error/>
                 <p class="field-aside"><A href="/forgot">{tr!(login.forgot)}</A></p>
                 <Submit label=tr!(login.submit) busy_label=tr!(login.busy)/>
             </ActionForm>

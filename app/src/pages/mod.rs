@@ -75,6 +75,20 @@ pub fn sign_in_lands(next: &str) -> String {
     }
 }
 
+/// Whether a refused post brought field `name` back filled (`ssr::kept`;
+/// pages render on the server).
+pub fn kept(name: &str) -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ssr::kept::value(name, None).is_some()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// Whether this deployment offers passkeys (pages render on the server).
 pub fn passkeys_enabled() -> bool {
     #[cfg(feature = "ssr")]

@@ -7,9 +7,9 @@
 //! path (so a header log reads nothing), for a minute, cleared by the
 //! next page.
 
-use latchkey_core::{now, Services};
+use latchkey_core::Services;
 
-use super::cookies;
+use super::{cookies, sealed};
 
 use latchkey_types::forms::KEPT_FIELDS;
 
@@ -54,7 +54,7 @@ impl Kept {
     /// function that refused this post: back to the form, naming it.
     pub fn is_refused_by(&self, location: &str) -> bool {
         let query = location.split_once('?').map(|(_, q)| q);
-        refused(query).is_some_and(|(path, _)| path == self.path)
+        refused(query).is_some_and(|path| path == self.path)
     }
 
     /// `Set-Cookie` carrying these fields to the page that shows the
@@ -66,8 +66,8 @@ impl Kept {
         if self.values.is_empty() || values.len() > MAX_KEPT {
             return None;
         }
-        let plain = format!("{}|{values}", now() + cookies::KEPT_MAX_AGE);
-        let sealed = services.tokens.seal(&owner(&self.path), plain.as_bytes());
+        let sealed =
+            sealed::seal_until(services, &owner(&self.path), &values, cookies::KEPT_MAX_AGE);
         Some(cookies::kept(&services.config, Some(sealed)))
     }
 
@@ -75,11 +75,8 @@ impl Kept {
     /// query's `__path`); nothing when it was sealed for another form or
     /// its minute is over.
     pub fn for_page(services: &Services, sealed: &str, query: Option<&str>) -> Option<Self> {
-        let (path, _) = refused(query)?;
-        let plain = services.tokens.open(&owner(&path), sealed)?;
-        let plain = String::from_utf8(plain).ok()?;
-        let (expires, values) = plain.split_once('|')?;
-        expires.parse::<i64>().ok().filter(|e| *e >= now())?;
+        let path = refused(query)?;
+        let values = sealed::open_unexpired(services, &owner(&path), sealed)?;
         let values = form_urlencoded::parse(values.as_bytes())
             .into_owned()
             .collect();
@@ -87,9 +84,9 @@ impl Kept {
     }
 }
 
-/// The server function and error of a refusal a page's query carries
-/// (`__path`, `__err`), when it carries both.
-fn refused(query: Option<&str>) -> Option<(String, String)> {
+/// The server function whose refusal a page's query carries: its `__path`,
+/// when an `__err` comes with it.
+fn refused(query: Option<&str>) -> Option<String> {
     let pairs = form_urlencoded::parse(query?.as_bytes());
     let find = |key: &str| {
         pairs
@@ -97,7 +94,8 @@ fn refused(query: Option<&str>) -> Option<(String, String)> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.into_owned())
     };
-    find("__path").zip(find("__err"))
+    find("__err")?;
+    find("__path")
 }
 
 fn owner(path: &str) -> String {

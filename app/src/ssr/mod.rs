@@ -6,3 +6,4 @@ pub mod cookies;
 pub mod kept;
 pub mod once;
 pub mod request;
+pub mod sealed;

@@ -3,17 +3,18 @@
 //! short-lived HttpOnly cookie, sealed (`Tokens::seal`) for one purpose and
 //! one account, so neither a header log nor another account can read them.
 
-use latchkey_core::{now, Services};
+use latchkey_core::Services;
 
-use super::{cookies, request};
+use super::{cookies, request, sealed};
 
 /// Seals `values` for `purpose` and this account, for the next page.
 pub fn carry(services: &Services, purpose: &str, user_id: &str, values: &[String]) {
-    let expires = now() + cookies::ONCE_MAX_AGE;
-    let plain = format!("{expires}|{}", values.join("\n"));
-    let sealed = services
-        .tokens
-        .seal(&owner(purpose, user_id), plain.as_bytes());
+    let sealed = sealed::seal_until(
+        services,
+        &owner(purpose, user_id),
+        &values.join("\n"),
+        cookies::ONCE_MAX_AGE,
+    );
     request::set_cookies([cookies::once(&services.config, Some(sealed))]);
 }
 
@@ -21,22 +22,13 @@ pub fn carry(services: &Services, purpose: &str, user_id: &str, values: &[String
 /// cookie; nothing when it was sealed for another use or account, or its
 /// minute is over.
 pub fn take(services: &Services, purpose: &str, user_id: &str) -> Vec<String> {
-    let Some(sealed) = request::cookie(cookies::ONCE) else {
+    let Some(values) = request::cookie(cookies::ONCE)
+        .and_then(|sealed| sealed::open_unexpired(services, &owner(purpose, user_id), &sealed))
+    else {
         return Vec::new();
     };
-    let plain = services
-        .tokens
-        .open(&owner(purpose, user_id), &sealed)
-        .and_then(|plain| String::from_utf8(plain).ok())
-        .unwrap_or_default();
-    let values = match plain.split_once('|') {
-        Some((expires, values)) if expires.parse().is_ok_and(|e: i64| e >= now()) => {
-            values.lines().map(str::to_owned).collect()
-        }
-        _ => return Vec::new(),
-    };
     request::set_cookies([cookies::once(&services.config, None)]);
-    values
+    values.lines().map(str::to_owned).collect()
 }
 
 fn owner(purpose: &str, user_id: &str) -> String {

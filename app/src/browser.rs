@@ -38,9 +38,10 @@ fn kept_keys(storage: &leptos::web_sys::Storage) -> Vec<String> {
         .collect()
 }
 
-/// A field whose value is kept: one the server marks `data-keep`
-/// (addresses, names, choices; never a password, even one shown as text,
-/// nor a code).
+/// A field whose value is kept: one the server marks `data-keep` (the
+/// admin console's text areas, descriptions, ticks and choices; never a
+/// password, even one shown as text, nor a code). A `Field`'s address or
+/// name is not marked: the server itself draws it again (`ssr::kept`).
 enum Kept {
     Input(HtmlInputElement),
     Area(HtmlTextAreaElement),

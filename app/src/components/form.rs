@@ -136,8 +136,6 @@ pub fn Field(
                 autofocus=autofocus || invalid.get_untracked()
                 inputmode=inputmode
                 maxlength=maxlength
-                // What a refused post may bring back (`crate::browser`).
-                data-keep=kept.then_some("")
                 aria-invalid=move || invalid.get().then_some("true")
                 aria-describedby=described_by
             />

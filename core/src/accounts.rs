@@ -10,6 +10,7 @@ use crate::email_change::address_reserved_in;
 use crate::error::{Error, ErrorCode, Reason};
 use crate::hashing::Verified;
 use crate::limits::Rate;
+use crate::login_end::LoginEnd;
 use crate::model::{EventKind, EventReason, Role, User};
 use crate::second_factor;
 use crate::sessions::{revoke_user_sessions_in, Issued};
@@ -330,77 +331,34 @@ impl crate::Accounts<'_> {
             metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
             return self.refuse_disabled(&user.id, client).await;
         }
-        // The session opens only if the password is still the one checked:
-        // a reset, a change or the first proof of the address (which clears
-        // a squatter's password and ends their sessions) may have committed
-        // while this log-in was hashing. The lock taken here orders the two
-        // (SQLite's write lock, from BEGIN IMMEDIATE; PostgreSQL's row lock),
-        // so either this log-in is refused or its session is ended.
-        let mut tx = self.db.begin().await?;
-        // A weaker stored hash is replaced first (the row is then held).
-        if let Some(new_hash) = rehash.as_deref() {
-            let replaced = sqlx::query(
-                "UPDATE users SET password_hash = $1, updated_at = $2 \
-                 WHERE id = $3 AND password_hash = $4",
-            )
-            .bind(new_hash)
-            .bind(now())
-            .bind(&user.id)
-            .bind(&user.password_hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-            if replaced.rows_affected() != 1 {
-                return Err(Error::of(
-                    ErrorCode::InvalidCredentials,
-                    Reason::WrongCredentials,
-                ));
+        match self
+            .end_password_login(user, rehash.as_deref(), client)
+            .await?
+        {
+            LoginEnd::Opened(issued) => {
+                metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
+                Ok((user.to_user(), issued))
             }
-        }
-        // A locking read that also says whether the account was disabled
-        // meanwhile and whether a second factor is due, in one trip (most
-        // log-ins do not rewrite the row).
-        let current = sqlx::query_as::<_, (i64, i64)>(&format!(
-            "SELECT ({}), u.disabled FROM users u WHERE u.id = $1 AND u.password_hash = $2{}",
-            second_factor::required_sql("u.id"),
-            self.db.share_lock("u")
-        ))
-        .bind(&user.id)
-        .bind(rehash.as_deref().unwrap_or(&user.password_hash))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from)?
-        .map(|(factors, disabled)| (factors > 0, disabled != 0));
-        let Some((second_factor, disabled)) = current else {
-            return Err(Error::of(
+            LoginEnd::Changed => Err(Error::of(
                 ErrorCode::InvalidCredentials,
                 Reason::WrongCredentials,
-            ));
-        };
-        // Disabled while this log-in was hashing: refused like one that
-        // was disabled before.
-        if disabled {
-            drop(tx);
-            metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
-            return self.refuse_disabled(&user.id, client).await;
+            )),
+            // Disabled while this log-in was hashing: refused like one that
+            // was disabled before.
+            LoginEnd::Disabled => {
+                metrics::counter!("latchkey_logins_total", "outcome" => "disabled").increment(1);
+                self.refuse_disabled(&user.id, client).await
+            }
+            LoginEnd::SecondFactor => {
+                metrics::counter!("latchkey_logins_total", "outcome" => "second_factor")
+                    .increment(1);
+                let user = UserRow {
+                    password_hash: rehash.unwrap_or_else(|| user.password_hash.clone()),
+                    ..user.clone()
+                };
+                Err(self.challenge(&user, "password", device).await)
+            }
         }
-        if second_factor {
-            // Keeps a rehash; the session waits for the second factor.
-            tx.commit().await.map_err(StoreError::from)?;
-            metrics::counter!("latchkey_logins_total", "outcome" => "second_factor").increment(1);
-            let user = UserRow {
-                password_hash: rehash.unwrap_or_else(|| user.password_hash.clone()),
-                ..user.clone()
-            };
-            return Err(self.challenge(&user, "password", device).await);
-        }
-        let issued = self
-            .start_session_in(&mut tx, user, "password", client)
-            .await?;
-        self.logged_in_in(&mut tx, user, "password", client).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        metrics::counter!("latchkey_logins_total", "outcome" => "success").increment(1);
-        Ok((user.to_user(), issued))
     }
 
     /// A device cookie's value for a browser that just signed in to

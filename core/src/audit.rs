@@ -8,6 +8,7 @@ use crate::client::{describe, truncate};
 use crate::db::StoreError;
 use crate::error::Error;
 use crate::model::{ActivityEvent, ActivityPage, EventKind, EventReason, UserRef};
+use crate::webhook_model::WebhookEvent;
 use crate::webhook_queue::{event_of, queue_in};
 use crate::{now, ClientInfo, Services};
 
@@ -142,11 +143,13 @@ fn failures_only(detail: String) -> String {
     }
 }
 
-async fn insert<'e, E>(executor: E, event: Event<'_>) -> Result<String, StoreError>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
-    let id = uuid::Uuid::now_v7().to_string();
+/// A new entry's id: time-ordered, so the log pages by id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// An entry's line in the server's log, as it is written.
+pub(crate) fn log(event: &Event<'_>) {
     tracing::info!(
         event = event.kind.as_str(),
         user_id = event.user_id,
@@ -154,6 +157,14 @@ where
         reason = event.reason.map(EventReason::as_str),
         "security event"
     );
+}
+
+async fn insert<'e, E>(executor: E, event: Event<'_>) -> Result<String, StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let id = new_id();
+    log(&event);
     sqlx::query(
         "INSERT INTO audit_events (id, at, kind, user_id, actor_id, reason, detail, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -186,7 +197,7 @@ impl Services {
         tx: &mut Transaction<'_, Any>,
         event: Event<'_>,
     ) -> Result<(), StoreError> {
-        let webhook = event_of(event.kind).filter(|e| self.subscriptions.wants(*e));
+        let webhook = self.webhook_of(event.kind);
         let user_id = event.user_id;
         let id = insert(&mut **tx, event).await?;
         if let Some(webhook) = webhook {
@@ -197,9 +208,14 @@ impl Services {
         Ok(())
     }
 
+    /// The webhook an event of `kind` queues, when an endpoint wants it.
+    pub(crate) fn webhook_of(&self, kind: EventKind) -> Option<WebhookEvent> {
+        event_of(kind).filter(|e| self.subscriptions.wants(*e))
+    }
+
     /// Records an event on its own.
     pub(crate) async fn record(&self, event: Event<'_>) -> Result<(), Error> {
-        if event_of(event.kind).is_some_and(|e| self.subscriptions.wants(e)) {
+        if self.webhook_of(event.kind).is_some() {
             let mut tx = self.db.begin().await?;
             self.record_in(&mut tx, event).await?;
             tx.commit().await.map_err(StoreError::from)?;

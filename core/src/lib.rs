@@ -22,6 +22,7 @@ pub mod hashing;
 pub mod letter;
 pub mod limits;
 pub mod links;
+mod login_end;
 pub mod oidc;
 pub mod outbox;
 pub mod overview;

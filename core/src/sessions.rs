@@ -94,7 +94,7 @@ impl Services {
             .await
     }
 
-    async fn issue(
+    pub(crate) async fn issue(
         &self,
         user: &UserRow,
         session_id: String,

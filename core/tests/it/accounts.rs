@@ -5,6 +5,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{services, services_with, unique_name};
+use latchkey_core::model::EventKind;
 use latchkey_core::sessions::Issued;
 use latchkey_core::ErrorCode;
 use latchkey_core::{AuthConfig, ClientInfo, Services};
@@ -427,6 +428,83 @@ on_both_backends!(logout_revokes_the_session_at_once, |backend| {
         "other device unaffected"
     );
 });
+
+// What a password log-in writes (on PostgreSQL in one statement): a
+// session that works, its refresh token, and its activity entry with where
+// it came from, after the entries before it.
+on_both_backends!(
+    a_log_in_writes_its_session_refresh_token_and_activity_entry,
+    |backend| {
+        let s = services(backend).await;
+        let name = unique_name();
+        let (user, _) = s
+            .accounts()
+            .signup(
+                &format!("{name}@example.com"),
+                &name,
+                PASSWORD.into(),
+                &client(),
+            )
+            .await
+            .unwrap();
+        let phone = ClientInfo {
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/131.0.0.0 Safari/537.36"
+                    .into(),
+            ),
+            ..client()
+        };
+        let (_, issued) = s
+            .accounts()
+            .login(&name, PASSWORD.into(), &phone)
+            .await
+            .unwrap();
+
+        let auth = s
+            .sessions()
+            .authenticate(&issued.access_token, &phone)
+            .await
+            .unwrap()
+            .expect("the access token works");
+        let sessions = s.sessions().list_sessions(&auth).await.unwrap();
+        assert_eq!(sessions.len(), 2, "the sign-up's and the log-in's");
+        let opened = sessions.iter().find(|x| x.id == issued.session_id).unwrap();
+        assert_eq!(opened.ip.as_deref(), Some("203.0.113.7"));
+        assert!(opened
+            .device
+            .as_deref()
+            .is_some_and(|d| d.contains("Chrome")));
+        assert_eq!(opened.expires_at, issued.refresh_expires_at);
+
+        let log = s.accounts().own_activity(&user.id, None).await.unwrap();
+        let kinds: Vec<_> = log.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::LoginSucceeded,
+                EventKind::CodeSent,
+                EventKind::SignUp
+            ],
+            "newest first, ordered by id"
+        );
+        let login = &log.events[0];
+        assert_eq!(login.detail.as_deref(), Some("password"));
+        assert_eq!(login.ip.as_deref(), Some("203.0.113.7"));
+        assert!(login
+            .device
+            .as_deref()
+            .is_some_and(|d| d.contains("Chrome")));
+
+        let (rotated, _) = s
+            .sessions()
+            .refresh(&issued.refresh_token, &phone)
+            .await
+            .unwrap();
+        assert_eq!(rotated.session_id, issued.session_id);
+    }
+);
 
 on_both_backends!(old_hashes_are_upgraded_on_login, |backend| {
     let weak = AuthConfig {

@@ -127,9 +127,19 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<LoginEnd, Error> {
         let now = now();
-        let session_id = uuid::Uuid::new_v4().to_string();
-        let refresh_token = random_token();
         let refresh_expires_at = now + self.config.refresh_ttl.as_secs() as i64;
+        // Signed before the statement, which commits the session: a token
+        // that cannot be made leaves no session and no entry behind; a
+        // refused log-in's token is dropped unseen.
+        let issued = self
+            .issue(
+                user,
+                uuid::Uuid::new_v4().to_string(),
+                random_token(),
+                refresh_expires_at,
+                now,
+            )
+            .await?;
         let current: Current = sqlx::query_as(&format!(
             "WITH cur AS (SELECT u.id, ({}) AS factors, u.disabled \
                FROM users u WHERE u.id = $1 AND u.password_hash = $2 FOR SHARE OF u), \
@@ -145,12 +155,12 @@ impl Services {
         ))
         .bind(&user.id)
         .bind(&user.password_hash)
-        .bind(&session_id)
+        .bind(&issued.session_id)
         .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
         .bind(client.ip.as_deref())
         .bind(now)
         .bind(refresh_expires_at)
-        .bind(token_hash(&refresh_token))
+        .bind(token_hash(&issued.refresh_token))
         .bind(audit::new_id())
         .bind(EventKind::LoginSucceeded.as_str())
         .fetch_optional(&self.db.pool)
@@ -164,9 +174,6 @@ impl Services {
                 .user(&user.id)
                 .detail("password"),
         );
-        let issued = self
-            .issue(user, session_id, refresh_token, refresh_expires_at, now)
-            .await?;
         Ok(LoginEnd::Opened(issued))
     }
 }

@@ -13,8 +13,10 @@ use super::{cookies, sealed};
 
 use latchkey_types::forms::KEPT_FIELDS;
 
-/// The most a form may keep (more is not carried: a cookie has 4 KiB).
-const MAX_KEPT: usize = 1024;
+/// The most a form may keep, form-encoded (more is not carried): a webhook's
+/// address may be 2,000 characters, and sealed in base64 this still fits
+/// the 4 KiB a browser keeps of a cookie.
+const MAX_KEPT: usize = 2560;
 
 /// A refused post's kept fields, put on the request of the page that shows
 /// the refusal; `Field` reads its own from it.

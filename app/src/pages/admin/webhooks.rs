@@ -751,8 +751,9 @@ fn WebhookForm(webhook: Option<Webhook>, save: ServerAction<SaveWebhook>) -> imp
                 hint=tr!(admin_webhooks.url_hint)
                 error
             />
-            // Not `Field`: a refused post keeps what was typed here
-            // (`data-keep`), as it does the address.
+            // Not `Field`: the page's script keeps what was typed here
+            // for a refused post (`data-keep`); the server keeps the
+            // address (`ssr::kept`).
             <div class="field" class:field-invalid=invalid("description")>
                 <label for="field-description">{tr!(admin_webhooks.description)}</label>
                 <input

@@ -474,7 +474,7 @@ on_both_backends!(
 
         // Too much to carry in a cookie: the refusal still comes back, the
         // fields empty.
-        let long = "a".repeat(1100);
+        let long = "a".repeat(2600);
         let form = format!("email={long}%40example.com&username={name}&password=shortpw");
         let res = send(&app, form_post("/fn/signup", &form, None)).await;
         assert_eq!(res.status(), StatusCode::FOUND);

@@ -10,10 +10,20 @@ use tokio::sync::watch;
 
 use crate::db::StoreError;
 use crate::error::Error;
+use crate::overview_model::OVERVIEW_DAYS;
 use crate::{now, Services};
 
 /// How long a worker's claim on a mail lasts.
 const CLAIM_SECS: i64 = 30;
+
+/// How long a mail that ended (sent or given up) is kept: the admin
+/// overview counts the last [`OVERVIEW_DAYS`] days of them (and keeps
+/// the counts of closed days, so none may go inside that window); older
+/// rows only grow the table. Their bodies are already blank.
+pub const KEEP: Duration = Duration::from_secs((OVERVIEW_DAYS as u64 + 5) * 24 * 3600);
+
+/// How often the worker prunes.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// A message ready to queue: every mail has a text and an HTML part.
 #[derive(Debug, Clone)]
@@ -230,8 +240,24 @@ impl crate::Outbox<'_> {
         Ok(n)
     }
 
+    /// Drops mails that ended (sent or given up) before [`KEEP`]; returns
+    /// how many. Each of the two deletes walks an index.
+    pub async fn prune(&self) -> Result<u64, Error> {
+        let before = now() - KEEP.as_secs() as i64;
+        let mut dropped = 0;
+        for ended in ["sent_at", "failed_at"] {
+            dropped += sqlx::query(&format!("DELETE FROM outbox WHERE {ended} < $1"))
+                .bind(before)
+                .execute(&self.db.pool)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected();
+        }
+        Ok(dropped)
+    }
+
     /// Sends what is due until `shutdown` flips; finishes the mail in hand
-    /// before returning.
+    /// before returning. Prunes the ended mail every hour.
     pub async fn run_outbox(&self, transport: Transport, mut shutdown: watch::Receiver<bool>) {
         let from: Mailbox = match self.config.mail_from.parse() {
             Ok(from) => from,
@@ -240,7 +266,15 @@ impl crate::Outbox<'_> {
                 return;
             }
         };
+        // None: not yet (an Instant in the past could be before boot).
+        let mut pruned_at: Option<std::time::Instant> = None;
         loop {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                if let Err(e) = self.prune().await {
+                    tracing::warn!(code = ?e.code, cause = ?e.cause, "outbox: could not prune sent mail");
+                }
+                pruned_at = Some(std::time::Instant::now());
+            }
             match self.send_due(&transport, &from).await {
                 Ok(sent) if sent > 0 => continue,
                 Ok(_) => {}

@@ -1062,6 +1062,57 @@ on_both_backends!(guessing_across_codes_pauses_the_address, |backend| {
         .expect("codes work again after the window");
 });
 
+// Mail that ended (sent or given up) longer ago than the overview counts
+// is pruned; newer ended mail, and mail still waiting however old, stays.
+on_both_backends!(the_outbox_prunes_only_mail_that_ended_long_ago, |backend| {
+    let s = common::services(backend).await;
+    let day = 24 * 3600;
+    let now = latchkey_core::now();
+    let old = now - latchkey_core::outbox::KEEP.as_secs() as i64 - day;
+    let recent = now - 20 * day;
+    let tag = unique_name();
+    // (name, sent_at, failed_at, created_at)
+    let rows = [
+        ("sent-old", Some(old), None, old),
+        ("failed-old", None, Some(old), old),
+        ("sent-recent", Some(recent), None, old),
+        ("failed-recent", None, Some(recent), old),
+        ("waiting-old", None, None, old),
+    ];
+    for (name, sent_at, failed_at, created_at) in rows {
+        sqlx::query(
+            "INSERT INTO outbox (id, recipient, subject, body_text, body_html, attempts, \
+             next_attempt_at, locked_until, sent_at, failed_at, created_at) \
+             VALUES ($1, 'a@example.com', '', '', '', 1, $2, $2, $3, $4, $5)",
+        )
+        .bind(format!("{tag}-{name}"))
+        // Claimed far ahead: no worker sends the waiting one meanwhile.
+        .bind(now + 3600)
+        .bind(sent_at)
+        .bind(failed_at)
+        .bind(created_at)
+        .execute(&s.db.pool)
+        .await
+        .unwrap();
+    }
+    assert!(s.outbox().prune().await.unwrap() >= 2);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM outbox WHERE id LIKE $1 ORDER BY id")
+        .bind(format!("{tag}-%"))
+        .fetch_all(&s.db.pool)
+        .await
+        .unwrap();
+    let left: Vec<_> = left
+        .into_iter()
+        .map(|(id,)| id.trim_start_matches(&format!("{tag}-")).to_owned())
+        .collect();
+    assert_eq!(left, ["failed-recent", "sent-recent", "waiting-old"]);
+    assert_eq!(
+        s.outbox().outbox_depth().await.unwrap(),
+        1,
+        "the waiting one"
+    );
+});
+
 // The outbox stops retrying after its bounded time: the mail is marked
 // failed, blanked (its code leaves the database), logged for the admins
 // and no longer counted as waiting.

@@ -436,17 +436,7 @@ on_both_backends!(
     a_log_in_writes_its_session_refresh_token_and_activity_entry,
     |backend| {
         let s = services(backend).await;
-        let name = unique_name();
-        let (user, _) = s
-            .accounts()
-            .signup(
-                &format!("{name}@example.com"),
-                &name,
-                PASSWORD.into(),
-                &client(),
-            )
-            .await
-            .unwrap();
+        let common::NewAccount { name, user, .. } = common::sign_up(&s).await;
         let phone = ClientInfo {
             ip: Some("203.0.113.7".into()),
             user_agent: Some(

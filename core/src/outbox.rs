@@ -156,7 +156,7 @@ impl Services {
             // again: at least once), well after the 10 s SMTP timeout.
             let claimed = sqlx::query(
                 "UPDATE outbox SET locked_until = $1 WHERE id = $2 AND sent_at IS NULL \
-                 AND (locked_until IS NULL OR locked_until < $3)",
+                 AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < $3)",
             )
             .bind(now + CLAIM_SECS)
             .bind(&row.id)
@@ -241,17 +241,29 @@ impl crate::Outbox<'_> {
     }
 
     /// Drops mails that ended (sent or given up) before [`KEEP`]; returns
-    /// how many. Each of the two deletes walks an index.
-    pub async fn prune(&self) -> Result<u64, Error> {
+    /// how many. In batches along an index, each its own short write: the
+    /// first prune of a long-lived table must not hold SQLite's one write
+    /// lock past the time a sign-in waits for it.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        const BATCH: u64 = 1000;
         let before = now() - KEEP.as_secs() as i64;
         let mut dropped = 0;
         for ended in ["sent_at", "failed_at"] {
-            dropped += sqlx::query(&format!("DELETE FROM outbox WHERE {ended} < $1"))
+            loop {
+                let batch = sqlx::query(&format!(
+                    "DELETE FROM outbox WHERE id IN \
+                     (SELECT id FROM outbox WHERE {ended} < $1 LIMIT {BATCH})"
+                ))
                 .bind(before)
                 .execute(&self.db.pool)
-                .await
-                .map_err(StoreError::from)?
+                .await?
                 .rows_affected();
+                dropped += batch;
+                if batch < BATCH {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
         }
         Ok(dropped)
     }
@@ -271,7 +283,7 @@ impl crate::Outbox<'_> {
         loop {
             if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
                 if let Err(e) = self.prune().await {
-                    tracing::warn!(code = ?e.code, cause = ?e.cause, "outbox: could not prune sent mail");
+                    tracing::warn!(error = %e, "outbox: could not prune ended mail");
                 }
                 pruned_at = Some(std::time::Instant::now());
             }

@@ -74,6 +74,7 @@ test('sign-up shows each problem under its own field', async ({ page }) => {
   const writes = (await page.evaluate(() => localStorage.getItem('test-writes'))) ?? '';
   // The server drew the fields again (`ssr::kept`); the tab's storage
   // holds none of what was typed.
+  expect(writes, 'the script wrote its entry for the form, holding no values').toMatch(/latchkey-kept:\/fn\/signup=\d+\|\n/);
   expect(writes, 'the server, not the script, kept the form').not.toContain(encodeURIComponent(tried.username));
   // (Form-encoded, a space becomes `+`: look for each word.)
   for (const word of tried.password.split(/\s+/)) {

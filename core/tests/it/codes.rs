@@ -1078,6 +1078,8 @@ on_both_backends!(the_outbox_prunes_only_mail_that_ended_long_ago, |backend| {
         ("sent-recent", Some(recent), None, old),
         ("failed-recent", None, Some(recent), old),
         ("waiting-old", None, None, old),
+        // A minute inside the window: kept.
+        ("sent-edge", Some(old + day + 60), None, old),
     ];
     for (name, sent_at, failed_at, created_at) in rows {
         sqlx::query(
@@ -1095,7 +1097,19 @@ on_both_backends!(the_outbox_prunes_only_mail_that_ended_long_ago, |backend| {
         .await
         .unwrap();
     }
-    assert!(s.outbox().prune().await.unwrap() >= 2);
+    // More than one batch of old sent mail.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) \
+         INSERT INTO outbox (id, recipient, subject, body_text, body_html, attempts, \
+         next_attempt_at, sent_at, created_at) \
+         SELECT $1 || i, 'a@example.com', '', '', '', 1, $2, $2, $2 FROM n",
+    )
+    .bind(format!("{tag}-bulk-"))
+    .bind(old)
+    .execute(&s.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(s.outbox().prune().await.unwrap(), 2 + 2500);
     let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM outbox WHERE id LIKE $1 ORDER BY id")
         .bind(format!("{tag}-%"))
         .fetch_all(&s.db.pool)
@@ -1105,7 +1119,10 @@ on_both_backends!(the_outbox_prunes_only_mail_that_ended_long_ago, |backend| {
         .into_iter()
         .map(|(id,)| id.trim_start_matches(&format!("{tag}-")).to_owned())
         .collect();
-    assert_eq!(left, ["failed-recent", "sent-recent", "waiting-old"]);
+    assert_eq!(
+        left,
+        ["failed-recent", "sent-edge", "sent-recent", "waiting-old"]
+    );
     assert_eq!(
         s.outbox().outbox_depth().await.unwrap(),
         1,

@@ -25,7 +25,7 @@ pub mod verify;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
-use latchkey_types::paths::{landing, with_next};
+use latchkey_types::paths::with_next;
 
 use crate::model::Me;
 use crate::session::use_session;
@@ -71,7 +71,7 @@ pub fn sign_in_lands(next: &str) -> String {
     }
     #[cfg(not(feature = "ssr"))]
     {
-        landing(next).to_owned()
+        latchkey_types::paths::landing(next).to_owned()
     }
 }
 
@@ -128,11 +128,12 @@ where
 }
 
 /// Sends a signed-in user away from pages meant for visitors (log in, sign
-/// up): on to where they were going (`?next=`), else the profile.
+/// up): where a sign-in from here would land (`?next=`, else the profile,
+/// where an app's waiting authorization goes on).
 #[component]
 pub fn RedirectIfSignedIn() -> impl IntoView {
     let session = use_session();
-    let to = landing(&address_value("next").unwrap_or_default()).to_owned();
+    let to = sign_in_lands(&address_value("next").unwrap_or_default());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new({

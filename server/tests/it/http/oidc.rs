@@ -129,6 +129,14 @@ async fn a_browser_signs_in_to_an_app_through_login_and_consent() {
 
     // Signed in (as the log-in form would have), the first page resumes.
     let cookies = format!("{session}; {parked}");
+    // A visitor's page, even one sent to another page by `next`, lands
+    // on the profile too: the authorization goes on from there.
+    for page in ["/login", "/signup?next=%2Fsecurity"] {
+        let res = send(&app, page_get(page, &cookies)).await;
+        assert_eq!(location(&res), "/profile", "{page}");
+    }
+    let res = send(&app, page_get("/login?next=%2Fsecurity", &session)).await;
+    assert_eq!(location(&res), "/security", "nothing waits: on to next");
     let res = send(&app, page_get("/profile", &cookies)).await;
     assert_eq!(location(&res), "/oauth/resume");
     let res = send(&app, page_get("/oauth/resume", &cookies)).await;

@@ -66,7 +66,10 @@ pub fn LoginPage() -> impl IntoView {
         false => "username",
     };
     let passkey_form = passkeys.then(|| view! { <PasskeyForm next=next.clone()/> });
-    let code_instead = with_next("/login/code", &next);
+    // `?again`: an app asked for a fresh sign-in (`prompt=login`); a
+    // refused try keeps it.
+    let again = super::address_value("again").is_some();
+    let code_instead = super::with_again(with_next("/login/code", &next), again);
     let upstream_next = Some(next.clone());
     // A refused try brings the login back: the password is what to type.
     let login_kept = super::kept("login");
@@ -78,8 +81,7 @@ pub fn LoginPage() -> impl IntoView {
     });
     view! {
         <Title text=tr!(login.title)/>
-        // `?again`: an app asked for a fresh sign-in (`prompt=login`).
-        {(!super::address_says("again")).then(|| view! { <RedirectIfSignedIn/> })}
+        {(!again).then(|| view! { <RedirectIfSignedIn/> })}
         <section class="card auth-card">
             <h1>{tr!(login.heading)}</h1>
             {for_page}

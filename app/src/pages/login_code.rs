@@ -17,6 +17,7 @@ use crate::{tr, tr_view};
 pub async fn request_signin_code(
     email: String,
     #[server(default)] next: String,
+    #[server(default)] again: String,
 ) -> Result<(), AppError> {
     use crate::ssr::request;
     let services = request::services()?;
@@ -24,9 +25,9 @@ pub async fn request_signin_code(
         .accounts()
         .request_signin_code(&email, &request::client_info())
         .await?;
-    leptos_axum::redirect(&with_next(
-        &format!("/login/code?email={}", urlencoding(&email)),
-        &next,
+    leptos_axum::redirect(&super::with_again(
+        with_next(&format!("/login/code?email={}", urlencoding(&email)), &next),
+        !again.is_empty(),
     ));
     Ok(())
 }
@@ -70,17 +71,20 @@ pub fn LoginCodePage() -> impl IntoView {
     };
     // Where the visitor was going when a page asked them to sign in.
     let next = super::next_page();
-    let password_login = with_next("/login", &next);
+    // `?again`: an app asked for a fresh sign-in (`prompt=login`); a
+    // refused try keeps it.
+    let again = super::address_value("again").is_some();
+    let password_login = super::with_again(with_next("/login", &next), again);
     view! {
         <Title text=tr!(login_code.title)/>
-        <RedirectIfSignedIn/>
+        {(!again).then(|| view! { <RedirectIfSignedIn/> })}
         <section class="card auth-card">
             <h1>{tr!(login_code.title)}</h1>
             {move || {
                 let next = next.clone();
                 match email() {
-                    None => view! { <RequestStep request next/> }.into_any(),
-                    Some(email) => view! { <ConfirmStep email confirm next/> }.into_any(),
+                    None => view! { <RequestStep request next again/> }.into_any(),
+                    Some(email) => view! { <ConfirmStep email confirm next again/> }.into_any(),
                 }
             }}
             <p class="switch">{tr!(login_code.prefer_password)} " " <A href=password_login>{tr!(login_code.password_login)}</A></p>
@@ -89,13 +93,18 @@ pub fn LoginCodePage() -> impl IntoView {
 }
 
 #[component]
-fn RequestStep(request: ServerAction<RequestSigninCode>, next: String) -> impl IntoView {
+fn RequestStep(
+    request: ServerAction<RequestSigninCode>,
+    next: String,
+    again: bool,
+) -> impl IntoView {
     let error = action_error(request);
     view! {
         <p class="muted">{tr!(login_code.intro)}</p>
         <ActionForm action=request attr:novalidate=true attr:class="stack">
             <FormAlert error/>
             <input type="hidden" name="next" value=next/>
+            {again.then(|| view! { <input type="hidden" name="again" value="1"/> })}
             <Field label=tr!(login_code.email) name="email" kind="email" autocomplete="email" autofocus=true error/>
             <Submit label=tr!(login_code.send) busy_label=tr!(login_code.sending)/>
         </ActionForm>
@@ -107,9 +116,10 @@ fn ConfirmStep(
     email: String,
     confirm: ServerAction<SigninWithCode>,
     next: String,
+    again: bool,
 ) -> impl IntoView {
     let error = action_error(confirm);
-    let other_email = with_next("/login/code", &next);
+    let other_email = super::with_again(with_next("/login/code", &next), again);
     view! {
         <p class="muted">
             {tr_view!(login_code.sent, email = email.clone(), <b> = <strong data-testid="code-email"/>)}

@@ -75,6 +75,16 @@ pub fn sign_in_lands(next: &str) -> String {
     }
 }
 
+/// `path` carrying `?again` (an app asked for a fresh sign-in, so a browser
+/// signed in from before stays on the sign-in pages) on to the next step.
+pub fn with_again(path: String, again: bool) -> String {
+    match (again, path.contains('?')) {
+        (false, _) => path,
+        (true, true) => format!("{path}&again"),
+        (true, false) => format!("{path}?again"),
+    }
+}
+
 /// Whether a refused post brought field `name` back filled (`ssr::kept`;
 /// pages render on the server).
 pub fn kept(name: &str) -> bool {
@@ -85,6 +95,19 @@ pub fn kept(name: &str) -> bool {
     #[cfg(not(feature = "ssr"))]
     {
         let _ = name;
+        false
+    }
+}
+
+/// Whether a second-factor challenge waits in this browser (pages render on
+/// the server).
+pub fn second_factor_waits() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ssr::request::second_factor_waits()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
         false
     }
 }
@@ -128,8 +151,9 @@ where
 }
 
 /// Sends a signed-in user away from pages meant for visitors (log in, sign
-/// up): where a sign-in from here would land (`?next=`, else the profile,
-/// where an app's waiting authorization goes on).
+/// up): where a sign-in from here would land, that is the profile when an
+/// app's authorization or a link waits (it goes on from there), else
+/// `?next=`, else the profile.
 #[component]
 pub fn RedirectIfSignedIn() -> impl IntoView {
     let session = use_session();

@@ -42,7 +42,9 @@ pub fn SecondFactorPage() -> impl IntoView {
     };
     view! {
         <Title text=tr!(second_factor.title)/>
-        <RedirectIfSignedIn/>
+        // A browser still signed in from before keeps this page while its
+        // challenge waits: an app asked for a fresh sign-in (`prompt=login`).
+        {(!super::second_factor_waits()).then(|| view! { <RedirectIfSignedIn/> })}
         <section class="card auth-card">
             <h1>{tr!(second_factor.title)}</h1>
             <p class="muted">{tr!(second_factor.intro)}</p>

@@ -90,6 +90,21 @@ pub fn landing(next: &str) -> &str {
     }
 }
 
+/// In a page: whether this browser holds a second-factor challenge (a first
+/// factor passed, the authenticator app's code awaited).
+pub fn second_factor_waits() -> bool {
+    use_context::<Services>()
+        .zip(use_context::<Parts>())
+        .is_some_and(|(services, parts)| {
+            super::cookies::read(
+                &parts.headers,
+                &services.config,
+                super::cookies::SECOND_FACTOR,
+            )
+            .is_some()
+        })
+}
+
 /// In a server function: a first factor's answer (password, emailed code,
 /// reset link). When the account also asks for its authenticator app, the
 /// challenge goes into a cookie and the browser on to

@@ -359,6 +359,18 @@ on_both_backends!(
             html.contains(r#"name="next" value="/sessions?all=1""#),
             "{html}"
         );
+        // A browser still signed in from before (an app asked for a fresh
+        // sign-in) keeps the second step while its challenge waits; with
+        // none waiting, a signed-in visit goes on.
+        let signed_in = format!("lk_access={access}");
+        let res = send(
+            &app,
+            page_get(&second, &format!("{signed_in}; {challenge}")),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = send(&app, page_get(&second, &signed_in)).await;
+        assert_eq!(res.headers()[header::LOCATION], page);
         // The code the app shows next: the one just used for the set-up is spent.
         let code = common::authenticator_code(&secret, "now + 30 seconds");
         let res = send(
@@ -410,6 +422,45 @@ on_both_backends!(
         )
         .await;
         assert_eq!(res.headers()[header::LOCATION], "/security");
+    }
+);
+
+// An app asked for a fresh sign-in (`prompt=login`, `/login?again`): a
+// browser signed in from before stays on the sign-in pages, by password or
+// by emailed code, instead of being sent on as signed in.
+on_both_backends!(
+    a_fresh_sign_in_keeps_a_signed_in_browser_on_its_pages,
+    |backend| {
+        let app = app(backend).await;
+        let (name, tokens) = api_signup(&app).await;
+        let signed_in = format!("lk_access={}", tokens["access_token"].as_str().unwrap());
+        let res = send(&app, page_get("/login?again", &signed_in)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = body_text(res).await;
+        assert!(html.contains(r#"href="/login/code?again""#), "{html}");
+        let res = send(&app, page_get("/login/code?again", &signed_in)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = body_text(res).await;
+        assert!(html.contains(r#"name="again" value="1""#), "{html}");
+        assert!(html.contains(r#"href="/login?again""#), "{html}");
+
+        let email = format!("{name}@example.com");
+        let form = format!("email={}&again=1", enc(&email));
+        let res = send(
+            &app,
+            form_post("/fn/request_signin_code", &form, Some(&signed_in)),
+        )
+        .await;
+        let confirm = format!("/login/code?email={}&again", enc(&email));
+        assert_eq!(res.headers()[header::LOCATION], confirm.as_str());
+        let res = send(&app, page_get(&confirm, &signed_in)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+
+        // Without `again`, a signed-in browser goes on.
+        for page in ["/login", "/login/code"] {
+            let res = send(&app, page_get(page, &signed_in)).await;
+            assert_eq!(res.headers()[header::LOCATION], "/profile", "{page}");
+        }
     }
 );
 

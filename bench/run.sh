@@ -35,6 +35,9 @@ hash_rate() {
   local rate
   rate=$(LATCHKEY_SECRET=unused-here-unused-here-unused-here-0 RUST_LOG=error \
     "$bin" hash-rate --seconds "${duration%s}" | sed -E 's/.*: ([0-9.]+) hashes.*/\1/')
+  # A failed measurement stops the run: averaged in as nothing, it would
+  # halve the ceiling and double the share.
+  [[ ${rate%.*} =~ ^[0-9]+$ ]] || { echo "server hash-rate failed: '$rate'" >&2; return 1; }
   echo "${rate%.*}"
 }
 

@@ -66,9 +66,8 @@ pub fn LoginPage() -> impl IntoView {
         false => "username",
     };
     let passkey_form = passkeys.then(|| view! { <PasskeyForm next=next.clone()/> });
-    // `?again`: an app asked for a fresh sign-in (`prompt=login`); a
-    // refused try keeps it.
-    let again = super::address_value("again").is_some();
+    // An app asked for a fresh sign-in; a refused try keeps `?again`.
+    let again = super::fresh_sign_in_asked();
     let code_instead = super::with_again(with_next("/login/code", &next), again);
     let upstream_next = Some(next.clone());
     // A refused try brings the login back: the password is what to type.

@@ -71,9 +71,8 @@ pub fn LoginCodePage() -> impl IntoView {
     };
     // Where the visitor was going when a page asked them to sign in.
     let next = super::next_page();
-    // `?again`: an app asked for a fresh sign-in (`prompt=login`); a
-    // refused try keeps it.
-    let again = super::address_value("again").is_some();
+    // An app asked for a fresh sign-in; a refused try keeps `?again`.
+    let again = super::fresh_sign_in_asked();
     let password_login = super::with_again(with_next("/login", &next), again);
     view! {
         <Title text=tr!(login_code.title)/>

@@ -75,8 +75,22 @@ pub fn sign_in_lands(next: &str) -> String {
     }
 }
 
-/// `path` carrying `?again` (an app asked for a fresh sign-in, so a browser
-/// signed in from before stays on the sign-in pages) on to the next step.
+/// Whether an app asked this browser for a fresh sign-in (`prompt=login`:
+/// `?again`, while its authorization waits), so a browser signed in from
+/// before stays on the sign-in pages. A bare `?again` asks nothing: a link
+/// cannot keep a signed-in visitor on them (to type someone else's code).
+pub fn fresh_sign_in_asked() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        address_value("again").is_some() && crate::ssr::request::authorization_waits()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        false
+    }
+}
+
+/// `path` carrying `?again` ([`fresh_sign_in_asked`]) on to the next step.
 pub fn with_again(path: String, again: bool) -> String {
     match (again, path.contains('?')) {
         (false, _) => path,

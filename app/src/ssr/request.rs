@@ -93,15 +93,21 @@ pub fn landing(next: &str) -> &str {
 /// In a page: whether this browser holds a second-factor challenge (a first
 /// factor passed, the authenticator app's code awaited).
 pub fn second_factor_waits() -> bool {
+    holds(super::cookies::SECOND_FACTOR)
+}
+
+/// In a page: whether an app's authorization waits for this browser's
+/// sign-in (parked in its cookie).
+pub fn authorization_waits() -> bool {
+    holds(super::cookies::AUTHORIZING)
+}
+
+/// Whether this request carries cookie `base` (its value is not read).
+fn holds(base: &'static str) -> bool {
     use_context::<Services>()
         .zip(use_context::<Parts>())
         .is_some_and(|(services, parts)| {
-            super::cookies::read(
-                &parts.headers,
-                &services.config,
-                super::cookies::SECOND_FACTOR,
-            )
-            .is_some()
+            super::cookies::read(&parts.headers, &services.config, base).is_some()
         })
 }
 

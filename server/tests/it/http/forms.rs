@@ -425,20 +425,25 @@ on_both_backends!(
     }
 );
 
-// An app asked for a fresh sign-in (`prompt=login`, `/login?again`): a
-// browser signed in from before stays on the sign-in pages, by password or
-// by emailed code, instead of being sent on as signed in.
+// An app asked for a fresh sign-in (`prompt=login`: `/login?again`, its
+// authorization parked): a browser signed in from before stays on the
+// sign-in pages, by password or by emailed code, even after a refused try,
+// instead of being sent on as signed in.
 on_both_backends!(
     a_fresh_sign_in_keeps_a_signed_in_browser_on_its_pages,
     |backend| {
         let app = app(backend).await;
         let (name, tokens) = api_signup(&app).await;
         let signed_in = format!("lk_access={}", tokens["access_token"].as_str().unwrap());
-        let res = send(&app, page_get("/login?again", &signed_in)).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let html = body_text(res).await;
-        assert!(html.contains(r#"href="/login/code?again""#), "{html}");
-        let res = send(&app, page_get("/login/code?again", &signed_in)).await;
+        // What the page reads of the parked request: that there is one.
+        let asked = format!("{signed_in}; lk_authorize=sealed");
+        for page in ["/login?again", "/login?again&__path=%2Ffn%2Flogin&__err=x"] {
+            let res = send(&app, page_get(page, &asked)).await;
+            assert_eq!(res.status(), StatusCode::OK, "{page}");
+            let html = body_text(res).await;
+            assert!(html.contains(r#"href="/login/code?again""#), "{html}");
+        }
+        let res = send(&app, page_get("/login/code?again", &asked)).await;
         assert_eq!(res.status(), StatusCode::OK);
         let html = body_text(res).await;
         assert!(html.contains(r#"name="again" value="1""#), "{html}");
@@ -448,18 +453,27 @@ on_both_backends!(
         let form = format!("email={}&again=1", enc(&email));
         let res = send(
             &app,
-            form_post("/fn/request_signin_code", &form, Some(&signed_in)),
+            form_post("/fn/request_signin_code", &form, Some(&asked)),
         )
         .await;
         let confirm = format!("/login/code?email={}&again", enc(&email));
         assert_eq!(res.headers()[header::LOCATION], confirm.as_str());
-        let res = send(&app, page_get(&confirm, &signed_in)).await;
-        assert_eq!(res.status(), StatusCode::OK);
+        for page in [confirm.clone(), format!("{confirm}&__err=x")] {
+            let res = send(&app, page_get(&page, &asked)).await;
+            assert_eq!(res.status(), StatusCode::OK, "{page}");
+        }
 
-        // Without `again`, a signed-in browser goes on.
-        for page in ["/login", "/login/code"] {
-            let res = send(&app, page_get(page, &signed_in)).await;
-            assert_eq!(res.headers()[header::LOCATION], "/profile", "{page}");
+        // Without `again`, or with nothing parked (a bare link asks nothing), a
+        // signed-in browser goes on.
+        for (page, cookies, to) in [
+            ("/login", &signed_in, "/profile"),
+            ("/login/code", &signed_in, "/profile"),
+            ("/login?again&next=%2Fsecurity", &signed_in, "/security"),
+            ("/login/code?again", &signed_in, "/profile"),
+            ("/login", &asked, "/profile"),
+        ] {
+            let res = send(&app, page_get(page, cookies)).await;
+            assert_eq!(res.headers()[header::LOCATION], to, "{page} {cookies}");
         }
     }
 );

@@ -46,16 +46,34 @@ pub fn with_next(path: &str, next: &str) -> String {
     match elsewhere(next) {
         None => path.to_owned(),
         Some(next) => {
-            let glue = if path.contains('?') { '&' } else { '?' };
             let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
-            format!("{path}{glue}next={next}")
+            with_query(path, &format!("next={next}"))
         }
     }
+}
+
+/// `path` with `part` (`name=value`, or a bare flag) added to its query.
+pub fn with_query(path: &str, part: &str) -> String {
+    let glue = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{glue}{part}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parts_are_glued() {
+        assert_eq!(with_query("/login", "again"), "/login?again");
+        assert_eq!(
+            with_query("/login?next=%2Fx", "again"),
+            "/login?next=%2Fx&again"
+        );
+        assert_eq!(
+            with_next("/login?again", "/security"),
+            "/login?again&next=%2Fsecurity"
+        );
+    }
 
     #[test]
     fn only_pages_here() {

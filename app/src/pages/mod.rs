@@ -92,10 +92,9 @@ pub fn fresh_sign_in_asked() -> bool {
 
 /// `path` carrying `?again` ([`fresh_sign_in_asked`]) on to the next step.
 pub fn with_again(path: String, again: bool) -> String {
-    match (again, path.contains('?')) {
-        (false, _) => path,
-        (true, true) => format!("{path}&again"),
-        (true, false) => format!("{path}?again"),
+    match again {
+        true => latchkey_types::paths::with_query(&path, "again"),
+        false => path,
     }
 }
 

@@ -3,7 +3,7 @@
 //! Redis when `REDIS_URL` is set (every instance sees the same state); a
 //! bounded in-process cache otherwise (a single instance only).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -166,7 +166,9 @@ pub struct RedisStore {
 /// KEYS[1] = code key; ARGV[1] = digest, ARGV[2] = max tries. A hash of
 /// {digest, tries}. Digests are HMACs of the code, so comparing them in Lua
 /// leaks nothing an attacker can steer.
-const CHECK_CODE: &str = r#"
+static CHECK_CODE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
 local digest = redis.call('HGET', KEYS[1], 'digest')
 if not digest then return -1 end
 if digest == ARGV[1] then
@@ -180,19 +182,27 @@ if left <= 0 then
   return 0
 end
 return left
-"#;
+"#,
+    )
+});
 
 /// KEYS[1] = counter; ARGV[1] = window ms. Returns {count, ttl ms}.
-const HIT: &str = r#"
+static HIT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}
-"#;
+"#,
+    )
+});
 
 /// KEYS = counter, lock for each budget; ARGV[1] = window ms, ARGV[2] =
 /// max wait ms, ARGV[3…] = free attempts per budget. Returns {-1, wait ms}
 /// when refused, else {count, wait ms} per budget (wait 0: none).
-const ATTEMPT: &str = r#"
+static ATTEMPT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
 local longest = 0
 for i = 2, #KEYS, 2 do
   local left = redis.call('PTTL', KEYS[i])
@@ -213,15 +223,21 @@ for i = 1, #KEYS, 2 do
   out[#out + 1] = wait
 end
 return out
-"#;
+"#,
+    )
+});
 
 /// KEYS = counters: each loses one attempt, never going below zero.
-const GIVE_BACK: &str = r#"
+static GIVE_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
 for _, key in ipairs(KEYS) do
   if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
 end
 return 0
-"#;
+"#,
+    )
+});
 
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
@@ -274,7 +290,7 @@ impl EphemeralStore for RedisStore {
     ) -> Result<CodeCheck, StoreError> {
         let mut conn = self.conn.clone();
         let key = &self.key(key);
-        let result: i64 = redis::Script::new(CHECK_CODE)
+        let result: i64 = CHECK_CODE
             .key(key)
             .arg(digest)
             .arg(max_tries)
@@ -316,7 +332,7 @@ impl EphemeralStore for RedisStore {
     async fn count(&self, key: &str, window: Duration) -> Result<(u64, Duration), StoreError> {
         let mut conn = self.conn.clone();
         let key = &self.key(key);
-        let (count, ttl): (u64, i64) = redis::Script::new(HIT)
+        let (count, ttl): (u64, i64) = HIT
             .key(key)
             .arg(window.as_millis() as u64)
             .invoke_async(&mut conn)
@@ -342,8 +358,7 @@ impl EphemeralStore for RedisStore {
         max_wait: Duration,
     ) -> Result<Attempt, StoreError> {
         let mut conn = self.conn.clone();
-        let script = redis::Script::new(ATTEMPT);
-        let mut call = script.prepare_invoke();
+        let mut call = ATTEMPT.prepare_invoke();
         for budget in budgets {
             call.key(self.key(&budget.counter()))
                 .key(self.key(&budget.lock()));
@@ -373,8 +388,7 @@ impl EphemeralStore for RedisStore {
 
     async fn give_back(&self, budgets: &[Budget]) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let script = redis::Script::new(GIVE_BACK);
-        let mut call = script.prepare_invoke();
+        let mut call = GIVE_BACK.prepare_invoke();
         for budget in budgets {
             call.key(self.key(&budget.counter()));
         }

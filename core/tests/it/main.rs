@@ -8,6 +8,7 @@ extern crate latchkey_testkit;
 use latchkey_testkit as common;
 
 mod accounts;
+mod attempts;
 mod codes;
 mod db;
 mod held_sessions;

@@ -338,6 +338,14 @@ fn check(spec: &WebhookSpec, allow_private: bool) -> Result<Checked, Error> {
 }
 
 impl Services {
+    /// Reads which events some enabled endpoint wants; until then every
+    /// event counts as wanted (so, for one, a log-in ends in a transaction
+    /// that may queue its webhook, not in one trip). The server reads them
+    /// before it serves; its webhook worker again every second.
+    pub async fn read_webhook_subscriptions(&self) -> Result<(), Error> {
+        Ok(self.refresh_subscriptions().await?)
+    }
+
     /// Reads which events some enabled endpoint wants.
     pub(crate) async fn refresh_subscriptions(&self) -> Result<(), StoreError> {
         let ticket = self.subscriptions.begin();

@@ -217,6 +217,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .ready()
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the signing keys: {:?}", e.cause))?;
+    services
+        .read_webhook_subscriptions()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the webhook endpoints: {:?}", e.cause))?;
     let forgotten = services
         .upstream()
         .forget_tokens_unless_kept()

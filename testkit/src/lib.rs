@@ -129,6 +129,10 @@ pub async fn services_with(backend: Backend, config: AuthConfig) -> Services {
     // As the server does before it serves.
     services.keys.ready().await.expect("signing keys");
     services
+        .read_webhook_subscriptions()
+        .await
+        .expect("webhook endpoints");
+    services
 }
 
 /// The product's own letters (the app's words), which tests read.

@@ -226,7 +226,8 @@ thread_local! {
     static MEMORY: RefCell<Option<Memory>> = const { RefCell::new(None) };
 }
 
-/// Where huge pages start and how large they are (x86-64 and arm64 alike).
+/// Where huge pages start and how large they are (x86-64, and arm64 with
+/// 4 KiB pages; elsewhere the advice just goes unused).
 const HUGE_PAGE: usize = 2 << 20;
 
 /// argon2 memory: an anonymous mapping the kernel may back with huge pages
@@ -242,19 +243,27 @@ struct Memory {
 
 impl Memory {
     fn new(blocks: usize) -> Self {
-        let len = blocks * std::mem::size_of::<Block>();
-        // One huge page more, so the blocks can start on a boundary.
-        let map = memmap2::MmapMut::map_anon(len + HUGE_PAGE).unwrap_or_else(|_| {
+        // One huge page more, so the blocks can start on a boundary. (Out
+        // of reach on 64 bits, where argon2 caps the memory; not on 32.)
+        let (len, mapped) = blocks
+            .checked_mul(std::mem::size_of::<Block>())
+            .and_then(|len| Some((len, len.checked_add(HUGE_PAGE)?)))
+            .expect("argon2 memory fits the address space");
+        let map = memmap2::MmapMut::map_anon(mapped).unwrap_or_else(|e| {
+            tracing::error!(error = %e, bytes = mapped, "cannot map memory for a hash");
             // As a Vec that cannot grow would: out of memory ends the process.
             std::alloc::handle_alloc_error(
-                std::alloc::Layout::from_size_align(len + HUGE_PAGE, HUGE_PAGE)
-                    .expect("a valid layout"),
+                std::alloc::Layout::from_size_align(mapped, HUGE_PAGE).expect("a valid layout"),
             )
         });
         let offset = map.as_ptr().align_offset(HUGE_PAGE);
+        // What `blocks()` relies on, checked rather than assumed.
+        assert!(offset < HUGE_PAGE && offset + len <= map.len());
         // Advice only: without huge pages, hashing is slower, not wrong.
         #[cfg(target_os = "linux")]
         let _ = map.advise_range(memmap2::Advice::HugePage, offset, len);
+        #[cfg(test)]
+        tests::MAPPED.with(|n| n.set(n.get() + 1));
         Self {
             map,
             offset,
@@ -265,8 +274,8 @@ impl Memory {
     fn blocks(&mut self) -> &mut [Block] {
         let start = self.map[self.offset..].as_mut_ptr();
         // SAFETY: `start` is 2 MiB-aligned (more than a Block's 64) inside a
-        // mapping that holds `blocks` whole Blocks after it (one huge page
-        // was added for the alignment); the mapping starts zeroed, and all
+        // mapping that holds `blocks` whole Blocks after it (checked in
+        // `new`); the mapping starts zeroed, and all
         // zeroes are a valid Block (plain u64s); the slice borrows `self`,
         // which owns the mapping, mutably.
         unsafe { std::slice::from_raw_parts_mut(start.cast::<Block>(), self.blocks) }
@@ -454,6 +463,16 @@ mod tests {
         }
     }
 
+    thread_local! {
+        /// Mappings made on this thread: kept memory is not mapped again
+        /// (an address alone could be reused by a new mapping).
+        pub(super) static MAPPED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn mapped() -> usize {
+        MAPPED.with(|n| n.get())
+    }
+
     /// The kept memory's address and size in blocks.
     fn kept() -> Option<(usize, usize)> {
         MEMORY.with(|m| {
@@ -470,6 +489,7 @@ mod tests {
         let crate_argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let ours = hash_with(&params, "pw");
         let kept = kept().expect("memory kept");
+        let mappings = mapped();
         assert!(crate_argon2
             .verify_password(b"pw", &PasswordHash::new(&ours).unwrap())
             .is_ok());
@@ -484,12 +504,14 @@ mod tests {
             assert!(!matches(&theirs, "pW", &params));
         }
         hash_with(&params, "again");
-        assert_eq!(super::tests::kept(), Some(kept), "no new memory");
+        assert_eq!(super::tests::kept(), Some(kept));
+        assert_eq!(mapped(), mappings, "no new memory");
         // A stored hash costlier than the configured one is checked in
         // memory of its own: the kept block stays as it is.
         let cheaper = Params::new(512, 1, 1, None).unwrap();
         assert!(matches(&PasswordHash::new(&ours).unwrap(), "pw", &cheaper));
         assert_eq!(super::tests::kept(), Some(kept));
+        assert_eq!(mapped(), mappings + 1, "one mapping of its own");
         assert_eq!(kept.1, 1024);
     }
 
@@ -500,8 +522,10 @@ mod tests {
         let (address, blocks) = kept().expect("memory kept");
         assert_eq!(blocks, 4096);
         assert_eq!(address % HUGE_PAGE, 0);
-        // The kernel lists the advice as the mapping's `hg` flag.
-        if cfg!(target_os = "linux") {
+        // The kernel lists the advice as the mapping's `hg` flag (where it
+        // has transparent huge pages at all).
+        let thp = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists();
+        if cfg!(target_os = "linux") && thp {
             let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
             let mut inside = false;
             let flags = smaps.lines().find_map(|line| {
@@ -532,8 +556,10 @@ mod tests {
         assert_eq!(memory.1, 1024);
         // A job within the idle time: taken with the memory kept.
         jobs.send(Box::new(|| {})).unwrap();
+        let mappings = mapped();
         next_job(&queue, Duration::from_secs(60)).expect("the waiting job")();
-        assert_eq!(kept(), Some(memory));
+        hash_with(&params, "pw");
+        assert_eq!((kept(), mapped()), (Some(memory), mappings));
         // None for longer: the memory goes, then the worker waits on.
         let later = jobs.clone();
         let sender = std::thread::spawn(move || {

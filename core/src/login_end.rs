@@ -180,8 +180,9 @@ impl Services {
             .bind(token_hash(&issued.refresh_token))
             .bind(audit::new_id())
             .bind(EventKind::LoginSucceeded.as_str());
-        // All rows, not the first: sqlx's SQLite `fetch_optional` stops at
-        // the first statement's outcome, an insert's, which has none.
+        // All rows, never `fetch_optional`: through sqlx's Any driver, on
+        // SQLite that looks at the first statement's outcome only (an
+        // insert's, no row) and answers None after the inserts ran.
         let current: Current = match self.db.backend {
             Backend::Postgres => query.fetch_all(&self.db.pool).await,
             // BEGIN IMMEDIATE: SQLite's write lock orders it, as the row

@@ -217,10 +217,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .ready()
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the signing keys: {:?}", e.cause))?;
-    services
-        .read_webhook_subscriptions()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read the webhook endpoints: {:?}", e.cause))?;
+    // Unread, every event counts as wanted (safe, a little slower), and
+    // the webhook worker reads them again within a second.
+    if let Err(e) = services.read_webhook_subscriptions().await {
+        tracing::warn!(cause = ?e.cause, "cannot read the webhook endpoints yet");
+    }
     let forgotten = services
         .upstream()
         .forget_tokens_unless_kept()

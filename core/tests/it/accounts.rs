@@ -820,6 +820,21 @@ fn many_attempts() -> AuthConfig {
     }
 }
 
+/// Services on `s`'s stores that have not read the webhook subscriptions,
+/// so every event counts as wanted and a log-in ends in a transaction, one
+/// step at a time (the path a rehash or a log-in webhook takes), where `s`
+/// ends it in one trip. The race tests run on both.
+async fn ending_in_a_transaction(s: &Services) -> Services {
+    let other = latchkey_core::Services::new(
+        s.db.clone(),
+        s.ephemeral.clone(),
+        many_attempts(),
+        common::letters(),
+    );
+    other.keys.ready().await.expect("signing keys");
+    other
+}
+
 // Log-ins racing a password change: each one either fails or has its
 // session ended by the change, whatever the order they commit in. No
 // session opened with the old password outlives the change.
@@ -827,28 +842,30 @@ on_both_backends!(
     log_ins_racing_a_password_change_keep_no_session,
     |backend| {
         let s = services_with(backend, many_attempts()).await;
-        let account = common::sign_up(&s).await;
-        let auth = common::auth_of(&s, &account).await;
-        let new = "a brand new horse battery";
-        let opened = super::racing_log_ins(&s, &account, async {
-            s.passwords()
-                .change_password(&auth, PASSWORD.into(), new.into())
+        for logins in [s.clone(), super::ending_in_a_transaction(&s).await] {
+            let account = common::sign_up(&s).await;
+            let auth = common::auth_of(&s, &account).await;
+            let new = "a brand new horse battery";
+            let opened = super::racing_log_ins(&logins, &account, async {
+                s.passwords()
+                    .change_password(&auth, PASSWORD.into(), new.into())
+                    .await
+                    .unwrap();
+            })
+            .await;
+            super::assert_ended(&s, &opened, "the password change").await;
+            // The one who changed it is still in; the new password works.
+            assert!(s
+                .sessions()
+                .authenticate(&account.issued.access_token, &common::NO_CLIENT)
+                .await
+                .unwrap()
+                .is_some());
+            s.accounts()
+                .login(&account.email, new.into(), &client())
                 .await
                 .unwrap();
-        })
-        .await;
-        super::assert_ended(&s, &opened, "the password change").await;
-        // The one who changed it is still in; the new password works.
-        assert!(s
-            .sessions()
-            .authenticate(&account.issued.access_token, &common::NO_CLIENT)
-            .await
-            .unwrap()
-            .is_some());
-        s.accounts()
-            .login(&account.email, new.into(), &client())
-            .await
-            .unwrap();
+        }
     }
 );
 
@@ -859,33 +876,28 @@ on_both_backends!(log_ins_racing_a_disable_keep_no_session, |backend| {
     let s = services_with(backend, many_attempts()).await;
     let admin = common::make_admin(&s).await;
     let admin_auth = common::auth_of(&s, &admin).await;
-    let account = common::sign_up(&s).await;
-    let opened = super::racing_log_ins(&s, &account, async {
-        s.admin()
-            .change_user(
-                &admin_auth,
-                &account.user.id,
-                &latchkey_core::model::UserChange {
-                    disabled: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-    })
-    .await;
-    s.admin()
-        .change_user(
-            &admin_auth,
-            &account.user.id,
-            &latchkey_core::model::UserChange {
-                disabled: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    super::assert_ended(&s, &opened, "the disable").await;
+    for logins in [s.clone(), super::ending_in_a_transaction(&s).await] {
+        let account = common::sign_up(&s).await;
+        let disabled = |yes: bool| {
+            let (s, admin_auth, id) = (&s, &admin_auth, account.user.id.clone());
+            async move {
+                s.admin()
+                    .change_user(
+                        admin_auth,
+                        &id,
+                        &latchkey_core::model::UserChange {
+                            disabled: Some(yes),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+        };
+        let opened = super::racing_log_ins(&logins, &account, disabled(true)).await;
+        disabled(false).await;
+        super::assert_ended(&s, &opened, "the disable").await;
+    }
 });
 
 // A success gives its attempt back: signing in often never throttles.

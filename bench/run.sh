@@ -49,7 +49,7 @@ hash_rate() {
 
 server=""
 stop() { [ -n "$server" ] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }; server=""; }
-trap 'stop; rm -f "$sqlite_file"*' EXIT
+trap 'stop; rm -f "$sqlite_file"* /tmp/latchkey-bench-cpu?' EXIT
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$server/status"; }
 # The peak resident set (the kernel's high-water mark) since the last
 # reset_peak.
@@ -61,6 +61,39 @@ reset_peak() { echo 5 > "/proc/$server/clear_refs"; }
 settled_rss() { sleep 2; rss; }
 
 source bench/measure.sh
+
+# Who spent the machine's CPU while log-ins ran: the server's hashing
+# threads, the rest of the server, the database (PostgreSQL's processes, or
+# SQLite's worker thread inside the server), Redis, and everything else
+# (wrk, the kernel's networking, idle). On two cores the database, Redis and
+# wrk take their time from the hashing threads, so this shows how close to
+# the raw hash rate log-ins can come on this machine at all.
+declare -A cpu
+cpu_snapshot() { # -> "source class ticks" lines
+  local f line
+  { echo "/proc/stat $(head -1 /proc/stat)"
+    for f in /proc/"$server"/task/*/stat $(pgrep -x 'postgres|redis-server' | sed 's|.*|/proc/&/stat|'); do
+      # A process that ended meanwhile is left out.
+      { line=$(<"$f"); } 2>/dev/null && echo "$f $line"
+    done; } | awk '
+    # user nice system idle iowait irq softirq steal (guest time is in user)
+    $1 == "/proc/stat" { s = 0; for (i = 3; i <= 10; i++) s += $i; print "all", "all", s; next }
+    { c = $3; k = "server"
+      if (c ~ /^\(argon2-/) k = "hashing"
+      else if (c ~ /^\(sqlx-sqlite/ || c == "(postgres)") k = "database"
+      else if (c == "(redis-server)") k = "redis"
+      print $1, k, $15 + $16 }'
+}
+cpu_count() { # before-file after-file: adds what each class spent between them
+  local class ticks
+  while read -r class ticks; do cpu[$class]=$(( ${cpu[$class]:-0} + ticks )); done < <(
+    awk 'NR == FNR { b[$1] = $3; next } { d[$2] += $3 - ($1 in b ? b[$1] : 0) } END { for (k in d) print k, d[k] }' "$1" "$2")
+}
+cpu_split() { # the shares, as a table cell
+  local all=${cpu[all]:-0} known=$(( ${cpu[hashing]:-0} + ${cpu[server]:-0} + ${cpu[database]:-0} + ${cpu[redis]:-0} ))
+  printf '%s / %s / %s / %s / %s' "$(pct "${cpu[hashing]:-0}" "$all")" "$(pct "${cpu[server]:-0}" "$all")" \
+    "$(pct "${cpu[database]:-0}" "$all")" "$(pct "${cpu[redis]:-0}" "$all")" "$(pct $(( all - known )) "$all")"
+}
 # wrk's latencies (950.00us, 139.03ms, 1.02s), shortest first.
 by_time() {
   printf '%s\n' "$@" | awk '{v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/) v *= 1000; print v, $1}' \
@@ -104,9 +137,13 @@ deployment() {
   reset_peak
   say "$name: POST /api/v1/auth/login, 16 connections, in $rounds rounds of ${round}s between readings of the raw argon2id hash rate"
   local i before after ceiling rps p50 p99 bad hashes=0 logins=0 bads=0 p50s=() p99s=() pairs=()
+  cpu=()
   before=$(hash_rate)
   for i in $(seq "$rounds"); do
+    cpu_snapshot > /tmp/latchkey-bench-cpu0
     read -r rps p50 p99 bad < <(measure -c16 -d"${round}s" -s bench/login.lua "$base/api/v1/auth/login")
+    cpu_snapshot > /tmp/latchkey-bench-cpu1
+    cpu_count /tmp/latchkey-bench-cpu0 /tmp/latchkey-bench-cpu1
     [[ $rps -gt 0 && -n $p99 ]] || { echo "log-in round $i measured nothing (is the server up?)" >&2; exit 1; }
     after=$(hash_rate)
     ceiling=$(awk -v a="$before" -v b="$after" 'BEGIN {print (a + b) / 2}')
@@ -126,6 +163,7 @@ deployment() {
   printf -v "hash_rate_$name" '%s' "$(awk -v h="$hashes" -v n="$rounds" 'BEGIN {printf "%.0f", h / n}')"
   printf -v "rounds_$name" '%s' "${pairs[*]}"
   printf -v "login_share_$name" '%s' "$(pct "$logins" "$hashes")"
+  printf -v "login_cpu_$name" '%s' "$(cpu_split)"
   say "$name: SSR GET /login, 64 connections"
   read -r "ssr_rps_$name" "ssr_p50_$name" "ssr_p99_$name" "ssr_bad_$name" \
     < <(measure -c64 -d"$duration" "$base/login")
@@ -202,6 +240,7 @@ cat <<TABLE
 | … as a share of /healthz | $(pct "$me_rps_sqlite" "$health_rps_sqlite") | $(pct "$me_rps_pg" "$health_rps_pg") | |
 | POST /api/v1/auth/login, 16 conns, 16 users ($rounds rounds of ${round}s: middle p50, worst p99) |$(row login) |
 | … as a share of the raw hash rate (\`server hash-rate\` for ${round}s before and after each round; log-ins/hashes per second by round: $rounds_sqlite; $rounds_pg) | $login_share_sqlite ($hash_rate_sqlite/s) | $login_share_pg ($hash_rate_pg/s) | ≥ 92 % |
+| … where the CPU went during those rounds: hashing / rest of the server / database / Redis / wrk, kernel and idle | $login_cpu_sqlite | $login_cpu_pg | |
 | SSR GET /login, 64 conns |$(row ssr) |
 | GET /api/v1/me while log-ins saturate the hash pool |$(row mix) |
 | RSS idle / after /me / after log-ins / after both (2 s after each flood) | $rss_sqlite | $rss_pg | ≤ 80 MiB after log-ins |

@@ -112,6 +112,19 @@ pub fn kept(name: &str) -> bool {
     }
 }
 
+/// Whether an app's authorization waits for this browser to sign in (pages
+/// render on the server).
+pub fn authorization_waits() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        crate::ssr::request::authorization_waits()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        false
+    }
+}
+
 /// Whether a second-factor challenge waits in this browser (pages render on
 /// the server).
 pub fn second_factor_waits() -> bool {

@@ -33,7 +33,12 @@ pub fn SecondFactorPage() -> impl IntoView {
     let action = ServerAction::<SecondFactor>::new();
     let error = action_error(action);
     let next = super::next_page();
-    let again = latchkey_types::paths::with_next("/login", &next);
+    // Back to the first step. While an app's authorization waits (it asked
+    // for a fresh sign-in), a browser signed in from before stays there.
+    let to_login = super::with_again(
+        latchkey_types::paths::with_next("/login", &next),
+        super::authorization_waits(),
+    );
     // A challenge that expired (or was spent) cannot be tried again.
     let expired = move || {
         error
@@ -64,10 +69,10 @@ pub fn SecondFactorPage() -> impl IntoView {
                 />
                 <Submit label=tr!(second_factor.submit) busy_label=tr!(second_factor.busy)/>
             </ActionForm>
-            {let again = again.clone(); move || expired().then(|| view! {
-                <p><A href=again.clone() attr:class="button button-primary">{tr!(second_factor.again)}</A></p>
+            {let to_login = to_login.clone(); move || expired().then(|| view! {
+                <p><A href=to_login.clone() attr:class="button button-primary">{tr!(second_factor.again)}</A></p>
             })}
-            <p class="switch"><A href=again>{tr!(common.back_to_login)}</A></p>
+            <p class="switch"><A href=to_login>{tr!(common.back_to_login)}</A></p>
         </section>
     }
 }

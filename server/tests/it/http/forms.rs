@@ -463,6 +463,18 @@ on_both_backends!(
             assert_eq!(res.status(), StatusCode::OK, "{page}");
         }
 
+        // The second step (the account has an app) leads back to them, and
+        // only while the authorization waits.
+        for (cookies, back) in [
+            (format!("{asked}; lk_2fa=sealed"), r#"href="/login?again""#),
+            (format!("{signed_in}; lk_2fa=sealed"), r#"href="/login""#),
+        ] {
+            let res = send(&app, page_get("/login/second-factor", &cookies)).await;
+            assert_eq!(res.status(), StatusCode::OK, "{cookies}");
+            let html = body_text(res).await;
+            assert!(html.contains(back), "{cookies}: {html}");
+        }
+
         // Without `again`, or with nothing parked (a bare link asks nothing), a
         // signed-in browser goes on.
         for (page, cookies, to) in [

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use latchkey_core::upstream::{Answer, Finished, Kind, Provider};
 use latchkey_core::{Auth, ClientInfo, Error, ErrorCode, Services};
-use latchkey_types::paths::with_next;
+use latchkey_types::paths::{with_next, with_query};
 use serde::Deserialize;
 
 use crate::oidc::Onward;
@@ -271,7 +271,13 @@ async fn begin(
             );
             response
         }
-        Err(err) => landing_for(&provider, linking, &form.next, &err),
+        Err(err) => landing_for(
+            &provider,
+            linking,
+            &form.next,
+            parked(&services, &headers),
+            &err,
+        ),
     }
 }
 
@@ -307,8 +313,11 @@ async fn back(
             Redirect::to(&format!("/security/accounts?upstream={provider}&linked")).into_response()
         }
         Ok(Finished::ProveFirst { token }) => {
-            let mut response =
-                Redirect::to(&format!("/login?upstream={provider}&problem=prove")).into_response();
+            let page = login_page(
+                format!("/login?upstream={provider}&problem=prove"),
+                parked(&services, &headers),
+            );
+            let mut response = Redirect::to(&page).into_response();
             set_cookie(
                 &mut response,
                 cookies::upstream(config, cookies::LINKING, Some(&token)),
@@ -329,7 +338,13 @@ async fn back(
             );
             response
         }
-        Err(err) => landing_for(&provider, finish.linking, &finish.next, &err),
+        Err(err) => landing_for(
+            &provider,
+            finish.linking,
+            &finish.next,
+            parked(&services, &headers),
+            &err,
+        ),
     };
     // The state is spent whatever happened.
     set_cookie(
@@ -339,10 +354,26 @@ async fn back(
     response
 }
 
+/// Whether an app's authorization is parked in this browser, waiting for a
+/// sign-in (it may have asked for a fresh one: `prompt=login`).
+fn parked(services: &Services, headers: &HeaderMap) -> bool {
+    cookies::read(headers, &services.config, cookies::AUTHORIZING).is_some()
+}
+
+/// The log-in page at `page`, with `?again` while an authorization is
+/// parked: a browser signed in from before then sees it, and what it says,
+/// instead of being sent on as signed in.
+fn login_page(page: String, parked: bool) -> String {
+    match parked {
+        true => with_query(&page, "again"),
+        false => page,
+    }
+}
+
 /// Where a refused sign-in (or link) is explained: the log-in page, or the
 /// security page for a signed-in user linking. The page words it from
 /// the reason's name and the provider's (never from the provider's text).
-fn landing_for(provider: &str, linking: bool, next: &str, err: &Error) -> Response {
+fn landing_for(provider: &str, linking: bool, next: &str, parked: bool, err: &Error) -> Response {
     if err.code == ErrorCode::Internal || err.code == ErrorCode::Unavailable {
         tracing::warn!(provider, code = ?err.code, cause = ?err.cause, "sign-in at a provider failed");
     }
@@ -362,7 +393,7 @@ fn landing_for(provider: &str, linking: bool, next: &str, err: &Error) -> Respon
     // A sign-in tried again from there still goes back where it was going.
     let page = match linking {
         true => page,
-        false => with_next(&page, next),
+        false => with_next(&login_page(page, parked), next),
     };
     Redirect::to(&page).into_response()
 }

@@ -177,6 +177,17 @@ async fn begin(app: &Router, form: &str, cookies: Option<&str>) -> (String, Stri
     (to, state)
 }
 
+/// The `state` the way to the provider carries.
+fn state_in(to: &str) -> String {
+    url::Url::parse(to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
 /// The way back from the provider, with the browser's cookies.
 async fn back(app: &Router, to: &str, cookies: &str) -> Response<Body> {
     let path = to.strip_prefix(ORIGIN).expect("back to this deployment");
@@ -447,14 +458,7 @@ async fn the_state_is_bound_to_its_browser_spent_once_and_a_cancel_is_said() {
 
     // Cancelled at the provider: said so, nothing made.
     let (to, state) = begin(&app, "next=", None).await;
-    let state_value = url::Url::parse(&to)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let cancelled = format!("{BACK}?error=access_denied&state={state_value}");
+    let cancelled = format!("{BACK}?error=access_denied&state={}", state_in(&to));
     let res = back(&app, &cancelled, &state).await;
     assert_eq!(
         location(&res),
@@ -469,6 +473,29 @@ async fn the_state_is_bound_to_its_browser_spent_once_and_a_cancel_is_said() {
     )
     .await;
     assert!(page.contains("You cancelled signing in at Upstream"));
+
+    // A fresh sign-in an app asked for (its authorization parked) in a
+    // browser signed in from before: the refusal keeps it on the log-in
+    // page (`?again`), where it is said, instead of sending it on.
+    let signed_in = landed
+        .iter()
+        .map(cookie_jar)
+        .find(|jar| jar.contains("lk_access="))
+        .expect("the one that got in");
+    let (to, state) = begin(&app, "next=", None).await;
+    let cancelled = format!("{BACK}?error=access_denied&state={}", state_in(&to));
+    let res = back(&app, &cancelled, &format!("{state}; lk_authorize=sealed")).await;
+    let again = "/login?upstream=oidc&problem=upstream_cancelled&again";
+    assert_eq!(location(&res), again);
+    let res = send(
+        &app,
+        page_get(again, &format!("{signed_in}; lk_authorize=sealed")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res)
+        .await
+        .contains("You cancelled signing in at Upstream"));
 
     // An unknown provider, or a problem the page does not know: nothing
     // shown from the address.

@@ -273,6 +273,18 @@ impl crate::Sessions<'_> {
             .await
     }
 
+    /// Ends the session a browser held when it signed in again and got
+    /// `issued`: its cookies are replaced, so it could serve nobody but
+    /// someone who copied them. A failure is logged; the new sign-in stands.
+    pub async fn replaced(&self, earlier: Option<&Auth>, issued: &Issued) {
+        let Some(earlier) = earlier.filter(|a| a.session_id != issued.session_id) else {
+            return;
+        };
+        if let Err(err) = self.logout(earlier).await {
+            tracing::warn!(code = ?err.code, cause = ?err.cause, "a replaced session was not ended");
+        }
+    }
+
     pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<(), Error> {
         sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(now())

@@ -285,6 +285,7 @@ async fn begin(
 async fn back(
     State(services): State<Services>,
     Path(provider): Path<String>,
+    auth: Option<Extension<Auth>>,
     Extension(client): Extension<ClientInfo>,
     headers: HeaderMap,
     Query(answer): Query<Answer>,
@@ -297,6 +298,8 @@ async fn back(
         .await;
     let mut response = match finish.outcome {
         Ok(Finished::SignedIn { user, issued, next }) => {
+            let earlier = auth.as_ref().map(|Extension(auth)| auth);
+            services.sessions().replaced(earlier, &issued).await;
             let mut response =
                 Redirect::to(cookies::landing(&headers, config, &next)).into_response();
             for value in cookies::for_session(config, &issued) {

@@ -62,12 +62,17 @@ pub fn is_form_post() -> bool {
 }
 
 /// In a server function: puts a session that just began on the response,
-/// with a device cookie for a browser new to the account.
+/// with a device cookie for a browser new to the account. The session the
+/// browser held before, if any, ends.
 pub async fn set_session_cookies(
     services: &Services,
     user: &User,
     issued: &Issued,
 ) -> Result<(), AppError> {
+    services
+        .sessions()
+        .replaced(current_auth().as_ref(), issued)
+        .await;
     set_cookies(super::cookies::for_session(&services.config, issued));
     if let Some(token) = services
         .accounts()

@@ -389,12 +389,22 @@ async fn an_address_with_an_account_here_is_linked_only_after_its_owner_signs_in
     .unwrap();
     assert_eq!(mailed, 1, "the owner is told of the new way in");
 
-    // From now on the identity signs in to that account.
+    // From now on the identity signs in to that account; the session this
+    // browser held ends with it.
     let (to, state) = begin(&app, "next=", None).await;
     let answer = upstream.remembered(&to, &there).await;
-    let res = back(&app, &answer, &state).await;
+    let res = back(&app, &answer, &format!("{state}; {session}")).await;
     assert_eq!(location(&res), "/profile");
     assert!(cookie_jar(&res).contains("lk_access="));
+    let held = session
+        .split("; ")
+        .find_map(|c| c.strip_prefix("lk_access="))
+        .unwrap();
+    let me = Request::get("/api/v1/me")
+        .header(header::AUTHORIZATION, format!("Bearer {held}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, me).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

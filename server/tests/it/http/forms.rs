@@ -490,6 +490,48 @@ on_both_backends!(
     }
 );
 
+// A browser that signs in again (an app asked for a fresh sign-in, or
+// someone else takes the keyboard) gets new cookies, and the session it
+// held ends: nothing could reach it any more but a copy of its cookies.
+on_both_backends!(
+    signing_in_again_ends_the_session_the_browser_held,
+    |backend| {
+        let app = app(backend).await;
+        let (name, tokens) = api_signup(&app).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let me = |token: &str| {
+            Request::get("/api/v1/me")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert_eq!(send(&app, me(access)).await.status(), StatusCode::OK);
+        let form = format!("login={name}&password={}", enc(common::PASSWORD));
+        let res = send(
+            &app,
+            form_post(
+                "/fn/login",
+                &form,
+                Some(&format!("lk_access={access}; lk_authorize=sealed")),
+            ),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let jar = cookie_jar(&res);
+        let fresh = jar
+            .split("; ")
+            .find_map(|c| c.strip_prefix("lk_access="))
+            .expect("new cookies");
+        assert_ne!(fresh, access);
+        assert_eq!(send(&app, me(fresh)).await.status(), StatusCode::OK);
+        assert_eq!(
+            send(&app, me(access)).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the earlier session ended"
+        );
+    }
+);
+
 on_both_backends!(
     a_refused_form_shows_again_what_was_typed_without_javascript,
     |backend| {

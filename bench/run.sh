@@ -49,7 +49,8 @@ hash_rate() {
 
 server=""
 stop() { [ -n "$server" ] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }; server=""; }
-trap 'stop; rm -f "$sqlite_file"* /tmp/latchkey-bench-cpu?' EXIT
+cpu_file="/tmp/latchkey-bench-cpu-$$"
+trap 'stop; rm -f "$sqlite_file"* "$cpu_file".?' EXIT
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$server/status"; }
 # The peak resident set (the kernel's high-water mark) since the last
 # reset_peak.
@@ -69,12 +70,16 @@ source bench/measure.sh
 # wrk take their time from the hashing threads, so this shows how close to
 # the raw hash rate log-ins can come on this machine at all.
 declare -A cpu
+# The processes besides the server that serve this deployment (set by
+# `deployment`): PostgreSQL's and Redis's for pg, none for SQLite.
+beside=""
 cpu_snapshot() { # -> "source class ticks" lines
   local f line
   { echo "/proc/stat $(head -1 /proc/stat)"
-    for f in /proc/"$server"/task/*/stat $(pgrep -x 'postgres|redis-server' | sed 's|.*|/proc/&/stat|'); do
-      # A process that ended meanwhile is left out.
-      { line=$(<"$f"); } 2>/dev/null && echo "$f $line"
+    for f in /proc/"$server"/task/*/stat $([ -z "$beside" ] || pgrep -x "$beside" | sed 's|.*|/proc/&/stat|'); do
+      # A process that ended meanwhile is left out (its time counts as
+      # everything else's).
+      if { line=$(<"$f"); } 2>/dev/null; then echo "$f $line"; fi
     done; } | awk '
     # user nice system idle iowait irq softirq steal (guest time is in user)
     $1 == "/proc/stat" { s = 0; for (i = 3; i <= 10; i++) s += $i; print "all", "all", s; next }
@@ -106,6 +111,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f %%", (b > 0 ? 100 * a / b :
 deployment() {
   local name="$1"; shift
   say "$name: start"
+  beside=""; [ "$name" = pg ] && beside='postgres|redis-server'
   # Log-in budgets for this run: wrk stops each log-in run with 16 log-ins
   # in flight, whose attempts stay counted (a client that hangs up gets
   # none back), all from one address, and an account now and then has two
@@ -140,10 +146,10 @@ deployment() {
   cpu=()
   before=$(hash_rate)
   for i in $(seq "$rounds"); do
-    cpu_snapshot > /tmp/latchkey-bench-cpu0
+    cpu_snapshot > "$cpu_file.0"
     read -r rps p50 p99 bad < <(measure -c16 -d"${round}s" -s bench/login.lua "$base/api/v1/auth/login")
-    cpu_snapshot > /tmp/latchkey-bench-cpu1
-    cpu_count /tmp/latchkey-bench-cpu0 /tmp/latchkey-bench-cpu1
+    cpu_snapshot > "$cpu_file.1"
+    cpu_count "$cpu_file.0" "$cpu_file.1"
     [[ $rps -gt 0 && -n $p99 ]] || { echo "log-in round $i measured nothing (is the server up?)" >&2; exit 1; }
     after=$(hash_rate)
     ceiling=$(awk -v a="$before" -v b="$after" 'BEGIN {print (a + b) / 2}')

@@ -275,12 +275,20 @@ impl crate::Sessions<'_> {
 
     /// Ends the session a browser held when it signed in again and got
     /// `issued`: its cookies are replaced, so it could serve nobody but
-    /// someone who copied them. A failure is logged; the new sign-in stands.
+    /// someone who copied them. Logged as `replaced`, not as a log-out: the
+    /// person is still signed in. A failure is logged; the sign-in stands.
     pub async fn replaced(&self, earlier: Option<&Auth>, issued: &Issued) {
         let Some(earlier) = earlier.filter(|a| a.session_id != issued.session_id) else {
             return;
         };
-        if let Err(err) = self.logout(earlier).await {
+        let event = Event::new(EventKind::SessionRevoked, &earlier.client)
+            .user(&earlier.user.id)
+            .reason(EventReason::Replaced);
+        let ended = match self.revoke_session(&earlier.session_id, "replaced").await {
+            Ok(()) => self.record(event).await,
+            failed => failed,
+        };
+        if let Err(err) = ended {
             tracing::warn!(code = ?err.code, cause = ?err.cause, "a replaced session was not ended");
         }
     }

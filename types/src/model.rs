@@ -262,6 +262,8 @@ pub enum EventReason {
     EndedByUser,
     SignedOutElsewhere,
     RefreshTokenReuse,
+    /// The browser that held the session signed in again.
+    Replaced,
     EmailChanged,
     EmailReverted,
     /// An administrator acted.
@@ -277,7 +279,7 @@ pub enum EventReason {
 }
 
 impl EventReason {
-    pub const ALL: [EventReason; 21] = [
+    pub const ALL: [EventReason; 22] = [
         Self::WrongPassword,
         Self::WrongSecondFactor,
         Self::UnknownAccount,
@@ -292,6 +294,7 @@ impl EventReason {
         Self::EndedByUser,
         Self::SignedOutElsewhere,
         Self::RefreshTokenReuse,
+        Self::Replaced,
         Self::EmailChanged,
         Self::EmailReverted,
         Self::Admin,
@@ -318,6 +321,7 @@ impl EventReason {
             Self::EndedByUser => "ended_by_user",
             Self::SignedOutElsewhere => "signed_out_elsewhere",
             Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::Replaced => "replaced",
             Self::EmailChanged => "email_changed",
             Self::EmailReverted => "email_reverted",
             Self::Admin => "admin",

@@ -108,7 +108,8 @@ pub struct WebhookData {
     pub user: Option<WebhookUser>,
     /// Why: a failed log-in's `wrong_password`, `unknown_account`,
     /// `disabled`, `ip` or `account` (a wait started); a revoked session's
-    /// cause (`logout`, `ended_by_user`, `admin`, `password_changed`, …).
+    /// cause (`logout`, `ended_by_user`, `replaced`, `admin`,
+    /// `password_changed`, …).
     pub reason: Option<EventReason>,
     /// The event's detail as the activity log has it: a changed email's
     /// `old → new`, a role's new name, a throttle's failure count.

@@ -79,6 +79,7 @@ pub fn describe(event: &ActivityEvent, locale: Locale) -> String {
                 t!(locale, activity.sessions_elsewhere_n, count = detail),
             ),
             Some(R::RefreshTokenReuse) => t!(locale, activity.token_reuse).into(),
+            Some(R::Replaced) => t!(locale, activity.session_replaced).into(),
             Some(R::Admin) => many(
                 t!(locale, activity.sessions_ended_1),
                 t!(locale, activity.sessions_ended_n, count = detail),

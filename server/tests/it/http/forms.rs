@@ -506,6 +506,15 @@ on_both_backends!(
                 .unwrap()
         };
         assert_eq!(send(&app, me(access)).await.status(), StatusCode::OK);
+        // A refused try ends nothing.
+        let wrong = format!("login={name}&password=not-the-password");
+        let res = send(
+            &app,
+            form_post("/fn/login", &wrong, Some(&format!("lk_access={access}"))),
+        )
+        .await;
+        assert!(!cookie_jar(&res).contains("lk_access="));
+        assert_eq!(send(&app, me(access)).await.status(), StatusCode::OK);
         let form = format!("login={name}&password={}", enc(common::PASSWORD));
         let res = send(
             &app,
@@ -528,6 +537,31 @@ on_both_backends!(
             send(&app, me(access)).await.status(),
             StatusCode::UNAUTHORIZED,
             "the earlier session ended"
+        );
+        // Logged as replaced, not as a log-out: the person is still in.
+        let activity = Request::get("/api/v1/me/activity")
+            .header(header::AUTHORIZATION, format!("Bearer {fresh}"))
+            .body(Body::empty())
+            .unwrap();
+        let events = body_json(send(&app, activity).await).await["events"].clone();
+        let kinds: Vec<(&str, &str)> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap(),
+                    e["reason"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert!(
+            kinds.contains(&("session_revoked", "replaced")),
+            "{kinds:?}"
+        );
+        assert!(
+            !kinds.iter().any(|(kind, _)| *kind == "logout"),
+            "{kinds:?}"
         );
     }
 );
